@@ -1,0 +1,17 @@
+/* Basic scalar types shared by every bpscan module. */
+#ifndef BPSCAN_TYPES_H
+#define BPSCAN_TYPES_H
+
+#include <complex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef double complex bps_cplx; /* complex double, 16 bytes, C99 layout (re, im) */
+typedef int64_t bps_idx;         /* index into state arrays (2^q can exceed 2^31) */
+
+_Static_assert(sizeof(bps_cplx) == 16, "bps_cplx must be two packed doubles");
+
+#define BPS_MAX_QUBITS 30   /* hard cap on qubits in one state */
+#define BPS_ALIGN 64        /* byte alignment of every state array */
+
+#endif

@@ -1,0 +1,60 @@
+/* error: per-thread traceback of failures (see include/bpscan/error.h). */
+#include "bpscan/error.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define BPS_TRACE_DEPTH 16
+#define BPS_TRACE_LEN 512
+
+static _Thread_local struct {
+  int depth, code;
+  char line[BPS_TRACE_DEPTH][BPS_TRACE_LEN];
+} trace;
+
+int bps_error_push(int code, const char *file, int line, const char *func, const char *fmt, ...) {
+  if (trace.depth == 0) trace.code = code;
+  if (trace.depth < BPS_TRACE_DEPTH) {
+    char msg[BPS_TRACE_LEN - 128] = "";
+    if (fmt) {
+      va_list ap;
+      va_start(ap, fmt);
+      vsnprintf(msg, sizeof msg, fmt, ap);
+      va_end(ap);
+    }
+    const char *base = strrchr(file, '/');
+    snprintf(trace.line[trace.depth], BPS_TRACE_LEN, "%s:%d %s()%s%s", base ? base + 1 : file,
+             line, func, msg[0] ? ": " : "", msg);
+    trace.depth++;
+  }
+  return code;
+}
+
+void bps_error_clear(void) { trace.depth = 0; trace.code = 0; }
+
+const char *bps_error_message(void) {
+  if (trace.depth == 0) return "";
+  const char *s = strstr(trace.line[0], "(): ");
+  return s ? s + 4 : trace.line[0];
+}
+
+void bps_error_print(FILE *out) {
+  if (trace.depth == 0) return;
+  fprintf(out, "bpscan: error %s: %s\n", bps_error_name(trace.code), bps_error_message());
+  for (int i = 0; i < trace.depth; i++) fprintf(out, "  at %s\n", trace.line[i]);
+}
+
+const char *bps_error_name(int code) {
+  switch (code) {
+  case BPS_OK: return "BPS_OK";
+  case BPS_ERR_ARG: return "BPS_ERR_ARG";
+  case BPS_ERR_MEM: return "BPS_ERR_MEM";
+  case BPS_ERR_LAPACK: return "BPS_ERR_LAPACK";
+  case BPS_ERR_NUMERIC: return "BPS_ERR_NUMERIC";
+  case BPS_ERR_IO: return "BPS_ERR_IO";
+  case BPS_ERR_MPI: return "BPS_ERR_MPI";
+  case BPS_ERR_JOB: return "BPS_ERR_JOB";
+  case BPS_ERR_INTERNAL: return "BPS_ERR_INTERNAL";
+  default: return "BPS_ERR_UNKNOWN";
+  }
+}

@@ -1,0 +1,93 @@
+/* linalg: thin wrappers over LAPACKE/CBLAS (OpenBLAS); the only file that includes them. */
+#include "bpscan/linalg.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/error.h"
+
+/* OpenBLAS may spawn threads; inside an enclosing OpenMP region we want one. */
+extern void openblas_set_num_threads(int);
+static void blas_threads(void) {
+  openblas_set_num_threads(omp_in_parallel() ? 1 : omp_get_max_threads());
+}
+
+bps_cplx *bps_alloc(size_t n) {
+  if (n == 0) n = 1;
+  size_t bytes = n * sizeof(bps_cplx);
+  bytes = (bytes + BPS_ALIGN - 1) / BPS_ALIGN * BPS_ALIGN;
+  return aligned_alloc(BPS_ALIGN, bytes);
+}
+
+void bps_free(void *p) { free(p); }
+
+int bps_lin_eigh(int n, bps_cplx *A, int lda, double *w, int want_vectors) {
+  BPS_CHECK(n >= 0 && lda >= (n > 0 ? n : 1), BPS_ERR_ARG, "bad eigh shape n=%d lda=%d", n, lda);
+  if (n == 0) return BPS_OK;
+  blas_threads();
+  lapack_int info = LAPACKE_zheevd(LAPACK_COL_MAJOR, want_vectors ? 'V' : 'N', 'U', n,
+                                   (lapack_complex_double *)A, lda, w);
+  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zheevd failed (info=%d, n=%d)", (int)info, n);
+  return BPS_OK;
+}
+
+int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
+  BPS_CHECK(m >= 0 && n >= 0 && lda >= (m > 0 ? m : 1), BPS_ERR_ARG, "bad svd shape");
+  if (m == 0 || n == 0) return BPS_OK;
+  blas_threads();
+  int k = m < n ? m : n;
+  lapack_int info;
+  if (U) {
+    bps_cplx *vt = bps_alloc((size_t)k * (size_t)n);
+    BPS_CHECK(vt, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
+    info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, 'S', m, n, (lapack_complex_double *)A, lda, s,
+                          (lapack_complex_double *)U, m, (lapack_complex_double *)vt, k);
+    bps_free(vt);
+  } else {
+    info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, 'N', m, n, (lapack_complex_double *)A, lda, s,
+                          NULL, 1, NULL, 1);
+  }
+  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgesdd failed (info=%d, %dx%d)", (int)info, m, n);
+  return BPS_OK;
+}
+
+int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
+  BPS_CHECK(m >= n && n >= 1 && lda >= m, BPS_ERR_ARG, "bad qr shape %dx%d", m, n);
+  blas_threads();
+  bps_cplx *tau = bps_alloc((size_t)n);
+  BPS_CHECK(tau, BPS_ERR_MEM, "out of memory");
+  lapack_int info = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, m, n, (lapack_complex_double *)A, lda,
+                                   (lapack_complex_double *)tau);
+  if (info == 0) {
+    for (int i = 0; i < n; i++) diag_r[i] = A[i + (size_t)lda * i];
+    info = LAPACKE_zungqr(LAPACK_COL_MAJOR, m, n, n, (lapack_complex_double *)A, lda,
+                          (lapack_complex_double *)tau);
+  }
+  bps_free(tau);
+  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgeqrf/zungqr failed (info=%d)", (int)info);
+  return BPS_OK;
+}
+
+static enum CBLAS_TRANSPOSE op_of(char c) {
+  return c == 'T' ? CblasTrans : c == 'C' ? CblasConjTrans : CblasNoTrans;
+}
+
+void bps_lin_gemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, bps_cplx alpha,
+                  const bps_cplx *A, bps_idx lda, const bps_cplx *B, bps_idx ldb,
+                  bps_cplx beta, bps_cplx *C, bps_idx ldc) {
+  blas_threads();
+  cblas_zgemm(CblasColMajor, op_of(opa), op_of(opb), (blasint)m, (blasint)n, (blasint)k, &alpha,
+              A, (blasint)lda, B, (blasint)ldb, &beta, C, (blasint)ldc);
+}
+
+void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C,
+                  bps_idx ldc) {
+  blas_threads();
+  cblas_zherk(CblasColMajor, CblasUpper, CblasNoTrans, (blasint)n, (blasint)k, 1.0, A,
+              (blasint)lda, 0.0, C, (blasint)ldc);
+  for (bps_idx j = 0; j < n; j++)       /* mirror the upper triangle */
+    for (bps_idx i = j + 1; i < n; i++) C[i + ldc * j] = conj(C[j + ldc * i]);
+}
