@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# cmake/setup.sh: one-command setup for bpscan on Debian 12 (the README's two commands).
+#
+#   bash cmake/setup.sh main    install missing packages, build, run the main job
+#   bash cmake/setup.sh test    install missing packages, build from clean, run all tests
+#   bash cmake/setup.sh deps    only install missing Debian packages (needs root)
+#   bash cmake/setup.sh build   only configure and build into build/
+#
+# Idempotent: packages already installed are not touched; apt-get runs only when something
+# is missing. Environment: BPSCAN_BUILD (build directory, default build/), BPSCAN_JOBS.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BPSCAN_BUILD:-$here/build}
+jobs=${BPSCAN_JOBS:-$(nproc --all)}
+
+# Debian packages bpscan needs (platform facts: ../shared/platform.md).
+packages=(
+  build-essential cmake pkg-config git
+  libopenmpi-dev openmpi-bin
+  libhdf5-openmpi-dev hdf5-tools
+  libfftw3-dev librandom123-dev
+  libopenblas-openmp-dev liblapacke-dev
+  libinih-dev
+  python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest
+)
+
+# mpirun as root and more ranks than cores (tests use 4 ranks on 2 cores).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# Debian's python3 sees h5py/numpy; a pyenv python3 on PATH does not.
+export PYENV_VERSION=system
+
+say() { printf '[setup] %s\n' "$*"; }
+
+deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "all ${#packages[@]} Debian packages present"
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing packages: ${missing[*]}"
+    say "run as root, or: sudo apt-get install ${missing[*]}"
+    exit 1
+  fi
+  say "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+configure_build() {
+  local extra=("$@")
+  cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "${extra[@]}"
+  cmake --build "$build" -j "$jobs"
+}
+
+cmd=${1:-}
+case "$cmd" in
+  deps) deps ;;
+  build) deps; configure_build ;;
+  main)
+    deps
+    configure_build
+    say "main job: kernel benchmark (bpscan bench --quick)"
+    "$build/bpscan" bench --quick --json "$build/bench.json"
+    say "benchmark table written to $build/bench.json"
+    ;;
+  test)
+    deps
+    say "clean build in $build"
+    rm -rf "$build"
+    configure_build -DBPSCAN_WERROR=ON
+    say "running the test suite"
+    (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600)
+    ;;
+  *)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
