@@ -1,0 +1,565 @@
+/* circuit: circuit programs, their forward execution, costs, and gradients (adjoint and
+ * parameter shift). See circuit.h. */
+#include "bpscan/circuit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/error.h"
+#include "bpscan/gates.h"
+#include "bpscan/heisenberg.h"
+#include "bpscan/linalg.h"
+
+/* ---------------------------------------------------------------- building */
+
+int bps_circuit_create(int q_in, bps_circuit **out) {
+  BPS_CHECK(out && q_in >= 0 && q_in <= BPS_MAX_QUBITS, BPS_ERR_ARG, "bad input width %d", q_in);
+  bps_circuit *c = calloc(1, sizeof *c);
+  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  c->q_in = c->q_out = q_in;
+  *out = c;
+  return BPS_OK;
+}
+
+int bps_circuit_destroy(bps_circuit **c) {
+  if (!c || !*c) return BPS_OK;
+  free((*c)->ops);
+  bps_free((*c)->pool);
+  free(*c);
+  *c = NULL;
+  return BPS_OK;
+}
+
+static int push_op(bps_circuit *c, const bps_op *op) {
+  if (c->nops == c->cap) {
+    int ncap = c->cap ? 2 * c->cap : 64;
+    bps_op *p = realloc(c->ops, (size_t)ncap * sizeof *p);
+    BPS_CHECK(p, BPS_ERR_MEM, "out of memory");
+    c->ops = p;
+    c->cap = ncap;
+  }
+  c->ops[c->nops++] = *op;
+  return BPS_OK;
+}
+
+static int push_mats(bps_circuit *c, size_t n, const bps_cplx *m, size_t *offset) {
+  if (c->npool + n > c->cappool) {
+    size_t ncap = c->cappool ? 2 * c->cappool : 1024;
+    while (ncap < c->npool + n) ncap *= 2;
+    bps_cplx *p = bps_alloc(ncap);
+    BPS_CHECK(p, BPS_ERR_MEM, "out of memory");
+    if (c->npool) memcpy(p, c->pool, c->npool * sizeof(bps_cplx));
+    bps_free(c->pool);
+    c->pool = p;
+    c->cappool = ncap;
+  }
+  memcpy(c->pool + c->npool, m, n * sizeof(bps_cplx));
+  *offset = c->npool;
+  c->npool += n;
+  return BPS_OK;
+}
+
+static int check_targets(const bps_circuit *c, int k, const int *qubits) {
+  BPS_CHECK(k >= 1 && k <= BPS_OP_MAXQ && k <= c->q_out, BPS_ERR_ARG,
+            "%d target qubits on a %d-qubit register", k, c->q_out);
+  for (int i = 0; i < k; i++) {
+    BPS_CHECK(qubits[i] >= 0 && qubits[i] < c->q_out, BPS_ERR_ARG, "qubit %d outside [0, %d)",
+              qubits[i], c->q_out);
+    for (int j = 0; j < i; j++)
+      BPS_CHECK(qubits[i] != qubits[j], BPS_ERR_ARG, "qubit %d repeated", qubits[i]);
+  }
+  return BPS_OK;
+}
+
+int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U) {
+  BPS_CHECK(c && U, BPS_ERR_ARG, "NULL argument");
+  BPS_CALL(check_targets(c, k, qubits));
+  bps_op op = {.kind = BPS_OP_UNITARY, .k = k, .param = -1};
+  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  BPS_CALL(push_mats(c, (size_t)1 << (2 * k), U, &op.mat));
+  return push_op(c, &op);
+}
+
+int bps_circuit_prot(bps_circuit *c, const char *pauli, const int *qubits, double scale,
+                     int param) {
+  BPS_CHECK(c && pauli, BPS_ERR_ARG, "NULL argument");
+  int k = (int)strlen(pauli);
+  BPS_CALL(check_targets(c, k, qubits));
+  BPS_CHECK(param >= 0, BPS_ERR_ARG, "negative parameter index");
+  BPS_CHECK(scale != 0 && isfinite(scale), BPS_ERR_ARG, "bad generator scale %g", scale);
+  for (int i = 0; i < k; i++)
+    BPS_CHECK(pauli[i] == 'X' || pauli[i] == 'Y' || pauli[i] == 'Z', BPS_ERR_ARG,
+              "rotation generator \"%s\": letters must be X, Y or Z", pauli);
+  bps_op op = {.kind = BPS_OP_PROT, .k = k, .param = param, .scale = scale};
+  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  memcpy(op.pauli, pauli, (size_t)k + 1);
+  if (param + 1 > c->nparams) c->nparams = param + 1;
+  return push_op(c, &op);
+}
+
+int bps_circuit_kraus(bps_circuit *c, int k, const int *qubits, int nkraus, const bps_cplx *K) {
+  BPS_CHECK(c && K && nkraus >= 1, BPS_ERR_ARG, "bad Kraus channel");
+  BPS_CALL(check_targets(c, k, qubits));
+  bps_op op = {.kind = BPS_OP_KRAUS, .k = k, .param = -1, .nkraus = nkraus};
+  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  BPS_CALL(push_mats(c, (size_t)nkraus << (2 * k), K, &op.mat));
+  return push_op(c, &op);
+}
+
+int bps_circuit_append(bps_circuit *c, int a) {
+  BPS_CHECK(c && a >= 1 && c->q_out + a <= BPS_MAX_QUBITS, BPS_ERR_ARG, "bad append of %d", a);
+  bps_op op = {.kind = BPS_OP_APPEND, .k = a, .param = -1};
+  BPS_CALL(push_op(c, &op));
+  c->q_out += a;
+  return BPS_OK;
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+int bps_circuit_trace(bps_circuit *c, int k, const int *qubits) {
+  BPS_CHECK(c, BPS_ERR_ARG, "NULL circuit");
+  BPS_CALL(check_targets(c, k, qubits));
+  BPS_CHECK(k < c->q_out, BPS_ERR_ARG, "tracing out every qubit");
+  bps_op op = {.kind = BPS_OP_TRACE, .k = k, .param = -1};
+  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  qsort(op.qubits, (size_t)k, sizeof(int), cmp_int);
+  BPS_CALL(push_op(c, &op));
+  c->q_out -= k;
+  return BPS_OK;
+}
+
+int bps_circuit_depol(bps_circuit *c, int k, const int *qubits, double p) {
+  BPS_CHECK(c, BPS_ERR_ARG, "NULL circuit");
+  BPS_CALL(check_targets(c, k, qubits));
+  BPS_CHECK(p >= 0 && p <= 1, BPS_ERR_ARG, "depolarising probability %g outside [0, 1]", p);
+  bps_op op = {.kind = BPS_OP_DEPOL, .k = k, .param = -1, .scale = p};
+  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  qsort(op.qubits, (size_t)k, sizeof(int), cmp_int);
+  return push_op(c, &op);
+}
+
+/* ---------------------------------------------------------------- execution */
+
+static int is_invertible(const bps_op *op) {
+  return op->kind == BPS_OP_UNITARY || op->kind == BPS_OP_PROT;
+}
+
+/* rho -> (1-p) rho + p Tr_S(rho) (x) 1_S / 2^k. Self-adjoint, so also the Heisenberg map. */
+static int apply_depol(bps_state *s, const bps_op *op) {
+  double p = op->scale;
+  if (p == 0) return BPS_OK;
+  bps_state *t = NULL;
+  BPS_CALL(bps_state_create(s->repr, 0, &t));
+  int rc = bps_state_copy(t, s);
+  if (!rc) rc = bps_partial_trace(t, op->k, op->qubits);
+  if (!rc) rc = bps_insert_identity(t, op->k, op->qubits);
+  if (!rc) rc = bps_state_axpy(s, 1.0 - p, t, p / ldexp(1.0, op->k));
+  bps_state_destroy(&t);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+/* Apply op (adjoint = 0) or its Heisenberg adjoint (adjoint = 1). theta_eff is the angle
+ * for PROT operations. */
+static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double angle,
+                    int adjoint) {
+  switch (op->kind) {
+  case BPS_OP_UNITARY: {
+    const bps_cplx *U = c->pool + op->mat;
+    if (!adjoint) {
+      BPS_CALL(bps_apply_unitary(s, op->k, op->qubits, U));
+    } else {
+      int d = 1 << op->k;
+      bps_cplx *Uh = bps_alloc((size_t)d * d);
+      BPS_CHECK(Uh, BPS_ERR_MEM, "out of memory");
+      bps_mat_adjoint(d, U, Uh);
+      int rc = bps_apply_unitary(s, op->k, op->qubits, Uh);
+      bps_free(Uh);
+      BPS_CALL(rc);
+    }
+    return BPS_OK;
+  }
+  case BPS_OP_PROT: {
+    int d = 1 << op->k;
+    bps_cplx *U = bps_alloc((size_t)d * d);
+    BPS_CHECK(U, BPS_ERR_MEM, "out of memory");
+    /* exp(-i scale angle P) = R_P(2 scale angle); the adjoint negates the angle */
+    int rc = bps_gate_pauli_rot(op->pauli, (adjoint ? -2.0 : 2.0) * op->scale * angle, U);
+    if (!rc) rc = bps_apply_unitary(s, op->k, op->qubits, U);
+    bps_free(U);
+    BPS_CALL(rc);
+    return BPS_OK;
+  }
+  case BPS_OP_KRAUS: {
+    const bps_cplx *K = c->pool + op->mat;
+    if (!adjoint) {
+      BPS_CALL(bps_apply_kraus(s, op->k, op->qubits, op->nkraus, K));
+    } else {
+      int d = 1 << op->k;
+      size_t dd = (size_t)d * d;
+      bps_cplx *Kh = bps_alloc(dd * (size_t)op->nkraus);
+      BPS_CHECK(Kh, BPS_ERR_MEM, "out of memory");
+      for (int m = 0; m < op->nkraus; m++) bps_mat_adjoint(d, K + m * dd, Kh + m * dd);
+      int rc = bps_apply_kraus(s, op->k, op->qubits, op->nkraus, Kh);
+      bps_free(Kh);
+      BPS_CALL(rc);
+    }
+    return BPS_OK;
+  }
+  case BPS_OP_APPEND:
+    BPS_CALL(adjoint ? bps_project_zero(s, op->k) : bps_append_zero(s, op->k));
+    return BPS_OK;
+  case BPS_OP_TRACE:
+    BPS_CALL(adjoint ? bps_insert_identity(s, op->k, op->qubits)
+                     : bps_partial_trace(s, op->k, op->qubits));
+    return BPS_OK;
+  case BPS_OP_DEPOL:
+    BPS_CALL(apply_depol(s, op));
+    return BPS_OK;
+  }
+  BPS_CHECK(0, BPS_ERR_INTERNAL, "unknown operation kind %d", (int)op->kind);
+}
+
+static double op_angle(const bps_op *op, const double *theta, int shift_op, int i,
+                       double delta) {
+  if (op->kind != BPS_OP_PROT) return 0.0;
+  return theta[op->param] + (i == shift_op ? delta : 0.0);
+}
+
+static int run_range(const bps_circuit *c, const double *theta, bps_state *s, int from, int to,
+                     int shift_op, double delta) {
+  for (int i = from; i < to; i++) {
+    const bps_op *op = &c->ops[i];
+    int rc = apply_op(s, c, op, op_angle(op, theta, shift_op, i, delta), 0);
+    if (rc) return bps_error_push(rc, __FILE__, __LINE__, __func__, "operation %d", i);
+  }
+  return BPS_OK;
+}
+
+int bps_circuit_run(const bps_circuit *c, const double *theta, bps_state *s) {
+  BPS_CHECK(c && s, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(c->nparams == 0 || theta, BPS_ERR_ARG, "circuit needs %d parameters", c->nparams);
+  BPS_CHECK(s->q == c->q_in, BPS_ERR_ARG, "circuit expects %d input qubits, state has %d",
+            c->q_in, s->q);
+  BPS_CALL(run_range(c, theta, s, 0, c->nops, -1, 0.0));
+  return BPS_OK;
+}
+
+/* ---------------------------------------------------------------- costs */
+
+int bps_cost_create(int q, double c0, bps_cost **out) {
+  BPS_CHECK(out && q >= 0, BPS_ERR_ARG, "bad arguments");
+  bps_cost *c = calloc(1, sizeof *c);
+  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  c->q = q;
+  c->c0 = c0;
+  *out = c;
+  return BPS_OK;
+}
+
+int bps_cost_destroy(bps_cost **c) {
+  if (!c || !*c) return BPS_OK;
+  for (int t = 0; t < (*c)->nterms; t++) bps_free((*c)->terms[t].F);
+  free((*c)->terms);
+  free(*c);
+  *c = NULL;
+  return BPS_OK;
+}
+
+int bps_cost_add(bps_cost *c, double w, int k, const int *qubits, int m, const bps_cplx *F) {
+  BPS_CHECK(c && F && qubits, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(k >= 1 && k <= c->q && k <= BPS_OP_MAXQ && m >= 1, BPS_ERR_ARG, "bad term shape");
+  for (int i = 0; i < k; i++) {
+    BPS_CHECK(qubits[i] >= 0 && qubits[i] < c->q, BPS_ERR_ARG, "qubit %d out of range", qubits[i]);
+    BPS_CHECK(i == 0 || qubits[i] > qubits[i - 1], BPS_ERR_ARG, "term qubits must ascend");
+  }
+  if (c->nterms == c->cap) {
+    int ncap = c->cap ? 2 * c->cap : 8;
+    bps_cost_term *p = realloc(c->terms, (size_t)ncap * sizeof *p);
+    BPS_CHECK(p, BPS_ERR_MEM, "out of memory");
+    c->terms = p;
+    c->cap = ncap;
+  }
+  size_t n = ((size_t)1 << k) * (size_t)m;
+  bps_cost_term *t = &c->terms[c->nterms];
+  t->F = bps_alloc(n);
+  BPS_CHECK(t->F, BPS_ERR_MEM, "out of memory");
+  memcpy(t->F, F, n * sizeof(bps_cplx));
+  t->w = w;
+  t->k = k;
+  t->m = m;
+  memcpy(t->qubits, qubits, (size_t)k * sizeof(int));
+  c->nterms++;
+  return BPS_OK;
+}
+
+int bps_cost_eval(const bps_cost *c, const bps_state *rho, double *out) {
+  BPS_CHECK(c && rho && out, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(rho->q == c->q, BPS_ERR_ARG, "cost on %d qubits, state has %d", c->q, rho->q);
+  double v = c->c0;
+  for (int t = 0; t < c->nterms; t++) {
+    const bps_cost_term *T = &c->terms[t];
+    bps_idx d = (bps_idx)1 << T->k;
+    double acc = 0;
+    for (int col = 0; col < T->m; col++) {
+      double e;
+      BPS_CALL(bps_expect_projector(rho, T->k, T->qubits, T->F + d * col, &e));
+      acc += e;
+    }
+    v += T->w * acc;
+  }
+  *out = v;
+  return BPS_OK;
+}
+
+/* Observable of the cost (without c0) as one signed DENSE operator, or as a positive and a
+ * negative FACTORED part. obs[i] gets sign sgn[i]; returns the number of parts. */
+static int build_observable(const bps_cost *c, bps_repr repr, bps_state *obs[2], double sgn[2],
+                            int *nobs) {
+  *nobs = 0;
+  int nparts = repr == BPS_DENSE ? 1 : 2;
+  bps_state *part[2] = {NULL, NULL}, *t = NULL;
+  int have[2] = {0, 0}, rc = BPS_OK;
+  for (int i = 0; i < nparts && !rc; i++) rc = bps_state_create(repr, c->q, &part[i]);
+  if (!rc) rc = bps_state_create(repr, 0, &t);
+  for (int ti = 0; ti < c->nterms && !rc; ti++) {
+    const bps_cost_term *T = &c->terms[ti];
+    if (T->w == 0) continue;
+    int others[BPS_MAX_QUBITS], no = 0;
+    for (int qb = 0, u = 0; qb < c->q; qb++) {
+      if (u < T->k && T->qubits[u] == qb) u++;
+      else others[no++] = qb;
+    }
+    rc = bps_state_set_factor(t, T->k, T->m, T->F);
+    if (!rc) rc = bps_insert_identity(t, no, others);
+    int which = (repr == BPS_FACTORED && T->w < 0) ? 1 : 0;
+    double w = repr == BPS_FACTORED ? fabs(T->w) : T->w;
+    if (!rc) {
+      if (!have[which]) {
+        rc = bps_state_copy(part[which], t);
+        if (!rc) rc = bps_state_axpy(part[which], w, t, 0.0);
+        have[which] = 1;
+      } else {
+        rc = bps_state_axpy(part[which], 1.0, t, w);
+      }
+    }
+  }
+  bps_state_destroy(&t);
+  if (rc) {
+    for (int i = 0; i < 2; i++) bps_state_destroy(&part[i]);
+    BPS_CALL(rc);
+  }
+  for (int i = 0; i < 2; i++) {
+    if (have[i]) {
+      obs[*nobs] = part[i];
+      sgn[*nobs] = i == 0 ? 1.0 : -1.0;
+      (*nobs)++;
+    } else {
+      bps_state_destroy(&part[i]);
+    }
+  }
+  return BPS_OK;
+}
+
+/* ---------------------------------------------------------------- gradients */
+
+/* d/dtheta of Tr[O rho] through exp(-i s theta P) acting last: 2 s Im Tr[O P rho]. */
+static int prot_gradient(const bps_op *op, bps_state *const *obs, const double *sgn, int nobs,
+                         const bps_state *rho, double *g) {
+  char full[BPS_MAX_QUBITS + 1];
+  memset(full, 'I', (size_t)rho->q);
+  full[rho->q] = 0;
+  for (int i = 0; i < op->k; i++) full[op->qubits[i]] = op->pauli[i];
+  double acc = 0;
+  for (int o = 0; o < nobs; o++) {
+    bps_cplx z;
+    BPS_CALL(bps_trace_o_pauli_rho(obs[o], full, rho, &z));
+    acc += sgn[o] * 2.0 * op->scale * cimag(z);
+  }
+  *g = acc;
+  return BPS_OK;
+}
+
+typedef struct {
+  int nseg;
+  int *begin, *end; /* segment k covers ops [begin, end) */
+  bps_state **ck;   /* state before segment k */
+} segments;
+
+static void segments_free(segments *sg) {
+  if (sg->ck)
+    for (int k = 0; k < sg->nseg; k++) bps_state_destroy(&sg->ck[k]);
+  free(sg->ck);
+  free(sg->begin);
+  free(sg->end);
+}
+
+/* Split at APPEND/TRACE (each its own segment): the layer boundaries of a model. */
+static int segments_make(const bps_circuit *c, segments *sg) {
+  memset(sg, 0, sizeof *sg);
+  int n = c->nops;
+  sg->begin = malloc(sizeof(int) * (size_t)(2 * n + 1));
+  sg->end = malloc(sizeof(int) * (size_t)(2 * n + 1));
+  BPS_CHECK(sg->begin && sg->end, BPS_ERR_MEM, "out of memory");
+  int i = 0;
+  while (i < n) {
+    int b = i;
+    if (c->ops[i].kind == BPS_OP_APPEND || c->ops[i].kind == BPS_OP_TRACE) i++;
+    else
+      while (i < n && c->ops[i].kind != BPS_OP_APPEND && c->ops[i].kind != BPS_OP_TRACE) i++;
+    sg->begin[sg->nseg] = b;
+    sg->end[sg->nseg] = i;
+    sg->nseg++;
+  }
+  sg->ck = calloc((size_t)(sg->nseg ? sg->nseg : 1), sizeof(bps_state *));
+  BPS_CHECK(sg->ck, BPS_ERR_MEM, "out of memory");
+  return BPS_OK;
+}
+
+static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                        const bps_state *in, double *value, double *grad, segments *sg,
+                        bps_state **rho, bps_state **obs, double *sgn, int *nobs,
+                        bps_state ***sub) {
+  BPS_CALL(segments_make(c, sg));
+  BPS_CALL(bps_state_create(in->repr, 0, rho));
+  BPS_CALL(bps_state_copy(*rho, in));
+  /* forward, checkpointing the state before every segment */
+  for (int k = 0; k < sg->nseg; k++) {
+    BPS_CALL(bps_state_create(in->repr, 0, &sg->ck[k]));
+    BPS_CALL(bps_state_copy(sg->ck[k], *rho));
+    BPS_CALL(run_range(c, theta, *rho, sg->begin[k], sg->end[k], -1, 0.0));
+  }
+  BPS_CALL(bps_cost_eval(cost, *rho, value));
+  BPS_CALL(build_observable(cost, in->repr, obs, sgn, nobs));
+  for (int p = 0; p < c->nparams; p++) grad[p] = 0.0;
+  *sub = calloc((size_t)(c->nops ? c->nops : 1), sizeof(bps_state *));
+  BPS_CHECK(*sub, BPS_ERR_MEM, "out of memory");
+  /* prot_before[i]: some parameterised operation precedes op i (else the backward pass
+   * can stop there) */
+  int *prot_before = calloc((size_t)c->nops + 1, sizeof(int));
+  BPS_CHECK(prot_before, BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < c->nops; i++)
+    prot_before[i + 1] = prot_before[i] || c->ops[i].kind == BPS_OP_PROT;
+  int rc = BPS_OK;
+  bps_state *lam = NULL;
+  /* backward */
+  for (int k = sg->nseg - 1; k >= 0 && !rc; k--) {
+    int b = sg->begin[k], e = sg->end[k];
+    if (!prot_before[e]) break; /* no parameters in ops [0, e): nothing left to do */
+    int noisy = 0, nprot = 0;
+    for (int i = b; i < e; i++) {
+      noisy |= !is_invertible(&c->ops[i]) && (e - b > 1);
+      nprot += c->ops[i].kind == BPS_OP_PROT;
+    }
+    int need_obs = prot_before[b]; /* the observable must reach the ops before b */
+    /* Lambda mode (factored, unitary segment): carry L = O A, as small as A, and
+     * propagate O itself only if earlier operations need it. */
+    int lambda_mode = in->repr == BPS_FACTORED && !noisy && nprot > 0;
+    if (noisy) { /* recompute the segment once, keeping the states before its channels */
+      rc = bps_state_copy(*rho, sg->ck[k]);
+      for (int i = b; i < e && !rc; i++) {
+        const bps_op *op = &c->ops[i];
+        if (!is_invertible(op)) {
+          rc = bps_state_create(in->repr, 0, &(*sub)[i]);
+          if (!rc) rc = bps_state_copy((*sub)[i], *rho);
+        }
+        if (!rc) rc = apply_op(*rho, c, op, op_angle(op, theta, -1, i, 0), 0);
+      }
+    }
+    if (!rc && lambda_mode) {
+      rc = bps_state_create(BPS_FACTORED, 0, &lam);
+      if (!rc) rc = bps_obs_times_factor(obs, sgn, *nobs, *rho, lam);
+    }
+    for (int i = e - 1; i >= b && !rc; i--) {
+      const bps_op *op = &c->ops[i];
+      double ang = op_angle(op, theta, -1, i, 0);
+      if (op->kind == BPS_OP_PROT) {
+        double g = 0.0;
+        if (lambda_mode) {
+          char full[BPS_MAX_QUBITS + 1];
+          memset(full, 'I', (size_t)(*rho)->q);
+          full[(*rho)->q] = 0;
+          for (int t = 0; t < op->k; t++) full[op->qubits[t]] = op->pauli[t];
+          bps_cplx z;
+          rc = bps_pauli_inner(lam, full, *rho, &z);
+          g = 2.0 * op->scale * cimag(z);
+        } else {
+          rc = prot_gradient(op, obs, sgn, *nobs, *rho, &g);
+        }
+        grad[op->param] += g;
+        if (rc) break;
+      }
+      if (!prot_before[i]) break; /* nothing parameterised before op i */
+      if (!lambda_mode || need_obs)
+        for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
+      if (rc) break;
+      if (lambda_mode) rc = apply_op(lam, c, op, ang, 1);
+      if (rc) break;
+      if (is_invertible(op)) {
+        rc = apply_op(*rho, c, op, ang, 1);
+      } else if (e - b == 1) {
+        rc = bps_state_copy(*rho, sg->ck[k]);
+      } else {
+        rc = bps_state_copy(*rho, (*sub)[i]);
+        bps_state_destroy(&(*sub)[i]);
+      }
+    }
+    bps_state_destroy(&lam);
+    /* restart the next (earlier) segment from its exact end state */
+    if (!rc && k > 0) rc = bps_state_copy(*rho, sg->ck[k]);
+  }
+  bps_state_destroy(&lam);
+  free(prot_before);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                     const bps_state *in, double *value, double *grad) {
+  BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(c->nparams == 0 || theta, BPS_ERR_ARG, "NULL parameters");
+  BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG,
+            "shapes: circuit %d -> %d qubits, input %d, cost %d", c->q_in, c->q_out, in->q,
+            cost->q);
+  segments sg;
+  bps_state *rho = NULL, *obs[2] = {NULL, NULL}, **sub = NULL;
+  double sgn[2];
+  int nobs = 0;
+  int rc = adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub);
+  if (sub)
+    for (int i = 0; i < c->nops; i++) bps_state_destroy(&sub[i]);
+  free(sub);
+  segments_free(&sg);
+  bps_state_destroy(&rho);
+  for (int o = 0; o < 2; o++) bps_state_destroy(&obs[o]);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                   const bps_state *in, double *value, double *grad) {
+  BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG, "shape mismatch");
+  bps_state *s = NULL;
+  BPS_CALL(bps_state_create(in->repr, 0, &s));
+  int rc = bps_state_copy(s, in);
+  if (!rc) rc = run_range(c, theta, s, 0, c->nops, -1, 0.0);
+  if (!rc) rc = bps_cost_eval(cost, s, value);
+  for (int p = 0; p < c->nparams; p++) grad[p] = 0.0;
+  for (int i = 0; i < c->nops && !rc; i++) {
+    const bps_op *op = &c->ops[i];
+    if (op->kind != BPS_OP_PROT) continue;
+    double r = fabs(op->scale), shift = M_PI / (4.0 * r), cp = 0, cm = 0;
+    rc = bps_state_copy(s, in);
+    if (!rc) rc = run_range(c, theta, s, 0, c->nops, i, shift);
+    if (!rc) rc = bps_cost_eval(cost, s, &cp);
+    if (!rc) rc = bps_state_copy(s, in);
+    if (!rc) rc = run_range(c, theta, s, 0, c->nops, i, -shift);
+    if (!rc) rc = bps_cost_eval(cost, s, &cm);
+    grad[op->param] += r * (cp - cm);
+  }
+  bps_state_destroy(&s);
+  BPS_CALL(rc);
+  return BPS_OK;
+}

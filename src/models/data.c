@@ -1,0 +1,122 @@
+/* data: training pairs (input states, target costs) shared by the circuit models, and the
+ * local noise channels. Conventions in models.h and the README ("Training data"). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/error.h"
+#include "bpscan/gates.h"
+#include "bpscan/linalg.h"
+#include "models.h"
+
+#define TARGET_V_SUB 0xffffffffu
+
+/* psi = the input state of pair x on q qubits. */
+static int make_input(const bps_model_spec *spec, int n, int q, uint64_t seed, uint32_t sample,
+                      int x, bps_cplx *psi) {
+  bps_idx d = (bps_idx)1 << q;
+  memset(psi, 0, sizeof(bps_cplx) * (size_t)d);
+  bps_rng r;
+  bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_INPUT, (uint32_t)x);
+  switch (spec->inputs) {
+  case BPS_INPUT_ZERO: psi[0] = 1; break;
+  case BPS_INPUT_BASIS: psi[bps_rng_u64(&r) % (uint64_t)d] = 1; break;
+  case BPS_INPUT_HAAR: bps_haar_state(&r, d, psi); break;
+  default: BPS_CHECK(0, BPS_ERR_ARG, "unknown input kind %d", (int)spec->inputs);
+  }
+  return BPS_OK;
+}
+
+int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint64_t seed,
+                   uint32_t sample, bps_repr repr, bps_model_instance *m) {
+  BPS_CHECK(spec->pairs >= 1, BPS_ERR_ARG, "pairs = %d (need >= 1)", spec->pairs);
+  BPS_CHECK(!(spec->cost == BPS_COST_LOCAL && spec->targets == BPS_TARGET_UNITARY),
+            BPS_ERR_ARG, "the local cost needs product targets (targets = zero or product), "
+                         "not targets = unitary");
+  BPS_CHECK(spec->targets != BPS_TARGET_UNITARY || q_in == q_out, BPS_ERR_ARG,
+            "targets = unitary needs equal input and output widths (%d vs %d)", q_in, q_out);
+  int N = spec->pairs;
+  m->npairs = N;
+  m->inputs = calloc((size_t)N, sizeof(bps_state *));
+  m->costs = calloc((size_t)N, sizeof(bps_cost *));
+  BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
+  bps_idx din = (bps_idx)1 << q_in, dout = (bps_idx)1 << q_out;
+  bps_cplx *psi = bps_alloc((size_t)din), *phi = bps_alloc((size_t)dout), *V = NULL;
+  bps_cplx *loc = bps_alloc((size_t)(2 * q_out));
+  int rc = (psi && phi && loc) ? BPS_OK : BPS_ERR_MEM;
+  if (!rc && spec->targets == BPS_TARGET_UNITARY) {
+    V = bps_alloc((size_t)(din * din));
+    bps_rng r;
+    bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_TARGET, TARGET_V_SUB);
+    rc = V ? bps_haar_unitary(&r, (int)din, V) : BPS_ERR_MEM;
+  }
+  int all[BPS_MAX_QUBITS];
+  for (int i = 0; i < q_out; i++) all[i] = i;
+  for (int x = 0; x < N && !rc; x++) {
+    rc = make_input(spec, n, q_in, seed, sample, x, psi);
+    if (!rc) rc = bps_state_create(repr, q_in, &m->inputs[x]);
+    if (!rc) rc = bps_state_set_pure(m->inputs[x], q_in, psi);
+    if (rc) break;
+    /* target: product form in loc (2 amplitudes per qubit) or the full phi */
+    bps_rng r;
+    bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_TARGET, (uint32_t)x);
+    if (spec->targets == BPS_TARGET_UNITARY) {
+      for (bps_idx i = 0; i < dout; i++) {
+        bps_cplx acc = 0;
+        for (bps_idx j = 0; j < din; j++) acc += V[i * din + j] * psi[j];
+        phi[i] = acc;
+      }
+    } else {
+      for (int j = 0; j < q_out; j++) {
+        if (spec->targets == BPS_TARGET_PRODUCT) {
+          bps_haar_state(&r, 2, loc + 2 * j);
+        } else {
+          loc[2 * j] = 1;
+          loc[2 * j + 1] = 0;
+        }
+      }
+      for (bps_idx i = 0; i < dout; i++) {
+        bps_cplx a = 1;
+        for (int j = 0; j < q_out; j++) a *= loc[2 * j + ((i >> (q_out - 1 - j)) & 1)];
+        phi[i] = a;
+      }
+    }
+    rc = bps_cost_create(q_out, 1.0, &m->costs[x]);
+    if (rc) break;
+    if (spec->cost == BPS_COST_GLOBAL) {
+      rc = bps_cost_add(m->costs[x], -1.0, q_out, all, 1, phi);
+    } else {
+      for (int j = 0; j < q_out && !rc; j++)
+        rc = bps_cost_add(m->costs[x], -1.0 / q_out, 1, &j, 1, loc + 2 * j);
+    }
+  }
+  bps_free(psi);
+  bps_free(phi);
+  bps_free(loc);
+  bps_free(V);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[16]) {
+  memset(K, 0, sizeof(bps_cplx) * 16);
+  switch (kind) {
+  case BPS_NOISE_DEPOLARIZING: { /* (1-p) rho + p 1/2 = (1-3p/4) rho + p/4 (X.X + Y.Y + Z.Z) */
+    double a = sqrt(1.0 - 0.75 * p), b = sqrt(0.25 * p);
+    K[0] = a, K[3] = a;
+    K[4 + 1] = b, K[4 + 2] = b;          /* X */
+    K[8 + 1] = -I * b, K[8 + 2] = I * b; /* Y */
+    K[12 + 0] = b, K[12 + 3] = -b;       /* Z */
+    return 4;
+  }
+  case BPS_NOISE_DEPHASING:
+    K[0] = sqrt(1.0 - p), K[3] = sqrt(1.0 - p);
+    K[4] = sqrt(p), K[7] = -sqrt(p);
+    return 2;
+  case BPS_NOISE_AMPLITUDE_DAMPING:
+    K[0] = 1, K[3] = sqrt(1.0 - p);
+    K[4 + 1] = sqrt(p);
+    return 2;
+  default: return 0;
+  }
+}

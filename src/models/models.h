@@ -1,0 +1,43 @@
+/* models.h (internal): what each model module provides to model.c, and the helpers they
+ * share. A builder fills an instance allocated (zeroed) by bps_model_instance_create:
+ * circuit (or cost_grad for the QBM), q_in, q_out, parameters with names, and the
+ * training pairs (usually via bps_data_pairs). */
+#ifndef BPSCAN_MODELS_H
+#define BPSCAN_MODELS_H
+
+#include "bpscan/model.h"
+#include "bpscan/rng.h"
+
+int bps_dqnn_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
+                   bps_repr repr, bps_model_instance *m);
+int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
+                 bps_repr repr, bps_model_instance *m);
+int bps_qbm_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
+                  bps_repr repr, bps_model_instance *m);
+int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
+                  bps_repr repr, bps_model_instance *m);
+
+/* Allocate theta (zeroed) and the name table for nparams parameters. */
+int bps_model_alloc_params(bps_model_instance *m, int nparams);
+/* Name parameter p (printf format), e.g. bps_model_name_param(m, p, "l%d.p%d.g%d", l, j, g). */
+int bps_model_name_param(bps_model_instance *m, int p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Training pairs for models with an input register of q_in qubits and an output register
+ * of q_out qubits (spec->inputs, targets, cost, pairs): fills m->npairs, m->inputs,
+ * m->costs. Inputs: zero |0..0>, basis (uniform random basis state), haar (Haar state).
+ * Targets: zero |0..0>, product (Haar single-qubit states), unitary V|phi_x> with one Haar
+ * V per sample (needs q_in == q_out). Costs: global 1 - <phi|rho|phi>; local Sharma Eq. (4)
+ * 1 - (1/q_out) sum_j <psi_j|rho_j|psi_j> (needs product-form targets: zero or product).
+ * Streams: BPS_STREAM_INPUT / BPS_STREAM_TARGET with sub = pair index (V: sub = 0xffffffff). */
+int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint64_t seed,
+                   uint32_t sample, bps_repr repr, bps_model_instance *m);
+
+/* Kraus operators (2x2 row-major, back to back) of the local noise channel with
+ * probability p; returns their number (0 for NONE and GLOBAL_DEPOLARIZING). */
+int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[4 * 4]);
+
+#endif
