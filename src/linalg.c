@@ -9,10 +9,21 @@
 
 #include "bpscan/error.h"
 
-/* OpenBLAS may spawn threads; inside an enclosing OpenMP region we want one. */
+/* OpenBLAS always runs single-threaded: threaded OpenBLAS gives results that depend on
+ * the thread count (measured here for zgemm, zherk, zgesdd and zheevd), and bpscan's
+ * results must not. Parallelism comes from our own OpenMP loops around these calls.
+ * The OpenMP build of OpenBLAS implements openblas_set_num_threads() with
+ * omp_set_num_threads() (and follows omp_get_max_threads() at every call), so every
+ * wrapper sets one thread and restores the caller's OpenMP thread count afterwards;
+ * without the restore the first Haar unitary left the whole process single-threaded. */
 extern void openblas_set_num_threads(int);
-static void blas_threads(void) {
-  openblas_set_num_threads(omp_in_parallel() ? 1 : omp_get_max_threads());
+static int lapack_threads(void) {
+  int nt = omp_in_parallel() ? 0 : omp_get_max_threads();
+  openblas_set_num_threads(1);
+  return nt;
+}
+static void lapack_restore(int nt) {
+  if (nt > 0) omp_set_num_threads(nt);
 }
 
 bps_cplx *bps_alloc(size_t n) {
@@ -27,9 +38,10 @@ void bps_free(void *p) { free(p); }
 int bps_lin_eigh(int n, bps_cplx *A, int lda, double *w, int want_vectors) {
   BPS_CHECK(n >= 0 && lda >= (n > 0 ? n : 1), BPS_ERR_ARG, "bad eigh shape n=%d lda=%d", n, lda);
   if (n == 0) return BPS_OK;
-  blas_threads();
+  int nt = lapack_threads();
   lapack_int info = LAPACKE_zheevd(LAPACK_COL_MAJOR, want_vectors ? 'V' : 'N', 'U', n,
                                    (lapack_complex_double *)A, lda, w);
+  lapack_restore(nt);
   BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zheevd failed (info=%d, n=%d)", (int)info, n);
   return BPS_OK;
 }
@@ -37,18 +49,21 @@ int bps_lin_eigh(int n, bps_cplx *A, int lda, double *w, int want_vectors) {
 int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
   BPS_CHECK(m >= 0 && n >= 0 && lda >= (m > 0 ? m : 1), BPS_ERR_ARG, "bad svd shape");
   if (m == 0 || n == 0) return BPS_OK;
-  blas_threads();
   int k = m < n ? m : n;
   lapack_int info;
   if (U) {
     bps_cplx *vt = bps_alloc((size_t)k * (size_t)n);
     BPS_CHECK(vt, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
+    int nt = lapack_threads();
     info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, 'S', m, n, (lapack_complex_double *)A, lda, s,
                           (lapack_complex_double *)U, m, (lapack_complex_double *)vt, k);
+    lapack_restore(nt);
     bps_free(vt);
   } else {
+    int nt = lapack_threads();
     info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, 'N', m, n, (lapack_complex_double *)A, lda, s,
                           NULL, 1, NULL, 1);
+    lapack_restore(nt);
   }
   BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgesdd failed (info=%d, %dx%d)", (int)info, m, n);
   return BPS_OK;
@@ -56,9 +71,9 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
 
 int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
   BPS_CHECK(m >= n && n >= 1 && lda >= m, BPS_ERR_ARG, "bad qr shape %dx%d", m, n);
-  blas_threads();
   bps_cplx *tau = bps_alloc((size_t)n);
   BPS_CHECK(tau, BPS_ERR_MEM, "out of memory");
+  int nt = lapack_threads();
   lapack_int info = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, m, n, (lapack_complex_double *)A, lda,
                                    (lapack_complex_double *)tau);
   if (info == 0) {
@@ -66,6 +81,7 @@ int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
     info = LAPACKE_zungqr(LAPACK_COL_MAJOR, m, n, n, (lapack_complex_double *)A, lda,
                           (lapack_complex_double *)tau);
   }
+  lapack_restore(nt);
   bps_free(tau);
   BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgeqrf/zungqr failed (info=%d)", (int)info);
   return BPS_OK;
@@ -78,16 +94,18 @@ static enum CBLAS_TRANSPOSE op_of(char c) {
 void bps_lin_gemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, bps_cplx alpha,
                   const bps_cplx *A, bps_idx lda, const bps_cplx *B, bps_idx ldb,
                   bps_cplx beta, bps_cplx *C, bps_idx ldc) {
-  blas_threads();
+  int nt = lapack_threads();
   cblas_zgemm(CblasColMajor, op_of(opa), op_of(opb), (blasint)m, (blasint)n, (blasint)k, &alpha,
               A, (blasint)lda, B, (blasint)ldb, &beta, C, (blasint)ldc);
+  lapack_restore(nt);
 }
 
 void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C,
                   bps_idx ldc) {
-  blas_threads();
+  int nt = lapack_threads();
   cblas_zherk(CblasColMajor, CblasUpper, CblasNoTrans, (blasint)n, (blasint)k, 1.0, A,
               (blasint)lda, 0.0, C, (blasint)ldc);
+  lapack_restore(nt);
   for (bps_idx j = 0; j < n; j++)       /* mirror the upper triangle */
     for (bps_idx i = j + 1; i < n; i++) C[i + ldc * j] = conj(C[j + ldc * i]);
 }

@@ -1,18 +1,30 @@
-/* main: the bpscan command line. Subcommands are listed in `cmds` below. */
+/* main: the bpscan command line. Subcommands are listed in `cmds` below; `run` and
+ * `check` start MPI (signal handlers are installed before MPI_Init, because Slurm may send
+ * its preemption signal as soon as the step starts). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpscan/bench.h"
+#include "bpscan/cli.h"
+#include "bpscan/comm.h"
+#include "bpscan/driver.h"
+#include "bpscan/error.h"
 #include "bpscan/version.h"
 
 typedef struct {
   const char *name;
   int (*fn)(int argc, char **argv);
+  int mpi;
   const char *help;
 } bps_cmd;
 
 static const bps_cmd cmds[] = {
-    {"bench", bps_bench_main, "kernel throughput vs memory bandwidth (see `bpscan bench --help`)"},
+    {"run", bps_cli_run, 1, "run a scan: bpscan run JOB.ini [-o OUT.h5] [--set s.k=v]... [--resume] [--force]"},
+    {"check", bps_cli_check, 1, "validate a job and print the plan: bpscan check JOB.ini [--set s.k=v]..."},
+    {"info", bps_cli_info, 0, "summarise a result file: bpscan info OUT.h5"},
+    {"bench", bps_bench_main, 0, "kernel throughput vs memory bandwidth (bpscan bench --help)"},
+    {"help", bps_cli_help, 0, "job-file key reference: bpscan help job [--markdown]"},
 };
 enum { NCMDS = sizeof cmds / sizeof cmds[0] };
 
@@ -22,26 +34,45 @@ static void usage(FILE *out) {
           "usage: bpscan <command> [options]\n"
           "       bpscan --version | --help\n\ncommands:\n",
           BPS_VERSION_STRING);
-  for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-8s %s\n", cmds[i].name, cmds[i].help);
-  fprintf(out, "\nExit codes: 0 success, 1 runtime error, 2 usage error.\n");
+  for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-6s %s\n", cmds[i].name, cmds[i].help);
+  fprintf(out,
+          "\nexit codes: 0 success, 1 runtime error, 2 usage or invalid job, 3 output exists\n"
+          "(use --force), 4 checkpoint of another job or corrupt, 5 task too big for one rank\n"
+          "(check), 75 interrupted by a signal with the checkpoint written (rerun with --resume)\n");
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
-    return 2;
+    return BPS_EXIT_USAGE;
   }
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
     printf("bpscan %s (git %s)\n", BPS_VERSION_STRING, BPS_GIT_COMMIT);
     return 0;
   }
-  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     usage(stdout);
     return 0;
   }
-  for (int i = 0; i < NCMDS; i++)
-    if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+  for (int i = 0; i < NCMDS; i++) {
+    if (strcmp(argv[1], cmds[i].name)) continue;
+    if (!cmds[i].mpi) return cmds[i].fn(argc - 1, argv + 1);
+    bps_driver_install_signals();
+    if (bps_comm_init(&argc, &argv)) {
+      bps_error_print(stderr);
+      return BPS_EXIT_ERROR;
+    }
+    int code = cmds[i].fn(argc - 1, argv + 1);
+    if (code == BPS_EXIT_INTERRUPTED) {
+      /* Other ranks may still be computing (not every launcher signals every rank), so a
+       * collective MPI_Finalize could hang: leave now; the checkpoint is on disk. */
+      fflush(NULL);
+      _exit(code);
+    }
+    bps_comm_finalize();
+    return code;
+  }
   fprintf(stderr, "bpscan: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
-  return 2;
+  return BPS_EXIT_USAGE;
 }

@@ -2,8 +2,8 @@
  * Matrices are COLUMN-MAJOR with a leading dimension unless stated. Row-major square
  * Hermitian matrices may be passed to eigh (a Hermitian matrix read row-major is its
  * conjugate: eigenvalues are unchanged and eigenvectors come back conjugated).
- * BLAS/LAPACK threading: these wrappers run OpenBLAS single-threaded inside an OpenMP
- * parallel region and with the caller's OpenMP thread count otherwise. */
+ * BLAS/LAPACK threading: OpenBLAS always runs single-threaded (its threaded results depend
+ * on the thread count); callers parallelise around these calls with OpenMP. */
 #ifndef BPSCAN_LINALG_H
 #define BPSCAN_LINALG_H
 

@@ -96,6 +96,15 @@ typedef struct bps_model_instance {
    * bps_model_cost_grad; theta has nparams entries, grad may be NULL). */
   int (*cost_grad)(const struct bps_model_instance *m, const double *theta, int method,
                    double *cost, double *grad);
+  /* Diagnosed subsystem of the output register (purity, entropies, trace distance):
+   * ndiag = 0 means the whole output register; vh/qbm set the visible qubits. */
+  int ndiag;
+  int diag_qubits[BPS_MAX_QUBITS];
+  /* Models without a circuit write their output state here (NULL: run the circuit on
+   * inputs[0]). */
+  int (*output_state)(const struct bps_model_instance *m, const double *theta, bps_state *out);
+  double page_db; /* environment dimension for the Page prediction of the diagnosed state
+                     (0: no prediction) */
 } bps_model_instance;
 
 int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,

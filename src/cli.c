@@ -1,0 +1,213 @@
+/* cli: `bpscan run | check | info | help` (see cli.h and README "Command line"). */
+#include "bpscan/cli.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/comm.h"
+#include "bpscan/driver.h"
+#include "bpscan/error.h"
+#include "bpscan/h5io.h"
+#include "bpscan/job.h"
+
+#define MAX_SETS 128
+
+typedef struct {
+  const char *job_path;
+  const char *out;
+  const char *sets[MAX_SETS + 1];
+  int nsets, resume, force;
+} run_args;
+
+static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    if (!strcmp(s, "--set") || !strncmp(s, "--set=", 6)) {
+      const char *v = s[5] == '=' ? s + 6 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!v) {
+        fprintf(stderr, "bpscan %s: --set needs section.key=value\n", argv[0]);
+        return 0;
+      }
+      if (a->nsets == MAX_SETS) {
+        fprintf(stderr, "bpscan %s: more than %d --set options\n", argv[0], MAX_SETS);
+        return 0;
+      }
+      a->sets[a->nsets++] = v;
+    } else if (allow_run_flags && (!strcmp(s, "-o") || !strcmp(s, "--output"))) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "bpscan run: %s needs a file name\n", s);
+        return 0;
+      }
+      a->out = argv[++i];
+    } else if (allow_run_flags && !strcmp(s, "--resume")) {
+      a->resume = 1;
+    } else if (allow_run_flags && !strcmp(s, "--force")) {
+      a->force = 1;
+    } else if (s[0] == '-' && s[1]) {
+      fprintf(stderr, "bpscan %s: unknown option '%s' (see bpscan --help)\n", argv[0], s);
+      return 0;
+    } else if (!a->job_path) {
+      a->job_path = s;
+    } else {
+      fprintf(stderr, "bpscan %s: unexpected argument '%s'\n", argv[0], s);
+      return 0;
+    }
+  }
+  if (!a->job_path) {
+    fprintf(stderr, "usage: bpscan %s JOB.ini%s [--set section.key=value ...]\n", argv[0],
+            allow_run_flags ? " [-o OUT.h5] [--resume] [--force]" : "");
+    return 0;
+  }
+  return 1;
+}
+
+static const char *model_name(bps_model_kind k) {
+  switch (k) {
+  case BPS_MODEL_DQNN: return "dqnn";
+  case BPS_MODEL_VH: return "vh";
+  case BPS_MODEL_QBM: return "qbm";
+  case BPS_MODEL_HEA: return "hea";
+  }
+  return "?";
+}
+
+/* Rank 0 reads the job (file + overrides), every rank parses the same canonical text. */
+static int load_job(const run_args *a, bps_job *job, char *outset, size_t outlen) {
+  const char *sets[MAX_SETS + 1];
+  int nsets = a->nsets;
+  memcpy(sets, a->sets, sizeof(char *) * (size_t)nsets);
+  if (a->out) {
+    snprintf(outset, outlen, "output.path=%s", a->out);
+    sets[nsets++] = outset;
+  }
+  int rank = bps_comm_rank(), rc = BPS_OK;
+  memset(job, 0, sizeof *job);
+  if (rank == 0) rc = bps_job_load(a->job_path, sets, nsets, job);
+  if (!bps_comm_agree(rc == BPS_OK)) {
+    if (rank == 0) bps_error_print(stderr);
+    bps_job_free(job);
+    return rc ? rc : BPS_ERR_JOB;
+  }
+  if (bps_comm_size() > 1) {
+    unsigned long long len = rank == 0 ? strlen(job->text) + 1 : 0;
+    BPS_CALL(bps_comm_bcast_bytes(&len, sizeof len, 0));
+    char *text = rank == 0 ? job->text : malloc(len);
+    BPS_CHECK(text, BPS_ERR_MEM, "out of memory");
+    BPS_CALL(bps_comm_bcast_bytes(text, len, 0));
+    if (rank != 0) {
+      rc = bps_job_parse(text, a->job_path, NULL, 0, job);
+      free(text);
+    }
+    if (!bps_comm_agree(rc == BPS_OK)) {
+      bps_error_print(stderr);
+      return rc ? rc : BPS_ERR_JOB;
+    }
+  }
+  return BPS_OK;
+}
+
+/* Hash of the job text without the [output] keys that do not change the results (path,
+ * checkpoint_seconds): a checkpoint stays valid when only those change. FNV-1a 64. */
+static uint64_t results_hash(const char *text) {
+  uint64_t h = 14695981039346656037ULL;
+  const char *line = text;
+  while (*line) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    const char *k = line;
+    while (*k == ' ' || *k == '\t') k++;
+    int skip = !strncmp(k, "path", 4) || !strncmp(k, "checkpoint_seconds", 18);
+    if (skip) { /* only the [output] keys have these names */
+      const char *e = k + (k[0] == 'p' ? 4 : 18);
+      while (*e == ' ' || *e == '\t') e++;
+      skip = *e == '=';
+    }
+    if (!skip)
+      for (size_t i = 0; i <= len && line[i]; i++) {
+        h ^= (unsigned char)line[i];
+        h *= 1099511628211ULL;
+      }
+    if (!end) break;
+    line = end + 1;
+  }
+  return h;
+}
+
+static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->model = job->model;
+  cfg->nq = job->nq;
+  memcpy(cfg->qubits, job->qubits, sizeof(int) * (size_t)job->nq);
+  cfg->samples = job->samples;
+  cfg->seed = job->seed;
+  cfg->block = job->block;
+  cfg->repr = job->repr == BPS_JOB_REPR_DENSE ? BPS_DENSE
+              : job->repr == BPS_JOB_REPR_FACTORED ? BPS_FACTORED : -1;
+  cfg->method = job->grad_method;
+  cfg->params = job->params;
+  cfg->out_path = job->out_path;
+  cfg->store_samples = job->store_samples;
+  cfg->checkpoint_seconds = job->checkpoint_seconds;
+  cfg->job_text = job->text;
+  cfg->job_hash = results_hash(job->text);
+  cfg->model_name = model_name(job->model.kind);
+  const char *rc = getenv("SLURM_RESTART_COUNT");
+  cfg->resume = a->resume || (rc && atoi(rc) >= 1);
+  cfg->force = a->force;
+}
+
+int bps_cli_run(int argc, char **argv) {
+  run_args a;
+  if (!parse_args(argc, argv, 1, &a)) return BPS_EXIT_USAGE;
+  bps_job job;
+  char outset[BPS_JOB_STR_LEN + 32];
+  int rc = load_job(&a, &job, outset, sizeof outset);
+  if (rc) return rc == BPS_ERR_JOB || rc == BPS_ERR_IO ? BPS_EXIT_USAGE : BPS_EXIT_ERROR;
+  bps_scan_config cfg;
+  to_config(&job, &a, &cfg);
+  int code = bps_scan_run(&cfg);
+  bps_job_free(&job);
+  return code;
+}
+
+int bps_cli_check(int argc, char **argv) {
+  run_args a;
+  if (!parse_args(argc, argv, 0, &a)) return BPS_EXIT_USAGE;
+  bps_job job;
+  char outset[8];
+  int rc = load_job(&a, &job, outset, sizeof outset);
+  if (rc) return rc == BPS_ERR_JOB || rc == BPS_ERR_IO ? BPS_EXIT_USAGE : BPS_EXIT_ERROR;
+  bps_scan_config cfg;
+  to_config(&job, &a, &cfg);
+  FILE *out = stdout;
+  if (bps_comm_rank() != 0) out = fopen("/dev/null", "w");
+  int code = bps_scan_check(&cfg, out ? out : stdout);
+  if (out && out != stdout) fclose(out);
+  bps_job_free(&job);
+  return code;
+}
+
+int bps_cli_info(int argc, char **argv) {
+  if (argc != 2 || argv[1][0] == '-') {
+    fprintf(stderr, "usage: bpscan info RESULT.h5\n");
+    return BPS_EXIT_USAGE;
+  }
+  if (bps_h5_info(argv[1], stdout)) {
+    bps_error_print(stderr);
+    return BPS_EXIT_ERROR;
+  }
+  return BPS_EXIT_OK;
+}
+
+int bps_cli_help(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "job")) {
+    int md = argc >= 3 && !strcmp(argv[2], "--markdown");
+    bps_job_print_keys(stdout, md);
+    return BPS_EXIT_OK;
+  }
+  fprintf(stderr, "usage: bpscan help job [--markdown]\n");
+  return BPS_EXIT_USAGE;
+}

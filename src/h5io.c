@@ -1,0 +1,1148 @@
+/* h5io: bpscan result files in HDF5 (see include/bpscan/h5io.h and README "Result files").
+ * The ONLY file in bpscan that includes <hdf5.h>.
+ *
+ * Format choices (all for readers: h5py, h5dump, MATLAB, Julia):
+ *  - libver bounds (EARLIEST, V18): each object in the earliest format that can hold it and
+ *    never a format newer than HDF5 1.8's, so any reader built on HDF5 >= 1.8 opens the file
+ *    (with 1.10's default upper bound, chunked datasets would get 1.10-only chunk indexes
+ *    that 1.8-based tools, e.g. older MATLAB releases, reject). The low bound is EARLIEST,
+ *    not V18, because of the in-memory build below: with a version-2 superblock (low bound
+ *    V18) the image from H5Fget_file_image in HDF5 1.10.8 fails its superblock checksum
+ *    when reopened; EARLIEST gives superblock version 0, which has no checksum;
+ *  - strings are scalar / 1-D variable-length UTF-8 (what h5py writes for `str`);
+ *  - numbers are little-endian IEEE doubles and 32/64-bit integers;
+ *  - per-sample datasets are chunked by rows (<= 4096 rows, <= 1 MiB per chunk) with
+ *    shuffle + deflate level 4; small datasets are contiguous;
+ *  - object modification times are not recorded, so the same result gives the same bytes.
+ */
+#include "bpscan/h5io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "bpscan/error.h"
+#include "bpscan/version.h"
+
+#define CHUNK_ROWS_MAX 4096
+#define CHUNK_BYTES_MAX (1 << 20)
+#define DEFLATE_LEVEL 4
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors                                                                                */
+
+static void h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* The innermost HDF5 error description, shortened: system errors become
+ * "<what>: <strerror>" instead of HDF5's multi-line record with time stamps. */
+static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  char *out = data;
+  if (n != 0 || !e || !e->desc) return 0;
+  const char *d = e->desc, *em = strstr(d, "error message = '");
+  if (em) {
+    const char *colon = strchr(d, ':'), *q = em + 17, *qe = strchr(q, '\'');
+    int wl = colon ? (int)(colon - d) : 0, ml = qe ? (int)(qe - q) : (int)strlen(q);
+    snprintf(out, 240, "%.*s%s%.*s", wl, d, wl ? ": " : "", ml, q);
+  } else {
+    snprintf(out, 240, "%s", d);
+  }
+  for (char *c = out; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+  return 0;
+}
+
+/* Push BPS_ERR_IO with "<message>" and, when HDF5 recorded one, "(HDF5: <innermost>)",
+ * then clear HDF5's error stack. */
+static int h5_fail(int line, const char *func, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int h5_fail(int line, const char *func, const char *fmt, ...) {
+  char msg[320], detail[240] = "";
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_cb, detail);
+  H5Eclear2(H5E_DEFAULT);
+  if (detail[0])
+    return bps_error_push(BPS_ERR_IO, __FILE__, line, func, "%s (HDF5: %s)", msg, detail);
+  return bps_error_push(BPS_ERR_IO, __FILE__, line, func, "%s", msg);
+}
+
+/* In a function with `int rc` and a `done:` label that releases its handles. */
+#define H5_TRY(expr, ...)                                                                 \
+  do {                                                                                    \
+    if ((expr) < 0) {                                                                     \
+      rc = h5_fail(__LINE__, __func__, __VA_ARGS__);                                      \
+      goto done;                                                                          \
+    }                                                                                     \
+  } while (0)
+#define TRY(expr)                                                                         \
+  do {                                                                                    \
+    int t_rc_ = (expr);                                                                   \
+    if (t_rc_) {                                                                          \
+      rc = bps_error_push(t_rc_, __FILE__, __LINE__, __func__, "%s", "");                 \
+      goto done;                                                                          \
+    }                                                                                     \
+  } while (0)
+#define FAIL(code, ...)                                                                   \
+  do {                                                                                    \
+    rc = bps_error_push((code), __FILE__, __LINE__, __func__, __VA_ARGS__);               \
+    goto done;                                                                            \
+  } while (0)
+
+/* Close any HDF5 identifier (NULL-safe, idempotent); returns the close status. */
+static herr_t h5_close(hid_t *id) {
+  if (*id < 0) return 0;
+  herr_t s = -1;
+  switch (H5Iget_type(*id)) {
+  case H5I_FILE: s = H5Fclose(*id); break;
+  case H5I_GROUP: s = H5Gclose(*id); break;
+  case H5I_DATASET: s = H5Dclose(*id); break;
+  case H5I_DATASPACE: s = H5Sclose(*id); break;
+  case H5I_DATATYPE: s = H5Tclose(*id); break;
+  case H5I_ATTR: s = H5Aclose(*id); break;
+  case H5I_GENPROP_LST: s = H5Pclose(*id); break;
+  default: break;
+  }
+  *id = H5I_INVALID_HID;
+  return s;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Small helpers                                                                         */
+
+static double now_monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Seconds since the epoch -> "YYYY-MM-DDTHH:MM:SSZ" ("" if not a valid time). */
+static void iso8601_utc(double t, char *buf, size_t n) {
+  buf[0] = '\0';
+  if (!isfinite(t) || t < 0 || t > 253402300799.0) return; /* up to 9999-12-31 */
+  time_t tt = (time_t)floor(t);
+  struct tm tmv;
+  if (!gmtime_r(&tt, &tmv)) return;
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+/* A copy of s (NULL -> "") in which every byte that does not start a valid UTF-8
+ * sequence is replaced by '?'. */
+static char *utf8_copy(const char *s) {
+  if (!s) s = "";
+  size_t n = strlen(s);
+  char *o = malloc(n + 1);
+  if (!o) return NULL;
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = u[i];
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    int ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; k++) {
+      unsigned d = u[i + k];
+      if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) ok = 0;
+    }
+    if (ok) {
+      memcpy(o + i, s + i, len);
+      i += len;
+    } else {
+      o[i++] = '?';
+    }
+  }
+  o[n] = '\0';
+  return o;
+}
+
+/* The directory part of path ("." if none), malloc'ed. */
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  size_t len = slash == path ? 1 : (size_t)(slash - path);
+  char *d = malloc(len + 1);
+  if (!d) return NULL;
+  memcpy(d, path, len);
+  d[len] = '\0';
+  return d;
+}
+
+static char *tmp_name(const char *path) {
+  size_t n = strlen(path) + 32;
+  char *t = malloc(n);
+  if (t) snprintf(t, n, "%s.tmp.%ld", path, (long)getpid());
+  return t;
+}
+
+/* path must not be a directory, nor exist unless force; its directory must exist and be
+ * a writable directory. probe: also create and remove the temporary file. */
+static int check_target(const char *path, int force, int probe) {
+  int rc = BPS_OK;
+  char *dir = NULL, *tmp = NULL;
+  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no output file name given");
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not an output file", path);
+    if (!force) FAIL(BPS_ERR_IO, "'%s' exists; use --force to overwrite", path);
+  } else if (errno != ENOENT) {
+    FAIL(BPS_ERR_IO, "cannot check '%s': %s", path, strerror(errno));
+  }
+  dir = dir_of(path);
+  if (!dir) FAIL(BPS_ERR_MEM, "out of memory");
+  if (stat(dir, &st) != 0)
+    FAIL(BPS_ERR_IO, "cannot write '%s': directory '%s' %s", path, dir,
+         errno == ENOENT ? "does not exist" : strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    FAIL(BPS_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
+  if (access(dir, W_OK | X_OK) != 0)
+    FAIL(BPS_ERR_IO, "cannot write '%s': directory '%s' is not writable (%s)", path, dir,
+         strerror(errno));
+  if (probe) {
+    tmp = tmp_name(path);
+    if (!tmp) FAIL(BPS_ERR_MEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+      if (errno == EEXIST)
+        FAIL(BPS_ERR_IO, "temporary file '%s' exists (another bpscan writing '%s'?); remove it",
+             tmp, path);
+      FAIL(BPS_ERR_IO, "cannot create a file in directory '%s': %s", dir, strerror(errno));
+    }
+    close(fd);
+    unlink(tmp);
+  }
+done:
+  free(dir);
+  free(tmp);
+  return rc;
+}
+
+int bps_h5_check_writable(const char *path, int force) {
+  BPS_CALL(check_target(path, force, 1));
+  return BPS_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Writing                                                                               */
+
+typedef struct {
+  const char *path; /* the final name, for messages */
+  hid_t str_type;   /* variable-length UTF-8 string */
+  hid_t dcpl_small; /* contiguous, no time stamps */
+  hid_t gcpl;       /* groups: no time stamps */
+  int have_deflate;
+} writer;
+
+static int attr_write(const writer *w, hid_t loc, const char *where, const char *name,
+                      hid_t ftype, hid_t mtype, const void *buf) {
+  int rc = BPS_OK;
+  hid_t sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
+  H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: attribute %s%s: dataspace", w->path, where, name);
+  H5_TRY(a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT),
+         "%s: cannot create attribute %s%s", w->path, where, name);
+  H5_TRY(H5Awrite(a, mtype, buf), "%s: cannot write attribute %s%s", w->path, where, name);
+  H5_TRY(h5_close(&a), "%s: cannot close attribute %s%s", w->path, where, name);
+done:
+  h5_close(&a);
+  h5_close(&sp);
+  return rc;
+}
+
+static int attr_int(const writer *w, hid_t loc, const char *where, const char *name, int v) {
+  return attr_write(w, loc, where, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v);
+}
+static int attr_i64(const writer *w, hid_t loc, const char *where, const char *name, long v) {
+  int64_t x = (int64_t)v;
+  return attr_write(w, loc, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &x);
+}
+static int attr_u64(const writer *w, hid_t loc, const char *where, const char *name, uint64_t v) {
+  return attr_write(w, loc, where, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v);
+}
+static int attr_f64(const writer *w, hid_t loc, const char *where, const char *name, double v) {
+  return attr_write(w, loc, where, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+static int attr_str(const writer *w, hid_t loc, const char *where, const char *name,
+                    const char *s) {
+  char *c = utf8_copy(s);
+  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  const char *p = c;
+  int rc = attr_write(w, loc, where, name, w->str_type, w->str_type, &p);
+  free(c);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+/* A dataset of rank 1 or 2 written whole from buf (row-major). chunked: rows chunked and
+ * compressed (the per-sample datasets); otherwise contiguous. */
+static int dset_write(const writer *w, hid_t loc, const char *where, const char *name, int rank,
+                      const hsize_t *dims, hid_t ftype, hid_t mtype, const void *buf,
+                      int chunked) {
+  int rc = BPS_OK;
+  hid_t sp = H5I_INVALID_HID, d = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  hsize_t nelem = 1;
+  for (int k = 0; k < rank; k++) nelem *= dims[k];
+  H5_TRY(sp = H5Screate_simple(rank, dims, NULL), "%s: dataset %s%s: dataspace", w->path,
+         where, name);
+  if (chunked && nelem > 0) {
+    hsize_t cols = rank == 2 ? dims[1] : 1, rows = dims[0], chunk[2];
+    size_t esz = H5Tget_size(ftype);
+    hsize_t cap = CHUNK_BYTES_MAX / (esz * cols);
+    if (rows > CHUNK_ROWS_MAX) rows = CHUNK_ROWS_MAX;
+    if (rows > cap) rows = cap > 0 ? cap : 1;
+    chunk[0] = rows;
+    chunk[1] = cols;
+    H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "%s: dataset %s%s: property list", w->path,
+           where, name);
+    H5_TRY(H5Pset_obj_track_times(dcpl, 0), "%s: dataset %s%s: properties", w->path, where,
+           name);
+    H5_TRY(H5Pset_chunk(dcpl, rank, chunk), "%s: dataset %s%s: chunking", w->path, where, name);
+    if (w->have_deflate) {
+      H5_TRY(H5Pset_shuffle(dcpl), "%s: dataset %s%s: shuffle filter", w->path, where, name);
+      H5_TRY(H5Pset_deflate(dcpl, DEFLATE_LEVEL), "%s: dataset %s%s: deflate filter", w->path,
+             where, name);
+    }
+  } else {
+    H5_TRY(dcpl = H5Pcopy(w->dcpl_small), "%s: dataset %s%s: property list", w->path, where,
+           name);
+  }
+  H5_TRY(d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+         "%s: cannot create dataset %s%s", w->path, where, name);
+  if (nelem > 0)
+    H5_TRY(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
+           "%s: cannot write dataset %s%s", w->path, where, name);
+  /* Closing flushes the chunk cache (compression happens there): check it. */
+  H5_TRY(h5_close(&d), "%s: cannot write dataset %s%s (close)", w->path, where, name);
+done:
+  h5_close(&d);
+  h5_close(&dcpl);
+  h5_close(&sp);
+  return rc;
+}
+
+static int dset_f64(const writer *w, hid_t loc, const char *where, const char *name, hsize_t n,
+                    const double *x) {
+  hsize_t dims[1] = {n};
+  return dset_write(w, loc, where, name, 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, x, 0);
+}
+
+static int dset_strings(const writer *w, hid_t loc, const char *where, const char *name,
+                        int count, const char *const *s, const int *index) {
+  int rc = BPS_OK;
+  char **c = calloc(count > 0 ? (size_t)count : 1, sizeof *c);
+  if (!c) FAIL(BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < count; i++) {
+    c[i] = utf8_copy(s[index ? index[i] : i]);
+    if (!c[i]) FAIL(BPS_ERR_MEM, "out of memory");
+  }
+  hsize_t dims[1] = {(hsize_t)count};
+  TRY(dset_write(w, loc, where, name, 1, dims, w->str_type, w->str_type, c, 0));
+done:
+  if (c)
+    for (int i = 0; i < count; i++) free(c[i]);
+  free(c);
+  return rc;
+}
+
+static int check_result(const bps_result *res) {
+  BPS_CHECK(res, BPS_ERR_ARG, "no result");
+  BPS_CHECK(res->nn >= 0 && (res->nn == 0 || res->per_n), BPS_ERR_ARG,
+            "result has %d qubit counts and per_n %p", res->nn, (const void *)res->per_n);
+  for (int i = 0; i < res->nn; i++) {
+    const bps_result_n *r = &res->per_n[i];
+    BPS_CHECK(r->n >= 1, BPS_ERR_ARG, "result %d: invalid qubit count %d", i, r->n);
+    BPS_CHECK(i == 0 || r->n > res->per_n[i - 1].n, BPS_ERR_ARG,
+              "result qubit counts must increase (n = %d after %d)", r->n, res->per_n[i - 1].n);
+    BPS_CHECK(r->samples >= 0 && r->nparams >= 0 && r->ntracked >= 0 &&
+                  r->ntracked <= r->nparams,
+              BPS_ERR_ARG, "n = %d: invalid sizes (samples %ld, params %d, tracked %d)", r->n,
+              r->samples, r->nparams, r->ntracked);
+    BPS_CHECK(r->ntracked == 0 || (r->tracked && r->grad_stats), BPS_ERR_ARG,
+              "n = %d: tracked indices or gradient statistics missing", r->n);
+    BPS_CHECK(r->nparams == 0 || r->param_names, BPS_ERR_ARG, "n = %d: parameter names missing",
+              r->n);
+    for (int k = 0; k < r->ntracked; k++)
+      BPS_CHECK(r->tracked[k] >= 0 && r->tracked[k] < r->nparams, BPS_ERR_ARG,
+                "n = %d: tracked index %d out of range [0, %d)", r->n, r->tracked[k], r->nparams);
+    BPS_CHECK(r->samples == 0 || (r->cost && r->diag && (r->ntracked == 0 || r->grad)),
+              BPS_ERR_ARG, "n = %d: per-sample arrays missing", r->n);
+  }
+  return BPS_OK;
+}
+
+static int write_n(const writer *w, hid_t file, const bps_result_n *r) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  double *tmp = NULL;
+  char gname[32], where[40], where2[48], buf[128];
+  snprintf(gname, sizeof gname, "n%d", r->n);
+  snprintf(where, sizeof where, "/%s/", gname);
+  H5_TRY(g = H5Gcreate2(file, gname, H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /%s", w->path, gname);
+  hsize_t S = (hsize_t)r->samples, P = (hsize_t)r->ntracked, PA = (hsize_t)r->nparams;
+
+  /* per-sample data */
+  hsize_t d1[1] = {S}, d2[2];
+  TRY(dset_write(w, g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->cost, 1));
+  d2[0] = S, d2[1] = P;
+  TRY(dset_write(w, g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->grad, 1));
+  d2[1] = BPS_NDIAG;
+  TRY(dset_write(w, g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->diag, 1));
+  buf[0] = '\0';
+  for (int k = 0; k < BPS_NDIAG; k++) {
+    if (k) strcat(buf, ",");
+    strcat(buf, bps_diag_names[k]);
+  }
+  H5_TRY(d = H5Dopen2(g, "diag", H5P_DEFAULT), "%s: cannot open dataset %sdiag", w->path, where);
+  snprintf(where2, sizeof where2, "/%s/diag:", gname);
+  TRY(attr_str(w, d, where2, "columns", buf));
+  H5_TRY(h5_close(&d), "%s: cannot close dataset %sdiag", w->path, where);
+  if (r->params) {
+    d2[1] = PA;
+    TRY(dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->params, 1));
+  }
+
+  /* per-parameter statistics and names */
+  tmp = malloc((P > 0 ? P : 1) * sizeof *tmp);
+  if (!tmp) FAIL(BPS_ERR_MEM, "out of memory");
+  for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].mean;
+  TRY(dset_f64(w, g, where, "grad_mean", P, tmp));
+  for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].var;
+  TRY(dset_f64(w, g, where, "grad_var", P, tmp));
+  for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].var_se;
+  TRY(dset_f64(w, g, where, "grad_var_se", P, tmp));
+  TRY(dset_strings(w, g, where, "param_names", r->ntracked, (const char *const *)r->param_names,
+                   r->tracked));
+  d1[0] = P;
+  TRY(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, r->tracked, 0));
+  TRY(dset_strings(w, g, where, "param_names_all", r->nparams,
+                   (const char *const *)r->param_names, NULL));
+
+  /* attributes */
+  TRY(attr_int(w, g, where, "n", r->n));
+  TRY(attr_i64(w, g, where, "num_samples", r->samples));
+  TRY(attr_int(w, g, where, "num_params", r->nparams));
+  TRY(attr_int(w, g, where, "num_tracked", r->ntracked));
+  TRY(attr_int(w, g, where, "q_in", r->q_in));
+  TRY(attr_int(w, g, where, "q_out", r->q_out));
+  TRY(attr_int(w, g, where, "diag_qubits", r->diag_qubits));
+  TRY(attr_str(w, g, where, "representation", r->representation));
+  TRY(attr_f64(w, g, where, "cost_mean", r->cost_stats.mean));
+  TRY(attr_f64(w, g, where, "cost_mean_se", r->cost_stats.mean_se));
+  TRY(attr_f64(w, g, where, "cost_var", r->cost_stats.var));
+  TRY(attr_f64(w, g, where, "cost_var_se", r->cost_stats.var_se));
+  TRY(attr_f64(w, g, where, "grad_var_mean", r->grad_var_mean));
+  TRY(attr_f64(w, g, where, "grad_var_mean_se", r->grad_var_mean_se));
+  for (int k = 0; k < BPS_NDIAG; k++) {
+    snprintf(buf, sizeof buf, "%s_mean", bps_diag_names[k]);
+    TRY(attr_f64(w, g, where, buf, r->diag_stats[k].mean));
+    snprintf(buf, sizeof buf, "%s_mean_se", bps_diag_names[k]);
+    TRY(attr_f64(w, g, where, buf, r->diag_stats[k].mean_se));
+    snprintf(buf, sizeof buf, "%s_var", bps_diag_names[k]);
+    TRY(attr_f64(w, g, where, buf, r->diag_stats[k].var));
+  }
+  TRY(attr_f64(w, g, where, "page_entropy", r->page_entropy));
+  TRY(attr_f64(w, g, where, "page_purity", r->page_purity));
+  H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
+done:
+  free(tmp);
+  h5_close(&d);
+  h5_close(&g);
+  return rc;
+}
+
+/* The /summary columns (one value per qubit count). */
+enum {
+  SUM_GRAD_VAR_MEAN, SUM_GRAD_VAR_MEAN_SE, SUM_COST_MEAN, SUM_COST_MEAN_SE, SUM_COST_VAR,
+  SUM_COST_VAR_SE, SUM_DIAG_MEAN, SUM_DIAG_MEAN_SE = SUM_DIAG_MEAN + BPS_NDIAG,
+  SUM_PAGE_ENTROPY = SUM_DIAG_MEAN_SE + BPS_NDIAG, SUM_PAGE_PURITY, SUM_COUNT
+};
+
+static double summary_value(const bps_result_n *r, int f) {
+  if (f >= SUM_DIAG_MEAN && f < SUM_DIAG_MEAN + BPS_NDIAG)
+    return r->diag_stats[f - SUM_DIAG_MEAN].mean;
+  if (f >= SUM_DIAG_MEAN_SE && f < SUM_DIAG_MEAN_SE + BPS_NDIAG)
+    return r->diag_stats[f - SUM_DIAG_MEAN_SE].mean_se;
+  switch (f) {
+  case SUM_GRAD_VAR_MEAN: return r->grad_var_mean;
+  case SUM_GRAD_VAR_MEAN_SE: return r->grad_var_mean_se;
+  case SUM_COST_MEAN: return r->cost_stats.mean;
+  case SUM_COST_MEAN_SE: return r->cost_stats.mean_se;
+  case SUM_COST_VAR: return r->cost_stats.var;
+  case SUM_COST_VAR_SE: return r->cost_stats.var_se;
+  case SUM_PAGE_ENTROPY: return r->page_entropy;
+  case SUM_PAGE_PURITY: return r->page_purity;
+  default: return NAN;
+  }
+}
+
+static void summary_name(int f, char *buf, size_t n) {
+  static const char *const fixed[] = {"grad_var_mean", "grad_var_mean_se", "cost_mean",
+                                      "cost_mean_se", "cost_var", "cost_var_se"};
+  if (f < SUM_DIAG_MEAN) snprintf(buf, n, "%s", fixed[f]);
+  else if (f < SUM_DIAG_MEAN_SE) snprintf(buf, n, "%s_mean", bps_diag_names[f - SUM_DIAG_MEAN]);
+  else if (f < SUM_PAGE_ENTROPY)
+    snprintf(buf, n, "%s_mean_se", bps_diag_names[f - SUM_DIAG_MEAN_SE]);
+  else snprintf(buf, n, "%s", f == SUM_PAGE_ENTROPY ? "page_entropy" : "page_purity");
+}
+
+static int write_summary(const writer *w, hid_t file, const bps_result *res) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  int K = res->nn;
+  size_t m = K > 0 ? (size_t)K : 1;
+  double *x = malloc(m * sizeof *x);
+  int *nv = malloc(m * sizeof *nv);
+  long *sv = malloc(m * sizeof *sv);
+  if (!x || !nv || !sv) FAIL(BPS_ERR_MEM, "out of memory");
+  H5_TRY(g = H5Gcreate2(file, "summary", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /summary", w->path);
+  for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n, sv[i] = res->per_n[i].samples;
+  hsize_t dims[1] = {(hsize_t)K};
+  TRY(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
+  TRY(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE, H5T_NATIVE_LONG, sv,
+                 0));
+  for (int f = 0; f < SUM_COUNT; f++) {
+    char name[64];
+    summary_name(f, name, sizeof name);
+    for (int i = 0; i < K; i++) x[i] = summary_value(&res->per_n[i], f);
+    TRY(dset_f64(w, g, "/summary/", name, (hsize_t)K, x));
+  }
+  H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
+done:
+  free(x);
+  free(nv);
+  free(sv);
+  h5_close(&g);
+  return rc;
+}
+
+static int write_contents(const writer *w, hid_t file, const bps_result *res, double t0) {
+  int rc = BPS_OK;
+  char t[64];
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  TRY(attr_int(w, file, "/", "schema_version", BPS_H5_SCHEMA_VERSION));
+  TRY(attr_str(w, file, "/", "bpscan_version", BPS_VERSION_STRING));
+  TRY(attr_str(w, file, "/", "git_commit", BPS_GIT_COMMIT));
+  snprintf(t, sizeof t, "%u.%u.%u", maj, min, rel);
+  TRY(attr_str(w, file, "/", "hdf5_version", t));
+  TRY(attr_str(w, file, "/", "job", res->job_text));
+  TRY(attr_u64(w, file, "/", "job_hash", res->job_hash));
+  TRY(attr_u64(w, file, "/", "seed", res->seed));
+  TRY(attr_str(w, file, "/", "model", res->model));
+  TRY(attr_str(w, file, "/", "grad_method", res->grad_method));
+  TRY(attr_int(w, file, "/", "mpi_ranks", res->mpi_ranks));
+  TRY(attr_int(w, file, "/", "omp_threads", res->omp_threads));
+  TRY(attr_str(w, file, "/", "host", res->host));
+  iso8601_utc(res->start_time, t, sizeof t);
+  TRY(attr_str(w, file, "/", "start_time", t));
+  iso8601_utc(res->end_time, t, sizeof t);
+  TRY(attr_str(w, file, "/", "end_time", t));
+  TRY(attr_f64(w, file, "/", "start_unix", res->start_time));
+  TRY(attr_f64(w, file, "/", "end_unix", res->end_time));
+  TRY(attr_f64(w, file, "/", "wall_plan", res->wall_plan));
+  TRY(attr_f64(w, file, "/", "wall_compute", res->wall_compute));
+  TRY(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
+  for (int i = 0; i < res->nn; i++) TRY(write_n(w, file, &res->per_n[i]));
+  TRY(write_summary(w, file, res));
+  double ww = res->wall_write;
+  if (!(ww >= 0)) ww = now_monotonic() - t0;
+  TRY(attr_f64(w, file, "/", "wall_write", ww));
+done:
+  return rc;
+}
+
+/* Write len bytes to a new file tmp (O_EXCL) and fsync it. On failure the caller removes
+ * tmp if *created. */
+static int write_image(const char *path, const char *tmp, const unsigned char *buf, size_t len,
+                       int *created) {
+  int rc = BPS_OK;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      FAIL(BPS_ERR_IO, "cannot write '%s': temporary file '%s' exists (another bpscan writing "
+                       "it?); remove it", path, tmp);
+    FAIL(BPS_ERR_IO, "cannot create temporary file '%s': %s", tmp, strerror(errno));
+  }
+  *created = 1;
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, buf + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = w < 0 ? errno : EIO;
+      close(fd);
+      FAIL(BPS_ERR_IO, "cannot write '%s' (temporary '%s'): %s", path, tmp, strerror(e));
+    }
+    off += (size_t)w;
+  }
+  if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP) {
+    int e = errno;
+    close(fd);
+    FAIL(BPS_ERR_IO, "cannot write '%s' (sync of '%s'): %s", path, tmp, strerror(e));
+  }
+  if (close(fd) != 0)
+    FAIL(BPS_ERR_IO, "cannot write '%s' (close of '%s'): %s", path, tmp, strerror(errno));
+done:
+  return rc;
+}
+
+/* Move the finished tmp onto path: rename() with force, else link() + unlink() so that a
+ * file created meanwhile is not clobbered (check-then-rename where links are missing). */
+static int move_into_place(const char *tmp, const char *path, int force) {
+  int rc = BPS_OK;
+  if (force) {
+    if (rename(tmp, path) != 0)
+      FAIL(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+  } else if (link(tmp, path) == 0) {
+    unlink(tmp);
+  } else if (errno == EEXIST) {
+    FAIL(BPS_ERR_IO, "'%s' exists; use --force to overwrite (it appeared while writing)", path);
+  } else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS ||
+             errno == EMLINK) {
+    struct stat st;
+    if (stat(path, &st) == 0)
+      FAIL(BPS_ERR_IO, "'%s' exists; use --force to overwrite (it appeared while writing)", path);
+    if (rename(tmp, path) != 0)
+      FAIL(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+  } else {
+    FAIL(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+  }
+done:
+  return rc;
+}
+
+/* The file is built in memory (core driver, no backing store) and then written with plain
+ * POSIX calls. Reason: when a write fails inside HDF5 1.10 (a full disk, a quota), the
+ * file can no longer be closed and the library crashes at exit (HDF5 issues #2257 and
+ * h5py #914); in memory HDF5 cannot hit a disk error, and ours are clean BPS_ERR_IO. The
+ * cost is the compressed file size in memory, twice, on rank 0 for a moment. */
+int bps_h5_write(const char *path, const bps_result *res, int force) {
+  double t0 = now_monotonic();
+  int rc = BPS_OK, created = 0, moved = 0;
+  char *tmp = NULL, *dir = NULL;
+  unsigned char *image = NULL;
+  hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  writer w = {path, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0};
+  h5_silence();
+  TRY(check_result(res));
+  TRY(check_target(path, force, 0));
+  tmp = tmp_name(path);
+  dir = dir_of(path);
+  if (!tmp || !dir) FAIL(BPS_ERR_MEM, "out of memory");
+  if (access(tmp, F_OK) == 0) /* fail before the work; write_image checks again (O_EXCL) */
+    FAIL(BPS_ERR_IO, "cannot write '%s': temporary file '%s' exists (another bpscan writing "
+                     "it?); remove it", path, tmp);
+
+  H5_TRY(w.str_type = H5Tcopy(H5T_C_S1), "%s: string type", path);
+  H5_TRY(H5Tset_size(w.str_type, H5T_VARIABLE), "%s: string type", path);
+  H5_TRY(H5Tset_cset(w.str_type, H5T_CSET_UTF8), "%s: string type", path);
+  H5_TRY(w.dcpl_small = H5Pcreate(H5P_DATASET_CREATE), "%s: property list", path);
+  H5_TRY(H5Pset_obj_track_times(w.dcpl_small, 0), "%s: property list", path);
+  H5_TRY(w.gcpl = H5Pcreate(H5P_GROUP_CREATE), "%s: property list", path);
+  H5_TRY(H5Pset_obj_track_times(w.gcpl, 0), "%s: property list", path);
+  w.have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+
+  H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", path);
+  H5_TRY(H5Pset_fapl_core(fapl, (size_t)4 << 20, 0), "%s: in-memory file driver", path);
+  H5_TRY(H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), "%s: format bounds",
+         path);
+  H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
+  H5_TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "%s: cannot create the file",
+         path);
+  TRY(write_contents(&w, file, res, t0));
+  H5_TRY(H5Fflush(file, H5F_SCOPE_GLOBAL), "%s: cannot flush the file", path);
+  ssize_t len = H5Fget_file_image(file, NULL, 0);
+  H5_TRY(len, "%s: cannot get the file image", path);
+  image = malloc(len > 0 ? (size_t)len : 1);
+  if (!image) FAIL(BPS_ERR_MEM, "%s: out of memory for the file image (%zd bytes)", path, len);
+  H5_TRY(H5Fget_file_image(file, image, (size_t)len), "%s: cannot get the file image", path);
+  H5_TRY(h5_close(&file), "%s: cannot close the file", path);
+
+  TRY(write_image(path, tmp, image, (size_t)len, &created));
+  TRY(move_into_place(tmp, path, force));
+  moved = 1;
+  /* make the new directory entry durable (best effort) */
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+done:
+  h5_close(&file);
+  h5_close(&fapl);
+  h5_close(&w.str_type);
+  h5_close(&w.dcpl_small);
+  h5_close(&w.gcpl);
+  if (created && !moved) unlink(tmp);
+  H5Eclear2(H5E_DEFAULT);
+  free(image);
+  free(tmp);
+  free(dir);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Reading (bpscan info)                                                                 */
+
+/* String attribute (variable or fixed length) -> malloc'ed C string; *s = NULL if the
+ * attribute does not exist. */
+static int read_attr_str(const char *path, hid_t loc, const char *where, const char *name,
+                         char **s) {
+  int rc = BPS_OK;
+  hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, mt = H5I_INVALID_HID;
+  char *vl = NULL;
+  *s = NULL;
+  htri_t ex = H5Aexists(loc, name);
+  H5_TRY(ex, "%s: cannot look up attribute %s%s", path, where, name);
+  if (!ex) goto done;
+  H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where,
+         name);
+  H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
+  if (H5Tget_class(ft) != H5T_STRING)
+    FAIL(BPS_ERR_IO, "%s: attribute %s%s is not a string", path, where, name);
+  H5_TRY(mt = H5Tcopy(H5T_C_S1), "%s: attribute %s%s: type", path, where, name);
+  H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)), "%s: attribute %s%s: type", path, where, name);
+  if (H5Tis_variable_str(ft) > 0) {
+    H5_TRY(H5Tset_size(mt, H5T_VARIABLE), "%s: attribute %s%s: type", path, where, name);
+    H5_TRY(H5Aread(a, mt, &vl), "%s: cannot read attribute %s%s", path, where, name);
+    *s = strdup(vl ? vl : "");
+  } else {
+    size_t n = H5Tget_size(ft);
+    H5_TRY(H5Tset_size(mt, n + 1), "%s: attribute %s%s: type", path, where, name);
+    H5_TRY(H5Tset_strpad(mt, H5T_STR_NULLTERM), "%s: attribute %s%s: type", path, where, name);
+    *s = calloc(n + 1, 1);
+    if (*s) H5_TRY(H5Aread(a, mt, *s), "%s: cannot read attribute %s%s", path, where, name);
+  }
+  if (!*s) FAIL(BPS_ERR_MEM, "out of memory");
+done:
+  if (vl) H5free_memory(vl);
+  if (rc) {
+    free(*s);
+    *s = NULL;
+  }
+  h5_close(&mt);
+  h5_close(&ft);
+  h5_close(&a);
+  return rc;
+}
+
+/* Numeric scalar attribute converted to mtype; *found = 0 if it does not exist. */
+static int read_attr_num(const char *path, hid_t loc, const char *where, const char *name,
+                         hid_t mtype, void *v, int *found) {
+  int rc = BPS_OK;
+  hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID;
+  *found = 0;
+  htri_t ex = H5Aexists(loc, name);
+  H5_TRY(ex, "%s: cannot look up attribute %s%s", path, where, name);
+  if (!ex) goto done;
+  H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where,
+         name);
+  H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
+  H5T_class_t cl = H5Tget_class(ft);
+  if (cl != H5T_INTEGER && cl != H5T_FLOAT)
+    FAIL(BPS_ERR_IO, "%s: attribute %s%s is not a number", path, where, name);
+  H5_TRY(H5Aread(a, mtype, v), "%s: cannot read attribute %s%s", path, where, name);
+  *found = 1;
+done:
+  h5_close(&ft);
+  h5_close(&a);
+  return rc;
+}
+
+/* One `key = value` line of an INI-style job text (job.c writes `[section]` headers, then
+ * `key = value` lines): calls fn(section, key, value, arg) for each, with the key and value
+ * trimmed and an inline `#`/`;` comment removed; stops when fn returns non-zero. */
+typedef int (*job_line_fn)(const char *sec, const char *key, const char *val, void *arg);
+static void job_scan(const char *job, job_line_fn fn, void *arg) {
+  char sec[64] = "", key[64], val[256];
+  for (const char *p = job; p && *p;) {
+    const char *e = strchr(p, '\n'), *end = e ? e : p + strlen(p);
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (*p == '[') {
+      const char *close = memchr(p, ']', (size_t)(end - p));
+      int len = close ? (int)(close - p - 1) : 0;
+      if (len >= (int)sizeof sec) len = (int)sizeof sec - 1;
+      snprintf(sec, sizeof sec, "%.*s", len, p + 1);
+    } else if (eq && *p != '#' && *p != ';') {
+      const char *ke = eq, *v = eq + 1, *ve = end;
+      while (ke > p && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
+      while (v < ve && (*v == ' ' || *v == '\t')) v++;
+      for (const char *c = v; c < ve; c++)
+        if ((*c == '#' || *c == ';') && (c == v || c[-1] == ' ' || c[-1] == '\t')) {
+          ve = c;
+          break;
+        }
+      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) ve--;
+      if (ke - p < (long)sizeof key) {
+        snprintf(key, sizeof key, "%.*s", (int)(ke - p), p);
+        snprintf(val, sizeof val, "%.*s", (int)(ve - v), v);
+        if (fn(sec, key, val, arg)) return;
+      }
+    }
+    p = e ? e + 1 : NULL;
+  }
+}
+
+typedef struct {
+  const char *sec, *key; /* sec NULL: any section */
+  char *out;
+  size_t n;
+  int found;
+} job_query;
+
+static int job_find_cb(const char *sec, const char *key, const char *val, void *arg) {
+  job_query *q = arg;
+  if ((q->sec && strcmp(sec, q->sec)) || strcmp(key, q->key)) return 0;
+  snprintf(q->out, q->n, "%s", val);
+  q->found = 1;
+  return 1;
+}
+
+/* The value of key in [sec] into out; 1 if found. any: else look in every section. */
+static int job_value(const char *job, const char *sec, const char *key, int any, char *out,
+                     size_t n) {
+  job_query q = {sec, key, out, n, 0};
+  job_scan(job, job_find_cb, &q);
+  if (!q.found && any) {
+    q.sec = NULL;
+    job_scan(job, job_find_cb, &q);
+  }
+  return q.found;
+}
+
+typedef struct {
+  const char *sec;
+  FILE *out;
+  int count;
+} job_print;
+
+static int job_print_cb(const char *sec, const char *key, const char *val, void *arg) {
+  job_print *pr = arg;
+  if (!strcmp(sec, pr->sec)) {
+    fprintf(pr->out, "  %-13s %s\n", key, val);
+    pr->count++;
+  }
+  return 0;
+}
+
+/* Parse a qubit list "4:14:2", "4:8", "4,6,9", "5" or combinations "4:8:2,12" into ns
+ * (at most max). Returns the count, or -1 if it is not such a list. */
+static int parse_qubits(const char *s, int *ns, int max) {
+  int count = 0;
+  const char *p = s;
+  while (*p) {
+    char *e;
+    long a = strtol(p, &e, 10), b, step = 1;
+    if (e == p) return -1;
+    for (p = e; *p == ' '; p++) {}
+    b = a;
+    if (*p == ':') {
+      b = strtol(p + 1, &e, 10);
+      if (e == p + 1) return -1;
+      for (p = e; *p == ' '; p++) {}
+      if (*p == ':') {
+        step = strtol(p + 1, &e, 10);
+        if (e == p + 1 || step <= 0) return -1;
+        for (p = e; *p == ' '; p++) {}
+      }
+    }
+    if (a < 1 || b < a || b > 4096) return -1;
+    for (long v = a; v <= b; v += step) {
+      if (count >= max) return -1;
+      ns[count++] = (int)v;
+    }
+    while (*p == ' ') p++;
+    if (*p == ',') p++;
+    else if (*p) return -1;
+    while (*p == ' ') p++;
+  }
+  return count;
+}
+
+typedef struct {
+  int n;
+  int64_t samples;
+  int nparams, ntracked, q_in, q_out, found_samples;
+  int64_t rows; /* length of the cost dataset, -1 if absent */
+  double gvm, gvm_se, cmean, cvar, cvar_se, purity, entropy;
+} info_row;
+
+static int cmp_row(const void *a, const void *b) {
+  int x = ((const info_row *)a)->n, y = ((const info_row *)b)->n;
+  return (x > y) - (x < y);
+}
+
+static int read_row(const char *path, hid_t file, const char *gname, info_row *r) {
+  int rc = BPS_OK, f;
+  hid_t g = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+  char where[80];
+  snprintf(where, sizeof where, "/%s/", gname);
+  H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
+  TRY(read_attr_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &r->samples,
+                    &r->found_samples));
+  struct {
+    const char *name;
+    int *v;
+  } ints[] = {{"num_params", &r->nparams}, {"num_tracked", &r->ntracked},
+              {"q_in", &r->q_in}, {"q_out", &r->q_out}};
+  for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+    TRY(read_attr_num(path, g, where, ints[k].name, H5T_NATIVE_INT, ints[k].v, &f));
+    if (!f) *ints[k].v = -1;
+  }
+  struct {
+    const char *name;
+    double *v;
+  } dbl[] = {{"grad_var_mean", &r->gvm}, {"grad_var_mean_se", &r->gvm_se},
+             {"cost_mean", &r->cmean},   {"cost_var", &r->cvar},
+             {"cost_var_se", &r->cvar_se}, {"purity_mean", &r->purity},
+             {"entropy_mean", &r->entropy}};
+  for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++) {
+    TRY(read_attr_num(path, g, where, dbl[k].name, H5T_NATIVE_DOUBLE, dbl[k].v, &f));
+    if (!f) *dbl[k].v = NAN;
+  }
+  r->rows = -1;
+  htri_t ex = H5Lexists(g, "cost", H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up dataset %scost", path, where);
+  if (ex) {
+    hsize_t dims[2] = {0, 0};
+    H5_TRY(d = H5Dopen2(g, "cost", H5P_DEFAULT), "%s: cannot open dataset %scost", path, where);
+    H5_TRY(sp = H5Dget_space(d), "%s: dataset %scost: dataspace", path, where);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    H5_TRY(nd, "%s: dataset %scost: dataspace", path, where);
+    if (nd == 1) {
+      H5_TRY(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: dataset %scost: dims", path, where);
+      r->rows = (int64_t)dims[0];
+    }
+  }
+done:
+  h5_close(&sp);
+  h5_close(&d);
+  h5_close(&g);
+  return rc;
+}
+
+/* v with format f ("-" for NaN); a value that rounds to zero prints without a sign. */
+static void fmt_num(char *b, size_t n, double v, const char *f) {
+  if (isnan(v)) {
+    snprintf(b, n, "-");
+    return;
+  }
+  snprintf(b, n, f, v);
+  if (b[0] == '-' && strspn(b + 1, "0.") == strlen(b + 1)) memmove(b, b + 1, strlen(b));
+}
+
+int bps_h5_info(const char *path, FILE *out) {
+  int rc = BPS_OK, f, sv = 0;
+  hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  info_row *rows = NULL;
+  int nrows = 0;
+  enum { NSTR = 8 };
+  static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
+                                          "model",          "grad_method", "host",
+                                          "start_time",     "end_time"};
+  char *str[NSTR] = {0};
+  int *ns = NULL;
+  h5_silence();
+  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
+  if (!out) FAIL(BPS_ERR_ARG, "no output stream");
+  struct stat st;
+  if (stat(path, &st) != 0) FAIL(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
+  if (access(path, R_OK) != 0) FAIL(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+#if H5_VERSION_GE(1, 12, 0)
+  htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+  htri_t is = H5Fis_hdf5(path);
+#endif
+  H5Eclear2(H5E_DEFAULT);
+  if (is <= 0) FAIL(BPS_ERR_IO, "'%s' is not an HDF5 file (so not a bpscan result file)", path);
+  H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", path);
+  H5_TRY(H5Pset_fapl_sec2(fapl), "%s: file driver", path);
+  H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
+#if H5_VERSION_GE(1, 10, 7)
+  H5_TRY(H5Pset_file_locking(fapl, 1, 1), "%s: file locking", path);
+#endif
+  H5_TRY(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "cannot open HDF5 file '%s'", path);
+
+  TRY(read_attr_num(path, file, "/", "schema_version", H5T_NATIVE_INT, &sv, &f));
+  if (!f) FAIL(BPS_ERR_IO, "'%s' is not a bpscan result file (no schema_version attribute)", path);
+  if (sv > BPS_H5_SCHEMA_VERSION)
+    FAIL(BPS_ERR_IO, "'%s' has schema_version %d, newer than this bpscan %s reads (%d); "
+         "use a newer bpscan", path, sv, BPS_VERSION_STRING, BPS_H5_SCHEMA_VERSION);
+  if (sv < 1) FAIL(BPS_ERR_IO, "'%s' has an invalid schema_version %d", path, sv);
+
+  for (int k = 0; k < NSTR; k++) TRY(read_attr_str(path, file, "/", sname[k], &str[k]));
+  const char *ver = str[0] ? str[0] : "?", *commit = str[1] ? str[1] : "?", *job = str[2];
+  const char *model = str[3] ? str[3] : "?", *gm = str[4] ? str[4] : "?";
+  const char *host = str[5] ? str[5] : "?";
+  uint64_t seed = 0, hash = 0;
+  int fseed, fhash, ranks = -1, threads = -1;
+  TRY(read_attr_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &seed, &fseed));
+  TRY(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &fhash));
+  TRY(read_attr_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &ranks, &f));
+  TRY(read_attr_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &threads, &f));
+  static const char *const wname[] = {"start_unix", "end_unix", "wall_plan", "wall_compute",
+                                      "wall_reduce", "wall_write"};
+  double wv[6];
+  for (int k = 0; k < 6; k++) {
+    TRY(read_attr_num(path, file, "/", wname[k], H5T_NATIVE_DOUBLE, &wv[k], &f));
+    if (!f) wv[k] = NAN;
+  }
+
+  /* the /n{N} groups */
+  H5G_info_t gi;
+  H5_TRY(H5Gget_info(file, &gi), "%s: cannot list the root group", path);
+  rows = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *rows);
+  if (!rows) FAIL(BPS_ERR_MEM, "out of memory");
+  for (hsize_t i = 0; i < gi.nlinks; i++) {
+    char name[64];
+    ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                                     H5P_DEFAULT);
+    H5_TRY(len, "%s: cannot list the root group", path);
+    if ((size_t)len >= sizeof name || name[0] != 'n' || !name[1]) continue;
+    char *e;
+    long nv = strtol(name + 1, &e, 10);
+    if (*e || nv < 1 || name[1] == '0' || name[1] == '+' || name[1] == '-') continue;
+    rows[nrows++].n = (int)nv;
+    TRY(read_row(path, file, name, &rows[nrows - 1]));
+  }
+  qsort(rows, (size_t)nrows, sizeof *rows, cmp_row);
+
+  /* the job: the model, the keys of its own section (its shape), then the scan */
+  char v[256], t[64];
+  fprintf(out, "%s: bpscan result (schema %d)\n", path, sv);
+  fprintf(out, "job\n  %-13s %s\n", "model", model);
+  job_print pr = {model, out, 0};
+  job_scan(job, job_print_cb, &pr);
+  if (job_value(job, "cost", "type", 0, v, sizeof v)) fprintf(out, "  %-13s %s\n", "cost", v);
+  if (job_value(job, "noise", "channel", 0, v, sizeof v) && strcmp(v, "none")) {
+    char pv[64] = "?";
+    job_value(job, "noise", "p", 0, pv, sizeof pv);
+    fprintf(out, "  %-13s %s, p = %s\n", "noise", v, pv);
+  }
+  if (job_value(job, "scan", "representation", 0, v, sizeof v))
+    fprintf(out, "  %-13s %s\n", "representation", v);
+  int have_q = job_value(job, "scan", "qubits", 1, v, sizeof v);
+  fprintf(out, "  %-13s %s\n", "qubits", have_q ? v : "?");
+  char samples_s[64];
+  int have_s = job_value(job, "scan", "samples", 1, samples_s, sizeof samples_s);
+  fprintf(out, "  %-13s %s\n", "samples", have_s ? samples_s : "?");
+  if (fseed) fprintf(out, "  %-13s %llu\n", "seed", (unsigned long long)seed);
+  fprintf(out, "  %-13s %s\n", "grad method", gm);
+  if (fhash) fprintf(out, "  %-13s %016llx\n", "job hash", (unsigned long long)hash);
+
+  /* provenance */
+  fprintf(out, "provenance\n  %-13s %s (git %s)\n", "bpscan", ver, commit);
+  fprintf(out, "  %-13s %s, %d MPI rank%s x %d OpenMP thread%s\n", "host", host, ranks,
+          ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+  fprintf(out, "  %-13s %s\n", "started", str[6] && str[6][0] ? str[6] : "?");
+  if (isfinite(wv[0]) && isfinite(wv[1]))
+    snprintf(t, sizeof t, " (%.1f s)", wv[1] - wv[0]);
+  else
+    t[0] = '\0';
+  fprintf(out, "  %-13s %s%s\n", "finished", str[7] && str[7][0] ? str[7] : "?", t);
+  fprintf(out, "  %-13s plan %.3g s, compute %.3g s, reduce %.3g s, write %.3g s\n", "wall time",
+          wv[2], wv[3], wv[4], wv[5]);
+
+  /* the table */
+  fprintf(out, "scan\n  %4s %8s %7s %7s  %-11s %-9s  %-11s %-11s %-9s  %-9s %s\n", "n",
+          "samples", "params", "tracked", "Var dC mean", "+- SE", "cost mean", "Var C", "+- SE",
+          "purity", "entropy");
+  for (int i = 0; i < nrows; i++) {
+    const info_row *r = &rows[i];
+    char a[7][32];
+    fmt_num(a[0], 32, r->gvm, "%.4e");
+    fmt_num(a[1], 32, r->gvm_se, "%.2e");
+    fmt_num(a[2], 32, r->cmean, "%.4e");
+    fmt_num(a[3], 32, r->cvar, "%.4e");
+    fmt_num(a[4], 32, r->cvar_se, "%.2e");
+    fmt_num(a[5], 32, r->purity, "%.4f");
+    fmt_num(a[6], 32, r->entropy, "%.4f");
+    fprintf(out, "  %4d %8lld %7d %7d  %-11s %-9s  %-11s %-11s %-9s  %-9s %s\n", r->n,
+            r->found_samples ? (long long)r->samples : -1LL, r->nparams, r->ntracked, a[0], a[1],
+            a[2], a[3], a[4], a[5], a[6]);
+  }
+  if (nrows == 0) fprintf(out, "  (no qubit counts in the file)\n");
+
+  /* completeness */
+  enum { MAXN = 4096 };
+  ns = malloc(MAXN * sizeof *ns);
+  if (!ns) FAIL(BPS_ERR_MEM, "out of memory");
+  int nq = have_q ? parse_qubits(v, ns, MAXN) : -1;
+  char *e = NULL;
+  long long want = have_s ? strtoll(samples_s, &e, 10) : -1;
+  if (have_s && (e == samples_s || *e)) want = -1;
+  char msg[1024] = "";
+  size_t used = 0;
+#define ADD(...)                                                                            \
+  do {                                                                                      \
+    if (used < sizeof msg) used += (size_t)snprintf(msg + used, sizeof msg - used, __VA_ARGS__); \
+  } while (0)
+  int problems = 0;
+  if (nq >= 0) {
+    for (int k = 0; k < nq; k++) {
+      int present = 0;
+      for (int i = 0; i < nrows; i++) present |= rows[i].n == ns[k];
+      if (!present) ADD("%sn = %d missing", problems++ ? "; " : "", ns[k]);
+    }
+    for (int i = 0; i < nrows; i++) {
+      int listed = 0;
+      for (int k = 0; k < nq; k++) listed |= rows[i].n == ns[k];
+      if (!listed) ADD("%sn = %d not in the job's qubits", problems++ ? "; " : "", rows[i].n);
+    }
+  }
+  for (int i = 0; i < nrows; i++) {
+    const info_row *r = &rows[i];
+    if (!r->found_samples) {
+      ADD("%sn = %d has no num_samples", problems++ ? "; " : "", r->n);
+      continue;
+    }
+    if (want >= 0 && r->samples != want)
+      ADD("%sn = %d has %lld of %lld samples", problems++ ? "; " : "", r->n, (long long)r->samples,
+          want);
+    if (r->rows != r->samples)
+      ADD("%sn = %d: cost has %lld rows, num_samples is %lld", problems++ ? "; " : "", r->n,
+          (long long)r->rows, (long long)r->samples);
+  }
+#undef ADD
+  if (problems)
+    fprintf(out, "completeness: INCOMPLETE: %s\n", msg);
+  else if (nq < 0 || want < 0)
+    fprintf(out, "completeness: unknown (the job text has no readable %s)\n",
+            nq < 0 && want < 0 ? "'qubits' and 'samples' keys"
+            : nq < 0          ? "'qubits' key"
+                              : "'samples' key");
+  else
+    fprintf(out, "completeness: complete (%d qubit count%s x %lld samples)\n", nq,
+            nq == 1 ? "" : "s", want);
+done:
+  free(rows);
+  free(ns);
+  for (int k = 0; k < NSTR; k++) free(str[k]);
+  h5_close(&file);
+  h5_close(&fapl);
+  H5Eclear2(H5E_DEFAULT);
+  return rc;
+}

@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+"""Check that a bpscan result file follows schema 1 (README "Result files"), as h5py sees it.
+
+usage: /usr/bin/python3 tests/py/check_schema.py [--synthetic] FILE.h5
+
+Checks names (exactly the documented set), shapes, dtypes, string types (variable-length
+UTF-8, read as str), storage (per-sample datasets chunked + shuffle + gzip 4; small ones
+contiguous), that every statistic agrees with the per-sample data it summarises, and that
+/summary repeats the per-n attributes. --synthetic adds the known values of the synthetic
+result of tests/t700-synth.h. Exit status 0 when everything holds, 1 otherwise.
+Needs Debian's h5py (python3-h5py): run it with /usr/bin/python3.
+"""
+import math
+import re
+import sys
+
+import h5py
+import numpy as np
+
+DIAG = ["purity", "entropy", "renyi2", "trace_distance"]
+ROOT_ATTRS = {
+    "schema_version": "i4", "bpscan_version": "str", "git_commit": "str", "hdf5_version": "str",
+    "job": "str", "job_hash": "u8", "seed": "u8", "model": "str", "grad_method": "str",
+    "mpi_ranks": "i4", "omp_threads": "i4", "host": "str", "start_time": "str",
+    "end_time": "str", "start_unix": "f8", "end_unix": "f8", "wall_plan": "f8",
+    "wall_compute": "f8", "wall_reduce": "f8", "wall_write": "f8",
+}
+N_ATTRS = {
+    "n": "i4", "num_samples": "i8", "num_params": "i4", "num_tracked": "i4", "q_in": "i4",
+    "q_out": "i4", "diag_qubits": "i4", "representation": "str", "cost_mean": "f8",
+    "cost_mean_se": "f8", "cost_var": "f8", "cost_var_se": "f8", "grad_var_mean": "f8",
+    "grad_var_mean_se": "f8", "page_entropy": "f8", "page_purity": "f8",
+}
+for _d in DIAG:
+    for _s in ("mean", "mean_se", "var"):
+        N_ATTRS[f"{_d}_{_s}"] = "f8"
+N_SAMPLE_DSETS = {"cost", "grad", "diag", "params"}
+N_DSETS = {"cost", "grad", "grad_mean", "grad_var", "grad_var_se", "param_names", "param_index",
+           "param_names_all", "diag"}
+SUMMARY = {"n": "i4", "num_samples": "i8"}
+for _c in ("grad_var_mean", "grad_var_mean_se", "cost_mean", "cost_mean_se", "cost_var",
+           "cost_var_se", "page_entropy", "page_purity"):
+    SUMMARY[_c] = "f8"
+for _d in DIAG:
+    SUMMARY[f"{_d}_mean"] = "f8"
+    SUMMARY[f"{_d}_mean_se"] = "f8"
+ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)?$")
+
+errors = []
+
+
+def err(msg):
+    errors.append(msg)
+
+
+def dtype_ok(value, kind, where):
+    """kind: 'str' (a Python str from a variable-length UTF-8 string), or a numpy kind+size."""
+    if kind == "str":
+        if not isinstance(value, str):
+            err(f"{where}: expected str, got {type(value).__name__}")
+        return
+    dt = np.asarray(value).dtype
+    if dt.str[1:] != kind or dt.byteorder not in "<=|":
+        err(f"{where}: dtype {dt.str}, expected <{kind}")
+
+
+def attr_types(obj, spec, where):
+    names = set(obj.attrs.keys())
+    for missing in sorted(set(spec) - names):
+        err(f"{where}: attribute {missing} missing")
+    for extra in sorted(names - set(spec)):
+        err(f"{where}: unexpected attribute {extra}")
+    for name, kind in spec.items():
+        if name in names:
+            dtype_ok(obj.attrs[name], kind, f"{where}@{name}")
+            if kind == "str":
+                tid = obj.attrs.get_id(name).get_type()
+                if not tid.is_variable_str() or tid.get_cset() != h5py.h5t.CSET_UTF8:
+                    err(f"{where}@{name}: not a variable-length UTF-8 string")
+
+
+def close(a, b, what, scale):
+    """a == b up to summation order: relative 1e-10, absolute 1e-12 * scale, where scale is
+    the size of the data behind the statistic (max |x| for means, max |x|^2 for variances),
+    so statistics that are zero up to rounding compare equal."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = np.allclose(a, b, rtol=1e-10, atol=1e-12 * scale, equal_nan=True)
+    if not ok:
+        err(f"{what}: {a} != {b}")
+
+
+def var_se(x):
+    """Standard error of the unbiased variance (stats.h)."""
+    S = len(x)
+    if S < 2:
+        return 0.0
+    d = x - x.mean()
+    s2 = float(np.sum(d * d)) / (S - 1)
+    m4 = float(np.mean(d ** 4))
+    v = (m4 - (S - 3) / (S - 1) * s2 * s2) / S
+    return math.sqrt(v) if v > 0 else 0.0
+
+
+def check_storage(ds, where, sample):
+    if sample and ds.size > 0:
+        if ds.chunks is None:
+            err(f"{where}: per-sample dataset not chunked")
+            return
+        if ds.compression != "gzip" or ds.compression_opts != 4 or not ds.shuffle:
+            err(f"{where}: filters {ds.compression} {ds.compression_opts} shuffle={ds.shuffle}, "
+                "expected gzip 4 + shuffle")
+        cols = ds.shape[1] if ds.ndim == 2 else 1
+        rows = min(ds.shape[0], 4096, max(1, 2**20 // (8 * cols)))
+        if ds.chunks[0] != rows:
+            err(f"{where}: chunk rows {ds.chunks[0]}, expected {rows}")
+        if ds.ndim == 2 and ds.chunks[1] != ds.shape[1]:
+            err(f"{where}: chunks {ds.chunks} do not span the rows")
+    elif not sample and ds.chunks is not None:
+        err(f"{where}: small dataset is chunked {ds.chunks}")
+
+
+def check_group(g, name):
+    where = f"/{name}"
+    attr_types(g, N_ATTRS, where)
+    keys = set(g.keys())
+    for missing in sorted(N_DSETS - keys):
+        err(f"{where}: dataset {missing} missing")
+    for extra in sorted(keys - N_DSETS - {"params"}):
+        err(f"{where}: unexpected member {extra}")
+    if N_DSETS - keys:
+        return None
+    a = g.attrs
+    S, P, PA = int(a["num_samples"]), int(a["num_tracked"]), int(a["num_params"])
+    if int(a["n"]) != int(name[1:]):
+        err(f"{where}@n = {a['n']}")
+    shapes = {"cost": (S,), "grad": (S, P), "diag": (S, 4), "grad_mean": (P,), "grad_var": (P,),
+              "grad_var_se": (P,), "param_names": (P,), "param_index": (P,),
+              "param_names_all": (PA,), "params": (S, PA)}
+    for k in keys:
+        ds = g[k]
+        if not isinstance(ds, h5py.Dataset):
+            err(f"{where}/{k}: not a dataset")
+            continue
+        if ds.shape != shapes[k]:
+            err(f"{where}/{k}: shape {ds.shape}, expected {shapes[k]}")
+        if k in ("param_names", "param_names_all"):
+            info = h5py.check_string_dtype(ds.dtype)
+            if info is None or info.encoding != "utf-8" or info.length is not None:
+                err(f"{where}/{k}: not variable-length UTF-8 strings ({ds.dtype})")
+        elif k == "param_index":
+            dtype_ok(ds[()], "i4", f"{where}/{k}")
+        else:
+            dtype_ok(ds[()], "f8", f"{where}/{k}")
+        check_storage(ds, f"{where}/{k}", k in N_SAMPLE_DSETS)
+    if g["diag"].attrs.get("columns") != ",".join(DIAG):
+        err(f"{where}/diag@columns = {g['diag'].attrs.get('columns')!r}")
+
+    names = list(g["param_names"].asstr()[()])
+    names_all = list(g["param_names_all"].asstr()[()])
+    idx = g["param_index"][()]
+    if any(not isinstance(s, str) for s in names + names_all):
+        err(f"{where}: parameter names do not read as str")
+    if np.any(idx < 0) or np.any(idx >= PA):
+        err(f"{where}/param_index out of range: {idx}")
+    elif names != [names_all[i] for i in idx]:
+        err(f"{where}: param_names != param_names_all[param_index]")
+
+    # statistics against the samples
+    cost, grad, diag = g["cost"][()], g["grad"][()], g["diag"][()]
+    if S >= 2 and grad.shape == (S, P):
+        def stats_close(x, mean, mean_se, var, var_se_, name):
+            m = float(np.max(np.abs(x))) if x.size else 0.0
+            close(mean, x.mean(), f"{name}_mean", m)
+            if mean_se is not None:
+                close(mean_se, x.std(ddof=1) / math.sqrt(S), f"{name}_mean_se", m)
+            close(var, x.var(ddof=1), f"{name}_var", m * m)
+            if var_se_ is not None:
+                close(var_se_, var_se(x), f"{name}_var_se", m * m)
+
+        stats_close(cost, a["cost_mean"], a["cost_mean_se"], a["cost_var"], a["cost_var_se"],
+                    f"{where}@cost")
+        gv = g["grad_var"][()]
+        for k in range(P):
+            stats_close(grad[:, k], g["grad_mean"][k], None, gv[k], g["grad_var_se"][k],
+                        f"{where}/grad[:, {k}]")
+        if P:
+            close(a["grad_var_mean"], gv.mean(), f"{where}@grad_var_mean", float(np.max(gv)))
+        for k, d in enumerate(DIAG):
+            stats_close(diag[:, k], a[f"{d}_mean"], a[f"{d}_mean_se"], a[f"{d}_var"], None,
+                        f"{where}@{d}")
+    return a
+
+
+def check(path, synthetic):
+    with h5py.File(path, "r") as f:
+        attr_types(f, ROOT_ATTRS, "/")
+        if f.attrs.get("schema_version") != 1:
+            err(f"schema_version = {f.attrs.get('schema_version')}")
+        for k in ("start_time", "end_time"):
+            if not ISO.match(str(f.attrs.get(k, ""))):
+                err(f"/@{k} = {f.attrs.get(k)!r} is not ISO 8601 UTC")
+        groups = sorted((k for k in f.keys() if re.fullmatch(r"n[1-9]\d*", k)),
+                        key=lambda k: int(k[1:]))
+        for extra in sorted(set(f.keys()) - set(groups) - {"summary"}):
+            err(f"unexpected member /{extra}")
+        per_n = {k: check_group(f[k], k) for k in groups}
+
+        s = f.get("summary")
+        if s is None:
+            err("/summary missing")
+        else:
+            keys = set(s.keys())
+            for missing in sorted(set(SUMMARY) - keys):
+                err(f"/summary/{missing} missing")
+            for extra in sorted(keys - set(SUMMARY)):
+                err(f"unexpected member /summary/{extra}")
+            K = len(groups)
+            for k in sorted(keys & set(SUMMARY)):
+                ds = s[k]
+                if ds.shape != (K,):
+                    err(f"/summary/{k}: shape {ds.shape}, expected ({K},)")
+                    continue
+                dtype_ok(ds[()], SUMMARY[k], f"/summary/{k}")
+                check_storage(ds, f"/summary/{k}", False)
+                for i, gname in enumerate(groups):
+                    a = per_n[gname]
+                    if a is None:
+                        continue
+                    want = int(gname[1:]) if k == "n" else a[k]
+                    got = ds[i]
+                    both_nan = bool(np.isnan(float(got)) and np.isnan(float(want)))
+                    if not (got == want or both_nan):
+                        err(f"/summary/{k}[{i}] = {got} but /{gname}@{k} = {want}")
+
+        if synthetic:
+            r = f.attrs
+            expect = {"model": "dqnn", "grad_method": "adjoint", "host": "node?01",
+                      "start_time": "2023-11-14T22:13:20Z", "end_time": "2023-11-14T22:15:23Z"}
+            for k, v in expect.items():
+                if r.get(k) != v:
+                    err(f"synthetic: /@{k} = {r.get(k)!r}, expected {v!r}")
+            if int(r["seed"]) != 18446744073709551557 or int(r["job_hash"]) != 0xFEDCBA9876543210:
+                err(f"synthetic: seed/job_hash {r['seed']} {r['job_hash']}")
+            if "qubits = 4:6:2\n" not in r["job"]:
+                err("synthetic: job text")
+            if groups != ["n4", "n6"]:
+                err(f"synthetic: groups {groups}")
+            else:
+                if "params" not in f["n4"] or "params" in f["n6"]:
+                    err("synthetic: params should be in /n4 only")
+                if f["n4"]["param_names_all"].asstr()[1] != "\u03b8.l1.p1":
+                    err("synthetic: UTF-8 parameter name")
+                if list(f["n4"]["param_index"][()]) != [0, 2, 4]:
+                    err("synthetic: param_index")
+                if not math.isnan(f["n6"].attrs["page_entropy"]) or f["n4"].attrs["page_purity"] != 0.2:
+                    err("synthetic: page_*")
+                if f["n4"].attrs["representation"] != "dense":
+                    err("synthetic: representation")
+                if f["n4"]["cost"].shape != (100,):
+                    err("synthetic: S")
+
+
+def main():
+    args = sys.argv[1:]
+    synthetic = "--synthetic" in args
+    files = [a for a in args if a != "--synthetic"]
+    if len(files) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        check(files[0], synthetic)
+    except Exception as e:  # a broken file is a failed check, with the reason
+        err(f"{type(e).__name__}: {e}")
+    if errors:
+        for e in errors:
+            print(f"check_schema: {files[0]}: {e}", file=sys.stderr)
+        return 1
+    print(f"check_schema: {files[0]}: OK (h5py {h5py.__version__}, HDF5 {h5py.version.hdf5_version})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

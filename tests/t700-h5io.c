@@ -1,0 +1,600 @@
+/* t700-h5io: bps_h5_write writes the documented schema (read back here with the HDF5 C
+ * API and compared exactly), atomically (no temporary left behind, after success or
+ * failure), refuses to overwrite without force (the old file stays byte for byte), fails
+ * cleanly on a missing directory, and bps_h5_info summarises a file and rejects missing,
+ * non-HDF5, non-bpscan and newer-schema files. (Tests may include <hdf5.h>; src/ may not,
+ * except src/h5io.c.) */
+#include <dirent.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "bps_test.h"
+#include "bpscan/h5io.h"
+#include "bpscan/version.h"
+#include "t700-synth.h"
+
+static char dir[256];
+
+static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+/* Number of directory entries other than . and .. whose name contains `part` (NULL: all). */
+static int count_entries(const char *part) {
+  DIR *d = opendir(dir);
+  int c = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!part || strstr(e->d_name, part)))
+      c++;
+  if (d) closedir(d);
+  return c;
+}
+
+static char *slurp(const char *path, long *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)*len + 1);
+  if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) *len = -1;
+  fclose(f);
+  return b;
+}
+
+static int same_bytes(const char *a, const char *b) {
+  long la = 0, lb = 0;
+  char *x = slurp(a, &la), *y = slurp(b, &lb);
+  int same = x && y && la == lb && la > 0 && !memcmp(x, y, (size_t)la);
+  free(x);
+  free(y);
+  return same;
+}
+
+/* ---- reading back with the HDF5 C API ---- */
+
+static double attr_f64(hid_t loc, const char *name) {
+  double v = -12345;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  CHECK(a >= 0);
+  if (a < 0) {
+    fprintf(stderr, "  attribute %s missing\n", name);
+    return v;
+  }
+  hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+  CHECK(H5Tequal(t, H5T_IEEE_F64LE) > 0);
+  CHECK(H5Sget_simple_extent_type(s) == H5S_SCALAR);
+  CHECK(H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0);
+  H5Tclose(t), H5Sclose(s), H5Aclose(a);
+  return v;
+}
+
+/* Integer attribute of file type ftype, read as int64. */
+static long long attr_int(hid_t loc, const char *name, hid_t ftype) {
+  long long v = -12345;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  CHECK(a >= 0);
+  if (a < 0) {
+    fprintf(stderr, "  attribute %s missing\n", name);
+    return v;
+  }
+  hid_t t = H5Aget_type(a);
+  CHECK(H5Tequal(t, ftype) > 0);
+  CHECK(H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0);
+  H5Tclose(t), H5Aclose(a);
+  return v;
+}
+
+static uint64_t attr_u64(hid_t loc, const char *name) {
+  uint64_t v = 0;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  CHECK(a >= 0);
+  if (a < 0) return v;
+  hid_t t = H5Aget_type(a);
+  CHECK(H5Tequal(t, H5T_STD_U64LE) > 0);
+  CHECK(H5Aread(a, H5T_NATIVE_UINT64, &v) >= 0);
+  H5Tclose(t), H5Aclose(a);
+  return v;
+}
+
+/* A scalar variable-length UTF-8 string attribute equals want. */
+static void check_attr_str(hid_t loc, const char *name, const char *want) {
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  CHECK(a >= 0);
+  if (a < 0) {
+    fprintf(stderr, "  attribute %s missing\n", name);
+    return;
+  }
+  hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+  CHECK(H5Tget_class(t) == H5T_STRING);
+  CHECK(H5Tis_variable_str(t) > 0);
+  CHECK(H5Tget_cset(t) == H5T_CSET_UTF8);
+  CHECK(H5Sget_simple_extent_type(s) == H5S_SCALAR);
+  char *v = NULL;
+  CHECK(H5Aread(a, t, &v) >= 0);
+  CHECK(v && !strcmp(v, want));
+  if (!v || strcmp(v, want))
+    fprintf(stderr, "  %s = '%s', want '%s'\n", name, v ? v : "(null)", want);
+  H5free_memory(v);
+  H5Tclose(t), H5Sclose(s), H5Aclose(a);
+}
+
+/* Dataset with the given dims (rank 1 or 2), file type ftype, whose contents equal want
+ * (read as mtype, compared bytewise). Returns its creation property list's layout. */
+static H5D_layout_t check_dset(hid_t loc, const char *name, int rank, const hsize_t *dims,
+                               hid_t ftype, hid_t mtype, const void *want, size_t esz) {
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  CHECK(d >= 0);
+  if (d < 0) {
+    fprintf(stderr, "  dataset %s missing\n", name);
+    return H5D_LAYOUT_ERROR;
+  }
+  hid_t s = H5Dget_space(d), t = H5Dget_type(d), p = H5Dget_create_plist(d);
+  hsize_t got[2] = {0, 0};
+  CHECK(H5Sget_simple_extent_ndims(s) == rank);
+  H5Sget_simple_extent_dims(s, got, NULL);
+  size_t n = 1;
+  for (int k = 0; k < rank; k++) {
+    CHECK(got[k] == dims[k]);
+    n *= dims[k];
+  }
+  CHECK(H5Tequal(t, ftype) > 0);
+  if (want && n) {
+    void *buf = malloc(n * esz);
+    CHECK(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    CHECK(!memcmp(buf, want, n * esz));
+    if (memcmp(buf, want, n * esz)) fprintf(stderr, "  dataset %s differs\n", name);
+    free(buf);
+  }
+  H5D_layout_t lay = H5Pget_layout(p);
+  if (lay == H5D_CHUNKED) {
+    /* shuffle then deflate 4, rows chunked, full width */
+    CHECK(H5Pget_nfilters(p) == 2);
+    unsigned flags, cd[4];
+    size_t ncd = 4;
+    CHECK(H5Pget_filter2(p, 0, &flags, &ncd, cd, 0, NULL, NULL) == H5Z_FILTER_SHUFFLE);
+    ncd = 4;
+    CHECK(H5Pget_filter2(p, 1, &flags, &ncd, cd, 0, NULL, NULL) == H5Z_FILTER_DEFLATE);
+    CHECK(ncd >= 1 && cd[0] == 4);
+    hsize_t ch[2] = {0, 0};
+    CHECK(H5Pget_chunk(p, 2, ch) == rank);
+    CHECK(ch[0] == (dims[0] < 4096 ? dims[0] : 4096));
+    if (rank == 2) CHECK(ch[1] == dims[1]);
+  }
+  H5Pclose(p), H5Tclose(t), H5Sclose(s), H5Dclose(d);
+  return lay;
+}
+
+static void check_dset_f64(hid_t loc, const char *name, hsize_t n, const double *want) {
+  hsize_t dims[1] = {n};
+  CHECK(check_dset(loc, name, 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, want, 8) ==
+        H5D_CONTIGUOUS);
+}
+
+static void check_dset_strings(hid_t loc, const char *name, int n, char *const *names,
+                               const int *idx) {
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  CHECK(d >= 0);
+  if (d < 0) return;
+  hid_t s = H5Dget_space(d), t = H5Dget_type(d);
+  hsize_t got = 0;
+  CHECK(H5Sget_simple_extent_ndims(s) == 1);
+  H5Sget_simple_extent_dims(s, &got, NULL);
+  CHECK(got == (hsize_t)n);
+  CHECK(H5Tis_variable_str(t) > 0 && H5Tget_cset(t) == H5T_CSET_UTF8);
+  char **v = calloc((size_t)n + 1, sizeof *v);
+  CHECK(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+  for (int i = 0; i < n && i < (int)got; i++) {
+    const char *want = names[idx ? idx[i] : i];
+    CHECK(v[i] && !strcmp(v[i], want));
+  }
+  H5Dvlen_reclaim(t, s, H5P_DEFAULT, v);
+  free(v);
+  H5Tclose(t), H5Sclose(s), H5Dclose(d);
+}
+
+static void check_file(const char *path, const bps_result *res) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  CHECK(f >= 0);
+  if (f < 0) return;
+  /* the earliest formats, at most HDF5 1.8's (superblock version 0) */
+  H5F_info2_t fi;
+  CHECK(H5Fget_info2(f, &fi) >= 0);
+  CHECK(fi.super.version == 0);
+
+  /* root attributes */
+  CHECK(attr_int(f, "schema_version", H5T_STD_I32LE) == 1);
+  check_attr_str(f, "bpscan_version", BPS_VERSION_STRING);
+  check_attr_str(f, "git_commit", BPS_GIT_COMMIT);
+  check_attr_str(f, "job", res->job_text);
+  CHECK(attr_u64(f, "job_hash") == res->job_hash);
+  CHECK(attr_u64(f, "seed") == res->seed);
+  check_attr_str(f, "model", "dqnn");
+  check_attr_str(f, "grad_method", "adjoint");
+  CHECK(attr_int(f, "mpi_ranks", H5T_STD_I32LE) == 4);
+  CHECK(attr_int(f, "omp_threads", H5T_STD_I32LE) == 2);
+  check_attr_str(f, "host", "node?01"); /* the invalid UTF-8 byte replaced */
+  check_attr_str(f, "start_time", "2023-11-14T22:13:20Z");
+  check_attr_str(f, "end_time", "2023-11-14T22:15:23Z");
+  CHECK(attr_f64(f, "start_unix") == res->start_time);
+  CHECK(attr_f64(f, "end_unix") == res->end_time);
+  CHECK(attr_f64(f, "wall_plan") == res->wall_plan);
+  CHECK(attr_f64(f, "wall_compute") == res->wall_compute);
+  CHECK(attr_f64(f, "wall_reduce") == res->wall_reduce);
+  CHECK(attr_f64(f, "wall_write") == res->wall_write);
+  unsigned maj, min, rel;
+  char hv[32];
+  H5get_libversion(&maj, &min, &rel);
+  snprintf(hv, sizeof hv, "%u.%u.%u", maj, min, rel);
+  check_attr_str(f, "hdf5_version", hv);
+
+  for (int i = 0; i < res->nn; i++) {
+    const bps_result_n *r = &res->per_n[i];
+    char gname[16];
+    snprintf(gname, sizeof gname, "n%d", r->n);
+    hid_t g = H5Gopen2(f, gname, H5P_DEFAULT);
+    CHECK(g >= 0);
+    if (g < 0) continue;
+    hsize_t S = (hsize_t)r->samples, P = 3, PA = (hsize_t)r->nparams;
+    hsize_t d1[1] = {S}, d2[2] = {S, P};
+    const hid_t F64 = H5T_IEEE_F64LE, D = H5T_NATIVE_DOUBLE;
+    CHECK(check_dset(g, "cost", 1, d1, F64, D, r->cost, 8) == H5D_CHUNKED);
+    CHECK(check_dset(g, "grad", 2, d2, F64, D, r->grad, 8) == H5D_CHUNKED);
+    d2[1] = BPS_NDIAG;
+    CHECK(check_dset(g, "diag", 2, d2, F64, D, r->diag, 8) == H5D_CHUNKED);
+    hid_t dd = H5Dopen2(g, "diag", H5P_DEFAULT);
+    check_attr_str(dd, "columns", "purity,entropy,renyi2,trace_distance");
+    H5Dclose(dd);
+    if (r->params) {
+      d2[1] = PA;
+      CHECK(check_dset(g, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->params, 8) ==
+            H5D_CHUNKED);
+    } else {
+      CHECK(H5Lexists(g, "params", H5P_DEFAULT) == 0);
+    }
+    double gm[3], gv[3], gse[3];
+    for (int k = 0; k < 3; k++)
+      gm[k] = r->grad_stats[k].mean, gv[k] = r->grad_stats[k].var, gse[k] = r->grad_stats[k].var_se;
+    check_dset_f64(g, "grad_mean", P, gm);
+    check_dset_f64(g, "grad_var", P, gv);
+    check_dset_f64(g, "grad_var_se", P, gse);
+    d1[0] = P;
+    CHECK(check_dset(g, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, r->tracked, 4) ==
+          H5D_CONTIGUOUS);
+    check_dset_strings(g, "param_names", 3, r->param_names, r->tracked);
+    check_dset_strings(g, "param_names_all", r->nparams, r->param_names, NULL);
+
+    CHECK(attr_int(g, "n", H5T_STD_I32LE) == r->n);
+    CHECK(attr_int(g, "num_samples", H5T_STD_I64LE) == r->samples);
+    CHECK(attr_int(g, "num_params", H5T_STD_I32LE) == r->nparams);
+    CHECK(attr_int(g, "num_tracked", H5T_STD_I32LE) == 3);
+    CHECK(attr_int(g, "q_in", H5T_STD_I32LE) == r->q_in);
+    CHECK(attr_int(g, "q_out", H5T_STD_I32LE) == r->q_out);
+    CHECK(attr_int(g, "diag_qubits", H5T_STD_I32LE) == r->diag_qubits);
+    check_attr_str(g, "representation", r->representation);
+    CHECK(attr_f64(g, "cost_mean") == r->cost_stats.mean);
+    CHECK(attr_f64(g, "cost_mean_se") == r->cost_stats.mean_se);
+    CHECK(attr_f64(g, "cost_var") == r->cost_stats.var);
+    CHECK(attr_f64(g, "cost_var_se") == r->cost_stats.var_se);
+    CHECK(attr_f64(g, "grad_var_mean") == r->grad_var_mean);
+    CHECK(attr_f64(g, "grad_var_mean_se") == r->grad_var_mean_se);
+    for (int k = 0; k < BPS_NDIAG; k++) {
+      char nm[64];
+      snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
+      CHECK(attr_f64(g, nm) == r->diag_stats[k].mean);
+      snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
+      CHECK(attr_f64(g, nm) == r->diag_stats[k].mean_se);
+      snprintf(nm, sizeof nm, "%s_var", bps_diag_names[k]);
+      CHECK(attr_f64(g, nm) == r->diag_stats[k].var);
+    }
+    double pe = attr_f64(g, "page_entropy"), pp = attr_f64(g, "page_purity");
+    if (isnan(r->page_entropy)) CHECK(isnan(pe) && isnan(pp));
+    else CHECK(pe == r->page_entropy && pp == r->page_purity);
+    H5Gclose(g);
+  }
+
+  /* /summary */
+  hid_t s = H5Gopen2(f, "summary", H5P_DEFAULT);
+  CHECK(s >= 0);
+  int K = res->nn;
+  hsize_t dk[1] = {(hsize_t)K};
+  int nv[8];
+  long long sv[8];
+  for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n, sv[i] = res->per_n[i].samples;
+  CHECK(check_dset(s, "n", 1, dk, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 4) == H5D_CONTIGUOUS);
+  CHECK(check_dset(s, "num_samples", 1, dk, H5T_STD_I64LE, H5T_NATIVE_LLONG, sv, 8) ==
+        H5D_CONTIGUOUS);
+  double x[8];
+#define SUMCOL(name, expr)                                                               \
+  do {                                                                                   \
+    for (int i = 0; i < K; i++) {                                                        \
+      const bps_result_n *r = &res->per_n[i];                                            \
+      x[i] = (expr);                                                                     \
+    }                                                                                    \
+    check_dset_f64(s, name, (hsize_t)K, x);                                              \
+  } while (0)
+  SUMCOL("grad_var_mean", r->grad_var_mean);
+  SUMCOL("grad_var_mean_se", r->grad_var_mean_se);
+  SUMCOL("cost_mean", r->cost_stats.mean);
+  SUMCOL("cost_mean_se", r->cost_stats.mean_se);
+  SUMCOL("cost_var", r->cost_stats.var);
+  SUMCOL("cost_var_se", r->cost_stats.var_se);
+  for (int k = 0; k < BPS_NDIAG; k++) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
+    SUMCOL(nm, r->diag_stats[k].mean);
+    snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
+    SUMCOL(nm, r->diag_stats[k].mean_se);
+  }
+  { /* page_*: NaN for n = 6, so compare bitwise via the reader above (memcmp) */
+    SUMCOL("page_entropy", r->page_entropy);
+    SUMCOL("page_purity", r->page_purity);
+  }
+#undef SUMCOL
+  H5G_info_t gi;
+  CHECK(H5Gget_info(s, &gi) >= 0 && gi.nlinks == 2 + 6 + 2 * BPS_NDIAG + 2);
+  H5Gclose(s);
+  CHECK(H5Gget_info(f, &gi) >= 0 && gi.nlinks == (hsize_t)res->nn + 1);
+  H5Fclose(f);
+}
+
+/* ---- bps_h5_info ---- */
+
+static char *info_text(const char *path, int *rc) {
+  FILE *t = tmpfile();
+  *rc = bps_h5_info(path, t);
+  long n = ftell(t);
+  rewind(t);
+  char *b = calloc((size_t)n + 1, 1);
+  if (n > 0 && fread(b, 1, (size_t)n, t) != (size_t)n) b[0] = '\0';
+  fclose(t);
+  return b;
+}
+
+static void check_has(const char *text, const char *want) {
+  CHECK(strstr(text, want) != NULL);
+  if (!strstr(text, want)) fprintf(stderr, "  missing in info output: '%s'\n", want);
+}
+
+/* The call fails with BPS_ERR_IO and a message containing part. */
+static void check_info_fails(const char *path, const char *part) {
+  int rc;
+  char *t = info_text(path, &rc);
+  CHECK(rc == BPS_ERR_IO);
+  CHECK(strstr(bps_error_message(), part) != NULL);
+  if (!strstr(bps_error_message(), part))
+    fprintf(stderr, "  message '%s' lacks '%s'\n", bps_error_message(), part);
+  CHECK(t[0] == '\0'); /* nothing printed */
+  free(t);
+  bps_error_clear();
+}
+
+int main(void) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  snprintf(dir, sizeof dir, "%s/bps-t700-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  char out[512], out2[512], missing[512];
+  path_in(out, sizeof out, "out.h5");
+  path_in(out2, sizeof out2, "again.h5");
+  bps_result res;
+  synth_result(&res, 100);
+
+  /* write, read back everything */
+  CHECK_OK(bps_h5_check_writable(out, 0));
+  CHECK(count_entries(NULL) == 0); /* the probe left nothing */
+  CHECK_OK(bps_h5_write(out, &res, 0));
+  CHECK(count_entries(NULL) == 1 && count_entries(".tmp.") == 0);
+  check_file(out, &res);
+
+  /* the same result gives the same bytes (no time stamps in the file) */
+  CHECK_OK(bps_h5_write(out2, &res, 0));
+  CHECK(same_bytes(out, out2));
+  unlink(out2);
+
+  /* overwrite protection: the first file stays byte for byte */
+  long len0 = 0;
+  char *before = slurp(out, &len0);
+  bps_result other;
+  synth_result(&other, 100);
+  other.seed = 7;
+  CHECK_FAILS(bps_h5_check_writable(out, 0), BPS_ERR_IO);
+  CHECK_OK(bps_h5_check_writable(out, 1));
+  int rc = bps_h5_write(out, &other, 0);
+  CHECK(rc == BPS_ERR_IO);
+  CHECK(strstr(bps_error_message(), "exists; use --force to overwrite") != NULL);
+  bps_error_clear();
+  long len1 = 0;
+  char *after = slurp(out, &len1);
+  CHECK(before && after && len0 == len1 && !memcmp(before, after, (size_t)len0));
+  free(before);
+  free(after);
+  CHECK(count_entries(NULL) == 1);
+  /* with force it is replaced */
+  CHECK_OK(bps_h5_write(out, &other, 1));
+  CHECK(count_entries(NULL) == 1);
+  check_file(out, &other);
+  synth_free(&other);
+
+  /* a directory that does not exist; a directory as the output name */
+  path_in(missing, sizeof missing, "no/such/dir/out.h5");
+  rc = bps_h5_write(missing, &res, 0);
+  CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "does not exist"));
+  bps_error_clear();
+  CHECK_FAILS(bps_h5_check_writable(missing, 1), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_check_writable(dir, 1), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_write(dir, &res, 1), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_check_writable("", 0), BPS_ERR_IO);
+  if (geteuid() != 0) { /* root ignores permissions */
+    char ro[512], rof[600];
+    path_in(ro, sizeof ro, "readonly");
+    mkdir(ro, 0500);
+    snprintf(rof, sizeof rof, "%s/x.h5", ro);
+    rc = bps_h5_check_writable(rof, 0);
+    CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "not writable"));
+    bps_error_clear();
+    rmdir(ro);
+  }
+  /* an inconsistent result is refused before any file is made */
+  res.per_n[1].n = 3; /* not increasing */
+  CHECK_FAILS(bps_h5_write(out2, &res, 0), BPS_ERR_ARG);
+  res.per_n[1].n = 6;
+  CHECK(count_entries(NULL) == 1);
+
+  /* a failure while writing (the file size limit is hit) removes the temporary file */
+  {
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 4096;
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &lim);
+    rc = bps_h5_write(out2, &res, 0);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK(rc == BPS_ERR_IO);
+    if (rc != BPS_ERR_IO) bps_error_print(stderr);
+    bps_error_clear();
+    CHECK(count_entries(NULL) == 1 && count_entries(".tmp.") == 0);
+    /* and the next write works */
+    CHECK_OK(bps_h5_write(out2, &res, 0));
+    CHECK(same_bytes(out, out2) == 0); /* out now holds `other` */
+    check_file(out2, &res);
+    unlink(out2);
+  }
+
+  /* wall_write < 0: h5io measures its own time */
+  res.wall_write = -1;
+  CHECK_OK(bps_h5_write(out2, &res, 0));
+  {
+    hid_t f = H5Fopen(out2, H5F_ACC_RDONLY, H5P_DEFAULT);
+    double ww = attr_f64(f, "wall_write");
+    CHECK(ww >= 0 && ww < 60);
+    H5Fclose(f);
+  }
+  unlink(out2);
+  res.wall_write = 0.125;
+
+  /* info: a complete scan */
+  CHECK_OK(bps_h5_write(out, &res, 1));
+  char *t = info_text(out, &rc);
+  CHECK(rc == BPS_OK);
+  if (rc) bps_error_print(stderr);
+  check_has(t, "bpscan result (schema 1)");
+  check_has(t, "  model         dqnn\n");
+  check_has(t, "  widths        n,n\n");
+  check_has(t, "  perceptron    haar\n  depth         0\n  cost          global\n"
+               "  noise         depolarizing, p = 0.01\n  representation auto\n");
+  check_has(t, "  qubits        4:6:2\n");
+  check_has(t, "  samples       100\n");
+  check_has(t, "  seed          18446744073709551557\n");
+  check_has(t, "  grad method   adjoint\n");
+  check_has(t, "  job hash      fedcba9876543210\n");
+  check_has(t, "  bpscan        " BPS_VERSION_STRING " (git " BPS_GIT_COMMIT ")\n");
+  check_has(t, "  host          node?01, 4 MPI ranks x 2 OpenMP threads\n");
+  check_has(t, "  started       2023-11-14T22:13:20Z\n");
+  check_has(t, "  finished      2023-11-14T22:15:23Z (123.5 s)\n");
+  check_has(t, "  wall time     plan 0.5 s, compute 120 s, reduce 1.25 s, write 0.125 s\n");
+  check_has(t, "Var dC mean");
+  for (int i = 0; i < 2; i++) {
+    const bps_result_n *r = &res.per_n[i];
+    char row[256];
+    snprintf(row, sizeof row, "  %4d %8d %7d %7d  %.4e  %.2e   %.4e  %.4e  %.2e   %.4f    %.4f\n",
+             r->n, 100, r->nparams, 3, r->grad_var_mean, r->grad_var_mean_se, r->cost_stats.mean,
+             r->cost_stats.var, r->cost_stats.var_se, r->diag_stats[0].mean,
+             r->diag_stats[1].mean);
+    check_has(t, row);
+  }
+  check_has(t, "completeness: complete (2 qubit counts x 100 samples)\n");
+  free(t);
+
+  /* info: an incomplete scan (n = 8 never written, n = 6 cut short) */
+  res.job_text = "[scan]\nmodel = dqnn\nwidths = n,n\nqubits = 4 : 8 : 2  # a comment\n"
+                 "samples = 100\n";
+  res.per_n[1].samples = 50;
+  CHECK_OK(bps_h5_write(out2, &res, 0));
+  t = info_text(out2, &rc);
+  CHECK(rc == BPS_OK);
+  check_has(t, "completeness: INCOMPLETE: n = 8 missing; n = 6 has 50 of 100 samples\n");
+  free(t);
+  unlink(out2);
+  /* info: a job without the keys */
+  res.job_text = "model = dqnn\n";
+  CHECK_OK(bps_h5_write(out2, &res, 0));
+  t = info_text(out2, &rc);
+  CHECK(rc == BPS_OK);
+  check_has(t, "completeness: unknown (the job text has no readable 'qubits' and 'samples' keys)");
+  free(t);
+  unlink(out2);
+  res.job_text = SYNTH_JOB;
+  res.per_n[1].samples = 100;
+
+  /* no qubit counts at all: a valid (empty) file */
+  {
+    bps_result empty = res;
+    empty.nn = 0;
+    empty.per_n = NULL;
+    CHECK_OK(bps_h5_write(out2, &empty, 0));
+    t = info_text(out2, &rc);
+    CHECK(rc == BPS_OK);
+    check_has(t, "  (no qubit counts in the file)\n");
+    check_has(t, "completeness: INCOMPLETE: n = 4 missing; n = 6 missing\n");
+    free(t);
+    unlink(out2);
+  }
+  /* a stale temporary file of this process blocks the write, and is not removed */
+  {
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", out2, (long)getpid());
+    FILE *fs = fopen(stale, "w");
+    fclose(fs);
+    rc = bps_h5_write(out2, &res, 0);
+    CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "temporary file"));
+    bps_error_clear();
+    CHECK_FAILS(bps_h5_check_writable(out2, 0), BPS_ERR_IO);
+    CHECK(access(stale, F_OK) == 0 && access(out2, F_OK) != 0);
+    unlink(stale);
+  }
+
+  /* info: files that are not results */
+  char txt[512], bare[512], newer[512];
+  path_in(missing, sizeof missing, "missing.h5");
+  check_info_fails(missing, "No such file or directory");
+  path_in(txt, sizeof txt, "notes.txt");
+  FILE *ft = fopen(txt, "w");
+  fputs("this is not HDF5\n", ft);
+  fclose(ft);
+  check_info_fails(txt, "not an HDF5 file");
+  path_in(bare, sizeof bare, "bare.h5");
+  hid_t fb = H5Fcreate(bare, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  H5Fclose(fb);
+  check_info_fails(bare, "not a bpscan result file");
+  check_info_fails(dir, "is a directory");
+  path_in(newer, sizeof newer, "newer.h5");
+  CHECK_OK(bps_h5_write(newer, &res, 0));
+  {
+    hid_t f = H5Fopen(newer, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
+    int two = 2;
+    H5Awrite(a, H5T_NATIVE_INT, &two);
+    H5Aclose(a);
+    H5Fclose(f);
+  }
+  check_info_fails(newer, "newer than this bpscan");
+  CHECK(count_entries(".tmp.") == 0);
+
+  unlink(txt);
+  unlink(bare);
+  unlink(newer);
+  unlink(out);
+  CHECK(count_entries(NULL) == 0);
+  rmdir(dir);
+  synth_free(&res);
+  return bps_test_result("t700-h5io");
+}

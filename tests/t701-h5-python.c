@@ -1,0 +1,138 @@
+/* t701-h5-python: files from bps_h5_write are read without fuss by other tools: Debian's
+ * h5dump (-H and a full dump) exits 0, and h5py 3.7 (tests/py/check_schema.py, run with
+ * /usr/bin/python3) finds the documented names, shapes, dtypes, UTF-8 strings, storage
+ * and statistics consistent with the samples, for S = 100 (the synthetic values checked
+ * too) and S = 5000 (more rows than one chunk). The checker must also reject a file with a
+ * dataset removed, so it is not vacuous. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "bps_test.h"
+#include "bpscan/h5io.h"
+#include "t700-synth.h"
+
+#define PYTHON "/usr/bin/python3"
+
+static char dir[256], script[1024];
+
+/* Run a shell command; its exit status (-1 if it did not exit normally). */
+static int run(const char *cmd) {
+  fflush(stdout);
+  fflush(stderr);
+  int st = system(cmd);
+  if (st == -1 || !WIFEXITED(st)) return -1;
+  return WEXITSTATUS(st);
+}
+
+static int file_contains(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = calloc((size_t)n + 1, 1);
+  int ok = b && fread(b, 1, (size_t)n, f) == (size_t)n && strstr(b, needle) != NULL;
+  free(b);
+  fclose(f);
+  return ok;
+}
+
+static void write_synth(const char *path, long S) {
+  bps_result res;
+  synth_result(&res, S);
+  CHECK_OK(bps_h5_write(path, &res, 0));
+  synth_free(&res);
+}
+
+int main(void) {
+  /* the checker lives next to this file */
+  snprintf(script, sizeof script, "%s", __FILE__);
+  char *slash = strrchr(script, '/');
+  snprintf(slash ? slash + 1 : script, sizeof script - (size_t)(slash ? slash + 1 - script : 0),
+           "py/check_schema.py");
+  if (access(script, R_OK) != 0) {
+    fprintf(stderr, "t701: cannot find %s\n", script);
+    return 1;
+  }
+  if (access(PYTHON, X_OK) != 0 || run(PYTHON " -c 'import h5py, numpy' 2>/dev/null") != 0) {
+    fprintf(stderr, "t701: %s with h5py and numpy is required (apt-get install python3-h5py)\n",
+            PYTHON);
+    return 1;
+  }
+  if (run("command -v h5dump >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "t701: h5dump is required (apt-get install hdf5-tools)\n");
+    return 1;
+  }
+  snprintf(dir, sizeof dir, "%s/bps-t701-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  char small[512], big[512], broken[512], dump[512], cmd[4096];
+  snprintf(small, sizeof small, "%s/synthetic.h5", dir);
+  snprintf(big, sizeof big, "%s/big.h5", dir);
+  snprintf(broken, sizeof broken, "%s/broken.h5", dir);
+  snprintf(dump, sizeof dump, "%s/dump.txt", dir);
+  write_synth(small, 100);
+  write_synth(big, 5000);
+
+  /* h5dump: header and full contents */
+  snprintf(cmd, sizeof cmd, "h5dump -H '%s' > '%s' 2>&1", small, dump);
+  CHECK(run(cmd) == 0);
+  CHECK(file_contains(dump, "H5T_CSET_UTF8"));
+  CHECK(file_contains(dump, "GROUP \"n4\""));
+  snprintf(cmd, sizeof cmd, "h5dump '%s' > '%s' 2>&1", small, dump);
+  CHECK(run(cmd) == 0);
+  CHECK(file_contains(dump, "\"l2.p2\""));
+  CHECK(file_contains(dump, "\"purity,entropy,renyi2,trace_distance\""));
+  snprintf(cmd, sizeof cmd, "h5dump -p -H -d /n4/grad '%s' > '%s' 2>&1", big, dump);
+  CHECK(run(cmd) == 0);
+  CHECK(file_contains(dump, "CHUNKED ( 4096, 3 )"));
+  CHECK(file_contains(dump, "COMPRESSION DEFLATE { LEVEL 4 }"));
+
+  /* h5py */
+  snprintf(cmd, sizeof cmd, PYTHON " '%s' --synthetic '%s'", script, small);
+  CHECK(run(cmd) == 0);
+  snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s'", script, big);
+  CHECK(run(cmd) == 0);
+
+  /* edge cases: one sample (zero variances), no tracked parameters (empty datasets) */
+  char edge[512];
+  snprintf(edge, sizeof edge, "%s/edge.h5", dir);
+  {
+    bps_result res;
+    synth_result(&res, 1);
+    res.per_n[0].ntracked = 0;
+    CHECK_OK(bps_h5_write(edge, &res, 0));
+    synth_free(&res);
+  }
+  snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s'", script, edge);
+  CHECK(run(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "h5dump '%s' > '%s' 2>&1", edge, dump);
+  CHECK(run(cmd) == 0);
+  unlink(edge);
+
+  /* a damaged copy is rejected */
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", small, broken);
+  CHECK(run(cmd) == 0);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(broken, H5F_ACC_RDWR, H5P_DEFAULT);
+  CHECK(f >= 0);
+  CHECK(H5Ldelete(f, "/summary/cost_var", H5P_DEFAULT) >= 0);
+  CHECK(H5Fclose(f) >= 0);
+  snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s' 2>'%s'", script, broken, dump);
+  CHECK(run(cmd) == 1);
+  CHECK(file_contains(dump, "/summary/cost_var missing"));
+
+  unlink(small);
+  unlink(big);
+  unlink(broken);
+  unlink(dump);
+  rmdir(dir);
+  return bps_test_result("t701-h5-python");
+}
