@@ -417,6 +417,19 @@ static int segments_make(const bps_circuit *c, segments *sg) {
   return BPS_OK;
 }
 
+/* A partial trace of the leading qubits whose adjoint (O -> O (x) 1) the backward pass may
+ * defer: the segment before it runs in Lambda mode, which needs only (O (x) 1) A. */
+static int lazy_trace_ok(const bps_circuit *c, const bps_op *op, const segments *sg, int prev) {
+  for (int t = 0; t < op->k; t++)
+    if (op->qubits[t] != t) return 0;
+  int b = sg->begin[prev], e = sg->end[prev], nprot = 0;
+  for (int i = b; i < e; i++) {
+    if (!is_invertible(&c->ops[i])) return 0;
+    nprot += c->ops[i].kind == BPS_OP_PROT;
+  }
+  return nprot > 0;
+}
+
 static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double *theta,
                         const bps_state *in, double *value, double *grad, segments *sg,
                         bps_state **rho, bps_state **obs, double *sgn, int *nobs,
@@ -443,6 +456,10 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
     prot_before[i + 1] = prot_before[i] || c->ops[i].kind == BPS_OP_PROT;
   int rc = BPS_OK;
   bps_state *lam = NULL;
+  /* lead_identity > 0: the observable parts stand for O (x) 1 on that many leading qubits
+   * (the adjoint of a partial trace of the leading qubits, not formed because only the
+   * Lambda of the next segment needs it) */
+  int lead_identity = 0;
   /* backward */
   for (int k = sg->nseg - 1; k >= 0 && !rc; k--) {
     int b = sg->begin[k], e = sg->end[k];
@@ -467,9 +484,24 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
         if (!rc) rc = apply_op(*rho, c, op, op_angle(op, theta, -1, i, 0), 0);
       }
     }
+    if (!rc && lead_identity && !lambda_mode) { /* form O (x) 1 after all */
+      int lead[BPS_MAX_QUBITS];
+      for (int t = 0; t < lead_identity; t++) lead[t] = t;
+      for (int o = 0; o < *nobs && !rc; o++) rc = bps_insert_identity(obs[o], lead_identity, lead);
+      lead_identity = 0;
+    }
     if (!rc && lambda_mode) {
       rc = bps_state_create(BPS_FACTORED, 0, &lam);
-      if (!rc) rc = bps_obs_times_factor(obs, sgn, *nobs, *rho, lam);
+      if (!rc && lead_identity)
+        rc = bps_obs_times_factor_lead_identity(obs, sgn, *nobs, lead_identity, *rho, lam);
+      else if (!rc)
+        rc = bps_obs_times_factor(obs, sgn, *nobs, *rho, lam);
+      if (!rc && lead_identity && need_obs) { /* earlier segments need O itself */
+        int lead[BPS_MAX_QUBITS];
+        for (int t = 0; t < lead_identity; t++) lead[t] = t;
+        for (int o = 0; o < *nobs && !rc; o++) rc = bps_insert_identity(obs[o], lead_identity, lead);
+      }
+      lead_identity = 0;
     }
     for (int i = e - 1; i >= b && !rc; i--) {
       const bps_op *op = &c->ops[i];
@@ -491,6 +523,12 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
         if (rc) break;
       }
       if (!prot_before[i]) break; /* nothing parameterised before op i */
+      if (op->kind == BPS_OP_TRACE && in->repr == BPS_FACTORED && e - b == 1 && k > 0 &&
+          lazy_trace_ok(c, op, sg, k - 1)) {
+        lead_identity = op->k; /* defer O (x) 1 to the next segment's Lambda */
+        rc = bps_state_copy(*rho, sg->ck[k]);
+        continue;
+      }
       if (!lambda_mode || need_obs)
         for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
       if (rc) break;

@@ -128,9 +128,31 @@ static int resolve_tracked(const char *spec, const bps_model_instance *m, int **
   return BPS_OK;
 }
 
-/* Peak bytes of one sample's gradient: live states (state, observable parts, Lambda,
- * scratch) plus the checkpoints at segment boundaries, from the circuit's register widths
- * with factored ranks bounded by the register dimension. */
+/* Whether the adjoint of the partial trace at op j is never formed (circuit.c defers it
+ * into Lambda when the traced qubits lead, the unitary run before it has parameters and
+ * nothing before that run has any). */
+static int lazy_trace(const bps_circuit *c, int j) {
+  const bps_op *op = &c->ops[j];
+  for (int t = 0; t < op->k; t++)
+    if (op->qubits[t] != t) return 0;
+  int b = j, nprot = 0;
+  while (b > 0 && (c->ops[b - 1].kind == BPS_OP_UNITARY || c->ops[b - 1].kind == BPS_OP_PROT)) {
+    nprot += c->ops[b - 1].kind == BPS_OP_PROT;
+    b--;
+  }
+  if (!nprot || (b > 0 && c->ops[b - 1].kind != BPS_OP_APPEND && c->ops[b - 1].kind != BPS_OP_TRACE))
+    return 0;
+  for (int i = 0; i < b; i++)
+    if (c->ops[i].kind == BPS_OP_PROT) return 0;
+  return 1;
+}
+
+/* Peak bytes of one sample's gradient. Ranks are tracked through the circuit: the state
+ * forwards from a pure input (rank 1), the observable backwards from the cost terms (rank
+ * = their columns, times 2^k through the adjoint of a partial trace), both capped by the
+ * register dimension. Live at once: the state, two observable parts, Lambda (factored),
+ * each with a kernel work buffer of the same size, plus the checkpoints at the segment
+ * boundaries (dense: every matrix is 2^q x 2^q). */
 static void estimate_memory(const bps_model_instance *m, double *dense, double *factored) {
   if (!m->circuit) {
     double d = ldexp(1.0, m->q_in);
@@ -138,27 +160,61 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
     return;
   }
   const bps_circuit *c = m->circuit;
+  int n = c->nops;
+  int *qa = malloc(sizeof(int) * (size_t)(n + 1));
+  double *ra = malloc(sizeof(double) * (size_t)(n + 1));
+  if (!qa || !ra) {
+    free(qa);
+    free(ra);
+    *dense = *factored = INFINITY;
+    return;
+  }
+  /* forward: register width and state rank before op i (index n: the output) */
   int q = c->q_in;
-  double r = 1.0, peak_d = 0, peak_f = 0, ck_d = 0, ck_f = 0;
-  for (int i = 0; i < c->nops; i++) {
+  double r = 1.0, ck_d = 0, ck_f = 0;
+  for (int i = 0; i <= n; i++) {
+    qa[i] = q;
+    ra[i] = r;
+    if (i == n) break;
     const bps_op *op = &c->ops[i];
     double dim = ldexp(1.0, q);
-    if (op->kind == BPS_OP_APPEND || op->kind == BPS_OP_TRACE || i == 0) {
+    if (i == 0 || op->kind == BPS_OP_APPEND || op->kind == BPS_OP_TRACE) {
       ck_d += 16.0 * dim * dim;
       ck_f += 16.0 * dim * r;
     }
     if (op->kind == BPS_OP_APPEND) q += op->k;
     if (op->kind == BPS_OP_TRACE) {
       q -= op->k;
-      r = fmin(r * ldexp(1.0, op->k), ldexp(1.0, q));
+      r *= ldexp(1.0, op->k);
     }
-    if (op->kind == BPS_OP_KRAUS || op->kind == BPS_OP_DEPOL) r = ldexp(1.0, q);
-    dim = ldexp(1.0, q);
-    peak_d = fmax(peak_d, 16.0 * dim * dim);
-    peak_f = fmax(peak_f, 16.0 * dim * dim); /* the observable may reach full rank */
+    if (op->kind == BPS_OP_KRAUS) r *= op->nkraus;
+    if (op->kind == BPS_OP_DEPOL) r *= 2.0;
+    r = fmin(r, ldexp(1.0, q));
   }
-  *dense = 4.0 * peak_d + ck_d;
-  *factored = 4.0 * peak_f + ck_f;
+  /* backward: observable rank after op i */
+  double ro = 0;
+  for (int x = 0; x < m->npairs; x++) {
+    const bps_cost *cost = m->costs[x];
+    double rx = 0;
+    for (int t = 0; t < cost->nterms; t++) rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
+    ro = fmax(ro, fmin(rx, ldexp(1.0, cost->q)));
+  }
+  double peak_d = 0, peak_f = 0;
+  for (int i = n; i >= 0; i--) {
+    double dim = ldexp(1.0, qa[i]);
+    peak_d = fmax(peak_d, 2.0 * 16.0 * dim * dim * 3.0);
+    peak_f = fmax(peak_f, 2.0 * 16.0 * dim * (2.0 * ra[i] + 2.0 * ro));
+    if (i == 0) break;
+    const bps_op *op = &c->ops[i - 1];
+    if (op->kind == BPS_OP_TRACE && !lazy_trace(c, i - 1)) ro *= ldexp(1.0, op->k);
+    if (op->kind == BPS_OP_KRAUS) ro *= op->nkraus;
+    if (op->kind == BPS_OP_DEPOL) ro *= 2.0;
+    ro = fmin(ro, ldexp(1.0, qa[i - 1]));
+  }
+  free(qa);
+  free(ra);
+  *dense = peak_d + ck_d;
+  *factored = peak_f + ck_f;
 }
 
 /* ------------------------------------------------------------------ one sample */

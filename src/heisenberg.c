@@ -255,3 +255,29 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   *out = m.iy * z;
   return BPS_OK;
 }
+
+int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn, int nobs,
+                                       int t, const bps_state *A, bps_state *L) {
+  BPS_CHECK(A && L && A->repr == BPS_FACTORED && t >= 0, BPS_ERR_ARG, "factored states only");
+  bps_idx d = A->dim, ra = A->rank;
+  BPS_CALL(bps_state_set_factor(L, A->q, ra, A->a)); /* shape; overwritten below */
+  memset(L->a, 0, sizeof(bps_cplx) * (size_t)(d * ra));
+  bps_idx nb = (bps_idx)1 << t;
+  for (int o = 0; o < nobs; o++) {
+    const bps_state *B = obs[o];
+    BPS_CHECK(B->repr == BPS_FACTORED && B->q + t == A->q, BPS_ERR_ARG,
+              "observable on %d qubits, state on %d, identity on %d", B->q, A->q, t);
+    bps_idx dk = B->dim, rb = B->rank;
+    bps_cplx *tmp = bps_alloc((size_t)(rb * ra * nb));
+    BPS_CHECK(tmp, BPS_ERR_MEM, "out of memory");
+    double sg = sgn[o];
+#pragma omp parallel for schedule(static)
+    for (bps_idx blk = 0; blk < nb; blk++) {
+      bps_cplx *tb = tmp + blk * rb * ra;
+      bps_lin_gemm('C', 'N', rb, ra, dk, 1.0, B->a, dk, A->a + blk * dk, d, 0.0, tb, rb);
+      bps_lin_gemm('N', 'N', dk, ra, rb, sg, B->a, dk, tb, rb, 1.0, L->a + blk * dk, d);
+    }
+    bps_free(tmp);
+  }
+  return BPS_OK;
+}

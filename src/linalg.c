@@ -12,13 +12,18 @@
 /* OpenBLAS always runs single-threaded: threaded OpenBLAS gives results that depend on
  * the thread count (measured here for zgemm, zherk, zgesdd and zheevd), and bpscan's
  * results must not. Parallelism comes from our own OpenMP loops around these calls.
- * The OpenMP build of OpenBLAS implements openblas_set_num_threads() with
- * omp_set_num_threads() (and follows omp_get_max_threads() at every call), so every
- * wrapper sets one thread and restores the caller's OpenMP thread count afterwards;
- * without the restore the first Haar unitary left the whole process single-threaded. */
+ *
+ * The OpenMP build of OpenBLAS re-configures itself (goto_set_num_threads, which also
+ * re-allocates its thread buffers, and is NOT thread-safe) whenever the OpenMP thread
+ * count it sees differs from its own: omp_get_max_threads() outside a parallel region, 1
+ * inside. So: pin it to one thread once at load time (single-threaded), set the OpenMP
+ * count to 1 around calls made outside parallel regions (restoring the caller's count
+ * afterwards), and never touch it inside a parallel region, where it already agrees. */
 extern void openblas_set_num_threads(int);
+__attribute__((constructor)) static void pin_openblas(void) { openblas_set_num_threads(1); }
 static int lapack_threads(void) {
-  int nt = omp_in_parallel() ? 0 : omp_get_max_threads();
+  if (omp_in_parallel()) return 0;
+  int nt = omp_get_max_threads();
   openblas_set_num_threads(1);
   return nt;
 }

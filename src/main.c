@@ -2,6 +2,7 @@
  * `check` start MPI (signal handlers are installed before MPI_Init, because Slurm may send
  * its preemption signal as soon as the step starts). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,7 +42,19 @@ static void usage(FILE *out) {
           "(check), 75 interrupted by a signal with the checkpoint written (rerun with --resume)\n");
 }
 
+/* OpenMP worker threads get 4 MiB stacks by default, and OpenBLAS's LAPACK allocates its
+ * work buffers on the stack (zgesdd on a 1024 x 1024 factor overflows it in a per-sample
+ * worker). libgomp reads OMP_STACKSIZE only when it is loaded, so set it and re-execute
+ * once, before anything else (and before MPI_Init) happens. */
+static void ensure_thread_stack(char **argv) {
+  if (getenv("OMP_STACKSIZE") || getenv("GOMP_STACKSIZE")) return;
+  setenv("OMP_STACKSIZE", "256M", 1);
+  execv("/proc/self/exe", argv);
+  /* exec failed: go on with the default stack size */
+}
+
 int main(int argc, char **argv) {
+  ensure_thread_stack(argv);
   if (argc < 2) {
     usage(stderr);
     return BPS_EXIT_USAGE;

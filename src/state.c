@@ -122,7 +122,7 @@ int bps_state_set_pure(bps_state *s, int q, const bps_cplx *psi) {
   if (s->repr == BPS_FACTORED) {
     memcpy(s->a, psi, (size_t)d * sizeof(bps_cplx));
   } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d >= 256)
     for (bps_idx i = 0; i < d; i++)
       for (bps_idx j = 0; j < d; j++) s->a[i * d + j] = psi[i] * conj(psi[j]);
   }

@@ -31,6 +31,11 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
  * (L -> U^dag L), so the backward pass carries L (as small as A) instead of O. */
 int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
                          const bps_state *A, bps_state *L);
+/* As bps_obs_times_factor with the observables O_o on the trailing q - t qubits and an
+ * identity on the leading t qubits (O_o (x) 1 never formed): A has q = t + obs->q qubits
+ * and L = sum_o sgn[o] (1 (x) O_o) A, one small product per value of the leading qubits. */
+int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn, int nobs,
+                                       int t, const bps_state *A, bps_state *L);
 /* FACTORED only: z = sum_c L_c^dag P A_c = Tr[L^dag P A] for a q-letter Pauli string, L and
  * A of the same shape. With L = O A this is Tr[O P rho]. */
 int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, bps_cplx *z);
