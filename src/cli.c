@@ -19,6 +19,7 @@ typedef struct {
   const char *out;
   const char *sets[MAX_SETS + 1];
   int nsets, resume, force;
+  int slice_index, slice_count;
 } run_args;
 
 static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
@@ -42,6 +43,16 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
         return 0;
       }
       a->out = argv[++i];
+    } else if (allow_run_flags && !strcmp(s, "--slice")) {
+      int k = -1, n = 0, used = 0;
+      if (i + 1 >= argc || sscanf(argv[i + 1], "%d/%d%n", &k, &n, &used) != 2 ||
+          argv[i + 1][used] || n < 1 || k < 0 || k >= n) {
+        fprintf(stderr, "bpscan run: --slice needs K/N with 0 <= K < N (e.g. --slice 2/3)\n");
+        return 0;
+      }
+      i++;
+      a->slice_index = k;
+      a->slice_count = n;
     } else if (allow_run_flags && !strcmp(s, "--resume")) {
       a->resume = 1;
     } else if (allow_run_flags && !strcmp(s, "--force")) {
@@ -58,7 +69,7 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
   }
   if (!a->job_path) {
     fprintf(stderr, "usage: bpscan %s JOB.ini%s [--set section.key=value ...]\n", argv[0],
-            allow_run_flags ? " [-o OUT.h5] [--resume] [--force]" : "");
+            allow_run_flags ? " [-o OUT.h5] [--resume] [--force] [--slice K/N]" : "");
     return 0;
   }
   return 1;
@@ -157,6 +168,8 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   const char *rc = getenv("SLURM_RESTART_COUNT");
   cfg->resume = a->resume || (rc && atoi(rc) >= 1);
   cfg->force = a->force;
+  cfg->slice_index = a->slice_index;
+  cfg->slice_count = a->slice_count;
 }
 
 int bps_cli_run(int argc, char **argv) {

@@ -418,6 +418,11 @@ static int calibrate(plan *p) {
   return BPS_OK;
 }
 
+/* Whether global block t (task index) belongs to this array-job piece. */
+static int in_slice(const bps_scan_config *cfg, long t) {
+  return cfg->slice_count <= 1 || t % cfg->slice_count == cfg->slice_index;
+}
+
 /* Longest-processing-time assignment of the open tasks to ranks: tasks in decreasing
  * estimated cost go to the least loaded rank (ties: lower rank). owner[t] = rank or -1. */
 static void assign(const plan *p, const unsigned char *done, int size, int *owner) {
@@ -432,7 +437,7 @@ static void assign(const plan *p, const unsigned char *done, int size, int *owne
       if (cnt > p->cfg->block) cnt = p->cfg->block;
       cost[t] = p->pn[i].t_sample * (double)cnt;
       owner[t] = -1;
-      if (!done[t]) order[m++] = t;
+      if (!done[t] && in_slice(p->cfg, t)) order[m++] = t;
     }
   /* sort by decreasing cost, then task index (insertion sort is fine for these sizes;
    * use qsort-free stable merge for large counts) */
@@ -647,11 +652,18 @@ static double page_entropy(double da, double db) {
 
 static int build_result(const plan *p, block_data *blocks, bps_result *res, bps_result_n *rn) {
   const bps_scan_config *cfg = p->cfg;
-  long S = cfg->samples;
+  int partial = cfg->slice_count > 1;
   for (int i = 0; i < p->nn; i++) {
     const plan_n *pn = &p->pn[i];
     bps_result_n *r = &rn[i];
     memset(r, 0, sizeof *r);
+    long S = 0; /* samples in this file */
+    for (long b = 0; b < pn->nblocks; b++)
+      if (in_slice(cfg, p->task_off[i] + b)) {
+        long cnt = cfg->samples - b * cfg->block;
+        S += cnt > cfg->block ? cfg->block : cnt;
+      }
+    r->samples_total = cfg->samples;
     r->n = pn->n;
     r->samples = S;
     r->nparams = pn->nparams;
@@ -668,13 +680,17 @@ static int build_result(const plan *p, block_data *blocks, bps_result *res, bps_
     r->diag = malloc(sizeof(double) * (size_t)S * BPS_NDIAG);
     r->params = cfg->store_samples ? malloc(sizeof(double) * (size_t)S * (size_t)PA) : NULL;
     r->grad_stats = calloc((size_t)P, sizeof(bps_stats));
-    BPS_CHECK(r->cost && r->grad && r->diag && r->grad_stats && (r->params || !cfg->store_samples),
+    r->sample_index = partial ? malloc(sizeof(long) * (size_t)(S ? S : 1)) : NULL;
+    BPS_CHECK(r->cost && r->grad && r->diag && r->grad_stats && (r->params || !cfg->store_samples)
+                  && (r->sample_index || !partial),
               BPS_ERR_MEM, "out of memory assembling n = %d", pn->n);
+    long s = 0; /* row in this file */
     for (long b = 0; b < pn->nblocks; b++) {
+      if (!in_slice(cfg, p->task_off[i] + b)) continue;
       const block_data *bd = &blocks[p->task_off[i] + b];
       BPS_CHECK(bd->rec, BPS_ERR_INTERNAL, "block %ld of n = %d missing", b, pn->n);
-      for (int k = 0; k < bd->count; k++) {
-        long s = b * cfg->block + k;
+      for (int k = 0; k < bd->count; k++, s++) {
+        if (partial) r->sample_index[s] = b * cfg->block + k;
         const double *rec = bd->rec + (size_t)k * pn->rec_len;
         r->cost[s] = rec[0];
         memcpy(r->grad + s * P, rec + 1, sizeof(double) * (size_t)P);
@@ -682,34 +698,14 @@ static int build_result(const plan *p, block_data *blocks, bps_result *res, bps_
         if (r->params) memcpy(r->params + s * PA, rec + 1 + P + BPS_NDIAG, sizeof(double) * (size_t)PA);
       }
     }
-    bps_stats_compute(r->cost, S, 1, &r->cost_stats);
-    for (int k = 0; k < BPS_NDIAG; k++) bps_stats_compute(r->diag + k, S, BPS_NDIAG, &r->diag_stats[k]);
-    double vm = 0;
-    for (int q = 0; q < P; q++) {
-      bps_stats_compute(r->grad + q, S, (size_t)P, &r->grad_stats[q]);
-      vm += r->grad_stats[q].var;
-    }
-    r->grad_var_mean = vm / P;
-    /* SE of the parameter-averaged variance: z_s = mean_p (g_sp - mean_p)^2 S/(S-1) */
-    double *z = malloc(sizeof(double) * (size_t)S);
-    BPS_CHECK(z, BPS_ERR_MEM, "out of memory");
-    for (long s = 0; s < S; s++) {
-      double acc = 0;
-      for (int q = 0; q < P; q++) {
-        double d = r->grad[s * P + q] - r->grad_stats[q].mean;
-        acc += d * d;
-      }
-      z[s] = acc / P * (double)S / (double)(S - 1);
-    }
-    bps_stats zs;
-    bps_stats_compute(z, S, 1, &zs);
-    r->grad_var_mean_se = zs.mean_se;
-    free(z);
+    BPS_CALL(bps_result_n_stats(r));
     double da = ldexp(1.0, pn->diag_qubits);
     r->page_entropy = pn->page_db > 0 ? page_entropy(da, pn->page_db) : NAN;
     r->page_purity = pn->page_db > 0 ? (da + pn->page_db) / (da * pn->page_db + 1) : NAN;
   }
   res->nn = p->nn;
+  res->slice_index = partial ? cfg->slice_index : 0;
+  res->slice_count = partial ? cfg->slice_count : 1;
   res->per_n = rn;
   return BPS_OK;
 }
@@ -721,6 +717,7 @@ static void result_free(bps_result_n *rn, int nn) {
     free(rn[i].diag);
     free(rn[i].params);
     free(rn[i].grad_stats);
+    free(rn[i].sample_index);
   }
 }
 

@@ -21,7 +21,7 @@ typedef struct {
 } bps_cmd;
 
 static const bps_cmd cmds[] = {
-    {"run", bps_cli_run, 1, "run a scan: bpscan run JOB.ini [-o OUT.h5] [--set s.k=v]... [--resume] [--force]"},
+    {"run", bps_cli_run, 1, "run a scan: bpscan run JOB.ini [-o OUT.h5] [--set s.k=v]... [--resume] [--force] [--slice K/N]"},
     {"check", bps_cli_check, 1, "validate a job and print the plan: bpscan check JOB.ini [--set s.k=v]..."},
     {"info", bps_cli_info, 0, "summarise a result file: bpscan info OUT.h5"},
     {"bench", bps_bench_main, 0, "kernel throughput vs memory bandwidth (bpscan bench --help)"},

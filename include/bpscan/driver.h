@@ -48,6 +48,9 @@ typedef struct {
   uint64_t job_hash;
   const char *model_name;   /* "dqnn", ... */
   int resume, force;
+  /* Array-job piece: compute only blocks b with (global block number) % slice_count ==
+   * slice_index, and write a partial file for `bpscan merge`. slice_count <= 1: all. */
+  int slice_index, slice_count;
 } bps_scan_config;
 
 /* Install SIGTERM/SIGINT/SIGUSR1 handlers (call before MPI_Init). */

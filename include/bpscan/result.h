@@ -32,6 +32,11 @@ typedef struct {
   bps_stats diag_stats[BPS_NDIAG];
   double grad_var_mean, grad_var_mean_se; /* mean over tracked parameters of Var dC */
   double page_entropy, page_purity;       /* Haar prediction for the diagnosed state, or NaN */
+  /* Array-job piece (bps_result.slice_count > 1): the sample indices (increasing) of the
+   * rows above, stored as dataset sample_index [S]; NULL for a complete scan. The
+   * statistics of a piece cover its own samples only. */
+  long *sample_index;
+  long samples_total;    /* the job's samples per n (= samples for a complete scan) */
 } bps_result_n;
 
 typedef struct {
@@ -44,8 +49,14 @@ typedef struct {
   const char *host;
   double start_time, end_time; /* seconds since the epoch */
   double wall_plan, wall_compute, wall_reduce, wall_write;
+  int slice_index, slice_count; /* array-job piece K of N (slice_count <= 1: whole scan) */
   int nn;                /* number of qubit counts */
   bps_result_n *per_n;   /* [nn], increasing n */
 } bps_result;
+
+/* Fill the statistics of r (cost_stats, grad_stats (allocated by the caller, [P]),
+ * diag_stats, grad_var_mean and its SE) from its per-sample arrays, in sample order. The
+ * driver and `bpscan merge` both use this, so a merged file equals a single run. */
+int bps_result_n_stats(bps_result_n *r);
 
 #endif
