@@ -341,8 +341,12 @@ static int plan_make(const bps_scan_config *cfg, plan *p) {
   for (int i = 0; i < p->nn; i++) {
     plan_n *pn = &p->pn[i];
     pn->n = cfg->qubits[i];
+    /* auto: factored (rho = A A^dag keeps the rank of pure inputs and layer states), except
+     * for the QBM (a Gibbs state, full rank) and noisy circuits (channels drive the rank
+     * to the register dimension, where a factor is a dense matrix plus SVDs) */
     bps_repr repr = cfg->repr >= 0 ? (bps_repr)cfg->repr
-                    : cfg->model.kind == BPS_MODEL_QBM ? BPS_DENSE : BPS_FACTORED;
+                    : (cfg->model.kind == BPS_MODEL_QBM || cfg->model.noise != BPS_NOISE_NONE)
+                        ? BPS_DENSE : BPS_FACTORED;
     pn->repr = repr;
     bps_model_instance *m = NULL;
     BPS_CALL(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, repr, &m));

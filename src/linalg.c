@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,26 +52,43 @@ int bps_lin_eigh(int n, bps_cplx *A, int lda, double *w, int want_vectors) {
   return BPS_OK;
 }
 
+/* zgesdd (divide and conquer) is fast but its bidiagonal solver occasionally fails to
+ * converge (info > 0) on harmless matrices; zgesvd (QR iteration) is the robust fallback,
+ * run on a saved copy because zgesdd destroys A. */
 int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
   BPS_CHECK(m >= 0 && n >= 0 && lda >= (m > 0 ? m : 1), BPS_ERR_ARG, "bad svd shape");
   if (m == 0 || n == 0) return BPS_OK;
+  for (int j = 0; j < n; j++)
+    for (int i = 0; i < m; i++)
+      BPS_CHECK(isfinite(creal(A[i + (size_t)lda * j])) && isfinite(cimag(A[i + (size_t)lda * j])),
+                BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry at (%d, %d)", m, n, i, j);
   int k = m < n ? m : n;
-  lapack_int info;
-  if (U) {
-    bps_cplx *vt = bps_alloc((size_t)k * (size_t)n);
-    BPS_CHECK(vt, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
-    int nt = lapack_threads();
-    info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, 'S', m, n, (lapack_complex_double *)A, lda, s,
-                          (lapack_complex_double *)U, m, (lapack_complex_double *)vt, k);
-    lapack_restore(nt);
+  size_t na = (size_t)lda * (size_t)n;
+  bps_cplx *vt = U ? bps_alloc((size_t)k * (size_t)n) : NULL, *save = bps_alloc(na);
+  if ((U && !vt) || !save) {
     bps_free(vt);
-  } else {
-    int nt = lapack_threads();
-    info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, 'N', m, n, (lapack_complex_double *)A, lda, s,
-                          NULL, 1, NULL, 1);
-    lapack_restore(nt);
+    bps_free(save);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
   }
-  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgesdd failed (info=%d, %dx%d)", (int)info, m, n);
+  memcpy(save, A, na * sizeof(bps_cplx));
+  int nt = lapack_threads();
+  lapack_int info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, U ? 'S' : 'N', m, n,
+                                   (lapack_complex_double *)A, lda, s,
+                                   (lapack_complex_double *)U, U ? m : 1,
+                                   (lapack_complex_double *)vt, U ? k : 1);
+  if (info > 0) {
+    memcpy(A, save, na * sizeof(bps_cplx));
+    double *superb = malloc(sizeof(double) * (size_t)(k > 1 ? k - 1 : 1));
+    info = superb ? LAPACKE_zgesvd(LAPACK_COL_MAJOR, U ? 'S' : 'N', 'N', m, n,
+                                   (lapack_complex_double *)A, lda, s,
+                                   (lapack_complex_double *)U, U ? m : 1, NULL, 1, superb)
+                  : -1000;
+    free(superb);
+  }
+  lapack_restore(nt);
+  bps_free(vt);
+  bps_free(save);
+  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgesdd and zgesvd failed (info=%d, %dx%d)", (int)info, m, n);
   return BPS_OK;
 }
 

@@ -176,9 +176,11 @@ int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_gr
     return BPS_OK;
   }
   BPS_CHECK(m->circuit && m->npairs >= 1, BPS_ERR_INTERNAL, "instance has no circuit or pairs");
+  BPS_CHECK(m->circuit->nparams <= m->nparams, BPS_ERR_INTERNAL,
+            "circuit uses %d parameters, the instance has %d", m->circuit->nparams, m->nparams);
   double *gx = NULL;
   if (grad) {
-    gx = malloc(sizeof(double) * (size_t)(m->nparams ? m->nparams : 1));
+    gx = calloc((size_t)(m->nparams ? m->nparams : 1), sizeof(double));
     BPS_CHECK(gx, BPS_ERR_MEM, "out of memory");
     for (int p = 0; p < m->nparams; p++) grad[p] = 0.0;
   }
