@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cmake/setup.sh: one-command setup for bpscan on Debian 12 (the README's two commands).
 #
-#   bash cmake/setup.sh main    install missing packages, build, run the main job
+#   bash cmake/setup.sh main    install missing packages, build, run the quickstart scan,
+#                               summarise it and fit Var[dC] against n (writes results/)
 #   bash cmake/setup.sh test    install missing packages, build from clean, run all tests
 #   bash cmake/setup.sh deps    only install missing Debian packages (needs root)
 #   bash cmake/setup.sh build   only configure and build into build/
@@ -14,7 +15,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BPSCAN_BUILD:-$here/build}
 jobs=${BPSCAN_JOBS:-$(nproc --all)}
 
-# Debian packages bpscan needs (platform facts: ../shared/platform.md).
+# Debian packages bpscan needs (platform facts: ../shared/platform.md); the test command
+# also needs clang for the job-file fuzzer and a Slurm for the batch-script tests.
+test_packages=(clang libclang-rt-14-dev slurmctld slurmd slurm-client munge)
 packages=(
   build-essential cmake pkg-config git
   libopenmpi-dev openmpi-bin
@@ -34,12 +37,13 @@ export PYENV_VERSION=system
 say() { printf '[setup] %s\n' "$*"; }
 
 deps() {
-  local missing=()
-  for p in "${packages[@]}"; do
+  local missing=() want=("${packages[@]}")
+  [ "${1:-}" = test ] && want+=("${test_packages[@]}")
+  for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
-    say "all ${#packages[@]} Debian packages present"
+    say "all ${#want[@]} Debian packages present"
     return 0
   fi
   if [ "$(id -u)" -ne 0 ]; then
@@ -66,12 +70,18 @@ case "$cmd" in
   main)
     deps
     configure_build
-    say "main job: kernel benchmark (bpscan bench --quick)"
-    "$build/bpscan" bench --quick --json "$build/bench.json"
-    say "benchmark table written to $build/bench.json"
+    mkdir -p "$here/results"
+    out="$here/results/quickstart-$(date +%Y%m%d-%H%M%S).h5"
+    say "main job: bpscan run jobs/quickstart.ini -> $out"
+    "$build/bpscan" run "$here/jobs/quickstart.ini" -o "$out"
+    "$build/bpscan" info "$out"
+    say "fit and plot: analysis/bpfit"
+    /usr/bin/python3 "$here/analysis/bpfit" "$out" --plot "${out%.h5}.png" \
+      --table "${out%.h5}.csv" --json "${out%.h5}.json"
+    say "results: $out, ${out%.h5}.png, ${out%.h5}.csv"
     ;;
   test)
-    deps
+    deps test
     say "clean build in $build"
     rm -rf "$build"
     configure_build -DBPSCAN_WERROR=ON
@@ -79,7 +89,7 @@ case "$cmd" in
     (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600)
     ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
