@@ -385,11 +385,24 @@ static int check_result(const bps_result *res) {
                 "n = %d: tracked index %d out of range [0, %d)", r->n, r->tracked[k], r->nparams);
     BPS_CHECK(r->samples == 0 || (r->cost && r->diag && (r->ntracked == 0 || r->grad)),
               BPS_ERR_ARG, "n = %d: per-sample arrays missing", r->n);
+    if (res->slice_count > 1) {
+      BPS_CHECK(r->samples == 0 || r->sample_index, BPS_ERR_ARG,
+                "n = %d: array-job piece without sample_index", r->n);
+      BPS_CHECK(r->samples_total >= r->samples, BPS_ERR_ARG,
+                "n = %d: samples_total %ld < samples %ld", r->n, r->samples_total, r->samples);
+      for (long s = 0; s < r->samples; s++)
+        BPS_CHECK(r->sample_index[s] >= (s ? r->sample_index[s - 1] + 1 : 0) &&
+                      r->sample_index[s] < r->samples_total,
+                  BPS_ERR_ARG, "n = %d: sample_index[%ld] = %ld is not increasing in [0, %ld)",
+                  r->n, s, r->sample_index[s], r->samples_total);
+    }
   }
+  BPS_CHECK(res->slice_count <= 1 || (res->slice_index >= 0 && res->slice_index < res->slice_count),
+            BPS_ERR_ARG, "slice_index %d not in [0, %d)", res->slice_index, res->slice_count);
   return BPS_OK;
 }
 
-static int write_n(const writer *w, hid_t file, const bps_result_n *r) {
+static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece) {
   int rc = BPS_OK;
   hid_t g = H5I_INVALID_HID, d = H5I_INVALID_HID;
   double *tmp = NULL;
@@ -420,6 +433,9 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r) {
     d2[1] = PA;
     TRY(dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->params, 1));
   }
+  if (piece) /* which samples of the scan the rows are (array-job pieces only) */
+    TRY(dset_write(w, g, where, "sample_index", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
+                   r->sample_index, 1));
 
   /* per-parameter statistics and names */
   tmp = malloc((P > 0 ? P : 1) * sizeof *tmp);
@@ -462,6 +478,7 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r) {
   }
   TRY(attr_f64(w, g, where, "page_entropy", r->page_entropy));
   TRY(attr_f64(w, g, where, "page_purity", r->page_purity));
+  if (piece) TRY(attr_i64(w, g, where, "samples_total", r->samples_total));
   H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
 done:
   free(tmp);
@@ -563,7 +580,10 @@ static int write_contents(const writer *w, hid_t file, const bps_result *res, do
   TRY(attr_f64(w, file, "/", "wall_plan", res->wall_plan));
   TRY(attr_f64(w, file, "/", "wall_compute", res->wall_compute));
   TRY(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
-  for (int i = 0; i < res->nn; i++) TRY(write_n(w, file, &res->per_n[i]));
+  int piece = res->slice_count > 1;
+  TRY(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
+  TRY(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
+  for (int i = 0; i < res->nn; i++) TRY(write_n(w, file, &res->per_n[i], piece));
   TRY(write_summary(w, file, res));
   double ww = res->wall_write;
   if (!(ww >= 0)) ww = now_monotonic() - t0;
@@ -1003,6 +1023,12 @@ int bps_h5_info(const char *path, FILE *out) {
   TRY(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &fhash));
   TRY(read_attr_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &ranks, &f));
   TRY(read_attr_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &threads, &f));
+  int sl_index = 0, sl_count = 1;
+  TRY(read_attr_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &sl_index, &f));
+  if (!f) sl_index = 0;
+  TRY(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sl_count, &f));
+  if (!f || sl_count < 1) sl_count = 1;
+  int piece = sl_count > 1;
   static const char *const wname[] = {"start_unix", "end_unix", "wall_plan", "wall_compute",
                                       "wall_reduce", "wall_write"};
   double wv[6];
@@ -1057,6 +1083,9 @@ int bps_h5_info(const char *path, FILE *out) {
   fprintf(out, "provenance\n  %-13s %s (git %s)\n", "bpscan", ver, commit);
   fprintf(out, "  %-13s %s, %d MPI rank%s x %d OpenMP thread%s\n", "host", host, ranks,
           ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+  if (piece)
+    fprintf(out, "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
+            "bpscan merge\n", "array job", sl_index, sl_count, sl_index, sl_count);
   fprintf(out, "  %-13s %s\n", "started", str[6] && str[6][0] ? str[6] : "?");
   if (isfinite(wv[0]) && isfinite(wv[1]))
     snprintf(t, sizeof t, " (%.1f s)", wv[1] - wv[0]);
@@ -1119,7 +1148,7 @@ int bps_h5_info(const char *path, FILE *out) {
       ADD("%sn = %d has no num_samples", problems++ ? "; " : "", r->n);
       continue;
     }
-    if (want >= 0 && r->samples != want)
+    if (want >= 0 && (piece ? r->samples > want : r->samples != want))
       ADD("%sn = %d has %lld of %lld samples", problems++ ? "; " : "", r->n, (long long)r->samples,
           want);
     if (r->rows != r->samples)
@@ -1127,8 +1156,14 @@ int bps_h5_info(const char *path, FILE *out) {
           (long long)r->rows, (long long)r->samples);
   }
 #undef ADD
+  long long have_total = 0;
+  for (int i = 0; i < nrows; i++) have_total += rows[i].samples;
   if (problems)
-    fprintf(out, "completeness: INCOMPLETE: %s\n", msg);
+    fprintf(out, "completeness: INCOMPLETE%s: %s\n", piece ? " piece" : "", msg);
+  else if (piece)
+    fprintf(out, "completeness: piece %d of %d of the scan (%lld of %lld samples); merge all %d "
+            "pieces with bpscan merge\n", sl_index, sl_count, have_total,
+            want >= 0 && nq >= 0 ? want * nq : -1LL, sl_count);
   else if (nq < 0 || want < 0)
     fprintf(out, "completeness: unknown (the job text has no readable %s)\n",
             nq < 0 && want < 0 ? "'qubits' and 'samples' keys"
@@ -1144,5 +1179,398 @@ done:
   h5_close(&file);
   h5_close(&fapl);
   H5Eclear2(H5E_DEFAULT);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Loading a whole result (bpscan merge)                                                 */
+
+void bps_h5_result_free(bps_result *res) {
+  if (!res) return;
+  free((void *)res->job_text);
+  free((void *)res->model);
+  free((void *)res->grad_method);
+  free((void *)res->host);
+  for (int i = 0; res->per_n && i < res->nn; i++) {
+    bps_result_n *r = &res->per_n[i];
+    free(r->tracked);
+    if (r->param_names)
+      for (int k = 0; k < r->nparams; k++) free(r->param_names[k]);
+    free(r->param_names);
+    free((void *)r->representation);
+    free(r->cost);
+    free(r->grad);
+    free(r->diag);
+    free(r->params);
+    free(r->grad_stats);
+    free(r->sample_index);
+  }
+  free(res->per_n);
+  memset(res, 0, sizeof *res);
+}
+
+/* A numeric attribute that must exist. */
+static int need_num(const char *path, hid_t loc, const char *where, const char *name,
+                    hid_t mtype, void *v) {
+  int f = 0;
+  BPS_CALL(read_attr_num(path, loc, where, name, mtype, v, &f));
+  BPS_CHECK(f, BPS_ERR_IO, "%s: attribute %s%s missing (not a complete bpscan result file)",
+            path, where, name);
+  return BPS_OK;
+}
+
+/* A string attribute that must exist (malloc'ed into *s). */
+static int need_str(const char *path, hid_t loc, const char *where, const char *name, char **s) {
+  BPS_CALL(read_attr_str(path, loc, where, name, s));
+  BPS_CHECK(*s, BPS_ERR_IO, "%s: attribute %s%s missing (not a complete bpscan result file)",
+            path, where, name);
+  return BPS_OK;
+}
+
+/* The numeric dataset loc/name, which must have the given rank and dims, read as mtype
+ * (elements of esz bytes) into a new buffer *out (at least one element long). */
+static int read_dset_num(const char *path, hid_t loc, const char *where, const char *name,
+                         int rank, const hsize_t *dims, hid_t mtype, size_t esz, void **out) {
+  int rc = BPS_OK;
+  hid_t d = H5I_INVALID_HID, sp = H5I_INVALID_HID, ft = H5I_INVALID_HID;
+  void *buf = NULL;
+  *out = NULL;
+  htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
+  if (!ex) FAIL(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
+                where, name);
+  H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
+  H5_TRY(ft = H5Dget_type(d), "%s: dataset %s%s: type", path, where, name);
+  H5T_class_t cl = H5Tget_class(ft);
+  if (cl != H5T_INTEGER && cl != H5T_FLOAT)
+    FAIL(BPS_ERR_IO, "%s: dataset %s%s is not numeric", path, where, name);
+  H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
+  hsize_t got[2] = {0, 0};
+  int nd = H5Sget_simple_extent_ndims(sp);
+  H5_TRY(nd, "%s: dataset %s%s: dataspace", path, where, name);
+  if (nd != rank) FAIL(BPS_ERR_IO, "%s: dataset %s%s has rank %d, expected %d", path, where, name,
+                       nd, rank);
+  H5_TRY(H5Sget_simple_extent_dims(sp, got, NULL), "%s: dataset %s%s: dims", path, where, name);
+  size_t n = 1;
+  for (int k = 0; k < rank; k++) {
+    if (got[k] != dims[k])
+      FAIL(BPS_ERR_IO, "%s: dataset %s%s has %llu entries along dimension %d, expected %llu "
+                       "(from the group's attributes)", path, where, name,
+           (unsigned long long)got[k], k, (unsigned long long)dims[k]);
+    n *= (size_t)dims[k];
+  }
+  buf = malloc((n > 0 ? n : 1) * esz);
+  if (!buf) FAIL(BPS_ERR_MEM, "%s: out of memory reading dataset %s%s", path, where, name);
+  if (n > 0)
+    H5_TRY(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
+           "%s: cannot read dataset %s%s", path, where, name);
+  *out = buf;
+  buf = NULL;
+done:
+  free(buf);
+  h5_close(&ft);
+  h5_close(&sp);
+  h5_close(&d);
+  return rc;
+}
+
+/* The 1-D variable-length string dataset loc/name of count entries -> a new array of
+ * count malloc'ed strings. */
+static int read_dset_strings(const char *path, hid_t loc, const char *where, const char *name,
+                             hsize_t count, char ***out) {
+  int rc = BPS_OK;
+  hid_t d = H5I_INVALID_HID, sp = H5I_INVALID_HID, ft = H5I_INVALID_HID, mt = H5I_INVALID_HID;
+  char **vl = NULL, **s = NULL;
+  int have_vl = 0;
+  *out = NULL;
+  htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
+  if (!ex) FAIL(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
+                where, name);
+  H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
+  H5_TRY(ft = H5Dget_type(d), "%s: dataset %s%s: type", path, where, name);
+  if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0)
+    FAIL(BPS_ERR_IO, "%s: dataset %s%s is not a variable-length string list", path, where, name);
+  H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
+  hsize_t got = 0;
+  if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &got, NULL) < 0 ||
+      got != count)
+    FAIL(BPS_ERR_IO, "%s: dataset %s%s has %llu entries, expected %llu", path, where, name,
+         (unsigned long long)got, (unsigned long long)count);
+  H5_TRY(mt = H5Tcopy(H5T_C_S1), "%s: dataset %s%s: type", path, where, name);
+  H5_TRY(H5Tset_size(mt, H5T_VARIABLE), "%s: dataset %s%s: type", path, where, name);
+  H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)), "%s: dataset %s%s: type", path, where, name);
+  vl = calloc(count > 0 ? (size_t)count : 1, sizeof *vl);
+  s = calloc(count > 0 ? (size_t)count : 1, sizeof *s);
+  if (!vl || !s) FAIL(BPS_ERR_MEM, "out of memory");
+  if (count > 0) {
+    H5_TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl), "%s: cannot read dataset %s%s",
+           path, where, name);
+    have_vl = 1;
+  }
+  for (hsize_t i = 0; i < count; i++) {
+    s[i] = strdup(vl[i] ? vl[i] : "");
+    if (!s[i]) FAIL(BPS_ERR_MEM, "out of memory");
+  }
+  *out = s;
+  s = NULL;
+done:
+  if (have_vl) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(mt, sp, H5P_DEFAULT, vl);
+#else
+    H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, vl);
+#endif
+  }
+  if (s)
+    for (hsize_t i = 0; i < count; i++) free(s[i]);
+  free(s);
+  free(vl);
+  h5_close(&mt);
+  h5_close(&ft);
+  h5_close(&sp);
+  h5_close(&d);
+  return rc;
+}
+
+/* One /n{N} group into r (zeroed by the caller; partial contents are freed by the caller). */
+static int load_n(const char *path, hid_t file, const char *gname, int piece, bps_result_n *r) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  double *gm = NULL, *gv = NULL, *gse = NULL;
+  void *vp = NULL;
+  char where[80], nm[64];
+  snprintf(where, sizeof where, "/%s/", gname);
+  H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
+  int64_t S64 = 0;
+  TRY(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
+  TRY(need_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &S64));
+  int PA = -1, P = -1;
+  TRY(need_num(path, g, where, "num_params", H5T_NATIVE_INT, &PA));
+  TRY(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, &P));
+  if (S64 < 0 || PA < 0 || P < 0 || P > PA || (int64_t)(long)S64 != S64)
+    FAIL(BPS_ERR_IO, "%s: group %s: invalid sizes (num_samples %lld, num_params %d, "
+                     "num_tracked %d)", path, where, (long long)S64, PA, P);
+  r->samples = (long)S64;
+  TRY(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
+  TRY(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
+  TRY(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
+  char *repr = NULL;
+  TRY(need_str(path, g, where, "representation", &repr));
+  r->representation = repr;
+  TRY(need_num(path, g, where, "cost_mean", H5T_NATIVE_DOUBLE, &r->cost_stats.mean));
+  TRY(need_num(path, g, where, "cost_mean_se", H5T_NATIVE_DOUBLE, &r->cost_stats.mean_se));
+  TRY(need_num(path, g, where, "cost_var", H5T_NATIVE_DOUBLE, &r->cost_stats.var));
+  TRY(need_num(path, g, where, "cost_var_se", H5T_NATIVE_DOUBLE, &r->cost_stats.var_se));
+  r->cost_stats.count = r->samples;
+  TRY(need_num(path, g, where, "grad_var_mean", H5T_NATIVE_DOUBLE, &r->grad_var_mean));
+  TRY(need_num(path, g, where, "grad_var_mean_se", H5T_NATIVE_DOUBLE, &r->grad_var_mean_se));
+  for (int k = 0; k < BPS_NDIAG; k++) {
+    bps_stats *ds = &r->diag_stats[k];
+    ds->count = r->samples;
+    snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
+    TRY(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean));
+    snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
+    TRY(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean_se));
+    snprintf(nm, sizeof nm, "%s_var", bps_diag_names[k]);
+    TRY(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->var));
+  }
+  TRY(need_num(path, g, where, "page_entropy", H5T_NATIVE_DOUBLE, &r->page_entropy));
+  TRY(need_num(path, g, where, "page_purity", H5T_NATIVE_DOUBLE, &r->page_purity));
+  r->samples_total = r->samples;
+  if (piece) {
+    int64_t tot = -1;
+    TRY(need_num(path, g, where, "samples_total", H5T_NATIVE_INT64, &tot));
+    if (tot < S64 || (int64_t)(long)tot != tot)
+      FAIL(BPS_ERR_IO, "%s: %ssamples_total = %lld is less than num_samples = %lld", path, where,
+           (long long)tot, (long long)S64);
+    r->samples_total = (long)tot;
+  }
+
+  /* per-sample datasets */
+  hsize_t S = (hsize_t)r->samples, d1[1] = {S}, d2[2] = {S, (hsize_t)P};
+  TRY(read_dset_num(path, g, where, "cost", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  r->cost = vp;
+  TRY(read_dset_num(path, g, where, "grad", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  r->grad = vp;
+  d2[1] = BPS_NDIAG;
+  TRY(read_dset_num(path, g, where, "diag", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  r->diag = vp;
+  htri_t ex = H5Lexists(g, "params", H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up dataset %sparams", path, where);
+  if (ex) {
+    d2[1] = (hsize_t)PA;
+    TRY(read_dset_num(path, g, where, "params", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+    r->params = vp;
+  }
+  if (piece) {
+    TRY(read_dset_num(path, g, where, "sample_index", 1, d1, H5T_NATIVE_LONG, sizeof(long), &vp));
+    r->sample_index = vp;
+    for (long s = 0; s < r->samples; s++)
+      if (r->sample_index[s] < (s ? r->sample_index[s - 1] + 1 : 0) ||
+          r->sample_index[s] >= r->samples_total)
+        FAIL(BPS_ERR_IO, "%s: %ssample_index[%ld] = %ld is not increasing in [0, %ld)", path,
+             where, s, r->sample_index[s], r->samples_total);
+  }
+
+  /* parameters: names, tracked indices, per-parameter statistics */
+  r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);
+  if (!r->param_names) FAIL(BPS_ERR_MEM, "out of memory");
+  r->nparams = PA;
+  char **names = NULL;
+  TRY(read_dset_strings(path, g, where, "param_names_all", (hsize_t)PA, &names));
+  memcpy(r->param_names, names, (size_t)PA * sizeof *names);
+  free(names);
+  d1[0] = (hsize_t)P;
+  TRY(read_dset_num(path, g, where, "param_index", 1, d1, H5T_NATIVE_INT, sizeof(int), &vp));
+  r->tracked = vp;
+  r->ntracked = P;
+  for (int k = 0; k < P; k++)
+    if (r->tracked[k] < 0 || r->tracked[k] >= PA)
+      FAIL(BPS_ERR_IO, "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where, k,
+           r->tracked[k], PA);
+  TRY(read_dset_num(path, g, where, "grad_mean", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  gm = vp;
+  TRY(read_dset_num(path, g, where, "grad_var", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  gv = vp;
+  TRY(read_dset_num(path, g, where, "grad_var_se", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  gse = vp;
+  r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
+  if (!r->grad_stats) FAIL(BPS_ERR_MEM, "out of memory");
+  for (int k = 0; k < P; k++) {
+    r->grad_stats[k].count = r->samples;
+    r->grad_stats[k].mean = gm[k];
+    r->grad_stats[k].var = gv[k];
+    r->grad_stats[k].var_se = gse[k];
+  }
+done:
+  free(gm);
+  free(gv);
+  free(gse);
+  h5_close(&g);
+  return rc;
+}
+
+int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
+  int rc = BPS_OK, f, sv = 0;
+  hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  int *gn = NULL;
+  char **gnames = NULL;
+  int ng = 0;
+  char *vs[3] = {NULL, NULL, NULL};
+  h5_silence();
+  if (res) memset(res, 0, sizeof *res);
+  if (meta) memset(meta, 0, sizeof *meta);
+  if (!res) FAIL(BPS_ERR_ARG, "no result to fill");
+  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
+  struct stat st;
+  if (stat(path, &st) != 0) FAIL(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
+  if (access(path, R_OK) != 0) FAIL(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+#if H5_VERSION_GE(1, 12, 0)
+  htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+  htri_t is = H5Fis_hdf5(path);
+#endif
+  H5Eclear2(H5E_DEFAULT);
+  if (is <= 0) FAIL(BPS_ERR_IO, "'%s' is not an HDF5 file (so not a bpscan result file)", path);
+  H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", path);
+  H5_TRY(H5Pset_fapl_sec2(fapl), "%s: file driver", path);
+  H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
+#if H5_VERSION_GE(1, 10, 7)
+  H5_TRY(H5Pset_file_locking(fapl, 1, 1), "%s: file locking", path);
+#endif
+  H5_TRY(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "cannot open HDF5 file '%s'", path);
+  TRY(read_attr_num(path, file, "/", "schema_version", H5T_NATIVE_INT, &sv, &f));
+  if (!f) FAIL(BPS_ERR_IO, "'%s' is not a bpscan result file (no schema_version attribute)", path);
+  if (sv > BPS_H5_SCHEMA_VERSION)
+    FAIL(BPS_ERR_IO, "'%s' has schema_version %d, newer than this bpscan %s reads (%d); "
+         "use a newer bpscan", path, sv, BPS_VERSION_STRING, BPS_H5_SCHEMA_VERSION);
+  if (sv < 1) FAIL(BPS_ERR_IO, "'%s' has an invalid schema_version %d", path, sv);
+
+  /* root attributes */
+  char *s = NULL;
+  TRY(need_str(path, file, "/", "job", &s));
+  res->job_text = s;
+  TRY(need_str(path, file, "/", "model", &s));
+  res->model = s;
+  TRY(need_str(path, file, "/", "grad_method", &s));
+  res->grad_method = s;
+  TRY(need_str(path, file, "/", "host", &s));
+  res->host = s;
+  TRY(need_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &res->job_hash));
+  TRY(need_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &res->seed));
+  TRY(need_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &res->mpi_ranks));
+  TRY(need_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &res->omp_threads));
+  TRY(need_num(path, file, "/", "start_unix", H5T_NATIVE_DOUBLE, &res->start_time));
+  TRY(need_num(path, file, "/", "end_unix", H5T_NATIVE_DOUBLE, &res->end_time));
+  TRY(need_num(path, file, "/", "wall_plan", H5T_NATIVE_DOUBLE, &res->wall_plan));
+  TRY(need_num(path, file, "/", "wall_compute", H5T_NATIVE_DOUBLE, &res->wall_compute));
+  TRY(need_num(path, file, "/", "wall_reduce", H5T_NATIVE_DOUBLE, &res->wall_reduce));
+  TRY(need_num(path, file, "/", "wall_write", H5T_NATIVE_DOUBLE, &res->wall_write));
+  res->slice_index = 0;
+  res->slice_count = 1;
+  TRY(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &res->slice_count, &f));
+  if (!f) res->slice_count = 1;
+  if (res->slice_count < 1) FAIL(BPS_ERR_IO, "%s: invalid slice_count %d", path, res->slice_count);
+  if (res->slice_count > 1) {
+    TRY(need_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &res->slice_index));
+    if (res->slice_index < 0 || res->slice_index >= res->slice_count)
+      FAIL(BPS_ERR_IO, "%s: slice_index %d not in [0, %d)", path, res->slice_index,
+           res->slice_count);
+  }
+  if (meta) {
+    static const char *const vn[3] = {"bpscan_version", "git_commit", "hdf5_version"};
+    for (int k = 0; k < 3; k++) TRY(read_attr_str(path, file, "/", vn[k], &vs[k]));
+    meta->schema_version = sv;
+    snprintf(meta->bpscan_version, sizeof meta->bpscan_version, "%s", vs[0] ? vs[0] : "");
+    snprintf(meta->git_commit, sizeof meta->git_commit, "%s", vs[1] ? vs[1] : "");
+    snprintf(meta->hdf5_version, sizeof meta->hdf5_version, "%s", vs[2] ? vs[2] : "");
+  }
+
+  /* the /n{N} groups, in increasing n */
+  H5G_info_t gi;
+  H5_TRY(H5Gget_info(file, &gi), "%s: cannot list the root group", path);
+  gn = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *gn);
+  gnames = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *gnames);
+  if (!gn || !gnames) FAIL(BPS_ERR_MEM, "out of memory");
+  for (hsize_t i = 0; i < gi.nlinks; i++) {
+    char name[64];
+    ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                                     H5P_DEFAULT);
+    H5_TRY(len, "%s: cannot list the root group", path);
+    if ((size_t)len >= sizeof name || name[0] != 'n' || !name[1]) continue;
+    char *e;
+    long nv = strtol(name + 1, &e, 10);
+    if (*e || nv < 1 || nv > 100000 || name[1] == '0' || name[1] == '+' || name[1] == '-')
+      continue;
+    int at = ng++; /* insertion into increasing n */
+    while (at > 0 && gn[at - 1] > (int)nv) {
+      gn[at] = gn[at - 1];
+      gnames[at] = gnames[at - 1];
+      at--;
+    }
+    gn[at] = (int)nv;
+    gnames[at] = strdup(name);
+    if (!gnames[at]) FAIL(BPS_ERR_MEM, "out of memory");
+  }
+  res->per_n = calloc(ng > 0 ? (size_t)ng : 1, sizeof *res->per_n);
+  if (!res->per_n) FAIL(BPS_ERR_MEM, "out of memory");
+  res->nn = ng;
+  for (int i = 0; i < ng; i++) {
+    TRY(load_n(path, file, gnames[i], res->slice_count > 1, &res->per_n[i]));
+    if (res->per_n[i].n != gn[i])
+      FAIL(BPS_ERR_IO, "%s: group /%s has attribute n = %d", path, gnames[i], res->per_n[i].n);
+  }
+done:
+  if (gnames)
+    for (int i = 0; i < ng; i++) free(gnames[i]);
+  free(gnames);
+  free(gn);
+  for (int k = 0; k < 3; k++) free(vs[k]);
+  h5_close(&file);
+  h5_close(&fapl);
+  H5Eclear2(H5E_DEFAULT);
+  if (rc && res) bps_h5_result_free(res);
   return rc;
 }

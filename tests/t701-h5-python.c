@@ -3,7 +3,8 @@
  * /usr/bin/python3) finds the documented names, shapes, dtypes, UTF-8 strings, storage
  * and statistics consistent with the samples, for S = 100 (the synthetic values checked
  * too) and S = 5000 (more rows than one chunk). The checker must also reject a file with a
- * dataset removed, so it is not vacuous. */
+ * dataset removed, so it is not vacuous. An array-job piece (sample_index, samples_total,
+ * slice_index/slice_count) passes too, and fails without its sample_index. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,37 @@ int main(void) {
   snprintf(cmd, sizeof cmd, "h5dump '%s' > '%s' 2>&1", edge, dump);
   CHECK(run(cmd) == 0);
   unlink(edge);
+
+  /* an array-job piece: piece 2 of 4 with every fourth sample */
+  char piece[512];
+  snprintf(piece, sizeof piece, "%s/piece.h5", dir);
+  {
+    bps_result res;
+    synth_result(&res, 25);
+    res.slice_index = 2;
+    res.slice_count = 4;
+    for (int i = 0; i < res.nn; i++) {
+      res.per_n[i].samples_total = 100;
+      res.per_n[i].sample_index = malloc(25 * sizeof(long));
+      for (long k = 0; k < 25; k++) res.per_n[i].sample_index[k] = 4 * k + 2;
+    }
+    CHECK_OK(bps_h5_write(piece, &res, 0));
+    for (int i = 0; i < res.nn; i++) free(res.per_n[i].sample_index);
+    synth_free(&res);
+  }
+  snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s'", script, piece);
+  CHECK(run(cmd) == 0);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  {
+    hid_t fp = H5Fopen(piece, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECK(fp >= 0);
+    CHECK(H5Ldelete(fp, "/n6/sample_index", H5P_DEFAULT) >= 0);
+    CHECK(H5Fclose(fp) >= 0);
+  }
+  snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s' 2>'%s'", script, piece, dump);
+  CHECK(run(cmd) == 1);
+  CHECK(file_contains(dump, "/n6: dataset sample_index missing"));
+  unlink(piece);
 
   /* a damaged copy is rejected */
   snprintf(cmd, sizeof cmd, "cp '%s' '%s'", small, broken);

@@ -31,6 +31,10 @@
  * res->wall_write < 0 (or NaN) means "not measured": the file then records the time this
  * call spent until its last attribute (all but writing the bytes out and the move).
  * Strings that are not valid UTF-8 are stored with each invalid byte replaced by '?'.
+ * Array-job pieces (res->slice_count > 1) get the root attributes slice_index/slice_count
+ * and, per qubit count, the dataset sample_index [S] (i8, the rows' sample numbers,
+ * increasing; required) and the attribute samples_total (i8); a complete scan
+ * (slice_count <= 1) is written with slice_index = 0, slice_count = 1 and neither.
  * Returns BPS_OK, BPS_ERR_ARG (inconsistent res), BPS_ERR_MEM or BPS_ERR_IO. */
 int bps_h5_write(const char *path, const bps_result *res, int force);
 
@@ -49,5 +53,34 @@ int bps_h5_check_writable(const char *path, int force);
  * without schema_version ("not a bpscan result file"), a newer schema_version than this
  * build reads, or a damaged layout. An incomplete scan is not an error. */
 int bps_h5_info(const char *path, FILE *out);
+
+/* Metadata of a file read by bps_h5_read that bps_result does not hold (the writer stores
+ * its own version strings, so these are only for messages). */
+typedef struct {
+  int schema_version;
+  char bpscan_version[64];
+  char git_commit[64];
+  char hdf5_version[32];
+} bps_h5_meta;
+
+/* Load a result file written by bps_h5_write into *res (everything needed to write it again:
+ * bps_h5_write(other, res, 0) gives a file with the same datasets and attributes; the
+ * per-parameter statistics come from grad_mean/grad_var/grad_var_se, the other statistics
+ * from the attributes; bps_stats fields the file does not store (min, max, m4, the var_se
+ * of the diagnostics) are 0). Array-job pieces get slice_index/slice_count and, per qubit
+ * count, sample_index and samples_total; a complete scan gets slice_index 0, slice_count 1,
+ * sample_index NULL and samples_total = samples (also for files written before pieces
+ * existed, which have no slice attributes). meta may be NULL.
+ * Every pointer in *res is malloc'ed; release them with bps_h5_result_free. On failure
+ * *res is left empty (nothing to free). Errors (BPS_ERR_IO): the cases of bps_h5_info, and
+ * a layout that does not match schema 1 (a missing or mis-shaped dataset or attribute,
+ * named in the message). BPS_ERR_MEM when out of memory. */
+int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta);
+
+/* Free every pointer of a result from bps_h5_read (or one built the same way, with every
+ * string, array and name malloc'ed, as `bpscan merge` builds its output) and zero *res.
+ * NULL-safe; a zeroed result is fine. Do not use it on the driver's results, whose strings
+ * are not owned. */
+void bps_h5_result_free(bps_result *res);
 
 #endif

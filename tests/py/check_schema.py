@@ -3,7 +3,8 @@
 
 usage: /usr/bin/python3 tests/py/check_schema.py [--synthetic] FILE.h5
 
-Checks names (exactly the documented set), shapes, dtypes, string types (variable-length
+Checks names (exactly the documented set, including the array-job piece additions
+slice_index/slice_count, /n{N}/sample_index and samples_total), shapes, dtypes, string types (variable-length
 UTF-8, read as str), storage (per-sample datasets chunked + shuffle + gzip 4; small ones
 contiguous), that every statistic agrees with the per-sample data it summarises, and that
 /summary repeats the per-n attributes. --synthetic adds the known values of the synthetic
@@ -24,6 +25,7 @@ ROOT_ATTRS = {
     "mpi_ranks": "i4", "omp_threads": "i4", "host": "str", "start_time": "str",
     "end_time": "str", "start_unix": "f8", "end_unix": "f8", "wall_plan": "f8",
     "wall_compute": "f8", "wall_reduce": "f8", "wall_write": "f8",
+    "slice_index": "i4", "slice_count": "i4",
 }
 N_ATTRS = {
     "n": "i4", "num_samples": "i8", "num_params": "i4", "num_tracked": "i4", "q_in": "i4",
@@ -34,7 +36,9 @@ N_ATTRS = {
 for _d in DIAG:
     for _s in ("mean", "mean_se", "var"):
         N_ATTRS[f"{_d}_{_s}"] = "f8"
-N_SAMPLE_DSETS = {"cost", "grad", "diag", "params"}
+N_SAMPLE_DSETS = {"cost", "grad", "diag", "params", "sample_index"}
+# only in array-job pieces (slice_count > 1)
+PIECE_N_ATTRS = {"samples_total": "i8"}
 N_DSETS = {"cost", "grad", "grad_mean", "grad_var", "grad_var_se", "param_names", "param_index",
            "param_names_all", "diag"}
 SUMMARY = {"n": "i4", "num_samples": "i8"}
@@ -119,15 +123,16 @@ def check_storage(ds, where, sample):
         err(f"{where}: small dataset is chunked {ds.chunks}")
 
 
-def check_group(g, name):
+def check_group(g, name, piece):
     where = f"/{name}"
-    attr_types(g, N_ATTRS, where)
+    attr_types(g, dict(N_ATTRS, **PIECE_N_ATTRS) if piece else N_ATTRS, where)
     keys = set(g.keys())
-    for missing in sorted(N_DSETS - keys):
+    want = N_DSETS | {"sample_index"} if piece else N_DSETS
+    for missing in sorted(want - keys):
         err(f"{where}: dataset {missing} missing")
-    for extra in sorted(keys - N_DSETS - {"params"}):
+    for extra in sorted(keys - want - {"params"}):
         err(f"{where}: unexpected member {extra}")
-    if N_DSETS - keys:
+    if want - keys:
         return None
     a = g.attrs
     S, P, PA = int(a["num_samples"]), int(a["num_tracked"]), int(a["num_params"])
@@ -135,7 +140,7 @@ def check_group(g, name):
         err(f"{where}@n = {a['n']}")
     shapes = {"cost": (S,), "grad": (S, P), "diag": (S, 4), "grad_mean": (P,), "grad_var": (P,),
               "grad_var_se": (P,), "param_names": (P,), "param_index": (P,),
-              "param_names_all": (PA,), "params": (S, PA)}
+              "param_names_all": (PA,), "params": (S, PA), "sample_index": (S,)}
     for k in keys:
         ds = g[k]
         if not isinstance(ds, h5py.Dataset):
@@ -149,6 +154,8 @@ def check_group(g, name):
                 err(f"{where}/{k}: not variable-length UTF-8 strings ({ds.dtype})")
         elif k == "param_index":
             dtype_ok(ds[()], "i4", f"{where}/{k}")
+        elif k == "sample_index":
+            dtype_ok(ds[()], "i8", f"{where}/{k}")
         else:
             dtype_ok(ds[()], "f8", f"{where}/{k}")
         check_storage(ds, f"{where}/{k}", k in N_SAMPLE_DSETS)
@@ -164,6 +171,13 @@ def check_group(g, name):
         err(f"{where}/param_index out of range: {idx}")
     elif names != [names_all[i] for i in idx]:
         err(f"{where}: param_names != param_names_all[param_index]")
+
+    if piece and "sample_index" in keys and "samples_total" in a:
+        si, tot = g["sample_index"][()], int(a["samples_total"])
+        if si.size and (np.any(np.diff(si) <= 0) or si[0] < 0 or si[-1] >= tot):
+            err(f"{where}/sample_index is not increasing within [0, {tot})")
+        if S > tot:
+            err(f"{where}: num_samples {S} > samples_total {tot}")
 
     # statistics against the samples
     cost, grad, diag = g["cost"][()], g["grad"][()], g["diag"][()]
@@ -203,7 +217,12 @@ def check(path, synthetic):
                         key=lambda k: int(k[1:]))
         for extra in sorted(set(f.keys()) - set(groups) - {"summary"}):
             err(f"unexpected member /{extra}")
-        per_n = {k: check_group(f[k], k) for k in groups}
+        piece = int(f.attrs.get("slice_count", 1)) > 1
+        if not 0 <= int(f.attrs.get("slice_index", 0)) < max(1, int(f.attrs.get("slice_count", 1))):
+            err(f"/@slice_index {f.attrs.get('slice_index')} not in [0, slice_count)")
+        if not piece and int(f.attrs.get("slice_index", 0)) != 0:
+            err("a complete scan (slice_count 1) must have slice_index 0")
+        per_n = {k: check_group(f[k], k, piece) for k in groups}
 
         s = f.get("summary")
         if s is None:
@@ -241,6 +260,8 @@ def check(path, synthetic):
                     err(f"synthetic: /@{k} = {r.get(k)!r}, expected {v!r}")
             if int(r["seed"]) != 18446744073709551557 or int(r["job_hash"]) != 0xFEDCBA9876543210:
                 err(f"synthetic: seed/job_hash {r['seed']} {r['job_hash']}")
+            if int(r.get("slice_count", -1)) != 1 or int(r.get("slice_index", -1)) != 0:
+                err("synthetic: a complete scan has slice_count 1, slice_index 0")
             if "qubits = 4:6:2\n" not in r["job"]:
                 err("synthetic: job text")
             if groups != ["n4", "n6"]:
