@@ -89,7 +89,7 @@ case "$cmd" in
     (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600)
     ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
