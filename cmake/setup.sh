@@ -85,8 +85,13 @@ case "$cmd" in
     say "clean build in $build"
     rm -rf "$build"
     configure_build -DBPSCAN_WERROR=ON
+    say "building the job-file fuzzer (clang, libFuzzer + ASan/UBSan)"
+    CC=clang cmake -S "$here" -B "$build/fuzz" -DCMAKE_BUILD_TYPE=Release -DBPSCAN_FUZZ=ON >/dev/null
+    cmake --build "$build/fuzz" -j "$jobs" --target fuzz_job
     say "running the test suite"
-    (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600)
+    (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 900)
+    say "fuzzing the job-file parser for a bounded time"
+    (cd "$build/fuzz" && ctest --output-on-failure -L fuzz)
     ;;
   *)
     sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'

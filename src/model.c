@@ -3,6 +3,7 @@
 #include "bpscan/model.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,7 +50,9 @@ static int eval_entry(const char *tok, int n, int *out) {
   long val = 0;
   char *end;
   if (isdigit((unsigned char)*p)) {
+    errno = 0;
     long k = strtol(p, &end, 10);
+    BPS_CHECK(errno != ERANGE && k <= 1000, BPS_ERR_ARG, "number too large in width entry '%s'", buf);
     p = end;
     if (*p == '*') {
       BPS_CHECK(p[1] == 'n', BPS_ERR_ARG, "bad width entry '%s' (expected k*n)", buf);
@@ -70,7 +73,9 @@ static int eval_entry(const char *tok, int n, int *out) {
   if (*p == '+' || *p == '-') {
     char sign = *p++;
     BPS_CHECK(isdigit((unsigned char)*p), BPS_ERR_ARG, "bad width entry '%s'", buf);
+    errno = 0;
     long k = strtol(p, &end, 10);
+    BPS_CHECK(errno != ERANGE && k <= 1000, BPS_ERR_ARG, "number too large in width entry '%s'", buf);
     p = end;
     val = sign == '+' ? val + k : val - k;
   }

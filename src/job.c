@@ -1,0 +1,1538 @@
+/* job: the INI job file (see include/bpscan/job.h).
+ *
+ * How a job is read:
+ *  1. libinih tokenises the text through ini_parse_stream() with our own line reader. The
+ *     reader counts physical lines (so the handler knows the line of every key, which this
+ *     inih build does not pass), drops comments, strips indentation (so inih never sees a
+ *     "continuation line"), and checks each line (section headers, '=', length, control
+ *     characters) before inih sees it. inih's return value still reports any line it
+ *     rejects by itself.
+ *  2. The handler looks the key up in the key table and converts the value (convert(),
+ *     one function per type): the canonical spelling goes into a slot per table entry,
+ *     with the line it came from.
+ *  3. --set overrides go through the same conversion; then defaults, section
+ *     applicability, storing into bps_job, the cross-key checks at every scanned n, and the
+ *     canonical text.
+ * The first error wins; its message names file:line (or the --set, or the file alone for a
+ * key never set), the [section] key and the reason.
+ */
+#include "bpscan/job.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "bpscan/error.h"
+
+/* ---------------------------------------------------------------------------------------
+ * Sections and the key table
+ * ------------------------------------------------------------------------------------- */
+
+enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_NOISE, S_OUTPUT, NSEC };
+
+#define M_DQNN (1u << BPS_MODEL_DQNN)
+#define M_VH (1u << BPS_MODEL_VH)
+#define M_QBM (1u << BPS_MODEL_QBM)
+#define M_HEA (1u << BPS_MODEL_HEA)
+#define M_ALL (M_DQNN | M_VH | M_QBM | M_HEA)
+
+static const struct {
+  const char *name;
+  unsigned models; /* models the section applies to */
+} sections[NSEC] = {
+    [S_SCAN] = {"scan", M_ALL},          [S_DQNN] = {"dqnn", M_DQNN},
+    [S_VH] = {"vh", M_VH},               [S_QBM] = {"qbm", M_QBM},
+    [S_HEA] = {"hea", M_HEA},            [S_COST] = {"cost", M_DQNN | M_HEA},
+    [S_GRADIENT] = {"gradient", M_ALL},  [S_NOISE] = {"noise", M_DQNN | M_VH | M_HEA},
+    [S_OUTPUT] = {"output", M_ALL},
+};
+static const char *const model_names[] = {"dqnn", "vh", "qbm", "hea"};
+
+typedef enum {
+  K_INT,     /* decimal integer in [min, max], stored as int or long (by size) */
+  K_U64,     /* decimal uint64 */
+  K_REAL,    /* finite real in [min, max] (or (min, max] with F_GT) */
+  K_BOOL,    /* true/false/yes/no/1/0 */
+  K_ENUM,    /* one of values "a|b|c"; the index is the C enum value */
+  K_STRING,  /* free text (a path) */
+  K_PATTERN, /* width pattern in n (bps_pattern_eval), checked at every scanned n */
+  K_QUBITS,  /* qubit-count list: 2:8, 2:10:2, 2,3,5, 2,4:6 */
+  K_PAULI,   /* letters I X Y Z */
+  K_PARAMS   /* all | first | last | name,name,... */
+} key_type;
+
+#define F_GT 1     /* K_REAL: value must be > min (not >=) */
+#define F_SINGLE 2 /* K_PATTERN: exactly one entry */
+#define F_OPENMAX 4 /* K_INT: max is an implementation limit, shown as ">= min" */
+
+typedef struct {
+  int sec;
+  const char *key;
+  key_type type;
+  const char *def;    /* default, canonical spelling; NULL = required */
+  const char *values; /* K_ENUM: "a|b|c" */
+  int navail;         /* K_ENUM: values from index navail on are reserved (0 = none) */
+  double min, max;    /* K_INT, K_REAL */
+  int flags;
+  size_t off, size; /* the bps_job field */
+  const char *help;
+} key_def;
+
+#define FIELD(f) .off = offsetof(bps_job, f), .size = sizeof(((bps_job *)0)->f)
+
+/* THE key table. Sections appear in this order in the canonical text and the help; keys of
+ * one section are contiguous. [vh] and [qbm] fill the same model fields. */
+static const key_def keys[] = {
+    /* [scan] */
+    {S_SCAN, "model", K_ENUM, "dqnn", "dqnn|vh|qbm|hea", 0, 0, 0, 0, FIELD(model.kind),
+     "QNN model; its own section is [dqnn], [vh], [qbm] or [hea]"},
+    {S_SCAN, "qubits", K_QUBITS, NULL, NULL, 0, 1, BPS_MAX_QUBITS, 0, FIELD(qubits),
+     "qubit counts n to scan, strictly increasing: 2:8 (inclusive), 2:10:2 (step), 2,3,5, or mixed 2,4:6"},
+    {S_SCAN, "samples", K_INT, "1000", NULL, 0, 2, 4294967295.0, F_OPENMAX, FIELD(samples),
+     "random parameter samples per qubit count"},
+    {S_SCAN, "seed", K_U64, "1", NULL, 0, 0, 0, 0, FIELD(seed),
+     "master seed of every random stream (Philox keyed by seed, n, sample)"},
+    {S_SCAN, "block", K_INT, "32", NULL, 0, 1, 1e9, F_OPENMAX, FIELD(block),
+     "samples per work unit (the unit of load balancing and checkpointing)"},
+    {S_SCAN, "representation", K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0, FIELD(repr),
+     "density-matrix representation; auto picks the cheaper one"},
+    {S_SCAN, "mode", K_ENUM, "gradient", "gradient|landscape", 1, 0, 0, 0, FIELD(mode),
+     "what to scan: gradient variance (landscape is reserved for a later release)"},
+    /* [dqnn] */
+    {S_DQNN, "widths", K_PATTERN, "n,n", NULL, 0, 0, 0, 0, FIELD(model.widths),
+     "layer widths m_0,...,m_L in n (at least 2 entries): integers, n, n+k, n-k, k*n"},
+    {S_DQNN, "perceptron", K_ENUM, "haar", "haar|toy|brick|nisq|pauli", 0, 0, 0, 0,
+     FIELD(model.perceptron),
+     "haar: A exp(-i theta Z/2) B with Haar A, B; toy: SWAP then R_y; brick: HEA bricks; nisq: U3 + CAN; pauli: Pauli rotations + fixed entanglers"},
+    {S_DQNN, "depth", K_INT, "0", NULL, 0, 0, 10000, 0, FIELD(model.depth),
+     "brick: HEA layers (0 = ceil(log2 n)); pauli: rotations per perceptron (0 = 1); must be 0 otherwise"},
+    /* [vh] */
+    {S_VH, "visible", K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
+     "visible qubits, one pattern entry in n"},
+    {S_VH, "hidden", K_PATTERN, "n", NULL, 0, 0, 0, F_SINGLE, FIELD(model.hidden),
+     "hidden qubits, one pattern entry in n"},
+    {S_VH, "layers", K_INT, "1", NULL, 0, 1, 10000, 0, FIELD(model.vh_layers),
+     "layers of random two-local terms"},
+    {S_VH, "objective", K_ENUM, "pauli", "pauli|projector|fidelity", 0, 0, 0, 0,
+     FIELD(model.vh_objective), "objective on the visible qubits"},
+    {S_VH, "pauli", K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
+     "Pauli observable for objective = pauli: one letter I, X, Y or Z per visible qubit"},
+    {S_VH, "onsite_sigma", K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
+     "standard deviation of the on-site couplings"},
+    {S_VH, "coupling_sigma", K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
+     "standard deviation of the two-qubit couplings"},
+    /* [qbm] */
+    {S_QBM, "visible", K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
+     "visible qubits, one pattern entry in n"},
+    {S_QBM, "hidden", K_PATTERN, "n", NULL, 0, 0, 0, F_SINGLE, FIELD(model.hidden),
+     "hidden qubits, one pattern entry in n"},
+    {S_QBM, "objective", K_ENUM, "pauli", "pauli|projector|fidelity", 0, 0, 0, 0,
+     FIELD(model.vh_objective), "objective on the visible qubits"},
+    {S_QBM, "pauli", K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
+     "Pauli observable for objective = pauli: one letter I, X, Y or Z per visible qubit"},
+    {S_QBM, "onsite_sigma", K_REAL, "0.1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
+     "standard deviation of the on-site terms of H(theta)"},
+    {S_QBM, "coupling_sigma", K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
+     "standard deviation of the two-qubit terms of H(theta)"},
+    /* [hea] */
+    {S_HEA, "ansatz", K_ENUM, "mcclean", "mcclean|alt", 0, 0, 0, 0, FIELD(model.hea),
+     "mcclean: McClean 2018 random rotations + CZ ladder; alt: alternating layered (Cerezo 2021)"},
+    {S_HEA, "layers", K_INT, "0", NULL, 0, 0, 10000, 0, FIELD(model.hea_layers),
+     "layers (0 = n)"},
+    /* [cost] */
+    {S_COST, "type", K_ENUM, "global", "global|local", 0, 0, 0, 0, FIELD(model.cost),
+     "global: 1 - fidelity with the target state; local: 1 - mean single-qubit fidelity with a product target (Sharma Eq. 4)"},
+    {S_COST, "inputs", K_ENUM, "zero", "zero|basis|haar", 0, 0, 0, 0, FIELD(model.inputs),
+     "input states: all-zero, random computational basis states, or Haar states"},
+    {S_COST, "targets", K_ENUM, "zero", "zero|product|unitary", 0, 0, 0, 0, FIELD(model.targets),
+     "target states: all-zero, Haar product states, or V applied to the input with one Haar V per sample"},
+    {S_COST, "pairs", K_INT, "1", NULL, 0, 1, 1000000, 0, FIELD(model.pairs),
+     "training pairs N in C = (1/N) sum_x C_x"},
+    /* [gradient] */
+    {S_GRADIENT, "method", K_ENUM, "adjoint", "adjoint|shift", 0, 0, 0, 0, FIELD(grad_method),
+     "adjoint (exact, one backward pass) or shift (parameter shift, the independent check)"},
+    {S_GRADIENT, "params", K_PARAMS, "all", NULL, 0, 0, 0, 0, FIELD(params),
+     "parameters to differentiate: all, first, last, or names such as l1.p1.g1, l1.p2.g1"},
+    /* [noise] */
+    {S_NOISE, "channel", K_ENUM, "none",
+     "none|depolarizing|dephasing|amplitude_damping|global_depolarizing", 0, 0, 0, 0,
+     FIELD(model.noise), "noise channel (global_depolarizing acts on the whole layer register)"},
+    {S_NOISE, "p", K_REAL, "0", NULL, 0, 0, 1, 0, FIELD(model.noise_p),
+     "noise probability (must be 0 with channel = none)"},
+    {S_NOISE, "placement", K_ENUM, "gate", "gate|layer", 0, 0, 0, 0, FIELD(model.noise_placement),
+     "apply the channel after every gate (on its qubits) or after every layer"},
+    /* [output] */
+    {S_OUTPUT, "path", K_STRING, "results.h5", NULL, 0, 0, 0, 0, FIELD(out_path),
+     "HDF5 result file"},
+    {S_OUTPUT, "store_samples", K_BOOL, "true", NULL, 0, 0, 0, 0, FIELD(store_samples),
+     "store every sample's gradient, not only the moments"},
+    {S_OUTPUT, "checkpoint_seconds", K_REAL, "300", NULL, 0, 0, 1e9, F_GT,
+     FIELD(checkpoint_seconds), "seconds between checkpoints"},
+};
+enum { NKEYS = sizeof keys / sizeof keys[0] };
+
+_Static_assert(NKEYS <= BPS_JOB_MAX_KEYS, "bps_job.key_line is too small for the key table");
+/* Enum fields are written through int; the value order in the table is the C order. */
+_Static_assert(sizeof(bps_model_kind) == sizeof(int) && sizeof(bps_perceptron) == sizeof(int) &&
+                   sizeof(bps_cost_type) == sizeof(int) && sizeof(bps_input_kind) == sizeof(int) &&
+                   sizeof(bps_target_kind) == sizeof(int) && sizeof(bps_noise_kind) == sizeof(int) &&
+                   sizeof(bps_noise_placement) == sizeof(int) &&
+                   sizeof(bps_vh_objective) == sizeof(int) && sizeof(bps_hea_kind) == sizeof(int) &&
+                   sizeof(bps_grad_method) == sizeof(int) && sizeof(bps_job_mode) == sizeof(int) &&
+                   sizeof(bps_job_repr) == sizeof(int),
+               "enum fields must be int-sized");
+_Static_assert(BPS_MODEL_HEA == 3 && BPS_PERC_PAULI == 4 && BPS_COST_LOCAL == 1 &&
+                   BPS_INPUT_HAAR == 2 && BPS_TARGET_UNITARY == 2 &&
+                   BPS_NOISE_GLOBAL_DEPOLARIZING == 4 && BPS_NOISE_AFTER_LAYER == 1 &&
+                   BPS_VH_OBJ_FIDELITY == 2 && BPS_HEA_ALT == 1 && BPS_GRAD_SHIFT == 1 &&
+                   BPS_JOB_MODE_LANDSCAPE == 1 && BPS_JOB_REPR_FACTORED == 2,
+               "enum order must match the value lists of the key table");
+
+/* ---------------------------------------------------------------------------------------
+ * Small string helpers
+ * ------------------------------------------------------------------------------------- */
+
+static int lower(int ch) { return (ch >= 'A' && ch <= 'Z') ? ch - 'A' + 'a' : ch; }
+
+static int eq_nocase(const char *a, const char *b) {
+  for (; *a && *b; a++, b++)
+    if (lower((unsigned char)*a) != lower((unsigned char)*b)) return 0;
+  return *a == *b;
+}
+
+static int is_space(int ch) { return ch == ' ' || ch == '\t'; }
+
+/* snprintf at buf + *len that never runs past n (output is truncated instead). */
+static void appendf(char *buf, size_t n, size_t *len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void appendf(char *buf, size_t n, size_t *len, const char *fmt, ...) {
+  if (*len + 1 >= n) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf + *len, n - *len, fmt, ap);
+  va_end(ap);
+  if (w > 0) *len = (*len + (size_t)w < n) ? *len + (size_t)w : n - 1;
+}
+
+/* Case-insensitive Levenshtein distance (large for long words). */
+static int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 40 || lb > 40) return 1000;
+  int row[41];
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j];
+      int sub = diag + (lower((unsigned char)a[i - 1]) != lower((unsigned char)b[j - 1]));
+      int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+      row[j] = sub < best ? sub : best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* Is `cand`, at edit distance d from a word, a plausible correction of it? */
+static int close_enough(const char *cand, int d) {
+  size_t l = strlen(cand);
+  int limit = l <= 3 ? 1 : l <= 7 ? 2 : 3;
+  return d <= limit && (size_t)d < l;
+}
+
+/* Value shown in messages: at most 48 characters. */
+static const char *show(const char *v, char *buf, size_t n) {
+  if (strlen(v) <= 48) return v;
+  snprintf(buf, n, "%.45s...", v);
+  return buf;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Value conversion: one case per type. Validates raw, writes its canonical spelling to
+ * canon and stores the value into *dst. Returns 0, -1 (why = reason), or -2 (why = the
+ * whole message after the location).
+ * ------------------------------------------------------------------------------------- */
+
+static const char *allowed_text(const key_def *d, char *buf, size_t n);
+
+/* Parse a decimal integer (optional sign) filling the whole string; 0 on success. */
+static int parse_ll(const char *s, long long *v) {
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (!isdigit((unsigned char)*p)) return -1;
+  for (const char *q = p; *q; q++)
+    if (!isdigit((unsigned char)*q)) return -1;
+  errno = 0;
+  char *end;
+  *v = strtoll(s, &end, 10);
+  if (errno == ERANGE) return -2;
+  return *end ? -1 : 0;
+}
+
+static int conv_int(const key_def *d, const char *raw, void *field, char *canon, size_t nc,
+                    char *why, size_t nw) {
+  long long v;
+  char ab[160];
+  int rc = parse_ll(raw, &v);
+  if (rc == -1) {
+    snprintf(why, nw, "not an integer (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    return -1;
+  }
+  if (rc == -2 || (double)v < d->min || (double)v > d->max) {
+    if ((d->flags & F_OPENMAX) && (rc == -2 || (double)v > d->max))
+      snprintf(why, nw, "out of range (at most %.0f)", d->max);
+    else
+      snprintf(why, nw, "out of range (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    return -1;
+  }
+  snprintf(canon, nc, "%lld", v);
+  if (d->size == sizeof(long))
+    *(long *)field = (long)v;
+  else
+    *(int *)field = (int)v;
+  return 0;
+}
+
+static int conv_u64(const char *raw, void *field, char *canon, size_t nc, char *why, size_t nw) {
+  const char *p = raw;
+  if (*p == '+') p++;
+  int ok = isdigit((unsigned char)*p) != 0;
+  for (const char *q = p; *q && ok; q++) ok = isdigit((unsigned char)*q) != 0;
+  if (!ok) {
+    snprintf(why, nw, "not an unsigned integer (allowed: 0..18446744073709551615)");
+    return -1;
+  }
+  errno = 0;
+  unsigned long long v = strtoull(p, NULL, 10);
+  if (errno == ERANGE) {
+    snprintf(why, nw, "out of range (allowed: 0..18446744073709551615)");
+    return -1;
+  }
+  snprintf(canon, nc, "%" PRIu64, (uint64_t)v);
+  *(uint64_t *)field = (uint64_t)v;
+  return 0;
+}
+
+/* Shortest %g spelling that reads back as the same double, without an exponent for
+ * ordinary magnitudes (300, not 3e+02). */
+static void real_canon(double v, char *canon, size_t nc) {
+  if (v == 0.0) v = 0.0; /* no "-0" */
+  double a = fabs(v);
+  int plain = a >= 1e-4 && a < 1e15;
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(canon, nc, "%.*g", prec, v);
+    if (strtod(canon, NULL) == v && (!plain || !strchr(canon, 'e'))) return;
+  }
+  snprintf(canon, nc, "%.17g", v);
+}
+
+static int conv_real(const key_def *d, const char *raw, void *field, char *canon, size_t nc,
+                     char *why, size_t nw) {
+  char ab[160];
+  int ok = *raw != 0;
+  for (const char *q = raw; *q && ok; q++) ok = strchr("0123456789+-.eE", *q) != NULL;
+  double v = 0;
+  char *end = NULL;
+  if (ok) {
+    errno = 0;
+    v = strtod(raw, &end);
+    ok = *end == 0 && end != raw;
+  }
+  if (!ok) {
+    snprintf(why, nw, "not a number (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    return -1;
+  }
+  int below = (d->flags & F_GT) ? !(v > d->min) : !(v >= d->min);
+  if (errno == ERANGE || !isfinite(v) || below || v > d->max) {
+    snprintf(why, nw, "out of range (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    return -1;
+  }
+  real_canon(v, canon, nc);
+  *(double *)field = strtod(canon, NULL);
+  return 0;
+}
+
+static int conv_bool(const char *raw, void *field, char *canon, size_t nc, char *why, size_t nw) {
+  static const char *const t[] = {"true", "yes", "1"}, *const f[] = {"false", "no", "0"};
+  for (int i = 0; i < 3; i++) {
+    if (eq_nocase(raw, t[i]) || eq_nocase(raw, f[i])) {
+      int v = eq_nocase(raw, t[i]);
+      snprintf(canon, nc, "%s", v ? "true" : "false");
+      *(int *)field = v;
+      return 0;
+    }
+  }
+  snprintf(why, nw, "not a boolean (allowed: true, false, yes, no, 1, 0)");
+  return -1;
+}
+
+/* Index of value v in the "a|b|c" list (case-insensitive), or -1; also the closest entry. */
+static int enum_find(const char *values, const char *v, char *best, size_t nb) {
+  int idx = 0, bestd = 1000;
+  if (best) best[0] = 0;
+  for (const char *p = values;; idx++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    char item[64];
+    snprintf(item, sizeof item, "%.*s", (int)len, p);
+    if (eq_nocase(item, v)) return idx;
+    int dd = edit_distance(v, item);
+    if (best && dd < bestd && close_enough(item, dd)) {
+      bestd = dd;
+      snprintf(best, nb, "%s", item);
+    }
+    if (!bar) return -1;
+    p = bar + 1;
+  }
+}
+
+/* The idx-th entry of an "a|b|c" list. */
+static const char *enum_name(const char *values, int idx, char *buf, size_t n) {
+  const char *p = values;
+  for (int i = 0; i < idx && p; i++) {
+    p = strchr(p, '|');
+    if (p) p++;
+  }
+  if (!p) return "";
+  const char *bar = strchr(p, '|');
+  snprintf(buf, n, "%.*s", (int)(bar ? (size_t)(bar - p) : strlen(p)), p);
+  return buf;
+}
+
+static int conv_enum(const key_def *d, const char *raw, void *field, char *canon, size_t nc,
+                     char *why, size_t nw) {
+  char best[64], ab[160];
+  int idx = enum_find(d->values, raw, best, sizeof best);
+  if (idx < 0) {
+    if (best[0])
+      snprintf(why, nw, "unknown value (did you mean '%s'? allowed: %s)", best,
+               allowed_text(d, ab, sizeof ab));
+    else
+      snprintf(why, nw, "unknown value (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    return -1;
+  }
+  enum_name(d->values, idx, canon, nc);
+  if (d->navail && idx >= d->navail) {
+    snprintf(why, nw, "%s = %s is not available yet (allowed: %s)", d->key, canon,
+             allowed_text(d, ab, sizeof ab));
+    return -2;
+  }
+  *(int *)field = idx;
+  return 0;
+}
+
+static int conv_string(const key_def *d, const char *raw, void *field, char *canon, size_t nc,
+                       char *why, size_t nw) {
+  if (!*raw) {
+    snprintf(why, nw, "empty value");
+    return -1;
+  }
+  if (strlen(raw) >= d->size || strlen(raw) >= nc) {
+    snprintf(why, nw, "too long (at most %zu characters)", d->size - 1);
+    return -1;
+  }
+  snprintf(canon, nc, "%s", raw);
+  snprintf((char *)field, d->size, "%s", raw);
+  return 0;
+}
+
+/* Width pattern: drop whitespace (refused between two letters/digits, where it would merge
+ * tokens); only the characters of the pattern syntax. Validity at each n comes later. */
+static int conv_pattern(const key_def *d, const char *raw, void *field, char *canon, size_t nc,
+                        char *why, size_t nw) {
+  size_t len = 0;
+  char prev = 0;
+  int gap = 0, digits = 0;
+  for (const char *p = raw; *p; p++) {
+    if (is_space((unsigned char)*p)) {
+      gap = 1;
+      continue;
+    }
+    if (!strchr("0123456789n+-*,", *p)) {
+      snprintf(why, nw, "'%c' is not allowed in a width pattern (use integers, n, n+k, n-k, k*n "
+                        "separated by commas)", *p);
+      return -1;
+    }
+    if (gap && isalnum((unsigned char)prev) && isalnum((unsigned char)*p)) {
+      snprintf(why, nw, "space inside a width entry (separate entries with commas)");
+      return -1;
+    }
+    /* numbers of at most 4 digits (keeps k*n far from overflow in bps_pattern_eval) */
+    if (isdigit((unsigned char)*p) && ++digits > 4) {
+      snprintf(why, nw, "a number in a width pattern has at most 4 digits");
+      return -1;
+    }
+    if (!isdigit((unsigned char)*p)) digits = 0;
+    gap = 0;
+    prev = *p;
+    if (len + 1 >= nc || len + 1 >= d->size) {
+      snprintf(why, nw, "too long (at most %zu characters)", d->size - 1);
+      return -1;
+    }
+    canon[len++] = *p;
+  }
+  canon[len] = 0;
+  if (!len) {
+    snprintf(why, nw, "empty value");
+    return -1;
+  }
+  snprintf((char *)field, d->size, "%s", canon);
+  return 0;
+}
+
+/* One qubit count token (digits only), range-checked. */
+static int qubit_number(const char *tok, size_t len, int *v, char *why, size_t nw) {
+  if (len == 0) {
+    snprintf(why, nw, "empty entry in the qubit list");
+    return -1;
+  }
+  long x = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (!isdigit((unsigned char)tok[i])) {
+      snprintf(why, nw, "'%.*s' is not a qubit count (use a:b, a:b:step or a,b,c)",
+               (int)(len > 20 ? 20 : len), tok);
+      return -1;
+    }
+    if (x < 100000) x = 10 * x + (tok[i] - '0');
+  }
+  if (x < 1 || x > BPS_MAX_QUBITS) {
+    snprintf(why, nw, "qubit count %.*s is out of range (allowed: 1..%d)",
+             (int)(len > 20 ? 20 : len), tok, BPS_MAX_QUBITS);
+    return -1;
+  }
+  *v = (int)x;
+  return 0;
+}
+
+/* Parse a qubit list into q[] (strictly increasing). */
+static int qubits_parse(const char *raw, int *q, int *nq, char *why, size_t nw) {
+  *nq = 0;
+  const char *p = raw;
+  while (1) {
+    const char *comma = strchr(p, ',');
+    const char *e = comma ? comma : p + strlen(p);
+    while (p < e && is_space((unsigned char)*p)) p++;
+    const char *t = e;
+    while (t > p && is_space((unsigned char)t[-1])) t--;
+    /* up to three numbers separated by ':' */
+    int num[3], cnt = 0;
+    const char *s = p;
+    while (1) {
+      const char *colon = memchr(s, ':', (size_t)(t - s));
+      const char *ne = colon ? colon : t;
+      const char *a = s, *b = ne;
+      while (a < b && is_space((unsigned char)*a)) a++;
+      while (b > a && is_space((unsigned char)b[-1])) b--;
+      if (cnt == 3) {
+        snprintf(why, nw, "'%.*s' has more than two ':' (use a:b or a:b:step)",
+                 (int)(t - p > 30 ? 30 : t - p), p);
+        return -1;
+      }
+      if (cnt == 2) { /* the step: any positive integer */
+        long x = 0;
+        int ok = b > a;
+        for (const char *c = a; c < b && ok; c++) {
+          ok = isdigit((unsigned char)*c) != 0;
+          if (ok && x < 100000) x = 10 * x + (*c - '0');
+        }
+        if (!ok || x < 1) {
+          snprintf(why, nw, "step '%.*s' must be a positive integer",
+                   (int)(b - a > 20 ? 20 : b - a), a);
+          return -1;
+        }
+        num[cnt++] = (int)(x > 1000 ? 1000 : x);
+      } else if (qubit_number(a, (size_t)(b - a), &num[cnt++], why, nw)) {
+        return -1;
+      }
+      if (!colon) break;
+      s = colon + 1;
+    }
+    int lo = num[0], hi = cnt >= 2 ? num[1] : num[0], step = cnt == 3 ? num[2] : 1;
+    if (hi < lo) {
+      snprintf(why, nw, "range %d:%d is empty (write low:high)", lo, hi);
+      return -1;
+    }
+    for (int v = lo; v <= hi; v += step) {
+      if (*nq > 0 && v <= q[*nq - 1]) {
+        snprintf(why, nw, "qubit counts must be strictly increasing (%d after %d)", v,
+                 q[*nq - 1]);
+        return -1;
+      }
+      if (*nq >= BPS_JOB_MAX_QUBIT_COUNTS) { /* unreachable with counts <= 30 */
+        snprintf(why, nw, "more than %d qubit counts", BPS_JOB_MAX_QUBIT_COUNTS);
+        return -1;
+      }
+      q[(*nq)++] = v;
+    }
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return 0;
+}
+
+/* Canonical spelling: arithmetic runs of 3 or more as a:b or a:b:step. */
+static void qubits_canon(const int *q, int nq, char *canon, size_t nc) {
+  size_t len = 0;
+  canon[0] = 0;
+  for (int i = 0; i < nq;) {
+    int j = i;
+    if (i + 2 < nq && q[i + 1] - q[i] == q[i + 2] - q[i + 1]) {
+      int step = q[i + 1] - q[i];
+      j = i + 2;
+      while (j + 1 < nq && q[j + 1] - q[j] == step) j++;
+      if (step == 1)
+        appendf(canon, nc, &len, "%s%d:%d", i ? "," : "", q[i], q[j]);
+      else
+        appendf(canon, nc, &len, "%s%d:%d:%d", i ? "," : "", q[i], q[j],
+                                step);
+    } else {
+      appendf(canon, nc, &len, "%s%d", i ? "," : "", q[i]);
+    }
+    if (len >= nc) return;
+    i = j + 1;
+  }
+}
+
+static int conv_qubits(const char *raw, bps_job *dst, char *canon, size_t nc, char *why,
+                       size_t nw) {
+  int q[BPS_JOB_MAX_QUBIT_COUNTS], nq;
+  if (qubits_parse(raw, q, &nq, why, nw)) return -1;
+  qubits_canon(q, nq, canon, nc);
+  dst->nq = nq;
+  memcpy(dst->qubits, q, sizeof(int) * (size_t)nq);
+  return 0;
+}
+
+static int conv_pauli(const key_def *d, const char *raw, void *field, char *canon, size_t nc,
+                      char *why, size_t nw) {
+  size_t len = strlen(raw);
+  if (!len) {
+    snprintf(why, nw, "empty value");
+    return -1;
+  }
+  if (len >= d->size || len >= nc) {
+    snprintf(why, nw, "too long (at most %zu letters)", d->size - 1);
+    return -1;
+  }
+  for (size_t i = 0; i < len; i++) {
+    char ch = (char)toupper((unsigned char)raw[i]);
+    if (!strchr("IXYZ", ch) || !ch) {
+      snprintf(why, nw, "'%c' is not a Pauli letter (use I, X, Y, Z)", raw[i]);
+      return -1;
+    }
+    canon[i] = ch;
+  }
+  canon[len] = 0;
+  snprintf((char *)field, d->size, "%s", canon);
+  return 0;
+}
+
+static int param_name_ok(int ch) { return isalnum(ch) || ch == '.' || ch == '_' || ch == '-'; }
+
+static int conv_params(const key_def *d, const char *raw, bps_job *dst, char *canon, size_t nc,
+                       char *why, size_t nw) {
+  static const char *const words[] = {"all", "first", "last"};
+  for (int i = 0; i < 3; i++)
+    if (eq_nocase(raw, words[i])) {
+      snprintf(canon, nc, "%s", words[i]);
+      snprintf(dst->params, sizeof dst->params, "%s", words[i]);
+      dst->params_kind = (bps_param_select)i;
+      dst->nparam_names = 0;
+      return 0;
+    }
+  size_t len = 0;
+  int count = 0;
+  canon[0] = 0;
+  for (const char *p = raw;;) {
+    const char *comma = strchr(p, ',');
+    const char *e = comma ? comma : p + strlen(p);
+    while (p < e && is_space((unsigned char)*p)) p++;
+    const char *t = e;
+    while (t > p && is_space((unsigned char)t[-1])) t--;
+    size_t l = (size_t)(t - p);
+    if (!l) {
+      snprintf(why, nw, "empty parameter name (use all, first, last, or names like l1.p1.g1)");
+      return -1;
+    }
+    for (const char *c = p; c < t; c++)
+      if (!param_name_ok((unsigned char)*c)) {
+        snprintf(why, nw, "'%c' is not allowed in a parameter name (letters, digits, '.', '_', "
+                          "'-')", *c);
+        return -1;
+      }
+    for (int i = 0; i < 3; i++)
+      if (l == strlen(words[i]) && !strncmp(p, words[i], l)) {
+        snprintf(why, nw, "'%s' cannot be mixed with parameter names", words[i]);
+        return -1;
+      }
+    /* duplicates: look for ",name," in ",canon," */
+    for (const char *c = canon; *c;) {
+      const char *ce = strchr(c, ',');
+      size_t cl = ce ? (size_t)(ce - c) : strlen(c);
+      if (cl == l && !strncmp(c, p, l)) {
+        snprintf(why, nw, "parameter '%.*s' is listed twice", (int)(l > 40 ? 40 : l), p);
+        return -1;
+      }
+      c += cl + (ce ? 1 : 0);
+    }
+    if (len + l + 2 > nc || len + l + 2 > d->size) {
+      snprintf(why, nw, "too long (at most %zu characters)", d->size - 1);
+      return -1;
+    }
+    if (count) canon[len++] = ',';
+    memcpy(canon + len, p, l);
+    len += l;
+    canon[len] = 0;
+    count++;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  snprintf(dst->params, sizeof dst->params, "%s", canon);
+  dst->params_kind = BPS_PARAMS_LIST;
+  dst->nparam_names = count;
+  return 0;
+}
+
+static int convert(const key_def *d, const char *raw, bps_job *dst, char *canon, size_t nc,
+                   char *why, size_t nw) {
+  void *field = (char *)dst + d->off;
+  canon[0] = 0;
+  if (!*raw && d->type != K_STRING) {
+    snprintf(why, nw, "empty value");
+    return -1;
+  }
+  switch (d->type) {
+  case K_INT: return conv_int(d, raw, field, canon, nc, why, nw);
+  case K_U64: return conv_u64(raw, field, canon, nc, why, nw);
+  case K_REAL: return conv_real(d, raw, field, canon, nc, why, nw);
+  case K_BOOL: return conv_bool(raw, field, canon, nc, why, nw);
+  case K_ENUM: return conv_enum(d, raw, field, canon, nc, why, nw);
+  case K_STRING: return conv_string(d, raw, field, canon, nc, why, nw);
+  case K_PATTERN: return conv_pattern(d, raw, field, canon, nc, why, nw);
+  case K_QUBITS: return conv_qubits(raw, dst, canon, nc, why, nw);
+  case K_PAULI: return conv_pauli(d, raw, field, canon, nc, why, nw);
+  case K_PARAMS: return conv_params(d, raw, dst, canon, nc, why, nw);
+  }
+  snprintf(why, nw, "internal error: unknown key type");
+  return -1;
+}
+
+/* Allowed values of a key, as shown in messages and the key reference. */
+static const char *allowed_text(const key_def *d, char *buf, size_t n) {
+  switch (d->type) {
+  case K_INT:
+    if (d->flags & F_OPENMAX)
+      snprintf(buf, n, "integer >= %.0f", d->min);
+    else
+      snprintf(buf, n, "integer %.0f..%.0f", d->min, d->max);
+    break;
+  case K_U64: snprintf(buf, n, "integer 0..2^64-1"); break;
+  case K_REAL:
+    if (d->flags & F_GT)
+      snprintf(buf, n, "real > %g", d->min);
+    else
+      snprintf(buf, n, "real in [%g, %g]", d->min, d->max);
+    break;
+  case K_BOOL: snprintf(buf, n, "true, false (or yes, no, 1, 0)"); break;
+  case K_ENUM: {
+    size_t len = 0;
+    buf[0] = 0;
+    int idx = 0;
+    for (const char *p = d->values; p && len < n; idx++) {
+      const char *bar = strchr(p, '|');
+      int l = (int)(bar ? (size_t)(bar - p) : strlen(p));
+      if (!d->navail || idx < d->navail)
+        appendf(buf, n, &len, "%s%.*s", idx ? ", " : "", l, p);
+      else
+        appendf(buf, n, &len, " (%.*s reserved)", l, p);
+      p = bar ? bar + 1 : NULL;
+    }
+    break;
+  }
+  case K_STRING: snprintf(buf, n, "file path"); break;
+  case K_PATTERN:
+    snprintf(buf, n, (d->flags & F_SINGLE) ? "k, n, n+k, n-k, k*n" : "comma list of k, n, n+k, n-k, k*n");
+    break;
+  case K_QUBITS: snprintf(buf, n, "a:b, a:b:step, a,b,c (each 1..%d)", BPS_MAX_QUBITS); break;
+  case K_PAULI: snprintf(buf, n, "letters I, X, Y, Z"); break;
+  case K_PARAMS: snprintf(buf, n, "all, first, last, or a comma list of names"); break;
+  }
+  return buf;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Parse context, messages
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct {
+  char *val; /* canonical value (owned), NULL = not set */
+  int line;  /* > 0: job-file line */
+  int set;   /* >= 0: index of the --set override; -1 otherwise */
+} slot;
+
+typedef struct {
+  const char *src;
+  const char *const *sets;
+  /* reader */
+  const char *p;
+  int line;
+  /* state */
+  int failed, rc;
+  char msg[1024];
+  int sec_line[NSEC]; /* first header line of each section */
+  int sec_set[NSEC];  /* first --set that names the section, or -1 */
+  slot slots[NKEYS];
+  bps_job scratch; /* conversion target while checking single values */
+} ctx;
+
+static void fail(ctx *c, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void fail(ctx *c, int code, const char *fmt, ...) {
+  if (c->failed) return;
+  c->failed = 1;
+  c->rc = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->msg, sizeof c->msg, fmt, ap);
+  va_end(ap);
+}
+
+/* "file:line", "--set sec.key=value" or "file". */
+static const char *where(const ctx *c, int line, int set, char *buf, size_t n) {
+  if (line > 0)
+    snprintf(buf, n, "%s:%d", c->src, line);
+  else if (set >= 0)
+    snprintf(buf, n, "--set %.80s", c->sets[set]);
+  else
+    snprintf(buf, n, "%s", c->src);
+  return buf;
+}
+
+static const char *key_where(const ctx *c, int k, char *buf, size_t n) {
+  return where(c, c->slots[k].line, c->slots[k].set, buf, n);
+}
+
+static int find_section(const char *name) {
+  for (int s = 0; s < NSEC; s++)
+    if (!strcmp(name, sections[s].name)) return s;
+  return -1;
+}
+
+static int find_key(int sec, const char *key) {
+  for (int k = 0; k < NKEYS; k++)
+    if (keys[k].sec == sec && !strcmp(keys[k].key, key)) return k;
+  return -1;
+}
+
+static void unknown_section(ctx *c, const char *loc, const char *name) {
+  char best[32] = "", list[160] = "", sb[64];
+  int bestd = 1000;
+  size_t len = 0;
+  for (int s = 0; s < NSEC; s++) {
+    int dd = edit_distance(name, sections[s].name);
+    if (dd < bestd && close_enough(sections[s].name, dd)) {
+      bestd = dd;
+      snprintf(best, sizeof best, "%s", sections[s].name);
+    }
+    appendf(list, sizeof list, &len, "%s[%s]", s ? " " : "",
+                            sections[s].name);
+  }
+  if (best[0])
+    fail(c, BPS_ERR_JOB, "%s: unknown section [%s] (did you mean [%s]?); valid sections: %s", loc,
+         show(name, sb, sizeof sb), best, list);
+  else
+    fail(c, BPS_ERR_JOB, "%s: unknown section [%s]; valid sections: %s", loc,
+         show(name, sb, sizeof sb), list);
+}
+
+static void unknown_key(ctx *c, const char *loc, int sec, const char *key) {
+  char best[40] = "", list[300] = "", other[120] = "", kb[64];
+  int bestd = 1000;
+  size_t len = 0, olen = 0;
+  for (int k = 0; k < NKEYS; k++) {
+    if (keys[k].sec == sec) {
+      int dd = edit_distance(key, keys[k].key);
+      if (dd < bestd && close_enough(keys[k].key, dd)) {
+        bestd = dd;
+        snprintf(best, sizeof best, "%s", keys[k].key);
+      }
+      appendf(list, sizeof list, &len, "%s%s", len ? ", " : "", keys[k].key);
+    } else if (!strcmp(keys[k].key, key) && olen < sizeof other) {
+      appendf(other, sizeof other, &olen, "%s[%s]", olen ? ", " : "",
+                               sections[keys[k].sec].name);
+    }
+  }
+  const char *ks = show(key, kb, sizeof kb);
+  const char *sn = sections[sec].name;
+  if (best[0])
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key (did you mean '%s'?)", loc, sn, ks, best);
+  else if (other[0])
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key (it belongs in %s); keys of [%s]: %s", loc, sn,
+         ks, other, sn, list);
+  else
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key; keys of [%s]: %s", loc, sn, ks, sn, list);
+}
+
+/* Validate and record one value for table key k. */
+static void set_key(ctx *c, int k, const char *raw, int line, int set) {
+  const key_def *d = &keys[k];
+  slot *s = &c->slots[k];
+  char lb[200], vb[64], canon[BPS_JOB_STR_LEN * 2], why[400];
+  const char *loc = where(c, line, set, lb, sizeof lb);
+  if (line > 0 && s->line > 0) {
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s: duplicate key (first set at line %d)", loc,
+         sections[d->sec].name, d->key, s->line);
+    return;
+  }
+  /* the value must read back the same from a job file (canonical text, --set values) */
+  for (const char *q = raw; *q; q++) {
+    if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) {
+      fail(c, BPS_ERR_JOB, "%s: [%s] %s: control character 0x%02x in the value", loc,
+           sections[d->sec].name, d->key, (unsigned char)*q);
+      return;
+    }
+    if ((*q == '#' || *q == ';') && (q == raw || is_space((unsigned char)q[-1]))) {
+      fail(c, BPS_ERR_JOB, "%s: [%s] %s: '%c' %s would start a comment in a job file", loc,
+           sections[d->sec].name, d->key, *q, q == raw ? "at the start of a value" : "after a space");
+      return;
+    }
+  }
+  int rc = convert(d, raw, &c->scratch, canon, sizeof canon, why, sizeof why);
+  if (rc == -2) {
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s", loc, sections[d->sec].name, why);
+    return;
+  }
+  if (rc) {
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s = %s: %s", loc, sections[d->sec].name, d->key,
+         show(raw, vb, sizeof vb), why);
+    return;
+  }
+  if (strlen(d->key) + 3 + strlen(canon) > BPS_JOB_MAX_LINE) {
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s: value too long (a job line has at most %d characters)",
+         loc, sections[d->sec].name, d->key, BPS_JOB_MAX_LINE);
+    return;
+  }
+  char *copy = malloc(strlen(canon) + 1);
+  if (!copy) {
+    fail(c, BPS_ERR_MEM, "out of memory");
+    return;
+  }
+  strcpy(copy, canon);
+  free(s->val);
+  s->val = copy;
+  s->line = line;
+  s->set = set;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * libinih glue: the line reader and the key handler
+ * ------------------------------------------------------------------------------------- */
+
+/* fgets-like reader over the text: hands inih one physical line at a time, cleaned. */
+static char *job_reader(char *str, int num, void *stream) {
+  ctx *c = stream;
+  if (c->failed || !*c->p) return NULL;
+  const char *b = c->p, *e = strchr(b, '\n');
+  if (!e) e = b + strlen(b);
+  c->p = *e ? e + 1 : e;
+  c->line++;
+  char lb[200];
+  const char *loc = where(c, c->line, -1, lb, sizeof lb);
+  if (c->line == 1 && (unsigned char)b[0] == 0xEF && (unsigned char)b[1] == 0xBB &&
+      (unsigned char)b[2] == 0xBF)
+    b += 3; /* UTF-8 byte order mark */
+  if (e > b && e[-1] == '\r') e--;
+  for (const char *q = b; q < e; q++)
+    if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) {
+      fail(c, BPS_ERR_JOB, "%s: control character 0x%02x in the line", loc, (unsigned char)*q);
+      return NULL;
+    }
+  while (b < e && is_space((unsigned char)*b)) b++;
+  /* comments: a line starting with # or ;, or # / ; after whitespace */
+  if (b < e && (*b == '#' || *b == ';')) e = b;
+  for (const char *q = b + 1; q < e; q++)
+    if ((*q == '#' || *q == ';') && is_space((unsigned char)q[-1])) {
+      e = q;
+      break;
+    }
+  while (e > b && is_space((unsigned char)e[-1])) e--;
+  size_t len = (size_t)(e - b);
+  size_t limit = num > 2 ? (size_t)num - 2 : 0;
+  if (limit > BPS_JOB_MAX_LINE) limit = BPS_JOB_MAX_LINE;
+  if (len > limit) {
+    fail(c, BPS_ERR_JOB, "%s: line too long (%zu characters; at most %zu, comments excepted)", loc,
+         len, limit);
+    return NULL;
+  }
+  if (len == 0) {
+    snprintf(str, (size_t)num, "\n");
+    return str;
+  }
+  if (*b == '[') {
+    const char *close = memchr(b, ']', len);
+    if (!close) {
+      fail(c, BPS_ERR_JOB, "%s: section header without ']'", loc);
+      return NULL;
+    }
+    if (close != e - 1) {
+      fail(c, BPS_ERR_JOB, "%s: text after the section header ']'", loc);
+      return NULL;
+    }
+    const char *nb = b + 1, *ne = close;
+    while (nb < ne && is_space((unsigned char)*nb)) nb++;
+    while (ne > nb && is_space((unsigned char)ne[-1])) ne--;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(ne - nb), nb);
+    int s = (size_t)(ne - nb) < sizeof name ? find_section(name) : -1;
+    if (s < 0) {
+      unknown_section(c, loc, name);
+      return NULL;
+    }
+    if (!c->sec_line[s]) c->sec_line[s] = c->line;
+    snprintf(str, (size_t)num, "[%s]\n", name);
+    return str;
+  }
+  /* key = value: '=' must come before any ':' (inih splits at the first of them) */
+  size_t eq = 0;
+  while (eq < len && b[eq] != '=' && b[eq] != ':') eq++;
+  if (eq >= len || b[eq] != '=') {
+    fail(c, BPS_ERR_JOB, "%s: '%.*s%s': expected 'key = value', '[section]' or a comment", loc,
+         (int)(len > 40 ? 40 : len), b, len > 40 ? "..." : "");
+    return NULL;
+  }
+  if (eq == 0) {
+    fail(c, BPS_ERR_JOB, "%s: missing key name before '='", loc);
+    return NULL;
+  }
+  memcpy(str, b, len);
+  str[len] = '\n';
+  str[len + 1] = 0;
+  return str;
+}
+
+static int job_handler(void *user, const char *section, const char *name, const char *value) {
+  ctx *c = user;
+  if (c->failed) return 0;
+  char lb[200];
+  const char *loc = where(c, c->line, -1, lb, sizeof lb);
+  if (!value) { /* only with ini_allow_no_value */
+    fail(c, BPS_ERR_JOB, "%s: expected 'key = value'", loc);
+    return 0;
+  }
+  if (!section[0]) {
+    fail(c, BPS_ERR_JOB, "%s: key '%.40s' outside any section (start with a header like [scan])",
+         loc, name);
+    return 0;
+  }
+  int s = find_section(section);
+  if (s < 0) {
+    unknown_section(c, loc, section);
+    return 0;
+  }
+  int k = find_key(s, name);
+  if (k < 0) {
+    unknown_key(c, loc, s, name);
+    return 0;
+  }
+  set_key(c, k, value, c->line, -1);
+  return !c->failed;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * --set overrides
+ * ------------------------------------------------------------------------------------- */
+
+static void apply_set(ctx *c, int i) {
+  const char *arg = c->sets[i];
+  char lb[200];
+  const char *loc = where(c, 0, i, lb, sizeof lb);
+  if (!arg) {
+    fail(c, BPS_ERR_JOB, "--set #%d: NULL override", i + 1);
+    return;
+  }
+  const char *eq = strchr(arg, '=');
+  const char *dot = strchr(arg, '.');
+  if (!eq || !dot || dot > eq) {
+    fail(c, BPS_ERR_JOB, "%s: expected section.key=value (e.g. --set scan.samples=200)", loc);
+    return;
+  }
+  char sec[64], key[64];
+  const char *a = arg, *ae = dot;
+  while (a < ae && is_space((unsigned char)*a)) a++;
+  while (ae > a && is_space((unsigned char)ae[-1])) ae--;
+  const char *k0 = dot + 1, *ke = eq;
+  while (k0 < ke && is_space((unsigned char)*k0)) k0++;
+  while (ke > k0 && is_space((unsigned char)ke[-1])) ke--;
+  if ((size_t)(ae - a) >= sizeof sec || (size_t)(ke - k0) >= sizeof key) {
+    fail(c, BPS_ERR_JOB, "%s: section or key name too long", loc);
+    return;
+  }
+  snprintf(sec, sizeof sec, "%.*s", (int)(ae - a), a);
+  snprintf(key, sizeof key, "%.*s", (int)(ke - k0), k0);
+  int s = find_section(sec);
+  if (s < 0) {
+    unknown_section(c, loc, sec);
+    return;
+  }
+  int k = find_key(s, key);
+  if (k < 0) {
+    unknown_key(c, loc, s, key);
+    return;
+  }
+  /* the value, trimmed; it must read back the same from a job file */
+  const char *v = eq + 1, *ve = v + strlen(v);
+  while (v < ve && is_space((unsigned char)*v)) v++;
+  while (ve > v && is_space((unsigned char)ve[-1])) ve--;
+  size_t vl = (size_t)(ve - v);
+  char *val = malloc(vl + 1);
+  if (!val) {
+    fail(c, BPS_ERR_MEM, "out of memory");
+    return;
+  }
+  memcpy(val, v, vl);
+  val[vl] = 0;
+  set_key(c, k, val, 0, i);
+  free(val);
+  if (c->sec_set[s] < 0) c->sec_set[s] = i;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Cross-key validation at every scanned n
+ * ------------------------------------------------------------------------------------- */
+
+/* Fail at key k with "[sec] key = value: reason". */
+static void fail_key(ctx *c, int k, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void fail_key(ctx *c, int k, const char *fmt, ...) {
+  if (c->failed) return;
+  char lb[200], vb[64], why[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  fail(c, BPS_ERR_JOB, "%s: [%s] %s = %s: %s", key_where(c, k, lb, sizeof lb),
+       sections[keys[k].sec].name, keys[k].key, show(c->slots[k].val, vb, sizeof vb), why);
+}
+
+/* The key of a pair that was set explicitly (prefer a, then b, else a). */
+static int blame(const ctx *c, int a, int b) {
+  if (c->slots[a].line > 0 || c->slots[a].set >= 0) return a;
+  if (c->slots[b].line > 0 || c->slots[b].set >= 0) return b;
+  return a;
+}
+
+static int is_set(const ctx *c, int k) { return c->slots[k].line > 0 || c->slots[k].set >= 0; }
+
+/* Evaluate pattern key k at n; on failure fail_key with the evaluator's reason. */
+static int eval_at(ctx *c, int k, const char *pattern, int n, int *w, int max, int *count) {
+  bps_error_clear();
+  if (bps_pattern_eval(pattern, n, w, max, count)) {
+    char reason[400];
+    snprintf(reason, sizeof reason, "%s", bps_error_message());
+    bps_error_clear();
+    fail_key(c, k, "invalid at n = %d: %s", n, reason);
+    return -1;
+  }
+  return 0;
+}
+
+static void check_dqnn(ctx *c, const bps_job *job) {
+  const bps_model_spec *m = &job->model;
+  int kw = find_key(S_DQNN, "widths"), kp = find_key(S_DQNN, "perceptron"),
+      kd = find_key(S_DQNN, "depth"), kt = find_key(S_COST, "targets");
+  char pb[32];
+  if (m->depth != 0 && m->perceptron != BPS_PERC_BRICK && m->perceptron != BPS_PERC_PAULI) {
+    fail_key(c, kd, "depth applies only to perceptron = brick or pauli (perceptron = %s)",
+             enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb));
+    return;
+  }
+  for (int i = 0; i < job->nq && !c->failed; i++) {
+    int n = job->qubits[i], w[BPS_MAX_LAYERS], cnt;
+    if (eval_at(c, kw, m->widths, n, w, BPS_MAX_LAYERS, &cnt)) return;
+    if (cnt < 2) {
+      fail_key(c, kw, "needs at least 2 layers (input and output widths)");
+      return;
+    }
+    for (int l = 1; l < cnt; l++)
+      if (w[l - 1] + w[l] > BPS_MAX_QUBITS) {
+        fail_key(c, kw,
+                 "layers %d and %d hold %d + %d qubits at n = %d, more than %d in one state",
+                 l - 1, l, w[l - 1], w[l], n, BPS_MAX_QUBITS);
+        return;
+      }
+    if (m->perceptron == BPS_PERC_TOY || m->perceptron == BPS_PERC_BRICK)
+      for (int l = 1; l < cnt; l++)
+        if (w[l] != w[0]) {
+          int k = blame(c, kp, kw);
+          fail_key(c, k, "perceptron = %s needs equal widths, but widths = %s gives %d and %d at n = %d",
+                   enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), m->widths, w[0],
+                   w[l], n);
+          return;
+        }
+    if (m->targets == BPS_TARGET_UNITARY && w[0] != w[cnt - 1]) {
+      int k = blame(c, kt, kw);
+      fail_key(c, k, "targets = unitary needs equal input and output widths, but widths = %s "
+                     "gives %d and %d at n = %d", m->widths, w[0], w[cnt - 1], n);
+      return;
+    }
+  }
+}
+
+static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
+  const bps_model_spec *m = &job->model;
+  int kv = find_key(sec, "visible"), kh = find_key(sec, "hidden"), ko = find_key(sec, "objective"),
+      kpa = find_key(sec, "pauli");
+  char ob[32];
+  if (m->vh_objective != BPS_VH_OBJ_PAULI && is_set(c, kpa)) {
+    fail_key(c, kpa, "pauli applies only to objective = pauli (objective = %s)",
+             enum_name(keys[ko].values, (int)m->vh_objective, ob, sizeof ob));
+    return;
+  }
+  for (int i = 0; i < job->nq && !c->failed; i++) {
+    int n = job->qubits[i], w[BPS_MAX_LAYERS], cnt, v, h;
+    if (eval_at(c, kv, m->visible, n, w, BPS_MAX_LAYERS, &cnt)) return;
+    if (cnt != 1) {
+      fail_key(c, kv, "must be a single entry, not a list");
+      return;
+    }
+    v = w[0];
+    if (eval_at(c, kh, m->hidden, n, w, BPS_MAX_LAYERS, &cnt)) return;
+    if (cnt != 1) {
+      fail_key(c, kh, "must be a single entry, not a list");
+      return;
+    }
+    h = w[0];
+    if (v + h > BPS_MAX_QUBITS) {
+      fail_key(c, blame(c, kh, kv), "visible + hidden = %d + %d qubits at n = %d, more than %d",
+               v, h, n, BPS_MAX_QUBITS);
+      return;
+    }
+    if (m->vh_objective == BPS_VH_OBJ_PAULI && (int)strlen(m->vh_pauli) != v) {
+      fail_key(c, blame(c, kpa, kv), "%d Pauli letters but visible = %s is %d qubit%s at n = %d",
+               (int)strlen(m->vh_pauli), m->visible, v, v == 1 ? "" : "s", n);
+      return;
+    }
+  }
+}
+
+static void check_job(ctx *c, const bps_job *job) {
+  const bps_model_spec *m = &job->model;
+  unsigned mbit = 1u << m->kind;
+  if (sections[S_COST].models & mbit) {
+    int kt = find_key(S_COST, "type"), kg = find_key(S_COST, "targets");
+    if (m->cost == BPS_COST_LOCAL && m->targets == BPS_TARGET_UNITARY) {
+      char lb[200];
+      int k = blame(c, kg, kt), other = k == kg ? kt : kg;
+      fail_key(c, k, "the local cost needs product targets (targets = zero or product), "
+                     "not targets = unitary with type = local (%s)",
+               key_where(c, other, lb, sizeof lb));
+      return;
+    }
+  }
+  if (sections[S_NOISE].models & mbit) {
+    int kc = find_key(S_NOISE, "channel"), kp = find_key(S_NOISE, "p"),
+        kl = find_key(S_NOISE, "placement");
+    if (m->noise == BPS_NOISE_GLOBAL_DEPOLARIZING && m->noise_placement == BPS_NOISE_AFTER_GATE) {
+      fail_key(c, blame(c, kl, kc), "channel = global_depolarizing acts on the whole layer "
+                                    "register: it needs placement = layer, not gate");
+      return;
+    }
+    if (m->noise == BPS_NOISE_NONE && m->noise_p != 0.0) {
+      fail_key(c, blame(c, kp, kc), "p has no effect with channel = none (choose a channel or "
+                                    "set p = 0)");
+      return;
+    }
+  }
+  switch (m->kind) {
+  case BPS_MODEL_DQNN: check_dqnn(c, job); break;
+  case BPS_MODEL_VH: check_vh_qbm(c, job, S_VH); break;
+  case BPS_MODEL_QBM: check_vh_qbm(c, job, S_QBM); break;
+  case BPS_MODEL_HEA: break;
+  }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Canonical text
+ * ------------------------------------------------------------------------------------- */
+
+static char *build_text(const ctx *c, unsigned mbit) {
+  size_t len = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    char *out = NULL;
+    if (pass == 1) {
+      out = malloc(len + 1);
+      if (!out) return NULL;
+    }
+    size_t pos = 0;
+    int prev = -1;
+    for (int k = 0; k < NKEYS; k++) {
+      int s = keys[k].sec;
+      if (!(sections[s].models & mbit)) continue;
+      const char *v = c->slots[k].val;
+      size_t need = (prev == s ? 0 : (prev >= 0 ? 1 : 0) + strlen(sections[s].name) + 3) +
+                    strlen(keys[k].key) + 3 + strlen(v) + 1;
+      if (out) {
+        if (prev != s) pos += (size_t)sprintf(out + pos, "%s[%s]\n", prev >= 0 ? "\n" : "",
+                                              sections[s].name);
+        pos += (size_t)sprintf(out + pos, "%s = %s\n", keys[k].key, v);
+      } else {
+        len += need;
+      }
+      prev = s;
+    }
+    if (out) {
+      out[pos] = 0;
+      return out;
+    }
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Public API
+ * ------------------------------------------------------------------------------------- */
+
+int bps_job_parse(const char *text, const char *source_name, const char *const *sets, int nsets,
+                  bps_job *job) {
+  bps_error_clear();
+  BPS_CHECK(text && job && nsets >= 0 && (sets || nsets == 0), BPS_ERR_ARG, "NULL argument");
+  memset(job, 0, sizeof *job);
+  ctx *c = calloc(1, sizeof *c);
+  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  c->src = source_name ? source_name : "<job>";
+  c->sets = sets;
+  c->p = text;
+  for (int s = 0; s < NSEC; s++) c->sec_set[s] = -1;
+  for (int k = 0; k < NKEYS; k++) c->slots[k].set = -1;
+  bps_model_spec_default(&c->scratch.model);
+
+  /* 1. the file */
+  int irc = ini_parse_stream(job_reader, c, job_handler, c);
+  if (!c->failed && irc > 0) {
+    char lb[200];
+    fail(c, BPS_ERR_JOB, "%s: syntax error", where(c, irc, -1, lb, sizeof lb));
+  } else if (!c->failed && irc < 0) {
+    fail(c, BPS_ERR_MEM, "%s: the INI parser failed (code %d)", c->src, irc);
+  }
+  /* 2. overrides */
+  for (int i = 0; i < nsets && !c->failed; i++) apply_set(c, i);
+  /* 3. required keys and defaults */
+  for (int k = 0; k < NKEYS && !c->failed; k++) {
+    if (c->slots[k].val) continue;
+    if (!keys[k].def) {
+      fail(c, BPS_ERR_JOB, "%s: [%s] %s: missing required key (e.g. %s = %s)", c->src,
+           sections[keys[k].sec].name, keys[k].key, keys[k].key,
+           keys[k].type == K_QUBITS ? "2:8" : "...");
+      break;
+    }
+    set_key(c, k, keys[k].def, 0, -1);
+  }
+  /* 4. which sections apply */
+  unsigned mbit = 0;
+  if (!c->failed) {
+    int km = find_key(S_SCAN, "model");
+    int model = enum_find(keys[km].values, c->slots[km].val, NULL, 0);
+    mbit = 1u << model;
+    for (int s = 0; s < NSEC && !c->failed; s++) {
+      if (sections[s].models & mbit) continue;
+      if (!c->sec_line[s] && c->sec_set[s] < 0) continue;
+      char lb[200], mb[200], ok[120];
+      size_t ol = 0;
+      for (int t = 0; t < NSEC; t++)
+        if (sections[t].models & mbit)
+          appendf(ok, sizeof ok, &ol, "%s[%s]", ol ? " " : "", sections[t].name);
+      fail(c, BPS_ERR_JOB, "%s: section [%s] does not apply to model = %s (model from %s%s); "
+                           "sections for %s: %s",
+           where(c, c->sec_line[s], c->sec_line[s] ? -1 : c->sec_set[s], lb, sizeof lb),
+           sections[s].name, model_names[model], key_where(c, km, mb, sizeof mb),
+           is_set(c, km) ? "" : ", the default", model_names[model], ok);
+    }
+  }
+  /* 5. store the applicable keys into the job */
+  if (!c->failed) {
+    bps_model_spec_default(&job->model);
+    for (int k = 0; k < NKEYS && !c->failed; k++) {
+      if (!(sections[keys[k].sec].models & mbit)) continue;
+      char canon[BPS_JOB_STR_LEN * 2], why[400];
+      if (convert(&keys[k], c->slots[k].val, job, canon, sizeof canon, why, sizeof why) ||
+          strcmp(canon, c->slots[k].val))
+        fail(c, BPS_ERR_INTERNAL, "[%s] %s = %s: canonical value does not convert back (%s)",
+             sections[keys[k].sec].name, keys[k].key, c->slots[k].val, why);
+    }
+    snprintf(job->source, sizeof job->source, "%s", c->src);
+    for (int k = 0; k < NKEYS; k++)
+      job->key_line[k] = c->slots[k].line > 0 ? c->slots[k].line
+                         : c->slots[k].set >= 0 ? -(1 + c->slots[k].set)
+                                                : 0;
+  }
+  /* 6. combinations at every n */
+  if (!c->failed) check_job(c, job);
+  /* 7. canonical text */
+  if (!c->failed) {
+    job->text = build_text(c, mbit);
+    if (!job->text) fail(c, BPS_ERR_MEM, "out of memory");
+  }
+
+  int rc = c->failed ? c->rc : BPS_OK;
+  char msg[sizeof c->msg];
+  snprintf(msg, sizeof msg, "%s", c->msg);
+  for (int k = 0; k < NKEYS; k++) free(c->slots[k].val);
+  free(c);
+  if (rc) {
+    bps_job_free(job);
+    return bps_error_push(rc, __FILE__, __LINE__, __func__, "%s", msg);
+  }
+  return BPS_OK;
+}
+
+int bps_job_load(const char *path, const char *const *sets, int nsets, bps_job *job) {
+  bps_error_clear();
+  BPS_CHECK(path && job, BPS_ERR_ARG, "NULL argument");
+  memset(job, 0, sizeof *job);
+  struct stat st;
+  BPS_CHECK(stat(path, &st) == 0, BPS_ERR_IO, "%s: cannot open job file: %s", path,
+            strerror(errno));
+  BPS_CHECK(S_ISREG(st.st_mode), BPS_ERR_IO, "%s: not a regular file%s", path,
+            S_ISDIR(st.st_mode) ? " (a directory)" : "");
+  BPS_CHECK(st.st_size <= BPS_JOB_MAX_FILE, BPS_ERR_IO,
+            "%s: job file too large (%lld bytes; at most %d)", path, (long long)st.st_size,
+            BPS_JOB_MAX_FILE);
+  FILE *f = fopen(path, "rb");
+  BPS_CHECK(f, BPS_ERR_IO, "%s: cannot open job file: %s", path, strerror(errno));
+  char *buf = malloc((size_t)BPS_JOB_MAX_FILE + 2);
+  if (!buf) {
+    fclose(f);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+  }
+  size_t n = fread(buf, 1, (size_t)BPS_JOB_MAX_FILE + 1, f);
+  int err = ferror(f);
+  fclose(f);
+  if (err || n > BPS_JOB_MAX_FILE) {
+    free(buf);
+    BPS_CHECK(!err, BPS_ERR_IO, "%s: read error", path);
+    BPS_CHECK(0, BPS_ERR_IO, "%s: job file too large (more than %d bytes)", path,
+              BPS_JOB_MAX_FILE);
+  }
+  buf[n] = 0;
+  const char *nul = memchr(buf, 0, n);
+  if (nul) {
+    int line = 1;
+    for (const char *q = buf; q < nul; q++) line += *q == '\n';
+    free(buf);
+    BPS_CHECK(0, BPS_ERR_JOB, "%s:%d: NUL byte in the job file (is it a text file?)", path, line);
+  }
+  int rc = bps_job_parse(buf, path, sets, nsets, job);
+  free(buf);
+  return rc;
+}
+
+void bps_job_free(bps_job *job) {
+  if (!job) return;
+  free(job->text);
+  job->text = NULL;
+}
+
+uint64_t bps_job_hash(const bps_job *job) {
+  if (!job || !job->text) return 0;
+  uint64_t h = 14695981039346656037ull; /* FNV-1a 64 offset basis */
+  for (const unsigned char *p = (const unsigned char *)job->text; *p; p++) {
+    h ^= *p;
+    h *= 1099511628211ull; /* FNV prime */
+  }
+  return h;
+}
+
+const char *bps_job_where(const bps_job *job, const char *section, const char *key, char *buf,
+                          size_t n) {
+  if (!buf || !n) return "";
+  buf[0] = 0;
+  if (!job || !section || !key) return buf;
+  int s = find_section(section), k = s >= 0 ? find_key(s, key) : -1;
+  if (k < 0) return buf;
+  int l = job->key_line[k];
+  if (l > 0)
+    snprintf(buf, n, "%s:%d", job->source, l);
+  else if (l < 0)
+    snprintf(buf, n, "--set %s.%s", section, key);
+  else
+    snprintf(buf, n, "%s (default)", job->source);
+  return buf;
+}
+
+/* Sections a model reads, e.g. "[cost]: models dqnn, hea". */
+static const char *models_text(unsigned models, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  if (models == M_ALL) {
+    snprintf(buf, n, "every model");
+    return buf;
+  }
+  for (int m = 0; m < 4; m++)
+    if (models & (1u << m))
+      appendf(buf, n, &len, "%s%s", len ? ", " : "model = ", model_names[m]);
+  return buf;
+}
+
+/* A Markdown table cell: characters with a Markdown meaning are backslash-escaped. */
+static void md_cell(FILE *out, const char *s) {
+  for (; *s; s++) {
+    if (strchr("|*_<>`[]\\", *s)) fputc('\\', out);
+    fputc(*s, out);
+  }
+}
+
+void bps_job_print_keys(FILE *out, int markdown) {
+  char ab[200], mb[80];
+  if (markdown) {
+    fprintf(out, "| section | key | default | allowed values | meaning |\n");
+    fprintf(out, "|---|---|---|---|---|\n");
+    for (int k = 0; k < NKEYS; k++) {
+      const key_def *d = &keys[k];
+      fprintf(out, "| `[%s]` | `%s` | ", sections[d->sec].name, d->key);
+      if (d->def)
+        fprintf(out, "`%s`", d->def);
+      else
+        fprintf(out, "(required)");
+      fprintf(out, " | ");
+      md_cell(out, allowed_text(d, ab, sizeof ab));
+      fprintf(out, " | ");
+      md_cell(out, d->help);
+      fprintf(out, " |\n");
+    }
+    fprintf(out, "\nSections apply by model:");
+    for (int s = 0; s < NSEC; s++)
+      fprintf(out, " `[%s]` %s%s", sections[s].name, models_text(sections[s].models, mb, sizeof mb),
+              s + 1 < NSEC ? ";" : ".\n");
+    return;
+  }
+  fprintf(out, "Job file keys (INI). Override any key with --set section.key=value.\n");
+  int prev = -1;
+  for (int k = 0; k < NKEYS; k++) {
+    const key_def *d = &keys[k];
+    if (d->sec != prev)
+      fprintf(out, "\n[%s]  (%s)\n", sections[d->sec].name,
+              models_text(sections[d->sec].models, mb, sizeof mb));
+    prev = d->sec;
+    char kv[80];
+    snprintf(kv, sizeof kv, "%s = %s", d->key, d->def ? d->def : "(required)");
+    fprintf(out, "  %-28s %s\n      %s\n", kv, allowed_text(d, ab, sizeof ab), d->help);
+  }
+}
