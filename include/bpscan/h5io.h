@@ -48,7 +48,9 @@ int bps_h5_check_writable(const char *path, int force);
  * times, wall time per phase), one table row per qubit count (samples, parameters,
  * Var dC mean +- SE, cost mean, Var C +- SE, purity, entropy), and completeness: every
  * qubit count of the job's `qubits` key present with num_samples equal to its `samples`
- * key ("complete", or what is missing).
+ * key ("complete", or what is missing). An array-job piece (slice_count > 1) is reported as
+ * "piece K of N" (in provenance and completeness, with its share of the samples); its
+ * qubit counts may hold fewer samples than the job's without being incomplete.
  * Errors (BPS_ERR_IO): a missing or unreadable file, a file that is not HDF5, an HDF5 file
  * without schema_version ("not a bpscan result file"), a newer schema_version than this
  * build reads, or a damaged layout. An incomplete scan is not an error. */
