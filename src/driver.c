@@ -993,8 +993,12 @@ static int run_impl(const bps_scan_config *cfg, run_state *st, int *exit_code) {
       rc = bps_h5_write(cfg->out_path, &res, cfg->force);
       if (!rc) {
         ckpt_remove(cfg);
-        fprintf(stderr, "[bpscan] wrote %s (%d qubit counts, %ld samples each) in %.1f s\n",
-                cfg->out_path, p->nn, cfg->samples, now() - t_start);
+        if (cfg->slice_count > 1)
+          fprintf(stderr, "[bpscan] wrote %s (piece %d of %d: its share of %d qubit counts x %ld samples) in %.1f s\n",
+                  cfg->out_path, cfg->slice_index, cfg->slice_count, p->nn, cfg->samples, now() - t_start);
+        else
+          fprintf(stderr, "[bpscan] wrote %s (%d qubit counts, %ld samples each) in %.1f s\n",
+                  cfg->out_path, p->nn, cfg->samples, now() - t_start);
       }
     }
     if (rn) result_free(rn, p->nn);

@@ -1,0 +1,549 @@
+/* merge: `bpscan merge OUT.h5 PIECE.h5 ...` (see include/bpscan/merge.h and README
+ * "Running on a cluster"). The pieces are loaded with bps_h5_read, checked against each
+ * other, their rows put back in sample order, the statistics recomputed with
+ * bps_result_n_stats (as the driver does), and the result written with bps_h5_write. */
+#include "bpscan/merge.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bpscan/driver.h"
+#include "bpscan/error.h"
+#include "bpscan/h5io.h"
+
+/* ------------------------------------------------------------------------------------ */
+/* Messages                                                                              */
+
+typedef struct {
+  char *buf;
+  size_t n, used;
+} msgbuf;
+
+static void msg_add(msgbuf *m, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void msg_add(msgbuf *m, const char *fmt, ...) {
+  if (!m->buf || m->n == 0 || m->used + 1 >= m->n) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(m->buf + m->used, m->n - m->used, fmt, ap);
+  va_end(ap);
+  if (w < 0) return;
+  m->used += (size_t)w;
+  if (m->used >= m->n) { /* truncated: end with "..." */
+    m->used = m->n - 1;
+    if (m->n > 4) memcpy(m->buf + m->n - 4, "...", 4);
+  }
+}
+
+/* Refuse with the message already in m (also pushed, shortened, onto the traceback). */
+static int refuse(const msgbuf *m, int line) {
+  return bps_error_push(BPS_ERR_ARG, __FILE__, line, "bps_merge_results", "%s",
+                        m->buf ? m->buf : "cannot merge");
+}
+#define REFUSE(...)                                                                        \
+  do {                                                                                     \
+    msg_add(&m, __VA_ARGS__);                                                              \
+    rc = refuse(&m, __LINE__);                                                             \
+    goto done;                                                                             \
+  } while (0)
+
+/* ------------------------------------------------------------------------------------ */
+/* Job texts                                                                             */
+
+/* Whether a line of section sec is an [output] key that does not change the results
+ * (path, checkpoint_seconds: the keys the driver's job hash leaves out too). Sets *is_path. */
+static int ignorable(const char *sec, const char *line, size_t len, int *is_path) {
+  *is_path = 0;
+  if (strcmp(sec, "output")) return 0;
+  size_t i = 0;
+  while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+  static const char *const keys[2] = {"path", "checkpoint_seconds"};
+  for (int k = 0; k < 2; k++) {
+    size_t kl = strlen(keys[k]), j = i + kl;
+    if (len - i < kl || strncmp(line + i, keys[k], kl)) continue;
+    while (j < len && (line[j] == ' ' || line[j] == '\t')) j++;
+    if (j < len && line[j] == '=') {
+      *is_path = k == 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Walks a job text line by line, tracking the [section]. */
+typedef struct {
+  const char *p;
+  char sec[64];
+} line_iter;
+
+/* The next line (without its newline) in *line / *len; 0 at the end. */
+static int next_line(line_iter *it, const char **line, size_t *len) {
+  if (!it->p || !*it->p) return 0;
+  const char *e = strchr(it->p, '\n');
+  *line = it->p;
+  *len = e ? (size_t)(e - it->p) : strlen(it->p);
+  it->p = e ? e + 1 : NULL;
+  size_t i = 0;
+  while (i < *len && ((*line)[i] == ' ' || (*line)[i] == '\t')) i++;
+  if (i < *len && (*line)[i] == '[') {
+    const char *close = memchr(*line + i, ']', *len - i);
+    size_t l = close ? (size_t)(close - (*line + i) - 1) : 0;
+    if (l >= sizeof it->sec) l = sizeof it->sec - 1;
+    memcpy(it->sec, *line + i + 1, l);
+    it->sec[l] = '\0';
+  }
+  return 1;
+}
+
+/* The next line that matters for the results. */
+static int next_kept(line_iter *it, const char **line, size_t *len) {
+  int is_path;
+  while (next_line(it, line, len))
+    if (!ignorable(it->sec, *line, *len, &is_path)) return 1;
+  return 0;
+}
+
+/* 1 if the job texts a and b are the same job; otherwise 0, with the first differing lines
+ * described in m. */
+static int same_job(const char *a, const char *b, msgbuf *m) {
+  line_iter ia = {a, ""}, ib = {b, ""};
+  for (;;) {
+    const char *la = NULL, *lb = NULL;
+    size_t na = 0, nb = 0;
+    int ha = next_kept(&ia, &la, &na), hb = next_kept(&ib, &lb, &nb);
+    if (!ha && !hb) return 1;
+    if (ha && hb && na == nb && !memcmp(la, lb, na)) continue;
+    msg_add(m, "(first difference, in [%s]: '%.*s' vs '%.*s')", ha ? ia.sec : ib.sec,
+            ha ? (int)(na > 80 ? 80 : na) : 5, ha ? la : "(end)",
+            hb ? (int)(nb > 80 ? 80 : nb) : 5, hb ? lb : "(end)");
+    return 0;
+  }
+}
+
+/* A copy of the job text with its [output] path set to out_path (NULL if out of memory). */
+static char *job_with_path(const char *text, const char *out_path) {
+  size_t cap = strlen(text) + strlen(out_path) + 16;
+  char *o = malloc(cap);
+  if (!o) return NULL;
+  size_t used = 0;
+  line_iter it = {text, ""};
+  const char *line;
+  size_t len;
+  int is_path;
+  while (next_line(&it, &line, &len)) {
+    int last = !it.p; /* no newline after this line */
+    if (ignorable(it.sec, line, len, &is_path) && is_path)
+      used += (size_t)snprintf(o + used, cap - used, "path = %s%s", out_path, last ? "" : "\n");
+    else {
+      memcpy(o + used, line, len);
+      used += len;
+      if (!last) o[used++] = '\n';
+      o[used] = '\0';
+    }
+  }
+  o[used] = '\0';
+  return o;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Merging                                                                               */
+
+static int same_double(double a, double b) { return !memcmp(&a, &b, sizeof a); }
+
+/* Whether two pieces' groups of one qubit count agree on everything but the samples;
+ * otherwise describe the first difference in m. */
+static int same_layout(const bps_result_n *a, const bps_result_n *b, msgbuf *m) {
+  const char *what = NULL;
+  if (a->nparams != b->nparams) what = "the number of parameters";
+  else if (a->ntracked != b->ntracked) what = "the number of tracked parameters";
+  else if (memcmp(a->tracked, b->tracked, sizeof(int) * (size_t)a->ntracked))
+    what = "the tracked parameters";
+  else if (a->q_in != b->q_in || a->q_out != b->q_out || a->diag_qubits != b->diag_qubits)
+    what = "the register widths";
+  else if (strcmp(a->representation, b->representation))
+    what = "the representation (set [scan] representation = dense or factored explicitly)";
+  else if (!a->params != !b->params) what = "store_samples (per-sample parameters)";
+  else if (a->samples_total != b->samples_total) what = "the samples per qubit count";
+  else if (!same_double(a->page_entropy, b->page_entropy) ||
+           !same_double(a->page_purity, b->page_purity))
+    what = "the Page predictions";
+  for (int k = 0; !what && k < a->nparams; k++)
+    if (strcmp(a->param_names[k], b->param_names[k])) what = "the parameter names";
+  if (!what) return 1;
+  msg_add(m, "%s", what);
+  return 0;
+}
+
+/* Ranges of the unfilled entries, "8-15, 32-39, ..." (at most 6 ranges). */
+static void add_gaps(msgbuf *m, const unsigned char *filled, long S) {
+  int ranges = 0;
+  for (long s = 0; s < S;) {
+    if (filled[s]) {
+      s++;
+      continue;
+    }
+    long e = s;
+    while (e + 1 < S && !filled[e + 1]) e++;
+    if (ranges == 6) {
+      msg_add(m, ", ...");
+      return;
+    }
+    if (e > s) msg_add(m, "%s%ld-%ld", ranges ? ", " : "", s, e);
+    else msg_add(m, "%s%ld", ranges ? ", " : "", s);
+    ranges++;
+    s = e + 1;
+  }
+}
+
+int bps_merge_results(const bps_result *pieces, const char *const *names, int count,
+                      const char *out_path, bps_result *merged, char *msg, size_t nmsg) {
+  int rc = BPS_OK;
+  msgbuf m = {msg, nmsg, 0};
+  if (msg && nmsg) msg[0] = '\0';
+  int *slot = NULL;       /* slot[K] = input index of piece K, or -1 */
+  unsigned char *filled = NULL;
+  int *owner = NULL;      /* owner[s] = input index that supplied sample s */
+  char *hosts = NULL;
+  BPS_CHECK(pieces && names && count >= 0 && out_path && merged, BPS_ERR_ARG, "NULL argument");
+  memset(merged, 0, sizeof *merged);
+  if (count < 1) REFUSE("no pieces given");
+
+  /* every input is a piece of the same array job */
+  const bps_result *p0 = &pieces[0];
+  int N = p0->slice_count;
+  for (int i = 0; i < count; i++) {
+    const bps_result *p = &pieces[i];
+    if (p->slice_count <= 1)
+      REFUSE("'%s' is not an array-job piece (it is a complete scan, slice_count 1); merge only "
+             "files written by bpscan run --slice K/N", names[i]);
+    if (p->slice_count != N)
+      REFUSE("'%s' is piece %d of %d but '%s' is piece %d of %d: pieces of different array jobs "
+             "(different slice counts)", names[0], p0->slice_index, N, names[i], p->slice_index,
+             p->slice_count);
+    if (i == 0) continue;
+    char diff[400] = "";
+    msgbuf d = {diff, sizeof diff, 0};
+    if (!same_job(p0->job_text, p->job_text, &d) || p->job_hash != p0->job_hash)
+      REFUSE("'%s' and '%s' are pieces of different jobs (job hash %016llx vs %016llx) %s",
+             names[0], names[i], (unsigned long long)p0->job_hash,
+             (unsigned long long)p->job_hash, diff[0] ? diff : "(the job texts agree)");
+  }
+  /* each piece once */
+  slot = malloc(sizeof(int) * (size_t)N);
+  if (!slot) {
+    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+    goto done;
+  }
+  for (int k = 0; k < N; k++) slot[k] = -1;
+  for (int i = 0; i < count; i++) {
+    int k = pieces[i].slice_index;
+    if (slot[k] >= 0)
+      REFUSE("'%s' and '%s' are both piece %d of %d (the same piece given twice?)",
+             names[slot[k]], names[i], k, N);
+    slot[k] = i;
+  }
+  /* the same qubit counts with the same layout */
+  for (int i = 1; i < count; i++) {
+    const bps_result *p = &pieces[i];
+    int same = p->nn == p0->nn;
+    for (int j = 0; same && j < p->nn; j++) same = p->per_n[j].n == p0->per_n[j].n;
+    if (!same)
+      REFUSE("'%s' and '%s' hold different qubit counts (%d vs %d groups): not pieces of one "
+             "scan", names[0], names[i], p0->nn, p->nn);
+    for (int j = 0; j < p->nn; j++) {
+      msgbuf what = {malloc(256), 256, 0};
+      if (!what.buf) {
+        rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+        goto done;
+      }
+      what.buf[0] = '\0';
+      int ok = same_layout(&p0->per_n[j], &p->per_n[j], &what);
+      if (!ok) {
+        msg_add(&m, "'%s' and '%s' differ in %s at n = %d: not pieces of one scan", names[0],
+                names[i], what.buf, p->per_n[j].n);
+        free(what.buf);
+        rc = refuse(&m, __LINE__);
+        goto done;
+      }
+      free(what.buf);
+    }
+  }
+
+  /* the merged result: job and provenance */
+  merged->job_text = job_with_path(p0->job_text, out_path);
+  merged->model = strdup(p0->model);
+  merged->grad_method = strdup(p0->grad_method);
+  size_t hcap = 1;
+  for (int i = 0; i < count; i++) hcap += strlen(pieces[i].host) + 1;
+  hosts = calloc(hcap, 1);
+  if (!merged->job_text || !merged->model || !merged->grad_method || !hosts) {
+    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+    goto done;
+  }
+  merged->job_hash = p0->job_hash;
+  merged->seed = p0->seed;
+  merged->slice_index = 0;
+  merged->slice_count = 1;
+  merged->start_time = NAN;
+  merged->end_time = NAN;
+  for (int k = 0; k < N; k++) {
+    int i = slot[k];
+    if (i < 0) continue;
+    const bps_result *p = &pieces[i];
+    merged->mpi_ranks += p->mpi_ranks;
+    if (p->omp_threads > merged->omp_threads) merged->omp_threads = p->omp_threads;
+    if (isfinite(p->start_time) && !(merged->start_time <= p->start_time))
+      merged->start_time = p->start_time;
+    if (isfinite(p->end_time) && !(merged->end_time >= p->end_time))
+      merged->end_time = p->end_time;
+    merged->wall_plan += p->wall_plan;
+    merged->wall_compute += p->wall_compute;
+    merged->wall_reduce += p->wall_reduce;
+    merged->wall_write += p->wall_write;
+    /* distinct hosts, in piece order */
+    size_t hl = strlen(p->host);
+    int seen = 0;
+    for (const char *h = hosts; *h && !seen;) {
+      const char *c = strchr(h, ',');
+      size_t l = c ? (size_t)(c - h) : strlen(h);
+      seen = l == hl && !strncmp(h, p->host, hl);
+      h += l + (c ? 1 : 0);
+    }
+    if (!seen) {
+      if (hosts[0]) strcat(hosts, ",");
+      strcat(hosts, p->host);
+    }
+  }
+  merged->host = hosts;
+  hosts = NULL;
+
+  /* the samples, per qubit count, in sample order */
+  merged->per_n = calloc(p0->nn > 0 ? (size_t)p0->nn : 1, sizeof *merged->per_n);
+  if (!merged->per_n) {
+    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+    goto done;
+  }
+  merged->nn = p0->nn;
+  int missing_pieces = 0;
+  for (int k = 0; k < N; k++) missing_pieces += slot[k] < 0;
+  if (missing_pieces) {
+    msg_add(&m, "incomplete: piece%s ", missing_pieces > 1 ? "s" : "");
+    int c = 0;
+    for (int k = 0; k < N; k++)
+      if (slot[k] < 0) msg_add(&m, "%s%d", c++ ? ", " : "", k);
+    msg_add(&m, " of %d missing (bpscan run --slice K/%d writes piece K)", N, N);
+  }
+  int gaps = 0;
+  for (int j = 0; j < p0->nn; j++) {
+    const bps_result_n *ref = &p0->per_n[j];
+    bps_result_n *r = &merged->per_n[j];
+    long S = ref->samples_total;
+    int P = ref->ntracked, PA = ref->nparams;
+    r->n = ref->n;
+    r->samples = S;
+    r->samples_total = S;
+    r->nparams = PA;
+    r->ntracked = P;
+    r->q_in = ref->q_in;
+    r->q_out = ref->q_out;
+    r->diag_qubits = ref->diag_qubits;
+    r->page_entropy = ref->page_entropy;
+    r->page_purity = ref->page_purity;
+    r->representation = strdup(ref->representation);
+    r->tracked = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
+    r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);
+    r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
+    size_t Sz = S > 0 ? (size_t)S : 1;
+    r->cost = malloc(sizeof(double) * Sz);
+    r->grad = malloc(sizeof(double) * Sz * (size_t)(P > 0 ? P : 1));
+    r->diag = malloc(sizeof(double) * Sz * BPS_NDIAG);
+    r->params = ref->params ? malloc(sizeof(double) * Sz * (size_t)(PA > 0 ? PA : 1)) : NULL;
+    free(filled);
+    free(owner);
+    filled = calloc(Sz, 1);
+    owner = malloc(sizeof(int) * Sz);
+    int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
+             r->grad && r->diag && (r->params || !ref->params) && filled && owner;
+    for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
+    if (!ok) {
+      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
+                          "out of memory merging n = %d", ref->n);
+      goto done;
+    }
+    memcpy(r->tracked, ref->tracked, sizeof(int) * (size_t)P);
+    for (int k = 0; k < N; k++) {
+      int i = slot[k];
+      if (i < 0) continue;
+      const bps_result_n *q = &pieces[i].per_n[j];
+      for (long row = 0; row < q->samples; row++) {
+        long s = q->sample_index[row];
+        if (s < 0 || s >= S)
+          REFUSE("'%s': sample %ld of n = %d is outside the scan's %ld samples", names[i], s,
+                 q->n, S);
+        if (filled[s])
+          REFUSE("sample %ld of n = %d is in both '%s' (piece %d) and '%s' (piece %d): the pieces "
+                 "overlap", s, q->n, names[owner[s]], pieces[owner[s]].slice_index, names[i], k);
+        filled[s] = 1;
+        owner[s] = i;
+        r->cost[s] = q->cost[row];
+        memcpy(r->grad + (size_t)s * (size_t)P, q->grad + (size_t)row * (size_t)P,
+               sizeof(double) * (size_t)P);
+        memcpy(r->diag + (size_t)s * BPS_NDIAG, q->diag + (size_t)row * BPS_NDIAG,
+               sizeof(double) * BPS_NDIAG);
+        if (r->params)
+          memcpy(r->params + (size_t)s * (size_t)PA, q->params + (size_t)row * (size_t)PA,
+                 sizeof(double) * (size_t)PA);
+      }
+    }
+    long have = 0;
+    for (long s = 0; s < S; s++) have += filled[s];
+    if (have < S) {
+      msg_add(&m, "%sn = %d: %ld of %ld samples missing (", missing_pieces || gaps ? "; " : "incomplete: ",
+              ref->n, S - have, S);
+      add_gaps(&m, filled, S);
+      msg_add(&m, ")");
+      gaps++;
+    }
+  }
+  if (missing_pieces || gaps) {
+    rc = refuse(&m, __LINE__);
+    goto done;
+  }
+  for (int j = 0; j < merged->nn; j++) {
+    rc = bps_result_n_stats(&merged->per_n[j]);
+    if (rc) goto done;
+  }
+done:
+  free(slot);
+  free(filled);
+  free(owner);
+  free(hosts);
+  if (rc) bps_h5_result_free(merged);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Command line                                                                          */
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: bpscan merge [--force] OUT.h5 PIECE.h5 [PIECE.h5 ...]\n"
+          "Combine the pieces of an array job (files of bpscan run --slice K/N, one for each\n"
+          "K = 0..N-1, in any order) into the result of the whole scan. OUT.h5 then holds the\n"
+          "same data as a single run with -o OUT.h5. Refuses pieces of different jobs, missing\n"
+          "or duplicate pieces and samples, and files that are not pieces.\n"
+          "  --force   overwrite an existing OUT.h5\n"
+          "exit codes: 0 merged, 2 usage or refused, 3 OUT.h5 exists (use --force), 1 error\n");
+}
+
+int bps_merge_main(int argc, char **argv) {
+  int force = 0, nin = 0, code = BPS_EXIT_OK, positional_only = 0;
+  const char *out = NULL;
+  const char **in = calloc(argc > 0 ? (size_t)argc : 1, sizeof *in);
+  bps_result *pieces = NULL;
+  bps_result merged;
+  char *msg = NULL;
+  memset(&merged, 0, sizeof merged);
+  if (!in) {
+    fprintf(stderr, "bpscan merge: out of memory\n");
+    return BPS_EXIT_ERROR;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    if (!positional_only && !strcmp(s, "--")) {
+      positional_only = 1;
+    } else if (!positional_only && !strcmp(s, "--force")) {
+      force = 1;
+    } else if (!positional_only && (!strcmp(s, "-h") || !strcmp(s, "--help"))) {
+      usage(stdout);
+      free(in);
+      return BPS_EXIT_OK;
+    } else if (!positional_only && s[0] == '-' && s[1]) {
+      fprintf(stderr, "bpscan merge: unknown option '%s'\n", s);
+      usage(stderr);
+      free(in);
+      return BPS_EXIT_USAGE;
+    } else if (!out) {
+      out = s;
+    } else {
+      in[nin++] = s;
+    }
+  }
+  if (!out || nin < 1) {
+    usage(stderr);
+    free(in);
+    return BPS_EXIT_USAGE;
+  }
+  /* the output first, before reading anything */
+  struct stat so, si;
+  int out_exists = stat(out, &so) == 0;
+  if (bps_h5_check_writable(out, force)) {
+    fprintf(stderr, "bpscan merge: %s\n", bps_error_message());
+    bps_error_clear();
+    free(in);
+    return out_exists && !force && !S_ISDIR(so.st_mode) ? BPS_EXIT_EXISTS : BPS_EXIT_USAGE;
+  }
+  for (int i = 0; i < nin; i++)
+    if (!strcmp(in[i], out) ||
+        (out_exists && stat(in[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)) {
+      fprintf(stderr, "bpscan merge: the output '%s' is also an input; write the merged file "
+                      "elsewhere\n", out);
+      free(in);
+      return BPS_EXIT_USAGE;
+    }
+  /* read every piece */
+  pieces = calloc((size_t)nin, sizeof *pieces);
+  msg = malloc(4096);
+  if (!pieces || !msg) {
+    fprintf(stderr, "bpscan merge: out of memory\n");
+    code = BPS_EXIT_ERROR;
+    goto done;
+  }
+  bps_h5_meta meta0, meta;
+  for (int i = 0; i < nin; i++) {
+    if (bps_h5_read(in[i], &pieces[i], i ? &meta : &meta0)) {
+      fprintf(stderr, "bpscan merge: cannot use '%s': %s\n", in[i], bps_error_message());
+      bps_error_clear();
+      code = BPS_EXIT_USAGE;
+      goto done;
+    }
+    if (i && strcmp(meta.git_commit, meta0.git_commit))
+      fprintf(stderr, "bpscan merge: warning: '%s' was written by bpscan %s (git %s), '%s' by "
+                      "bpscan %s (git %s)\n", in[0], meta0.bpscan_version, meta0.git_commit,
+              in[i], meta.bpscan_version, meta.git_commit);
+  }
+  int rc = bps_merge_results(pieces, in, nin, out, &merged, msg, 4096);
+  if (rc) {
+    if (rc == BPS_ERR_ARG) fprintf(stderr, "bpscan merge: refusing to merge: %s\n", msg);
+    else fprintf(stderr, "bpscan merge: %s\n", bps_error_message());
+    bps_error_clear();
+    code = rc == BPS_ERR_ARG ? BPS_EXIT_USAGE : BPS_EXIT_ERROR;
+    goto done;
+  }
+  rc = bps_h5_write(out, &merged, force);
+  if (rc) {
+    fprintf(stderr, "bpscan merge: %s\n", bps_error_message());
+    bps_error_clear();
+    code = !force && stat(out, &so) == 0 ? BPS_EXIT_EXISTS : BPS_EXIT_ERROR;
+    goto done;
+  }
+  fprintf(stderr, "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
+                  "samples each\n", nin, pieces[0].slice_count, out, merged.nn,
+          merged.nn == 1 ? "" : "s", merged.nn ? merged.per_n[0].samples : 0L);
+done:
+  if (pieces)
+    for (int i = 0; i < nin; i++) bps_h5_result_free(&pieces[i]);
+  free(pieces);
+  bps_h5_result_free(&merged);
+  free(msg);
+  free(in);
+  return code;
+}
