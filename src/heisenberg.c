@@ -32,6 +32,7 @@ int bps_project_zero(bps_state *s, int a) {
   }
   s->q -= a;
   s->dim = d;
+  if (s->repr == BPS_FACTORED && s->rank > s->dim) BPS_CALL(bps_compress(s)); /* rank <= dim */
   return BPS_OK;
 }
 
@@ -96,6 +97,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
   }
   s->q = m.qn;
   s->dim = D;
+  if (s->repr == BPS_FACTORED && s->rank > s->dim) BPS_CALL(bps_compress(s)); /* rank <= dim */
   return BPS_OK;
 }
 
