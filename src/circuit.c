@@ -77,7 +77,16 @@ int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx
   BPS_CALL(check_targets(c, k, qubits));
   bps_op op = {.kind = BPS_OP_UNITARY, .k = k, .param = -1};
   memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
-  BPS_CALL(push_mats(c, (size_t)1 << (2 * k), U, &op.mat));
+  /* U, then U^dag right after it (the backward pass applies U^dag) */
+  int d = 1 << k;
+  size_t dd = (size_t)d * (size_t)d, off2;
+  bps_cplx *Uh = bps_alloc(dd);
+  BPS_CHECK(Uh, BPS_ERR_MEM, "out of memory");
+  bps_mat_adjoint(d, U, Uh);
+  int rc = push_mats(c, dd, U, &op.mat);
+  if (!rc) rc = push_mats(c, dd, Uh, &off2);
+  bps_free(Uh);
+  BPS_CALL(rc);
   return push_op(c, &op);
 }
 
@@ -103,7 +112,16 @@ int bps_circuit_kraus(bps_circuit *c, int k, const int *qubits, int nkraus, cons
   BPS_CALL(check_targets(c, k, qubits));
   bps_op op = {.kind = BPS_OP_KRAUS, .k = k, .param = -1, .nkraus = nkraus};
   memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
-  BPS_CALL(push_mats(c, (size_t)nkraus << (2 * k), K, &op.mat));
+  /* K_1..K_m, then K_1^dag..K_m^dag (the adjoint channel) */
+  int d = 1 << k;
+  size_t dd = (size_t)d * (size_t)d, off2;
+  bps_cplx *Kh = bps_alloc(dd * (size_t)nkraus);
+  BPS_CHECK(Kh, BPS_ERR_MEM, "out of memory");
+  for (int m = 0; m < nkraus; m++) bps_mat_adjoint(d, K + m * dd, Kh + m * dd);
+  int rc = push_mats(c, dd * (size_t)nkraus, K, &op.mat);
+  if (!rc) rc = push_mats(c, dd * (size_t)nkraus, Kh, &off2);
+  bps_free(Kh);
+  BPS_CALL(rc);
   return push_op(c, &op);
 }
 
@@ -165,19 +183,9 @@ static int apply_depol(bps_state *s, const bps_op *op) {
 static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double angle,
                     int adjoint) {
   switch (op->kind) {
-  case BPS_OP_UNITARY: {
-    const bps_cplx *U = c->pool + op->mat;
-    if (!adjoint) {
-      BPS_CALL(bps_apply_unitary(s, op->k, op->qubits, U));
-    } else {
-      int d = 1 << op->k;
-      bps_cplx *Uh = bps_alloc((size_t)d * d);
-      BPS_CHECK(Uh, BPS_ERR_MEM, "out of memory");
-      bps_mat_adjoint(d, U, Uh);
-      int rc = bps_apply_unitary(s, op->k, op->qubits, Uh);
-      bps_free(Uh);
-      BPS_CALL(rc);
-    }
+  case BPS_OP_UNITARY: { /* the pool holds U, then U^dag */
+    size_t dd = (size_t)1 << (2 * op->k);
+    BPS_CALL(bps_apply_unitary(s, op->k, op->qubits, c->pool + op->mat + (adjoint ? dd : 0)));
     return BPS_OK;
   }
   case BPS_OP_PROT: {
@@ -191,20 +199,9 @@ static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double
     BPS_CALL(rc);
     return BPS_OK;
   }
-  case BPS_OP_KRAUS: {
-    const bps_cplx *K = c->pool + op->mat;
-    if (!adjoint) {
-      BPS_CALL(bps_apply_kraus(s, op->k, op->qubits, op->nkraus, K));
-    } else {
-      int d = 1 << op->k;
-      size_t dd = (size_t)d * d;
-      bps_cplx *Kh = bps_alloc(dd * (size_t)op->nkraus);
-      BPS_CHECK(Kh, BPS_ERR_MEM, "out of memory");
-      for (int m = 0; m < op->nkraus; m++) bps_mat_adjoint(d, K + m * dd, Kh + m * dd);
-      int rc = bps_apply_kraus(s, op->k, op->qubits, op->nkraus, Kh);
-      bps_free(Kh);
-      BPS_CALL(rc);
-    }
+  case BPS_OP_KRAUS: { /* the pool holds K_1..K_m, then K_1^dag..K_m^dag */
+    size_t n = (size_t)op->nkraus << (2 * op->k);
+    BPS_CALL(bps_apply_kraus(s, op->k, op->qubits, op->nkraus, c->pool + op->mat + (adjoint ? n : 0)));
     return BPS_OK;
   }
   case BPS_OP_APPEND:

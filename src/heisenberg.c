@@ -8,6 +8,9 @@
 #include "bpscan/linalg.h"
 #include "kernels.h"
 
+/* Loops over fewer elements run on the calling thread: waking a team costs more. */
+#define PAR_MIN 16384
+
 int bps_project_zero(bps_state *s, int a) {
   BPS_CHECK(s, BPS_ERR_ARG, "NULL state");
   BPS_CHECK(a >= 0 && a <= s->q, BPS_ERR_ARG, "projecting %d of %d qubits", a, s->q);
@@ -16,7 +19,7 @@ int bps_project_zero(bps_state *s, int a) {
   if (s->repr == BPS_DENSE) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(d * d)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * d >= PAR_MIN)
     for (bps_idx i = 0; i < d; i++)
       for (bps_idx j = 0; j < d; j++) dst[i * d + j] = src[(i << a) * D + (j << a)];
     bps_state_swap_work(s);
@@ -25,7 +28,7 @@ int bps_project_zero(bps_state *s, int a) {
     bps_idx r = s->rank;
     BPS_CALL(bps_state_reserve_work(s, (size_t)(d * r)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * r >= PAR_MIN)
     for (bps_idx c = 0; c < r; c++)
       for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c];
     bps_state_swap_work(s);
@@ -69,7 +72,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
   if (s->repr == BPS_DENSE) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(D * D)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (D * D >= PAR_MIN)
     for (bps_idx i = 0; i < D; i++) {
       bps_idx si, oi;
       split_index(&m, i, &si, &oi);
@@ -86,7 +89,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(D * nr)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
     memset(dst, 0, sizeof(bps_cplx) * (size_t)(D * nr));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (D * r >= PAR_MIN)
     for (bps_idx i = 0; i < D; i++) {
       bps_idx si, oi;
       split_index(&m, i, &si, &oi);
@@ -110,7 +113,7 @@ int bps_state_axpy(bps_state *s, double alpha, const bps_state *t, double beta) 
     bps_idx n = s->dim * s->dim;
     bps_cplx *restrict x = s->a;
     const bps_cplx *restrict y = t->a;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (bps_idx i = 0; i < n; i++) x[i] = alpha * x[i] + beta * y[i];
     return BPS_OK;
   }
@@ -165,7 +168,7 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     /* Tr[O P rho] = sum_b phase(b) sum_i conj(O[b^x][i]) rho[b][i]  (O Hermitian) */
     bps_cplx part[BPS_RED_CHUNKS];
     bps_idx chunk = (d + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * d >= PAR_MIN)
     for (int c = 0; c < BPS_RED_CHUNKS; c++) {
       bps_cplx acc = 0;
       bps_idx lo = c * chunk, hi = lo + chunk < d ? lo + chunk : d;
@@ -197,7 +200,7 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     bps_free(y);
     BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * ra >= PAR_MIN)
   for (bps_idx c = 0; c < ra; c++)
     for (bps_idx b = 0; b < d; b++) pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c];
   bps_lin_gemm('C', 'N', rb, ra, d, 1.0, O->a, d, pa, d, 0.0, x, rb);
@@ -239,7 +242,7 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   bps_idx d = A->dim, n = d * A->rank;
   bps_cplx part[BPS_RED_CHUNKS];
   bps_idx chunk = (n + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
   for (int c = 0; c < BPS_RED_CHUNKS; c++) {
     double re = 0, im = 0;
     bps_idx lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
@@ -273,7 +276,7 @@ int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn,
     bps_cplx *tmp = bps_alloc((size_t)(rb * ra * nb));
     BPS_CHECK(tmp, BPS_ERR_MEM, "out of memory");
     double sg = sgn[o];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nb * dk * ra >= PAR_MIN)
     for (bps_idx blk = 0; blk < nb; blk++) {
       bps_cplx *tb = tmp + blk * rb * ra;
       bps_lin_gemm('C', 'N', rb, ra, dk, 1.0, B->a, dk, A->a + blk * dk, d, 0.0, tb, rb);

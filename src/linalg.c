@@ -21,7 +21,11 @@
  * count to 1 around calls made outside parallel regions (restoring the caller's count
  * afterwards), and never touch it inside a parallel region, where it already agrees. */
 extern void openblas_set_num_threads(int);
-__attribute__((constructor)) static void pin_openblas(void) { openblas_set_num_threads(1); }
+__attribute__((constructor)) static void pin_openblas(void) {
+  int nt = omp_get_max_threads();
+  openblas_set_num_threads(1); /* the OpenMP build sets the OpenMP count to 1 as well: */
+  omp_set_num_threads(nt);     /* keep the user's (OMP_NUM_THREADS) for our own loops */
+}
 static int lapack_threads(void) {
   if (omp_in_parallel()) return 0;
   int nt = omp_get_max_threads();

@@ -3,12 +3,13 @@
  * observable (Heisenberg picture, for adjoint gradients).
  *
  * Operations:
- *   BPS_OP_UNITARY  fixed k-qubit matrix U (row-major, gates.h conventions)
+ *   BPS_OP_UNITARY  fixed k-qubit matrix U (row-major, gates.h conventions; the pool keeps
+ *                   U^dag right after U for the backward pass)
  *   BPS_OP_PROT     parameterised Pauli rotation exp(-i scale theta[param] P) on k qubits;
  *                   R_P(theta) = exp(-i theta P/2) is scale = 1/2, CAN components and
  *                   Hamiltonian terms exp(-i J theta h) use scale = 1 or J. The same
  *                   parameter may appear in several operations (its gradient sums them).
- *   BPS_OP_KRAUS    fixed channel sum_m K_m rho K_m^dag on k qubits
+ *   BPS_OP_KRAUS    fixed channel sum_m K_m rho K_m^dag on k qubits (K^dag kept too)
  *   BPS_OP_APPEND   append k ancillas |0> as the last qubits
  *   BPS_OP_TRACE    trace out the k listed qubits
  *   BPS_OP_DEPOL    global depolarising on the k listed qubits with probability p:

@@ -1,0 +1,207 @@
+/* bench_models: model-level rows for `bpscan bench` (see bench_models.h).
+ *
+ * Each row builds one instance of the model (fixed seed, sample 0) and times one cost
+ * evaluation (bps_model_cost_grad without a gradient: copy the input, run the circuit,
+ * evaluate the cost) and one full adjoint gradient (bps_model_cost_grad with
+ * BPS_GRAD_ADJOINT): the best of `reps` repetitions, where a repetition after the first
+ * (cold, single-call) one loops over enough calls to last >= BM_MIN_REP_S and reports the
+ * mean per call. So reps >= 2 removes first-touch allocation and timer noise from fast
+ * rows. This file only measures and prints.
+ */
+#include "bpscan/bench_models.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/error.h"
+#include "bpscan/model.h"
+
+#define BM_SEED UINT64_C(0x6d6f64656c73) /* "models" */
+#define BM_NO_REPEAT_S 5.0               /* a measurement this slow is not repeated */
+#define BM_MIN_REP_S 0.2                 /* repetitions of fast calls loop for >= this */
+
+typedef struct {
+  const char *name;
+  void (*spec)(bps_model_spec *s);
+} bm_model;
+
+/* One DQNN layer n -> n of Haar-split perceptrons, Haar input, unitary target, global
+ * cost: every perceptron is a Haar unitary on n + 1 qubits (the scanner's default). */
+static void spec_dqnn_haar(bps_model_spec *s) {
+  bps_model_spec_default(s);
+  s->kind = BPS_MODEL_DQNN;
+  s->perceptron = BPS_PERC_HAAR;
+  snprintf(s->widths, sizeof s->widths, "n,n");
+  s->inputs = BPS_INPUT_HAAR;
+  s->targets = BPS_TARGET_UNITARY;
+  s->cost = BPS_COST_GLOBAL;
+  s->pairs = 1;
+}
+
+static const bm_model models[] = {{"dqnn-haar n,n", spec_dqnn_haar}};
+
+static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_bench_model_row *r) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->model, sizeof r->model, "%s", md->name);
+  r->n = n;
+  r->repr = repr;
+  r->threads = omp_get_max_threads();
+  r->dense_over_factored = NAN;
+  bps_model_spec s;
+  md->spec(&s);
+  bps_model_instance *m = NULL;
+  double t0 = omp_get_wtime();
+  BPS_CALL(bps_model_instance_create(&s, n, BM_SEED, 0, repr, &m));
+  r->build_s = omp_get_wtime() - t0;
+  r->nparams = m->nparams;
+  r->qubits = m->q_in;
+  if (m->circuit)
+    for (int i = 0, q = m->circuit->q_in; i < m->circuit->nops; i++) {
+      if (m->circuit->ops[i].kind == BPS_OP_APPEND) q += m->circuit->ops[i].k;
+      if (m->circuit->ops[i].kind == BPS_OP_TRACE) q -= m->circuit->ops[i].k;
+      if (q > r->qubits) r->qubits = q;
+    }
+  double *g = malloc(sizeof(double) * (size_t)(m->nparams ? m->nparams : 1));
+  int rc = g ? BPS_OK : BPS_ERR_MEM;
+  double best_c = INFINITY, best_g = INFINITY;
+  for (int what = 0; what < 2 && !rc; what++) {
+    double *best = what ? &best_g : &best_c;
+    int calls = 1; /* calls per repetition: enough for BM_MIN_REP_S (after the first) */
+    for (int k = 0; k < reps && !rc; k++) {
+      double c = 0;
+      t0 = omp_get_wtime();
+      for (int i = 0; i < calls && !rc; i++)
+        rc = bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &c, what ? g : NULL);
+      double dt = (omp_get_wtime() - t0) / calls;
+      if (dt < *best) *best = dt;
+      if (!what) r->reps = k + 1;
+      if (dt > BM_NO_REPEAT_S) break;
+      if (k == 0) calls = (int)fmin(1e6, ceil(BM_MIN_REP_S / fmax(dt, 1e-9)));
+    }
+  }
+  if (!rc) {
+    r->cost_eval_s = best_c;
+    r->adjoint_grad_s = best_g;
+    r->grad_over_cost = best_g / best_c;
+    for (int p = 0; p < m->nparams; p++) r->max_abs_grad = fmax(r->max_abs_grad, fabs(g[p]));
+  }
+  free(g);
+  bps_model_instance_destroy(&m);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_bench_models(int nmin, int nmax, int dense_nmax, int reps, bps_bench_model_row **rows,
+                     int *nrows) {
+  BPS_CHECK(rows && nrows, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(nmin >= 1 && nmax >= nmin && nmax <= BPS_MAX_QUBITS / 2, BPS_ERR_ARG,
+            "model bench n range [%d, %d]", nmin, nmax);
+  BPS_CHECK(reps >= 1, BPS_ERR_ARG, "reps = %d", reps);
+  if (dense_nmax > BPS_BENCH_MODELS_DENSE_NMAX) dense_nmax = BPS_BENCH_MODELS_DENSE_NMAX;
+  const int nmodels = (int)(sizeof models / sizeof models[0]);
+  bps_bench_model_row *out = calloc((size_t)(2 * nmodels * (nmax - nmin + 1)), sizeof *out);
+  BPS_CHECK(out, BPS_ERR_MEM, "out of memory");
+  int cnt = 0, rc = BPS_OK;
+  for (int md = 0; md < nmodels && !rc; md++)
+    for (int n = nmin; n <= nmax && !rc; n++) {
+      int fi = cnt;
+      rc = time_row(&models[md], n, BPS_FACTORED, reps, &out[cnt]);
+      if (rc) break;
+      cnt++;
+      if (n <= dense_nmax) {
+        rc = time_row(&models[md], n, BPS_DENSE, reps, &out[cnt]);
+        if (rc) break;
+        out[fi].dense_over_factored = out[cnt].cost_eval_s / out[fi].cost_eval_s;
+        cnt++;
+      }
+    }
+  if (rc) {
+    free(out);
+    BPS_CALL(rc);
+  }
+  *rows = out;
+  *nrows = cnt;
+  return BPS_OK;
+}
+
+/* grad goal: max grad_over_cost over all rows; speedup goal: min over factored rows at
+ * n >= 6 with a dense partner of dense_over_factored / (2^n / 4). */
+static void goals(const bps_bench_model_row *rows, int nrows, double *gmax, double *smin) {
+  *gmax = NAN;
+  *smin = NAN;
+  for (int i = 0; i < nrows; i++) {
+    const bps_bench_model_row *r = &rows[i];
+    if (isnan(*gmax) || r->grad_over_cost > *gmax) *gmax = r->grad_over_cost;
+    if (r->repr == BPS_FACTORED && r->n >= 6 && isfinite(r->dense_over_factored)) {
+      double s = r->dense_over_factored / ldexp(0.25, r->n);
+      if (isnan(*smin) || s < *smin) *smin = s;
+    }
+  }
+}
+
+void bps_bench_models_print(FILE *out, const bps_bench_model_row *rows, int nrows) {
+  fprintf(out, "%-16s %3s %-8s %6s %7s %4s %10s %12s %14s %10s %12s\n", "model", "n", "repr",
+          "qubits", "params", "thr", "build_s", "cost_eval_s", "adjoint_grad_s", "grad/cost",
+          "dense/fact");
+  for (int i = 0; i < nrows; i++) {
+    const bps_bench_model_row *r = &rows[i];
+    fprintf(out, "%-16s %3d %-8s %6d %7d %4d %10.3g %12.4g %14.4g %10.2f", r->model, r->n,
+            bps_repr_name(r->repr), r->qubits, r->nparams, r->threads, r->build_s,
+            r->cost_eval_s, r->adjoint_grad_s, r->grad_over_cost);
+    if (isfinite(r->dense_over_factored))
+      fprintf(out, " %12.3g (goal %g)", r->dense_over_factored,
+              r->n >= 6 ? ldexp(0.25, r->n) : NAN);
+    fputc('\n', out);
+  }
+  double gmax, smin;
+  goals(rows, nrows, &gmax, &smin);
+  fprintf(out, "goal: adjoint gradient <= %g cost evaluations: max ratio %.2f -> %s\n",
+          BPS_BENCH_MODELS_GRAD_GOAL, gmax,
+          isnan(gmax) ? "n/a" : gmax <= BPS_BENCH_MODELS_GRAD_GOAL ? "met" : "NOT met");
+  fprintf(out, "goal: factored >= 2^n/4 x faster than dense at n >= 6 (cost evaluation): "
+               "min speedup/target %.3g -> %s\n",
+          smin, isnan(smin) ? "n/a (no dense rows at n >= 6)" : smin >= 1 ? "met" : "NOT met");
+  fflush(out);
+}
+
+static void jnum(FILE *f, double v) {
+  if (isfinite(v)) fprintf(f, "%.6g", v);
+  else fputs("null", f);
+}
+
+int bps_bench_models_json(FILE *f, const bps_bench_model_row *rows, int nrows) {
+  BPS_CHECK(f && (rows || nrows == 0), BPS_ERR_ARG, "NULL argument");
+  fprintf(f, "{\"rows\": [");
+  for (int i = 0; i < nrows; i++) {
+    const bps_bench_model_row *r = &rows[i];
+    fprintf(f, "%s\n    {\"model\": \"%s\", \"n\": %d, \"representation\": \"%s\", "
+               "\"qubits\": %d, \"nparams\": %d, \"threads\": %d, \"reps\": %d, \"build_s\": ",
+            i ? "," : "", r->model, r->n, bps_repr_name(r->repr), r->qubits, r->nparams,
+            r->threads, r->reps);
+    jnum(f, r->build_s);
+    fprintf(f, ", \"cost_eval_s\": ");
+    jnum(f, r->cost_eval_s);
+    fprintf(f, ", \"adjoint_grad_s\": ");
+    jnum(f, r->adjoint_grad_s);
+    fprintf(f, ", \"grad_over_cost\": ");
+    jnum(f, r->grad_over_cost);
+    fprintf(f, ", \"dense_over_factored\": ");
+    jnum(f, r->dense_over_factored);
+    fputc('}', f);
+  }
+  double gmax, smin;
+  goals(rows, nrows, &gmax, &smin);
+  fprintf(f, "\n  ],\n  \"goals\": {\"grad_over_cost_max\": ");
+  jnum(f, gmax);
+  fprintf(f, ", \"grad_over_cost_target\": %g, \"grad_met\": %s, \"speedup_min_over_target\": ",
+          BPS_BENCH_MODELS_GRAD_GOAL,
+          isnan(gmax) ? "null" : gmax <= BPS_BENCH_MODELS_GRAD_GOAL ? "true" : "false");
+  jnum(f, smin);
+  fprintf(f, ", \"speedup_target\": \"dense/factored cost_eval_s >= 2^n/4 at n >= 6\", "
+             "\"speedup_met\": %s}}",
+          isnan(smin) ? "null" : smin >= 1 ? "true" : "false");
+  BPS_CHECK(!ferror(f), BPS_ERR_IO, "error writing the model bench JSON");
+  return BPS_OK;
+}
