@@ -45,20 +45,34 @@ bps_cplx *bps_alloc(size_t n) {
 
 void bps_free(void *p) { free(p); }
 
+/* OpenBLAS 0.3.21's zgemv_n kernel (used inside zheevd, zgesdd, zgesvd, zungqr) reads past
+ * the end of the matrices it is given (OpenBLAS issue 4013, fixed upstream later); at the
+ * top of the heap that is a segfault. LAPACK therefore only ever sees our own copies with
+ * slack behind them: padded(ld, cols) elements. */
+static size_t padded(int ld, int cols) {
+  return (size_t)ld * (size_t)cols + 4 * (size_t)ld + 1024;
+}
+
 int bps_lin_eigh(int n, bps_cplx *A, int lda, double *w, int want_vectors) {
   BPS_CHECK(n >= 0 && lda >= (n > 0 ? n : 1), BPS_ERR_ARG, "bad eigh shape n=%d lda=%d", n, lda);
   if (n == 0) return BPS_OK;
+  size_t na = (size_t)lda * (size_t)n;
+  bps_cplx *a = bps_alloc(padded(lda, n));
+  BPS_CHECK(a, BPS_ERR_MEM, "out of memory (eigh %d)", n);
+  memcpy(a, A, na * sizeof(bps_cplx));
   int nt = lapack_threads();
   lapack_int info = LAPACKE_zheevd(LAPACK_COL_MAJOR, want_vectors ? 'V' : 'N', 'U', n,
-                                   (lapack_complex_double *)A, lda, w);
+                                   (lapack_complex_double *)a, lda, w);
   lapack_restore(nt);
+  memcpy(A, a, na * sizeof(bps_cplx));
+  bps_free(a);
   BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zheevd failed (info=%d, n=%d)", (int)info, n);
   return BPS_OK;
 }
 
 /* zgesdd (divide and conquer) is fast but its bidiagonal solver occasionally fails to
  * converge (info > 0) on harmless matrices; zgesvd (QR iteration) is the robust fallback,
- * run on a saved copy because zgesdd destroys A. */
+ * run again on the original (zgesdd destroys its copy). */
 int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
   BPS_CHECK(m >= 0 && n >= 0 && lda >= (m > 0 ? m : 1), BPS_ERR_ARG, "bad svd shape");
   if (m == 0 || n == 0) return BPS_OK;
@@ -68,48 +82,61 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
                 BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry at (%d, %d)", m, n, i, j);
   int k = m < n ? m : n;
   size_t na = (size_t)lda * (size_t)n;
-  bps_cplx *vt = U ? bps_alloc((size_t)k * (size_t)n) : NULL, *save = bps_alloc(na);
-  if ((U && !vt) || !save) {
+  bps_cplx *vt = U ? bps_alloc(padded(k, n)) : NULL, *a = bps_alloc(padded(lda, n)),
+           *u = U ? bps_alloc(padded(m, k)) : NULL;
+  if ((U && (!vt || !u)) || !a) {
     bps_free(vt);
-    bps_free(save);
+    bps_free(a);
+    bps_free(u);
     BPS_CHECK(0, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
   }
-  memcpy(save, A, na * sizeof(bps_cplx));
+  memcpy(a, A, na * sizeof(bps_cplx));
   int nt = lapack_threads();
   lapack_int info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, U ? 'S' : 'N', m, n,
-                                   (lapack_complex_double *)A, lda, s,
-                                   (lapack_complex_double *)U, U ? m : 1,
+                                   (lapack_complex_double *)a, lda, s,
+                                   (lapack_complex_double *)u, U ? m : 1,
                                    (lapack_complex_double *)vt, U ? k : 1);
   if (info > 0) {
-    memcpy(A, save, na * sizeof(bps_cplx));
+    memcpy(a, A, na * sizeof(bps_cplx));
     double *superb = malloc(sizeof(double) * (size_t)(k > 1 ? k - 1 : 1));
     info = superb ? LAPACKE_zgesvd(LAPACK_COL_MAJOR, U ? 'S' : 'N', 'N', m, n,
-                                   (lapack_complex_double *)A, lda, s,
-                                   (lapack_complex_double *)U, U ? m : 1, NULL, 1, superb)
+                                   (lapack_complex_double *)a, lda, s,
+                                   (lapack_complex_double *)u, U ? m : 1, NULL, 1, superb)
                   : -1000;
     free(superb);
   }
   lapack_restore(nt);
+  if (U && info == 0) memcpy(U, u, (size_t)m * (size_t)k * sizeof(bps_cplx));
+  memcpy(A, a, na * sizeof(bps_cplx)); /* A is documented as destroyed; keep LAPACK's bytes */
   bps_free(vt);
-  bps_free(save);
+  bps_free(a);
+  bps_free(u);
   BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgesdd and zgesvd failed (info=%d, %dx%d)", (int)info, m, n);
   return BPS_OK;
 }
 
 int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
   BPS_CHECK(m >= n && n >= 1 && lda >= m, BPS_ERR_ARG, "bad qr shape %dx%d", m, n);
-  bps_cplx *tau = bps_alloc((size_t)n);
-  BPS_CHECK(tau, BPS_ERR_MEM, "out of memory");
+  size_t na = (size_t)lda * (size_t)n;
+  bps_cplx *tau = bps_alloc((size_t)n + 1024), *a = bps_alloc(padded(lda, n));
+  if (!tau || !a) {
+    bps_free(tau);
+    bps_free(a);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (qr %dx%d)", m, n);
+  }
+  memcpy(a, A, na * sizeof(bps_cplx));
   int nt = lapack_threads();
-  lapack_int info = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, m, n, (lapack_complex_double *)A, lda,
+  lapack_int info = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, m, n, (lapack_complex_double *)a, lda,
                                    (lapack_complex_double *)tau);
   if (info == 0) {
-    for (int i = 0; i < n; i++) diag_r[i] = A[i + (size_t)lda * i];
-    info = LAPACKE_zungqr(LAPACK_COL_MAJOR, m, n, n, (lapack_complex_double *)A, lda,
+    for (int i = 0; i < n; i++) diag_r[i] = a[i + (size_t)lda * i];
+    info = LAPACKE_zungqr(LAPACK_COL_MAJOR, m, n, n, (lapack_complex_double *)a, lda,
                           (lapack_complex_double *)tau);
   }
   lapack_restore(nt);
+  memcpy(A, a, na * sizeof(bps_cplx));
   bps_free(tau);
+  bps_free(a);
   BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgeqrf/zungqr failed (info=%d)", (int)info);
   return BPS_OK;
 }
