@@ -249,20 +249,23 @@ typedef struct {
   const int *src;  /* OP_MONO: source gate index of each output index */
   int phase;       /* OP_MONO: 0 = pure permutation, no multiply */
   int herm;        /* Hermitian tiled sweep */
-  bps_idx TB, nT;  /* Hermitian tiling: tile edge (rest indices) and tiles per edge */
+  bps_idx TR, TC;  /* Hermitian panels: block rows per panel, block columns per chunk */
   bps_idx bs2;     /* mirror buffer row stride in doubles */
   size_t mper;     /* mirror buffer doubles per thread */
   double *mbuf;    /* mirror buffers */
   int nstream;     /* flush with non-temporal stores (state larger than the caches) */
   int prefetch;    /* software prefetch of the next tile */
-  int npair;       /* flush plan: column pairs of a mirror row, ascending */
-  bps_idx fcol[512]; /* column (relative to the tile's first, in doubles) of pair m */
-  int fsrc[2][512];/* their offsets in the mirror buffer (doubles, from the column base) */
+  int nrun;        /* flush plan: contiguous column runs of a mirror row */
+  bps_idx rcol[512];/* run start column relative to the tile's first (doubles) */
+  int rpos[512];   /* run start in a mirror buffer row (doubles) */
+  int rlen[512];   /* run length (doubles, a multiple of 4) */
+  int posx[1024];  /* buffer position (doubles) of column (ril, a), index ril*N + a */
   cv *scr;         /* runtime-N scratch, per thread */
   size_t per;      /* cv per thread */
 } sweep;
 
 #define UNROLL _Pragma("GCC unroll 16")
+#define ROLL _Pragma("GCC unroll 1") /* keeps register pressure local */
 
 /* Pair (ri, rj), (ri, rj+1): V[a*N + b] lane 0 = block rj, lane 1 = block rj+1. po[a*N+b]
  * points at element (a, b) of block rj = 0. LO = 0: bit 0 is a rest bit, the two blocks
@@ -302,7 +305,7 @@ ALWAYS_INLINE void core_conj(const int N, const int NP, const cc *u, cv *const *
                              int acc0) {
   const int NB = N == 2 ? 2 : 1; /* stage 1: columns per step; stage 2: rows per step */
   cv T[2][16];
-  UNROLL for (int b0 = 0; b0 < N; b0 += NB) {
+  ROLL for (int b0 = 0; b0 < N; b0 += NB) {
     cv acc[2][4][2];
     UNROLL for (int x = 0; x < N; x++) UNROLL for (int bb = 0; bb < NB; bb++) {
       cv v[2], vs[2];
@@ -319,7 +322,7 @@ ALWAYS_INLINE void core_conj(const int N, const int NP, const cc *u, cv *const *
     UNROLL for (int p = 0; p < NP; p++) UNROLL for (int a = 0; a < N; a++)
       UNROLL for (int bb = 0; bb < NB; bb++) T[p][a * N + b0 + bb] = acc[p][a][bb];
   }
-  UNROLL for (int a0 = 0; a0 < N; a0 += NB) {
+  ROLL for (int a0 = 0; a0 < N; a0 += NB) {
     cv acc[2][2][4];
     UNROLL for (int b = 0; b < N; b++) UNROLL for (int aa = 0; aa < NB; aa++) {
       cv t[2], ts[2];
@@ -347,9 +350,11 @@ ALWAYS_INLINE void core_conj(const int N, const int NP, const cc *u, cv *const *
  * the loop needs is copied to locals first: the vector stores may alias any memory. */
 ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, const int MIRROR,
                                   const sweep *w, bps_idx ri, bps_idx rj0, bps_idx rj1,
-                                  double *B, bps_idx pdelta) {
+                                  double *B, bps_idx pfw) {
+  /* MIRROR: B is the thread's mirror buffer, row rjl*N + c is mirror row (rj0 + rjl, c).
+   * pfw > 0: prefetch the same rows pfw block columns ahead (the next chunk). */
   const layout *L = &w->L;
-  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2, TB2 = 2 * w->TB;
+  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2;
   double *const rho = w->rho;
   cc u[16];
   int src[4];
@@ -362,10 +367,15 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
     for (int a = 0; a < N; a++) src[a] = w->src[a];
   }
   double *po[16];
+  int posa[4];
+  if (MIRROR)
+    for (int a = 0; a < N; a++) posa[a] = w->posx[(ri % w->TR) * N + a];
   const bps_idx bi = expand(ri, L->k, L->sp);
   for (int a = 0; a < N; a++)
     for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * D + L->off[b]);
   bps_idx bj0 = expand(rj0, L->k, L->sp);
+  const bps_idx R = L->R, pfend = pfw ? R - pfw : rj0; /* prefetch while rj < pfend */
+  bps_idx bpf = pfw && rj0 + pfw < R ? expand(rj0 + pfw, L->k, L->sp) : 0;
   bps_idx rj = rj0;
   /* two pairs per step (coefficient reuse) for the conjugations, then a single pair */
   const int NP = KIND == OP_MONO ? 1 : 2;
@@ -383,12 +393,15 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
     } else {
       pair_load(N, LO, po, bjs[0][0], bjs[0][1], V[0]);
     }
-    if (pdelta) /* the same rows' segment of the next tile (one prefetch per line) */
+    if (rj < pfend) { /* the same rows, pfw block columns ahead (one prefetch per line) */
+      const bps_idx bpf1 = nxt(bpf, tm);
       UNROLL for (int x = 0; x < N * N; x++) {
         if (LO && (x & LO)) continue;
-        __builtin_prefetch(po[x] + 2 * (bj0 + pdelta), 0, 2);
-        if (LO) __builtin_prefetch(po[x] + 2 * (bjs[0][1] + pdelta), 0, 2);
+        __builtin_prefetch(po[x] + 2 * bpf, 0, 2);
+        if (LO) __builtin_prefetch(po[x] + 2 * bpf1, 0, 2);
       }
+      bpf = nxt(nxt(nxt(bpf1, tm), tm), tm);
+    }
     if (KIND == OP_MONO) {
       for (int a = 0; a < N; a++)
         for (int c = 0; c < N; c++) {
@@ -409,10 +422,13 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
     UNROLL for (int p = 0; p < 2; p++) {
       if (p >= np) break;
       pair_store(N, LO, po, bjs[p][0], bjs[p][1], O[p]);
-      if (MIRROR) {
-        double *bp = B + 2 * (rj + 2 * p - rj0);
-        UNROLL for (int a = 0; a < N; a++) UNROLL for (int c = 0; c < N; c++)
-          cv_store(bp + a * bs2 + c * TB2, cv_conj(O[p][a * N + c]));
+      if (MIRROR) { /* lane 0 -> mirror row (rj, c), lane 1 -> (rj + 1, c) */
+        double *bp = B + (rj + 2 * p - rj0) * N * bs2;
+        UNROLL for (int c = 0; c < N; c++) UNROLL for (int a = 0; a < N; a++) {
+          const cv x = cv_conj(O[p][a * N + c]);
+          cv_store_lane0(bp + c * bs2 + posa[a], x);
+          cv_store_lane1(bp + (N + c) * bs2 + posa[a], x);
+        }
       }
     }
     bj0 = nxt(bjs[np - 1][1], tm);
@@ -421,10 +437,10 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
 
 /* The same for any N (runtime), with per-thread scratch. */
 static void rowgroup_var(const int LO, const int KIND, const int MIRROR, const sweep *w,
-                         bps_idx ri, bps_idx rj0, bps_idx rj1, double *B, bps_idx pdelta) {
+                         bps_idx ri, bps_idx rj0, bps_idx rj1, double *B, bps_idx pfw) {
   const layout *L = &w->L;
   const int N = L->N, lobit = L->lobit;
-  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2, TB2 = 2 * w->TB;
+  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2;
   double *const rho = w->rho;
   cv *V = w->scr + (size_t)thread_id() * w->per;
   cv *T = V + (size_t)N * N, *O = T + (size_t)N * N;
@@ -484,60 +500,86 @@ static void rowgroup_var(const int LO, const int KIND, const int MIRROR, const s
         }
       }
     if (MIRROR) {
-      double *bp = B + 2 * (rj - rj0);
-      for (int a = 0; a < N; a++)
-        for (int c = 0; c < N; c++) cv_store(bp + a * bs2 + c * TB2, cv_conj(O[a * N + c]));
+      double *bp = B + (rj - rj0) * N * bs2;
+      const int *posa = w->posx + (ri % w->TR) * N;
+      for (int c = 0; c < N; c++)
+        for (int a = 0; a < N; a++) {
+          const cv x = cv_conj(O[a * N + c]);
+          cv_store_lane0(bp + c * bs2 + posa[a], x);
+          cv_store_lane1(bp + (N + c) * bs2 + posa[a], x);
+        }
     }
     bj0 = nxt(bj1, tm);
   }
 }
 
-/* Write the mirror buffer of tile (ti, tj) into rho: mirror row (rj, c), rj in tile tj,
- * takes B[ril*N + a][c*TB + rjl] at column (ri, a), ri in tile ti. Each row is written in
- * ascending column order, two columns (32 bytes, aligned) per store; the tile covers whole
- * 64-byte lines, so for large states non-temporal stores write them without reading them
- * first (the mirror region is never read: it is the conjugate of the tile just read). */
-ALWAYS_INLINE void flush_tpl(const int NT, const sweep *w, bps_idx ti, bps_idx tj,
-                             const double *B) {
+/* Write the mirror buffer of tile (ti, tj) into rho: buffer row rjl*N + c holds mirror row
+ * (rj, c), rj in tile tj, already in ascending column order, so each row is a few
+ * contiguous runs (32-byte aligned, even lengths). The tile covers whole 64-byte lines, so
+ * for large states non-temporal stores write them without reading them first (the mirror
+ * region is never read: it is the conjugate of the tile just computed). */
+ALWAYS_INLINE void flush_tpl(const int NT, const sweep *w, bps_idx i0, bps_idx c0,
+                             const double *B, bps_idx rjl0, bps_idx rjl1) {
   const layout *L = &w->L;
-  const int N = L->N, np = w->npair;
-  const bps_idx D = L->D, tm = L->tmask, TB = w->TB;
+  const int N = L->N, nrun = w->nrun;
+  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2;
   double *const rho = w->rho;
-  bps_idx fcol[512];
-  int f0[512], f1[512];
-  bps_idx offc[1024];
-  for (int m = 0; m < np; m++) fcol[m] = w->fcol[m], f0[m] = w->fsrc[0][m], f1[m] = w->fsrc[1][m];
-  for (int c = 0; c < N; c++) offc[c] = L->off[c];
-  const bps_idx bi = expand(ti * TB, L->k, L->sp);
-  bps_idx bj = expand(tj * TB, L->k, L->sp);
-  for (bps_idx rjl = 0; rjl < TB; rjl++) {
+  const bps_idx bi = expand(i0, L->k, L->sp);
+  bps_idx bj = expand(c0 + rjl0, L->k, L->sp);
+  for (bps_idx rjl = rjl0; rjl < rjl1; rjl++) {
     for (int c = 0; c < N; c++) {
-      double *row = rho + 2 * ((bj + offc[c]) * D + bi);
-      const double *src = B + 2 * (c * TB + rjl);
-      for (int m = 0; m < np; m++) {
-        cv v = cv_load2(src + f0[m], src + f1[m]);
-        if (NT) cv_stream(row + fcol[m], v);
-        else cv_store(row + fcol[m], v);
+      double *row = rho + 2 * ((bj + L->off[c]) * D + bi);
+      const double *src = B + (rjl * N + c) * bs2;
+      for (int r = 0; r < nrun; r++) {
+        double *d = row + w->rcol[r];
+        const double *e = src + w->rpos[r];
+        const int len = w->rlen[r];
+        for (int x = 0; x < len; x += 4) {
+          if (NT) cv_stream(d + x, cv_load(e + x));
+          else cv_store(d + x, cv_load(e + x));
+        }
       }
     }
     bj = nxt(bj, tm);
   }
   if (NT) cv_fence();
 }
-static void flush_mirror(const sweep *w, bps_idx ti, bps_idx tj, const double *B) {
-  if (w->nstream) flush_tpl(1, w, ti, tj, B);
-  else flush_tpl(0, w, ti, tj, B);
+/* Flush mirror rows (c0 + rjl, c), rjl in [rjl0, rjl1), of the panel starting at block row
+ * i0 and the chunk starting at block column c0. */
+static void flush_mirror(const sweep *w, bps_idx i0, bps_idx c0, const double *B, bps_idx rjl0,
+                         bps_idx rjl1) {
+  if (w->nstream) flush_tpl(1, w, i0, c0, B, rjl0, rjl1);
+  else flush_tpl(0, w, i0, c0, B, rjl0, rjl1);
 }
 
-/* The flush plan: the columns of a tile row, relative to its first, sorted; consecutive
- * pairs are (even, odd) because bit 0 is a target or a rest bit varied inside the tile. */
+/* Prefetch (for writing) the mirror rows (c0 + rjl, c), rjl in [rjl0, rjl1): issued while a
+ * chunk is computed, so the flush of cached states does not wait for ownership. */
+static void prefetch_mirror_rows(const sweep *w, bps_idx i0, bps_idx c0, bps_idx rjl0,
+                                 bps_idx rjl1) {
+  const layout *L = &w->L;
+  const bps_idx bi = expand(i0, L->k, L->sp);
+  for (bps_idx rjl = rjl0; rjl < rjl1; rjl++) {
+    const bps_idx bj = expand(c0 + rjl, L->k, L->sp);
+    for (int c = 0; c < L->N; c++) {
+      const double *row = w->rho + 2 * ((bj + L->off[c]) * L->D + bi);
+      for (int r = 0; r < w->nrun; r++)
+        for (int x = 0; x < w->rlen[r]; x += 8) __builtin_prefetch(row + w->rcol[r] + x, 1, 3);
+    }
+  }
+}
+
+/* The flush plan: the columns (ril, a) of a tile row, relative to its first, sorted; their
+ * ranks give the buffer positions, and runs of consecutive columns the copies. Consecutive
+ * sorted columns pair up as (even, odd) because index bit 0 is a target or a rest bit
+ * varied inside the tile, and TB >= 4 makes every run cover whole 64-byte lines... of
+ * which only the 32-byte alignment is needed here. */
 static void plan_flush(sweep *w) {
   const layout *L = &w->L;
-  const int N = L->N, ncol = (int)w->TB * N;
+  const int N = L->N, ncol = (int)w->TR * N;
   bps_idx rel[1024];
   int ord[1024];
   bps_idx b = 0;
-  for (int ril = 0; ril < w->TB; ril++) {
+  for (int ril = 0; ril < w->TR; ril++) {
     for (int a = 0; a < N; a++) rel[ril * N + a] = b + L->off[a];
     b = nxt(b, L->tmask);
   }
@@ -546,29 +588,29 @@ static void plan_flush(sweep *w) {
     for (; y > 0 && rel[ord[y - 1]] > rel[x]; y--) ord[y] = ord[y - 1];
     ord[y] = x;
   }
-  w->npair = ncol / 2;
-  for (int m = 0; m < ncol / 2; m++) {
-    w->fcol[m] = 2 * rel[ord[2 * m]];
-    w->fsrc[0][m] = (int)(ord[2 * m] * w->bs2);
-    w->fsrc[1][m] = (int)(ord[2 * m + 1] * w->bs2);
+  w->nrun = 0;
+  for (int y = 0; y < ncol; y++) {
+    w->posx[ord[y]] = 2 * y;
+    if (y == 0 || rel[ord[y]] != rel[ord[y - 1]] + 1) {
+      w->rcol[w->nrun] = 2 * rel[ord[y]];
+      w->rpos[w->nrun] = 2 * y;
+      w->rlen[w->nrun] = 0;
+      w->nrun++;
+    }
+    w->rlen[w->nrun - 1] += 2;
   }
 }
 
-/* Index distance from tile tj's columns to tile tj+1's (0 for the last tile). Tiles are
- * aligned, so expand(tile start + r) = expand(tile start) + expand(r). */
-static inline bps_idx tile_delta(const sweep *w, bps_idx tj) {
-  if (!w->prefetch || tj + 1 >= w->nT) return 0;
-  return expand((tj + 1) * w->TB, w->L.k, w->L.sp) - expand(tj * w->TB, w->L.k, w->L.sp);
-}
-
 /* Sweep drivers. Plain: every block row computes all its blocks (parallel over rows).
- * Hermitian: tiles of TB x TB blocks; tile (I, J > I) computes its blocks, stores them and
- * their conjugate transposes (through the mirror buffer) into (J, I); diagonal tiles
- * compute all their blocks (parallel over tile rows, cyclic for load balance). */
-#define ROWGROUP(N_, LO, KIND, MIRROR, w, ri, a, b, B, pd)                                 \
+ * Hermitian: panels of TR block rows (cyclic over threads); a panel computes its diagonal
+ * TR x TR square completely, then the rest of its rows in chunks of TC block columns: the
+ * blocks are stored and their conjugates go to the mirror buffer, which is flushed into
+ * the mirror rows while the next chunk is computed (double buffer), so the flush writes
+ * overlap with computation. Chunks end at multiples of TC. */
+#define ROWGROUP(N_, LO, KIND, MIRROR, w, ri, a, b, B, pf)                                 \
   do {                                                                                     \
-    if (N_) rowgroup_fixed(N_, LO, KIND, MIRROR, w, ri, a, b, B, pd);                      \
-    else rowgroup_var(LO, KIND, MIRROR, w, ri, a, b, B, pd);                               \
+    if (N_) rowgroup_fixed(N_, LO, KIND, MIRROR, w, ri, a, b, B, pf);                      \
+    else rowgroup_var(LO, KIND, MIRROR, w, ri, a, b, B, pf);                               \
   } while (0)
 #define DEF_PLAIN(name, N_, LO, KIND)                                                      \
   static void name(const sweep *w) {                                                       \
@@ -579,20 +621,32 @@ static inline bps_idx tile_delta(const sweep *w, bps_idx tj) {
   }
 #define DEF_HERM(name, N_, LO, KIND)                                                       \
   static void name(const sweep *w) {                                                       \
-    const bps_idx nT = w->nT, TB = w->TB, N = w->L.N;                                      \
+    const bps_idx R = w->L.R, TR = w->TR, TC = w->TC, nP = R / TR;                         \
     const int par = w->L.D * w->L.D >= PAR_MIN;                                            \
     _Pragma("omp parallel for schedule(static, 1) if (par)")                               \
-    for (bps_idx ti = 0; ti < nT; ti++) {                                                  \
-      double *B = w->mbuf + (size_t)thread_id() * w->mper;                                 \
-      for (bps_idx tj = ti; tj < nT; tj++) {                                               \
-        const bps_idx pd = tile_delta(w, tj);                                              \
-        for (bps_idx ri = ti * TB; ri < (ti + 1) * TB; ri++) {                             \
-          if (tj == ti) ROWGROUP(N_, LO, KIND, 0, w, ri, tj * TB, (tj + 1) * TB, NULL, pd);\
-          else ROWGROUP(N_, LO, KIND, 1, w, ri, tj * TB, (tj + 1) * TB,                    \
-                        B + (ri - ti * TB) * N * w->bs2, pd);                              \
+    for (bps_idx ti = 0; ti < nP; ti++) {                                                  \
+      double *Bc = w->mbuf + (size_t)thread_id() * 2 * w->mper, *Bp = Bc + w->mper;        \
+      const bps_idx i0 = ti * TR;                                                          \
+      bps_idx pc0 = -1, pw = 0; /* pending chunk (start, width) whose mirror is in Bp */   \
+      for (bps_idx ril = 0; ril < TR; ril++)                                               \
+        ROWGROUP(N_, LO, KIND, 0, w, i0 + ril, i0, i0 + TR, NULL, w->prefetch ? TR : 0);   \
+      for (bps_idx c0 = i0 + TR; c0 < R;) {                                                \
+        const bps_idx c1 = (c0 / TC + 1) * TC < R ? (c0 / TC + 1) * TC : R;                \
+        const bps_idx pf = w->prefetch ? c1 - c0 : 0;                                      \
+        for (bps_idx ril = 0; ril < TR; ril++) {                                           \
+          if (!w->nstream && w->prefetch)                                                  \
+            prefetch_mirror_rows(w, i0, c0, ril * (c1 - c0) / TR, (ril + 1) * (c1 - c0) / TR); \
+          ROWGROUP(N_, LO, KIND, 1, w, i0 + ril, c0, c1, Bc, pf);                          \
+          if (pc0 >= 0) flush_mirror(w, i0, pc0, Bp, ril * pw / TR, (ril + 1) * pw / TR); \
         }                                                                                  \
-        if (tj > ti) flush_mirror(w, ti, tj, B);                                           \
+        pc0 = c0;                                                                          \
+        pw = c1 - c0;                                                                      \
+        double *t = Bc;                                                                    \
+        Bc = Bp;                                                                           \
+        Bp = t;                                                                            \
+        c0 = c1;                                                                           \
       }                                                                                    \
+      if (pc0 >= 0) flush_mirror(w, i0, pc0, Bp, 0, pw);                                   \
     }                                                                                      \
   }
 #define DEF_ALL(KIND, kname)                                                               \
@@ -642,15 +696,18 @@ static int plan_sweep(bps_state *s, sweep *w, int kind, size_t ncoef, cc **coef)
   w->herm = R >= 4 && (tune_herm >= 0 ? tune_herm : kind != OP_MONO || big);
   size_t mcv = 0;
   if (w->herm) {
-    bps_idx TB = tune_tile > 0 ? tune_tile : (N == 2 ? 32 : N == 4 ? 16 : 8);
-    while (TB > R / 2) TB /= 2;
-    if (TB < 2) TB = 2;
-    if (TB * N > 1024) w->herm = 0; /* flush_mirror's column table */
-    w->TB = TB;
-    w->nT = R / TB;
-    w->bs2 = 2 * (N * TB + 4); /* padded: rows must not share cache sets */
-    w->mper = (size_t)(TB * N * w->bs2);
-    mcv = w->mper / 4;
+    /* panels of 16 rows, chunks of 256 columns (mirror buffer 80 KiB, in L2) */
+    bps_idx TR = tune_tile > 0 ? tune_tile : N >= 16 ? 1 : 16 / N;
+    bps_idx TC = tune_tile > 0 ? 2 * tune_tile : N >= 256 ? 1 : 256 / N;
+    if (TR < 2) TR = 2;
+    while (TR > R / 2) TR /= 2;
+    if (TC < TR) TC = TR;
+    if (TR * N > 1024) w->herm = 0; /* flush plan tables */
+    w->TR = TR;
+    w->TC = TC;
+    w->bs2 = 2 * (N * TR + 4); /* padded: rows must not share cache sets */
+    w->mper = (size_t)(TC * N * w->bs2);
+    mcv = 2 * w->mper / 4; /* double-buffered */
     w->nstream = tune_stream >= 0 ? tune_stream : big;
     w->prefetch = tune_prefetch >= 0 ? tune_prefetch : 1;
     plan_flush(w);

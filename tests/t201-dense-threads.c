@@ -1,0 +1,120 @@
+/* t201: the dense kernels give bitwise identical states and expectation values for 1 and
+ * 2 OpenMP threads: one fixed random operation sequence (unitaries of every fast path,
+ * Kraus channels, append_zero, partial traces, Pauli and projector expectations) on
+ * q = 9..10 qubits is run twice and compared with memcmp, for each sweep variant. */
+#include <complex.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bps_test.h"
+#include "bpscan/state.h"
+#include "ref.h"
+
+/* Internal tuning hook of src/dense.c (forces a sweep variant; -1 = automatic). */
+void bps_dense_set_tuning(int herm, int tile, int stream, int prefetch);
+
+#define NOPS 60
+#define NEXP 16
+
+static int rand_int(bps_rng *r, int n) { return (int)(bps_rng_u32(r) % (uint32_t)n); }
+
+static void random_qubits(bps_rng *r, int q, int k, int *qs) {
+  int all[32];
+  for (int i = 0; i < q; i++) all[i] = i;
+  for (int i = 0; i < k; i++) {
+    int j = i + rand_int(r, q - i), t = all[i];
+    all[i] = all[j];
+    all[j] = t;
+    qs[i] = all[i];
+  }
+}
+
+/* Run the sequence with nthreads; returns the state and writes the expectations. */
+static bps_state *run(int nthreads, const bps_cplx *rho0, int q0, double *ex) {
+  omp_set_num_threads(nthreads);
+  bps_rng r;
+  bps_rng_init(&r, 201, 0, 0, BPS_STREAM_TEST, 1); /* same stream for both runs */
+  bps_state *s;
+  CHECK_OK(bps_state_create(BPS_DENSE, q0, &s));
+  CHECK_OK(bps_state_set_dense(s, q0, rho0));
+  int nex = 0;
+  for (int op = 0; op < NOPS; op++) {
+    int q = s->q, what = op % 10, qs[8];
+    bps_cplx U[64 * 64];
+    if (what <= 4) { /* unitaries: Haar k = 1, 2, 3, diagonal k = 2, permutation k = 2 */
+      int k = what <= 2 ? what + 1 : 2, N = 1 << k;
+      random_qubits(&r, q, k, qs);
+      if (op % 20 == 0) qs[0] = q - 1; /* the lane-exchange path */
+      if (what <= 2) {
+        ref_random_unitary(&r, N, U);
+      } else {
+        memset(U, 0, sizeof(bps_cplx) * N * N);
+        for (int a = 0; a < N; a++)
+          U[a * N + (what == 3 ? a : N - 1 - a)] = cexp(I * bps_rng_uniform(&r) * 6.28);
+      }
+      CHECK_OK(bps_apply_unitary(s, k, qs, U));
+    } else if (what <= 6) { /* Kraus, k = 1 with 3 operators, k = 2 with 2 */
+      int k = what - 4, nk = what == 5 ? 3 : 2, N = 1 << k;
+      random_qubits(&r, q, k, qs);
+      ref_random_kraus(&r, N, nk, U);
+      CHECK_OK(bps_apply_kraus(s, k, qs, nk, U));
+    } else if (what == 7) { /* expectations */
+      char p[32];
+      for (int t = 0; t < q; t++) p[t] = "IXYZ"[rand_int(&r, 4)];
+      p[q] = 0;
+      CHECK_OK(bps_expect_pauli(s, p, &ex[nex++]));
+      int k = 1 + rand_int(&r, 3), N = 1 << k;
+      random_qubits(&r, q, k, qs);
+      bps_cplx psi[8];
+      for (int a = 0; a < N; a++) psi[a] = (a + 1.0) / N + I * bps_rng_normal(&r);
+      CHECK_OK(bps_expect_projector(s, k, qs, psi, &ex[nex++]));
+    } else if (what == 8) { /* grow by one or two qubits ... */
+      CHECK_OK(bps_append_zero(s, q < 10 ? 1 : 0));
+    } else { /* ... and trace one or two out again */
+      int ntr = q > 9 ? 1 : 0;
+      random_qubits(&r, q, ntr, qs);
+      if (ntr) CHECK_OK(bps_partial_trace(s, ntr, qs));
+    }
+  }
+  return s;
+}
+
+int main(void) {
+  const int q0 = 9;
+  bps_idx D = (bps_idx)1 << q0;
+  bps_rng r;
+  bps_rng_init(&r, 201, 0, 0, BPS_STREAM_TEST, 0);
+  bps_cplx *rho = ref_alloc((size_t)(D * D));
+  ref_random_density(&r, q0, 6, rho, NULL);
+  /* automatic, plain sweeps, Hermitian tiles with non-temporal flushes */
+  const int modes[3][4] = {{-1, -1, -1, -1}, {0, -1, -1, -1}, {1, 4, 1, 1}};
+  for (int m = 0; m < 3; m++) {
+    bps_dense_set_tuning(modes[m][0], modes[m][1], modes[m][2], modes[m][3]);
+    double ex1[NEXP], ex2[NEXP];
+    memset(ex1, 0, sizeof ex1);
+    memset(ex2, 0, sizeof ex2);
+    bps_state *s1 = run(1, rho, q0, ex1);
+    bps_state *s2 = run(2, rho, q0, ex2);
+    CHECK(s1->q == s2->q && s1->dim == s2->dim);
+    size_t n = (size_t)(s1->dim * s1->dim);
+    CHECK(memcmp(s1->a, s2->a, n * sizeof(bps_cplx)) == 0);
+    CHECK(memcmp(ex1, ex2, sizeof ex1) == 0);
+    /* trace preserved; the run must have changed the state (the sequence is not a no-op) */
+    double tr = 0;
+    for (bps_idx i = 0; i < s1->dim; i++) tr += creal(s1->a[i * s1->dim + i]);
+    CHECK_CLOSE(tr, 1.0, 0, 1e-10);
+    CHECK(ref_maxdiff((size_t)(D * D), s1->a, rho) > 1e-3 || s1->q != q0);
+    if (memcmp(s1->a, s2->a, n * sizeof(bps_cplx)))
+      fprintf(stderr, "mode %d: states differ (max diff %.3g)\n", m, ref_maxdiff(n, s1->a, s2->a));
+    for (int i = 0; i < NEXP; i++)
+      if (ex1[i] != ex2[i])
+        fprintf(stderr, "mode %d: expectation %d: %.17g vs %.17g\n", m, i, ex1[i], ex2[i]);
+    printf("mode %d: final q = %d, %d expectations\n", m, s1->q, NEXP);
+    bps_state_destroy(&s1);
+    bps_state_destroy(&s2);
+  }
+  bps_dense_set_tuning(-1, -1, -1, -1);
+  free(rho);
+  return bps_test_result("t201-dense-threads");
+}
