@@ -1,0 +1,38 @@
+"""bpscan_analysis: variance-versus-n fits, plots and tables from bpscan HDF5 result files.
+
+Quick start::
+
+    from bpscan_analysis import analyze
+    rep = analyze(["global.h5", "local.h5"], bootstrap=1000)
+    print(rep.table())
+    r = rep.fit(quantity="grad", group="mean", scan=rep.scans[0].name)
+    r.log2_rate, r.log2_rate_ci, r.preferred_model, r.evidence_text
+
+Lower level: ``load`` (files -> merged ``Scan`` objects), ``grad_series`` / ``cost_series``
+/ ``diag_series`` (a quantity against n, with standard errors), ``fit_series`` (weighted
+least squares of ln V on n and on ln n, CIs, bootstrap, AIC comparison), ``compare_page``,
+``plot_variance`` / ``plot_diagnostics`` / ``plot_layer_heatmap``, ``write_csv`` /
+``write_json`` / ``format_table``. See analysis/README.md for the definitions.
+"""
+from .errors import AnalysisError
+from .estimators import mean_se, mean_var_se, var_se
+from .fitting import FitResult, ModelFit, fit_all, fit_series, wls
+from .page import PageComparison, compare_all, compare_page
+from .plots import plot_diagnostics, plot_layer_heatmap, plot_variance
+from .report import Report, analyze
+from .results import (QubitData, ResultFile, Scan, group_files, load, merge_files, parse_job,
+                      read_result)
+from .series import (Series, cost_series, diag_series, from_samples, grad_series, layer_matrix,
+                     series_for)
+from .tables import format_page, format_table, report_dict, write_csv, write_json
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnalysisError", "FitResult", "ModelFit", "PageComparison", "QubitData", "Report",
+    "ResultFile", "Scan", "Series", "analyze", "compare_all", "compare_page", "cost_series",
+    "diag_series", "fit_all", "from_samples", "fit_series", "format_page", "format_table", "grad_series",
+    "group_files", "layer_matrix", "load", "mean_se", "mean_var_se", "merge_files", "parse_job",
+    "plot_diagnostics", "plot_layer_heatmap", "plot_variance", "read_result", "report_dict",
+    "series_for", "var_se", "wls", "write_csv", "write_json",
+]

@@ -1,0 +1,6 @@
+"""``/usr/bin/python3 -m bpscan_analysis`` = bpfit."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

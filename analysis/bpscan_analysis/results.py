@@ -1,0 +1,470 @@
+"""Reading bpscan result files (schema 1, README "Result files") and merging them into scans.
+
+A *result file* is what one ``bpscan run`` (or one array-job piece, ``bpscan run --slice``,
+or ``bpscan merge``) writes. A *scan* is one job: the files of the same job are merged by
+qubit count, concatenating their per-sample rows, and every statistic is recomputed from
+the merged ``grad`` / ``cost`` / ``diag`` rows (the stored summary attributes are not used).
+
+Two files belong to the same job when (``merge="job"``, the default) they have the same
+``job_hash`` root attribute, or the same job text once the ``[output]`` lines ``path`` and
+``checkpoint_seconds`` are left out. ``merge="ensemble"`` also leaves out the ``[scan]``
+keys ``qubits``, ``samples``, ``seed`` and ``block``, which choose *which* samples of the
+same random ensemble are drawn, not the ensemble; this pools runs with different seeds or
+qubit ranges. ``merge="none"`` keeps every file separate.
+
+Every sample is identified by (seed, sample number): the sample number is the row number in
+a complete scan and ``sample_index`` in an array-job piece. The same sample met twice with
+identical rows (the same file given twice, or a piece next to the merged file) is counted
+once, with a warning; with different rows the inputs conflict and are refused.
+"""
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import AnalysisError
+
+SCHEMA_VERSION = 1
+DIAG_COLUMNS = ("purity", "entropy", "renyi2", "trace_distance")
+OUTPUT_KEYS_IGNORED = ("output.path", "output.checkpoint_seconds")
+ENSEMBLE_KEYS_IGNORED = ("scan.qubits", "scan.samples", "scan.seed", "scan.block")
+MERGE_MODES = ("job", "ensemble", "none")
+REQUIRED_N_DATASETS = ("grad", "cost", "diag", "param_names")
+_GROUP = re.compile(r"^n([0-9]+)$")
+
+
+def _h5py():
+    try:
+        import h5py  # noqa: WPS433 (imported lazily so that --help works without h5py)
+    except ImportError as e:  # pragma: no cover - depends on the interpreter
+        raise AnalysisError("h5py is not available in this Python (%s); run with "
+                            "/usr/bin/python3 (Debian's python3-h5py)" % e) from None
+    return h5py
+
+
+# ------------------------------------------------------------------------------------------
+# Job texts
+
+
+def parse_job(text: str) -> Dict[str, str]:
+    """``{"section.key": "value"}`` of an INI job text (the canonical text stored in ``job``)."""
+    out: Dict[str, str] = {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            continue
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out["%s.%s" % (section, k.strip())] = v.strip()
+    return out
+
+
+def job_identity(text: str, ignore: Sequence[str] = OUTPUT_KEYS_IGNORED) -> Tuple[Tuple[str, str], ...]:
+    """The job as a sorted tuple of (key, value), without the keys in ``ignore``."""
+    return tuple(sorted((k, v) for k, v in parse_job(text).items() if k not in ignore))
+
+
+# ------------------------------------------------------------------------------------------
+# Data classes
+
+
+@dataclass
+class QubitData:
+    """All samples of one qubit count n (of one file, or merged over files)."""
+    n: int
+    grad: np.ndarray            # [S, P] gradients of the tracked parameters
+    cost: np.ndarray            # [S]
+    diag: np.ndarray            # [S, 4] purity, entropy, renyi2, trace_distance
+    seed: np.ndarray            # [S] uint64, the seed of each sample's run
+    index: np.ndarray           # [S] int64, the sample number within its run
+    param_names: Tuple[str, ...]
+    page_entropy: float = math.nan
+    page_purity: float = math.nan
+    diag_qubits: int = 0
+    q_in: int = 0
+    q_out: int = 0
+    representation: str = ""
+    samples_total: int = 0      # the samples of the whole scan at this n (pieces: samples_total)
+    sources: Tuple[str, ...] = ()
+
+    @property
+    def samples(self) -> int:
+        return int(self.cost.shape[0])
+
+    def diag_column(self, name: str) -> np.ndarray:
+        return self.diag[:, DIAG_COLUMNS.index(name)]
+
+
+@dataclass
+class ResultFile:
+    """One result file: its root attributes (provenance) and its qubit counts."""
+    path: str
+    attrs: Dict[str, object]
+    job: str
+    job_hash: int
+    seed: int
+    slice_index: int
+    slice_count: int
+    data: Dict[int, QubitData]
+
+    @property
+    def provenance(self) -> Dict[str, object]:
+        """The root attributes except the job text, plus the path (for tables and JSON)."""
+        p = {"path": self.path}
+        p.update({k: v for k, v in self.attrs.items() if k != "job"})
+        return p
+
+
+@dataclass
+class Scan:
+    """One job: the merged samples of every file of that job, by qubit count."""
+    name: str
+    job: str                      # the job text of the first file
+    settings: Dict[str, str]      # parse_job(job)
+    files: List[ResultFile]       # the files merged into this scan (data not kept twice)
+    data: Dict[int, QubitData]
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> np.ndarray:
+        return np.array(sorted(self.data), dtype=int)
+
+    @property
+    def model(self) -> str:
+        return self.settings.get("scan.model", str(self.files[0].attrs.get("model", "")))
+
+    def page(self, what: str) -> np.ndarray:
+        """Page prediction per n (``what`` = "entropy" or "purity"), NaN where none exists."""
+        return np.array([getattr(self.data[n], "page_" + what) for n in sorted(self.data)])
+
+    def provenance(self) -> List[Dict[str, object]]:
+        return [f.provenance for f in self.files]
+
+
+# ------------------------------------------------------------------------------------------
+# Reading one file
+
+
+def _attr(obj, name, path, where="/"):
+    if name not in obj.attrs:
+        raise AnalysisError("%s: %s: attribute '%s' missing (not a complete bpscan result)"
+                            % (path, where, name))
+    v = obj.attrs[name]
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    elif isinstance(v, np.generic):
+        v = v.item()
+    return v
+
+
+def _read_group(f, gname, path, root_seed, piece):
+    h5py = _h5py()
+    g = f[gname]
+    where = "/" + gname
+    if not isinstance(g, h5py.Group):
+        raise AnalysisError("%s: %s is not a group" % (path, where))
+    for ds in REQUIRED_N_DATASETS:
+        if ds not in g:
+            raise AnalysisError("%s: %s: dataset '%s' missing" % (path, where, ds))
+        if not isinstance(g[ds], h5py.Dataset):
+            raise AnalysisError("%s: %s/%s is not a dataset" % (path, where, ds))
+    n = int(gname[1:])
+    if "n" in g.attrs and int(g.attrs["n"]) != n:
+        raise AnalysisError("%s: %s has attribute n = %d" % (path, where, int(g.attrs["n"])))
+    grad = np.asarray(g["grad"][()], dtype=float)
+    cost = np.asarray(g["cost"][()], dtype=float)
+    diag = np.asarray(g["diag"][()], dtype=float)
+    names = g["param_names"]
+    if h5py.check_string_dtype(names.dtype) is None:
+        raise AnalysisError("%s: %s/param_names is not a string dataset" % (path, where))
+    names = tuple(str(s) for s in names.asstr()[()].reshape(-1))
+    if grad.ndim == 1 and len(names) == 1:
+        grad = grad.reshape(-1, 1)
+    S = cost.shape[0] if cost.ndim == 1 else -1
+    if cost.ndim != 1 or grad.ndim != 2 or grad.shape != (S, len(names)) or diag.shape != (S, 4):
+        raise AnalysisError("%s: %s: inconsistent shapes cost %s, grad %s, diag %s, %d parameter "
+                            "names" % (path, where, cost.shape, grad.shape, diag.shape, len(names)))
+    if "columns" in g["diag"].attrs:
+        cols = _attr(g["diag"], "columns", path, where + "/diag")
+        if tuple(c.strip() for c in str(cols).split(",")) != DIAG_COLUMNS:
+            raise AnalysisError("%s: %s/diag has columns '%s', expected '%s'"
+                                % (path, where, cols, ",".join(DIAG_COLUMNS)))
+    if "sample_index" in g:
+        index = np.asarray(g["sample_index"][()], dtype=np.int64).reshape(-1)
+        if index.shape != (S,):
+            raise AnalysisError("%s: %s/sample_index has %d entries for %d samples"
+                                % (path, where, index.size, S))
+        if S and (np.any(np.diff(index) <= 0) or index[0] < 0):
+            raise AnalysisError("%s: %s/sample_index is not increasing" % (path, where))
+    elif piece:
+        raise AnalysisError("%s: %s: array-job piece without dataset 'sample_index'" % (path, where))
+    else:
+        index = np.arange(S, dtype=np.int64)
+    a = g.attrs
+
+    def num(key, default, cast):
+        return cast(a[key]) if key in a else default
+    total = num("samples_total", S, int)
+    return QubitData(
+        n=n, grad=grad, cost=cost, diag=diag,
+        seed=np.full(S, root_seed, dtype=np.uint64), index=index, param_names=names,
+        page_entropy=num("page_entropy", math.nan, float),
+        page_purity=num("page_purity", math.nan, float),
+        diag_qubits=num("diag_qubits", 0, int), q_in=num("q_in", 0, int),
+        q_out=num("q_out", 0, int),
+        representation=str(_attr(g, "representation", path, where)) if "representation" in a else "",
+        samples_total=total, sources=(path,))
+
+
+def read_result(path: str) -> ResultFile:
+    """Read and check one result file. Raises AnalysisError with a one-line reason."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AnalysisError("%s: no such file" % path)
+    if os.path.isdir(path):
+        raise AnalysisError("%s: is a directory, not a result file" % path)
+    h5py = _h5py()
+    try:
+        ok = h5py.is_hdf5(path)
+    except OSError as e:
+        raise AnalysisError("%s: cannot read: %s" % (path, e.strerror or e)) from None
+    if not ok:
+        raise AnalysisError("%s: not an HDF5 file (expected a bpscan result .h5)" % path)
+    try:
+        with h5py.File(path, "r") as f:
+            if "schema_version" not in f.attrs:
+                raise AnalysisError("%s: not a bpscan result file (no schema_version attribute)"
+                                    % path)
+            try:
+                version = int(np.asarray(f.attrs["schema_version"]).reshape(-1)[0])
+            except (TypeError, ValueError, IndexError):
+                raise AnalysisError("%s: schema_version is not an integer" % path) from None
+            if version > SCHEMA_VERSION:
+                raise AnalysisError("%s: schema_version %d is newer than this reader supports (%d);"
+                                    " update analysis/" % (path, version, SCHEMA_VERSION))
+            if version < 1:
+                raise AnalysisError("%s: invalid schema_version %d" % (path, version))
+            attrs = {}
+            for k in f.attrs:
+                v = f.attrs[k]
+                if isinstance(v, bytes):
+                    v = v.decode("utf-8", "replace")
+                elif isinstance(v, np.generic):
+                    v = v.item()
+                elif isinstance(v, np.ndarray):
+                    v = v.tolist()
+                attrs[k] = v
+            job = _attr(f, "job", path)
+            if not isinstance(job, str):
+                raise AnalysisError("%s: root attribute 'job' is not a string" % path)
+            job_hash = int(attrs.get("job_hash", 0))
+            seed = int(attrs.get("seed", parse_job(job).get("scan.seed", 0) or 0))
+            slice_count = int(attrs.get("slice_count", 1))
+            slice_index = int(attrs.get("slice_index", 0))
+            groups = sorted((k for k in f.keys() if _GROUP.match(k)), key=lambda k: int(k[1:]))
+            if not groups:
+                raise AnalysisError("%s: no /n{N} groups (no qubit counts in the file)" % path)
+            data = {}
+            for k in groups:
+                q = _read_group(f, k, path, seed, slice_count > 1)
+                data[q.n] = q
+    except AnalysisError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AnalysisError("%s: unreadable result file: %s" % (path, msg)) from None
+    return ResultFile(path=path, attrs=attrs, job=job, job_hash=job_hash, seed=seed,
+                      slice_index=slice_index, slice_count=slice_count, data=data)
+
+
+# ------------------------------------------------------------------------------------------
+# Merging
+
+
+def _same_float(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def _merge_n(parts: List[QubitData], warnings: List[str]) -> QubitData:
+    """Merge the samples of one n from several files of the same job."""
+    ref = parts[0]
+    for q in parts[1:]:
+        what = None
+        if q.param_names != ref.param_names:
+            what = "track different parameters"
+        elif q.diag_qubits != ref.diag_qubits:
+            what = "diagnose different qubits"
+        elif not (_same_float(q.page_entropy, ref.page_entropy)
+                  and _same_float(q.page_purity, ref.page_purity)):
+            what = "have different Page predictions"
+        if what:
+            raise AnalysisError("cannot merge n=%d: %s and %s %s" % (ref.n, ref.sources[0],
+                                                                  q.sources[0], what))
+    seed = np.concatenate([q.seed for q in parts])
+    index = np.concatenate([q.index for q in parts])
+    grad = np.concatenate([q.grad for q in parts])
+    cost = np.concatenate([q.cost for q in parts])
+    diag = np.concatenate([q.diag for q in parts])
+    origin = np.concatenate([np.full(q.samples, i) for i, q in enumerate(parts)])
+    order = np.lexsort((origin, index, seed))
+    seed, index, grad, cost, diag, origin = (x[order] for x in (seed, index, grad, cost, diag, origin))
+    dup = np.nonzero((seed[1:] == seed[:-1]) & (index[1:] == index[:-1]))[0] + 1
+    if dup.size:
+        for j in dup:
+            same = (np.array_equal(grad[j], grad[j - 1]) and cost[j] == cost[j - 1]
+                    and np.array_equal(diag[j], diag[j - 1], equal_nan=True))
+            if not same:
+                a, b = parts[origin[j - 1]].sources[0], parts[origin[j]].sources[0]
+                raise AnalysisError(
+                    "conflicting duplicates: n=%d sample %d (seed %d) is in both %s and %s with "
+                    "different values; they cannot be merged (written by different bpscan builds, "
+                    "or not pieces of the same scan?)"
+                    % (ref.n, index[j], seed[j], a, b))
+        pairs = sorted({(parts[origin[j - 1]].sources[0], parts[origin[j]].sources[0]) for j in dup})
+        warnings.append("n=%d: %d sample(s) appear twice with identical values (%s); counted once"
+                        % (ref.n, dup.size, "; ".join("%s and %s" % p for p in pairs)))
+        keep = np.ones(seed.size, dtype=bool)
+        keep[dup] = False
+        seed, index, grad, cost, diag = (x[keep] for x in (seed, index, grad, cost, diag))
+    sources = tuple(dict.fromkeys(s for q in parts for s in q.sources))
+    # samples_total: per seed, the whole scan's sample count (pieces of one run share it)
+    totals = {}
+    for q in parts:
+        for s in np.unique(q.seed):
+            totals[int(s)] = max(totals.get(int(s), 0), q.samples_total)
+    total = int(sum(totals.values()))
+    return QubitData(n=ref.n, grad=grad, cost=cost, diag=diag, seed=seed, index=index,
+                     param_names=ref.param_names, page_entropy=ref.page_entropy,
+                     page_purity=ref.page_purity, diag_qubits=ref.diag_qubits, q_in=ref.q_in,
+                     q_out=ref.q_out, representation=ref.representation,
+                     samples_total=total, sources=sources)
+
+
+def merge_files(files: List[ResultFile], name: str = "") -> Scan:
+    """Merge result files of one job into a Scan (no identity check: see group_files)."""
+    warnings: List[str] = []
+    ns = sorted({n for f in files for n in f.data})
+    data = {}
+    for n in ns:
+        parts = [f.data[n] for f in files if n in f.data]
+        data[n] = parts[0] if len(parts) == 1 else _merge_n(parts, warnings)
+        q = data[n]
+        if q.samples < q.samples_total:
+            warnings.append("n=%d: %d of %d samples present (array-job pieces missing?)"
+                            % (n, q.samples, q.samples_total))
+        if q.samples < 3:
+            warnings.append("n=%d: only %d sample(s); variances need at least 3" % (n, q.samples))
+    pieces = [f for f in files if f.slice_count > 1]
+    if pieces:
+        have = {(f.seed, f.slice_index) for f in pieces}
+        for seed in sorted({f.seed for f in pieces}):
+            count = max(f.slice_count for f in pieces if f.seed == seed)
+            missing = [k for k in range(count) if (seed, k) not in have]
+            full = any(f.slice_count == 1 and f.seed == seed for f in files)
+            if missing and not full:
+                warnings.append("array job (seed %d): piece(s) %s of %d missing"
+                                % (seed, ",".join(str(k) for k in missing), count))
+    job = files[0].job
+    return Scan(name=name, job=job, settings=parse_job(job), files=list(files), data=data,
+                warnings=warnings)
+
+
+def group_files(files: List[ResultFile], merge: str = "job") -> List[List[ResultFile]]:
+    """Partition files into jobs (see the module docstring), in order of first appearance."""
+    if merge not in MERGE_MODES:
+        raise AnalysisError("unknown merge mode '%s' (use %s)" % (merge, ", ".join(MERGE_MODES)))
+    if merge == "none":
+        return [[f] for f in files]
+    ignore = OUTPUT_KEYS_IGNORED + (ENSEMBLE_KEYS_IGNORED if merge == "ensemble" else ())
+    groups: List[List[ResultFile]] = []
+    keys: List[Tuple[set, set]] = []      # per group: job hashes, identities
+    for f in files:
+        ident = job_identity(f.job, ignore)
+        hit = None
+        for i, (hashes, idents) in enumerate(keys):
+            if ident in idents or (merge == "job" and f.job_hash and f.job_hash in hashes):
+                hit = i
+                break
+        if hit is None:
+            groups.append([f])
+            keys.append(({f.job_hash}, {ident}))
+        else:
+            groups[hit].append(f)
+            keys[hit][0].add(f.job_hash)
+            keys[hit][1].add(ident)
+    return groups
+
+
+def _short(key: str) -> str:
+    return key.split(".", 1)[1] if key.startswith(("scan.", "dqnn.", "vh.", "qbm.", "hea.")) else key
+
+
+def describe(settings: Dict[str, str]) -> str:
+    """A compact name for one job, e.g. ``dqnn[n,n] toy global``."""
+    model = settings.get("scan.model", "?")
+    parts = [model]
+    if model == "dqnn":
+        parts = ["dqnn[%s]" % settings.get("dqnn.widths", "?"), settings.get("dqnn.perceptron", "")]
+        d = settings.get("dqnn.depth", "0")
+        if d not in ("", "0"):
+            parts.append("depth=%s" % d)
+    elif model == "hea":
+        parts.append(settings.get("hea.ansatz", ""))
+        parts.append("L=%s" % settings.get("hea.layers", "0"))
+    elif model in ("vh", "qbm"):
+        parts.append("v=%s h=%s" % (settings.get(model + ".visible", "?"),
+                                    settings.get(model + ".hidden", "?")))
+        parts.append(settings.get(model + ".objective", ""))
+    if model in ("dqnn", "hea") and "cost.type" in settings:
+        parts.append(settings["cost.type"])
+    ch = settings.get("noise.channel", "none")
+    if ch not in ("", "none"):
+        parts.append("%s p=%s" % (ch, settings.get("noise.p", "?")))
+    return " ".join(p for p in parts if p)
+
+
+def name_scans(scans: List[Scan], labels: Optional[Sequence[str]] = None) -> None:
+    """Give each scan a name: the given label, else the job settings in which the scans
+    differ (``cost.type=local``), else a compact description of the job."""
+    labels = list(labels or [])
+    if len(labels) > len(scans):
+        raise AnalysisError("%d labels given for %d series (jobs)" % (len(labels), len(scans)))
+    ignore = set(OUTPUT_KEYS_IGNORED) | {"output.store_samples", "scan.block"}
+    keys = sorted({k for s in scans for k in s.settings} - ignore)
+    differ = [k for k in keys if len({s.settings.get(k, "") for s in scans}) > 1]
+    physics = [k for k in differ if k not in ENSEMBLE_KEYS_IGNORED]
+    if physics and len({tuple(s.settings.get(k, "") for k in physics) for s in scans}) == len(scans):
+        differ = physics   # name by what changes the physics when that tells the jobs apart
+    used = set()
+    for i, s in enumerate(scans):
+        if i < len(labels):
+            s.name = labels[i]
+        elif len(scans) > 1 and differ and len(differ) <= 4:
+            s.name = ", ".join("%s=%s" % (_short(k), s.settings.get(k, "")) for k in differ)
+        else:
+            s.name = describe(s.settings)
+        base, k = s.name, 2
+        while s.name in used:
+            s.name = "%s #%d" % (base, k)
+            k += 1
+        used.add(s.name)
+
+
+def load(paths: Sequence[str], merge: str = "job",
+         labels: Optional[Sequence[str]] = None) -> List[Scan]:
+    """Read result files and merge them into scans (one per job), named for display."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise AnalysisError("no result files given")
+    files = [read_result(p) for p in paths]
+    scans = [merge_files(g) for g in group_files(files, merge)]
+    name_scans(scans, labels)
+    return scans
