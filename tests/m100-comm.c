@@ -25,7 +25,7 @@ static void test_bcast(int rank, int size) {
 
 static void test_gatherv(int rank, int size) {
   /* rank r sends r + 1 values r * 100 + i */
-  double send[64];
+  double send[64] = {0};
   int n = rank + 1;
   for (int i = 0; i < n; i++) send[i] = rank * 100.0 + i;
   int total = size * (size + 1) / 2;
