@@ -22,6 +22,7 @@
  * This file only prints: tests never assert on timings. It includes no MPI (one process).
  */
 #include "bpscan/bench.h"
+#include "bpscan/bench_models.h"
 
 #include <errno.h>
 #include <math.h>
@@ -60,7 +61,7 @@ typedef struct {
   int nthreads, threads[BENCH_MAX_THREADS];
   int tmax; /* largest entry of threads */
   const char *json;
-  int quick, full;
+  int quick, full, no_models;
   int reps, triad_reps;
   double min_time;     /* seconds, lower bound of one repetition */
   double max_rep_time; /* seconds: above this, a repetition covers a subset of targets */
@@ -69,7 +70,7 @@ typedef struct {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: bpscan bench [--quick | --full] [--qmin N] [--qmax N] [--threads LIST]\n"
-          "                    [--reps N] [--min-time SEC] [--json FILE]\n"
+          "                    [--reps N] [--min-time SEC] [--json FILE] [--no-models]\n"
           "\n"
           "Gate throughput of the dense and factored state kernels against the memory\n"
           "bandwidth of this machine (a STREAM triad measured in the same run).\n"
@@ -89,6 +90,7 @@ static void usage(FILE *out) {
           "  --reps N        repetitions per row, the best is reported (default 3, quick 2)\n"
           "  --min-time SEC  minimum duration of one repetition (default 0.2, quick 0.1)\n"
           "  --json FILE     also write the results as JSON to FILE\n"
+          "  --no-models     skip the DQNN model rows (cost vs adjoint gradient, dense vs factored)\n"
           "  --help          print this text\n"
           "\n"
           "Numbers are best-of-N wall-clock times and are noisy on a shared machine: rows\n"
@@ -148,6 +150,10 @@ static int parse_options(int argc, char **argv, bench_opts *o) {
     if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
       usage(stdout);
       return -1;
+    }
+    if (!strcmp(arg, "--no-models")) {
+      o->no_models = 1;
+      continue;
     }
     if (!strcmp(arg, "--quick")) {
       o->quick = 1;
@@ -665,7 +671,8 @@ static void json_num(FILE *f, double v) {
 }
 
 static int write_json(FILE *f, const char *path, const bench_opts *o, const bench_machine *m,
-                      const double *triad, const bench_row *rows, int nrows) {
+                      const double *triad, const bench_row *rows, int nrows,
+                      const bps_bench_model_row *mrows, int nmrows) {
   int itmax = 0;
   for (int i = 0; i < o->nthreads; i++)
     if (o->threads[i] == o->tmax) itmax = i;
@@ -739,8 +746,13 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   fprintf(f, ", \"max_threads\": %d, \"min_ratio_at_max_threads\": ", o->tmax);
   if (gti >= 0) json_num(f, gt);
   else fputs("null", f);
-  fprintf(f, ", \"met_at_max_threads\": %s}\n}\n",
+  fprintf(f, ", \"met_at_max_threads\": %s}",
           gti < 0 ? "null" : (gt >= BENCH_GOAL_RATIO ? "true" : "false"));
+  if (nmrows > 0) {
+    fprintf(f, ",\n  \"models\": ");
+    BPS_CALL(bps_bench_models_json(f, mrows, nmrows));
+  }
+  fprintf(f, "\n}\n");
   BPS_CHECK(!ferror(f), BPS_ERR_IO, "error writing %s", path);
   return BPS_OK;
 }
@@ -892,8 +904,23 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
       if (nnoisy) printf(" (%d of %d of these rows disturbed by other work: *)", nnoisy, ngoal);
       printf("\n");
     }
-    if (json) rc = write_json(json, o->json, o, m, triad, rows.rows, rows.n);
   }
+  /* Model rows: one cost evaluation and one full adjoint gradient of a DQNN n,n with Haar
+   * perceptrons, dense vs factored (dense only while a 2n-qubit matrix stays small). */
+  bps_bench_model_row *mrows = NULL;
+  int nmrows = 0;
+  if (!rc && !o->no_models) {
+    int nmax = o->quick ? 6 : 8, dense_nmax = o->full ? 6 : 5;
+    printf("\nModel rows: DQNN n,n with Haar perceptrons (Haar inputs, unitary target, global "
+           "cost), n = 4..%d;\ndense rows up to n = %d (a 2n-qubit dense matrix is 256 MiB "
+           "at n = 6, 64 GiB at n = 8). Goals: gradient <= 4 x cost, factored >= 2^n/4 x "
+           "faster than dense at n >= 6.\n",
+           nmax, dense_nmax);
+    rc = bps_bench_models(4, nmax, dense_nmax, o->reps, &mrows, &nmrows);
+    if (!rc) bps_bench_models_print(stdout, mrows, nmrows);
+  }
+  if (!rc && json) rc = write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows);
+  free(mrows);
   free(rows.rows);
   BPS_CALL(rc);
   return BPS_OK;
