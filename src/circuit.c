@@ -572,29 +572,80 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
   return BPS_OK;
 }
 
+void bps_shift_rule(int R, double omega, double *x, double *c) {
+  for (int mu = 1; mu <= R; mu++) {
+    double a = (2.0 * mu - 1.0) * M_PI;
+    double sn = sin(a / (4.0 * R));
+    x[mu - 1] = a / (2.0 * R * omega);
+    c[mu - 1] = omega * ((mu - 1) % 2 ? -1.0 : 1.0) / (4.0 * R * sn * sn);
+  }
+}
+
+static int eval_at(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                   const bps_state *in, bps_state *s, int shift_op, double delta, double *v) {
+  BPS_CALL(bps_state_copy(s, in));
+  BPS_CALL(run_range(c, theta, s, 0, c->nops, shift_op, delta));
+  BPS_CALL(bps_cost_eval(cost, s, v));
+  return BPS_OK;
+}
+
 int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *theta,
                    const bps_state *in, double *value, double *grad) {
   BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG, "shape mismatch");
+  int P = c->nparams;
+  int *count = calloc((size_t)(P ? P : 1), sizeof(int)), *equal = calloc((size_t)(P ? P : 1), sizeof(int));
+  double *scale = calloc((size_t)(P ? P : 1), sizeof(double)), *th = malloc(sizeof(double) * (size_t)(P ? P : 1));
   bps_state *s = NULL;
-  BPS_CALL(bps_state_create(in->repr, 0, &s));
-  int rc = bps_state_copy(s, in);
-  if (!rc) rc = run_range(c, theta, s, 0, c->nops, -1, 0.0);
-  if (!rc) rc = bps_cost_eval(cost, s, value);
-  for (int p = 0; p < c->nparams; p++) grad[p] = 0.0;
+  int rc = (count && equal && scale && th) ? BPS_OK : BPS_ERR_MEM;
   for (int i = 0; i < c->nops && !rc; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind != BPS_OP_PROT) continue;
+    int p = op->param;
+    if (count[p]++ == 0) {
+      scale[p] = fabs(op->scale);
+      equal[p] = 1;
+    } else if (fabs(op->scale) != scale[p]) {
+      equal[p] = 0;
+    }
+  }
+  if (!rc) rc = bps_state_create(in->repr, 0, &s);
+  if (!rc) rc = eval_at(c, cost, theta, in, s, -1, 0.0, value);
+  for (int p = 0; p < P; p++) grad[p] = 0.0;
+  if (!rc) memcpy(th, theta, sizeof(double) * (size_t)P);
+  /* shared parameters with equidistant frequencies: the general rule on the parameter */
+  for (int p = 0; p < P && !rc; p++) {
+    if (count[p] < 2 || !equal[p]) continue;
+    int R = count[p];
+    double *x = malloc(sizeof(double) * (size_t)R), *cf = malloc(sizeof(double) * (size_t)R);
+    if (!x || !cf) rc = BPS_ERR_MEM;
+    if (!rc) bps_shift_rule(R, 2.0 * scale[p], x, cf);
+    for (int mu = 0; mu < R && !rc; mu++) {
+      double cp = 0, cm = 0;
+      th[p] = theta[p] + x[mu];
+      rc = eval_at(c, cost, th, in, s, -1, 0.0, &cp);
+      th[p] = theta[p] - x[mu];
+      if (!rc) rc = eval_at(c, cost, th, in, s, -1, 0.0, &cm);
+      grad[p] += cf[mu] * (cp - cm);
+    }
+    th[p] = theta[p];
+    free(x);
+    free(cf);
+  }
+  /* everything else: two-term rule per occurrence */
+  for (int i = 0; i < c->nops && !rc; i++) {
+    const bps_op *op = &c->ops[i];
+    if (op->kind != BPS_OP_PROT || (count[op->param] >= 2 && equal[op->param])) continue;
     double r = fabs(op->scale), shift = M_PI / (4.0 * r), cp = 0, cm = 0;
-    rc = bps_state_copy(s, in);
-    if (!rc) rc = run_range(c, theta, s, 0, c->nops, i, shift);
-    if (!rc) rc = bps_cost_eval(cost, s, &cp);
-    if (!rc) rc = bps_state_copy(s, in);
-    if (!rc) rc = run_range(c, theta, s, 0, c->nops, i, -shift);
-    if (!rc) rc = bps_cost_eval(cost, s, &cm);
+    rc = eval_at(c, cost, theta, in, s, i, shift, &cp);
+    if (!rc) rc = eval_at(c, cost, theta, in, s, i, -shift, &cm);
     grad[op->param] += r * (cp - cm);
   }
   bps_state_destroy(&s);
+  free(count);
+  free(equal);
+  free(scale);
+  free(th);
   BPS_CALL(rc);
   return BPS_OK;
 }

@@ -95,8 +95,17 @@ int bps_cost_eval(const bps_cost *cost, const bps_state *rho, double *out);
  * evolving the observable in the Heisenberg picture and un-applying unitaries. */
 int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *theta,
                      const bps_state *in, double *value, double *grad);
-/* Parameter shift: two runs per parameter occurrence (scale r: shifts +-pi/(4r)). */
+/* Parameter shift. A parameter used once (generator eigenvalues +-r, r = |scale|): two runs,
+ * dC = r [C(theta + pi/4r) - C(theta - pi/4r)]. A parameter used in R rotations of equal
+ * |scale| has the equidistant frequencies Omega, 2 Omega, ..., R Omega (Omega = 2|scale|):
+ * the general rule (Wierichs et al.; physics Sec. 4.11) shifts the whole parameter,
+ * 2R runs. Mixed scales fall back to two runs per occurrence (product rule). */
 int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *theta,
                    const bps_state *in, double *value, double *grad);
+
+/* Nodes and coefficients of the general equidistant shift rule for frequencies
+ * Omega * (1..R): C'(0) = sum_mu c[mu] (C(x[mu]) - C(-x[mu])), x_mu = (2mu-1) pi/(2 R Omega),
+ * c_mu = Omega (-1)^(mu-1) / (4 R sin^2((2mu-1) pi/(4R))), mu = 1..R (arrays of R). */
+void bps_shift_rule(int R, double omega, double *x, double *c);
 
 #endif
