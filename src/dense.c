@@ -4,42 +4,38 @@
  * Index algebra. A k-qubit operation on qubits t_0..t_{k-1} touches the index bits
  * p_t = q-1-t_t; gate index g (t_0 = its most significant bit) sits at offset off[g] =
  * sum_t bit(g, k-1-t) << p_t. The other q-k "rest" bits are enumerated by r in [0, R),
- * R = dim/2^k, and spread into base(r) by inserting zero bits at the target positions.
- * rho splits into N x N blocks (N = 2^k) M_{ri,rj}[a][c] = rho[base(ri)+off[a]][base(rj)+
- * off[c]], and every gate or channel acts block by block.
+ * R = dim/2^k, and spread into base(r) by inserting zero bits at the target positions
+ * (stepping r -> r+1 is nxt(): ((x | targets) + 1) & ~targets). rho splits into N x N
+ * blocks (N = 2^k) M_{ri,rj}[a][c] = rho[base(ri)+off[a]][base(rj)+off[c]], and a gate or a
+ * channel acts block by block.
  *
- * apply (rho -> U rho U^dag) and kraus (rho -> sum_m K_m rho K_m^dag): ONE sweep over rho.
+ * apply (rho -> U rho U^dag) and kraus (rho -> sum_m K_m rho K_m^dag): ONE sweep over rho,
+ *   parallel over block rows ri (static schedule); block row ri is the N rows base(ri)+off[a]
+ *   walked left to right, i.e. N^2 streams read and written once.
  *   Vectorisation: blocks are processed in pairs (ri, rj), (ri, rj+1) held in "pair
  *   vectors" (one __m256d = two complex: lane 0 block rj, lane 1 block rj+1). If index bit
  *   0 is a rest bit the two blocks are adjacent in memory; if it is a target (the last
  *   qubit), adjacent columns b, b|1 of one block are loaded and the lanes exchanged with
  *   128-bit permutes. Per pair: T = U M (column by column), O = T U^dag (row by row), in
- *   explicit real arithmetic: u x = u.r*x + u.i*swap(x) with u.i = (-im, im), so each
- *   complex multiply-add is two FMAs and one in-lane swap per input; the real and
- *   imaginary halves accumulate separately and chains are interleaved (FMA latency).
- *   k = 1 and k = 2 (and their bit-0 variants) are compile-time specialisations that live
- *   in registers; any other k uses the same code with runtime N and per-thread scratch.
- *   Cost: 2N complex multiply-adds per element (k=1: 4, k=2: 8).
- *   Hermitian tiled sweep (default for dense gates and channels): rho is a density matrix,
- *   so the result is Hermitian and block (rj, ri) of the result is the conjugate transpose
- *   of block (ri, rj). The blocks are cut into TB x TB tiles; a thread owns a tile row
- *   (cyclic), computes diagonal tiles completely and, for each tile (I, J > I), computes
- *   its blocks, stores them, and writes their conjugates into a packed per-thread mirror
- *   buffer (padded stride, so columns of it do not alias in the caches) that is then
- *   flushed row by row, in ascending column order, into tile (J, I). Only the upper tiles
- *   are read, which halves the arithmetic; for states larger than the caches the flush
- *   uses non-temporal stores (tile (J, I) is never read), cutting memory traffic from
- *   2 to 1.5 state sizes. The next tile's row segments are software-prefetched (short row
- *   segments defeat the hardware stream prefetcher). THIS REQUIRES A HERMITIAN INPUT: the
- *   strictly lower tiles of the result are the conjugates of the upper ones. The result
- *   equals U rho U^dag to rounding for Hermitian rho (every state of this module is one).
+ *   explicit real arithmetic: u x = u.r*x + u.i*swap(x) with u.i = (-im, im), so a complex
+ *   multiply-add is two FMAs plus one in-lane swap per input (no C99 complex multiply); the
+ *   u.r and u.i halves accumulate separately so that 8 independent FMA chains are in
+ *   flight. Cost: 2N complex multiply-adds per element (k=1: 4, k=2: 8, k=3: 16).
+ *   N = 2, 4, 8 (and each position of index bit 0 among the targets) are compile-time
+ *   specialisations of one template (registers and L1-resident arrays); larger N use a
+ *   runtime-size version with per-thread scratch from the work buffer. Every sweep
+ *   software-prefetches its streams a few block columns ahead (the hardware prefetchers do
+ *   not keep 2N^2 streams fed: +12% for k=1, +18% for k=2 at q=11 with 2 threads).
  *   Monomial gates (one non-zero per row and column: diagonal Rz/CZ/RZZ/phase gates,
  *   X/Y/CNOT/SWAP/Toffoli and other permutations with phases) are detected from U's zero
  *   pattern: O[a][c] = U[a][s(a)] conj(U[c][s(c)]) M[s(a)][s(c)], one complex multiply per
- *   element (none for pure permutations), the identity is skipped. They use plain sweeps
- *   (every block row computes all its blocks) for states inside the caches and the
- *   Hermitian tiles (for the 1.5x traffic) beyond.
- *   A gate on all q qubits (R = 1) is two dense products, row-parallel.
+ *   element (none for pure permutations); the identity is skipped.
+ *   A gate or channel on all q qubits (R = 1) is two dense products, row-parallel.
+ *   The kernels do not assume rho Hermitian. (A Hermitian variant computing only the upper
+ *   blocks and mirroring their conjugates through a packed buffer -- with non-temporal
+ *   stores for large states, 1.5 instead of 2 state sizes of traffic -- was built and
+ *   measured: on the 2-core Zen 3 target it was 1.4-2x slower than these streaming sweeps,
+ *   the tiled access and the non-temporal write rate costing more than the saved work.)
  * append_zero: rho (x) |0..0><0..0| written into the work buffer (rows i<<a get rho's row
  *   spread out, all other rows zero), then swapped in.
  * partial_trace: out[ki][kj] = sum_t rho[e(ki)|t][e(kj)|t], e() inserting zeros at the
@@ -51,8 +47,9 @@
  *   psi_a (each inner sum sequential).
  * Reductions use BPS_RED_CHUNKS fixed contiguous chunks summed in order, so they are
  * bitwise independent of the thread count; every element-wise kernel computes each output
- * element with the same operations whatever the schedule (a test checks both).
+ * element with the same operations whatever the schedule (tests/t201 checks both).
  * Threads: static OpenMP schedules; regions below PAR_MIN elements of work run serially.
+ * Without AVX2+FMA (no -march=native) the pair vectors are plain structs of 4 doubles.
  */
 #include <math.h>
 #include <stdint.h>
@@ -83,22 +80,13 @@ static int thread_id(void) { return 0; }
 typedef __m256d cv;
 ALWAYS_INLINE cv cv_load(const double *p) { return _mm256_loadu_pd(p); }
 ALWAYS_INLINE void cv_store(double *p, cv x) { _mm256_storeu_pd(p, x); }
-ALWAYS_INLINE void cv_store_lane0(double *p, cv x) { _mm_storeu_pd(p, _mm256_castpd256_pd128(x)); }
-ALWAYS_INLINE void cv_store_lane1(double *p, cv x) { _mm_storeu_pd(p, _mm256_extractf128_pd(x, 1)); }
-ALWAYS_INLINE cv cv_load2(const double *p0, const double *p1) {
-  return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(p0)), _mm_loadu_pd(p1), 1);
-}
-ALWAYS_INLINE void cv_stream(double *p, cv x) { _mm256_stream_pd(p, x); } /* p 32-aligned */
-ALWAYS_INLINE void cv_fence(void) { _mm_sfence(); }
 ALWAYS_INLINE cv cv_swap(cv x) { return _mm256_permute_pd(x, 5); } /* (im, re) per lane */
 ALWAYS_INLINE cv cv_lo(cv x, cv y) { return _mm256_permute2f128_pd(x, y, 0x20); }
 ALWAYS_INLINE cv cv_hi(cv x, cv y) { return _mm256_permute2f128_pd(x, y, 0x31); }
-ALWAYS_INLINE cv cv_conj(cv x) { return _mm256_xor_pd(x, _mm256_setr_pd(0.0, -0.0, 0.0, -0.0)); }
 ALWAYS_INLINE cv cv_mul(cv a, cv b) { return _mm256_mul_pd(a, b); }
 ALWAYS_INLINE cv cv_add(cv a, cv b) { return _mm256_add_pd(a, b); }
 ALWAYS_INLINE cv cv_sub(cv a, cv b) { return _mm256_sub_pd(a, b); }
 ALWAYS_INLINE cv cv_fma(cv a, cv b, cv c) { return _mm256_fmadd_pd(a, b, c); }
-ALWAYS_INLINE cv cv_fnma(cv a, cv b, cv c) { return _mm256_fnmadd_pd(a, b, c); }
 ALWAYS_INLINE cv cv_set1(double x) { return _mm256_set1_pd(x); }
 ALWAYS_INLINE cv cv_setim(double y) { return _mm256_setr_pd(-y, y, -y, y); }
 #else
@@ -110,14 +98,6 @@ ALWAYS_INLINE cv cv_load(const double *p) {
   return r;
 }
 ALWAYS_INLINE void cv_store(double *p, cv x) { memcpy(p, x.v, sizeof x.v); }
-ALWAYS_INLINE void cv_store_lane0(double *p, cv x) { p[0] = x.v[0], p[1] = x.v[1]; }
-ALWAYS_INLINE void cv_store_lane1(double *p, cv x) { p[0] = x.v[2], p[1] = x.v[3]; }
-ALWAYS_INLINE cv cv_load2(const double *p0, const double *p1) {
-  cv r = {{p0[0], p0[1], p1[0], p1[1]}};
-  return r;
-}
-ALWAYS_INLINE void cv_stream(double *p, cv x) { cv_store(p, x); }
-ALWAYS_INLINE void cv_fence(void) {}
 ALWAYS_INLINE cv cv_swap(cv x) {
   cv r = {{x.v[1], x.v[0], x.v[3], x.v[2]}};
   return r;
@@ -128,10 +108,6 @@ ALWAYS_INLINE cv cv_lo(cv x, cv y) {
 }
 ALWAYS_INLINE cv cv_hi(cv x, cv y) {
   cv r = {{x.v[2], x.v[3], y.v[2], y.v[3]}};
-  return r;
-}
-ALWAYS_INLINE cv cv_conj(cv x) {
-  cv r = {{x.v[0], -x.v[1], x.v[2], -x.v[3]}};
   return r;
 }
 ALWAYS_INLINE cv cv_mul(cv a, cv b) {
@@ -154,11 +130,6 @@ ALWAYS_INLINE cv cv_fma(cv a, cv b, cv c) {
   for (int l = 0; l < 4; l++) r.v[l] = a.v[l] * b.v[l] + c.v[l];
   return r;
 }
-ALWAYS_INLINE cv cv_fnma(cv a, cv b, cv c) {
-  cv r;
-  for (int l = 0; l < 4; l++) r.v[l] = c.v[l] - a.v[l] * b.v[l];
-  return r;
-}
 ALWAYS_INLINE cv cv_set1(double x) {
   cv r = {{x, x, x, x}};
   return r;
@@ -177,11 +148,8 @@ static cc cc_make(bps_cplx u) {
   cc c = {cv_set1(creal(u)), cv_setim(cimag(u))};
   return c;
 }
-/* acc + u x, acc + conj(u) x, u x, conj(u) x, with xs = swap(x) */
-ALWAYS_INLINE cv cmac(cv acc, cc u, cv x, cv xs) { return cv_fma(u.i, xs, cv_fma(u.r, x, acc)); }
-ALWAYS_INLINE cv cmacc(cv acc, cc u, cv x, cv xs) { return cv_fnma(u.i, xs, cv_fma(u.r, x, acc)); }
+/* u x with xs = swap(x) */
 ALWAYS_INLINE cv cmul1(cc u, cv x, cv xs) { return cv_fma(u.i, xs, cv_mul(u.r, x)); }
-ALWAYS_INLINE cv cmulc1(cc u, cv x, cv xs) { return cv_fnma(u.i, xs, cv_mul(u.r, x)); }
 
 /* ---------------------------------------------------------------------------------------
  * Index layout of a k-qubit operation. */
@@ -248,23 +216,11 @@ typedef struct {
   const cc *f;     /* OP_MONO: N*N phase products */
   const int *src;  /* OP_MONO: source gate index of each output index */
   int phase;       /* OP_MONO: 0 = pure permutation, no multiply */
-  int herm;        /* Hermitian tiled sweep */
-  bps_idx TR, TC;  /* Hermitian panels: block rows per panel, block columns per chunk */
-  bps_idx bs2;     /* mirror buffer row stride in doubles */
-  size_t mper;     /* mirror buffer doubles per thread */
-  double *mbuf;    /* mirror buffers */
-  int nstream;     /* flush with non-temporal stores (state larger than the caches) */
-  int prefetch;    /* software prefetch of the next tile */
-  int nrun;        /* flush plan: contiguous column runs of a mirror row */
-  bps_idx rcol[512];/* run start column relative to the tile's first (doubles) */
-  int rpos[512];   /* run start in a mirror buffer row (doubles) */
-  int rlen[512];   /* run length (doubles, a multiple of 4) */
-  int posx[1024];  /* buffer position (doubles) of column (ril, a), index ril*N + a */
   cv *scr;         /* runtime-N scratch, per thread */
   size_t per;      /* cv per thread */
 } sweep;
 
-#define UNROLL _Pragma("GCC unroll 16")
+#define UNROLL _Pragma("GCC unroll 64")
 #define ROLL _Pragma("GCC unroll 1") /* keeps register pressure local */
 
 /* Pair (ri, rj), (ri, rj+1): V[a*N + b] lane 0 = block rj, lane 1 = block rj+1. po[a*N+b]
@@ -297,67 +253,63 @@ ALWAYS_INLINE void pair_store(int N, int LO, double *const *po, bps_idx bj0, bps
   }
 }
 
-/* O (+)= K V K^dag on NP pairs of N x N blocks (V[p], O[p]): T = K V, then O[a][c] =
- * sum_b T[a][b] conj(K[c][b]). Each coefficient is loaded once for the NP pairs, and loops
- * are ordered so that 8 independent FMA chains are interleaved (2 FMA pipes x latency 4).
- * The operation order of every output element does not depend on NP. */
-ALWAYS_INLINE void core_conj(const int N, const int NP, const cc *u, cv *const *V, cv *const *O,
-                             int acc0) {
+/* O (+)= K V K^dag on a pair of N x N blocks (N = 2, 4, 8 at compile time): T = K V
+ * (column by column), then O[a][c] = sum_b T[a][b] conj(K[c][b]) (row by row). Each
+ * complex sum keeps two accumulators (the u.r and u.i halves of the complex multiply-add)
+ * and a step computes 4 outputs (N = 2: 2 outputs of 2 columns/rows), i.e. 8 independent
+ * FMA chains (2 FMA pipes x latency 4). The outer loops stay rolled to keep register
+ * pressure local (measured: full unrolling of N = 4 spills heavily). */
+ALWAYS_INLINE void core_conj(const int N, const cc *u, const cv *V, cv *O, int acc0) {
   const int NB = N == 2 ? 2 : 1; /* stage 1: columns per step; stage 2: rows per step */
-  cv T[2][16];
-  ROLL for (int b0 = 0; b0 < N; b0 += NB) {
-    cv acc[2][4][2];
+  const int OB = N == 2 ? 2 : 4; /* outputs per step */
+  cv T[64];
+  ROLL for (int b0 = 0; b0 < N; b0 += NB) ROLL for (int a0 = 0; a0 < N; a0 += OB) {
+    cv ar[4][2], ai[4][2];
     UNROLL for (int x = 0; x < N; x++) UNROLL for (int bb = 0; bb < NB; bb++) {
-      cv v[2], vs[2];
-      UNROLL for (int p = 0; p < NP; p++) {
-        v[p] = V[p][x * N + b0 + bb];
-        vs[p] = cv_swap(v[p]);
-      }
-      UNROLL for (int a = 0; a < N; a++) {
-        const cc c = u[a * N + x];
-        UNROLL for (int p = 0; p < NP; p++)
-          acc[p][a][bb] = cv_fma(c.i, vs[p], x ? cv_fma(c.r, v[p], acc[p][a][bb]) : cv_mul(c.r, v[p]));
+      const cv v = V[x * N + b0 + bb], vs = cv_swap(v);
+      UNROLL for (int aa = 0; aa < OB; aa++) {
+        const cc c = u[(a0 + aa) * N + x];
+        ar[aa][bb] = x ? cv_fma(c.r, v, ar[aa][bb]) : cv_mul(c.r, v);
+        ai[aa][bb] = x ? cv_fma(c.i, vs, ai[aa][bb]) : cv_mul(c.i, vs);
       }
     }
-    UNROLL for (int p = 0; p < NP; p++) UNROLL for (int a = 0; a < N; a++)
-      UNROLL for (int bb = 0; bb < NB; bb++) T[p][a * N + b0 + bb] = acc[p][a][bb];
+    UNROLL for (int aa = 0; aa < OB; aa++) UNROLL for (int bb = 0; bb < NB; bb++)
+      T[(a0 + aa) * N + b0 + bb] = cv_add(ar[aa][bb], ai[aa][bb]);
   }
-  ROLL for (int a0 = 0; a0 < N; a0 += NB) {
-    cv acc[2][2][4];
+  ROLL for (int a0 = 0; a0 < N; a0 += NB) ROLL for (int c0 = 0; c0 < N; c0 += OB) {
+    cv ar[2][4], ai[2][4];
     UNROLL for (int b = 0; b < N; b++) UNROLL for (int aa = 0; aa < NB; aa++) {
-      cv t[2], ts[2];
-      UNROLL for (int p = 0; p < NP; p++) {
-        t[p] = T[p][(a0 + aa) * N + b];
-        ts[p] = cv_swap(t[p]);
-      }
-      UNROLL for (int c = 0; c < N; c++) {
-        const cc k = u[c * N + b];
-        UNROLL for (int p = 0; p < NP; p++)
-          acc[p][aa][c] = cv_fnma(k.i, ts[p], b ? cv_fma(k.r, t[p], acc[p][aa][c]) : cv_mul(k.r, t[p]));
+      const cv t = T[(a0 + aa) * N + b], ts = cv_swap(t);
+      UNROLL for (int cc_ = 0; cc_ < OB; cc_++) {
+        const cc k = u[(c0 + cc_) * N + b];
+        ar[aa][cc_] = b ? cv_fma(k.r, t, ar[aa][cc_]) : cv_mul(k.r, t);
+        ai[aa][cc_] = b ? cv_fma(k.i, ts, ai[aa][cc_]) : cv_mul(k.i, ts);
       }
     }
-    UNROLL for (int p = 0; p < NP; p++) UNROLL for (int aa = 0; aa < NB; aa++)
-      UNROLL for (int c = 0; c < N; c++) {
-        cv *o = &O[p][(a0 + aa) * N + c];
-        *o = acc0 ? cv_add(*o, acc[p][aa][c]) : acc[p][aa][c];
-      }
+    UNROLL for (int aa = 0; aa < NB; aa++) UNROLL for (int cc_ = 0; cc_ < OB; cc_++) {
+      cv *o = &O[(a0 + aa) * N + c0 + cc_];
+      const cv r = cv_sub(ar[aa][cc_], ai[aa][cc_]);
+      *o = acc0 ? cv_add(*o, r) : r;
+    }
   }
 }
 
-/* Blocks (ri, rj) for rj in [rj0, rj1) (even count, rj0 even), N = 2 or 4 known at compile
- * time. MIRROR: also store conj(O) into the thread's mirror buffer B (row ril*N + a, column
- * c*TB + rj - rj0), which flush_mirror() later writes transposed into (rj, ri). Everything
- * the loop needs is copied to locals first: the vector stores may alias any memory. */
-ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, const int MIRROR,
-                                  const sweep *w, bps_idx ri, bps_idx rj0, bps_idx rj1,
-                                  double *B, bps_idx pfw) {
-  /* MIRROR: B is the thread's mirror buffer, row rjl*N + c is mirror row (rj0 + rjl, c).
-   * pfw > 0: prefetch the same rows pfw block columns ahead (the next chunk). */
+/* Software prefetch distance of the fixed-N sweeps, in block columns (measured on Zen 3 at
+ * q = 11, 2 threads: +12% for k = 1, +18% for k = 2; the hardware prefetchers alone do not
+ * keep the 2N^2 concurrent streams fed). */
+#define PF_DIST(N) ((N) == 2 ? 16 : 8)
+#define NFIX 8 /* largest compile-time block size */
+
+/* Block row ri: all blocks (ri, rj), N = 2, 4 or 8 known at compile time, one pair of blocks
+ * per step. Everything the loop needs is copied to locals first: the vector stores may
+ * alias any memory. */
+ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, const sweep *w,
+                                  bps_idx ri) {
   const layout *L = &w->L;
-  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2;
+  const bps_idx tm = L->tmask, R = L->R;
   double *const rho = w->rho;
-  cc u[16];
-  int src[4];
+  cc u[NFIX * NFIX];
+  int src[NFIX];
   const int nk = w->nk, phase = w->phase;
   const cc *uk = w->u;
   if (KIND == OP_UNI) {
@@ -366,90 +318,119 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
     for (int x = 0; x < N * N; x++) u[x] = w->f[x];
     for (int a = 0; a < N; a++) src[a] = w->src[a];
   }
-  double *po[16];
-  int posa[4];
-  if (MIRROR)
-    for (int a = 0; a < N; a++) posa[a] = w->posx[(ri % w->TR) * N + a];
+  double *po[NFIX * NFIX];
   const bps_idx bi = expand(ri, L->k, L->sp);
   for (int a = 0; a < N; a++)
-    for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * D + L->off[b]);
-  bps_idx bj0 = expand(rj0, L->k, L->sp);
-  const bps_idx R = L->R, pfend = pfw ? R - pfw : rj0; /* prefetch while rj < pfend */
-  bps_idx bpf = pfw && rj0 + pfw < R ? expand(rj0 + pfw, L->k, L->sp) : 0;
-  bps_idx rj = rj0;
-  /* two pairs per step (coefficient reuse) for the conjugations, then a single pair */
-  const int NP = KIND == OP_MONO ? 1 : 2;
-  for (; rj + 2 * NP <= rj1 || rj < rj1; rj += 2 * NP) {
-    const int np = rj + 2 * NP <= rj1 ? NP : 1;
-    cv V[2][16], O[2][16];
-    cv *Vp[2] = {V[0], V[1]}, *Op[2] = {O[0], O[1]};
-    bps_idx bjs[2][2];
-    bjs[0][0] = bj0;
-    bjs[0][1] = nxt(bj0, tm);
-    bjs[1][0] = nxt(bjs[0][1], tm);
-    bjs[1][1] = nxt(bjs[1][0], tm);
-    if (np == 2) {
-      UNROLL for (int p = 0; p < 2; p++) pair_load(N, LO, po, bjs[p][0], bjs[p][1], V[p]);
-    } else {
-      pair_load(N, LO, po, bjs[0][0], bjs[0][1], V[0]);
-    }
-    if (rj < pfend) { /* the same rows, pfw block columns ahead (one prefetch per line) */
+    for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * L->D + L->off[b]);
+  /* bpf: the block column PF_DIST(N) ahead, prefetched while rj < pfend */
+  const bps_idx pfend = R - PF_DIST(N);
+  bps_idx bpf = pfend > 0 ? expand(PF_DIST(N), L->k, L->sp) : 0;
+  bps_idx bj0 = 0;
+  for (bps_idx rj = 0; rj < R; rj += 2) {
+    const bps_idx bj1 = nxt(bj0, tm);
+    cv V[NFIX * NFIX], O[NFIX * NFIX];
+    pair_load(N, LO, po, bj0, bj1, V);
+    if (rj < pfend) { /* one prefetch per stream and 64-byte line */
       const bps_idx bpf1 = nxt(bpf, tm);
       UNROLL for (int x = 0; x < N * N; x++) {
         if (LO && (x & LO)) continue;
-        __builtin_prefetch(po[x] + 2 * bpf, 0, 2);
-        if (LO) __builtin_prefetch(po[x] + 2 * bpf1, 0, 2);
+        __builtin_prefetch(po[x] + 2 * bpf, 0, 3);
+        if (LO) __builtin_prefetch(po[x] + 2 * bpf1, 0, 3);
       }
-      bpf = nxt(nxt(nxt(bpf1, tm), tm), tm);
+      bpf = nxt(bpf1, tm);
     }
-    if (KIND == OP_MONO) {
+    if (KIND == OP_UNI) {
+      core_conj(N, u, V, O, 0);
+    } else if (KIND == OP_KRAUS) {
+      core_conj(N, uk, V, O, 0);
+      for (int m = 1; m < nk; m++) core_conj(N, uk + (size_t)m * N * N, V, O, 1);
+    } else {
       for (int a = 0; a < N; a++)
         for (int c = 0; c < N; c++) {
-          cv x = V[0][src[a] * N + src[c]];
-          O[0][a * N + c] = phase ? cmul1(u[a * N + c], x, cv_swap(x)) : x;
+          cv x = V[src[a] * N + src[c]];
+          O[a * N + c] = phase ? cmul1(u[a * N + c], x, cv_swap(x)) : x;
         }
-    } else if (np == 2) {
-      const cc *u0 = KIND == OP_UNI ? u : uk;
-      core_conj(N, 2, u0, Vp, Op, 0);
-      if (KIND == OP_KRAUS)
-        for (int m = 1; m < nk; m++) core_conj(N, 2, uk + (size_t)m * N * N, Vp, Op, 1);
-    } else {
-      const cc *u0 = KIND == OP_UNI ? u : uk;
-      core_conj(N, 1, u0, Vp, Op, 0);
-      if (KIND == OP_KRAUS)
-        for (int m = 1; m < nk; m++) core_conj(N, 1, uk + (size_t)m * N * N, Vp, Op, 1);
     }
-    UNROLL for (int p = 0; p < 2; p++) {
-      if (p >= np) break;
-      pair_store(N, LO, po, bjs[p][0], bjs[p][1], O[p]);
-      if (MIRROR) { /* lane 0 -> mirror row (rj, c), lane 1 -> (rj + 1, c) */
-        double *bp = B + (rj + 2 * p - rj0) * N * bs2;
-        UNROLL for (int c = 0; c < N; c++) UNROLL for (int a = 0; a < N; a++) {
-          const cv x = cv_conj(O[p][a * N + c]);
-          cv_store_lane0(bp + c * bs2 + posa[a], x);
-          cv_store_lane1(bp + (N + c) * bs2 + posa[a], x);
+    pair_store(N, LO, po, bj0, bj1, O);
+    bj0 = nxt(bj1, tm);
+  }
+}
+
+/* core_conj for any N (a multiple of 4, known at run time): outputs in blocks of 4 with
+ * split accumulators (8 FMA chains), the swapped inputs computed once into S (N cv). The
+ * per-element operation order is that of core_conj. */
+static inline void core_var(const int N, const cc *u, const cv *V, cv *T, cv *S, cv *O,
+                            int acc0) {
+  for (int b = 0; b < N; b++) {
+    for (int x = 0; x < N; x++) S[x] = cv_swap(V[x * N + b]);
+    for (int a0 = 0; a0 < N; a0 += 4) {
+      const cc *u0 = u + (size_t)a0 * N;
+      cv ar[4], ai[4];
+      UNROLL for (int aa = 0; aa < 4; aa++) {
+        ar[aa] = cv_mul(u0[aa * N].r, V[b]);
+        ai[aa] = cv_mul(u0[aa * N].i, S[0]);
+      }
+      for (int x = 1; x < N; x++) {
+        const cv v = V[x * N + b], vs = S[x];
+        UNROLL for (int aa = 0; aa < 4; aa++) {
+          ar[aa] = cv_fma(u0[aa * N + x].r, v, ar[aa]);
+          ai[aa] = cv_fma(u0[aa * N + x].i, vs, ai[aa]);
         }
       }
+      UNROLL for (int aa = 0; aa < 4; aa++) T[(a0 + aa) * N + b] = cv_add(ar[aa], ai[aa]);
     }
-    bj0 = nxt(bjs[np - 1][1], tm);
+  }
+  for (int a = 0; a < N; a++) {
+    const cv *t = T + (size_t)a * N;
+    for (int b = 0; b < N; b++) S[b] = cv_swap(t[b]);
+    for (int c0 = 0; c0 < N; c0 += 4) {
+      const cc *k0 = u + (size_t)c0 * N;
+      cv ar[4], ai[4];
+      UNROLL for (int cc_ = 0; cc_ < 4; cc_++) {
+        ar[cc_] = cv_mul(k0[cc_ * N].r, t[0]);
+        ai[cc_] = cv_mul(k0[cc_ * N].i, S[0]);
+      }
+      for (int b = 1; b < N; b++) {
+        const cv tb = t[b], ts = S[b];
+        UNROLL for (int cc_ = 0; cc_ < 4; cc_++) {
+          ar[cc_] = cv_fma(k0[cc_ * N + b].r, tb, ar[cc_]);
+          ai[cc_] = cv_fma(k0[cc_ * N + b].i, ts, ai[cc_]);
+        }
+      }
+      UNROLL for (int cc_ = 0; cc_ < 4; cc_++) {
+        const cv r = cv_sub(ar[cc_], ai[cc_]);
+        O[a * N + c0 + cc_] = acc0 ? cv_add(O[a * N + c0 + cc_], r) : r;
+      }
+    }
   }
 }
 
 /* The same for any N (runtime), with per-thread scratch. */
-static void rowgroup_var(const int LO, const int KIND, const int MIRROR, const sweep *w,
-                         bps_idx ri, bps_idx rj0, bps_idx rj1, double *B, bps_idx pfw) {
+static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx ri) {
   const layout *L = &w->L;
   const int N = L->N, lobit = L->lobit;
-  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2;
+  const bps_idx D = L->D, tm = L->tmask;
   double *const rho = w->rho;
   cv *V = w->scr + (size_t)thread_id() * w->per;
-  cv *T = V + (size_t)N * N, *O = T + (size_t)N * N;
-  double **rows = (double **)(O + (size_t)N * N);
+  cv *T = V + (size_t)N * N, *O = T + (size_t)N * N, *S = O + (size_t)N * N;
+  double **rows = (double **)(S + N);
   const bps_idx bi = expand(ri, L->k, L->sp);
   for (int a = 0; a < N; a++) rows[a] = rho + 2 * (bi + L->off[a]) * D;
-  bps_idx bj0 = expand(rj0, L->k, L->sp);
-  for (bps_idx rj = rj0; rj < rj1; rj += 2) {
+  const bps_idx pfend = L->R - 8; /* software prefetch 8 block columns ahead */
+  bps_idx bpf = pfend > 0 ? expand(8, L->k, L->sp) : 0;
+  bps_idx bj0 = 0;
+  for (bps_idx rj = 0; rj < L->R; rj += 2) {
     const bps_idx bj1 = nxt(bj0, tm);
+    if (rj < pfend) {
+      const bps_idx bpf1 = nxt(bpf, tm);
+      for (int a = 0; a < N; a++)
+        for (int b = 0; b < N; b++) {
+          if (LO && (b & lobit)) continue;
+          __builtin_prefetch(rows[a] + 2 * (bpf + L->off[b]), 0, 3);
+          if (LO) __builtin_prefetch(rows[a] + 2 * (bpf1 + L->off[b]), 0, 3);
+        }
+      bpf = nxt(bpf1, tm);
+    }
     for (int a = 0; a < N; a++)
       for (int b = 0; b < N; b++) {
         if (LO && (b & lobit)) continue;
@@ -469,24 +450,7 @@ static void rowgroup_var(const int LO, const int KIND, const int MIRROR, const s
           O[a * N + c] = w->phase ? cmul1(w->f[a * N + c], x, cv_swap(x)) : x;
         }
     } else {
-      for (int m = 0; m < w->nk; m++) {
-        const cc *u = w->u + (size_t)m * N * N;
-        for (int b = 0; b < N; b++) /* T[:, b] = K V[:, b] */
-          for (int a = 0; a < N; a++) {
-            cv acc = cmul1(u[a * N], V[b], cv_swap(V[b]));
-            for (int x = 1; x < N; x++)
-              acc = cmac(acc, u[a * N + x], V[x * N + b], cv_swap(V[x * N + b]));
-            T[a * N + b] = acc;
-          }
-        for (int a = 0; a < N; a++) /* O[a][:] (+)= T[a][:] K^dag */
-          for (int c = 0; c < N; c++) {
-            cv acc = m ? cmacc(O[a * N + c], u[c * N], T[a * N], cv_swap(T[a * N]))
-                       : cmulc1(u[c * N], T[a * N], cv_swap(T[a * N]));
-            for (int b = 1; b < N; b++)
-              acc = cmacc(acc, u[c * N + b], T[a * N + b], cv_swap(T[a * N + b]));
-            O[a * N + c] = acc;
-          }
-      }
+      for (int m = 0; m < w->nk; m++) core_var(N, w->u + (size_t)m * N * N, V, T, S, O, m > 0);
     }
     for (int a = 0; a < N; a++)
       for (int b = 0; b < N; b++) {
@@ -499,234 +463,65 @@ static void rowgroup_var(const int LO, const int KIND, const int MIRROR, const s
           cv_store(rows[a] + 2 * (bj1 + L->off[b]), cv_hi(x, y));
         }
       }
-    if (MIRROR) {
-      double *bp = B + (rj - rj0) * N * bs2;
-      const int *posa = w->posx + (ri % w->TR) * N;
-      for (int c = 0; c < N; c++)
-        for (int a = 0; a < N; a++) {
-          const cv x = cv_conj(O[a * N + c]);
-          cv_store_lane0(bp + c * bs2 + posa[a], x);
-          cv_store_lane1(bp + (N + c) * bs2 + posa[a], x);
-        }
-    }
     bj0 = nxt(bj1, tm);
   }
 }
 
-/* Write the mirror buffer of tile (ti, tj) into rho: buffer row rjl*N + c holds mirror row
- * (rj, c), rj in tile tj, already in ascending column order, so each row is a few
- * contiguous runs (32-byte aligned, even lengths). The tile covers whole 64-byte lines, so
- * for large states non-temporal stores write them without reading them first (the mirror
- * region is never read: it is the conjugate of the tile just computed). */
-ALWAYS_INLINE void flush_tpl(const int NT, const sweep *w, bps_idx i0, bps_idx c0,
-                             const double *B, bps_idx rjl0, bps_idx rjl1) {
-  const layout *L = &w->L;
-  const int N = L->N, nrun = w->nrun;
-  const bps_idx D = L->D, tm = L->tmask, bs2 = w->bs2;
-  double *const rho = w->rho;
-  const bps_idx bi = expand(i0, L->k, L->sp);
-  bps_idx bj = expand(c0 + rjl0, L->k, L->sp);
-  for (bps_idx rjl = rjl0; rjl < rjl1; rjl++) {
-    for (int c = 0; c < N; c++) {
-      double *row = rho + 2 * ((bj + L->off[c]) * D + bi);
-      const double *src = B + (rjl * N + c) * bs2;
-      for (int r = 0; r < nrun; r++) {
-        double *d = row + w->rcol[r];
-        const double *e = src + w->rpos[r];
-        const int len = w->rlen[r];
-        for (int x = 0; x < len; x += 4) {
-          if (NT) cv_stream(d + x, cv_load(e + x));
-          else cv_store(d + x, cv_load(e + x));
-        }
-      }
-    }
-    bj = nxt(bj, tm);
-  }
-  if (NT) cv_fence();
-}
-/* Flush mirror rows (c0 + rjl, c), rjl in [rjl0, rjl1), of the panel starting at block row
- * i0 and the chunk starting at block column c0. */
-static void flush_mirror(const sweep *w, bps_idx i0, bps_idx c0, const double *B, bps_idx rjl0,
-                         bps_idx rjl1) {
-  if (w->nstream) flush_tpl(1, w, i0, c0, B, rjl0, rjl1);
-  else flush_tpl(0, w, i0, c0, B, rjl0, rjl1);
-}
-
-/* Prefetch (for writing) the mirror rows (c0 + rjl, c), rjl in [rjl0, rjl1): issued while a
- * chunk is computed, so the flush of cached states does not wait for ownership. */
-static void prefetch_mirror_rows(const sweep *w, bps_idx i0, bps_idx c0, bps_idx rjl0,
-                                 bps_idx rjl1) {
-  const layout *L = &w->L;
-  const bps_idx bi = expand(i0, L->k, L->sp);
-  for (bps_idx rjl = rjl0; rjl < rjl1; rjl++) {
-    const bps_idx bj = expand(c0 + rjl, L->k, L->sp);
-    for (int c = 0; c < L->N; c++) {
-      const double *row = w->rho + 2 * ((bj + L->off[c]) * L->D + bi);
-      for (int r = 0; r < w->nrun; r++)
-        for (int x = 0; x < w->rlen[r]; x += 8) __builtin_prefetch(row + w->rcol[r] + x, 1, 3);
-    }
-  }
-}
-
-/* The flush plan: the columns (ril, a) of a tile row, relative to its first, sorted; their
- * ranks give the buffer positions, and runs of consecutive columns the copies. Consecutive
- * sorted columns pair up as (even, odd) because index bit 0 is a target or a rest bit
- * varied inside the tile, and TB >= 4 makes every run cover whole 64-byte lines... of
- * which only the 32-byte alignment is needed here. */
-static void plan_flush(sweep *w) {
-  const layout *L = &w->L;
-  const int N = L->N, ncol = (int)w->TR * N;
-  bps_idx rel[1024];
-  int ord[1024];
-  bps_idx b = 0;
-  for (int ril = 0; ril < w->TR; ril++) {
-    for (int a = 0; a < N; a++) rel[ril * N + a] = b + L->off[a];
-    b = nxt(b, L->tmask);
-  }
-  for (int x = 0; x < ncol; x++) { /* insertion sort of the indices by column */
-    int y = x;
-    for (; y > 0 && rel[ord[y - 1]] > rel[x]; y--) ord[y] = ord[y - 1];
-    ord[y] = x;
-  }
-  w->nrun = 0;
-  for (int y = 0; y < ncol; y++) {
-    w->posx[ord[y]] = 2 * y;
-    if (y == 0 || rel[ord[y]] != rel[ord[y - 1]] + 1) {
-      w->rcol[w->nrun] = 2 * rel[ord[y]];
-      w->rpos[w->nrun] = 2 * y;
-      w->rlen[w->nrun] = 0;
-      w->nrun++;
-    }
-    w->rlen[w->nrun - 1] += 2;
-  }
-}
-
-/* Sweep drivers. Plain: every block row computes all its blocks (parallel over rows).
- * Hermitian: panels of TR block rows (cyclic over threads); a panel computes its diagonal
- * TR x TR square completely, then the rest of its rows in chunks of TC block columns: the
- * blocks are stored and their conjugates go to the mirror buffer, which is flushed into
- * the mirror rows while the next chunk is computed (double buffer), so the flush writes
- * overlap with computation. Chunks end at multiples of TC. */
-#define ROWGROUP(N_, LO, KIND, MIRROR, w, ri, a, b, B, pf)                                 \
-  do {                                                                                     \
-    if (N_) rowgroup_fixed(N_, LO, KIND, MIRROR, w, ri, a, b, B, pf);                      \
-    else rowgroup_var(LO, KIND, MIRROR, w, ri, a, b, B, pf);                               \
-  } while (0)
-#define DEF_PLAIN(name, N_, LO, KIND)                                                      \
+/* Sweeps: every block row computes all its blocks; static schedule over block rows. */
+#define DEF_SWEEP(name, N_, LO, KIND)                                                      \
   static void name(const sweep *w) {                                                       \
     const bps_idx R = w->L.R;                                                              \
     const int par = w->L.D * w->L.D >= PAR_MIN;                                            \
+    (void)par; /* unused without OpenMP */                                                 \
     _Pragma("omp parallel for schedule(static) if (par)")                                  \
-    for (bps_idx ri = 0; ri < R; ri++) ROWGROUP(N_, LO, KIND, 0, w, ri, 0, R, NULL, 0);    \
-  }
-#define DEF_HERM(name, N_, LO, KIND)                                                       \
-  static void name(const sweep *w) {                                                       \
-    const bps_idx R = w->L.R, TR = w->TR, TC = w->TC, nP = R / TR;                         \
-    const int par = w->L.D * w->L.D >= PAR_MIN;                                            \
-    _Pragma("omp parallel for schedule(static, 1) if (par)")                               \
-    for (bps_idx ti = 0; ti < nP; ti++) {                                                  \
-      double *Bc = w->mbuf + (size_t)thread_id() * 2 * w->mper, *Bp = Bc + w->mper;        \
-      const bps_idx i0 = ti * TR;                                                          \
-      bps_idx pc0 = -1, pw = 0; /* pending chunk (start, width) whose mirror is in Bp */   \
-      for (bps_idx ril = 0; ril < TR; ril++)                                               \
-        ROWGROUP(N_, LO, KIND, 0, w, i0 + ril, i0, i0 + TR, NULL, w->prefetch ? TR : 0);   \
-      for (bps_idx c0 = i0 + TR; c0 < R;) {                                                \
-        const bps_idx c1 = (c0 / TC + 1) * TC < R ? (c0 / TC + 1) * TC : R;                \
-        const bps_idx pf = w->prefetch ? c1 - c0 : 0;                                      \
-        for (bps_idx ril = 0; ril < TR; ril++) {                                           \
-          if (!w->nstream && w->prefetch)                                                  \
-            prefetch_mirror_rows(w, i0, c0, ril * (c1 - c0) / TR, (ril + 1) * (c1 - c0) / TR); \
-          ROWGROUP(N_, LO, KIND, 1, w, i0 + ril, c0, c1, Bc, pf);                          \
-          if (pc0 >= 0) flush_mirror(w, i0, pc0, Bp, ril * pw / TR, (ril + 1) * pw / TR); \
-        }                                                                                  \
-        pc0 = c0;                                                                          \
-        pw = c1 - c0;                                                                      \
-        double *t = Bc;                                                                    \
-        Bc = Bp;                                                                           \
-        Bp = t;                                                                            \
-        c0 = c1;                                                                           \
-      }                                                                                    \
-      if (pc0 >= 0) flush_mirror(w, i0, pc0, Bp, 0, pw);                                   \
+    for (bps_idx ri = 0; ri < R; ri++) {                                                   \
+      if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                         \
+      else rowgroup_var(LO, KIND, w, ri);                                                  \
     }                                                                                      \
   }
 #define DEF_ALL(KIND, kname)                                                               \
-  DEF_PLAIN(plain_##kname##_2_0, 2, 0, KIND)                                               \
-  DEF_PLAIN(plain_##kname##_2_1, 2, 1, KIND)                                               \
-  DEF_PLAIN(plain_##kname##_4_0, 4, 0, KIND)                                               \
-  DEF_PLAIN(plain_##kname##_4_1, 4, 1, KIND)                                               \
-  DEF_PLAIN(plain_##kname##_4_2, 4, 2, KIND)                                               \
-  DEF_PLAIN(plain_##kname##_n_0, 0, 0, KIND)                                               \
-  DEF_PLAIN(plain_##kname##_n_1, 0, 1, KIND)
-#define DEF_ALL_HERM(KIND, kname)                                                          \
-  DEF_HERM(herm_##kname##_2_0, 2, 0, KIND)                                                 \
-  DEF_HERM(herm_##kname##_2_1, 2, 1, KIND)                                                 \
-  DEF_HERM(herm_##kname##_4_0, 4, 0, KIND)                                                 \
-  DEF_HERM(herm_##kname##_4_1, 4, 1, KIND)                                                 \
-  DEF_HERM(herm_##kname##_4_2, 4, 2, KIND)                                                 \
-  DEF_HERM(herm_##kname##_n_0, 0, 0, KIND)                                                 \
-  DEF_HERM(herm_##kname##_n_1, 0, 1, KIND)
+  DEF_SWEEP(sweep_##kname##_2_0, 2, 0, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_2_1, 2, 1, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_4_0, 4, 0, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_4_1, 4, 1, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_4_2, 4, 2, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_8_0, 8, 0, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_8_1, 8, 1, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_8_2, 8, 2, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_8_4, 8, 4, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_n_0, 0, 0, KIND)                                               \
+  DEF_SWEEP(sweep_##kname##_n_1, 0, 1, KIND)
 
 DEF_ALL(OP_UNI, uni)
 DEF_ALL(OP_KRAUS, kraus)
 DEF_ALL(OP_MONO, mono)
-DEF_ALL_HERM(OP_UNI, uni)
-DEF_ALL_HERM(OP_KRAUS, kraus)
-DEF_ALL_HERM(OP_MONO, mono)
 
 typedef void (*sweep_fn)(const sweep *);
-/* [kind][N = 2, 4, other][lobit 0, 1, 2 (N > 4: any non-zero lobit -> 1)] */
-#define FN_TABLE(pre, kname)                                                               \
-  {{pre##_##kname##_2_0, pre##_##kname##_2_1, NULL},                                       \
-   {pre##_##kname##_4_0, pre##_##kname##_4_1, pre##_##kname##_4_2},                        \
-   {pre##_##kname##_n_0, pre##_##kname##_n_1, pre##_##kname##_n_1}}
-static const sweep_fn plain_fns[3][3][3] = {FN_TABLE(plain, uni), FN_TABLE(plain, kraus),
-                                            FN_TABLE(plain, mono)};
-static const sweep_fn herm_fns[3][3][3] = {FN_TABLE(herm, uni), FN_TABLE(herm, kraus),
-                                           FN_TABLE(herm, mono)};
+/* [kind][N = 2, 4, 8, other][lobit 0, 1, 2, 4 (N > 8: any non-zero lobit -> 1)] */
+#define FN_TABLE(kname)                                                                    \
+  {{sweep_##kname##_2_0, sweep_##kname##_2_1, NULL, NULL},                                 \
+   {sweep_##kname##_4_0, sweep_##kname##_4_1, sweep_##kname##_4_2, NULL},                  \
+   {sweep_##kname##_8_0, sweep_##kname##_8_1, sweep_##kname##_8_2, sweep_##kname##_8_4},   \
+   {sweep_##kname##_n_0, sweep_##kname##_n_1, sweep_##kname##_n_1, sweep_##kname##_n_1}}
+static const sweep_fn sweep_fns[3][4][4] = {FN_TABLE(uni), FN_TABLE(kraus), FN_TABLE(mono)};
 
-/* Tuning (bps_dense_set_tuning): -1 = automatic. */
-static int tune_herm = -1, tune_tile = -1, tune_stream = -1, tune_prefetch = -1;
-
-/* Choose the sweep and reserve the work buffer: [ncoef cv of coefficients][runtime-N
- * scratch per thread][mirror buffers per thread]. Returns the coefficient area. */
-static int plan_sweep(bps_state *s, sweep *w, int kind, size_t ncoef, cc **coef) {
-  const int N = w->L.N, nt = max_threads();
-  const bps_idx R = w->L.R;
-  const int big = 16.0 * (double)w->L.D * (double)w->L.D > 24e6; /* beyond the caches */
-  w->herm = R >= 4 && (tune_herm >= 0 ? tune_herm : kind != OP_MONO || big);
-  size_t mcv = 0;
-  if (w->herm) {
-    /* panels of 16 rows, chunks of 256 columns (mirror buffer 80 KiB, in L2) */
-    bps_idx TR = tune_tile > 0 ? tune_tile : N >= 16 ? 1 : 16 / N;
-    bps_idx TC = tune_tile > 0 ? 2 * tune_tile : N >= 256 ? 1 : 256 / N;
-    if (TR < 2) TR = 2;
-    while (TR > R / 2) TR /= 2;
-    if (TC < TR) TC = TR;
-    if (TR * N > 1024) w->herm = 0; /* flush plan tables */
-    w->TR = TR;
-    w->TC = TC;
-    w->bs2 = 2 * (N * TR + 4); /* padded: rows must not share cache sets */
-    w->mper = (size_t)(TC * N * w->bs2);
-    mcv = 2 * w->mper / 4; /* double-buffered */
-    w->nstream = tune_stream >= 0 ? tune_stream : big;
-    w->prefetch = tune_prefetch >= 0 ? tune_prefetch : 1;
-    plan_flush(w);
-  }
-  w->per = N > 4 ? (size_t)3 * N * N + (size_t)N : 0; /* V, T, O, row pointers */
-  size_t total = ncoef + (size_t)nt * (w->per + mcv);
-  BPS_CALL(bps_state_reserve_work(s, 2 * total));
+/* Reserve the work buffer: [ncoef cv of coefficients][runtime-N scratch per thread].
+ * Returns the coefficient area. */
+static int plan_sweep(bps_state *s, sweep *w, size_t ncoef, cc **coef) {
+  const int N = w->L.N;
+  w->per = N > NFIX ? (size_t)3 * N * N + 2 * (size_t)N : 0; /* V, T, O, S, row pointers */
+  BPS_CALL(bps_state_reserve_work(s, 2 * (ncoef + (size_t)max_threads() * w->per)));
   *coef = (cc *)s->work;
   w->scr = (cv *)s->work + ncoef;
-  w->mbuf = (double *)(w->scr + (size_t)nt * w->per);
   return BPS_OK;
 }
 
+/* Run a sweep (requires R >= 2). */
 static void run_sweep(const sweep *w, int kind) {
   const int N = w->L.N;
-  const int ni = N == 2 ? 0 : N == 4 ? 1 : 2;
-  const int li = w->L.lobit == 0 ? 0 : N > 4 ? 1 : w->L.lobit;
-  if (w->herm) herm_fns[kind][ni][li](w);
-  else plain_fns[kind][ni][li](w);
+  const int ni = N == 2 ? 0 : N == 4 ? 1 : N == 8 ? 2 : 3;
+  const int lb = w->L.lobit, li = lb == 0 ? 0 : lb == 1 || N > 8 ? 1 : lb == 2 ? 2 : 3;
+  sweep_fns[kind][ni][li](w);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -805,10 +600,13 @@ int bps_dense_apply(bps_state *s, int k, const int *qubits, const bps_cplx *U) {
   memset(&w, 0, sizeof w);
   layout_make(&w.L, s->q, k, qubits, off);
   const int N = w.L.N;
-  if (w.L.R == 1) return whole_conj(s, &w.L, 1, U);
+  if (w.L.R == 1) {
+    BPS_CALL(whole_conj(s, &w.L, 1, U));
+    return BPS_OK;
+  }
   w.rho = (double *)s->a;
   w.nk = 1;
-  cc *coef;
+  cc *coef = NULL;
   if (is_monomial(N, U, src)) {
     int ident = 1, phase = 0;
     for (int a = 0; a < N; a++) {
@@ -818,7 +616,7 @@ int bps_dense_apply(bps_state *s, int k, const int *qubits, const bps_cplx *U) {
     if (ident) return BPS_OK;
     w.src = src;
     w.phase = phase;
-    BPS_CALL(plan_sweep(s, &w, OP_MONO, 2 * (size_t)N * N, &coef));
+    BPS_CALL(plan_sweep(s, &w, 2 * (size_t)N * N, &coef));
     for (int a = 0; a < N; a++)
       for (int c = 0; c < N; c++)
         coef[a * N + c] = cc_make(U[(size_t)a * N + src[a]] * conj(U[(size_t)c * N + src[c]]));
@@ -826,7 +624,7 @@ int bps_dense_apply(bps_state *s, int k, const int *qubits, const bps_cplx *U) {
     run_sweep(&w, OP_MONO);
     return BPS_OK;
   }
-  BPS_CALL(plan_sweep(s, &w, OP_UNI, 2 * (size_t)N * N, &coef));
+  BPS_CALL(plan_sweep(s, &w, 2 * (size_t)N * N, &coef));
   for (int x = 0; x < N * N; x++) coef[x] = cc_make(U[x]);
   w.u = coef;
   run_sweep(&w, OP_UNI);
@@ -841,11 +639,14 @@ int bps_dense_kraus(bps_state *s, int k, const int *qubits, int nk, const bps_cp
   memset(&w, 0, sizeof w);
   layout_make(&w.L, s->q, k, qubits, off);
   const int N = w.L.N;
-  if (w.L.R == 1) return whole_conj(s, &w.L, nk, K);
+  if (w.L.R == 1) {
+    BPS_CALL(whole_conj(s, &w.L, nk, K));
+    return BPS_OK;
+  }
   w.rho = (double *)s->a;
   w.nk = nk;
-  cc *coef;
-  BPS_CALL(plan_sweep(s, &w, OP_KRAUS, 2 * (size_t)nk * N * N, &coef));
+  cc *coef = NULL;
+  BPS_CALL(plan_sweep(s, &w, 2 * (size_t)nk * N * N, &coef));
   for (size_t x = 0; x < (size_t)nk * N * N; x++) coef[x] = cc_make(K[x]);
   w.u = coef;
   run_sweep(&w, OP_KRAUS);
@@ -1011,15 +812,4 @@ int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits,
   for (int c = 0; c < BPS_RED_CHUNKS; c++) sum += part[c];
   *out = sum;
   return BPS_OK;
-}
-
-/* Internal tuning hook for tests and benchmarks (not part of the public API): force the
- * Hermitian tiled sweep on (1) or off (0), the tile edge in blocks, non-temporal mirror
- * flushes and software prefetch; -1 restores the automatic choice. Not thread-safe. */
-void bps_dense_set_tuning(int herm, int tile, int stream, int prefetch);
-void bps_dense_set_tuning(int herm, int tile, int stream, int prefetch) {
-  tune_herm = herm;
-  tune_tile = tile;
-  tune_stream = stream;
-  tune_prefetch = prefetch;
 }

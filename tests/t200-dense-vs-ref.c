@@ -1,10 +1,7 @@
 /* t200: every dense kernel against the naive reference (tests/ref.c) on random density
  * matrices: unitaries (general, diagonal, permutation-with-phase; k = 1..4 and k = q) on
  * all qubit positions and random ordered subsets, Kraus channels, append_zero, partial
- * traces over random subsets, Pauli and projector expectations. Tolerance 1e-12. The gate
- * and channel checks are repeated with each sweep variant of src/dense.c forced (plain,
- * Hermitian tiles of several sizes, non-temporal flushes), since the automatic choice
- * depends on the state size. */
+ * traces over random subsets, Pauli and projector expectations. Tolerance 1e-12. */
 #include <complex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +11,6 @@
 #include "ref.h"
 
 #define TOL 1e-12
-
-/* Internal tuning hook of src/dense.c (tests force each sweep variant; -1 = automatic). */
-void bps_dense_set_tuning(int herm, int tile, int stream, int prefetch);
 
 static bps_rng rng;
 
@@ -150,6 +144,19 @@ static void test_unitaries(int qmax) {
           CHECK(d <= TOL);
           report(gname[kind], q, kk, qs, d);
         }
+    /* k = 3 with the last qubit (index bit 0) at each gate position: the three lane-exchange
+     * variants of the k = 3 kernel */
+    if (q >= 4 && q <= 6)
+      for (int pos = 0; pos < 3; pos++)
+        for (int kind = 0; kind < G_NKINDS; kind++) {
+          do random_qubits(q, 3, qs);
+          while (qs[0] == q - 1 || qs[1] == q - 1 || qs[2] == q - 1);
+          qs[pos] = q - 1;
+          make_gate(kind, 3, U);
+          double d = check_unitary(q, pos % 2 ? rho1 : rhof, 3, qs, U);
+          CHECK(d <= TOL);
+          report(gname[kind], q, 3, qs, d);
+        }
     if (q <= 6)
       for (int kind = 0; kind < G_NKINDS; kind++) {
         random_qubits(q, q, qs);
@@ -213,10 +220,10 @@ static void test_kraus(int qmax) {
     size_t DD = (size_t)(D * D);
     bps_cplx *rho = ref_alloc(DD), *got = ref_alloc(DD), *want = ref_alloc(DD);
     ref_random_density(&rng, q, (int)D, rho, NULL);
-    for (int kk = 1; kk <= 3 && kk <= q; kk++)
+    for (int kk = 1; kk <= 4 && kk <= q; kk++) /* k = 4: the runtime-size kernel */
       for (int nk = 1; nk <= 4; nk++) {
-        if (q >= 6 && nk == 3) continue;
-        int N = 1 << kk, qs[4];
+        if ((q >= 6 && nk == 3) || (kk == 4 && nk > 2)) continue;
+        int N = 1 << kk, qs[8];
         random_qubits(q, kk, qs);
         bps_cplx *K = ref_alloc((size_t)nk * N * N), *Kf = ref_alloc((size_t)nk * DD);
         if (kk == 1 && nk == 2 && q % 2) { /* amplitude damping, gamma = 0.3 */
@@ -363,24 +370,9 @@ static void test_expectations(void) {
 
 int main(void) {
   bps_rng_init(&rng, 200, 0, 0, BPS_STREAM_TEST, 0);
-  /* automatic sweep choice (Hermitian tiles for general gates and channels, plain sweeps for
-   * monomial gates on small states) */
   test_unitaries(8);
   test_named_gates(6);
   test_kraus(7);
-  /* forced variants on small states: plain sweeps everywhere; Hermitian tiles everywhere
-   * with the smallest tiles (many off-diagonal tiles) and non-temporal mirror flushes; with
-   * larger tiles and without prefetch */
-  const int modes[3][4] = {{0, -1, -1, -1}, {1, 2, 1, 1}, {1, 4, 0, 0}};
-  for (int m = 0; m < 3; m++) {
-    bps_dense_set_tuning(modes[m][0], modes[m][1], modes[m][2], modes[m][3]);
-    printf("sweep variant herm=%d tile=%d stream=%d prefetch=%d\n", modes[m][0], modes[m][1],
-           modes[m][2], modes[m][3]);
-    test_unitaries(6);
-    test_named_gates(5);
-    test_kraus(6);
-  }
-  bps_dense_set_tuning(-1, -1, -1, -1);
   test_append_ptrace();
   test_expectations();
   return bps_test_result("t200-dense-vs-ref");

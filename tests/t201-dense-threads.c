@@ -1,7 +1,7 @@
 /* t201: the dense kernels give bitwise identical states and expectation values for 1 and
  * 2 OpenMP threads: one fixed random operation sequence (unitaries of every fast path,
  * Kraus channels, append_zero, partial traces, Pauli and projector expectations) on
- * q = 9..10 qubits is run twice and compared with memcmp, for each sweep variant. */
+ * q = 9..10 qubits is run with 1 and with 2 threads and the results compared with memcmp. */
 #include <complex.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -10,9 +10,6 @@
 #include "bps_test.h"
 #include "bpscan/state.h"
 #include "ref.h"
-
-/* Internal tuning hook of src/dense.c (forces a sweep variant; -1 = automatic). */
-void bps_dense_set_tuning(int herm, int tile, int stream, int prefetch);
 
 #define NOPS 60
 #define NEXP 16
@@ -41,11 +38,17 @@ static bps_state *run(int nthreads, const bps_cplx *rho0, int q0, double *ex) {
   int nex = 0;
   for (int op = 0; op < NOPS; op++) {
     int q = s->q, what = op % 10, qs[8];
-    bps_cplx U[64 * 64];
-    if (what <= 4) { /* unitaries: Haar k = 1, 2, 3, diagonal k = 2, permutation k = 2 */
-      int k = what <= 2 ? what + 1 : 2, N = 1 << k;
+    bps_cplx U[256 * 4];
+    if (what <= 4) { /* unitaries: Haar k = 1, 2, 3 or 4, diagonal k = 2, permutation k = 2 */
+      int k = what <= 2 ? what + 1 : 2;
+      if (what == 2 && (op / 10) % 2) k = 4; /* the runtime-size kernel */
+      int N = 1 << k;
       random_qubits(&r, q, k, qs);
-      if (op % 20 == 0) qs[0] = q - 1; /* the lane-exchange path */
+      if (op % 20 < 5) { /* the last qubit (index bit 0) first: the lane-exchange paths */
+        for (int i = 1; i < k; i++)
+          if (qs[i] == q - 1) qs[i] = qs[0];
+        qs[0] = q - 1;
+      }
       if (what <= 2) {
         ref_random_unitary(&r, N, U);
       } else {
@@ -69,9 +72,9 @@ static bps_state *run(int nthreads, const bps_cplx *rho0, int q0, double *ex) {
       bps_cplx psi[8];
       for (int a = 0; a < N; a++) psi[a] = (a + 1.0) / N + I * bps_rng_normal(&r);
       CHECK_OK(bps_expect_projector(s, k, qs, psi, &ex[nex++]));
-    } else if (what == 8) { /* grow by one or two qubits ... */
+    } else if (what == 8) { /* grow by one qubit ... */
       CHECK_OK(bps_append_zero(s, q < 10 ? 1 : 0));
-    } else { /* ... and trace one or two out again */
+    } else { /* ... and trace one out again */
       int ntr = q > 9 ? 1 : 0;
       random_qubits(&r, q, ntr, qs);
       if (ntr) CHECK_OK(bps_partial_trace(s, ntr, qs));
@@ -87,34 +90,27 @@ int main(void) {
   bps_rng_init(&r, 201, 0, 0, BPS_STREAM_TEST, 0);
   bps_cplx *rho = ref_alloc((size_t)(D * D));
   ref_random_density(&r, q0, 6, rho, NULL);
-  /* automatic, plain sweeps, Hermitian tiles with non-temporal flushes */
-  const int modes[3][4] = {{-1, -1, -1, -1}, {0, -1, -1, -1}, {1, 4, 1, 1}};
-  for (int m = 0; m < 3; m++) {
-    bps_dense_set_tuning(modes[m][0], modes[m][1], modes[m][2], modes[m][3]);
-    double ex1[NEXP], ex2[NEXP];
-    memset(ex1, 0, sizeof ex1);
-    memset(ex2, 0, sizeof ex2);
-    bps_state *s1 = run(1, rho, q0, ex1);
-    bps_state *s2 = run(2, rho, q0, ex2);
-    CHECK(s1->q == s2->q && s1->dim == s2->dim);
-    size_t n = (size_t)(s1->dim * s1->dim);
-    CHECK(memcmp(s1->a, s2->a, n * sizeof(bps_cplx)) == 0);
-    CHECK(memcmp(ex1, ex2, sizeof ex1) == 0);
-    /* trace preserved; the run must have changed the state (the sequence is not a no-op) */
-    double tr = 0;
-    for (bps_idx i = 0; i < s1->dim; i++) tr += creal(s1->a[i * s1->dim + i]);
-    CHECK_CLOSE(tr, 1.0, 0, 1e-10);
-    CHECK(ref_maxdiff((size_t)(D * D), s1->a, rho) > 1e-3 || s1->q != q0);
-    if (memcmp(s1->a, s2->a, n * sizeof(bps_cplx)))
-      fprintf(stderr, "mode %d: states differ (max diff %.3g)\n", m, ref_maxdiff(n, s1->a, s2->a));
-    for (int i = 0; i < NEXP; i++)
-      if (ex1[i] != ex2[i])
-        fprintf(stderr, "mode %d: expectation %d: %.17g vs %.17g\n", m, i, ex1[i], ex2[i]);
-    printf("mode %d: final q = %d, %d expectations\n", m, s1->q, NEXP);
-    bps_state_destroy(&s1);
-    bps_state_destroy(&s2);
-  }
-  bps_dense_set_tuning(-1, -1, -1, -1);
+  double ex1[NEXP], ex2[NEXP];
+  memset(ex1, 0, sizeof ex1);
+  memset(ex2, 0, sizeof ex2);
+  bps_state *s1 = run(1, rho, q0, ex1);
+  bps_state *s2 = run(2, rho, q0, ex2);
+  CHECK(s1->q == s2->q && s1->dim == s2->dim);
+  size_t n = (size_t)(s1->dim * s1->dim);
+  CHECK(memcmp(s1->a, s2->a, n * sizeof(bps_cplx)) == 0);
+  CHECK(memcmp(ex1, ex2, sizeof ex1) == 0);
+  /* trace preserved; the run must have changed the state (the sequence is not a no-op) */
+  double tr = 0;
+  for (bps_idx i = 0; i < s1->dim; i++) tr += creal(s1->a[i * s1->dim + i]);
+  CHECK_CLOSE(tr, 1.0, 0, 1e-10);
+  CHECK(ref_maxdiff((size_t)(D * D), s1->a, rho) > 1e-3 || s1->q != q0);
+  if (memcmp(s1->a, s2->a, n * sizeof(bps_cplx)))
+    fprintf(stderr, "states differ (max diff %.3g)\n", ref_maxdiff(n, s1->a, s2->a));
+  for (int i = 0; i < NEXP; i++)
+    if (ex1[i] != ex2[i]) fprintf(stderr, "expectation %d: %.17g vs %.17g\n", i, ex1[i], ex2[i]);
+  printf("final q = %d, %d expectations\n", s1->q, NEXP);
+  bps_state_destroy(&s1);
+  bps_state_destroy(&s2);
   free(rho);
   return bps_test_result("t201-dense-threads");
 }
