@@ -120,3 +120,44 @@ int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[16]) {
   default: return 0;
   }
 }
+
+int bps_noise_plan_make(const bps_model_spec *spec, bps_noise_plan *nz) {
+  memset(nz, 0, sizeof *nz);
+  nz->p = spec->noise_p;
+  nz->place = spec->noise_placement;
+  BPS_CHECK(nz->place == BPS_NOISE_AFTER_GATE || nz->place == BPS_NOISE_AFTER_LAYER,
+            BPS_ERR_ARG, "unknown noise placement %d", (int)nz->place);
+  switch (spec->noise) {
+  case BPS_NOISE_NONE: return BPS_OK;
+  case BPS_NOISE_DEPOLARIZING:
+  case BPS_NOISE_DEPHASING:
+  case BPS_NOISE_AMPLITUDE_DAMPING:
+  case BPS_NOISE_GLOBAL_DEPOLARIZING:
+    BPS_CHECK(nz->p >= 0 && nz->p <= 1, BPS_ERR_ARG, "noise_p = %g outside [0, 1]", nz->p);
+    BPS_CHECK(spec->noise != BPS_NOISE_GLOBAL_DEPOLARIZING || nz->place == BPS_NOISE_AFTER_LAYER,
+              BPS_ERR_ARG, "global_depolarizing acts on the whole register after each layer: "
+                           "it needs placement after_layer, not after_gate");
+    if (nz->p > 0) {
+      if (spec->noise == BPS_NOISE_GLOBAL_DEPOLARIZING) nz->global = 1;
+      else nz->local = bps_noise_kraus(spec->noise, nz->p, nz->K);
+    }
+    return BPS_OK;
+  default: break;
+  }
+  BPS_CHECK(0, BPS_ERR_ARG, "unknown noise kind %d", (int)spec->noise);
+}
+
+int bps_noise_after_gate(bps_circuit *c, const bps_noise_plan *nz, int k, const int *qubits) {
+  if (!nz->local || nz->place != BPS_NOISE_AFTER_GATE) return BPS_OK;
+  for (int i = 0; i < k; i++) BPS_CALL(bps_circuit_kraus(c, 1, &qubits[i], nz->local, nz->K));
+  return BPS_OK;
+}
+
+int bps_noise_after_layer(bps_circuit *c, const bps_noise_plan *nz, int n) {
+  int all[BPS_MAX_QUBITS];
+  for (int i = 0; i < n; i++) all[i] = i;
+  if (nz->local && nz->place == BPS_NOISE_AFTER_LAYER)
+    for (int i = 0; i < n; i++) BPS_CALL(bps_circuit_kraus(c, 1, &i, nz->local, nz->K));
+  if (nz->global) BPS_CALL(bps_circuit_depol(c, n, all, nz->p));
+  return BPS_OK;
+}

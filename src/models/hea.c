@@ -37,44 +37,21 @@
 #include "bpscan/gates.h"
 #include "models.h"
 
-typedef struct {
-  int local;  /* Kraus operators of the local channel (0: none) */
-  bps_cplx K[16];
-  int global; /* global depolarising after each layer */
-  double p;
-  bps_noise_placement place;
-} hea_noise;
-
-static int noise_gate(bps_circuit *c, const hea_noise *nz, int k, const int *qubits) {
-  if (!nz->local || nz->place != BPS_NOISE_AFTER_GATE) return BPS_OK;
-  for (int i = 0; i < k; i++) BPS_CALL(bps_circuit_kraus(c, 1, &qubits[i], nz->local, nz->K));
-  return BPS_OK;
-}
-
-static int noise_layer(bps_circuit *c, const hea_noise *nz, int n) {
-  int all[BPS_MAX_QUBITS];
-  for (int i = 0; i < n; i++) all[i] = i;
-  if (nz->local && nz->place == BPS_NOISE_AFTER_LAYER)
-    for (int i = 0; i < n; i++) BPS_CALL(bps_circuit_kraus(c, 1, &i, nz->local, nz->K));
-  if (nz->global) BPS_CALL(bps_circuit_depol(c, n, all, nz->p));
-  return BPS_OK;
-}
-
-static int rotation(bps_model_instance *m, const hea_noise *nz, const char *axis, int q,
+static int rotation(bps_model_instance *m, const bps_noise_plan *nz, const char *axis, int q,
                     int *p, int l) {
   BPS_CALL(bps_circuit_prot(m->circuit, axis, &q, 0.5, *p));
   BPS_CALL(bps_model_name_param(m, *p, "l%d.q%d.g%d", l, q, 0));
   (*p)++;
-  BPS_CALL(noise_gate(m->circuit, nz, 1, &q));
+  BPS_CALL(bps_noise_after_gate(m->circuit, nz, 1, &q));
   return BPS_OK;
 }
 
-static int cz(bps_circuit *c, const hea_noise *nz, int a) {
+static int cz(bps_circuit *c, const bps_noise_plan *nz, int a) {
   bps_cplx U[16];
   bps_gate_cz(U);
   int qs[2] = {a, a + 1};
   BPS_CALL(bps_circuit_unitary(c, 2, qs, U));
-  BPS_CALL(noise_gate(c, nz, 2, qs));
+  BPS_CALL(bps_noise_after_gate(c, nz, 2, qs));
   return BPS_OK;
 }
 
@@ -90,31 +67,8 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
   BPS_CHECK(!alt || n >= 2, BPS_ERR_ARG,
             "the alternating layered ansatz needs n >= 2 qubits (2-qubit blocks), n = %d", n);
 
-  hea_noise nz = {0};
-  nz.p = spec->noise_p;
-  nz.place = spec->noise_placement;
-  BPS_CHECK(spec->noise_placement == BPS_NOISE_AFTER_GATE ||
-                spec->noise_placement == BPS_NOISE_AFTER_LAYER,
-            BPS_ERR_ARG, "unknown noise placement %d", (int)spec->noise_placement);
-  switch (spec->noise) {
-  case BPS_NOISE_NONE: break;
-  case BPS_NOISE_DEPOLARIZING:
-  case BPS_NOISE_DEPHASING:
-  case BPS_NOISE_AMPLITUDE_DAMPING:
-  case BPS_NOISE_GLOBAL_DEPOLARIZING:
-    BPS_CHECK(spec->noise_p >= 0 && spec->noise_p <= 1, BPS_ERR_ARG,
-              "noise_p = %g outside [0, 1]", spec->noise_p);
-    BPS_CHECK(spec->noise != BPS_NOISE_GLOBAL_DEPOLARIZING ||
-                  spec->noise_placement == BPS_NOISE_AFTER_LAYER,
-              BPS_ERR_ARG, "global_depolarizing acts on the whole register after each layer: "
-                           "it needs placement after_layer, not after_gate");
-    if (spec->noise_p > 0) {
-      if (spec->noise == BPS_NOISE_GLOBAL_DEPOLARIZING) nz.global = 1;
-      else nz.local = bps_noise_kraus(spec->noise, spec->noise_p, nz.K);
-    }
-    break;
-  default: BPS_CHECK(0, BPS_ERR_ARG, "unknown noise kind %d", (int)spec->noise);
-  }
+  bps_noise_plan nz;
+  BPS_CALL(bps_noise_plan_make(spec, &nz));
 
   m->q_in = m->q_out = n;
   int np = 0;
@@ -143,7 +97,7 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
         BPS_CALL(rotation(m, &nz, axes[v % 3], i, &p, l));
       }
       for (int i = 0; i + 1 < n; i++) BPS_CALL(cz(c, &nz, i));
-      BPS_CALL(noise_layer(c, &nz, n));
+      BPS_CALL(bps_noise_after_layer(c, &nz, n));
     }
   } else {
     for (int l = 1; l <= L; l++) {
@@ -152,7 +106,7 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
         BPS_CALL(rotation(m, &nz, "Y", i + 1, &p, l));
         BPS_CALL(cz(c, &nz, i));
       }
-      BPS_CALL(noise_layer(c, &nz, n));
+      BPS_CALL(bps_noise_after_layer(c, &nz, n));
     }
   }
   BPS_CHECK(p == np, BPS_ERR_INTERNAL, "hea: %d parameters placed, %d counted", p, np);

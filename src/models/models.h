@@ -40,4 +40,22 @@ int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint6
  * probability p; returns their number (0 for NONE and GLOBAL_DEPOLARIZING). */
 int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[4 * 4]);
 
+/* The noise of a circuit model (spec->noise, noise_p, noise_placement), validated once:
+ * a local channel (nkraus Kraus operators K, placed after every gate or after every layer)
+ * or global depolarising after every layer. */
+typedef struct {
+  int local;  /* Kraus operators of the local channel (0: none) */
+  bps_cplx K[16];
+  int global; /* global depolarising after each layer */
+  double p;
+  bps_noise_placement place;
+} bps_noise_plan;
+
+int bps_noise_plan_make(const bps_model_spec *spec, bps_noise_plan *nz);
+/* The local channel on each of the k qubits, when placed after gates. */
+int bps_noise_after_gate(bps_circuit *c, const bps_noise_plan *nz, int k, const int *qubits);
+/* After a layer on qubits 0..n-1: the local channel on each (placement layer) and/or global
+ * depolarising on all of them. */
+int bps_noise_after_layer(bps_circuit *c, const bps_noise_plan *nz, int n);
+
 #endif

@@ -200,55 +200,6 @@ int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uin
             (int)spec->vh_objective);
 }
 
-typedef struct {
-  int local;  /* Kraus operators of the local channel (0: none) */
-  bps_cplx K[16];
-  int global; /* global depolarising after each layer */
-  double p;
-  bps_noise_placement place;
-} vh_noise;
-
-static int noise_setup(const bps_model_spec *spec, vh_noise *nz) {
-  memset(nz, 0, sizeof *nz);
-  nz->p = spec->noise_p;
-  nz->place = spec->noise_placement;
-  BPS_CHECK(nz->place == BPS_NOISE_AFTER_GATE || nz->place == BPS_NOISE_AFTER_LAYER,
-            BPS_ERR_ARG, "unknown noise placement %d", (int)nz->place);
-  switch (spec->noise) {
-  case BPS_NOISE_NONE: return BPS_OK;
-  case BPS_NOISE_DEPOLARIZING:
-  case BPS_NOISE_DEPHASING:
-  case BPS_NOISE_AMPLITUDE_DAMPING:
-  case BPS_NOISE_GLOBAL_DEPOLARIZING:
-    BPS_CHECK(nz->p >= 0 && nz->p <= 1, BPS_ERR_ARG, "noise_p = %g outside [0, 1]", nz->p);
-    BPS_CHECK(spec->noise != BPS_NOISE_GLOBAL_DEPOLARIZING || nz->place == BPS_NOISE_AFTER_LAYER,
-              BPS_ERR_ARG, "global_depolarizing acts on the whole register after each layer: "
-                           "it needs placement after_layer, not after_gate");
-    if (nz->p > 0) {
-      if (spec->noise == BPS_NOISE_GLOBAL_DEPOLARIZING) nz->global = 1;
-      else nz->local = bps_noise_kraus(spec->noise, nz->p, nz->K);
-    }
-    return BPS_OK;
-  default: break;
-  }
-  BPS_CHECK(0, BPS_ERR_ARG, "unknown noise kind %d", (int)spec->noise);
-}
-
-static int noise_gate(bps_circuit *c, const vh_noise *nz, int k, const int *qubits) {
-  if (!nz->local || nz->place != BPS_NOISE_AFTER_GATE) return BPS_OK;
-  for (int i = 0; i < k; i++) BPS_CALL(bps_circuit_kraus(c, 1, &qubits[i], nz->local, nz->K));
-  return BPS_OK;
-}
-
-static int noise_layer(bps_circuit *c, const vh_noise *nz, int n) {
-  int all[BPS_MAX_QUBITS];
-  for (int i = 0; i < n; i++) all[i] = i;
-  if (nz->local && nz->place == BPS_NOISE_AFTER_LAYER)
-    for (int i = 0; i < n; i++) BPS_CALL(bps_circuit_kraus(c, 1, &i, nz->local, nz->K));
-  if (nz->global) BPS_CALL(bps_circuit_depol(c, n, all, nz->p));
-  return BPS_OK;
-}
-
 int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
                  bps_repr repr, bps_model_instance *m) {
   int nv, nh;
@@ -263,8 +214,8 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
   BPS_CHECK(spec->coupling_sigma > 0 && isfinite(spec->coupling_sigma), BPS_ERR_ARG,
             "vh needs coupling_sigma > 0 (got %g): a zero coupling leaves its angle idle",
             spec->coupling_sigma);
-  vh_noise nz;
-  BPS_CALL(noise_setup(spec, &nz));
+  bps_noise_plan nz;
+  BPS_CALL(bps_noise_plan_make(spec, &nz));
   m->q_in = m->q_out = N;
   m->ndiag = nv;
   for (int i = 0; i < nv; i++) m->diag_qubits[i] = nh + i;
@@ -298,9 +249,9 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
       int idx = l * T + t;
       rc = bps_circuit_prot(m->circuit, p, qs, J[t], idx);
       if (!rc) rc = bps_model_name_param(m, idx, "l%d.t%d", l + 1, t);
-      if (!rc) rc = noise_gate(m->circuit, &nz, (int)strlen(p), qs);
+      if (!rc) rc = bps_noise_after_gate(m->circuit, &nz, (int)strlen(p), qs);
     }
-    if (!rc) rc = noise_layer(m->circuit, &nz, N);
+    if (!rc) rc = bps_noise_after_layer(m->circuit, &nz, N);
   }
   free(J);
   BPS_CALL(rc);
