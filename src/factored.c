@@ -76,6 +76,26 @@ static int bitmap_make(bitmap *m, int n, const int *src) {
   return BPS_OK;
 }
 
+/* Row-bit maps of a k-qubit gate on a q-qubit register: gm gathers the gate index (first
+ * listed qubit most significant), om the other row bits in order. */
+static int gate_bitmaps(int q, int k, const int *qubits, bitmap *om, bitmap *gm) {
+  int gsrc[BPS_MAX_QUBITS], osrc[BPS_MAX_QUBITS], isgate[BPS_MAX_QUBITS] = {0};
+  for (int m = 0; m < k; m++) {
+    gsrc[k - 1 - m] = q - 1 - qubits[m];
+    isgate[q - 1 - qubits[m]] = 1;
+  }
+  int no = 0;
+  for (int bit = 0; bit < q; bit++)
+    if (!isgate[bit]) osrc[no++] = bit;
+  BPS_CALL(bitmap_make(om, q - k, osrc));
+  int rc = bitmap_make(gm, k, gsrc);
+  if (rc) {
+    bitmap_free(om);
+    BPS_CALL(rc);
+  }
+  return BPS_OK;
+}
+
 static ALWAYS_INLINE bps_idx bitmap_at(const bitmap *m, bps_idx x) {
   return m->lo[x & m->lomask] | m->hi[x >> m->nlo];
 }
@@ -412,21 +432,9 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
     return BPS_OK;
   }
   /* General position: outer index o = (column, non-gate row bits in order). */
-  int gsrc[BPS_MAX_QUBITS], osrc[BPS_MAX_QUBITS], isgate[BPS_MAX_QUBITS] = {0};
-  for (int m = 0; m < k; m++) {
-    gsrc[k - 1 - m] = q - 1 - qubits[m];
-    isgate[q - 1 - qubits[m]] = 1;
-  }
-  int no = 0;
-  for (int bit = 0; bit < q; bit++)
-    if (!isgate[bit]) osrc[no++] = bit;
   bitmap om, gm;
-  BPS_CALL(bitmap_make(&om, q - k, osrc));
-  int rc = bitmap_make(&gm, k, gsrc);
-  if (rc) {
-    bitmap_free(&om);
-    BPS_CALL(rc);
-  }
+  BPS_CALL(gate_bitmaps(q, k, qubits, &om, &gm));
+  int rc = BPS_OK;
   bps_idx B = (bps_idx)16384 / K;
   if (B < 64) B = 64;
   if ((nout + B - 1) / B >= 4) { /* in-cache panels, in place */
@@ -643,21 +651,8 @@ int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits,
   const int q = s->q;
   const bps_idx N = s->dim * s->rank, K = (bps_idx)1 << k, nout = N / K;
   const bps_idx rowmask = ((bps_idx)1 << (q - k)) - 1;
-  int gsrc[BPS_MAX_QUBITS], osrc[BPS_MAX_QUBITS], isgate[BPS_MAX_QUBITS] = {0};
-  for (int m = 0; m < k; m++) {
-    gsrc[k - 1 - m] = q - 1 - qubits[m];
-    isgate[q - 1 - qubits[m]] = 1;
-  }
-  int no = 0;
-  for (int bit = 0; bit < q; bit++)
-    if (!isgate[bit]) osrc[no++] = bit;
   bitmap om, gm;
-  BPS_CALL(bitmap_make(&om, q - k, osrc));
-  int rc = bitmap_make(&gm, k, gsrc);
-  if (rc) {
-    bitmap_free(&om);
-    BPS_CALL(rc);
-  }
+  BPS_CALL(gate_bitmaps(q, k, qubits, &om, &gm));
   const bps_cplx *a = s->a;
   double part[BPS_RED_CHUNKS];
   double sum = 0.0;
