@@ -159,6 +159,9 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
               : job->repr == BPS_JOB_REPR_FACTORED ? BPS_FACTORED : -1;
   cfg->method = job->grad_method;
   cfg->params = job->params;
+  cfg->landscape = job->mode == BPS_JOB_MODE_LANDSCAPE;
+  cfg->land_directions = (int)job->land_directions;
+  cfg->land_pad = job->land_pad;
   cfg->out_path = job->out_path;
   cfg->store_samples = job->store_samples;
   cfg->checkpoint_seconds = job->checkpoint_seconds;

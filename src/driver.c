@@ -19,7 +19,10 @@
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
 #include "bpscan/h5io.h"
+#include "bpscan/job.h"
+#include "bpscan/landscape.h"
 #include "bpscan/result.h"
+#include "bpscan/rng.h"
 #include "bpscan/stats.h"
 
 /* ------------------------------------------------------------------ signals */
@@ -54,7 +57,11 @@ typedef struct {
   int q_in, q_out, diag_qubits;
   double page_db;
   bps_repr repr;
-  int rec_len;       /* 1 + P + BPS_NDIAG + (store ? P_all : 0) */
+  int rec_len;       /* 1 + P + BPS_NDIAG + (store ? P_all : 0) + land_len */
+  /* landscape scans: the field layout (no data) and the per-sample record tail */
+  bps_landscape_n *land; /* NULL for gradient scans */
+  int land_off, land_len; /* offset of the landscape tail in a record, its length */
+  int *land_R;            /* [P] integer degree R_j of each tracked parameter */
   long nblocks;
   int per_sample;    /* 1: one sample per thread; 0: all threads inside one state */
   double t_sample;   /* calibrated seconds per sample (in the chosen mode, per thread) */
@@ -71,6 +78,9 @@ typedef struct {
 
 static void plan_free(plan *p) {
   for (int i = 0; i < p->nn; i++) {
+    if (p->pn[i].land) bps_landscape_n_free(p->pn[i].land);
+    free(p->pn[i].land);
+    free(p->pn[i].land_R);
     free(p->pn[i].tracked);
     if (p->pn[i].names)
       for (int k = 0; k < p->pn[i].nparams; k++) free(p->pn[i].names[k]);
@@ -217,6 +227,246 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
   *factored = peak_f + ck_f;
 }
 
+/* ------------------------------------------------------------------ landscape cuts */
+
+/* The scalar results of one 1-D cut, in the order of the cut fields below. */
+enum { LS_MEAN, LS_VAR, LS_ALIAS, LS_SLOPE_FFT, LS_SLOPE_ADJ, LS_LIPSCHITZ, LS_BERNSTEIN,
+       LS_SPREAD, LS_MAX, LS_MIN, LS_COUNT };
+static const char *const land_scalar_names[LS_COUNT] = {
+    "cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
+    "bernstein", "spread", "cut_max", "cut_min"};
+
+static bps_land_field *land_add(bps_landscape_n *l, const char *name, int ndim, long d0, long d1,
+                                int stats) {
+  bps_land_field *f = &l->field[l->nfield++];
+  snprintf(f->name, sizeof f->name, "%s", name);
+  f->ndim = ndim;
+  f->dims[0] = d0;
+  f->dims[1] = d1;
+  f->stats = stats;
+  return f;
+}
+
+/* Offset of field `name` in the landscape tail of a record. */
+static long land_offset(const bps_landscape_n *l, const char *name) {
+  long off = 0;
+  for (int i = 0; i < l->nfield; i++) {
+    if (!strcmp(l->field[i].name, name)) return off;
+    off += bps_land_field_elems(&l->field[i]);
+  }
+  return -1;
+}
+
+/* Plan the landscape fields of one n from instance 0 (structure only: the degrees R_j of the
+ * tracked parameters are the same for every sample; checked per sample). */
+static int land_plan(const bps_scan_config *cfg, plan_n *pn, const bps_model_instance *m) {
+  const int P = pn->ntracked, dirs = cfg->land_directions;
+  BPS_CHECK(m->circuit, BPS_ERR_JOB,
+            "mode = landscape needs a circuit model (the QBM is not a trigonometric polynomial)");
+  BPS_CHECK(dirs != BPS_LAND_PLANE || P >= 2, BPS_ERR_JOB,
+            "[landscape] directions = plane needs at least 2 parameters in [gradient] params "
+            "(has %d at n = %d)", P, pn->n);
+  double *nu = malloc(sizeof(double) * (size_t)m->nparams);
+  int *R = malloc(sizeof(int) * (size_t)m->nparams), *k = calloc((size_t)m->nparams, sizeof(int));
+  pn->land_R = malloc(sizeof(int) * (size_t)P);
+  pn->land = calloc(1, sizeof(bps_landscape_n));
+  int rc = nu && R && k && pn->land_R && pn->land ? BPS_OK : BPS_ERR_MEM;
+  if (!rc) rc = bps_landscape_frequencies(m->circuit, nu, R);
+  /* every tracked parameter must have an integer spectrum: the degree call names the first
+   * that does not */
+  for (int p = 0; p < P && !rc; p++) {
+    k[pn->tracked[p]] = 1;
+    pn->land_R[p] = R[pn->tracked[p]];
+  }
+  int Ksum = 0;
+  if (!rc) {
+    rc = bps_landscape_degree(m->circuit, m->param_names, k, &Ksum);
+    if (rc)
+      rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
+                          "n = %d: a landscape cut cannot move these parameters; restrict "
+                          "[gradient] params to parameters with commensurate frequencies",
+                          pn->n);
+  }
+  bps_landscape_n *l = pn->land;
+  if (!rc) {
+    static const char *const dname[] = {"random", "axes", "plane"};
+    snprintf(l->directions, sizeof l->directions, "%s", dname[dirs]);
+    l->pad = cfg->land_pad;
+    l->ncut = dirs == BPS_LAND_AXES ? P : 1;
+    l->ndeg = dirs == BPS_LAND_AXES ? P : dirs == BPS_LAND_PLANE ? 2 : 1;
+    l->degree = calloc((size_t)l->ndeg, sizeof(int));
+    l->size = calloc((size_t)l->ndeg, sizeof(int));
+    if (!l->degree || !l->size) rc = BPS_ERR_MEM;
+  }
+  if (!rc) {
+    if (dirs == BPS_LAND_RANDOM) {
+      l->degree[0] = Ksum;
+    } else if (dirs == BPS_LAND_AXES) {
+      for (int p = 0; p < P; p++) l->degree[p] = pn->land_R[p];
+    } else {
+      int h = (P + 1) / 2;
+      for (int p = 0; p < P; p++) l->degree[p < h ? 0 : 1] += pn->land_R[p];
+    }
+    for (int d = 0; d < l->ndeg && !rc; d++) rc = bps_landscape_size(l->degree[d], -1, &l->size[d]);
+  }
+  if (!rc && dirs == BPS_LAND_PLANE)
+    BPS_CHECK((double)l->size[0] * l->size[1] <= 4.0e6, BPS_ERR_JOB,
+              "n = %d: the plane needs a %d x %d grid of cost evaluations per sample (degrees "
+              "%d, %d): too many; choose fewer [gradient] params", pn->n, l->size[0],
+              l->size[1], l->degree[0], l->degree[1]);
+  if (!rc) {
+    int Kmax = 0;
+    for (int d = 0; d < l->ndeg; d++) Kmax = l->degree[d] > Kmax ? l->degree[d] : Kmax;
+    if (dirs == BPS_LAND_RANDOM) {
+      for (int q = 0; q < LS_COUNT; q++) land_add(l, land_scalar_names[q], 0, 0, 0, 1);
+      land_add(l, "power", 1, Ksum + 1, 0, 1);
+      land_add(l, "direction", 1, P, 0, 0);
+    } else if (dirs == BPS_LAND_AXES) {
+      for (int q = 0; q < LS_COUNT; q++) land_add(l, land_scalar_names[q], 1, P, 0, 1);
+      land_add(l, "power", 2, P, Kmax + 1, 1);
+    } else {
+      for (int q = 0; q < LS_COUNT; q++)
+        land_add(l, land_scalar_names[q], q == LS_SLOPE_FFT || q == LS_SLOPE_ADJ ? 1 : 0, 2, 0, 1);
+      land_add(l, "power", 1, l->degree[0] + l->degree[1] + 1, 0, 1);
+      land_add(l, "direction", 2, 2, P, 0);
+    }
+    land_add(l, "nu", 1, P, 0, 0);
+    if (dirs == BPS_LAND_PLANE) land_add(l, "image", 2, l->size[0], l->size[1], 0);
+    long len = 0;
+    for (int i = 0; i < l->nfield; i++) len += bps_land_field_elems(&l->field[i]);
+    BPS_CHECK(len < (1L << 26), BPS_ERR_JOB,
+              "n = %d: %ld landscape values per sample is too many for a record", pn->n, len);
+    pn->land_len = (int)len;
+  }
+  free(nu);
+  free(R);
+  free(k);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+/* Put the scalars of a 1-D cut into column `col` of the cut fields (stride = number of
+ * columns: 1 for random, P for axes). */
+static void land_put_cut(const bps_landscape_n *l, double *tail, const bps_cut_result *r,
+                         int col) {
+  const double v[LS_COUNT] = {r->mean,      r->var,       r->alias,     r->slope_fft,
+                              r->slope_adjoint, r->lipschitz, r->bernstein, r->spread,
+                              r->fmax,      r->fmin};
+  for (int q = 0; q < LS_COUNT; q++) tail[land_offset(l, land_scalar_names[q]) + col] = v[q];
+}
+
+/* The landscape tail of sample s's record: cuts through theta0 = m->theta along the
+ * directions of cfg->land_directions; grad = the full gradient at theta0 (slope_adjoint). */
+static int land_sample(const bps_scan_config *cfg, const plan_n *pn, const bps_model_instance *m,
+                       uint32_t s, const double *grad, double *tail) {
+  const bps_landscape_n *l = pn->land;
+  const int M = m->nparams, P = pn->ntracked;
+  double *nu = malloc(sizeof(double) * (size_t)M);
+  double *dir = malloc(sizeof(double) * (size_t)M), *dir2 = malloc(sizeof(double) * (size_t)M);
+  int *R = malloc(sizeof(int) * (size_t)M), *k = calloc((size_t)M, sizeof(int)),
+      *k2 = calloc((size_t)M, sizeof(int));
+  double *f = NULL;
+  int rc = nu && dir && dir2 && R && k && k2 ? BPS_OK : BPS_ERR_MEM;
+  if (!rc) rc = bps_landscape_frequencies(m->circuit, nu, R);
+  for (int p = 0; p < P && !rc; p++)
+    if (R[pn->tracked[p]] != pn->land_R[p])
+      rc = bps_error_push(BPS_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                          "parameter %s: degree %d differs from sample 0's %d",
+                          m->param_names[pn->tracked[p]], R[pn->tracked[p]], pn->land_R[p]);
+  if (!rc) {
+    double *nuf = tail + land_offset(l, "nu");
+    for (int p = 0; p < P; p++) nuf[p] = nu[pn->tracked[p]];
+  }
+  if (!rc && cfg->land_directions == BPS_LAND_AXES) {
+    int Kmax = (int)l->field[LS_COUNT].dims[1] - 1; /* power [P, Kmax+1] */
+    double *pw = tail + land_offset(l, "power");
+    for (int p = 0; p < P && !rc; p++) {
+      const int j = pn->tracked[p], K = l->degree[p], N = l->size[p];
+      memset(k, 0, sizeof(int) * (size_t)M);
+      k[j] = 1;
+      bps_cut_result r;
+      f = realloc(f, sizeof(double) * (size_t)N);
+      rc = f ? bps_landscape_direction(m->circuit, k, dir) : BPS_ERR_MEM;
+      if (!rc) rc = bps_cut_sample(m, m->theta, dir, N, f);
+      if (!rc) rc = bps_cut_analyse(f, N, K, cfg->land_pad, &r);
+      if (rc) break;
+      r.slope_adjoint = dir[j] * grad[j];
+      land_put_cut(l, tail, &r, p);
+      for (int q = 0; q <= Kmax; q++) pw[(size_t)p * (size_t)(Kmax + 1) + (size_t)q] = q <= K ? r.W[q] : 0.0;
+      bps_cut_result_free(&r);
+    }
+  } else if (!rc) {
+    /* random signs over the tracked parameters (plane: the first half goes to k, the rest
+     * to k2) from the sample's landscape stream */
+    bps_rng g;
+    bps_rng_init(&g, cfg->seed, (uint32_t)pn->n, s, BPS_STREAM_LANDSCAPE, 0);
+    const int plane = cfg->land_directions == BPS_LAND_PLANE, h = plane ? (P + 1) / 2 : P;
+    for (int p = 0; p < P; p++) {
+      int sign = (bps_rng_u32(&g) & 1u) ? 1 : -1;
+      if (p < h) k[pn->tracked[p]] = sign;
+      else k2[pn->tracked[p]] = sign;
+    }
+    rc = bps_landscape_direction(m->circuit, k, dir);
+    if (!rc) rc = bps_landscape_direction(m->circuit, k2, dir2);
+    double sa = 0, sb = 0;
+    for (int j = 0; j < M; j++) {
+      sa += dir[j] * grad[j];
+      sb += dir2[j] * grad[j];
+    }
+    double *dr = tail + land_offset(l, "direction");
+    for (int p = 0; p < P; p++) {
+      dr[p] = k[pn->tracked[p]];
+      if (plane) dr[P + p] = k2[pn->tracked[p]];
+    }
+    if (!rc && !plane) {
+      const int K = l->degree[0], N = l->size[0];
+      bps_cut_result r;
+      f = malloc(sizeof(double) * (size_t)N);
+      rc = f ? bps_cut_sample(m, m->theta, dir, N, f) : BPS_ERR_MEM;
+      if (!rc) rc = bps_cut_analyse(f, N, K, cfg->land_pad, &r);
+      if (!rc) {
+        r.slope_adjoint = sa;
+        land_put_cut(l, tail, &r, 0);
+        memcpy(tail + land_offset(l, "power"), r.W, sizeof(double) * (size_t)(K + 1));
+        bps_cut_result_free(&r);
+      }
+    } else if (!rc) {
+      const int N1 = l->size[0], N2 = l->size[1];
+      bps_plane_result r;
+      double *img = tail + land_offset(l, "image");
+      rc = bps_plane_sample(m, m->theta, dir, dir2, N1, N2, img);
+      if (!rc) rc = bps_plane_analyse(img, N1, N2, l->degree[0], l->degree[1], cfg->land_pad, &r);
+      if (!rc) {
+        const double v[LS_COUNT] = {r.mean, r.var, r.alias, 0, 0, r.lipschitz, r.bernstein,
+                                    r.spread, r.fmax, r.fmin};
+        for (int q = 0; q < LS_COUNT; q++) {
+          long o = land_offset(l, land_scalar_names[q]);
+          if (q == LS_SLOPE_FFT) {
+            tail[o] = r.slope_fft[0];
+            tail[o + 1] = r.slope_fft[1];
+          } else if (q == LS_SLOPE_ADJ) {
+            tail[o] = sa;
+            tail[o + 1] = sb;
+          } else {
+            tail[o] = v[q];
+          }
+        }
+        memcpy(tail + land_offset(l, "power"), r.W, sizeof(double) * (size_t)r.nW);
+        bps_plane_result_free(&r);
+      }
+    }
+  }
+  free(f);
+  free(nu);
+  free(dir);
+  free(dir2);
+  free(R);
+  free(k);
+  free(k2);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
 /* ------------------------------------------------------------------ one sample */
 
 typedef struct {
@@ -262,6 +512,7 @@ static int compute_sample(const bps_scan_config *cfg, const plan_n *pn, uint32_t
   }
   if (!rc && cfg->store_samples)
     memcpy(rec + 1 + P + BPS_NDIAG, m->theta, sizeof(double) * (size_t)pn->nparams);
+  if (!rc && pn->land) rc = land_sample(cfg, pn, m, s, ws->grad_all, rec + pn->land_off);
   if (!rc && !isfinite(cost))
     rc = bps_error_push(BPS_ERR_NUMERIC, __FILE__, __LINE__, __func__, "cost is %g", cost);
   bps_model_instance_destroy(&m);
@@ -359,10 +610,12 @@ static int plan_make(const bps_scan_config *cfg, plan *p) {
     pn->names = calloc((size_t)m->nparams, sizeof(char *));
     for (int k = 0; k < m->nparams && pn->names; k++) pn->names[k] = strdup(m->param_names[k]);
     estimate_memory(m, &pn->mem_dense, &pn->mem_factored);
+    if (!rc && cfg->landscape) rc = land_plan(cfg, pn, m);
     bps_model_instance_destroy(&m);
     BPS_CALL(rc);
     BPS_CHECK(pn->names, BPS_ERR_MEM, "out of memory");
-    pn->rec_len = 1 + pn->ntracked + BPS_NDIAG + (cfg->store_samples ? pn->nparams : 0);
+    pn->land_off = 1 + pn->ntracked + BPS_NDIAG + (cfg->store_samples ? pn->nparams : 0);
+    pn->rec_len = pn->land_off + pn->land_len;
     pn->nblocks = (cfg->samples + cfg->block - 1) / cfg->block;
     p->task_off[i + 1] = p->task_off[i] + pn->nblocks;
   }
@@ -654,6 +907,36 @@ static double page_entropy(double da, double db) {
   return s - (da - 1) / (2 * db);
 }
 
+/* A result copy of the landscape layout with per-sample arrays for S samples. */
+static int land_result_alloc(const bps_landscape_n *tpl, long S, bps_landscape_n **out) {
+  bps_landscape_n *l = calloc(1, sizeof *l);
+  BPS_CHECK(l, BPS_ERR_MEM, "out of memory");
+  *l = *tpl;
+  l->degree = malloc(sizeof(int) * (size_t)tpl->ndeg);
+  l->size = malloc(sizeof(int) * (size_t)tpl->ndeg);
+  int ok = l->degree && l->size;
+  if (ok) {
+    memcpy(l->degree, tpl->degree, sizeof(int) * (size_t)tpl->ndeg);
+    memcpy(l->size, tpl->size, sizeof(int) * (size_t)tpl->ndeg);
+  }
+  for (int q = 0; q < l->nfield; q++) {
+    l->field[q].data = NULL;
+    l->field[q].mean = l->field[q].mean_se = l->field[q].var = l->field[q].var_se = NULL;
+  }
+  for (int q = 0; q < l->nfield && ok; q++) {
+    size_t e = (size_t)bps_land_field_elems(&l->field[q]);
+    l->field[q].data = malloc(sizeof(double) * e * (size_t)(S > 0 ? S : 1));
+    ok = l->field[q].data != NULL;
+  }
+  if (!ok) {
+    bps_landscape_n_free(l);
+    free(l);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (landscape fields)");
+  }
+  *out = l;
+  return BPS_OK;
+}
+
 static int build_result(const plan *p, block_data *blocks, bps_result *res, bps_result_n *rn) {
   const bps_scan_config *cfg = p->cfg;
   int partial = cfg->slice_count > 1;
@@ -685,6 +968,7 @@ static int build_result(const plan *p, block_data *blocks, bps_result *res, bps_
     r->params = cfg->store_samples ? malloc(sizeof(double) * (size_t)S * (size_t)PA) : NULL;
     r->grad_stats = calloc((size_t)P, sizeof(bps_stats));
     r->sample_index = partial ? malloc(sizeof(long) * (size_t)(S ? S : 1)) : NULL;
+    if (pn->land) BPS_CALL(land_result_alloc(pn->land, S, &r->land));
     BPS_CHECK(r->cost && r->grad && r->diag && r->grad_stats && (r->params || !cfg->store_samples)
                   && (r->sample_index || !partial),
               BPS_ERR_MEM, "out of memory assembling n = %d", pn->n);
@@ -700,6 +984,15 @@ static int build_result(const plan *p, block_data *blocks, bps_result *res, bps_
         memcpy(r->grad + s * P, rec + 1, sizeof(double) * (size_t)P);
         memcpy(r->diag + s * BPS_NDIAG, rec + 1 + P, sizeof(double) * BPS_NDIAG);
         if (r->params) memcpy(r->params + s * PA, rec + 1 + P + BPS_NDIAG, sizeof(double) * (size_t)PA);
+        if (r->land) {
+          const double *t = rec + pn->land_off;
+          for (int q = 0; q < r->land->nfield; q++) {
+            bps_land_field *fq = &r->land->field[q];
+            long e = bps_land_field_elems(fq);
+            memcpy(fq->data + (size_t)s * (size_t)e, t, sizeof(double) * (size_t)e);
+            t += e;
+          }
+        }
       }
     }
     BPS_CALL(bps_result_n_stats(r));
@@ -722,6 +1015,8 @@ static void result_free(bps_result_n *rn, int nn) {
     free(rn[i].params);
     free(rn[i].grad_stats);
     free(rn[i].sample_index);
+    if (rn[i].land) bps_landscape_n_free(rn[i].land);
+    free(rn[i].land);
   }
 }
 
@@ -1082,6 +1377,23 @@ int bps_scan_check(const bps_scan_config *cfg, FILE *out) {
     if (need > limit)
       fprintf(out, "     refused: n = %d needs about %s per sample, more than the %s one rank has\n",
               pn->n, human_bytes(need, b3, sizeof b3), human_bytes(limit, b1, sizeof b1));
+    if (pn->land) {
+      const bps_landscape_n *l = pn->land;
+      long evals = 0;
+      int kmin = l->degree[0], kmax = l->degree[0];
+      for (int d = 0; d < l->ndeg; d++) {
+        kmin = l->degree[d] < kmin ? l->degree[d] : kmin;
+        kmax = l->degree[d] > kmax ? l->degree[d] : kmax;
+        evals += l->size[d];
+      }
+      if (!strcmp(l->directions, "plane")) evals = (long)l->size[0] * l->size[1];
+      if (kmin == kmax)
+        fprintf(out, "     landscape: %s, %d cut(s) of degree %d, %ld cost evaluations per sample\n",
+                l->directions, l->ncut, kmax, evals);
+      else
+        fprintf(out, "     landscape: %s, %d cut(s) of degree %d..%d, %ld cost evaluations per sample\n",
+                l->directions, l->ncut, kmin, kmax, evals);
+    }
   }
   fprintf(out, "\nestimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
           total, size, T);

@@ -292,25 +292,30 @@ static int attr_str(const writer *w, hid_t loc, const char *where, const char *n
   return BPS_OK;
 }
 
-/* A dataset of rank 1 or 2 written whole from buf (row-major). chunked: rows chunked and
- * compressed (the per-sample datasets); otherwise contiguous. */
+/* A dataset of rank 0 (scalar) to 3 written whole from buf (row-major). chunked: rows
+ * chunked and compressed, each chunk whole rows (the per-sample datasets); otherwise
+ * contiguous. */
 static int dset_write(const writer *w, hid_t loc, const char *where, const char *name, int rank,
                       const hsize_t *dims, hid_t ftype, hid_t mtype, const void *buf,
                       int chunked) {
   int rc = BPS_OK;
   hid_t sp = H5I_INVALID_HID, d = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
   hsize_t nelem = 1;
+  if (rank < 0 || rank > 3) FAIL(BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
   for (int k = 0; k < rank; k++) nelem *= dims[k];
-  H5_TRY(sp = H5Screate_simple(rank, dims, NULL), "%s: dataset %s%s: dataspace", w->path,
-         where, name);
-  if (chunked && nelem > 0) {
-    hsize_t cols = rank == 2 ? dims[1] : 1, rows = dims[0], chunk[2];
+  if (rank == 0)
+    H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: dataset %s%s: dataspace", w->path, where, name);
+  else
+    H5_TRY(sp = H5Screate_simple(rank, dims, NULL), "%s: dataset %s%s: dataspace", w->path,
+           where, name);
+  if (chunked && rank >= 1 && nelem > 0) {
+    hsize_t cols = 1, rows = dims[0], chunk[3];
+    for (int k = 1; k < rank; k++) cols *= dims[k], chunk[k] = dims[k];
     size_t esz = H5Tget_size(ftype);
     hsize_t cap = CHUNK_BYTES_MAX / (esz * cols);
     if (rows > CHUNK_ROWS_MAX) rows = CHUNK_ROWS_MAX;
     if (rows > cap) rows = cap > 0 ? cap : 1;
     chunk[0] = rows;
-    chunk[1] = cols;
     H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "%s: dataset %s%s: property list", w->path,
            where, name);
     H5_TRY(H5Pset_obj_track_times(dcpl, 0), "%s: dataset %s%s: properties", w->path, where,
@@ -363,6 +368,71 @@ done:
   return rc;
 }
 
+/* The statistics datasets of a landscape field with stats = 1: <field><suffix>. */
+static const char *const land_stat_suffix[4] = {"_mean", "_mean_se", "_var", "_var_se"};
+
+/* Whether s is a usable landscape field name: 1..BPS_LAND_NAME_LEN-1 characters of
+ * [A-Za-z0-9_] (a dataset name, and an entry of the comma list `fields`). */
+static int land_name_ok(const char *s) {
+  size_t n = strnlen(s, BPS_LAND_NAME_LEN);
+  if (n == 0 || n == BPS_LAND_NAME_LEN) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_'))
+      return 0;
+  }
+  return 1;
+}
+
+/* The landscape part of one qubit count: sizes, names (unique, also against the
+ * statistics datasets and degree/size), shapes, and the arrays that will be written. */
+static int check_land(const bps_result_n *r) {
+  const bps_landscape_n *l = r->land;
+  int n = r->n;
+  enum { MAXNAMES = 2 + 5 * BPS_LAND_MAX_FIELDS };
+  char names[MAXNAMES][BPS_LAND_NAME_LEN + 16];
+  int nn = 0;
+  BPS_CHECK(memchr(l->directions, '\0', sizeof l->directions) && l->directions[0], BPS_ERR_ARG,
+            "n = %d: landscape directions not set", n);
+  BPS_CHECK(l->pad >= 1 && l->ncut >= 1, BPS_ERR_ARG, "n = %d: landscape pad %d, cuts %d", n,
+            l->pad, l->ncut);
+  BPS_CHECK(l->ndeg >= 1 && l->degree && l->size, BPS_ERR_ARG,
+            "n = %d: landscape degree/size missing (ndeg %d)", n, l->ndeg);
+  BPS_CHECK(l->nfield >= 0 && l->nfield <= BPS_LAND_MAX_FIELDS, BPS_ERR_ARG,
+            "n = %d: %d landscape fields (at most %d)", n, l->nfield, BPS_LAND_MAX_FIELDS);
+  snprintf(names[nn++], sizeof names[0], "degree");
+  snprintf(names[nn++], sizeof names[0], "size");
+  for (int i = 0; i < l->nfield; i++) {
+    const bps_land_field *f = &l->field[i];
+    BPS_CHECK(land_name_ok(f->name), BPS_ERR_ARG,
+              "n = %d: landscape field %d: name '%.*s' is empty, too long or not [A-Za-z0-9_]",
+              n, i, BPS_LAND_NAME_LEN, f->name);
+    for (int j = 0; j < i; j++)
+      BPS_CHECK(strcmp(l->field[j].name, f->name), BPS_ERR_ARG,
+                "n = %d: landscape field name '%s' appears twice", n, f->name);
+    BPS_CHECK(f->ndim >= 0 && f->ndim <= 2, BPS_ERR_ARG,
+              "n = %d: landscape field %s: per-sample rank %d (0..2 allowed)", n, f->name,
+              f->ndim);
+    for (int d = 0; d < f->ndim; d++)
+      BPS_CHECK(f->dims[d] >= 1 && f->dims[d] <= (1L << 30), BPS_ERR_ARG,
+                "n = %d: landscape field %s: dimension %d is %ld", n, f->name, d, f->dims[d]);
+    BPS_CHECK(r->samples == 0 || f->data, BPS_ERR_ARG, "n = %d: landscape field %s: no data",
+              n, f->name);
+    BPS_CHECK(!f->stats || (f->mean && f->mean_se && f->var && f->var_se), BPS_ERR_ARG,
+              "n = %d: landscape field %s: statistics missing (bps_result_n_stats)", n, f->name);
+    snprintf(names[nn++], sizeof names[0], "%s", f->name);
+    for (int k = 0; f->stats && k < 4; k++)
+      snprintf(names[nn++], sizeof names[0], "%s%s", f->name, land_stat_suffix[k]);
+  }
+  for (int a = 0; a < nn; a++)
+    for (int b = a + 1; b < nn; b++)
+      BPS_CHECK(strcmp(names[a], names[b]), BPS_ERR_ARG,
+                "n = %d: landscape dataset name '%s' would be written twice (a field name "
+                "clashes with degree, size or another field's statistics)", n, names[a]);
+  return BPS_OK;
+}
+
 static int check_result(const bps_result *res) {
   BPS_CHECK(res, BPS_ERR_ARG, "no result");
   BPS_CHECK(res->nn >= 0 && (res->nn == 0 || res->per_n), BPS_ERR_ARG,
@@ -385,6 +455,7 @@ static int check_result(const bps_result *res) {
                 "n = %d: tracked index %d out of range [0, %d)", r->n, r->tracked[k], r->nparams);
     BPS_CHECK(r->samples == 0 || (r->cost && r->diag && (r->ntracked == 0 || r->grad)),
               BPS_ERR_ARG, "n = %d: per-sample arrays missing", r->n);
+    if (r->land) BPS_CALL(check_land(r));
     if (res->slice_count > 1) {
       BPS_CHECK(r->samples == 0 || r->sample_index, BPS_ERR_ARG,
                 "n = %d: array-job piece without sample_index", r->n);
@@ -400,6 +471,44 @@ static int check_result(const bps_result *res) {
   BPS_CHECK(res->slice_count <= 1 || (res->slice_index >= 0 && res->slice_index < res->slice_count),
             BPS_ERR_ARG, "slice_index %d not in [0, %d)", res->slice_index, res->slice_count);
   return BPS_OK;
+}
+
+/* The group /n{N}/landscape of a landscape scan (README "Result files"). */
+static int write_land(const writer *w, hid_t ng, const char *gname, const bps_result_n *r) {
+  int rc = BPS_OK;
+  const bps_landscape_n *l = r->land;
+  hid_t g = H5I_INVALID_HID;
+  char where[48], nm[BPS_LAND_NAME_LEN + 16];
+  char list[BPS_LAND_MAX_FIELDS * BPS_LAND_NAME_LEN + 1] = "";
+  snprintf(where, sizeof where, "/%s/landscape/", gname);
+  H5_TRY(g = H5Gcreate2(ng, "landscape", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /%s/landscape", w->path, gname);
+  hsize_t d1[1] = {(hsize_t)l->ndeg};
+  TRY(dset_write(w, g, where, "degree", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->degree, 0));
+  TRY(dset_write(w, g, where, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 0));
+  for (int i = 0; i < l->nfield; i++) {
+    const bps_land_field *f = &l->field[i];
+    hsize_t dims[3] = {(hsize_t)r->samples, 0, 0};
+    for (int d = 0; d < f->ndim; d++) dims[d + 1] = (hsize_t)f->dims[d];
+    TRY(dset_write(w, g, where, f->name, f->ndim + 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                   f->data, 1));
+    const double *st[4] = {f->mean, f->mean_se, f->var, f->var_se};
+    for (int k = 0; f->stats && k < 4; k++) {
+      snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
+      TRY(dset_write(w, g, where, nm, f->ndim, dims + 1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                     st[k], 0));
+    }
+    if (i) strcat(list, ",");
+    strcat(list, f->name);
+  }
+  TRY(attr_str(w, g, where, "directions", l->directions));
+  TRY(attr_int(w, g, where, "pad", l->pad));
+  TRY(attr_int(w, g, where, "num_cuts", l->ncut));
+  TRY(attr_str(w, g, where, "fields", list));
+  H5_TRY(h5_close(&g), "%s: cannot close group /%s/landscape", w->path, gname);
+done:
+  h5_close(&g);
+  return rc;
 }
 
 static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece) {
@@ -479,6 +588,7 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
   TRY(attr_f64(w, g, where, "page_entropy", r->page_entropy));
   TRY(attr_f64(w, g, where, "page_purity", r->page_purity));
   if (piece) TRY(attr_i64(w, g, where, "samples_total", r->samples_total));
+  if (r->land) TRY(write_land(w, g, gname, r));
   H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
 done:
   free(tmp);
@@ -583,6 +693,9 @@ static int write_contents(const writer *w, hid_t file, const bps_result *res, do
   int piece = res->slice_count > 1;
   TRY(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
   TRY(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
+  int land = 0;
+  for (int i = 0; i < res->nn; i++) land |= res->per_n[i].land != NULL;
+  TRY(attr_str(w, file, "/", "mode", land ? "landscape" : "gradient"));
   for (int i = 0; i < res->nn; i++) TRY(write_n(w, file, &res->per_n[i], piece));
   TRY(write_summary(w, file, res));
   double ww = res->wall_write;
@@ -907,7 +1020,113 @@ typedef struct {
   int nparams, ntracked, q_in, q_out, found_samples;
   int64_t rows; /* length of the cost dataset, -1 if absent */
   double gvm, gvm_se, cmean, cvar, cvar_se, purity, entropy;
+  /* landscape scans (land = 1): NaN where the field is absent */
+  int land, ncut, deg_min, deg_max;
+  char directions[16];
+  double lip, lip_se, alias_max, slope_diff, cut_var;
 } info_row;
+
+static int read_dset_num(const char *path, hid_t loc, const char *where, const char *name,
+                         int rank, const hsize_t *dims, hid_t mtype, size_t esz, void **out);
+static int dset_shape(const char *path, hid_t loc, const char *where, const char *name,
+                      int *rank, hsize_t *dims);
+
+/* The per-sample field name of a landscape group (NULL if absent) with its rows and
+ * elements per row. */
+static int info_field(const char *path, hid_t g, const char *where, const char *name,
+                      double **x, long *S, long *elems) {
+  int rank = 0;
+  hsize_t dims[3] = {0, 0, 0};
+  *x = NULL;
+  htri_t ex = H5Lexists(g, name, H5P_DEFAULT);
+  if (ex < 0) return h5_fail(__LINE__, __func__, "%s: cannot look up dataset %s%s", path, where,
+                             name);
+  if (!ex) return BPS_OK;
+  BPS_CALL(dset_shape(path, g, where, name, &rank, dims));
+  BPS_CHECK(rank >= 1, BPS_ERR_IO, "%s: dataset %s%s is not per-sample", path, where, name);
+  void *vp = NULL;
+  BPS_CALL(read_dset_num(path, g, where, name, rank, dims, H5T_NATIVE_DOUBLE, sizeof(double),
+                         &vp));
+  *x = vp;
+  *S = (long)dims[0];
+  *elems = 1;
+  for (int k = 1; k < rank; k++) *elems *= (long)dims[k];
+  return BPS_OK;
+}
+
+/* The summary of /{gname}/landscape for the info table. */
+static int read_land_row(const char *path, hid_t ng, const char *gname, info_row *r) {
+  int rc = BPS_OK, f, rank = 0;
+  hid_t g = H5I_INVALID_HID;
+  char where[96], *dirs = NULL;
+  double *x = NULL, *y = NULL, *z = NULL;
+  int *deg = NULL;
+  hsize_t dims[3] = {0, 0, 0};
+  long S = 0, e = 0, Sy = 0, ey = 0;
+  snprintf(where, sizeof where, "/%s/landscape/", gname);
+  r->land = 1;
+  r->lip = r->lip_se = r->alias_max = r->slope_diff = r->cut_var = NAN;
+  r->ncut = -1;
+  H5_TRY(g = H5Gopen2(ng, "landscape", H5P_DEFAULT), "%s: cannot open group %s", path, where);
+  TRY(read_attr_str(path, g, where, "directions", &dirs));
+  snprintf(r->directions, sizeof r->directions, "%s", dirs ? dirs : "?");
+  TRY(read_attr_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &r->ncut, &f));
+  if (!f) r->ncut = -1;
+  TRY(dset_shape(path, g, where, "degree", &rank, dims));
+  if (rank != 1 || dims[0] < 1) FAIL(BPS_ERR_IO, "%s: dataset %sdegree is not 1-D", path, where);
+  void *vp = NULL;
+  TRY(read_dset_num(path, g, where, "degree", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
+  deg = vp;
+  r->deg_min = r->deg_max = deg[0];
+  for (hsize_t k = 1; k < dims[0]; k++) {
+    if (deg[k] < r->deg_min) r->deg_min = deg[k];
+    if (deg[k] > r->deg_max) r->deg_max = deg[k];
+  }
+  /* Lipschitz constant: mean over samples of the per-sample average over the cuts */
+  TRY(info_field(path, g, where, "lipschitz", &x, &S, &e));
+  if (x && S > 0) {
+    for (long s = 0; s < S; s++) {
+      double acc = 0;
+      for (long k = 0; k < e; k++) acc += x[s * e + k];
+      x[s] = acc / (double)e;
+    }
+    bps_stats st;
+    bps_stats_compute(x, S, 1, &st);
+    r->lip = st.mean;
+    r->lip_se = st.mean_se;
+  }
+  free(x);
+  x = NULL;
+  TRY(info_field(path, g, where, "aliasing", &x, &S, &e));
+  if (x && S > 0) {
+    r->alias_max = 0;
+    for (long k = 0; k < S * e; k++)
+      if (!(fabs(x[k]) <= r->alias_max)) r->alias_max = fabs(x[k]);
+  }
+  free(x);
+  x = NULL;
+  TRY(info_field(path, g, where, "slope_fft", &y, &Sy, &ey));
+  TRY(info_field(path, g, where, "slope_adjoint", &z, &S, &e));
+  if (y && z && S > 0 && S == Sy && e == ey) {
+    double acc = 0;
+    for (long k = 0; k < S * e; k++) acc += fabs(y[k] - z[k]);
+    r->slope_diff = acc / (double)(S * e);
+  }
+  TRY(info_field(path, g, where, "cut_var", &x, &S, &e));
+  if (x && S > 0) {
+    double acc = 0;
+    for (long k = 0; k < S * e; k++) acc += x[k];
+    r->cut_var = acc / (double)(S * e);
+  }
+done:
+  free(dirs);
+  free(deg);
+  free(x);
+  free(y);
+  free(z);
+  h5_close(&g);
+  return rc;
+}
 
 static int cmp_row(const void *a, const void *b) {
   int x = ((const info_row *)a)->n, y = ((const info_row *)b)->n;
@@ -956,6 +1175,9 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
       r->rows = (int64_t)dims[0];
     }
   }
+  ex = H5Lexists(g, "landscape", H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up group %slandscape", path, where);
+  if (ex) TRY(read_land_row(path, g, gname, r));
 done:
   h5_close(&sp);
   h5_close(&d);
@@ -978,10 +1200,10 @@ int bps_h5_info(const char *path, FILE *out) {
   hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
   info_row *rows = NULL;
   int nrows = 0;
-  enum { NSTR = 8 };
+  enum { NSTR = 9 };
   static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
                                           "model",          "grad_method", "host",
-                                          "start_time",     "end_time"};
+                                          "start_time",     "end_time",    "mode"};
   char *str[NSTR] = {0};
   int *ns = NULL;
   h5_silence();
@@ -1070,6 +1292,9 @@ int bps_h5_info(const char *path, FILE *out) {
   }
   if (job_value(job, "scan", "representation", 0, v, sizeof v))
     fprintf(out, "  %-13s %s\n", "representation", v);
+  int landscape = str[8] && !strcmp(str[8], "landscape");
+  for (int i = 0; i < nrows; i++) landscape |= rows[i].land;
+  if (landscape) fprintf(out, "  %-13s %s\n", "mode", "landscape");
   int have_q = job_value(job, "scan", "qubits", 1, v, sizeof v);
   fprintf(out, "  %-13s %s\n", "qubits", have_q ? v : "?");
   char samples_s[64];
@@ -1114,6 +1339,28 @@ int bps_h5_info(const char *path, FILE *out) {
             a[2], a[3], a[4], a[5], a[6]);
   }
   if (nrows == 0) fprintf(out, "  (no qubit counts in the file)\n");
+  if (landscape) {
+    fprintf(out, "landscape\n  %4s %-10s %5s %-7s  %-11s %-9s  %-12s %-12s %s\n", "n",
+            "directions", "cuts", "degree", "Lipschitz", "+- SE", "aliasing max",
+            "|fft - adj|", "cut_var mean");
+    for (int i = 0; i < nrows; i++) {
+      const info_row *r = &rows[i];
+      char a[5][32], deg[32];
+      if (!r->land) {
+        fprintf(out, "  %4d (no landscape group)\n", r->n);
+        continue;
+      }
+      fmt_num(a[0], 32, r->lip, "%.4e");
+      fmt_num(a[1], 32, r->lip_se, "%.2e");
+      fmt_num(a[2], 32, r->alias_max, "%.2e");
+      fmt_num(a[3], 32, r->slope_diff, "%.2e");
+      fmt_num(a[4], 32, r->cut_var, "%.4e");
+      if (r->deg_min == r->deg_max) snprintf(deg, sizeof deg, "%d", r->deg_min);
+      else snprintf(deg, sizeof deg, "%d-%d", r->deg_min, r->deg_max);
+      fprintf(out, "  %4d %-10s %5d %-7s  %-11s %-9s  %-12s %-12s %s\n", r->n, r->directions,
+              r->ncut, deg, a[0], a[1], a[2], a[3], a[4]);
+    }
+  }
 
   /* completeness */
   enum { MAXN = 4096 };
@@ -1204,6 +1451,8 @@ void bps_h5_result_free(bps_result *res) {
     free(r->params);
     free(r->grad_stats);
     free(r->sample_index);
+    bps_landscape_n_free(r->land);
+    free(r->land);
   }
   free(res->per_n);
   memset(res, 0, sizeof *res);
@@ -1227,7 +1476,7 @@ static int need_str(const char *path, hid_t loc, const char *where, const char *
   return BPS_OK;
 }
 
-/* The numeric dataset loc/name, which must have the given rank and dims, read as mtype
+/* The numeric dataset loc/name, which must have the given rank (0..3) and dims, read as mtype
  * (elements of esz bytes) into a new buffer *out (at least one element long). */
 static int read_dset_num(const char *path, hid_t loc, const char *where, const char *name,
                          int rank, const hsize_t *dims, hid_t mtype, size_t esz, void **out) {
@@ -1245,11 +1494,11 @@ static int read_dset_num(const char *path, hid_t loc, const char *where, const c
   if (cl != H5T_INTEGER && cl != H5T_FLOAT)
     FAIL(BPS_ERR_IO, "%s: dataset %s%s is not numeric", path, where, name);
   H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
-  hsize_t got[2] = {0, 0};
+  hsize_t got[3] = {0, 0, 0};
   int nd = H5Sget_simple_extent_ndims(sp);
   H5_TRY(nd, "%s: dataset %s%s: dataspace", path, where, name);
-  if (nd != rank) FAIL(BPS_ERR_IO, "%s: dataset %s%s has rank %d, expected %d", path, where, name,
-                       nd, rank);
+  if (nd != rank || rank > 3)
+    FAIL(BPS_ERR_IO, "%s: dataset %s%s has rank %d, expected %d", path, where, name, nd, rank);
   H5_TRY(H5Sget_simple_extent_dims(sp, got, NULL), "%s: dataset %s%s: dims", path, where, name);
   size_t n = 1;
   for (int k = 0; k < rank; k++) {
@@ -1333,6 +1582,106 @@ done:
   return rc;
 }
 
+/* The rank (at most 3) and dims of the dataset loc/name, which must exist. */
+static int dset_shape(const char *path, hid_t loc, const char *where, const char *name,
+                      int *rank, hsize_t *dims) {
+  int rc = BPS_OK;
+  hid_t d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+  htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
+  if (!ex) FAIL(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
+                where, name);
+  H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
+  H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
+  int nd = H5Sget_simple_extent_ndims(sp);
+  H5_TRY(nd, "%s: dataset %s%s: dataspace", path, where, name);
+  if (nd > 3) FAIL(BPS_ERR_IO, "%s: dataset %s%s has rank %d (at most 3)", path, where, name, nd);
+  H5_TRY(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: dataset %s%s: dims", path, where, name);
+  *rank = nd;
+done:
+  h5_close(&sp);
+  h5_close(&d);
+  return rc;
+}
+
+/* The group /n{N}/landscape into r->land (allocated here; the caller frees it on failure).
+ * The statistics are read back, not recomputed, so writing r again gives the same data. */
+static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n *r) {
+  int rc = BPS_OK, rank = 0;
+  hid_t g = H5I_INVALID_HID;
+  char *dirs = NULL, *list = NULL, where[96], nm[BPS_LAND_NAME_LEN + 16];
+  hsize_t dims[3] = {0, 0, 0};
+  void *vp = NULL;
+  snprintf(where, sizeof where, "/%s/landscape/", gname);
+  bps_landscape_n *l = r->land = calloc(1, sizeof *r->land);
+  if (!l) FAIL(BPS_ERR_MEM, "out of memory");
+  H5_TRY(g = H5Gopen2(ng, "landscape", H5P_DEFAULT), "%s: cannot open group %s", path, where);
+  TRY(need_str(path, g, where, "directions", &dirs));
+  if (!dirs[0] || strlen(dirs) >= sizeof l->directions)
+    FAIL(BPS_ERR_IO, "%s: %sdirections = '%s' is not a direction kind", path, where, dirs);
+  snprintf(l->directions, sizeof l->directions, "%s", dirs);
+  TRY(need_num(path, g, where, "pad", H5T_NATIVE_INT, &l->pad));
+  TRY(need_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &l->ncut));
+  TRY(need_str(path, g, where, "fields", &list));
+  TRY(dset_shape(path, g, where, "degree", &rank, dims));
+  if (rank != 1 || dims[0] < 1 || dims[0] > 1u << 20)
+    FAIL(BPS_ERR_IO, "%s: dataset %sdegree must be 1-D and non-empty", path, where);
+  TRY(read_dset_num(path, g, where, "degree", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
+  l->degree = vp;
+  TRY(read_dset_num(path, g, where, "size", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
+  l->size = vp;
+  l->ndeg = (int)dims[0];
+  /* the fields, in the order of the comma list */
+  for (char *p = list; *p;) {
+    char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (l->nfield == BPS_LAND_MAX_FIELDS)
+      FAIL(BPS_ERR_IO, "%s: %sfields lists more than %d fields", path, where,
+           BPS_LAND_MAX_FIELDS);
+    bps_land_field *f = &l->field[l->nfield++];
+    if (len == 0 || len >= sizeof f->name)
+      FAIL(BPS_ERR_IO, "%s: %sfields = '%s': empty or too long a field name", path, where, list);
+    memcpy(f->name, p, len);
+    f->name[len] = '\0';
+    p += len + (e ? 1 : 0);
+    TRY(dset_shape(path, g, where, f->name, &rank, dims));
+    if (rank < 1 || dims[0] != (hsize_t)r->samples)
+      FAIL(BPS_ERR_IO, "%s: dataset %s%s must have num_samples = %ld rows (rank %d, %llu rows)",
+           path, where, f->name, r->samples, rank, rank ? (unsigned long long)dims[0] : 0ULL);
+    f->ndim = rank - 1;
+    for (int d = 0; d < f->ndim; d++) {
+      if (dims[d + 1] < 1 || dims[d + 1] > 1u << 30)
+        FAIL(BPS_ERR_IO, "%s: dataset %s%s has an empty dimension", path, where, f->name);
+      f->dims[d] = (long)dims[d + 1];
+    }
+    TRY(read_dset_num(path, g, where, f->name, rank, dims, H5T_NATIVE_DOUBLE, sizeof(double),
+                      &vp));
+    f->data = vp;
+    int have = 0;
+    for (int k = 0; k < 4; k++) {
+      snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
+      htri_t ex = H5Lexists(g, nm, H5P_DEFAULT);
+      H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, nm);
+      have += ex > 0;
+    }
+    if (have != 0 && have != 4)
+      FAIL(BPS_ERR_IO, "%s: %s%s has %d of its 4 statistics datasets", path, where, f->name, have);
+    f->stats = have == 4;
+    double **st[4] = {&f->mean, &f->mean_se, &f->var, &f->var_se};
+    for (int k = 0; f->stats && k < 4; k++) {
+      snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
+      TRY(read_dset_num(path, g, where, nm, f->ndim, dims + 1, H5T_NATIVE_DOUBLE, sizeof(double),
+                        &vp));
+      *st[k] = vp;
+    }
+  }
+done:
+  free(dirs);
+  free(list);
+  h5_close(&g);
+  return rc;
+}
+
 /* One /n{N} group into r (zeroed by the caller; partial contents are freed by the caller). */
 static int load_n(const char *path, hid_t file, const char *gname, int piece, bps_result_n *r) {
   int rc = BPS_OK;
@@ -1412,6 +1761,10 @@ static int load_n(const char *path, hid_t file, const char *gname, int piece, bp
         FAIL(BPS_ERR_IO, "%s: %ssample_index[%ld] = %ld is not increasing in [0, %ld)", path,
              where, s, r->sample_index[s], r->samples_total);
   }
+
+  ex = H5Lexists(g, "landscape", H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up group %slandscape", path, where);
+  if (ex) TRY(load_land(path, g, gname, r));
 
   /* parameters: names, tracked indices, per-parameter statistics */
   r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);

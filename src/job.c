@@ -36,24 +36,36 @@
  * Sections and the key table
  * ------------------------------------------------------------------------------------- */
 
-enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_NOISE, S_OUTPUT, NSEC };
+enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_LANDSCAPE, S_NOISE, S_OUTPUT,
+       NSEC };
 
 #define M_DQNN (1u << BPS_MODEL_DQNN)
 #define M_VH (1u << BPS_MODEL_VH)
 #define M_QBM (1u << BPS_MODEL_QBM)
 #define M_HEA (1u << BPS_MODEL_HEA)
 #define M_ALL (M_DQNN | M_VH | M_QBM | M_HEA)
+/* Scan modes in the applicability mask: bits 8.. (bit 8 + bps_job_mode). */
+#define MODE_BIT(mode) (1u << (8 + (mode)))
+#define MODE_ALL (MODE_BIT(BPS_JOB_MODE_GRADIENT) | MODE_BIT(BPS_JOB_MODE_LANDSCAPE))
 
 static const struct {
   const char *name;
   unsigned models; /* models the section applies to */
+  unsigned modes;  /* scan modes it applies to (0: every mode) */
 } sections[NSEC] = {
     [S_SCAN] = {"scan", M_ALL},          [S_DQNN] = {"dqnn", M_DQNN},
     [S_VH] = {"vh", M_VH},               [S_QBM] = {"qbm", M_QBM},
     [S_HEA] = {"hea", M_HEA},            [S_COST] = {"cost", M_DQNN | M_HEA},
     [S_GRADIENT] = {"gradient", M_ALL},  [S_NOISE] = {"noise", M_DQNN | M_VH | M_HEA},
     [S_OUTPUT] = {"output", M_ALL},
+    [S_LANDSCAPE] = {"landscape", M_ALL, MODE_BIT(BPS_JOB_MODE_LANDSCAPE)},
 };
+
+/* Whether section s applies to a job with applicability mask ab = model bit | mode bit. */
+static int sec_applies(int s, unsigned ab) {
+  unsigned modes = sections[s].modes ? sections[s].modes : MODE_ALL;
+  return (sections[s].models & ab) && (modes & ab);
+}
 static const char *const model_names[] = {"dqnn", "vh", "qbm", "hea"};
 
 typedef enum {
@@ -104,8 +116,8 @@ static const key_def keys[] = {
      "samples per work unit (the unit of load balancing and checkpointing)"},
     {S_SCAN, "representation", K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0, FIELD(repr),
      "density-matrix representation; auto picks the cheaper one"},
-    {S_SCAN, "mode", K_ENUM, "gradient", "gradient|landscape", 1, 0, 0, 0, FIELD(mode),
-     "what to scan: gradient variance (landscape is reserved for a later release)"},
+    {S_SCAN, "mode", K_ENUM, "gradient", "gradient|landscape", 0, 0, 0, 0, FIELD(mode),
+     "what to scan: gradient statistics, or also FFT landscape cuts through every sample ([landscape])"},
     /* [dqnn] */
     {S_DQNN, "widths", K_PATTERN, "n,n", NULL, 0, 0, 0, 0, FIELD(model.widths),
      "layer widths m_0,...,m_L in n (at least 2 entries): integers, n, n+k, n-k, k*n"},
@@ -161,6 +173,12 @@ static const key_def keys[] = {
      "adjoint (exact, one backward pass) or shift (parameter shift, the independent check)"},
     {S_GRADIENT, "params", K_PARAMS, "all", NULL, 0, 0, 0, 0, FIELD(params),
      "parameters to differentiate: all, first, last, or names such as l1.p1.g1, l1.p2.g1"},
+    /* [landscape] */
+    {S_LANDSCAPE, "directions", K_ENUM, "random", "random|axes|plane", 0, 0, 0, 0,
+     FIELD(land_directions),
+     "cuts per sample: one along a random +-1 direction over the [gradient] params, one along each of their axes, or a 2-D plane"},
+    {S_LANDSCAPE, "pad", K_INT, "16", NULL, 0, 2, 256, 0, FIELD(land_pad),
+     "fine-grid factor of the Lipschitz and extremum search (points per FFT sample, then refined)"},
     /* [noise] */
     {S_NOISE, "channel", K_ENUM, "none",
      "none|depolarizing|dephasing|amplitude_damping|global_depolarizing", 0, 0, 0, 0,
@@ -187,13 +205,15 @@ _Static_assert(sizeof(bps_model_kind) == sizeof(int) && sizeof(bps_perceptron) =
                    sizeof(bps_noise_placement) == sizeof(int) &&
                    sizeof(bps_vh_objective) == sizeof(int) && sizeof(bps_hea_kind) == sizeof(int) &&
                    sizeof(bps_grad_method) == sizeof(int) && sizeof(bps_job_mode) == sizeof(int) &&
-                   sizeof(bps_job_repr) == sizeof(int),
+                   sizeof(bps_job_repr) == sizeof(int) &&
+                   sizeof(bps_land_directions) == sizeof(int),
                "enum fields must be int-sized");
 _Static_assert(BPS_MODEL_HEA == 3 && BPS_PERC_PAULI == 4 && BPS_COST_LOCAL == 1 &&
                    BPS_INPUT_HAAR == 2 && BPS_TARGET_UNITARY == 2 &&
                    BPS_NOISE_GLOBAL_DEPOLARIZING == 4 && BPS_NOISE_AFTER_LAYER == 1 &&
                    BPS_VH_OBJ_FIDELITY == 2 && BPS_HEA_ALT == 1 && BPS_GRAD_SHIFT == 1 &&
-                   BPS_JOB_MODE_LANDSCAPE == 1 && BPS_JOB_REPR_FACTORED == 2,
+                   BPS_JOB_MODE_LANDSCAPE == 1 && BPS_JOB_REPR_FACTORED == 2 &&
+                   BPS_LAND_PLANE == 2,
                "enum order must match the value lists of the key table");
 
 /* ---------------------------------------------------------------------------------------
@@ -1235,8 +1255,14 @@ static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
 
 static void check_job(ctx *c, const bps_job *job) {
   const bps_model_spec *m = &job->model;
-  unsigned mbit = 1u << m->kind;
-  if (sections[S_COST].models & mbit) {
+  unsigned mbit = (1u << m->kind) | MODE_BIT(job->mode);
+  if (job->mode == BPS_JOB_MODE_LANDSCAPE && m->kind == BPS_MODEL_QBM) {
+    fail_key(c, find_key(S_SCAN, "mode"),
+             "mode = landscape needs a circuit model (dqnn, vh or hea): the QBM state "
+             "e^{-H(theta)}/Z is not a trigonometric polynomial in theta, so FFT cuts do not apply");
+    return;
+  }
+  if (sec_applies(S_COST, mbit)) {
     int kt = find_key(S_COST, "type"), kg = find_key(S_COST, "targets");
     if (m->cost == BPS_COST_LOCAL && m->targets == BPS_TARGET_UNITARY) {
       char lb[200];
@@ -1247,7 +1273,7 @@ static void check_job(ctx *c, const bps_job *job) {
       return;
     }
   }
-  if (sections[S_NOISE].models & mbit) {
+  if (sec_applies(S_NOISE, mbit)) {
     int kc = find_key(S_NOISE, "channel"), kp = find_key(S_NOISE, "p"),
         kl = find_key(S_NOISE, "placement");
     if (m->noise == BPS_NOISE_GLOBAL_DEPOLARIZING && m->noise_placement == BPS_NOISE_AFTER_GATE) {
@@ -1285,7 +1311,7 @@ static char *build_text(const ctx *c, unsigned mbit) {
     int prev = -1;
     for (int k = 0; k < NKEYS; k++) {
       int s = keys[k].sec;
-      if (!(sections[s].models & mbit)) continue;
+      if (!sec_applies(s, mbit)) continue;
       const char *v = c->slots[k].val;
       size_t need = (prev == s ? 0 : (prev >= 0 ? 1 : 0) + strlen(sections[s].name) + 3) +
                     strlen(keys[k].key) + 3 + strlen(v) + 1;
@@ -1348,17 +1374,26 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
   /* 4. which sections apply */
   unsigned mbit = 0;
   if (!c->failed) {
-    int km = find_key(S_SCAN, "model");
+    int km = find_key(S_SCAN, "model"), kmo = find_key(S_SCAN, "mode");
     int model = enum_find(keys[km].values, c->slots[km].val, NULL, 0);
-    mbit = 1u << model;
+    int mode = enum_find(keys[kmo].values, c->slots[kmo].val, NULL, 0);
+    mbit = (1u << model) | MODE_BIT(mode);
     for (int s = 0; s < NSEC && !c->failed; s++) {
-      if (sections[s].models & mbit) continue;
+      if (sec_applies(s, mbit)) continue;
       if (!c->sec_line[s] && c->sec_set[s] < 0) continue;
-      char lb[200], mb[200], ok[120];
+      char lb[200], mb[200], ok[160];
       size_t ol = 0;
       for (int t = 0; t < NSEC; t++)
-        if (sections[t].models & mbit)
+        if (sec_applies(t, mbit))
           appendf(ok, sizeof ok, &ol, "%s[%s]", ol ? " " : "", sections[t].name);
+      if (sections[s].models & mbit) { /* the mode, not the model, excludes it */
+        fail(c, BPS_ERR_JOB, "%s: section [%s] applies only to mode = landscape (mode = %s from "
+                             "%s%s)",
+             where(c, c->sec_line[s], c->sec_line[s] ? -1 : c->sec_set[s], lb, sizeof lb),
+             sections[s].name, c->slots[kmo].val, key_where(c, kmo, mb, sizeof mb),
+             is_set(c, kmo) ? "" : ", the default");
+        break;
+      }
       fail(c, BPS_ERR_JOB, "%s: section [%s] does not apply to model = %s (model from %s%s); "
                            "sections for %s: %s",
            where(c, c->sec_line[s], c->sec_line[s] ? -1 : c->sec_set[s], lb, sizeof lb),
@@ -1370,7 +1405,7 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
   if (!c->failed) {
     bps_model_spec_default(&job->model);
     for (int k = 0; k < NKEYS && !c->failed; k++) {
-      if (!(sections[keys[k].sec].models & mbit)) continue;
+      if (!sec_applies(keys[k].sec, mbit)) continue;
       char canon[BPS_JOB_STR_LEN * 2], why[400];
       if (convert(&keys[k], c->slots[k].val, job, canon, sizeof canon, why, sizeof why) ||
           strcmp(canon, c->slots[k].val))
@@ -1519,8 +1554,9 @@ void bps_job_print_keys(FILE *out, int markdown) {
     }
     fprintf(out, "\nSections apply by model:");
     for (int s = 0; s < NSEC; s++)
-      fprintf(out, " `[%s]` %s%s", sections[s].name, models_text(sections[s].models, mb, sizeof mb),
-              s + 1 < NSEC ? ";" : ".\n");
+      fprintf(out, " `[%s]` %s%s%s", sections[s].name,
+              models_text(sections[s].models, mb, sizeof mb),
+              sections[s].modes ? " with mode = landscape" : "", s + 1 < NSEC ? ";" : ".\n");
     return;
   }
   fprintf(out, "Job file keys (INI). Override any key with --set section.key=value.\n");
@@ -1528,8 +1564,9 @@ void bps_job_print_keys(FILE *out, int markdown) {
   for (int k = 0; k < NKEYS; k++) {
     const key_def *d = &keys[k];
     if (d->sec != prev)
-      fprintf(out, "\n[%s]  (%s)\n", sections[d->sec].name,
-              models_text(sections[d->sec].models, mb, sizeof mb));
+      fprintf(out, "\n[%s]  (%s%s)\n", sections[d->sec].name,
+              models_text(sections[d->sec].models, mb, sizeof mb),
+              sections[d->sec].modes ? ", mode = landscape" : "");
     prev = d->sec;
     char kv[80];
     snprintf(kv, sizeof kv, "%s = %s", d->key, d->def ? d->def : "(required)");

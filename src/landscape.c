@@ -3,6 +3,7 @@
  * first so that fftw_complex is the C99 double complex. */
 #include <complex.h>
 #include <fftw3.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,11 @@
 
 /* ---------------------------------------------------------------- plan cache */
 
-enum { PLAN_R2C = 0, PLAN_C2R = 1 };
+enum { PLAN_R2C = 0, PLAN_C2R = 1, PLAN_R2C_2D = 2, PLAN_C2R_2D = 3 };
 #define PLAN_CACHE_MAX 64
 
 typedef struct {
-  int kind, n;
+  int kind, n1, n2; /* 1-D plans: n2 = 1 */
   fftw_plan p;
 } plan_entry;
 
@@ -28,10 +29,10 @@ static plan_entry plan_cache[PLAN_CACHE_MAX];
 static int plan_count = 0;
 static int fftw_ready = 0;
 
-/* Create a plan of the given kind and size (FFTW_ESTIMATE on scratch fftw_malloc arrays,
- * so any fftw_malloc'd arrays can be used with the new-array execute functions). Called
- * inside the critical section only. */
-static fftw_plan make_plan(int kind, int n) {
+/* Create a plan of the given kind and size (n1 x n2 real points, row-major; 1-D: n2 = 1)
+ * with FFTW_ESTIMATE on scratch fftw_malloc arrays, so any fftw_malloc'd arrays can be
+ * used with the new-array execute functions. Called inside the critical section only. */
+static fftw_plan make_plan(int kind, int n1, int n2) {
   if (!fftw_ready) {
 #ifdef _OPENMP
     fftw_init_threads();
@@ -39,33 +40,43 @@ static fftw_plan make_plan(int kind, int n) {
 #endif
     fftw_ready = 1;
   }
+  const long long n = (long long)n1 * n2;
 #ifdef _OPENMP
   fftw_plan_with_nthreads(n >= BPS_LANDSCAPE_FFT_THREAD_MIN ? omp_get_max_threads() : 1);
 #endif
+  const int two = kind == PLAN_R2C_2D || kind == PLAN_C2R_2D;
+  const size_t nc = two ? (size_t)n1 * (size_t)(n2 / 2 + 1) : (size_t)(n1 / 2 + 1);
   double *r = fftw_malloc(sizeof(double) * (size_t)n);
-  fftw_complex *z = fftw_malloc(sizeof(fftw_complex) * (size_t)(n / 2 + 1));
+  fftw_complex *z = fftw_malloc(sizeof(fftw_complex) * nc);
   fftw_plan p = NULL;
-  if (r && z)
-    p = kind == PLAN_R2C ? fftw_plan_dft_r2c_1d(n, r, z, FFTW_ESTIMATE)
-                         : fftw_plan_dft_c2r_1d(n, z, r, FFTW_ESTIMATE);
+  if (r && z) {
+    switch (kind) {
+    case PLAN_R2C: p = fftw_plan_dft_r2c_1d(n1, r, z, FFTW_ESTIMATE); break;
+    case PLAN_C2R: p = fftw_plan_dft_c2r_1d(n1, z, r, FFTW_ESTIMATE); break;
+    case PLAN_R2C_2D: p = fftw_plan_dft_r2c_2d(n1, n2, r, z, FFTW_ESTIMATE); break;
+    default: p = fftw_plan_dft_c2r_2d(n1, n2, z, r, FFTW_ESTIMATE); break;
+    }
+  }
   fftw_free(r);
   fftw_free(z);
   return p;
 }
 
 /* A cached plan, or (cache full) a fresh one with *owned = 1 (the caller destroys it). */
-static fftw_plan get_plan(int kind, int n, int *owned) {
+static fftw_plan get_plan2(int kind, int n1, int n2, int *owned) {
   fftw_plan p = NULL;
   *owned = 0;
 #pragma omp critical(bps_fftw_planner)
   {
     for (int i = 0; i < plan_count && !p; i++)
-      if (plan_cache[i].kind == kind && plan_cache[i].n == n) p = plan_cache[i].p;
+      if (plan_cache[i].kind == kind && plan_cache[i].n1 == n1 && plan_cache[i].n2 == n2)
+        p = plan_cache[i].p;
     if (!p) {
-      p = make_plan(kind, n);
+      p = make_plan(kind, n1, n2);
       if (p && plan_count < PLAN_CACHE_MAX) {
         plan_cache[plan_count].kind = kind;
-        plan_cache[plan_count].n = n;
+        plan_cache[plan_count].n1 = n1;
+        plan_cache[plan_count].n2 = n2;
         plan_cache[plan_count].p = p;
         plan_count++;
       } else if (p) {
@@ -75,6 +86,8 @@ static fftw_plan get_plan(int kind, int n, int *owned) {
   }
   return p;
 }
+
+static fftw_plan get_plan(int kind, int n, int *owned) { return get_plan2(kind, n, 1, owned); }
 
 static void put_plan(fftw_plan p, int owned) {
   if (!owned || !p) return;
@@ -92,67 +105,162 @@ void bps_landscape_cleanup(void) {
 
 /* ---------------------------------------------------------------- degree and size */
 
-int bps_landscape_frequencies(const bps_circuit *c, double *R) {
-  BPS_CHECK(c && R, BPS_ERR_ARG, "NULL argument");
-  for (int j = 0; j < c->nparams; j++) R[j] = 0.0;
-  for (int i = 0; i < c->nops; i++) {
+#define NU_QMAX 12      /* base frequency candidates a/q, q = 1 .. NU_QMAX */
+#define NU_RTOL 1e-9    /* 2|s|/nu must be this close (relative) to an integer */
+
+/* 2|s|/nu is (within NU_RTOL) a positive integer: stored in *m (clamped to INT_MAX) */
+static int multiple_of(double w, double nu, long long *m) {
+  double x = w / nu, xi = nearbyint(x);
+  if (!(xi >= 1.0) || fabs(x - xi) > NU_RTOL * x) return 0;
+  *m = xi > (double)INT_MAX ? (long long)INT_MAX : (long long)xi;
+  return 1;
+}
+
+int bps_landscape_frequencies(const bps_circuit *c, double *nu, int *R) {
+  BPS_CHECK(c && nu && R, BPS_ERR_ARG, "NULL argument");
+  const int P = c->nparams;
+  /* state per parameter: 0 unused, 1 unresolved, 2 resolved (nu found) */
+  int *st = calloc((size_t)(P > 0 ? P : 1), sizeof(int));
+  double *amin = malloc(sizeof(double) * (size_t)(P > 0 ? P : 1));
+  if (!st || !amin) {
+    free(st);
+    free(amin);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+  }
+  for (int j = 0; j < P; j++) {
+    nu[j] = 1.0;
+    R[j] = 0;
+    amin[j] = INFINITY;
+  }
+  int rc = BPS_OK;
+  for (int i = 0; i < c->nops && !rc; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind != BPS_OP_PROT) continue;
-    BPS_CHECK(op->param >= 0 && op->param < c->nparams, BPS_ERR_INTERNAL,
-              "operation %d: parameter %d out of range", i, op->param);
-    R[op->param] += 2.0 * fabs(op->scale);
+    if (op->param < 0 || op->param >= P || !isfinite(op->scale)) {
+      rc = bps_error_push(BPS_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                          "operation %d: parameter %d (of %d) or scale %g invalid", i,
+                          op->param, P, op->scale);
+      break;
+    }
+    const double w = 2.0 * fabs(op->scale);
+    if (w == 0.0) continue; /* exp(0): no frequency */
+    st[op->param] = 1;
+    amin[op->param] = fmin(amin[op->param], w);
   }
+  /* nu = a/q for the smallest q such that every 2|s| of the parameter is a multiple:
+   * any common divisor of the set divides a, so a/q with the smallest q is the largest */
+  int left = 0;
+  for (int j = 0; j < P; j++) left += st[j] == 1;
+  for (int q = 1; q <= NU_QMAX && left > 0 && !rc; q++) {
+    for (int j = 0; j < P; j++) R[j] = st[j] == 1; /* R as "still fits" flags */
+    for (int i = 0; i < c->nops; i++) {
+      const bps_op *op = &c->ops[i];
+      if (op->kind != BPS_OP_PROT || op->scale == 0.0) continue;
+      const int j = op->param;
+      long long mlt;
+      if (R[j] && !multiple_of(2.0 * fabs(op->scale), amin[j] / q, &mlt)) R[j] = 0;
+    }
+    for (int j = 0; j < P; j++)
+      if (st[j] == 1 && R[j]) {
+        st[j] = 2;
+        nu[j] = amin[j] / q;
+        left--;
+      }
+  }
+  if (!rc) {
+    long long *deg = calloc((size_t)(P > 0 ? P : 1), sizeof(long long));
+    if (!deg) {
+      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+    } else {
+      for (int i = 0; i < c->nops; i++) {
+        const bps_op *op = &c->ops[i];
+        if (op->kind != BPS_OP_PROT || op->scale == 0.0 || st[op->param] != 2) continue;
+        long long mlt = 0;
+        multiple_of(2.0 * fabs(op->scale), nu[op->param], &mlt);
+        deg[op->param] += mlt;
+      }
+      for (int j = 0; j < P; j++) {
+        if (st[j] == 2) {
+          R[j] = deg[j] > INT_MAX ? INT_MAX : (int)deg[j];
+        } else if (st[j] == 1) { /* incommensurate */
+          R[j] = -1;
+          nu[j] = amin[j];
+        } else {
+          R[j] = 0;
+          nu[j] = 1.0;
+        }
+      }
+      free(deg);
+    }
+  }
+  free(st);
+  free(amin);
+  BPS_CALL(rc);
   return BPS_OK;
 }
 
-/* Degree with parameter names for the messages (names may be NULL). nk = entries of k
- * (>= c->nparams; extra entries must belong to parameters the circuit does not use). */
-static int degree_named(const bps_circuit *c, char *const *names, const int *k, int nk,
-                        int *K) {
-  BPS_CHECK(c && k && K, BPS_ERR_ARG, "NULL argument");
-  double *R = malloc(sizeof(double) * (size_t)(c->nparams > 0 ? c->nparams : 1));
-  BPS_CHECK(R, BPS_ERR_MEM, "out of memory");
-  int rc = bps_landscape_frequencies(c, R);
-  if (rc) {
+/* Frequencies, degree (K != NULL) and direction (dir != NULL) of the cut along k, with
+ * parameter names for the messages (names may be NULL). nk = entries of k and dir (>= c->nparams; extra
+ * entries belong to parameters the circuit does not use: nu = 1, R = 0). */
+static int cut_setup(const bps_circuit *c, char *const *names, const int *k, int nk, int *K,
+                     double *dir) {
+  BPS_CHECK(c && k, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(nk >= c->nparams, BPS_ERR_ARG, "%d direction entries for %d circuit parameters",
+            nk, c->nparams);
+  const int P = c->nparams;
+  double *nu = malloc(sizeof(double) * (size_t)(P > 0 ? P : 1));
+  int *R = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
+  if (!nu || !R) {
+    free(nu);
     free(R);
-    BPS_CALL(rc);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
   }
+  int rc = bps_landscape_frequencies(c, nu, R);
   long long sum = 0;
   int bad = -1;
-  double badR = 0;
-  for (int j = 0; j < nk && bad < 0; j++) {
-    if (k[j] == 0 || j >= c->nparams) continue;
-    double Rj = R[j], Ri = nearbyint(Rj);
-    if (fabs(Rj - Ri) > 1e-9 * fmax(1.0, Rj)) {
-      bad = j;
-      badR = Rj;
-    } else {
-      sum += llabs((long long)k[j]) * (long long)Ri;
-      if (sum > BPS_LANDSCAPE_MAX_DEGREE) break;
+  double badnu = 0;
+  for (int j = 0; j < nk && !rc; j++) {
+    const double nuj = j < P ? nu[j] : 1.0;
+    const int Rj = j < P ? R[j] : 0;
+    if (dir) dir[j] = k[j] / nuj;
+    if (k[j] == 0) continue;
+    if (Rj < 0) {
+      if (bad < 0) {
+        bad = j;
+        badnu = nuj;
+      }
+      continue;
     }
+    if (sum <= BPS_LANDSCAPE_MAX_DEGREE) sum += llabs((long long)k[j]) * (long long)Rj;
   }
+  free(nu);
   free(R);
+  BPS_CALL(rc);
   if (bad >= 0) {
-    if (names && names[bad])
-      BPS_CHECK(0, BPS_ERR_ARG,
-                "parameter %s (index %d) has a non-integer frequency %.17g (sum of 2|scale| "
-                "over its rotations); the cut is almost-periodic and the plain FFT cut does "
-                "not apply",
-                names[bad], bad, badR);
+    const char *nm = names && names[bad] ? names[bad] : NULL;
     BPS_CHECK(0, BPS_ERR_ARG,
-              "parameter %d has a non-integer frequency %.17g (sum of 2|scale| over its "
-              "rotations); the cut is almost-periodic and the plain FFT cut does not apply",
-              bad, badR);
+              "parameter %s%s%d%s has incommensurate frequencies (the 2|scale| of its "
+              "rotations, the smallest %.17g, are not integer multiples of one base "
+              "frequency): a cut moving it is almost periodic (physics.md Sec. 5.1), the "
+              "plain FFT cut does not apply",
+              nm ? nm : "", nm ? " (index " : "", bad, nm ? ")" : "", badnu);
   }
+  if (!K) return BPS_OK; /* direction only */
   BPS_CHECK(sum <= BPS_LANDSCAPE_MAX_DEGREE, BPS_ERR_ARG,
-            "cut degree exceeds %d: direction too long", BPS_LANDSCAPE_MAX_DEGREE);
+            "cut degree %lld exceeds %d: direction too long", sum, BPS_LANDSCAPE_MAX_DEGREE);
   *K = (int)sum;
   return BPS_OK;
 }
 
-int bps_landscape_degree(const bps_circuit *c, const int *k, int *K) {
-  BPS_CHECK(c, BPS_ERR_ARG, "NULL circuit");
-  BPS_CALL(degree_named(c, NULL, k, c->nparams, K));
+int bps_landscape_degree(const bps_circuit *c, char *const *names, const int *k, int *K) {
+  BPS_CHECK(c && k && K, BPS_ERR_ARG, "NULL argument");
+  BPS_CALL(cut_setup(c, names, k, c->nparams, K, NULL));
+  return BPS_OK;
+}
+
+int bps_landscape_direction(const bps_circuit *c, const int *k, double *dir) {
+  BPS_CHECK(c && k && dir, BPS_ERR_ARG, "NULL argument");
+  BPS_CALL(cut_setup(c, NULL, k, c->nparams, NULL, dir));
   return BPS_OK;
 }
 
@@ -352,11 +460,337 @@ int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r) {
   return BPS_OK;
 }
 
+/* ---------------------------------------------------------------- planes (2-D cuts) */
+
+#define PLANE_FINE_CAP (1LL << 22) /* fine-grid points the pad is reduced to */
+#define PLANE_MAX_POINTS (1LL << 28) /* hard limit on sample and fine grids */
+
+/* The band-limited plane: c[(a + K1)(K2 + 1) + b], |a| <= K1, 0 <= b <= K2 (the b = 0
+ * column Hermitian), e1/e2 scratch of K1+1 / K2+1 entries. */
+typedef struct {
+  const double complex *c;
+  int K1, K2;
+  double complex *e1, *e2;
+} plane_spec;
+
+/* f and its partial derivatives at (t, u) up to order `order` (<= 3) by the exact spectral
+ * sum, O(K1 K2): d[0] f, d[1] f_t, d[2] f_u, d[3] f_tt, d[4] f_tu, d[5] f_uu, d[6] f_ttt,
+ * d[7] f_ttu, d[8] f_tuu, d[9] f_uuu. The full sum runs over (a, b) and (-a, -b): b >= 1
+ * terms count twice (real part), the Hermitian b = 0 column once per a. */
+static void plane_eval(const plane_spec *S, double t, double u, int order, double *d) {
+  const int K1 = S->K1, K2 = S->K2;
+  for (int a = 0; a <= K1; a++) S->e1[a] = cexp(I * (double)a * t);
+  for (int b = 0; b <= K2; b++) S->e2[b] = cexp(I * (double)b * u);
+  double v[10] = {0};
+  for (int b = 0; b <= K2; b++) {
+    const double w = b ? 2.0 : 1.0, bb = b;
+    for (int a = -K1; a <= K1; a++) {
+      const double complex e = (a >= 0 ? S->e1[a] : conj(S->e1[-a])) * S->e2[b];
+      const double complex z = S->c[(a + K1) * (K2 + 1) + b] * e;
+      const double zr = w * creal(z), zi = w * cimag(z), aa = a;
+      v[0] += zr;
+      if (order < 1) continue;
+      v[1] -= aa * zi; /* Re(i z) = -Im z */
+      v[2] -= bb * zi;
+      if (order < 2) continue;
+      v[3] -= aa * aa * zr; /* Re(i^2 z) = -Re z */
+      v[4] -= aa * bb * zr;
+      v[5] -= bb * bb * zr;
+      if (order < 3) continue;
+      v[6] += aa * aa * aa * zi; /* Re(i^3 z) = Im z */
+      v[7] += aa * aa * bb * zi;
+      v[8] += aa * bb * bb * zi;
+      v[9] += bb * bb * bb * zi;
+    }
+  }
+  memcpy(d, v, sizeof(double) * (order >= 3 ? 10 : order == 2 ? 6 : order == 1 ? 3 : 1));
+}
+
+/* Objective to maximise with its gradient g and Hessian H = (H_tt, H_tu, H_uu):
+ * kind 0: sign f; kind 1: |grad f|^2 = f_t^2 + f_u^2. */
+static double plane_obj(const plane_spec *S, int kind, int sign, double t, double u, double *g,
+                        double *H) {
+  double d[10];
+  if (kind == 0) {
+    plane_eval(S, t, u, 2, d);
+    g[0] = sign * d[1];
+    g[1] = sign * d[2];
+    H[0] = sign * d[3];
+    H[1] = sign * d[4];
+    H[2] = sign * d[5];
+    return sign * d[0];
+  }
+  plane_eval(S, t, u, 3, d);
+  const double ft = d[1], fu = d[2], ftt = d[3], ftu = d[4], fuu = d[5];
+  g[0] = 2.0 * (ft * ftt + fu * ftu);
+  g[1] = 2.0 * (ft * ftu + fu * fuu);
+  H[0] = 2.0 * (ftt * ftt + ftu * ftu + ft * d[6] + fu * d[7]);
+  H[1] = 2.0 * (ftt * ftu + ftu * fuu + ft * d[7] + fu * d[8]);
+  H[2] = 2.0 * (ftu * ftu + fuu * fuu + ft * d[8] + fu * d[9]);
+  return ft * ft + fu * fu;
+}
+
+/* Damped Newton ascent of the objective from (t, u): Newton step where the Hessian is
+ * negative definite (else per-coordinate Newton where H_ii < 0, preconditioned gradient
+ * otherwise), clipped to the trust box |dt| <= h1, |du| <= h2, halved until the objective
+ * increases; stops when no halving increases it or the step is below 1e-13 of a cell.
+ * Every accepted point is an attained value, so the result never overshoots. */
+static double plane_ascend(const plane_spec *S, int kind, int sign, double t, double u,
+                           double h1, double h2, double *t_at, double *u_at) {
+  double g[2], H[3];
+  double v = plane_obj(S, kind, sign, t, u, g, H);
+  for (int it = 0; it < 60; it++) {
+    double dt, du;
+    const double det = H[0] * H[2] - H[1] * H[1];
+    const int newton = H[0] < 0 && det > 0;
+    if (newton) {
+      dt = -(H[2] * g[0] - H[1] * g[1]) / det;
+      du = -(H[0] * g[1] - H[1] * g[0]) / det;
+    } else {
+      dt = H[0] < 0 ? -g[0] / H[0] : g[0] * h1 * h1 / (fabs(v) + 1e-300);
+      du = H[2] < 0 ? -g[1] / H[2] : g[1] * h2 * h2 / (fabs(v) + 1e-300);
+    }
+    if (!isfinite(dt) || !isfinite(du)) break;
+    double sc = 1.0;
+    if (fabs(dt) > h1) sc = fmin(sc, h1 / fabs(dt));
+    if (fabs(du) > h2) sc = fmin(sc, h2 / fabs(du));
+    dt *= sc;
+    du *= sc;
+    const double len = fabs(dt) / h1 + fabs(du) / h2; /* in grid cells */
+    if (len <= 1e-13) break;
+    /* converged Newton: one last step (quadratic convergence leaves ~len^2 of a cell; the
+     * objective then changes by O(len^2) of its curvature, below rounding), no halving */
+    const int last = newton && len <= 1e-6;
+    int ok = 0;
+    for (int half = 0; half < (last ? 1 : 30) && !ok; half++) {
+      double g2[2], H2[3];
+      double v2 = plane_obj(S, kind, sign, t + dt, u + du, g2, H2);
+      if (v2 > v) {
+        ok = 1;
+        t += dt;
+        u += du;
+        v = v2;
+        memcpy(g, g2, sizeof g2);
+        memcpy(H, H2, sizeof H2);
+      } else {
+        dt *= 0.5;
+        du *= 0.5;
+      }
+    }
+    if (!ok || last) break;
+  }
+  *t_at = fmod(fmod(t, 2.0 * M_PI) + 2.0 * M_PI, 2.0 * M_PI);
+  *u_at = fmod(fmod(u, 2.0 * M_PI) + 2.0 * M_PI, 2.0 * M_PI);
+  return v;
+}
+
+/* Maximum of the objective from its grid values y (nf1 x nf2 row-major, spacings h1, h2;
+ * kind 1: y = |grad f|, the objective its square). A band-limited g of degrees (K1, K2)
+ * exceeds its value at the nearest grid point by at most (1/2) max|g''_v| |delta|^2 <=
+ * (1/2)(K1 h1/2 + K2 h2/2)^2 max|g| (Bernstein along the segment; for |grad f| apply it to
+ * the directional derivative along the maximiser's gradient, whose maximum is the same
+ * point). Only the grid's local maxima (8 neighbours, periodic) within that margin of the
+ * grid maximum can hold the true one; the best REFINE_MAX of them are refined by
+ * plane_ascend. Returns the maximum (kind 1: of |grad f|). */
+static double refine_max2(const plane_spec *S, int kind, int sign, const double *y, int nf1,
+                          int nf2) {
+  const long long nf = (long long)nf1 * nf2;
+  const double h1 = 2.0 * M_PI / nf1, h2 = 2.0 * M_PI / nf2;
+  long long best = 0;
+  double gmax = 0;
+  for (long long m = 0; m < nf; m++) {
+    if (y[m] > y[best]) best = m;
+    gmax = fmax(gmax, fabs(y[m]));
+  }
+  double vbest = y[best];
+  if (S->K1 == 0 && S->K2 == 0) return vbest;
+  const double e = 0.5 * (S->K1 * h1 + S->K2 * h2);
+  const double thr = vbest - 0.5 * e * e * gmax * 1.01 - 1e-300;
+  long long cand[REFINE_MAX];
+  int nc = 0;
+  for (int m1 = 0; m1 < nf1; m1++) {
+    const int r0 = (m1 + nf1 - 1) % nf1, r2 = (m1 + 1) % nf1;
+    for (int m2 = 0; m2 < nf2; m2++) {
+      const long long m = (long long)m1 * nf2 + m2;
+      const double ym = y[m];
+      if (ym < thr) continue;
+      const int c0 = (m2 + nf2 - 1) % nf2, c2 = (m2 + 1) % nf2;
+      const int rows[3] = {r0, m1, r2}, cols[3] = {c0, m2, c2};
+      int is_max = 1;
+      for (int i = 0; i < 3 && is_max; i++)
+        for (int j = 0; j < 3 && is_max; j++)
+          if (y[(long long)rows[i] * nf2 + cols[j]] > ym) is_max = 0;
+      if (!is_max) continue;
+      if (nc < REFINE_MAX) {
+        cand[nc++] = m;
+      } else { /* replace the weakest candidate */
+        int w = 0;
+        for (int i = 1; i < nc; i++)
+          if (y[cand[i]] < y[cand[w]]) w = i;
+        if (ym > y[cand[w]]) cand[w] = m;
+      }
+    }
+  }
+  double obj_best = kind ? vbest * vbest : vbest;
+  for (int i = 0; i < nc; i++) {
+    const double t = h1 * (double)(cand[i] / nf2), u = h2 * (double)(cand[i] % nf2);
+    double ta, ua;
+    double v = plane_ascend(S, kind, sign, t, u, h1, h2, &ta, &ua);
+    if (v > obj_best) obj_best = v;
+  }
+  return kind ? sqrt(obj_best) : obj_best;
+}
+
+void bps_plane_result_free(bps_plane_result *r) {
+  if (!r) return;
+  free(r->W);
+  free(r->c);
+  r->W = NULL;
+  r->c = NULL;
+  r->nW = 0;
+}
+
+int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
+                      bps_plane_result *r) {
+  BPS_CHECK(f && r, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(K1 >= 0 && K1 <= BPS_LANDSCAPE_MAX_DEGREE && K2 >= 0 &&
+                K2 <= BPS_LANDSCAPE_MAX_DEGREE,
+            BPS_ERR_ARG, "bad degrees %d, %d", K1, K2);
+  BPS_CHECK(N1 >= 2 * K1 + 1 && N2 >= 2 * K2 + 1, BPS_ERR_ARG,
+            "%d x %d samples cannot resolve degrees %d, %d (need N_i >= 2K_i+1)", N1, N2, K1,
+            K2);
+  const long long n = (long long)N1 * N2;
+  BPS_CHECK(n <= PLANE_MAX_POINTS, BPS_ERR_ARG, "plane grid %d x %d too large", N1, N2);
+  if (pad == 0) pad = BPS_LANDSCAPE_PAD;
+  BPS_CHECK(pad >= 1, BPS_ERR_ARG, "bad pad %d", pad);
+  while (pad > 2 && (long long)pad * pad * n > PLANE_FINE_CAP) pad--;
+  BPS_CHECK((long long)pad * pad * n <= PLANE_MAX_POINTS, BPS_ERR_ARG,
+            "plane fine grid %d x %d (pad %d) too large", pad * N1, pad * N2, pad);
+  for (long long s = 0; s < n; s++)
+    BPS_CHECK(isfinite(f[s]), BPS_ERR_NUMERIC, "sample %lld (%lld, %lld) is not finite (%g)", s,
+              s / N2, s % N2, f[s]);
+  memset(r, 0, sizeof *r);
+  r->K1 = K1;
+  r->K2 = K2;
+  r->N1 = N1;
+  r->N2 = N2;
+  r->nf1 = pad * N1;
+  r->nf2 = pad * N2;
+  r->slope_adjoint[0] = r->slope_adjoint[1] = NAN;
+  const int nh2 = N2 / 2 + 1, nf1 = r->nf1, nf2 = r->nf2, nfh2 = nf2 / 2 + 1;
+  const long long nf = (long long)nf1 * nf2;
+  const int nb = K2 + 1;
+  r->nW = K1 + K2 + 1;
+  r->W = calloc((size_t)r->nW, sizeof(double));
+  r->c = calloc((size_t)(2 * K1 + 1) * (size_t)nb, sizeof(double complex));
+  double *in = fftw_malloc(sizeof(double) * (size_t)n);
+  fftw_complex *X = fftw_malloc(sizeof(fftw_complex) * (size_t)N1 * (size_t)nh2);
+  fftw_complex *Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nf1 * (size_t)nfh2);
+  double *g = fftw_malloc(sizeof(double) * (size_t)nf);
+  double *dg = fftw_malloc(sizeof(double) * (size_t)nf);
+  double complex *e1 = malloc(sizeof(double complex) * (size_t)(K1 + 1));
+  double complex *e2 = malloc(sizeof(double complex) * (size_t)(K2 + 1));
+  int rc = (r->W && r->c && in && X && Z && g && dg && e1 && e2) ? BPS_OK : BPS_ERR_MEM;
+  int own1 = 0, own2 = 0;
+  fftw_plan p1 = NULL, p2 = NULL;
+  if (!rc) {
+    p1 = get_plan2(PLAN_R2C_2D, N1, N2, &own1);
+    p2 = get_plan2(PLAN_C2R_2D, nf1, nf2, &own2);
+    if (!p1 || !p2) rc = BPS_ERR_INTERNAL;
+  }
+  if (!rc) {
+    double complex *c = r->c;
+    memcpy(in, f, sizeof(double) * (size_t)n);
+    fftw_execute_dft_r2c(p1, in, X);
+    const double invN = 1.0 / (double)n;
+#define CO(a, b) c[((a) + K1) * nb + (b)]
+    /* band: b >= 1 straight from the half spectrum; b = 0 made exactly Hermitian */
+    for (int a = -K1; a <= K1; a++)
+      for (int b = 1; b <= K2; b++) CO(a, b) = X[(size_t)(a >= 0 ? a : a + N1) * nh2 + b] * invN;
+    CO(0, 0) = creal(X[0]) * invN;
+    for (int a = 1; a <= K1; a++) {
+      double complex z = 0.5 * (X[(size_t)a * nh2] + conj(X[(size_t)(N1 - a) * nh2])) * invN;
+      CO(a, 0) = z;
+      CO(-a, 0) = conj(z);
+    }
+    r->mean = creal(CO(0, 0));
+    r->W[0] = r->mean * r->mean;
+    double st = 0, su = 0;
+    for (int b = 0; b <= K2; b++) {
+      const double w = b ? 2.0 : 1.0;
+      for (int a = -K1; a <= K1; a++) {
+        if (a == 0 && b == 0) continue;
+        const double complex z = CO(a, b);
+        const double p = creal(z) * creal(z) + cimag(z) * cimag(z);
+        r->W[abs(a) + b] += w * p;
+        st -= w * a * cimag(z);
+        su -= w * b * cimag(z);
+      }
+    }
+    double var = 0;
+    for (int d = 1; d < r->nW; d++) var += r->W[d];
+    r->var = var;
+    r->slope_fft[0] = st;
+    r->slope_fft[1] = su;
+    double alias = 0;
+    for (int p = 0; p < N1; p++) {
+      const int a = p <= N1 / 2 ? p : p - N1;
+      for (int q = 0; q < nh2; q++)
+        if (abs(a) > K1 || q > K2) alias = fmax(alias, cabs(X[(size_t)p * nh2 + q]) * invN);
+    }
+    r->alias = alias;
+
+    /* band-limited f, f_t, f_u on the fine grid: 2-D c2r of the zero-padded spectrum
+     * (unnormalised: g = sum c_ab e^{i(a t_m + b u_m)} exactly; c2r destroys its input,
+     * so Z is refilled every time) */
+    const size_t nz = (size_t)nf1 * (size_t)nfh2;
+    plane_spec S = {c, K1, K2, e1, e2};
+    for (int pass = 0; pass < 3; pass++) {
+      memset(Z, 0, sizeof(fftw_complex) * nz);
+      for (int a = -K1; a <= K1; a++)
+        for (int b = 0; b <= K2; b++) {
+          double complex z = CO(a, b);
+          if (pass == 1) z *= I * (double)a;
+          if (pass == 2) z *= I * (double)b;
+          Z[(size_t)(a >= 0 ? a : a + nf1) * nfh2 + b] = z;
+        }
+      fftw_execute_dft_c2r(p2, Z, pass == 2 ? dg : g);
+      if (pass == 0) {
+        r->fmax = refine_max2(&S, 0, 1, g, nf1, nf2);
+        for (long long m = 0; m < nf; m++) g[m] = -g[m];
+        r->fmin = -refine_max2(&S, 0, -1, g, nf1, nf2);
+      }
+    }
+#undef CO
+    for (long long m = 0; m < nf; m++) g[m] = hypot(g[m], dg[m]);
+    r->lipschitz = refine_max2(&S, 1, 1, g, nf1, nf2);
+    r->spread = r->fmax - r->fmin;
+    r->bernstein = sqrt((double)K1 * K1 + (double)K2 * K2) * r->spread / 2.0;
+  }
+  put_plan(p1, own1);
+  put_plan(p2, own2);
+  fftw_free(in);
+  fftw_free(X);
+  fftw_free(Z);
+  fftw_free(g);
+  fftw_free(dg);
+  free(e1);
+  free(e2);
+  if (rc) {
+    bps_plane_result_free(r);
+    BPS_CHECK(rc != BPS_ERR_MEM, rc, "out of memory (grid %d x %d, fine grid %d x %d)", N1, N2,
+              nf1, nf2);
+    BPS_CHECK(0, rc, "FFTW planning failed (grid %d x %d, fine grid %d x %d)", N1, N2, nf1,
+              nf2);
+  }
+  return BPS_OK;
+}
+
 /* ---------------------------------------------------------------- model cuts */
 
-int bps_cut_sample(const bps_model_instance *m, const double *theta0, const int *k, int N,
+int bps_cut_sample(const bps_model_instance *m, const double *theta0, const double *dir, int N,
                    double *f) {
-  BPS_CHECK(m && theta0 && k && f, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(m && theta0 && dir && f, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(N >= 1, BPS_ERR_ARG, "bad number of samples %d", N);
   const int M = m->nparams;
   double *th = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
@@ -364,7 +798,7 @@ int bps_cut_sample(const bps_model_instance *m, const double *theta0, const int 
   int rc = BPS_OK;
   for (int s = 0; s < N && !rc; s++) {
     const double t = 2.0 * M_PI * s / N;
-    for (int j = 0; j < M; j++) th[j] = theta0[j] + t * (double)k[j];
+    for (int j = 0; j < M; j++) th[j] = theta0[j] + t * dir[j];
     rc = bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &f[s], NULL);
   }
   free(th);
@@ -372,30 +806,100 @@ int bps_cut_sample(const bps_model_instance *m, const double *theta0, const int 
   return BPS_OK;
 }
 
-int bps_landscape_cut(const bps_model_instance *m, const double *theta0, const int *k,
-                      bps_cut_result *r) {
-  BPS_CHECK(m && theta0 && k && r, BPS_ERR_ARG, "NULL argument");
+/* The model must have a circuit program; degree and direction of k (m->nparams entries). */
+static int model_setup(const bps_model_instance *m, const int *k, int *K, double *dir) {
   BPS_CHECK(m->circuit, BPS_ERR_ARG,
             "model has no circuit program (QBM): its cuts are not trigonometric "
             "polynomials, the FFT cut does not apply");
-  int K = 0, N = 0;
-  BPS_CALL(degree_named(m->circuit, m->param_names, k, m->nparams, &K));
-  BPS_CALL(bps_landscape_size(K, -1, &N));
+  BPS_CALL(cut_setup(m->circuit, m->param_names, k, m->nparams, K, dir));
+  return BPS_OK;
+}
+
+int bps_landscape_cut(const bps_model_instance *m, const double *theta0, const int *k,
+                      bps_cut_result *r) {
+  BPS_CHECK(m && theta0 && k && r, BPS_ERR_ARG, "NULL argument");
   const int M = m->nparams;
-  double *f = malloc(sizeof(double) * (size_t)N);
+  double *dir = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
   double *grad = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
-  int rc = (f && grad) ? BPS_OK : BPS_ERR_MEM;
+  double *f = NULL;
+  int K = 0, N = 0;
+  int rc = (dir && grad) ? BPS_OK : bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
+                                                   "out of memory");
+  if (!rc) rc = model_setup(m, k, &K, dir);
+  if (!rc) rc = bps_landscape_size(K, -1, &N);
+  if (!rc && !(f = malloc(sizeof(double) * (size_t)N)))
+    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
   double f0 = 0, slope = 0;
-  if (!rc) rc = bps_cut_sample(m, theta0, k, N, f);
+  if (!rc) rc = bps_cut_sample(m, theta0, dir, N, f);
   if (!rc) rc = bps_model_cost_grad(m, theta0, BPS_GRAD_ADJOINT, &f0, grad);
   if (!rc) {
-    for (int j = 0; j < M; j++) slope += (double)k[j] * grad[j];
+    for (int j = 0; j < M; j++) slope += dir[j] * grad[j];
     rc = bps_cut_analyse(f, N, K, 0, r);
   }
   free(f);
+  free(dir);
   free(grad);
   BPS_CALL(rc);
   r->slope_adjoint = slope;
   r->f0 = f0;
+  return BPS_OK;
+}
+
+int bps_plane_sample(const bps_model_instance *m, const double *theta0, const double *dir1,
+                     const double *dir2, int N1, int N2, double *f) {
+  BPS_CHECK(m && theta0 && dir1 && dir2 && f, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(N1 >= 1 && N2 >= 1, BPS_ERR_ARG, "bad grid %d x %d", N1, N2);
+  const int M = m->nparams;
+  double *th = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
+  BPS_CHECK(th, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
+  for (int a = 0; a < N1 && !rc; a++) {
+    const double t = 2.0 * M_PI * a / N1;
+    for (int b = 0; b < N2 && !rc; b++) {
+      const double u = 2.0 * M_PI * b / N2;
+      for (int j = 0; j < M; j++) th[j] = theta0[j] + t * dir1[j] + u * dir2[j];
+      rc = bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &f[(size_t)a * N2 + b], NULL);
+    }
+  }
+  free(th);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_landscape_plane(const bps_model_instance *m, const double *theta0, const int *k1,
+                        const int *k2, bps_plane_result *r) {
+  BPS_CHECK(m && theta0 && k1 && k2 && r, BPS_ERR_ARG, "NULL argument");
+  const int M = m->nparams;
+  const size_t sz = sizeof(double) * (size_t)(M > 0 ? M : 1);
+  double *d1 = malloc(sz), *d2 = malloc(sz), *grad = malloc(sz), *f = NULL;
+  int K1 = 0, K2 = 0, N1 = 0, N2 = 0;
+  int rc = (d1 && d2 && grad) ? BPS_OK : bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__,
+                                                        __func__, "out of memory");
+  if (!rc) rc = model_setup(m, k1, &K1, d1);
+  if (!rc) rc = model_setup(m, k2, &K2, d2);
+  if (!rc) rc = bps_landscape_size(K1, -1, &N1);
+  if (!rc) rc = bps_landscape_size(K2, -1, &N2);
+  if (!rc && (long long)N1 * N2 > PLANE_MAX_POINTS)
+    rc = bps_error_push(BPS_ERR_ARG, __FILE__, __LINE__, __func__,
+                        "plane degrees %d, %d need a %d x %d grid: too large", K1, K2, N1, N2);
+  if (!rc && !(f = malloc(sizeof(double) * (size_t)N1 * (size_t)N2)))
+    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+  double f0 = 0, s1 = 0, s2 = 0;
+  if (!rc) rc = bps_plane_sample(m, theta0, d1, d2, N1, N2, f);
+  if (!rc) rc = bps_model_cost_grad(m, theta0, BPS_GRAD_ADJOINT, &f0, grad);
+  if (!rc) {
+    for (int j = 0; j < M; j++) {
+      s1 += d1[j] * grad[j];
+      s2 += d2[j] * grad[j];
+    }
+    rc = bps_plane_analyse(f, N1, N2, K1, K2, 0, r);
+  }
+  free(f);
+  free(d1);
+  free(d2);
+  free(grad);
+  BPS_CALL(rc);
+  r->slope_adjoint[0] = s1;
+  r->slope_adjoint[1] = s2;
   return BPS_OK;
 }

@@ -1,7 +1,10 @@
 /* merge: `bpscan merge OUT.h5 PIECE.h5 ...` (see include/bpscan/merge.h and README
  * "Running on a cluster"). The pieces are loaded with bps_h5_read, checked against each
  * other, their rows put back in sample order, the statistics recomputed with
- * bps_result_n_stats (as the driver does), and the result written with bps_h5_write. */
+ * bps_result_n_stats (as the driver does), and the result written with bps_h5_write.
+ * Landscape scans: the pieces must have the same landscape structure (directions, pad,
+ * degrees, sizes, field names and shapes); their per-sample field rows are placed like the
+ * gradient rows and the field statistics recomputed. */
 #include "bpscan/merge.h"
 
 #include <math.h>
@@ -158,6 +161,62 @@ static char *job_with_path(const char *text, const char *out_path) {
 
 static int same_double(double a, double b) { return !memcmp(&a, &b, sizeof a); }
 
+/* What differs between two pieces' landscape structures (NULL if nothing): everything but
+ * the per-sample rows and their statistics. */
+static const char *land_difference(const bps_landscape_n *a, const bps_landscape_n *b) {
+  if (strcmp(a->directions, b->directions)) return "the landscape directions";
+  if (a->pad != b->pad) return "the landscape pad";
+  if (a->ncut != b->ncut) return "the landscape cuts per sample";
+  if (a->ndeg != b->ndeg || memcmp(a->degree, b->degree, sizeof(int) * (size_t)a->ndeg))
+    return "the landscape degrees";
+  if (memcmp(a->size, b->size, sizeof(int) * (size_t)a->ndeg)) return "the landscape FFT sizes";
+  if (a->nfield != b->nfield) return "the landscape fields (their number)";
+  for (int i = 0; i < a->nfield; i++) {
+    const bps_land_field *x = &a->field[i], *y = &b->field[i];
+    if (strcmp(x->name, y->name)) return "the landscape fields (their names)";
+    if (x->ndim != y->ndim || x->stats != y->stats) return "the landscape fields (their shapes)";
+    for (int d = 0; d < x->ndim; d++)
+      if (x->dims[d] != y->dims[d]) return "the landscape fields (their shapes)";
+  }
+  return NULL;
+}
+
+/* A copy of ref's landscape structure with room for S samples per field (statistics not
+ * allocated: bps_result_n_stats does that); NULL if out of memory. */
+static bps_landscape_n *land_alloc(const bps_landscape_n *ref, long S) {
+  bps_landscape_n *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  memcpy(l->directions, ref->directions, sizeof l->directions);
+  l->pad = ref->pad;
+  l->ncut = ref->ncut;
+  l->ndeg = ref->ndeg;
+  l->degree = malloc(sizeof(int) * (size_t)ref->ndeg);
+  l->size = malloc(sizeof(int) * (size_t)ref->ndeg);
+  int ok = l->degree && l->size;
+  if (ok) {
+    memcpy(l->degree, ref->degree, sizeof(int) * (size_t)ref->ndeg);
+    memcpy(l->size, ref->size, sizeof(int) * (size_t)ref->ndeg);
+  }
+  l->nfield = ref->nfield;
+  for (int i = 0; ok && i < ref->nfield; i++) {
+    bps_land_field *f = &l->field[i];
+    const bps_land_field *rf = &ref->field[i];
+    memcpy(f->name, rf->name, sizeof f->name);
+    f->ndim = rf->ndim;
+    f->dims[0] = rf->dims[0];
+    f->dims[1] = rf->dims[1];
+    f->stats = rf->stats;
+    f->data = malloc(sizeof(double) * (size_t)(S > 0 ? S : 1) * (size_t)bps_land_field_elems(f));
+    ok = f->data != NULL;
+  }
+  if (!ok) {
+    bps_landscape_n_free(l);
+    free(l);
+    return NULL;
+  }
+  return l;
+}
+
 /* Whether two pieces' groups of one qubit count agree on everything but the samples;
  * otherwise describe the first difference in m. */
 static int same_layout(const bps_result_n *a, const bps_result_n *b, msgbuf *m) {
@@ -177,6 +236,7 @@ static int same_layout(const bps_result_n *a, const bps_result_n *b, msgbuf *m) 
     what = "the Page predictions";
   for (int k = 0; !what && k < a->nparams; k++)
     if (strcmp(a->param_names[k], b->param_names[k])) what = "the parameter names";
+  if (!what && a->land && b->land) what = land_difference(a->land, b->land);
   if (!what) return 1;
   msg_add(m, "%s", what);
   return 0;
@@ -258,6 +318,13 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
     if (!same)
       REFUSE("'%s' and '%s' hold different qubit counts (%d vs %d groups): not pieces of one "
              "scan", names[0], names[i], p0->nn, p->nn);
+    for (int j = 0; j < p->nn; j++) {
+      const bps_result_n *a = &p0->per_n[j], *b = &p->per_n[j];
+      if (!a->land != !b->land)
+        REFUSE("'%s' is a %s scan but '%s' is a %s scan (at n = %d): not pieces of one scan",
+               names[0], a->land ? "landscape" : "gradient", names[i],
+               b->land ? "landscape" : "gradient", a->n);
+    }
     for (int j = 0; j < p->nn; j++) {
       msgbuf what = {malloc(256), 256, 0};
       if (!what.buf) {
@@ -370,8 +437,10 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
     free(owner);
     filled = calloc(Sz, 1);
     owner = malloc(sizeof(int) * Sz);
+    if (ref->land) r->land = land_alloc(ref->land, S);
     int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
-             r->grad && r->diag && (r->params || !ref->params) && filled && owner;
+             r->grad && r->diag && (r->params || !ref->params) && (r->land || !ref->land) &&
+             filled && owner;
     for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
     if (!ok) {
       rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
@@ -401,6 +470,12 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
         if (r->params)
           memcpy(r->params + (size_t)s * (size_t)PA, q->params + (size_t)row * (size_t)PA,
                  sizeof(double) * (size_t)PA);
+        for (int fi = 0; r->land && fi < r->land->nfield; fi++) {
+          bps_land_field *to = &r->land->field[fi];
+          size_t e = (size_t)bps_land_field_elems(to);
+          memcpy(to->data + (size_t)s * e, q->land->field[fi].data + (size_t)row * e,
+                 sizeof(double) * e);
+        }
       }
     }
     long have = 0;

@@ -4,10 +4,73 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bpscan/error.h"
 
 const char *const bps_diag_names[BPS_NDIAG] = {"purity", "entropy", "renyi2", "trace_distance"};
+
+long bps_land_field_elems(const bps_land_field *f) {
+  long e = 1;
+  for (int d = 0; d < f->ndim; d++) e *= f->dims[d];
+  return e;
+}
+
+bps_land_field *bps_landscape_field(bps_landscape_n *l, const char *name) {
+  if (!l || !name) return NULL;
+  for (int i = 0; i < l->nfield; i++)
+    if (!strcmp(l->field[i].name, name)) return &l->field[i];
+  return NULL;
+}
+
+static void field_stats_free(bps_land_field *f) {
+  free(f->mean);
+  free(f->mean_se);
+  free(f->var);
+  free(f->var_se);
+  f->mean = f->mean_se = f->var = f->var_se = NULL;
+}
+
+void bps_landscape_n_free(bps_landscape_n *l) {
+  if (!l) return;
+  for (int i = 0; i < l->nfield && i < BPS_LAND_MAX_FIELDS; i++) {
+    free(l->field[i].data);
+    field_stats_free(&l->field[i]);
+  }
+  free(l->degree);
+  free(l->size);
+  memset(l, 0, sizeof *l);
+}
+
+/* Element-wise statistics over the samples of every field with stats = 1. */
+static int landscape_stats(bps_landscape_n *l, long S) {
+  for (int i = 0; i < l->nfield; i++) {
+    bps_land_field *f = &l->field[i];
+    if (!f->stats) continue;
+    long e = bps_land_field_elems(f);
+    BPS_CHECK(e >= 1 && (S == 0 || f->data), BPS_ERR_ARG, "landscape field %s: no data",
+              f->name);
+    field_stats_free(f);
+    f->mean = malloc(sizeof(double) * (size_t)e);
+    f->mean_se = malloc(sizeof(double) * (size_t)e);
+    f->var = malloc(sizeof(double) * (size_t)e);
+    f->var_se = malloc(sizeof(double) * (size_t)e);
+    BPS_CHECK(f->mean && f->mean_se && f->var && f->var_se, BPS_ERR_MEM, "out of memory");
+    for (long k = 0; k < e; k++) {
+      bps_stats st;
+      if (S >= 1) {
+        bps_stats_compute(f->data + k, S, (size_t)e, &st);
+      } else {
+        st.mean = st.mean_se = st.var = st.var_se = NAN;
+      }
+      f->mean[k] = st.mean;
+      f->mean_se[k] = st.mean_se;
+      f->var[k] = st.var;
+      f->var_se[k] = st.var_se;
+    }
+  }
+  return BPS_OK;
+}
 
 int bps_result_n_stats(bps_result_n *r) {
   long S = r->samples;
@@ -22,6 +85,7 @@ int bps_result_n_stats(bps_result_n *r) {
   }
   r->grad_var_mean = P ? vm / P : NAN;
   r->grad_var_mean_se = NAN;
+  if (r->land) BPS_CALL(landscape_stats(r->land, S));
   if (S < 2 || P == 0) return BPS_OK;
   /* SE of the parameter-averaged variance: z_s = mean_p (g_sp - mean_p)^2 S/(S-1) */
   double *z = malloc(sizeof(double) * (size_t)S);

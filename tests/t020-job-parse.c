@@ -322,8 +322,8 @@ static void test_overrides(void) {
   CHECK_JOB_FAILS(t, bad8, 1, "would start a comment");
   const char *bad9[] = {"output.path="};
   CHECK_JOB_FAILS(t, bad9, 1, "[output] path = : empty value");
-  const char *bad10[] = {"scan.mode=landscape"};
-  CHECK_JOB_FAILS(t, bad10, 1, "--set scan.mode=landscape: [scan] mode = landscape is not available yet");
+  const char *bad10[] = {"landscape.pad=8"}; /* [landscape] needs mode = landscape */
+  CHECK_JOB_FAILS(t, bad10, 1, "--set landscape.pad=8: section [landscape] applies only to mode = landscape (mode = gradient from t.ini, the default)");
   const char *bad11[] = {"cost.targets=unitary", "cost.type=local"};
   CHECK_JOB_FAILS(t, bad11, 2, "--set cost.targets=unitary: [cost] targets = unitary: the local cost needs product targets");
   /* values must fit one job-file line of the canonical text ("key = value") */
@@ -412,7 +412,9 @@ static void test_values(void) {
   VALUE_FAILS("model = dqn\n", "[scan] model = dqn: unknown value (did you mean 'dqnn'? allowed: dqnn, vh, qbm, hea)");
   VALUE_FAILS("model = zzzzzz\n", "unknown value (allowed: dqnn, vh, qbm, hea)");
   VALUE_FAILS("representation = sparse\n", "allowed: auto, dense, factored");
-  VALUE_FAILS("mode = landscape\n", "t.ini:3: [scan] mode = landscape is not available yet");
+  VALUE_FAILS("model = qbm\nmode = landscape\n", "t.ini:4: [scan] mode = landscape: mode = landscape needs a circuit model");
+  VALUE_FAILS("mode = landscape\n[landscape]\npad = 1\n", "t.ini:5: [landscape] pad = 1: out of range");
+  VALUE_FAILS("mode = landscape\n[landscape]\ndirections = diagonal\n", "allowed: random, axes, plane");
   VALUE_FAILS("[dqnn]\nwidths = n,x\n", "t.ini:4: [dqnn] widths = n,x: 'x' is not allowed in a width pattern");
   VALUE_FAILS("[dqnn]\nwidths = 2 3\n", "space inside a width entry");
   VALUE_FAILS("[dqnn]\nwidths = n,99999999999999999999n\n", "at most 4 digits");

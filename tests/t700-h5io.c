@@ -5,7 +5,15 @@
  * non-HDF5, non-bpscan and newer-schema files. Array-job pieces carry slice_index/slice_count,
  * sample_index and samples_total (complete scans: slice 0 of 1, neither dataset nor
  * attribute), and bps_h5_read loads a file so completely that writing it again gives the
- * same bytes. (Tests may include <hdf5.h>; src/ may not, except src/h5io.c.) */
+ * same bytes. Landscape scans: the root attribute mode and the /n{N}/landscape group
+ * (attributes, degree/size, per-sample fields [S, dims...] chunked by rows, statistics
+ * datasets, scalar for one value per sample) are written as documented, read back equal
+ * (write-read-write gives the same bytes), the statistics equal bps_result_n_stats's,
+ * inconsistent landscape results are refused, info prints the landscape table, and
+ * bps_merge_results merges landscape pieces into the bytes of a single run (and refuses
+ * mixed or differently shaped pieces). (Tests may include <hdf5.h>; src/ may not, except
+ * src/h5io.c.) */
+#include "bpscan/merge.h"
 #include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
@@ -126,8 +134,9 @@ static void check_attr_str(hid_t loc, const char *name, const char *want) {
   H5Tclose(t), H5Sclose(s), H5Aclose(a);
 }
 
-/* Dataset with the given dims (rank 1 or 2), file type ftype, whose contents equal want
- * (read as mtype, compared bytewise). Returns its creation property list's layout. */
+/* Dataset with the given dims (rank 0 = scalar, up to 3), file type ftype, whose contents
+ * equal want (read as mtype, compared bytewise). Returns its creation property list's
+ * layout. */
 static H5D_layout_t check_dset(hid_t loc, const char *name, int rank, const hsize_t *dims,
                                hid_t ftype, hid_t mtype, const void *want, size_t esz) {
   hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
@@ -137,8 +146,9 @@ static H5D_layout_t check_dset(hid_t loc, const char *name, int rank, const hsiz
     return H5D_LAYOUT_ERROR;
   }
   hid_t s = H5Dget_space(d), t = H5Dget_type(d), p = H5Dget_create_plist(d);
-  hsize_t got[2] = {0, 0};
+  hsize_t got[3] = {0, 0, 0};
   CHECK(H5Sget_simple_extent_ndims(s) == rank);
+  CHECK(H5Sget_simple_extent_type(s) == (rank ? H5S_SIMPLE : H5S_SCALAR));
   H5Sget_simple_extent_dims(s, got, NULL);
   size_t n = 1;
   for (int k = 0; k < rank; k++) {
@@ -163,10 +173,10 @@ static H5D_layout_t check_dset(hid_t loc, const char *name, int rank, const hsiz
     ncd = 4;
     CHECK(H5Pget_filter2(p, 1, &flags, &ncd, cd, 0, NULL, NULL) == H5Z_FILTER_DEFLATE);
     CHECK(ncd >= 1 && cd[0] == 4);
-    hsize_t ch[2] = {0, 0};
-    CHECK(H5Pget_chunk(p, 2, ch) == rank);
+    hsize_t ch[3] = {0, 0, 0};
+    CHECK(H5Pget_chunk(p, 3, ch) == rank);
     CHECK(ch[0] == (dims[0] < 4096 ? dims[0] : 4096));
-    if (rank == 2) CHECK(ch[1] == dims[1]);
+    for (int k = 1; k < rank; k++) CHECK(ch[k] == dims[k]);
   }
   H5Pclose(p), H5Tclose(t), H5Sclose(s), H5Dclose(d);
   return lay;
@@ -198,6 +208,66 @@ static void check_dset_strings(hid_t loc, const char *name, int n, char *const *
   H5Dvlen_reclaim(t, s, H5P_DEFAULT, v);
   free(v);
   H5Tclose(t), H5Sclose(s), H5Dclose(d);
+}
+
+static herr_t count_attr(hid_t loc, const char *name, const H5A_info_t *ai, void *data) {
+  (void)loc, (void)name, (void)ai;
+  ++*(int *)data;
+  return 0;
+}
+
+/* The group /n{N}/landscape of g against r->land (or its absence). */
+static void check_land(hid_t g, const bps_result_n *r) {
+  const bps_landscape_n *l = r->land;
+  if (!l) {
+    CHECK(H5Lexists(g, "landscape", H5P_DEFAULT) == 0);
+    return;
+  }
+  hid_t lg = H5Gopen2(g, "landscape", H5P_DEFAULT);
+  CHECK(lg >= 0);
+  if (lg < 0) return;
+  check_attr_str(lg, "directions", l->directions);
+  CHECK(attr_int(lg, "pad", H5T_STD_I32LE) == l->pad);
+  CHECK(attr_int(lg, "num_cuts", H5T_STD_I32LE) == l->ncut);
+  char list[1024] = "";
+  for (int i = 0; i < l->nfield; i++) {
+    if (i) strcat(list, ",");
+    strcat(list, l->field[i].name);
+  }
+  check_attr_str(lg, "fields", list);
+  int nattr = 0;
+  CHECK(H5Aiterate2(lg, H5_INDEX_NAME, H5_ITER_INC, NULL, count_attr, &nattr) >= 0);
+  CHECK(nattr == 4);
+  hsize_t d1[1] = {(hsize_t)l->ndeg};
+  CHECK(check_dset(lg, "degree", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->degree, 4) ==
+        H5D_CONTIGUOUS);
+  CHECK(check_dset(lg, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 4) ==
+        H5D_CONTIGUOUS);
+  hsize_t links = 2;
+  for (int i = 0; i < l->nfield; i++) {
+    const bps_land_field *fl = &l->field[i];
+    hsize_t dims[3] = {(hsize_t)r->samples, (hsize_t)fl->dims[0], (hsize_t)fl->dims[1]};
+    H5D_layout_t lay = check_dset(lg, fl->name, fl->ndim + 1, dims, H5T_IEEE_F64LE,
+                                  H5T_NATIVE_DOUBLE, fl->data, 8);
+    CHECK(lay == (r->samples > 0 ? H5D_CHUNKED : H5D_CONTIGUOUS));
+    links++;
+    static const char *const suf[4] = {"_mean", "_mean_se", "_var", "_var_se"};
+    const double *st[4] = {fl->mean, fl->mean_se, fl->var, fl->var_se};
+    for (int k = 0; k < 4; k++) {
+      char nm[64];
+      snprintf(nm, sizeof nm, "%s%s", fl->name, suf[k]);
+      if (!fl->stats) {
+        CHECK(H5Lexists(lg, nm, H5P_DEFAULT) == 0);
+        continue;
+      }
+      CHECK(check_dset(lg, nm, fl->ndim, dims + 1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, st[k], 8) ==
+            H5D_CONTIGUOUS);
+      links++;
+    }
+  }
+  H5G_info_t gi;
+  CHECK(H5Gget_info(lg, &gi) >= 0 && gi.nlinks == links);
+  H5Gclose(lg);
 }
 
 static void check_file(const char *path, const bps_result *res) {
@@ -237,6 +307,9 @@ static void check_file(const char *path, const bps_result *res) {
   int piece = res->slice_count > 1;
   CHECK(attr_int(f, "slice_index", H5T_STD_I32LE) == (piece ? res->slice_index : 0));
   CHECK(attr_int(f, "slice_count", H5T_STD_I32LE) == (piece ? res->slice_count : 1));
+  int land = 0;
+  for (int i = 0; i < res->nn; i++) land |= res->per_n[i].land != NULL;
+  check_attr_str(f, "mode", land ? "landscape" : "gradient");
 
   for (int i = 0; i < res->nn; i++) {
     const bps_result_n *r = &res->per_n[i];
@@ -309,6 +382,7 @@ static void check_file(const char *path, const bps_result *res) {
     double pe = attr_f64(g, "page_entropy"), pp = attr_f64(g, "page_purity");
     if (isnan(r->page_entropy)) CHECK(isnan(pe) && isnan(pp));
     else CHECK(pe == r->page_entropy && pp == r->page_purity);
+    check_land(g, r);
     H5Gclose(g);
   }
 
@@ -387,6 +461,349 @@ static void check_info_fails(const char *path, const char *part) {
   CHECK(t[0] == '\0'); /* nothing printed */
   free(t);
   bps_error_clear();
+}
+
+/* ---- landscape scans ---- */
+
+static int same_f64(const double *a, const double *b, long n) {
+  return n == 0 || (a && b && !memcmp(a, b, sizeof(double) * (size_t)n));
+}
+
+/* a and b hold the same landscape structure, data and statistics, bit for bit. */
+static void check_same_land(const bps_landscape_n *a, const bps_landscape_n *b, long S) {
+  CHECK(a && b);
+  if (!a || !b) return;
+  CHECK(!strcmp(a->directions, b->directions) && a->pad == b->pad && a->ncut == b->ncut);
+  CHECK(a->ndeg == b->ndeg && a->ndeg >= 1);
+  if (a->ndeg != b->ndeg) return;
+  CHECK(!memcmp(a->degree, b->degree, sizeof(int) * (size_t)a->ndeg));
+  CHECK(!memcmp(a->size, b->size, sizeof(int) * (size_t)a->ndeg));
+  CHECK(a->nfield == b->nfield);
+  for (int i = 0; i < a->nfield && i < b->nfield; i++) {
+    const bps_land_field *x = &a->field[i], *y = &b->field[i];
+    CHECK(!strcmp(x->name, y->name) && x->ndim == y->ndim && x->stats == y->stats);
+    for (int d = 0; d < x->ndim; d++) CHECK(x->dims[d] == y->dims[d]);
+    long e = bps_land_field_elems(x);
+    CHECK(same_f64(x->data, y->data, S * e));
+    if (x->stats && y->stats) {
+      CHECK(same_f64(x->mean, y->mean, e) && same_f64(x->mean_se, y->mean_se, e));
+      CHECK(same_f64(x->var, y->var, e) && same_f64(x->var_se, y->var_se, e));
+    }
+  }
+}
+
+/* Writing res fails with BPS_ERR_ARG, a message containing part, and no file. */
+static void check_refused(const bps_result *res, const char *path, const char *part) {
+  int rc = bps_h5_write(path, res, 0);
+  CHECK(rc == BPS_ERR_ARG && strstr(bps_error_message(), part));
+  if (rc != BPS_ERR_ARG || !strstr(bps_error_message(), part))
+    fprintf(stderr, "  rc %d, message '%s' lacks '%s'\n", rc, bps_error_message(), part);
+  bps_error_clear();
+  CHECK(access(path, F_OK) != 0);
+}
+
+/* Piece k of N of full (the rows s with s % N == k) with its own statistics, every pointer
+ * malloc'ed as bps_h5_read leaves it (release with bps_h5_result_free). */
+static void make_piece(const bps_result *full, int k, int N, bps_result *pc) {
+  memset(pc, 0, sizeof *pc);
+  pc->job_text = strdup(full->job_text);
+  pc->model = strdup(full->model);
+  pc->grad_method = strdup(full->grad_method);
+  pc->host = strdup(full->host);
+  pc->job_hash = full->job_hash;
+  pc->seed = full->seed;
+  pc->mpi_ranks = full->mpi_ranks;
+  pc->omp_threads = full->omp_threads;
+  pc->start_time = full->start_time;
+  pc->end_time = full->end_time;
+  pc->wall_plan = full->wall_plan, pc->wall_compute = full->wall_compute;
+  pc->wall_reduce = full->wall_reduce, pc->wall_write = full->wall_write;
+  pc->slice_index = k;
+  pc->slice_count = N;
+  pc->nn = full->nn;
+  pc->per_n = calloc((size_t)full->nn, sizeof *pc->per_n);
+  for (int i = 0; i < full->nn; i++) {
+    const bps_result_n *f = &full->per_n[i];
+    bps_result_n *r = &pc->per_n[i];
+    int P = f->ntracked, PA = f->nparams;
+    long S = 0;
+    for (long s = k; s < f->samples; s += N) S++;
+    r->n = f->n;
+    r->samples = S;
+    r->samples_total = f->samples;
+    r->nparams = PA;
+    r->ntracked = P;
+    r->q_in = f->q_in, r->q_out = f->q_out, r->diag_qubits = f->diag_qubits;
+    r->page_entropy = f->page_entropy, r->page_purity = f->page_purity;
+    r->representation = strdup(f->representation);
+    r->tracked = malloc(sizeof(int) * (size_t)P);
+    memcpy(r->tracked, f->tracked, sizeof(int) * (size_t)P);
+    r->param_names = malloc(sizeof(char *) * (size_t)PA);
+    for (int q = 0; q < PA; q++) r->param_names[q] = strdup(f->param_names[q]);
+    r->grad_stats = calloc((size_t)P, sizeof(bps_stats));
+    r->cost = malloc(sizeof(double) * (size_t)S);
+    r->grad = malloc(sizeof(double) * (size_t)S * (size_t)P);
+    r->diag = malloc(sizeof(double) * (size_t)S * BPS_NDIAG);
+    r->params = f->params ? malloc(sizeof(double) * (size_t)S * (size_t)PA) : NULL;
+    r->sample_index = malloc(sizeof(long) * (size_t)S);
+    const bps_landscape_n *fl = f->land;
+    bps_landscape_n *l = NULL;
+    if (fl) {
+      l = r->land = calloc(1, sizeof *l);
+      memcpy(l->directions, fl->directions, sizeof l->directions);
+      l->pad = fl->pad, l->ncut = fl->ncut, l->ndeg = fl->ndeg, l->nfield = fl->nfield;
+      l->degree = malloc(sizeof(int) * (size_t)l->ndeg);
+      l->size = malloc(sizeof(int) * (size_t)l->ndeg);
+      memcpy(l->degree, fl->degree, sizeof(int) * (size_t)l->ndeg);
+      memcpy(l->size, fl->size, sizeof(int) * (size_t)l->ndeg);
+      for (int q = 0; q < l->nfield; q++) {
+        bps_land_field *x = &l->field[q];
+        memcpy(x->name, fl->field[q].name, sizeof x->name);
+        x->ndim = fl->field[q].ndim, x->stats = fl->field[q].stats;
+        x->dims[0] = fl->field[q].dims[0], x->dims[1] = fl->field[q].dims[1];
+        x->data = malloc(sizeof(double) * (size_t)S * (size_t)bps_land_field_elems(x));
+      }
+    }
+    for (long j = 0, s = k; j < S; j++, s += N) {
+      r->sample_index[j] = s;
+      r->cost[j] = f->cost[s];
+      memcpy(r->grad + j * P, f->grad + s * P, sizeof(double) * (size_t)P);
+      memcpy(r->diag + j * BPS_NDIAG, f->diag + s * BPS_NDIAG, sizeof(double) * BPS_NDIAG);
+      if (r->params) memcpy(r->params + j * PA, f->params + s * PA, sizeof(double) * (size_t)PA);
+      for (int q = 0; l && q < l->nfield; q++) {
+        long e = bps_land_field_elems(&l->field[q]);
+        memcpy(l->field[q].data + j * e, fl->field[q].data + s * e, sizeof(double) * (size_t)e);
+      }
+    }
+    CHECK_OK(bps_result_n_stats(r));
+  }
+}
+
+/* The landscape table row bps_h5_info prints for r (a synth_land result). */
+static void land_row(const bps_result_n *r, char *row, size_t n) {
+  const bps_landscape_n *l = r->land;
+  const bps_land_field *lip = &l->field[5], *al = &l->field[2], *sf = &l->field[3],
+                       *sa = &l->field[4], *cv = &l->field[1];
+  long S = r->samples;
+  bps_stats st;
+  bps_stats_compute(lip->data, S, 1, &st);
+  double amax = 0, sd = 0, cm = 0;
+  for (long s = 0; s < S; s++) {
+    if (fabs(al->data[s]) > amax) amax = fabs(al->data[s]);
+    sd += fabs(sf->data[s] - sa->data[s]);
+    cm += cv->data[s];
+  }
+  int dmin = l->degree[0], dmax = l->degree[0];
+  for (int j = 1; j < l->ndeg; j++) {
+    if (l->degree[j] < dmin) dmin = l->degree[j];
+    if (l->degree[j] > dmax) dmax = l->degree[j];
+  }
+  char deg[16];
+  if (dmin == dmax) snprintf(deg, sizeof deg, "%d", dmin);
+  else snprintf(deg, sizeof deg, "%d-%d", dmin, dmax);
+  char a[5][32];
+  snprintf(a[0], 32, "%.4e", st.mean);
+  snprintf(a[1], 32, "%.2e", st.mean_se);
+  snprintf(a[2], 32, "%.2e", amax);
+  snprintf(a[3], 32, "%.2e", sd / (double)S);
+  snprintf(a[4], 32, "%.4e", cm / (double)S);
+  snprintf(row, n, "  %4d %-10s %5d %-7s  %-11s %-9s  %-12s %-12s %s\n", r->n, l->directions,
+           l->ncut, deg, a[0], a[1], a[2], a[3], a[4]);
+}
+
+/* Delete object obj of a copy of src and check that bps_h5_read names part. */
+static void check_damaged(const char *src, const char *copy, const char *obj, const char *part) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, copy);
+  CHECK(system(cmd) == 0);
+  hid_t f = H5Fopen(copy, H5F_ACC_RDWR, H5P_DEFAULT);
+  CHECK(f >= 0 && H5Ldelete(f, obj, H5P_DEFAULT) >= 0);
+  H5Fclose(f);
+  bps_result back;
+  int rc = bps_h5_read(copy, &back, NULL);
+  CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), part));
+  if (rc != BPS_ERR_IO || !strstr(bps_error_message(), part))
+    fprintf(stderr, "  rc %d, message '%s' lacks '%s'\n", rc, bps_error_message(), part);
+  bps_error_clear();
+  CHECK(back.per_n == NULL);
+  unlink(copy);
+}
+
+static void test_landscape(void) {
+  char lout[512], lout2[512], tmp[512];
+  path_in(lout, sizeof lout, "land.h5");
+  path_in(lout2, sizeof lout2, "land-again.h5");
+  path_in(tmp, sizeof tmp, "land-tmp.h5");
+  bps_result lr;
+  synth_result_land(&lr, 100);
+  CHECK_OK(bps_h5_write(lout, &lr, 0));
+  check_file(lout, &lr);
+
+  /* info: the mode and one landscape row per qubit count */
+  int rc;
+  char *t = info_text(lout, &rc);
+  CHECK(rc == BPS_OK);
+  check_has(t, "  mode          landscape\n");
+  check_has(t, "landscape\n     n directions  cuts degree   Lipschitz   +- SE      aliasing max "
+               "|fft - adj|  cut_var mean\n");
+  for (int i = 0; i < lr.nn; i++) {
+    char row[256];
+    land_row(&lr.per_n[i], row, sizeof row);
+    check_has(t, row);
+  }
+  free(t);
+
+  /* read back: the same landscape; written again, the same bytes */
+  bps_result back;
+  CHECK_OK(bps_h5_read(lout, &back, NULL));
+  CHECK(back.nn == 2);
+  for (int i = 0; i < back.nn; i++) check_same_land(back.per_n[i].land, lr.per_n[i].land, 100);
+  CHECK(!strcmp(back.per_n[1].land->directions, "axes"));
+  CHECK_OK(bps_h5_write(lout2, &back, 0));
+  CHECK(same_bytes(lout, lout2));
+  unlink(lout2);
+  /* the statistics in the file are bps_result_n_stats's */
+  for (int i = 0; i < back.nn; i++) {
+    CHECK_OK(bps_result_n_stats(&back.per_n[i]));
+    check_same_land(back.per_n[i].land, lr.per_n[i].land, 100);
+  }
+  bps_h5_result_free(&back);
+
+  /* damaged landscape groups */
+  check_damaged(lout, tmp, "/n4/landscape/power_var", "has 3 of its 4 statistics datasets");
+  check_damaged(lout, tmp, "/n6/landscape/image", "/n6/landscape/image missing");
+  check_damaged(lout, tmp, "/n4/landscape/size", "/n4/landscape/size missing");
+
+  /* inconsistent landscape results are refused before any file is made */
+  bps_landscape_n *l = lr.per_n[0].land;
+  char keep[BPS_LAND_NAME_LEN];
+  memcpy(keep, l->field[1].name, sizeof keep);
+  memcpy(l->field[1].name, l->field[0].name, sizeof keep);
+  check_refused(&lr, tmp, "landscape field name 'cut_mean' appears twice");
+  memcpy(l->field[1].name, "cut_mean_var", 13); /* cut_mean's variance */
+  check_refused(&lr, tmp, "'cut_mean_var' would be written twice");
+  memcpy(l->field[1].name, "size", 5);
+  check_refused(&lr, tmp, "'size' would be written twice");
+  memcpy(l->field[1].name, "a,b", 4);
+  check_refused(&lr, tmp, "not [A-Za-z0-9_]");
+  l->field[1].name[0] = '\0';
+  check_refused(&lr, tmp, "is empty");
+  memcpy(l->field[1].name, keep, sizeof keep);
+  l->field[9].ndim = 3;
+  check_refused(&lr, tmp, "per-sample rank 3");
+  l->field[9].ndim = 2;
+  l->field[9].dims[1] = 0;
+  check_refused(&lr, tmp, "field image: dimension 1 is 0");
+  l->field[9].dims[1] = 4;
+  double *dk = l->field[3].data;
+  l->field[3].data = NULL;
+  check_refused(&lr, tmp, "field slope_fft: no data");
+  l->field[3].data = dk;
+  dk = l->field[7].var_se;
+  l->field[7].var_se = NULL;
+  check_refused(&lr, tmp, "field power: statistics missing");
+  l->field[7].var_se = dk;
+  l->ndeg = 0;
+  check_refused(&lr, tmp, "degree/size missing");
+  l->ndeg = 1;
+  l->nfield = BPS_LAND_MAX_FIELDS + 1;
+  check_refused(&lr, tmp, "landscape fields (at most");
+  l->nfield = SYNTH_LAND_NFIELD;
+  CHECK_OK(bps_h5_write(tmp, &lr, 0)); /* all restored */
+  unlink(tmp);
+  unlink(lout);
+  synth_free(&lr);
+}
+
+/* bps_merge_results: three landscape pieces give the single run's file bit for bit. */
+static void test_merge_landscape(void) {
+  enum { N = 3 };
+  const long S = 31;
+  char single[512], merged_p[512], piece[N][512], msg[1024];
+  const char *names[N];
+  path_in(single, sizeof single, "single.h5");
+  path_in(merged_p, sizeof merged_p, "merged.h5");
+  bps_result full, rd[N], merged;
+  synth_result_land(&full, S);
+  for (int i = 0; i < full.nn; i++) CHECK_OK(bps_result_n_stats(&full.per_n[i]));
+  CHECK_OK(bps_h5_write(single, &full, 0));
+  static const int order[N] = {2, 0, 1}; /* any order */
+  for (int j = 0; j < N; j++) {
+    bps_result pc;
+    make_piece(&full, order[j], N, &pc);
+    snprintf(piece[j], sizeof piece[j], "%s/piece%d.h5", dir, order[j]);
+    CHECK_OK(bps_h5_write(piece[j], &pc, 0));
+    check_file(piece[j], &pc);
+    bps_h5_result_free(&pc);
+    CHECK_OK(bps_h5_read(piece[j], &rd[j], NULL));
+    names[j] = piece[j];
+  }
+  CHECK_OK(bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg));
+  CHECK(merged.nn == full.nn);
+  for (int i = 0; i < merged.nn && i < full.nn; i++)
+    check_same_land(merged.per_n[i].land, full.per_n[i].land, S);
+  /* the provenance of a merge differs by design: take the single run's, then compare bytes */
+  free((void *)merged.job_text);
+  free((void *)merged.host);
+  merged.job_text = strdup(full.job_text);
+  merged.host = strdup(full.host);
+  merged.mpi_ranks = full.mpi_ranks, merged.omp_threads = full.omp_threads;
+  merged.start_time = full.start_time, merged.end_time = full.end_time;
+  merged.wall_plan = full.wall_plan, merged.wall_compute = full.wall_compute;
+  merged.wall_reduce = full.wall_reduce, merged.wall_write = full.wall_write;
+  CHECK_OK(bps_h5_write(merged_p, &merged, 0));
+  CHECK(same_bytes(single, merged_p));
+  bps_h5_result_free(&merged);
+  unlink(merged_p);
+
+  /* refusals: a gradient piece among landscape pieces, different structures */
+  int rc;
+#define REFUSED(part)                                                                      \
+  do {                                                                                     \
+    rc = bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg);              \
+    CHECK(rc == BPS_ERR_ARG && strstr(msg, part) && merged.per_n == NULL);                 \
+    if (rc != BPS_ERR_ARG || !strstr(msg, part))                                           \
+      fprintf(stderr, "  merge: rc %d, message '%s' lacks '%s'\n", rc, msg, part);         \
+    bps_error_clear();                                                                     \
+  } while (0)
+  bps_landscape_n *kept = rd[1].per_n[1].land;
+  rd[1].per_n[1].land = NULL;
+  REFUSED("piece2.h5' is a landscape scan but '");
+  REFUSED("piece0.h5' is a gradient scan (at n = 6): not pieces of one scan");
+  rd[1].per_n[1].land = kept;
+  bps_landscape_n *l2 = rd[2].per_n[1].land;
+  l2->field[9].dims[0]++;
+  REFUSED("differ in the landscape fields (their shapes) at n = 6");
+  l2->field[9].dims[0]--;
+  l2->field[3].stats = 0;
+  REFUSED("differ in the landscape fields (their shapes) at n = 6");
+  l2->field[3].stats = 1;
+  memcpy(l2->field[2].name, "alias", 6);
+  REFUSED("differ in the landscape fields (their names) at n = 6");
+  memcpy(l2->field[2].name, "aliasing", 9);
+  l2->degree[0]++;
+  REFUSED("differ in the landscape degrees at n = 6");
+  l2->degree[0]--;
+  l2->size[0]++;
+  REFUSED("differ in the landscape FFT sizes");
+  l2->size[0]--;
+  l2->pad = 2;
+  REFUSED("differ in the landscape pad");
+  l2->pad = 8;
+  char dirs[sizeof l2->directions];
+  memcpy(dirs, l2->directions, sizeof dirs);
+  memcpy(l2->directions, "plane", 6);
+  REFUSED("differ in the landscape directions");
+  memcpy(l2->directions, dirs, sizeof dirs);
+#undef REFUSED
+  CHECK_OK(bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg)); /* restored */
+  bps_h5_result_free(&merged);
+  for (int j = 0; j < N; j++) {
+    bps_h5_result_free(&rd[j]);
+    unlink(piece[j]);
+  }
+  unlink(single);
+  synth_free(&full);
 }
 
 int main(void) {
@@ -527,6 +944,7 @@ int main(void) {
     check_has(t, row);
   }
   check_has(t, "completeness: complete (2 qubit counts x 100 samples)\n");
+  CHECK(!strstr(t, "landscape")); /* a gradient scan */
   free(t);
 
   /* info: an incomplete scan (n = 8 never written, n = 6 cut short) */
@@ -665,6 +1083,9 @@ int main(void) {
     CHECK(back.per_n == NULL && back.job_text == NULL);
     unlink(out2);
   }
+
+  test_landscape();
+  test_merge_landscape();
 
   /* info: files that are not results */
   char txt[512], bare[512], newer[512];

@@ -1,6 +1,8 @@
 /* t700-synth.h: a synthetic bps_result for the h5io tests (t700, t701): two qubit counts
  * (n = 4 with per-sample parameters, n = 6 without), S samples, 3 tracked parameters out
- * of n + 1, closed-form per-sample values and statistics from bps_stats_compute. */
+ * of n + 1, closed-form per-sample values and statistics from bps_stats_compute.
+ * synth_result_land adds landscape fields (random-like values): scalars [S], a [S, P] and
+ * a [S, P, K+1] field with statistics, and [S, P] / [S, N1, N2] fields without. */
 #ifndef T700_SYNTH_H
 #define T700_SYNTH_H
 
@@ -73,6 +75,68 @@ static void synth_n(bps_result_n *r, int n, long S, int with_params) {
   r->page_purity = n == 4 ? 0.2 : NAN;
 }
 
+/* A deterministic value in [0, 1) that looks random. */
+static double synth_rand(long s, int k, int n) {
+  double x = sin(12.9898 * (double)s + 78.233 * k + 3.1 * n) * 43758.5453;
+  return x - floor(x);
+}
+
+/* Landscape fields for r (S = r->samples, P = 3 tracked; n = 4 "random", n = 6 "axes"),
+ * statistics element by element. */
+#define SYNTH_LAND_NFIELD 10
+static void synth_land(bps_result_n *r) {
+  static const char *const names[SYNTH_LAND_NFIELD] = {
+      "cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
+      "spread",   "power",   "direction", "image"};
+  long S = r->samples;
+  int K = r->n, P = 3;
+  bps_landscape_n *l = calloc(1, sizeof *l);
+  r->land = l;
+  int axes = r->n == 6; /* n = 6: one cut per tracked parameter, degrees K, K, K - 1 */
+  snprintf(l->directions, sizeof l->directions, axes ? "axes" : "random");
+  l->pad = 8;
+  l->ncut = axes ? P : 1;
+  l->ndeg = axes ? P : 1;
+  l->degree = malloc(sizeof(int) * (size_t)l->ndeg);
+  l->size = malloc(sizeof(int) * (size_t)l->ndeg);
+  for (int j = 0; j < l->ndeg; j++) {
+    l->degree[j] = j == 2 ? K - 1 : K;
+    l->size[j] = 4 * K;
+  }
+  l->nfield = SYNTH_LAND_NFIELD;
+  for (int i = 0; i < SYNTH_LAND_NFIELD; i++) {
+    bps_land_field *f = &l->field[i];
+    snprintf(f->name, sizeof f->name, "%s", names[i]);
+    f->stats = i < 8;
+    if (i == 6 || i == 8) f->ndim = 1, f->dims[0] = P;              /* spread, direction */
+    if (i == 7) f->ndim = 2, f->dims[0] = P, f->dims[1] = K + 1;     /* power */
+    if (i == 9) f->ndim = 2, f->dims[0] = 5, f->dims[1] = 4;         /* image */
+    long e = bps_land_field_elems(f);
+    f->data = malloc(sizeof(double) * (size_t)(S > 0 ? S : 1) * (size_t)e);
+    for (long s = 0; s < S; s++)
+      for (long k = 0; k < e; k++) {
+        double u = synth_rand(s, (int)(i * 97 + k), r->n), *x = &f->data[s * e + k];
+        switch (i) {
+        case 2: *x = 1e-16 * u; break;                              /* aliasing */
+        case 4: *x = l->field[3].data[s] + 1e-14 * (u - 0.5); break; /* slope_adjoint */
+        case 8: *x = u < 0.5 ? -1.0 : 1.0; break;                  /* direction */
+        default: *x = (1.0 + i) * (u - (i == 3 ? 0.5 : 0.0));
+        }
+      }
+    if (!f->stats) continue;
+    f->mean = malloc(sizeof(double) * (size_t)e);
+    f->mean_se = malloc(sizeof(double) * (size_t)e);
+    f->var = malloc(sizeof(double) * (size_t)e);
+    f->var_se = malloc(sizeof(double) * (size_t)e);
+    for (long k = 0; k < e; k++) {
+      bps_stats st;
+      bps_stats_compute(f->data + k, S, (size_t)e, &st);
+      f->mean[k] = st.mean, f->mean_se[k] = st.mean_se, f->var[k] = st.var;
+      f->var_se[k] = st.var_se;
+    }
+  }
+}
+
 /* A result with S samples per qubit count; host contains an invalid UTF-8 byte (stored
  * as '?'). */
 static void synth_result(bps_result *res, long S) {
@@ -97,9 +161,17 @@ static void synth_result(bps_result *res, long S) {
   synth_n(&res->per_n[1], 6, S, 0);
 }
 
+/* synth_result plus landscape fields at every qubit count. */
+static void synth_result_land(bps_result *res, long S) {
+  synth_result(res, S);
+  for (int i = 0; i < res->nn; i++) synth_land(&res->per_n[i]);
+}
+
 static void synth_free(bps_result *res) {
   for (int i = 0; i < res->nn; i++) {
     bps_result_n *r = &res->per_n[i];
+    bps_landscape_n_free(r->land);
+    free(r->land);
     for (int p = 0; p < r->nparams; p++) free(r->param_names[p]);
     free(r->param_names);
     free(r->tracked);

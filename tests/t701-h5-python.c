@@ -4,7 +4,10 @@
  * and statistics consistent with the samples, for S = 100 (the synthetic values checked
  * too) and S = 5000 (more rows than one chunk). The checker must also reject a file with a
  * dataset removed, so it is not vacuous. An array-job piece (sample_index, samples_total,
- * slice_index/slice_count) passes too, and fails without its sample_index. */
+ * slice_index/slice_count) passes too, and fails without its sample_index. A landscape
+ * scan (root mode, /n{N}/landscape with fields of rank 1 to 3 and their statistics) passes
+ * (S = 100 with the synthetic values, S = 5000, S = 1), its chunks span whole rows, and
+ * the checker rejects it with a statistics dataset or a field removed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +46,10 @@ static int file_contains(const char *path, const char *needle) {
   return ok;
 }
 
-static void write_synth(const char *path, long S) {
+static void write_synth(const char *path, long S, int land) {
   bps_result res;
-  synth_result(&res, S);
+  if (land) synth_result_land(&res, S);
+  else synth_result(&res, S);
   CHECK_OK(bps_h5_write(path, &res, 0));
   synth_free(&res);
 }
@@ -79,8 +83,8 @@ int main(void) {
   snprintf(big, sizeof big, "%s/big.h5", dir);
   snprintf(broken, sizeof broken, "%s/broken.h5", dir);
   snprintf(dump, sizeof dump, "%s/dump.txt", dir);
-  write_synth(small, 100);
-  write_synth(big, 5000);
+  write_synth(small, 100, 0);
+  write_synth(big, 5000, 0);
 
   /* h5dump: header and full contents */
   snprintf(cmd, sizeof cmd, "h5dump -H '%s' > '%s' 2>&1", small, dump);
@@ -148,6 +152,56 @@ int main(void) {
   CHECK(run(cmd) == 1);
   CHECK(file_contains(dump, "/n6: dataset sample_index missing"));
   unlink(piece);
+
+  /* a landscape scan */
+  {
+    char land[512], lbig[512], ledge[512];
+    snprintf(land, sizeof land, "%s/land.h5", dir);
+    snprintf(lbig, sizeof lbig, "%s/land-big.h5", dir);
+    snprintf(ledge, sizeof ledge, "%s/land-edge.h5", dir);
+    write_synth(land, 100, 1);
+    write_synth(lbig, 5000, 1);
+    write_synth(ledge, 1, 1);
+    snprintf(cmd, sizeof cmd, PYTHON " '%s' --synthetic '%s'", script, land);
+    CHECK(run(cmd) == 0);
+    snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s'", script, lbig);
+    CHECK(run(cmd) == 0);
+    snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s'", script, ledge);
+    CHECK(run(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "h5dump '%s' > '%s' 2>&1", land, dump);
+    CHECK(run(cmd) == 0);
+    CHECK(file_contains(dump, "GROUP \"landscape\""));
+    CHECK(file_contains(dump, "\"cut_mean,cut_var,aliasing,slope_fft,slope_adjoint,lipschitz,"
+                              "spread,power,direction,image\""));
+    snprintf(cmd, sizeof cmd, "h5dump -p -H -d /n4/landscape/power '%s' > '%s' 2>&1", lbig, dump);
+    CHECK(run(cmd) == 0);
+    CHECK(file_contains(dump, "CHUNKED ( 4096, 3, 5 )"));
+    CHECK(file_contains(dump, "COMPRESSION DEFLATE { LEVEL 4 }"));
+    snprintf(cmd, sizeof cmd, "h5dump -H -d /n4/landscape/lipschitz_mean '%s' > '%s' 2>&1", land,
+             dump);
+    CHECK(run(cmd) == 0);
+    CHECK(file_contains(dump, "DATASPACE  SCALAR"));
+    /* the checker is not vacuous for landscape groups */
+    static const char *const del[2] = {"/n6/landscape/power_mean_se", "/n4/landscape/image"};
+    static const char *const why[2] = {"/n6/landscape: power has 3 of the 4 statistics",
+                                       "/n4/landscape: dataset image missing"};
+    for (int k = 0; k < 2; k++) {
+      snprintf(cmd, sizeof cmd, "cp '%s' '%s'", land, broken);
+      CHECK(run(cmd) == 0);
+      H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+      hid_t fl = H5Fopen(broken, H5F_ACC_RDWR, H5P_DEFAULT);
+      CHECK(fl >= 0);
+      CHECK(H5Ldelete(fl, del[k], H5P_DEFAULT) >= 0);
+      CHECK(H5Fclose(fl) >= 0);
+      snprintf(cmd, sizeof cmd, PYTHON " '%s' '%s' 2>'%s'", script, broken, dump);
+      CHECK(run(cmd) == 1);
+      CHECK(file_contains(dump, why[k]));
+      if (!file_contains(dump, why[k])) fprintf(stderr, "  checker output lacks '%s'\n", why[k]);
+    }
+    unlink(land);
+    unlink(lbig);
+    unlink(ledge);
+  }
 
   /* a damaged copy is rejected */
   snprintf(cmd, sizeof cmd, "cp '%s' '%s'", small, broken);

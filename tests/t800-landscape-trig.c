@@ -8,8 +8,11 @@
  * - aliasing at the rounding level when N >= 2K+1, and large (>= the largest hidden |c_k|)
  *   when the declared K is 1 or 2 below the true degree (default guard bins);
  * - the extremal Bernstein case cos(Kt): lipschitz = bernstein = K to 1e-11;
- * - bps_landscape_size (odd, 7-smooth, minimal, guard) and bps_landscape_degree on a
- *   hand-made circuit with shared parameters, scale-1 generators and a non-integer one;
+ * - bps_landscape_size (odd, 7-smooth, minimal, guard); bps_landscape_frequencies,
+ *   _degree and _direction (natural units) on a hand-made circuit: shared parameters
+ *   (scales 0.5 and 1: nu 1, R 3; 0.25, 0.375, 0.25: nu 0.25, R 7), scale 0.3 (nu 0.6,
+ *   R 1), a VH-like J, a 1e-12 scale perturbation (still commensurate), an unused
+ *   parameter, and scales 0.5 and 0.5 sqrt 2 (incommensurate: refused, named);
  * - plans shared between OpenMP threads give bitwise the serial results. */
 #include <complex.h>
 #include <string.h>
@@ -166,32 +169,63 @@ static void test_degree(void) {
   bps_circuit *c = NULL;
   CHECK_OK(bps_circuit_create(2, &c));
   int q0 = 0, q1 = 1, q01[2] = {0, 1};
-  CHECK_OK(bps_circuit_prot(c, "Y", &q0, 0.5, 0));   /* param 0: two R_y -> R = 2 */
-  CHECK_OK(bps_circuit_prot(c, "ZZ", q01, 0.5, 1));  /* param 1: R = 1 + 2 = 3 */
+  CHECK_OK(bps_circuit_prot(c, "Y", &q0, 0.5, 0));   /* param 0: two R_y -> nu 1, R 2 */
+  CHECK_OK(bps_circuit_prot(c, "ZZ", q01, 0.5, 1));  /* param 1: 2|s| = 1, 2: nu 1, R 3 */
   CHECK_OK(bps_circuit_prot(c, "X", &q1, 0.5, 0));
   CHECK_OK(bps_circuit_prot(c, "XX", q01, -1.0, 1)); /* CAN-like, scale -1: frequency 2 */
-  CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.3, 2));   /* param 2: 0.6, non-integer */
-  CHECK_OK(bps_circuit_prot(c, "Z", &q0, 0.5, 4));   /* param 3 unused; param 4: R = 1 */
-  double R[5];
-  CHECK_OK(bps_landscape_frequencies(c, R));
-  CHECK_CLOSE(R[0], 2, 0, 0);
-  CHECK_CLOSE(R[1], 3, 0, 0);
-  CHECK_CLOSE(R[2], 0.6, 1e-15, 0);
-  CHECK_CLOSE(R[3], 0, 0, 0);
-  CHECK_CLOSE(R[4], 1, 0, 0);
+  CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.3, 2));   /* param 2: nu 0.6, R 1 */
+  CHECK_OK(bps_circuit_prot(c, "Z", &q0, 0.5, 4));   /* param 3 unused; param 4: nu 1, R 1 */
+  CHECK_OK(bps_circuit_prot(c, "X", &q0, 0.5, 5));   /* param 5: 1 and sqrt 2: incommensurate */
+  CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.5 * sqrt(2.0), 5));
+  CHECK_OK(bps_circuit_prot(c, "Z", &q1, 0.25, 6));  /* param 6: 0.5, 0.75, 0.5: nu 0.25, */
+  CHECK_OK(bps_circuit_prot(c, "X", &q0, -0.375, 6)); /* R = 2 + 3 + 2 = 7 (q = 2) */
+  CHECK_OK(bps_circuit_prot(c, "ZZ", q01, 0.25, 6));
+  CHECK_OK(bps_circuit_prot(c, "YY", q01, -1.37, 7)); /* param 7: VH-like J: nu 2.74, R 1 */
+  CHECK_OK(bps_circuit_prot(c, "X", &q1, 0.1, 8));   /* param 8: 0.2 and 0.2 (1 + 1e-12): */
+  CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.1 * (1 + 1e-12), 8)); /* within 1e-9: nu 0.2, R 2 */
+  CHECK(c->nparams == 9);
+  double nu[9];
+  int R[9];
+  CHECK_OK(bps_landscape_frequencies(c, nu, R));
+  const double nu_ex[9] = {1, 1, 0.6, 1, 1, 1, 0.25, 2.74, 0.2};
+  const int R_ex[9] = {2, 3, 1, 0, 1, -1, 7, 1, 2};
+  for (int j = 0; j < 9; j++) {
+    CHECK(R[j] == R_ex[j]);
+    CHECK_CLOSE(nu[j], nu_ex[j], 1e-15, 0);
+  }
+  char *names[9] = {"p0", "p1", "p2", "p3", "p4", "beer5", "p6", "p7", "p8"};
   int K = -1;
-  int k1[5] = {1, -2, 0, 7, 3};
-  CHECK_OK(bps_landscape_degree(c, k1, &K));
-  CHECK(K == 2 + 6 + 0 + 3);
-  int k2[5] = {0, 0, 1, 0, 0};
-  CHECK_FAILS(bps_landscape_degree(c, k2, &K), BPS_ERR_ARG);
-  int rc = bps_landscape_degree(c, k2, &K);
-  CHECK(rc == BPS_ERR_ARG && strstr(bps_error_message(), "non-integer frequency"));
+  int k1[9] = {1, -2, 3, 7, 3, 0, -1, 2, 1};
+  CHECK_OK(bps_landscape_degree(c, NULL, k1, &K));
+  CHECK(K == 2 + 6 + 3 + 0 + 3 + 0 + 7 + 2 + 2);
+  CHECK_OK(bps_landscape_degree(c, names, k1, &K));
+  CHECK(K == 25);
+  double dir[9];
+  CHECK_OK(bps_landscape_direction(c, k1, dir));
+  for (int j = 0; j < 9; j++) CHECK_CLOSE(dir[j], k1[j] / nu_ex[j], 1e-15, 0);
+  /* the incommensurate parameter moved: refused, named */
+  int k2[9] = {0, 0, 1, 0, 0, 1, 0, 0, 0};
+  int rc = bps_landscape_degree(c, names, k2, &K);
+  CHECK(rc == BPS_ERR_ARG && strstr(bps_error_message(), "incommensurate frequencies"));
+  CHECK(strstr(bps_error_message(), "beer5") != NULL);
   CHECK(strstr(bps_error_message(), "plain FFT cut does not apply") != NULL);
+  printf("  refused as expected: %s\n", bps_error_message());
   bps_error_clear();
-  int k3[5] = {0, 0, 0, 0, 0};
-  CHECK_OK(bps_landscape_degree(c, k3, &K));
+  rc = bps_landscape_degree(c, NULL, k2, &K);
+  CHECK(rc == BPS_ERR_ARG && strstr(bps_error_message(), "parameter 5 has incommensurate"));
+  bps_error_clear();
+  CHECK_FAILS(bps_landscape_direction(c, k2, dir), BPS_ERR_ARG);
+  /* too long a direction */
+  int k4[9] = {0, 1 << 21, 0, 0, 0, 0, 0, 0, 0};
+  CHECK_FAILS(bps_landscape_degree(c, NULL, k4, &K), BPS_ERR_ARG);
+  CHECK_OK(bps_landscape_direction(c, k4, dir)); /* the direction itself is fine */
+  k4[1] = 1 << 20; /* 3 2^20 <= 2^22 */
+  CHECK_OK(bps_landscape_degree(c, NULL, k4, &K));
+  CHECK(K == 3 << 20);
+  int k3[9] = {0};
+  CHECK_OK(bps_landscape_degree(c, names, k3, &K));
   CHECK(K == 0);
+  CHECK_FAILS(bps_landscape_degree(c, NULL, NULL, &K), BPS_ERR_ARG);
   bps_circuit_destroy(&c);
 }
 

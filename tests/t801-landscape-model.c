@@ -1,13 +1,17 @@
 /* t801: landscape cuts of real model instances (src/landscape.c, physics.md Secs. 4.7, 5).
  * - DQNN toy (global and local cost), DQNN haar (with and without local depolarising
- *   noise), HEA McClean and ALT: random integer directions k (entries -2..2 from
- *   BPS_STREAM_LANDSCAPE): the FFT slope f'(0) equals the adjoint k . grad C(theta0) to
- *   1e-10, the aliasing measure is at the rounding level (1e-13), the spectrum reproduces
- *   C(theta0), and lipschitz <= bernstein;
+ *   noise), HEA McClean and ALT, VH (random couplings J_t ~ N(0,1): base frequencies
+ *   nu = 2|J_t|, natural units) with and without dephasing: random integer directions k
+ *   (entries -2..2 from BPS_STREAM_LANDSCAPE): the FFT slope f'(0) equals the adjoint
+ *   dir . grad C(theta0) to 1e-10 (relative to 1 + |slope|), the aliasing measure is at
+ *   the rounding level (1e-13), the spectrum reproduces C(theta0), and
+ *   lipschitz <= bernstein;
  * - a deliberately mis-declared degree (K - 1, K - 2) triggers the aliasing report;
- * - models whose cut is not a trigonometric polynomial are refused: VH (random couplings,
- *   non-integer frequencies) with BPS_ERR_ARG naming the parameter; a VH cut with k = 0 on
- *   every such parameter is still accepted.
+ * - VH natural units: a cut along one coupling's angle has degree 1 and period 2 pi in t,
+ *   i.e. period 2 pi / (2|J|) in theta (checked against a direct evaluation);
+ * - refusals: a hand-built circuit with an incommensurate parameter (scales 0.5 and
+ *   0.5 sqrt 2) through bps_landscape_degree, naming it; the QBM (no circuit program)
+ *   through bps_landscape_cut.
  * - Toy model (C_G = 1 - prod cos^2(theta_j/2), C_L = 1 - (1/n) sum cos^2(theta_j/2)),
  *   n = 2, 3, what is tested:
  *   (a) axis cut along theta_j, per sample: c_0 = 1 - A/2 and W_1 = A^2/8 (global) with
@@ -48,11 +52,13 @@ static bps_model_spec toy_spec(int n_unused, bps_cost_type cost) {
 
 /* random directions on one instance: slope, aliasing, f0, Bernstein, mis-declaration */
 static void check_instance(const char *what, const bps_model_spec *spec, int n, uint32_t sample,
-                           int ndir) {
+                           int ndir, bps_repr repr) {
   bps_model_instance *m = NULL;
-  CHECK_OK(bps_model_instance_create(spec, n, 801, sample, BPS_FACTORED, &m));
+  CHECK_OK(bps_model_instance_create(spec, n, 801, sample, repr, &m));
   const int M = m->nparams;
+  CHECK(m->circuit && m->circuit->nparams == M);
   int *k = calloc((size_t)M, sizeof(int));
+  double *dir = calloc((size_t)M, sizeof(double));
   bps_rng r;
   bps_rng_init(&r, 801, (uint32_t)n, sample, BPS_STREAM_LANDSCAPE, 0);
   for (int d = 0; d < ndir; d++) {
@@ -87,7 +93,8 @@ static void check_instance(const char *what, const bps_model_spec *spec, int n, 
       int Kd = K - 2, Nd = 0;
       CHECK_OK(bps_landscape_size(Kd, -1, &Nd));
       double *f = malloc(sizeof(double) * (size_t)Nd);
-      CHECK_OK(bps_cut_sample(m, m->theta, k, Nd, f));
+      CHECK_OK(bps_landscape_direction(m->circuit, k, dir));
+      CHECK_OK(bps_cut_sample(m, m->theta, dir, Nd, f));
       CHECK_OK(bps_cut_analyse(f, Nd, Kd, 0, &res));
       CHECK(res.alias >= 0.5 * sqrt(top / 2.0 / 2.0)); /* max |c_k| of the hidden two */
       CHECK(res.alias > 1e-8);
@@ -96,6 +103,7 @@ static void check_instance(const char *what, const bps_model_spec *spec, int n, 
     }
   }
   free(k);
+  free(dir);
   bps_model_instance_destroy(&m);
 }
 
@@ -131,8 +139,10 @@ static void toy_parseval(int n, bps_cost_type cost, int S) {
     worst_c = fmax(worst_c, fabs(res.mean - c0));
     worst_c = fmax(worst_c, fabs(res.W[1] - W1));
     CHECK(res.alias <= 1e-14); /* W_k = 0 for k >= 2 (bins 2, 3 of N = 7) */
-    double *f = malloc(sizeof(double) * 7);
-    CHECK_OK(bps_cut_sample(m, m->theta, kax, 7, f));
+    double *f = malloc(sizeof(double) * 7), dax[3];
+    CHECK_OK(bps_landscape_direction(m->circuit, kax, dax));
+    for (int i = 0; i < n; i++) CHECK(dax[i] == kax[i]); /* R_y angles: nu = 1 */
+    CHECK_OK(bps_cut_sample(m, m->theta, dax, 7, f));
     double gm = 0;
     for (int s = 0; s < 7; s++) gm += (f[s] - res.mean) * (f[s] - res.mean);
     CHECK_CLOSE(gm / 7, res.var, 1e-12, 1e-15);
@@ -188,42 +198,86 @@ static void toy_parseval(int n, bps_cost_type cost, int S) {
   free(kt);
 }
 
-static void check_refusals(void) {
+/* VH in natural units: a cut along one angle is exp(-i J theta h) with phase 2|J| theta */
+static void check_vh_units(void) {
   bps_model_spec s;
   bps_model_spec_default(&s);
   s.kind = BPS_MODEL_VH;
   bps_model_instance *m = NULL;
   CHECK_OK(bps_model_instance_create(&s, 2, 801, 0, BPS_DENSE, &m));
-  double *R = malloc(sizeof(double) * (size_t)m->circuit->nparams);
-  CHECK_OK(bps_landscape_frequencies(m->circuit, R));
-  int *k = calloc((size_t)m->nparams, sizeof(int));
-  int bad = -1, good = -1;
-  for (int j = 0; j < m->circuit->nparams; j++) {
-    if (fabs(R[j] - nearbyint(R[j])) > 1e-6 && bad < 0) bad = j;
-    if (R[j] > 0 && fabs(R[j] - nearbyint(R[j])) == 0 && good < 0) good = j;
+  const int M = m->nparams;
+  double *nu = malloc(sizeof(double) * (size_t)M), *th = malloc(sizeof(double) * (size_t)M);
+  int *R = malloc(sizeof(int) * (size_t)M), *k = calloc((size_t)M, sizeof(int));
+  CHECK_OK(bps_landscape_frequencies(m->circuit, nu, R));
+  int nonunit = 0;
+  for (int j = 0; j < M; j++) {
+    CHECK(R[j] == 1);
+    nonunit += fabs(nu[j] - 1.0) > 1e-3;
   }
-  CHECK(bad >= 0);
-  if (bad >= 0) {
-    k[bad] = 1;
-    bps_cut_result res;
-    int rc = bps_landscape_cut(m, m->theta, k, &res);
-    CHECK(rc == BPS_ERR_ARG);
-    CHECK(strstr(bps_error_message(), "non-integer frequency") != NULL);
-    CHECK(strstr(bps_error_message(), m->param_names[bad]) != NULL);
-    printf("  refused as expected: %s\n", bps_error_message());
-    bps_error_clear();
-    k[bad] = 0;
-  }
-  if (good >= 0) { /* a cut along an integer-frequency parameter only is fine */
-    k[good] = 1;
+  CHECK(nonunit > 0); /* the old integer-frequency rule would have refused these */
+  for (int j = 0; j < M; j += 3) {
+    k[j] = 1;
     bps_cut_result res;
     CHECK_OK(bps_landscape_cut(m, m->theta, k, &res));
-    CHECK(res.alias <= 1e-13);
-    CHECK_CLOSE(res.slope_fft, res.slope_adjoint, 0, 1e-10);
+    CHECK(res.K == 1 && res.N == 7);
+    CHECK(res.alias <= 1e-14);
+    CHECK_CLOSE(res.slope_fft, res.slope_adjoint, 0, 1e-10 * (1 + fabs(res.slope_adjoint)));
+    /* f at theta_j + 0.7 / nu_j equals the spectrum at t = 0.7; period 2 pi / nu_j */
+    for (int i = 0; i < M; i++) th[i] = m->theta[i];
+    double v = 0, w = 0, t = 0.7;
+    th[j] += t / nu[j];
+    CHECK_OK(bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &v, NULL));
+    th[j] += 2.0 * M_PI / nu[j];
+    CHECK_OK(bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &w, NULL));
+    double fs = res.mean + 2.0 * creal(res.c[1] * cexp(I * t));
+    CHECK_CLOSE(v, fs, 0, 1e-13);
+    CHECK_CLOSE(w, v, 0, 1e-12);
     bps_cut_result_free(&res);
+    k[j] = 0;
   }
-  free(k);
+  free(nu);
+  free(th);
   free(R);
+  free(k);
+  bps_model_instance_destroy(&m);
+}
+
+static void check_refusals(void) {
+  /* an incommensurate parameter (Beer-like): scales 0.5 and 0.5 sqrt 2 on one angle */
+  bps_circuit *c = NULL;
+  CHECK_OK(bps_circuit_create(2, &c));
+  int q0 = 0, q1 = 1, q01[2] = {0, 1};
+  CHECK_OK(bps_circuit_prot(c, "Y", &q0, 0.5, 0));
+  CHECK_OK(bps_circuit_prot(c, "XX", q01, 0.5, 1));
+  CHECK_OK(bps_circuit_prot(c, "Z", &q1, 0.5 * sqrt(2.0), 1));
+  char *names[2] = {"a.ry", "b.mixed"};
+  int k[2] = {1, 1}, K = -1;
+  int rc = bps_landscape_degree(c, names, k, &K);
+  CHECK(rc == BPS_ERR_ARG);
+  CHECK(strstr(bps_error_message(), "incommensurate frequencies") != NULL);
+  CHECK(strstr(bps_error_message(), "b.mixed") != NULL);
+  printf("  refused as expected: %s\n", bps_error_message());
+  bps_error_clear();
+  k[1] = 0;
+  CHECK_OK(bps_landscape_degree(c, names, k, &K));
+  CHECK(K == 1);
+  bps_circuit_destroy(&c);
+
+  /* QBM: no circuit program */
+  bps_model_spec s;
+  bps_model_spec_default(&s);
+  s.kind = BPS_MODEL_QBM;
+  bps_model_instance *m = NULL;
+  CHECK_OK(bps_model_instance_create(&s, 1, 801, 0, BPS_DENSE, &m));
+  CHECK(m->circuit == NULL);
+  int *kq = calloc((size_t)m->nparams, sizeof(int));
+  kq[0] = 1;
+  bps_cut_result res;
+  rc = bps_landscape_cut(m, m->theta, kq, &res);
+  CHECK(rc == BPS_ERR_ARG && strstr(bps_error_message(), "no circuit program") != NULL);
+  printf("  refused as expected: %s\n", bps_error_message());
+  bps_error_clear();
+  free(kq);
   bps_model_instance_destroy(&m);
 }
 
@@ -231,36 +285,46 @@ int main(void) {
   bps_model_spec s;
   for (int n = 2; n <= 3; n++) {
     s = toy_spec(n, BPS_COST_GLOBAL);
-    check_instance("dqnn toy global", &s, n, 1, 6);
+    check_instance("dqnn toy global", &s, n, 1, 6, BPS_FACTORED);
     s = toy_spec(n, BPS_COST_LOCAL);
-    check_instance("dqnn toy local", &s, n, 2, 6);
+    check_instance("dqnn toy local", &s, n, 2, 6, BPS_FACTORED);
     bps_model_spec_default(&s); /* dqnn n,n haar, global */
     s.kind = BPS_MODEL_DQNN;
     s.perceptron = BPS_PERC_HAAR;
-    check_instance("dqnn haar", &s, n, 3, 6);
+    check_instance("dqnn haar", &s, n, 3, 6, BPS_FACTORED);
     s.noise = BPS_NOISE_DEPOLARIZING;
     s.noise_p = 0.1;
-    check_instance("dqnn haar depol 0.1", &s, n, 4, 4);
+    check_instance("dqnn haar depol 0.1", &s, n, 4, 4, BPS_FACTORED);
     bps_model_spec_default(&s);
     s.kind = BPS_MODEL_HEA;
     s.hea = BPS_HEA_MCCLEAN;
     s.hea_layers = 2;
-    check_instance("hea mcclean L=2", &s, n, 5, 6);
+    check_instance("hea mcclean L=2", &s, n, 5, 6, BPS_FACTORED);
     s.hea = BPS_HEA_ALT;
     s.cost = BPS_COST_LOCAL;
-    check_instance("hea alt local L=2", &s, n, 6, 6);
+    check_instance("hea alt local L=2", &s, n, 6, 6, BPS_FACTORED);
   }
   bps_model_spec_default(&s);
   s.kind = BPS_MODEL_DQNN;
   s.perceptron = BPS_PERC_HAAR;
   snprintf(s.widths, sizeof s.widths, "2,3,2");
-  check_instance("dqnn haar 2,3,2", &s, 2, 7, 4);
+  check_instance("dqnn haar 2,3,2", &s, 2, 7, 4, BPS_FACTORED);
+  for (int n = 2; n <= 3; n++) {
+    bps_model_spec_default(&s);
+    s.kind = BPS_MODEL_VH;
+    check_instance("vh", &s, n, 8, 6, BPS_DENSE);
+    s.vh_layers = 2;
+    s.noise = BPS_NOISE_DEPHASING;
+    s.noise_p = 0.05;
+    check_instance("vh L=2 dephasing 0.05", &s, n, 9, 4, BPS_DENSE);
+  }
   printf("worst |slope_fft - slope_adjoint|/(1+|slope|) %.3g, worst alias %.3g\n", worst_slope,
          worst_alias);
   for (int n = 2; n <= 3; n++) {
     toy_parseval(n, BPS_COST_GLOBAL, 1200);
     toy_parseval(n, BPS_COST_LOCAL, 200);
   }
+  check_vh_units();
   check_refusals();
   bps_landscape_cleanup();
   return bps_test_result("t801-landscape-model");

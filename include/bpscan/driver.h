@@ -41,6 +41,11 @@ typedef struct {
   int repr;                 /* -1 auto, BPS_DENSE or BPS_FACTORED */
   bps_grad_method method;
   const char *params;       /* "all" | "first" | "last" | comma list of names */
+  /* [scan] mode = landscape: every sample also gets FFT cuts (landscape.h) through its
+   * parameters; the cuts move the tracked parameters ("params") only */
+  int landscape;            /* 0 gradient scan, 1 landscape scan */
+  int land_directions;      /* BPS_LAND_RANDOM | BPS_LAND_AXES | BPS_LAND_PLANE (job.h) */
+  int land_pad;             /* fine-grid factor (bps_cut_analyse pad) */
   const char *out_path;
   int store_samples;
   double checkpoint_seconds;

@@ -35,6 +35,13 @@
  * and, per qubit count, the dataset sample_index [S] (i8, the rows' sample numbers,
  * increasing; required) and the attribute samples_total (i8); a complete scan
  * (slice_count <= 1) is written with slice_index = 0, slice_count = 1 and neither.
+ * Landscape scans (some per_n[i].land != NULL) get the root attribute mode = "landscape"
+ * (else "gradient") and, per such qubit count, the group /n{N}/landscape: attributes
+ * directions, pad, num_cuts, fields (comma list), datasets degree/size (i4 [ndeg]), each
+ * field as f8 [S, dims...] (chunked like the other per-sample data) and, for fields with
+ * stats = 1, <field>_mean, _mean_se, _var, _var_se (f8 [dims...], scalar for ndim 0).
+ * Field names are 1..BPS_LAND_NAME_LEN-1 characters of [A-Za-z0-9_], unique, and may not
+ * clash with degree, size or another field's statistics datasets.
  * Returns BPS_OK, BPS_ERR_ARG (inconsistent res), BPS_ERR_MEM or BPS_ERR_IO. */
 int bps_h5_write(const char *path, const bps_result *res, int force);
 
@@ -50,7 +57,11 @@ int bps_h5_check_writable(const char *path, int force);
  * qubit count of the job's `qubits` key present with num_samples equal to its `samples`
  * key ("complete", or what is missing). An array-job piece (slice_count > 1) is reported as
  * "piece K of N" (in provenance and completeness, with its share of the samples); its
- * qubit counts may hold fewer samples than the job's without being incomplete.
+ * qubit counts may hold fewer samples than the job's without being incomplete. A landscape
+ * scan (root mode = "landscape" or a /n{N}/landscape group) adds "mode landscape" to the job
+ * and a table with one row per qubit count: directions, cuts per sample, degree (or its
+ * min-max), the Lipschitz constant (mean over samples of the per-sample mean over cuts) +- SE,
+ * the largest |aliasing|, the mean |slope_fft - slope_adjoint| and the mean cut_var.
  * Errors (BPS_ERR_IO): a missing or unreadable file, a file that is not HDF5, an HDF5 file
  * without schema_version ("not a bpscan result file"), a newer schema_version than this
  * build reads, or a damaged layout. An incomplete scan is not an error. */
@@ -72,7 +83,10 @@ typedef struct {
  * of the diagnostics) are 0). Array-job pieces get slice_index/slice_count and, per qubit
  * count, sample_index and samples_total; a complete scan gets slice_index 0, slice_count 1,
  * sample_index NULL and samples_total = samples (also for files written before pieces
- * existed, which have no slice attributes). meta may be NULL.
+ * existed, which have no slice attributes). A /n{N}/landscape group is loaded into land
+ * (fields in the order of the `fields` attribute, shapes from the datasets, statistics read
+ * back from the <field>_mean... datasets; stats = 1 when all four exist); otherwise land is
+ * NULL. meta may be NULL.
  * Every pointer in *res is malloc'ed; release them with bps_h5_result_free. On failure
  * *res is left empty (nothing to free). Errors (BPS_ERR_IO): the cases of bps_h5_info, and
  * a layout that does not match schema 1 (a missing or mis-shaped dataset or attribute,

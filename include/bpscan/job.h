@@ -16,7 +16,7 @@
  *
  * Rules: unknown sections and keys are errors (with a "did you mean"); a key may appear once;
  * the model sections [dqnn] [vh] [qbm] [hea] apply only to their model, [cost] only to dqnn
- * and hea, [noise] to every model but qbm. `--set section.key=value` overrides (applied after
+ * and hea, [noise] to every model but qbm, [landscape] only with [scan] mode = landscape. `--set section.key=value` overrides (applied after
  * the file, later ones win) are validated like file keys. Every error is BPS_ERR_JOB with one
  * message naming where ("file:line", "--set scan.samples=abc", or the file name for a key
  * that was never set), the `[section] key` and the reason.
@@ -42,6 +42,7 @@
 #define BPS_JOB_MAX_KEYS 64         /* capacity of bps_job.key_line (the table is smaller) */
 
 typedef enum { BPS_JOB_MODE_GRADIENT = 0, BPS_JOB_MODE_LANDSCAPE } bps_job_mode;
+typedef enum { BPS_LAND_RANDOM = 0, BPS_LAND_AXES, BPS_LAND_PLANE } bps_land_directions;
 typedef enum { BPS_JOB_REPR_AUTO = 0, BPS_JOB_REPR_DENSE, BPS_JOB_REPR_FACTORED } bps_job_repr;
 typedef enum {
   BPS_PARAMS_ALL = 0, /* every parameter */
@@ -65,6 +66,9 @@ typedef struct {
   bps_param_select params_kind;
   char params[BPS_JOB_STR_LEN]; /* canonical: "all" | "first" | "last" | "l1.p1.g1,l1.p2.g1" */
   int nparam_names;             /* BPS_PARAMS_LIST: number of names in params */
+  /* [landscape] (mode = landscape only) */
+  bps_land_directions land_directions;
+  int land_pad;
   /* [output] */
   char out_path[BPS_JOB_STR_LEN];
   int store_samples; /* 0 or 1 */

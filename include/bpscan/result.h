@@ -12,6 +12,40 @@ enum { BPS_DIAG_PURITY = 0, BPS_DIAG_ENTROPY, BPS_DIAG_RENYI2, BPS_DIAG_TRACE_DI
 extern const char *const bps_diag_names[BPS_NDIAG]; /* "purity", "entropy", "renyi2",
                                                        "trace_distance" */
 
+/* Landscape scans ([scan] mode = landscape): per qubit count a list of per-sample fields
+ * (README "Result files", group /n{N}/landscape/). A field holds one array of per-sample
+ * shape dims[0..ndim-1] for every sample; fields with stats = 1 also get their statistics
+ * over the samples, element by element (bps_result_n_stats). */
+#define BPS_LAND_MAX_FIELDS 24
+#define BPS_LAND_NAME_LEN 24
+typedef struct {
+  char name[BPS_LAND_NAME_LEN]; /* dataset name, e.g. "lipschitz" */
+  int ndim;                     /* per-sample rank: 0 (one value), 1 or 2 */
+  long dims[2];
+  int stats;                    /* 1: mean/mean_se/var/var_se below are filled and written */
+  double *data;                 /* [samples * elems], sample-major */
+  double *mean, *mean_se, *var, *var_se; /* [elems] each (stats = 1) */
+} bps_land_field;
+
+typedef struct {
+  char directions[16]; /* "random" | "axes" | "plane" */
+  int pad;             /* fine-grid factor of the Lipschitz / extremum search */
+  int ncut;            /* cuts per sample: random 1, axes P (tracked), plane 1 (2-D) */
+  int ndeg;            /* entries of degree and size: random 1, axes P, plane 2 */
+  int *degree;         /* [ndeg] declared degree K of each cut (plane: K1, K2) */
+  int *size;           /* [ndeg] samples N of each cut (plane: N1, N2) */
+  int nfield;
+  bps_land_field field[BPS_LAND_MAX_FIELDS];
+} bps_landscape_n;
+
+/* Elements per sample of a field (product of its dims). */
+long bps_land_field_elems(const bps_land_field *f);
+/* The field called name, or NULL. */
+bps_land_field *bps_landscape_field(bps_landscape_n *l, const char *name);
+/* Free everything a bps_landscape_n owns (data, statistics, degree, size) and zero it;
+ * not the struct itself. NULL-safe. */
+void bps_landscape_n_free(bps_landscape_n *l);
+
 typedef struct {
   int n;                 /* scanned qubit count */
   long samples;          /* S */
@@ -37,6 +71,7 @@ typedef struct {
    * statistics of a piece cover its own samples only. */
   long *sample_index;
   long samples_total;    /* the job's samples per n (= samples for a complete scan) */
+  bps_landscape_n *land; /* landscape scans: the cut fields; NULL for gradient scans */
 } bps_result_n;
 
 typedef struct {
@@ -55,7 +90,8 @@ typedef struct {
 } bps_result;
 
 /* Fill the statistics of r (cost_stats, grad_stats (allocated by the caller, [P]),
- * diag_stats, grad_var_mean and its SE) from its per-sample arrays, in sample order. The
+ * diag_stats, grad_var_mean and its SE, and for landscape scans the statistics of every
+ * field with stats = 1, allocated here) from its per-sample arrays, in sample order. The
  * driver and `bpscan merge` both use this, so a merged file equals a single run. */
 int bps_result_n_stats(bps_result_n *r);
 

@@ -7,8 +7,12 @@ Checks names (exactly the documented set, including the array-job piece addition
 slice_index/slice_count, /n{N}/sample_index and samples_total), shapes, dtypes, string types (variable-length
 UTF-8, read as str), storage (per-sample datasets chunked + shuffle + gzip 4; small ones
 contiguous), that every statistic agrees with the per-sample data it summarises, and that
-/summary repeats the per-n attributes. --synthetic adds the known values of the synthetic
-result of tests/t700-synth.h. Exit status 0 when everything holds, 1 otherwise.
+/summary repeats the per-n attributes. Landscape scans: the root attribute mode
+("landscape" iff some /n{N}/landscape group exists) and each such group (attributes
+directions/pad/num_cuts/fields, degree and size, one [S, dims...] dataset per listed field,
+the four statistics datasets of a field all or none, agreeing with its samples element by
+element). --synthetic adds the known values of the synthetic results of
+tests/t700-synth.h. Exit status 0 when everything holds, 1 otherwise.
 Needs Debian's h5py (python3-h5py): run it with /usr/bin/python3.
 """
 import math
@@ -25,7 +29,7 @@ ROOT_ATTRS = {
     "mpi_ranks": "i4", "omp_threads": "i4", "host": "str", "start_time": "str",
     "end_time": "str", "start_unix": "f8", "end_unix": "f8", "wall_plan": "f8",
     "wall_compute": "f8", "wall_reduce": "f8", "wall_write": "f8",
-    "slice_index": "i4", "slice_count": "i4",
+    "slice_index": "i4", "slice_count": "i4", "mode": "str",
 }
 N_ATTRS = {
     "n": "i4", "num_samples": "i8", "num_params": "i4", "num_tracked": "i4", "q_in": "i4",
@@ -48,6 +52,10 @@ for _c in ("grad_var_mean", "grad_var_mean_se", "cost_mean", "cost_mean_se", "co
 for _d in DIAG:
     SUMMARY[f"{_d}_mean"] = "f8"
     SUMMARY[f"{_d}_mean_se"] = "f8"
+LAND_ATTRS = {"directions": "str", "pad": "i4", "num_cuts": "i4", "fields": "str"}
+LAND_STATS = ("_mean", "_mean_se", "_var", "_var_se")
+SYNTH_FIELDS = ["cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
+                "spread", "power", "direction", "image"]
 ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)?$")
 
 errors = []
@@ -113,20 +121,112 @@ def check_storage(ds, where, sample):
         if ds.compression != "gzip" or ds.compression_opts != 4 or not ds.shuffle:
             err(f"{where}: filters {ds.compression} {ds.compression_opts} shuffle={ds.shuffle}, "
                 "expected gzip 4 + shuffle")
-        cols = ds.shape[1] if ds.ndim == 2 else 1
+        cols = int(np.prod(ds.shape[1:]))
         rows = min(ds.shape[0], 4096, max(1, 2**20 // (8 * cols)))
         if ds.chunks[0] != rows:
             err(f"{where}: chunk rows {ds.chunks[0]}, expected {rows}")
-        if ds.ndim == 2 and ds.chunks[1] != ds.shape[1]:
+        if ds.chunks[1:] != ds.shape[1:]:
             err(f"{where}: chunks {ds.chunks} do not span the rows")
     elif not sample and ds.chunks is not None:
         err(f"{where}: small dataset is chunked {ds.chunks}")
+
+
+def stats_close(x, mean, mean_se, var, var_se_, name):
+    """Statistics of the samples x (S >= 2) along axis 0: element by element."""
+    S = x.shape[0]
+    m = float(np.max(np.abs(x))) if x.size else 0.0
+    close(mean, x.mean(axis=0), f"{name}_mean", m)
+    if mean_se is not None:
+        close(mean_se, x.std(axis=0, ddof=1) / math.sqrt(S), f"{name}_mean_se", m)
+    close(var, x.var(axis=0, ddof=1), f"{name}_var", m * m)
+    if var_se_ is not None:
+        flat = x.reshape(S, -1)
+        vse = np.array([var_se(flat[:, k]) for k in range(flat.shape[1])])
+        close(var_se_, vse.reshape(x.shape[1:]), f"{name}_var_se", m * m)
+
+
+def check_land(lg, where, S, P):
+    """The group /n{N}/landscape of a landscape scan."""
+    if not isinstance(lg, h5py.Group):
+        err(f"{where}: not a group")
+        return
+    attr_types(lg, LAND_ATTRS, where)
+    if set(LAND_ATTRS) - set(lg.attrs.keys()):
+        return
+    a = lg.attrs
+    dirs, pad, ncut = a["directions"], int(a["pad"]), int(a["num_cuts"])
+    fields = a["fields"].split(",") if a["fields"] else []
+    if dirs not in ("random", "axes", "plane"):
+        err(f"{where}@directions = {dirs!r}")
+    if pad < 1 or ncut < 1:
+        err(f"{where}: pad {pad}, num_cuts {ncut}")
+    if len(fields) != len(set(fields)) or any(not re.fullmatch(r"[A-Za-z0-9_]{1,23}", x)
+                                              for x in fields):
+        err(f"{where}@fields = {a['fields']!r}: names not unique or not [A-Za-z0-9_]")
+    keys = set(lg.keys())
+    want = {"degree", "size"} | set(fields)
+    for missing in sorted(want - keys):
+        err(f"{where}: dataset {missing} missing")
+    ndeg = None
+    for k in ("degree", "size"):
+        if k not in keys:
+            continue
+        ds = lg[k]
+        if ds.ndim != 1 or ds.shape[0] < 1:
+            err(f"{where}/{k}: shape {ds.shape}, expected (ndeg,) with ndeg >= 1")
+        dtype_ok(ds[()], "i4", f"{where}/{k}")
+        check_storage(ds, f"{where}/{k}", False)
+        if ndeg is not None and ds.shape != (ndeg,):
+            err(f"{where}: degree and size differ in length")
+        ndeg = ds.shape[0] if ds.ndim == 1 else ndeg
+    # the contract: random 1 cut and 1 degree; axes one per tracked parameter; plane 1 and 2
+    expect = {"random": (1, 1), "axes": (P, P), "plane": (1, 2)}.get(dirs)
+    if expect and ndeg is not None and (ncut, ndeg) != expect:
+        err(f"{where}: directions {dirs} with num_cuts {ncut} and {ndeg} degrees, expected "
+            f"{expect}")
+    if "degree" in keys and "size" in keys and ndeg is not None:
+        deg, size = lg["degree"][()], lg["size"][()]
+        if np.any(deg < 0) or np.any(size < 1):
+            err(f"{where}: degree {deg} / size {size} out of range")
+    for fname in fields:
+        if fname not in keys:
+            continue
+        ds = lg[fname]
+        fw = f"{where}/{fname}"
+        if not isinstance(ds, h5py.Dataset) or not 1 <= ds.ndim <= 3 or ds.shape[0] != S:
+            err(f"{fw}: shape {getattr(ds, 'shape', None)}, expected ({S}, dims...) of rank 1..3")
+            continue
+        if any(d < 1 for d in ds.shape[1:]):
+            err(f"{fw}: empty per-sample dimension {ds.shape}")
+        dtype_ok(ds[()], "f8", fw)
+        check_storage(ds, fw, True)
+        have = [fname + x in keys for x in LAND_STATS]
+        if any(have) and not all(have):
+            err(f"{where}: {fname} has {sum(have)} of the 4 statistics datasets")
+            continue
+        if not all(have):
+            continue
+        st = []
+        for x in LAND_STATS:
+            sd = lg[fname + x]
+            if sd.shape != ds.shape[1:]:
+                err(f"{where}/{fname}{x}: shape {sd.shape}, expected {ds.shape[1:]}")
+            dtype_ok(sd[()], "f8", f"{where}/{fname}{x}")
+            check_storage(sd, f"{where}/{fname}{x}", False)
+            st.append(sd[()])
+        if S >= 2 and all(np.shape(v) == ds.shape[1:] for v in st):
+            stats_close(ds[()], *st, fw)
+    named = want | {f + x for f in fields for x in LAND_STATS}
+    for extra in sorted(keys - named):
+        err(f"{where}: unexpected member {extra}")
 
 
 def check_group(g, name, piece):
     where = f"/{name}"
     attr_types(g, dict(N_ATTRS, **PIECE_N_ATTRS) if piece else N_ATTRS, where)
     keys = set(g.keys())
+    if "landscape" in keys:
+        keys.discard("landscape")
     want = N_DSETS | {"sample_index"} if piece else N_DSETS
     for missing in sorted(want - keys):
         err(f"{where}: dataset {missing} missing")
@@ -138,6 +238,8 @@ def check_group(g, name, piece):
     S, P, PA = int(a["num_samples"]), int(a["num_tracked"]), int(a["num_params"])
     if int(a["n"]) != int(name[1:]):
         err(f"{where}@n = {a['n']}")
+    if "landscape" in g:
+        check_land(g["landscape"], f"{where}/landscape", S, P)
     shapes = {"cost": (S,), "grad": (S, P), "diag": (S, 4), "grad_mean": (P,), "grad_var": (P,),
               "grad_var_se": (P,), "param_names": (P,), "param_index": (P,),
               "param_names_all": (PA,), "params": (S, PA), "sample_index": (S,)}
@@ -182,15 +284,6 @@ def check_group(g, name, piece):
     # statistics against the samples
     cost, grad, diag = g["cost"][()], g["grad"][()], g["diag"][()]
     if S >= 2 and grad.shape == (S, P):
-        def stats_close(x, mean, mean_se, var, var_se_, name):
-            m = float(np.max(np.abs(x))) if x.size else 0.0
-            close(mean, x.mean(), f"{name}_mean", m)
-            if mean_se is not None:
-                close(mean_se, x.std(ddof=1) / math.sqrt(S), f"{name}_mean_se", m)
-            close(var, x.var(ddof=1), f"{name}_var", m * m)
-            if var_se_ is not None:
-                close(var_se_, var_se(x), f"{name}_var_se", m * m)
-
         stats_close(cost, a["cost_mean"], a["cost_mean_se"], a["cost_var"], a["cost_var_se"],
                     f"{where}@cost")
         gv = g["grad_var"][()]
@@ -223,6 +316,12 @@ def check(path, synthetic):
         if not piece and int(f.attrs.get("slice_index", 0)) != 0:
             err("a complete scan (slice_count 1) must have slice_index 0")
         per_n = {k: check_group(f[k], k, piece) for k in groups}
+        land = any("landscape" in f[k] for k in groups)
+        mode = f.attrs.get("mode")
+        if mode not in ("gradient", "landscape"):
+            err(f"/@mode = {mode!r}, expected 'gradient' or 'landscape'")
+        elif (mode == "landscape") != land:
+            err(f"/@mode = {mode!r} but {'some' if land else 'no'} /n{{N}} has a landscape group")
 
         s = f.get("summary")
         if s is None:
@@ -279,6 +378,30 @@ def check(path, synthetic):
                     err("synthetic: representation")
                 if f["n4"]["cost"].shape != (100,):
                     err("synthetic: S")
+                if "landscape" in f["n4"]:
+                    check_synth_land(f)
+
+
+def check_synth_land(f):
+    """The landscape fields of synth_result_land (tests/t700-synth.h)."""
+    for gname, dirs, K, ndeg in (("n4", "random", 4, 1), ("n6", "axes", 6, 3)):
+        lg = f[gname]["landscape"]
+        if lg.attrs["fields"].split(",") != SYNTH_FIELDS:
+            err(f"synthetic: /{gname}/landscape@fields = {lg.attrs['fields']!r}")
+        if lg.attrs["directions"] != dirs or int(lg.attrs["pad"]) != 8:
+            err(f"synthetic: /{gname}/landscape directions/pad")
+        deg = list(lg["degree"][()])
+        if deg != ([K] if ndeg == 1 else [K, K, K - 1]) or list(lg["size"][()]) != [4 * K] * ndeg:
+            err(f"synthetic: /{gname}/landscape degree {deg}")
+        shapes = {"lipschitz": (100,), "spread": (100, 3), "power": (100, 3, K + 1),
+                  "direction": (100, 3), "image": (100, 5, 4)}
+        for k, shape in shapes.items():
+            if lg[k].shape != shape:
+                err(f"synthetic: /{gname}/landscape/{k} shape {lg[k].shape}, expected {shape}")
+        if lg["lipschitz_mean"].shape != () or "direction_mean" in lg or "image_var" in lg:
+            err(f"synthetic: /{gname}/landscape statistics datasets")
+        if not set(np.unique(lg["direction"][()])) <= {-1.0, 1.0}:
+            err(f"synthetic: /{gname}/landscape/direction is not +-1")
 
 
 def main():
