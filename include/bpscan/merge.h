@@ -28,7 +28,9 @@
  * input that is not a piece (slice_count 1), pieces of different jobs (job texts differing
  * in more than [output] path / checkpoint_seconds, or different job hashes), different
  * slice counts, two inputs that are the same piece, pieces that disagree on a qubit
- * count's layout (parameters, widths, representation, store_samples), a sample present in
+ * count's layout (parameters, widths, representation, store_samples; for landscape scans
+ * the directions, pad, cut degrees and sizes, field names and shapes, and a mix of landscape
+ * and gradient pieces), a sample present in
  * two pieces, and gaps: missing pieces (which K) and missing samples (which n and which
  * sample numbers). BPS_ERR_MEM when out of memory. On success *merged is a complete scan
  * (slice_count 1) whose memory is malloc'ed: release it with bps_h5_result_free. */

@@ -2,7 +2,8 @@
 """m230-merge: array-job pieces and `bpscan merge`, without Slurm.
 
 `bpscan run --slice K/3` for K = 0, 1, 2 (at 1 and 2 ranks) writes three pieces that
-`bpscan merge` combines, in any order, into the data of a single run, bitwise; pieces and
+`bpscan merge` combines, in any order, into the data of a single run, bitwise (also for a
+landscape scan of 2-D planes); pieces and
 the merged file pass tests/py/check_schema.py, and `bpscan info` calls a piece "piece K of
 N" and the merged file complete. merge refuses (exit 2, naming the cause): a missing piece
 (which K, which n and samples), a duplicate piece, pieces of another job or of another
@@ -121,6 +122,26 @@ with tempfile.TemporaryDirectory() as d:
     assert not os.path.exists(os.path.join(pd, "x.h5"))
     ok("refused (exit 2): missing piece, duplicate piece, other job, other slice count, "
        "complete scan, overlapping samples, non-result, no pieces")
+
+    # landscape scans (2-D planes: fields of every rank) merge the same way; a gradient
+    # piece among landscape pieces is refused
+    lj = os.path.join(JOBS, "tiny-landscape-plane.ini")
+    ld = os.path.join(d, "land")
+    os.mkdir(ld)
+    lref_dir = os.path.join(d, "land-ref")
+    os.mkdir(lref_dir)
+    run(["run", lj, "-o", "out.h5"], cwd=lref_dir)
+    for k, ranks in ((0, 2), (1, 0), (2, 0)):
+        run(["run", lj, "-o", "l%d.h5" % k, "--slice", "%d/3" % k], ranks=ranks, cwd=ld)
+    for k in range(3):
+        schema_ok(os.path.join(ld, "l%d.h5" % k))
+    merge(["out.h5", "l1.h5", "l2.h5", "l0.h5"], ld, 0)
+    n = assert_same_data(os.path.join(lref_dir, "out.h5"), os.path.join(ld, "out.h5"))
+    schema_ok(os.path.join(ld, "out.h5"))
+    shutil.copy(os.path.join(pd, "p1.h5"), os.path.join(ld, "grad1.h5"))
+    refused(["x.h5", "l0.h5", "grad1.h5", "l2.h5"], ld, "different jobs")
+    ok("landscape pieces merged: %d objects bitwise equal to a single run; a gradient piece "
+       "among them refused" % n)
 
     # the batch scripts outside Slurm: an array job with task ids 4..6 (mpirun launcher)
     sd = os.path.join(d, "scripts")
