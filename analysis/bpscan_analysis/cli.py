@@ -31,6 +31,9 @@ examples:
   bpfit deep.h5 --by layer --layer-plot heat.png per-layer fits and heatmap
   bpfit vh.h5 -q grad,purity,entropy --diag-plot diag.png
 
+landscape scans ([scan] mode = landscape): spectra, Lipschitz constants, spreads, images:
+  bpfit landscape FILES... [--plot OUT.png ...] [--table] [--json OUT]   (see bpfit landscape -h)
+
 exit status: 0 success, 2 bad arguments or unreadable/incompatible result files.
 """
 
@@ -131,6 +134,10 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "landscape":      # subcommand (a file named landscape: ./landscape)
+        from .landscape_cli import main as landscape_main
+        return landscape_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -16,6 +16,13 @@ Every sample is identified by (seed, sample number): the sample number is the ro
 a complete scan and ``sample_index`` in an array-job piece. The same sample met twice with
 identical rows (the same file given twice, or a piece next to the merged file) is counted
 once, with a warning; with different rows the inputs conflict and are refused.
+
+Landscape scans (root attribute ``mode = "landscape"``; absent = ``"gradient"``) also hold,
+per qubit count, the group ``/n{N}/landscape`` (/tmp/land/schema.md, README "Landscape
+scans"): the cut settings (``directions``, ``pad``, ``num_cuts``, ``degree``, ``size``) and
+one per-sample dataset per field (``lipschitz`` [S] or [S, P], ``power``, ``image``, ...).
+They are read into ``QubitData.land`` (a ``LandscapeData``) and merged row by row together
+with the gradient rows; their statistics, like all others, are recomputed from the rows.
 """
 import math
 import os
@@ -33,6 +40,10 @@ OUTPUT_KEYS_IGNORED = ("output.path", "output.checkpoint_seconds")
 ENSEMBLE_KEYS_IGNORED = ("scan.qubits", "scan.samples", "scan.seed", "scan.block")
 MERGE_MODES = ("job", "ensemble", "none")
 REQUIRED_N_DATASETS = ("grad", "cost", "diag", "param_names")
+MODES = ("gradient", "landscape")
+DIRECTIONS = ("random", "axes", "plane")
+LANDSCAPE_ATTRS = ("directions", "pad", "num_cuts", "fields")
+STAT_SUFFIXES = ("_mean", "_mean_se", "_var", "_var_se")
 _GROUP = re.compile(r"^n([0-9]+)$")
 
 
@@ -75,6 +86,73 @@ def job_identity(text: str, ignore: Sequence[str] = OUTPUT_KEYS_IGNORED) -> Tupl
 # Data classes
 
 
+def column_stats(x: np.ndarray) -> Dict[str, np.ndarray]:
+    """Element-wise statistics over the samples (axis 0) of x [S, ...], as bpscan's
+    ``bps_stats_compute`` (include/bpscan/stats.h): mean, mean_se = s/sqrt(S), var = s^2
+    (unbiased) and var_se = sqrt((m4 - (S-3)/(S-1) s^4)/S). S = 1: SEs and var 0; S = 0: NaN."""
+    x = np.asarray(x, dtype=float)
+    S = x.shape[0]
+    shape = x.shape[1:]
+    if S == 0:
+        nan = np.full(shape, np.nan)
+        return {"mean": nan, "mean_se": nan.copy(), "var": nan.copy(), "var_se": nan.copy()}
+    mean = x.mean(axis=0)
+    if S < 2:
+        zero = np.zeros(shape)
+        return {"mean": mean, "mean_se": zero, "var": zero.copy(), "var_se": zero.copy()}
+    d = x - mean
+    var = np.sum(d * d, axis=0) / (S - 1)
+    m4 = np.mean(d ** 4, axis=0)
+    v2 = (m4 - (S - 3) / (S - 1) * var * var) / S
+    return {"mean": mean, "mean_se": np.sqrt(var / S), "var": var,
+            "var_se": np.sqrt(np.maximum(v2, 0.0))}
+
+
+@dataclass
+class LandscapeData:
+    """The ``/n{N}/landscape`` group of one qubit count: the cut settings and the per-sample
+    fields (rows in the same order as the gradient rows of the QubitData holding it)."""
+    directions: str                 # "random" | "axes" | "plane"
+    pad: int                        # fine-grid factor of the Lipschitz / extremum search
+    num_cuts: int                   # cuts per sample (random 1, axes P, plane 1)
+    degree: np.ndarray              # [ndeg] int: declared degree K of each cut (plane K1, K2)
+    size: np.ndarray                # [ndeg] int: FFT size N of each cut (plane N1, N2)
+    fields: Dict[str, np.ndarray]   # name -> [S, dims...] float, in the file's order
+    stats_fields: Tuple[str, ...] = ()   # fields with stored statistics (stats = 1)
+
+    @property
+    def samples(self) -> int:
+        return int(next(iter(self.fields.values())).shape[0]) if self.fields else 0
+
+    @property
+    def field_names(self) -> Tuple[str, ...]:
+        return tuple(self.fields)
+
+    def has(self, name: str) -> bool:
+        return name in self.fields
+
+    def field(self, name: str) -> np.ndarray:
+        if name not in self.fields:
+            raise AnalysisError("landscape field '%s' missing (fields: %s)"
+                                % (name, ", ".join(self.fields) or "none"))
+        return self.fields[name]
+
+    def stats(self, name: str) -> Dict[str, np.ndarray]:
+        """Element-wise mean, mean_se, var, var_se of a field, recomputed from its rows."""
+        return column_stats(self.field(name))
+
+    def settings(self) -> tuple:
+        """What must agree between pieces that are merged."""
+        return (self.directions, self.pad, self.num_cuts, tuple(int(k) for k in self.degree),
+                tuple(int(k) for k in self.size),
+                tuple((k, v.shape[1:]) for k, v in self.fields.items()))
+
+    def rows(self, sel) -> "LandscapeData":
+        """The same settings with the rows ``sel`` (an index or boolean array)."""
+        return LandscapeData(self.directions, self.pad, self.num_cuts, self.degree, self.size,
+                             {k: v[sel] for k, v in self.fields.items()}, self.stats_fields)
+
+
 @dataclass
 class QubitData:
     """All samples of one qubit count n (of one file, or merged over files)."""
@@ -93,6 +171,7 @@ class QubitData:
     representation: str = ""
     samples_total: int = 0      # the samples of the whole scan at this n (pieces: samples_total)
     sources: Tuple[str, ...] = ()
+    land: Optional[LandscapeData] = None   # landscape scans: the cut fields; None otherwise
 
     @property
     def samples(self) -> int:
@@ -113,6 +192,7 @@ class ResultFile:
     slice_index: int
     slice_count: int
     data: Dict[int, QubitData]
+    mode: str = "gradient"      # root attribute mode ("gradient" when absent)
 
     @property
     def provenance(self) -> Dict[str, object]:
@@ -140,6 +220,11 @@ class Scan:
     def model(self) -> str:
         return self.settings.get("scan.model", str(self.files[0].attrs.get("model", "")))
 
+    @property
+    def mode(self) -> str:
+        """"landscape" when the scan holds landscape cuts, else "gradient"."""
+        return "landscape" if any(q.land is not None for q in self.data.values()) else "gradient"
+
     def page(self, what: str) -> np.ndarray:
         """Page prediction per n (``what`` = "entropy" or "purity"), NaN where none exists."""
         return np.array([getattr(self.data[n], "page_" + what) for n in sorted(self.data)])
@@ -164,7 +249,58 @@ def _attr(obj, name, path, where="/"):
     return v
 
 
-def _read_group(f, gname, path, root_seed, piece):
+def _int_attr(obj, name, path, where):
+    v = _attr(obj, name, path, where)
+    try:
+        return int(np.asarray(v).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        raise AnalysisError("%s: %s: attribute '%s' is not an integer" % (path, where, name)) from None
+
+
+def _read_landscape(g, path, where, S):
+    """The /n{N}/landscape group (schema: /tmp/land/schema.md, README "Landscape scans")."""
+    h5py = _h5py()
+    if not isinstance(g, h5py.Group):
+        raise AnalysisError("%s: %s is not a group" % (path, where))
+    directions = str(_attr(g, "directions", path, where)).strip()
+    if directions not in DIRECTIONS:
+        raise AnalysisError("%s: %s: unknown directions '%s' (expected %s)"
+                            % (path, where, directions, ", ".join(DIRECTIONS)))
+    pad = _int_attr(g, "pad", path, where)
+    num_cuts = _int_attr(g, "num_cuts", path, where)
+    names = [x.strip() for x in str(_attr(g, "fields", path, where)).split(",") if x.strip()]
+    if not names:
+        raise AnalysisError("%s: %s: attribute 'fields' lists no fields" % (path, where))
+    if len(set(names)) != len(names):
+        raise AnalysisError("%s: %s: attribute 'fields' lists a field twice" % (path, where))
+    arrays = {}
+    for ds in ("degree", "size") + tuple(names):
+        if ds not in g or not isinstance(g[ds], h5py.Dataset):
+            raise AnalysisError("%s: %s: dataset '%s' missing" % (path, where, ds))
+        arrays[ds] = np.asarray(g[ds][()])
+    degree = arrays.pop("degree").astype(np.int64).reshape(-1)
+    size = arrays.pop("size").astype(np.int64).reshape(-1)
+    ndeg = {"random": 1, "plane": 2}.get(directions, num_cuts)
+    if num_cuts < 1 or degree.shape != (ndeg,) or size.shape != (ndeg,):
+        raise AnalysisError("%s: %s: %s cuts with num_cuts = %d need %d entries in degree and size "
+                            "(have %d and %d)" % (path, where, directions, num_cuts, ndeg,
+                                                  degree.size, size.size))
+    if np.any(degree < 0) or np.any(size < 2 * degree + 1):
+        raise AnalysisError("%s: %s: FFT sizes %s do not resolve degrees %s (need N >= 2K+1)"
+                            % (path, where, size.tolist(), degree.tolist()))
+    fields = {}
+    for k in names:
+        x = np.asarray(arrays[k], dtype=float)
+        if x.ndim < 1 or x.shape[0] != S:
+            raise AnalysisError("%s: %s/%s has shape %s, expected %d rows (one per sample)"
+                                % (path, where, k, x.shape, S))
+        fields[k] = x
+    stats = tuple(k for k in names if k + "_mean" in g)
+    return LandscapeData(directions=directions, pad=pad, num_cuts=num_cuts, degree=degree,
+                         size=size, fields=fields, stats_fields=stats)
+
+
+def _read_group(f, gname, path, root_seed, piece, mode="gradient"):
     h5py = _h5py()
     g = f[gname]
     where = "/" + gname
@@ -212,6 +348,12 @@ def _read_group(f, gname, path, root_seed, piece):
     def num(key, default, cast):
         return cast(a[key]) if key in a else default
     total = num("samples_total", S, int)
+    land = None
+    if "landscape" in g:
+        land = _read_landscape(g["landscape"], path, where + "/landscape", S)
+    elif mode == "landscape":
+        raise AnalysisError("%s: %s: group 'landscape' missing in a mode = landscape file"
+                            % (path, where))
     return QubitData(
         n=n, grad=grad, cost=cost, diag=diag,
         seed=np.full(S, root_seed, dtype=np.uint64), index=index, param_names=names,
@@ -220,7 +362,7 @@ def _read_group(f, gname, path, root_seed, piece):
         diag_qubits=num("diag_qubits", 0, int), q_in=num("q_in", 0, int),
         q_out=num("q_out", 0, int),
         representation=str(_attr(g, "representation", path, where)) if "representation" in a else "",
-        samples_total=total, sources=(path,))
+        samples_total=total, sources=(path,), land=land)
 
 
 def read_result(path: str) -> ResultFile:
@@ -268,12 +410,16 @@ def read_result(path: str) -> ResultFile:
             seed = int(attrs.get("seed", parse_job(job).get("scan.seed", 0) or 0))
             slice_count = int(attrs.get("slice_count", 1))
             slice_index = int(attrs.get("slice_index", 0))
+            mode = str(attrs.get("mode", "gradient")).strip()
+            if mode not in MODES:
+                raise AnalysisError("%s: unknown mode '%s' (this reader knows %s); update analysis/"
+                                    % (path, mode, ", ".join(MODES)))
             groups = sorted((k for k in f.keys() if _GROUP.match(k)), key=lambda k: int(k[1:]))
             if not groups:
                 raise AnalysisError("%s: no /n{N} groups (no qubit counts in the file)" % path)
             data = {}
             for k in groups:
-                q = _read_group(f, k, path, seed, slice_count > 1)
+                q = _read_group(f, k, path, seed, slice_count > 1, mode)
                 data[q.n] = q
     except AnalysisError:
         raise
@@ -281,7 +427,7 @@ def read_result(path: str) -> ResultFile:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AnalysisError("%s: unreadable result file: %s" % (path, msg)) from None
     return ResultFile(path=path, attrs=attrs, job=job, job_hash=job_hash, seed=seed,
-                      slice_index=slice_index, slice_count=slice_count, data=data)
+                      slice_index=slice_index, slice_count=slice_count, data=data, mode=mode)
 
 
 # ------------------------------------------------------------------------------------------
@@ -304,6 +450,10 @@ def _merge_n(parts: List[QubitData], warnings: List[str]) -> QubitData:
         elif not (_same_float(q.page_entropy, ref.page_entropy)
                   and _same_float(q.page_purity, ref.page_purity)):
             what = "have different Page predictions"
+        elif (q.land is None) != (ref.land is None):
+            what = "are not both landscape scans"
+        elif q.land is not None and q.land.settings() != ref.land.settings():
+            what = "have different landscape cuts (directions, pad, degrees, sizes or fields)"
         if what:
             raise AnalysisError("cannot merge n=%d: %s and %s %s" % (ref.n, ref.sources[0],
                                                                   q.sources[0], what))
@@ -315,11 +465,22 @@ def _merge_n(parts: List[QubitData], warnings: List[str]) -> QubitData:
     origin = np.concatenate([np.full(q.samples, i) for i, q in enumerate(parts)])
     order = np.lexsort((origin, index, seed))
     seed, index, grad, cost, diag, origin = (x[order] for x in (seed, index, grad, cost, diag, origin))
+    land = None
+    if ref.land is not None:    # the landscape rows follow the gradient rows
+        land = LandscapeData(ref.land.directions, ref.land.pad, ref.land.num_cuts,
+                             ref.land.degree, ref.land.size,
+                             {k: np.concatenate([q.land.fields[k] for q in parts])[order]
+                              for k in ref.land.fields}, ref.land.stats_fields)
+
+    def same_land(i, j):
+        return land is None or all(np.array_equal(v[i], v[j], equal_nan=True)
+                                   for v in land.fields.values())
     dup = np.nonzero((seed[1:] == seed[:-1]) & (index[1:] == index[:-1]))[0] + 1
     if dup.size:
         for j in dup:
             same = (np.array_equal(grad[j], grad[j - 1]) and cost[j] == cost[j - 1]
-                    and np.array_equal(diag[j], diag[j - 1], equal_nan=True))
+                    and np.array_equal(diag[j], diag[j - 1], equal_nan=True)
+                    and same_land(j, j - 1))
             if not same:
                 a, b = parts[origin[j - 1]].sources[0], parts[origin[j]].sources[0]
                 raise AnalysisError(
@@ -333,6 +494,8 @@ def _merge_n(parts: List[QubitData], warnings: List[str]) -> QubitData:
         keep = np.ones(seed.size, dtype=bool)
         keep[dup] = False
         seed, index, grad, cost, diag = (x[keep] for x in (seed, index, grad, cost, diag))
+        if land is not None:
+            land = land.rows(keep)
     sources = tuple(dict.fromkeys(s for q in parts for s in q.sources))
     # samples_total: per seed, the whole scan's sample count (pieces of one run share it)
     totals = {}
@@ -344,7 +507,7 @@ def _merge_n(parts: List[QubitData], warnings: List[str]) -> QubitData:
                      param_names=ref.param_names, page_entropy=ref.page_entropy,
                      page_purity=ref.page_purity, diag_qubits=ref.diag_qubits, q_in=ref.q_in,
                      q_out=ref.q_out, representation=ref.representation,
-                     samples_total=total, sources=sources)
+                     samples_total=total, sources=sources, land=land)
 
 
 def merge_files(files: List[ResultFile], name: str = "") -> Scan:

@@ -160,3 +160,232 @@ def page_values(n):
     da, db = 2.0, 2.0 ** n
     ent = sum(1.0 / k for k in range(int(db) + 1, int(da * db) + 1)) - (da - 1) / (2 * db)
     return ent, (da + db) / (da * db + 1)
+
+
+# ------------------------------------------------------------------------------------------
+# Landscape scans ([scan] mode = landscape, /tmp/land/schema.md): every cut is a random real
+# trigonometric polynomial with known coefficients; the stored fields are computed from its
+# N equispaced samples the way bpscan does (FFT, declared band, zero-padded fine grid).
+
+CUT_SCALARS = ("cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
+               "bernstein", "spread", "cut_max", "cut_min")
+
+
+def land_job_text(model="dqnn", directions="random", qubits="2:6", samples=200, seed=1,
+                  path="land.h5", visible="1", hidden="n", pad=8):
+    if model == "vh":
+        sec = ("[vh]\nvisible = %s\nhidden = %s\nlayers = 1\nobjective = pauli\npauli = Z\n"
+               % (visible, hidden))
+    else:
+        sec = "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n[cost]\ntype = global\n"
+    return ("[scan]\nmodel = %s\nqubits = %s\nsamples = %d\nseed = %d\nblock = 32\n"
+            "representation = auto\nmode = landscape\n\n%s\n[gradient]\nmethod = adjoint\n"
+            "params = all\n\n[landscape]\ndirections = %s\npad = %d\n\n[noise]\nchannel = none\n"
+            "p = 0\nplacement = gate\n\n[output]\npath = %s\nstore_samples = true\n"
+            "checkpoint_seconds = 300\n" % (model, qubits, samples, seed, sec, directions, pad, path))
+
+
+def cut_size(K, guard=None):
+    """bpscan's bps_landscape_size: smallest odd 3^a 5^b 7^c >= 2(K + guard) + 1 (>= 3)."""
+    g = 2 + K // 4 if guard is None else guard
+    need = max(3, 2 * (K + g) + 1)
+    N = need
+    while True:
+        m = N
+        for p in (3, 5, 7):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return N
+        N += 2 if N % 2 else 1
+
+
+def _profile(n, K, shift):
+    """Relative power of degrees 1..K (sums to 1); shift: the weight moves up with n."""
+    k = np.arange(1, K + 1, dtype=float)
+    w = np.exp(-(k - 1) / (0.6 * n)) if shift else np.ones(K)
+    return w / w.sum()
+
+
+def _cut_fields(rng, S, K, amp, weights, pad, extra=0, c0=0.5):
+    """Fields of S one-dimensional cuts of declared degree K (true degree K + extra)."""
+    Kt = K + extra
+    w = np.concatenate([weights, np.full(extra, weights.mean())]) if extra else weights
+    # W_k = 2|c_k|^2 has mean amp^2 w_k
+    c = (rng.standard_normal((S, Kt)) + 1j * rng.standard_normal((S, Kt))) * amp * np.sqrt(w / 4)
+    c0s = c0 + 0.05 * rng.standard_normal(S)
+    N = cut_size(K)
+    k = np.arange(1, Kt + 1)
+    t = 2 * np.pi * np.arange(N) / N
+    f = c0s[:, None] + 2 * np.real(c @ np.exp(1j * np.outer(k, t)))
+    X = np.fft.rfft(f, axis=1) / N                     # c_0 .. c_{floor(N/2)}
+    band = X[:, :K + 1]
+    W = 2 * np.abs(band) ** 2
+    W[:, 0] = np.abs(band[:, 0]) ** 2
+    alias = np.abs(X[:, K + 1:]).max(axis=1) if X.shape[1] > K + 1 else np.zeros(S)
+    kk = np.arange(K + 1)
+    slope_fft = -2 * np.sum(kk * band.imag, axis=1)
+    slope_true = -2 * np.sum(k * c.imag, axis=1)
+    nf = pad * N
+    tf = 2 * np.pi * np.arange(nf) / nf
+    E = np.exp(1j * np.outer(kk[1:], tf))
+    ff = band[:, :1].real + 2 * np.real(band[:, 1:] @ E)
+    fd = 2 * np.real((1j * kk[1:] * band[:, 1:]) @ E)
+    fmax, fmin = ff.max(axis=1), ff.min(axis=1)
+    out = dict(cut_mean=band[:, 0].real, cut_var=W[:, 1:].sum(axis=1), aliasing=alias,
+               slope_fft=slope_fft, slope_adjoint=slope_true * (1 + 1e-15 * rng.standard_normal(S)),
+               lipschitz=np.abs(fd).max(axis=1), bernstein=K * (fmax - fmin) / 2,
+               spread=fmax - fmin, cut_max=fmax, cut_min=fmin, power=W)
+    return out, N
+
+
+def _plane_fields(rng, S, K1, K2, amp, pad, extra=0, c0=0.5):
+    """Fields of S 2-D cuts of declared degrees K1, K2 (true degrees + extra)."""
+    A, B = K1 + extra, K2 + extra
+    a = np.arange(-A, A + 1)
+    b = np.arange(-B, B + 1)
+    tot = np.abs(a)[:, None] + np.abs(b)[None, :]
+    sd = np.where(tot > 0, amp / np.sqrt(np.maximum(1, (2 * A + 1) * (2 * B + 1) - 1)), 0.0)
+    C = (rng.standard_normal((S, a.size, b.size)) + 1j * rng.standard_normal((S, a.size, b.size))) * sd
+    C = (C + np.conj(C[:, ::-1, ::-1])) / 2             # Hermitian: real f
+    C[:, A, B] = c0 + 0.05 * rng.standard_normal(S)
+    N1, N2 = cut_size(K1), cut_size(K2)
+    t = 2 * np.pi * np.arange(N1) / N1
+    u = 2 * np.pi * np.arange(N2) / N2
+    img = np.real(np.einsum("ia,sij,jb->sab", np.exp(1j * np.outer(a, t)), C,
+                            np.exp(1j * np.outer(b, u))))
+    X = np.fft.fft2(img) / (N1 * N2)
+    fa = np.rint(np.fft.fftfreq(N1) * N1).astype(int)
+    fb = np.rint(np.fft.fftfreq(N2) * N2).astype(int)
+    inband = (np.abs(fa)[:, None] <= K1) & (np.abs(fb)[None, :] <= K2)
+    deg = np.abs(fa)[:, None] + np.abs(fb)[None, :]
+    P2 = np.abs(X) ** 2
+    W = np.stack([np.sum(P2[:, inband & (deg == k)], axis=1) for k in range(K1 + K2 + 1)], axis=1)
+    alias = np.abs(X[:, ~inband]).max(axis=1) if (~inband).any() else np.zeros(S)
+    Xb = np.where(inband, X, 0)
+    slope_fft = np.stack([-np.sum(fa[:, None] * Xb.imag, axis=(1, 2)),
+                          -np.sum(fb[None, :] * Xb.imag, axis=(1, 2))], axis=1)
+    slope_true = np.stack([-np.sum(a[:, None] * C.imag, axis=(1, 2)),
+                           -np.sum(b[None, :] * C.imag, axis=(1, 2))], axis=1)
+    M1, M2 = pad * N1, pad * N2
+    G = np.zeros((S, M1, M2), dtype=complex)
+    ia, ib = np.nonzero(inband)
+    G[:, fa[ia] % M1, fb[ib] % M2] = Xb[:, ia, ib]
+    ff = np.real(np.fft.ifft2(G)) * M1 * M2
+    gt = np.real(np.fft.ifft2(G * 1j * (np.fft.fftfreq(M1) * M1)[:, None])) * M1 * M2
+    gu = np.real(np.fft.ifft2(G * 1j * (np.fft.fftfreq(M2) * M2)[None, :])) * M1 * M2
+    fmax, fmin = ff.max(axis=(1, 2)), ff.min(axis=(1, 2))
+    spread = fmax - fmin
+    out = dict(cut_mean=X[:, 0, 0].real, cut_var=W[:, 1:].sum(axis=1), aliasing=alias,
+               lipschitz=np.sqrt(gt ** 2 + gu ** 2).max(axis=(1, 2)),
+               bernstein=math.hypot(K1, K2) * spread / 2, spread=spread, cut_max=fmax,
+               cut_min=fmin, slope_fft=slope_fft,
+               slope_adjoint=slope_true * (1 + 1e-15 * rng.standard_normal((S, 2))),
+               power=W, image=img)
+    return out, (N1, N2)
+
+
+def draw_landscape(ns, directions="random", S=200, P=None, R=None, amp=None, seed=0, pad=8,
+                   extra_degree=0, shift=True, names=None):
+    """{n: draw()-like dict + "land"}: P(n) tracked parameters with frequencies R(n, j)
+    (default 1), cut power amp(n)^2; extra_degree > 0 makes the true spectrum wider than
+    the declared one (aliasing, wrong FFT slopes)."""
+    P = P or (lambda n: 2 * n)
+    R = R or (lambda n, j: 1)
+    amp = amp or (lambda n: 0.5 * 2.0 ** (-n / 2))
+    nm = names or (lambda n: ["l1.p%d.g1" % (j + 1) for j in range(P(n))])
+    base = draw(ns, lambda n, p: 0.1 * 2.0 ** -n, S, names=nm, seed=seed + 1000)
+    rng = np.random.default_rng(seed)
+    for n in ns:
+        p = P(n)
+        r = np.array([R(n, j) for j in range(p)], dtype=int)
+        if directions == "random":
+            K = int(r.sum())
+            fields, N = _cut_fields(rng, S, K, amp(n), _profile(n, K, shift), pad, extra_degree)
+            degree, size, ncut = [K], [N], 1
+            fields["direction"] = rng.choice([-1.0, 1.0], size=(S, p))
+            fields["nu"] = np.ones((S, p))
+        elif directions == "axes":
+            K = int(r.max())
+            per = []
+            size = []
+            for j in range(p):
+                fj, Nj = _cut_fields(rng, S, int(r[j]), amp(n), _profile(n, int(r[j]), shift),
+                                     pad, extra_degree)
+                per.append(fj)
+                size.append(Nj)
+            fields = {k: np.stack([fj[k] for fj in per], axis=1) for k in CUT_SCALARS}
+            pw = np.zeros((S, p, K + 1))
+            for j, fj in enumerate(per):
+                pw[:, j, :r[j] + 1] = fj["power"]
+            fields["power"] = pw
+            fields["nu"] = np.ones((S, p))
+            degree, ncut = [int(x) for x in r], p
+        elif directions == "plane":
+            h = p // 2
+            K1, K2 = int(r[:h].sum()), int(r[h:].sum())
+            fields, (N1, N2) = _plane_fields(rng, S, K1, K2, amp(n), pad, extra_degree)
+            d = np.zeros((S, 2, p))
+            d[:, 0, :h] = rng.choice([-1.0, 1.0], size=(S, h))
+            d[:, 1, h:] = rng.choice([-1.0, 1.0], size=(S, p - h))
+            fields["direction"] = d
+            fields["nu"] = np.ones((S, p))
+            degree, size, ncut = [K1, K2], [N1, N2], 1
+        else:
+            raise ValueError(directions)
+        order = LAND_FIELDS[directions]
+        base[n]["land"] = dict(directions=directions, pad=pad, num_cuts=ncut, degree=degree,
+                               size=size, fields={k: fields[k] for k in order})
+    return base
+
+
+LAND_FIELDS = {
+    "random": CUT_SCALARS + ("power", "direction", "nu"),
+    "axes": CUT_SCALARS + ("power", "nu"),
+    "plane": ("cut_mean", "cut_var", "aliasing", "lipschitz", "bernstein", "spread", "cut_max",
+              "cut_min", "slope_fft", "slope_adjoint", "power", "direction", "nu", "image"),
+}
+NO_STATS = ("direction", "nu", "image")
+
+
+def _stats(x):
+    """Element-wise mean, mean_se, var, var_se (stats.h), written independently of the package."""
+    S = x.shape[0]
+    out = {"_mean": np.empty(x.shape[1:]), "_mean_se": np.empty(x.shape[1:]),
+           "_var": np.empty(x.shape[1:]), "_var_se": np.empty(x.shape[1:])}
+    for idx in np.ndindex(*x.shape[1:]):
+        col = x[(slice(None),) + idx]
+        m = float(np.sum(col)) / S
+        v = float(np.sum((col - m) ** 2)) / (S - 1)
+        m4 = float(np.sum((col - m) ** 4)) / S
+        out["_mean"][idx] = m
+        out["_mean_se"][idx] = math.sqrt(v / S)
+        out["_var"][idx] = v
+        out["_var_se"][idx] = math.sqrt(max(0.0, (m4 - (S - 3) / (S - 1) * v * v) / S))
+    return out
+
+
+def write_landscape(path, data, job=None, rows=None, mode="landscape", stats=True, **kw):
+    """write() plus the /n{N}/landscape groups and the root attribute mode."""
+    job = job if job is not None else land_job_text(path=str(path))
+    write(path, data, job=job, rows=rows, **kw)
+    with h5py.File(path, "a") as f:
+        if mode is not None:
+            f.attrs.create("mode", mode, dtype=STR)
+        for n, d in sorted(data.items()):
+            L = d["land"]
+            sel = rows[n] if rows is not None else np.arange(d["cost"].size)
+            g = f["n%d" % n].create_group("landscape")
+            g.attrs.create("directions", L["directions"], dtype=STR)
+            g.attrs.create("pad", L["pad"], dtype="<i4")
+            g.attrs.create("num_cuts", L["num_cuts"], dtype="<i4")
+            g.attrs.create("fields", ",".join(L["fields"]), dtype=STR)
+            g.create_dataset("degree", data=np.array(L["degree"], dtype="<i4"))
+            g.create_dataset("size", data=np.array(L["size"], dtype="<i4"))
+            for k, x in L["fields"].items():
+                x = np.asarray(x, dtype="<f8")[sel]
+                _dset(g, k, x, True)
+                if stats and k not in NO_STATS:
+                    for suf, v in _stats(x).items():
+                        g.create_dataset(k + suf, data=np.asarray(v, dtype="<f8"))
+    return str(path)
