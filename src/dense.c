@@ -63,15 +63,20 @@
 #include <omp.h>
 static int max_threads(void) { return omp_get_max_threads(); }
 static int thread_id(void) { return omp_get_thread_num(); }
+static int in_parallel(void) { return omp_in_parallel(); }
 #else
 static int max_threads(void) { return 1; }
 static int thread_id(void) { return 0; }
+static int in_parallel(void) { return 0; }
 #endif
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Parallel regions only pay off above this many complex elements of work. */
 #define PAR_MIN ((bps_idx)1 << 14)
+/* Split n elements of work over a new team? Never from inside a parallel region (nested
+ * teams are of one thread); serial loops then do not enter OpenMP at all (BPS_PAR_FOR). */
+#define PAR(n) ((n) >= PAR_MIN && !in_parallel())
 
 /* ---------------------------------------------------------------------------------------
  * Pair vectors: two complex numbers (re0, im0, re1, im1). */
@@ -405,13 +410,13 @@ static inline void core_var(const int N, const cc *u, const cv *V, cv *T, cv *S,
   }
 }
 
-/* The same for any N (runtime), with per-thread scratch. */
-static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx ri) {
+/* The same for any N (runtime), with the scratch of thread tid. */
+static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx ri, int tid) {
   const layout *L = &w->L;
   const int N = L->N, lobit = L->lobit;
   const bps_idx D = L->D, tm = L->tmask;
   double *const rho = w->rho;
-  cv *V = w->scr + (size_t)thread_id() * w->per;
+  cv *V = w->scr + (size_t)tid * w->per;
   cv *T = V + (size_t)N * N, *O = T + (size_t)N * N, *S = O + (size_t)N * N;
   double **rows = (double **)(S + N);
   const bps_idx bi = expand(ri, L->k, L->sp);
@@ -471,12 +476,17 @@ static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx r
 #define DEF_SWEEP(name, N_, LO, KIND)                                                      \
   static void name(const sweep *w) {                                                       \
     const bps_idx R = w->L.R;                                                              \
-    const int par = w->L.D * w->L.D >= PAR_MIN;                                            \
-    (void)par; /* unused without OpenMP */                                                 \
-    _Pragma("omp parallel for schedule(static) if (par)")                                  \
-    for (bps_idx ri = 0; ri < R; ri++) {                                                   \
-      if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                         \
-      else rowgroup_var(LO, KIND, w, ri);                                                  \
+    if (PAR(w->L.D * w->L.D)) {                                                            \
+      _Pragma("omp parallel for schedule(static)")                                         \
+      for (bps_idx ri = 0; ri < R; ri++) {                                                 \
+        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                       \
+        else rowgroup_var(LO, KIND, w, ri, thread_id());                                   \
+      }                                                                                    \
+    } else {                                                                               \
+      for (bps_idx ri = 0; ri < R; ri++) {                                                 \
+        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                       \
+        else rowgroup_var(LO, KIND, w, ri, 0);                                             \
+      }                                                                                    \
     }                                                                                      \
   }
 #define DEF_ALL(KIND, kname)                                                               \
@@ -527,6 +537,47 @@ static void run_sweep(const sweep *w, int kind) {
 /* ---------------------------------------------------------------------------------------
  * Operations on all q qubits (R = 1): rho <- sum_m K_m P rho P^T K_m^dag with the index
  * permutation P of off[]. Row-parallel, each element a fixed-order sum. */
+/* Row a of T = K_m rho~ : row a accumulates K[a][x] * row off[x] (columns permuted). */
+ALWAYS_INLINE void wc_left(double *T, const double *rho, const double *Km, const bps_idx *off,
+                           bps_idx D, bps_idx a) {
+  double *t = T + 2 * a * D;
+  for (bps_idx b = 0; b < D; b++) t[2 * b] = t[2 * b + 1] = 0.0;
+  for (bps_idx x = 0; x < D; x++) {
+    double kr = Km[2 * (a * D + x)], ki = Km[2 * (a * D + x) + 1];
+    const double *row = rho + 2 * off[x] * D;
+    for (bps_idx b = 0; b < D; b++) {
+      double vr = row[2 * off[b]], vi = row[2 * off[b] + 1];
+      t[2 * b] += kr * vr - ki * vi;
+      t[2 * b + 1] += kr * vi + ki * vr;
+    }
+  }
+}
+
+/* Row a of O (+)= T K_m^dag : O[a][c] = sum_b T[a][b] conj(K[c][b]) (m = 0: =). */
+ALWAYS_INLINE void wc_right(double *O, const double *T, const double *Km, bps_idx D, int m,
+                            bps_idx a) {
+  for (bps_idx c = 0; c < D; c++) {
+    double sr = 0.0, si = 0.0;
+    const double *t = T + 2 * a * D, *kc = Km + 2 * c * D;
+    for (bps_idx b = 0; b < D; b++) {
+      sr += t[2 * b] * kc[2 * b] + t[2 * b + 1] * kc[2 * b + 1];
+      si += t[2 * b + 1] * kc[2 * b] - t[2 * b] * kc[2 * b + 1];
+    }
+    double *o = O + 2 * (a * D + c);
+    if (m == 0) o[0] = sr, o[1] = si;
+    else o[0] += sr, o[1] += si;
+  }
+}
+
+/* Row a of O back into rho, permuted. */
+ALWAYS_INLINE void wc_store(double *rho, const double *O, const bps_idx *off, bps_idx D,
+                            bps_idx a) {
+  for (bps_idx c = 0; c < D; c++) {
+    rho[2 * (off[a] * D + off[c])] = O[2 * (a * D + c)];
+    rho[2 * (off[a] * D + off[c]) + 1] = O[2 * (a * D + c) + 1];
+  }
+}
+
 static int whole_conj(bps_state *s, const layout *L, int nk, const bps_cplx *K) {
   const bps_idx D = L->D;
   const bps_idx *off = L->off;
@@ -534,42 +585,10 @@ static int whole_conj(bps_state *s, const layout *L, int nk, const bps_cplx *K) 
   double *rho = (double *)s->a, *T = (double *)s->work, *O = T + 2 * D * D;
   for (int m = 0; m < nk; m++) {
     const double *Km = (const double *)(K + (size_t)m * D * D);
-    /* T = K_m rho~ : row a accumulates K[a][x] * row off[x] (columns permuted) */
-#pragma omp parallel for schedule(static) if (D * D * D >= PAR_MIN)
-    for (bps_idx a = 0; a < D; a++) {
-      double *t = T + 2 * a * D;
-      for (bps_idx b = 0; b < D; b++) t[2 * b] = t[2 * b + 1] = 0.0;
-      for (bps_idx x = 0; x < D; x++) {
-        double kr = Km[2 * (a * D + x)], ki = Km[2 * (a * D + x) + 1];
-        const double *row = rho + 2 * off[x] * D;
-        for (bps_idx b = 0; b < D; b++) {
-          double vr = row[2 * off[b]], vi = row[2 * off[b] + 1];
-          t[2 * b] += kr * vr - ki * vi;
-          t[2 * b + 1] += kr * vi + ki * vr;
-        }
-      }
-    }
-    /* O (+)= T K_m^dag : O[a][c] = sum_b T[a][b] conj(K[c][b]) */
-#pragma omp parallel for schedule(static) if (D * D * D >= PAR_MIN)
-    for (bps_idx a = 0; a < D; a++)
-      for (bps_idx c = 0; c < D; c++) {
-        double sr = 0.0, si = 0.0;
-        const double *t = T + 2 * a * D, *kc = Km + 2 * c * D;
-        for (bps_idx b = 0; b < D; b++) {
-          sr += t[2 * b] * kc[2 * b] + t[2 * b + 1] * kc[2 * b + 1];
-          si += t[2 * b + 1] * kc[2 * b] - t[2 * b] * kc[2 * b + 1];
-        }
-        double *o = O + 2 * (a * D + c);
-        if (m == 0) o[0] = sr, o[1] = si;
-        else o[0] += sr, o[1] += si;
-      }
+    BPS_PAR_FOR(PAR(D * D * D), bps_idx, a, D, wc_left(T, rho, Km, off, D, a));
+    BPS_PAR_FOR(PAR(D * D * D), bps_idx, a, D, wc_right(O, T, Km, D, m, a));
   }
-#pragma omp parallel for schedule(static) if (D * D >= PAR_MIN)
-  for (bps_idx a = 0; a < D; a++)
-    for (bps_idx c = 0; c < D; c++) {
-      rho[2 * (off[a] * D + off[c])] = O[2 * (a * D + c)];
-      rho[2 * (off[a] * D + off[c]) + 1] = O[2 * (a * D + c) + 1];
-    }
+  BPS_PAR_FOR(PAR(D * D), bps_idx, a, D, wc_store(rho, O, off, D, a));
   return BPS_OK;
 }
 
@@ -653,27 +672,51 @@ int bps_dense_kraus(bps_state *s, int k, const int *qubits, int nk, const bps_cp
   return BPS_OK;
 }
 
+/* Row i2 of the appended state: zero unless its new bits are 0, then row i2 >> a spread. */
+ALWAYS_INLINE void az_row(double *out, const double *rho, bps_idx D, bps_idx D2, int a,
+                          bps_idx i2) {
+  double *o = out + 2 * i2 * D2;
+  memset(o, 0, 2 * sizeof(double) * (size_t)D2);
+  if (i2 & (((bps_idx)1 << a) - 1)) return;
+  const double *r = rho + 2 * (i2 >> a) * D;
+  for (bps_idx j = 0; j < D; j++) {
+    o[2 * (j << a)] = r[2 * j];
+    o[2 * (j << a) + 1] = r[2 * j + 1];
+  }
+}
+
 int bps_dense_append_zero(bps_state *s, int a) {
   const bps_idx D = s->dim, D2 = D << a;
   BPS_CALL(bps_state_reserve_work(s, (size_t)(D2 * D2)));
   const double *rho = (const double *)s->a;
   double *out = (double *)s->work;
-#pragma omp parallel for schedule(static) if (D2 * D2 >= PAR_MIN)
-  for (bps_idx i2 = 0; i2 < D2; i2++) {
-    double *o = out + 2 * i2 * D2;
-    memset(o, 0, 2 * sizeof(double) * (size_t)D2);
-    if (i2 & (((bps_idx)1 << a) - 1)) continue;
-    const double *r = rho + 2 * (i2 >> a) * D;
-    for (bps_idx j = 0; j < D; j++) {
-      o[2 * (j << a)] = r[2 * j];
-      o[2 * (j << a) + 1] = r[2 * j + 1];
-    }
-  }
+  BPS_PAR_FOR(PAR(D2 * D2), bps_idx, i2, D2, az_row(out, rho, D, D2, a, i2));
   bps_state_swap_work(s);
   s->q += a;
   s->dim = D2;
   s->rank = D2;
   return BPS_OK;
+}
+
+/* Row ki of the reduced state: out[ki][kj] = sum_t rho[e(ki)|t][e(kj)|t]. */
+ALWAYS_INLINE void pt_row(double *out, const double *rho, bps_idx D, bps_idx Dk, int ntr,
+                          const int *sp, bps_idx tmask, bps_idx ki) {
+  const bps_idx ntrc = (bps_idx)1 << ntr;
+  double *o = out + 2 * ki * Dk;
+  memset(o, 0, 2 * sizeof(double) * (size_t)Dk);
+  const bps_idx ei = expand(ki, ntr, sp);
+  /* t enumerates the traced configurations (submasks of tmask) in increasing order */
+  bps_idx t = 0;
+  for (bps_idx n = 0; n < ntrc; n++) {
+    const double *r = rho + 2 * ((ei | t) * D + t);
+    bps_idx ej = 0;
+    for (bps_idx kj = 0; kj < Dk; kj++) {
+      o[2 * kj] += r[2 * ej];
+      o[2 * kj + 1] += r[2 * ej + 1];
+      ej = nxt(ej, tmask);
+    }
+    t = ((t | ~tmask) + 1) & tmask;
+  }
 }
 
 int bps_dense_partial_trace(bps_state *s, int ntr, const int *traced) {
@@ -695,24 +738,8 @@ int bps_dense_partial_trace(bps_state *s, int ntr, const int *traced) {
   const double *rho = (const double *)s->a;
   double *out = (double *)s->work;
   const bps_idx ntrc = (bps_idx)1 << ntr;
-#pragma omp parallel for schedule(static) if (Dk * Dk * ntrc >= PAR_MIN)
-  for (bps_idx ki = 0; ki < Dk; ki++) {
-    double *o = out + 2 * ki * Dk;
-    memset(o, 0, 2 * sizeof(double) * (size_t)Dk);
-    const bps_idx ei = expand(ki, ntr, sp);
-    /* t enumerates the traced configurations (submasks of tmask) in increasing order */
-    bps_idx t = 0;
-    for (bps_idx n = 0; n < ntrc; n++) {
-      const double *r = rho + 2 * ((ei | t) * D + t);
-      bps_idx ej = 0;
-      for (bps_idx kj = 0; kj < Dk; kj++) {
-        o[2 * kj] += r[2 * ej];
-        o[2 * kj + 1] += r[2 * ej + 1];
-        ej = nxt(ej, tmask);
-      }
-      t = ((t | ~tmask) + 1) & tmask;
-    }
-  }
+  BPS_PAR_FOR(PAR(Dk * Dk * ntrc), bps_idx, ki, Dk,
+              pt_row(out, rho, D, Dk, ntr, sp, tmask, ki));
   bps_state_swap_work(s);
   s->q = qk;
   s->dim = Dk;
@@ -722,6 +749,19 @@ int bps_dense_partial_trace(bps_state *s, int ntr, const int *traced) {
 
 /* Chunk c of BPS_RED_CHUNKS over n terms: [n*c/C, n*(c+1)/C). */
 static bps_idx chunk_lo(bps_idx n, int c) { return (bps_idx)((uint64_t)n * (uint64_t)c / BPS_RED_CHUNKS); }
+
+/* Chunk c of sum_j (-1)^|j & zm| rho[j][j^xm] into part[0] (re), part[1] (im). */
+ALWAYS_INLINE void dpauli_chunk(const double *rho, bps_idx D, bps_idx xm, bps_idx zm, int c,
+                                double *part) {
+  double sr = 0.0, si = 0.0;
+  for (bps_idx j = chunk_lo(D, c); j < chunk_lo(D, c + 1); j++) {
+    const double *e = rho + 2 * (j * D + (j ^ xm));
+    if (__builtin_parityll((unsigned long long)(j & zm))) sr -= e[0], si -= e[1];
+    else sr += e[0], si += e[1];
+  }
+  part[0] = sr;
+  part[1] = si;
+}
 
 int bps_dense_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   const int q = s->q;
@@ -737,17 +777,7 @@ int bps_dense_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   /* P|j> = i^ny (-1)^|j & zm| |j ^ xm>, so Tr[P rho] = i^ny sum_j (-1)^|j & zm| rho[j][j^xm] */
   const double *rho = (const double *)s->a;
   double part[BPS_RED_CHUNKS][2];
-#pragma omp parallel for schedule(static) if (D >= PAR_MIN)
-  for (int c = 0; c < BPS_RED_CHUNKS; c++) {
-    double sr = 0.0, si = 0.0;
-    for (bps_idx j = chunk_lo(D, c); j < chunk_lo(D, c + 1); j++) {
-      const double *e = rho + 2 * (j * D + (j ^ xm));
-      if (__builtin_parityll((unsigned long long)(j & zm))) sr -= e[0], si -= e[1];
-      else sr += e[0], si += e[1];
-    }
-    part[c][0] = sr;
-    part[c][1] = si;
-  }
+  BPS_PAR_FOR(PAR(D), int, c, BPS_RED_CHUNKS, dpauli_chunk(rho, D, xm, zm, c, part[c]));
   double sr = 0.0, si = 0.0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) sr += part[c][0], si += part[c][1];
   /* Re(i^ny (sr + i si)) */
@@ -758,6 +788,35 @@ int bps_dense_expect_pauli(const bps_state *s, const char *pauli, double *out) {
     default: *out = si; break;
   }
   return BPS_OK;
+}
+
+/* Chunk c over the terms n = r*N + b of Re sum conj(psi_b) sum_a rho[r,b][r,a] psi_a. */
+ALWAYS_INLINE double dproj_chunk(const double *rho, const double *ps, bps_idx D, int k,
+                                 const int *sp, const bps_idx *gbit, bps_idx nterm, int c) {
+  const bps_idx N = (bps_idx)1 << k;
+  double acc_r = 0.0, acc_i = 0.0;
+  for (bps_idx n = chunk_lo(nterm, c); n < chunk_lo(nterm, c + 1); n++) {
+    bps_idx r = n >> k, b = n & (N - 1), base = expand(r, k, sp), ob = 0;
+    for (int t = 0; t < k; t++)
+      if ((b >> (k - 1 - t)) & 1) ob |= gbit[t];
+    const double *row = rho + 2 * (base + ob) * D + 2 * base;
+    double sr = 0.0, si = 0.0; /* sum_a row[off a] psi_a */
+    bps_idx oa = 0;            /* off(a), Gray-free: recomputed incrementally below */
+    for (bps_idx a = 0; a < N; a++) {
+      oa = 0;
+      for (int t = 0; t < k; t++)
+        if ((a >> (k - 1 - t)) & 1) oa |= gbit[t];
+      double vr = row[2 * oa], vi = row[2 * oa + 1], pr = ps[2 * a], pi = ps[2 * a + 1];
+      sr += vr * pr - vi * pi;
+      si += vr * pi + vi * pr;
+    }
+    /* conj(psi_b) (sr + i si) */
+    double br = ps[2 * b], bi = ps[2 * b + 1];
+    acc_r += br * sr + bi * si;
+    acc_i += br * si - bi * sr;
+  }
+  (void)acc_i;
+  return acc_r;
 }
 
 int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits,
@@ -782,32 +841,8 @@ int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits,
   const double *rho = (const double *)s->a, *ps = (const double *)psi;
   const bps_idx nterm = R * N;
   double part[BPS_RED_CHUNKS];
-#pragma omp parallel for schedule(static) if (nterm * N >= PAR_MIN)
-  for (int c = 0; c < BPS_RED_CHUNKS; c++) {
-    double acc_r = 0.0, acc_i = 0.0;
-    for (bps_idx n = chunk_lo(nterm, c); n < chunk_lo(nterm, c + 1); n++) {
-      bps_idx r = n >> k, b = n & (N - 1), base = expand(r, k, sp), ob = 0;
-      for (int t = 0; t < k; t++)
-        if ((b >> (k - 1 - t)) & 1) ob |= gbit[t];
-      const double *row = rho + 2 * (base + ob) * D + 2 * base;
-      double sr = 0.0, si = 0.0; /* sum_a row[off a] psi_a */
-      bps_idx oa = 0;            /* off(a), Gray-free: recomputed incrementally below */
-      for (bps_idx a = 0; a < N; a++) {
-        oa = 0;
-        for (int t = 0; t < k; t++)
-          if ((a >> (k - 1 - t)) & 1) oa |= gbit[t];
-        double vr = row[2 * oa], vi = row[2 * oa + 1], pr = ps[2 * a], pi = ps[2 * a + 1];
-        sr += vr * pr - vi * pi;
-        si += vr * pi + vi * pr;
-      }
-      /* conj(psi_b) (sr + i si) */
-      double br = ps[2 * b], bi = ps[2 * b + 1];
-      acc_r += br * sr + bi * si;
-      acc_i += br * si - bi * sr;
-    }
-    part[c] = acc_r;
-    (void)acc_i;
-  }
+  BPS_PAR_FOR(PAR(nterm * N), int, c, BPS_RED_CHUNKS,
+              part[c] = dproj_chunk(rho, ps, D, k, sp, gbit, nterm, c));
   double sum = 0.0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) sum += part[c];
   *out = sum;

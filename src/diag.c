@@ -25,17 +25,20 @@ static bps_idx chunk_lo(bps_idx n, int ch) {
   return (n / BPS_RED_CHUNKS) * ch + ((n % BPS_RED_CHUNKS) * ch) / BPS_RED_CHUNKS;
 }
 
+/* Chunk ch of sum_i |a_i|^2. */
+static inline __attribute__((always_inline)) double abs2_chunk(const double *ad, bps_idx n,
+                                                               int ch) {
+  const bps_idx i1 = 2 * chunk_lo(n, ch + 1);
+  double acc = 0.0;
+  for (bps_idx i = 2 * chunk_lo(n, ch); i < i1; i++) acc += ad[i] * ad[i];
+  return acc;
+}
+
 /* sum_i |a_i|^2 with the fixed chunking. */
 static double sum_abs2(const bps_cplx *a, bps_idx n) {
   const double *ad = (const double *)a;
   double part[BPS_RED_CHUNKS];
-#pragma omp parallel for schedule(static) if (par_ok(n))
-  for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) {
-    const bps_idx i1 = 2 * chunk_lo(n, ch + 1);
-    double acc = 0.0;
-    for (bps_idx i = 2 * chunk_lo(n, ch); i < i1; i++) acc += ad[i] * ad[i];
-    part[ch] = acc;
-  }
+  BPS_PAR_FOR(par_ok(n), int, ch, BPS_RED_CHUNKS, part[ch] = abs2_chunk(ad, n, ch));
   double s = 0.0;
   for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) s += part[ch];
   return s;

@@ -170,46 +170,52 @@ static ALWAYS_INLINE void k1(const k1coef c, v4 *X, v4 *Y) {
   *Y = (c.r2 * x + c.i2 * xs) + (c.r3 * y + c.i3 * ys);
 }
 
+/* Work units of apply1. b = 0: unit un = RUN pairs (a[2p], a[2p+1]) from p = un * RUN,
+ * two pairs per step. */
+static ALWAYS_INLINE void apply1_unit0(double *ad, bps_idx npairs, const vcoef *u, bps_idx un) {
+  const bps_idx p0 = un * RUN, L = npairs - p0 < RUN ? npairs - p0 : RUN;
+  const k1coef c = k1c(u);
+  double *x = ad + 4 * p0;
+  bps_idx j = 0;
+  for (; j + 2 <= L; j += 2) {
+    const v4 P = vld(x + 4 * j), Q = vld(x + 4 * j + 4);
+    v4 X = vlo(P, Q), Y = vhi(P, Q);
+    k1(c, &X, &Y);
+    vst(x + 4 * j, vlo(X, Y));
+    vst(x + 4 * j + 4, vhi(X, Y));
+  }
+  if (j < L) { /* a single pair (N = 2) */
+    v4 X = vone(x + 4 * j), Y = vone(x + 4 * j + 2);
+    k1(c, &X, &Y);
+    vstone(x + 4 * j, X);
+    vstone(x + 4 * j + 2, Y);
+  }
+}
+
+/* b >= 1: unit un = a run of L (even) contiguous pairs (x[j], x[j + s]), s = 2^b. */
+static ALWAYS_INLINE void apply1_unit(double *ad, int b, bps_idx s, bps_idx L, const vcoef *u,
+                                      bps_idx un) {
+  const k1coef c = k1c(u);
+  double *x = ad + 2 * ins0(un * L, b), *y = x + 2 * s;
+  for (bps_idx j = 0; j < L; j += 2) {
+    v4 X = vld(x + 2 * j), Y = vld(y + 2 * j);
+    k1(c, &X, &Y);
+    vst(x + 2 * j, X);
+    vst(y + 2 * j, Y);
+  }
+}
+
 static void apply1(bps_cplx *a, bps_idx N, int b, const bps_cplx *U) {
   vcoef u[4];
   make_coefs(4, U, u);
   const bps_idx npairs = N / 2;
   double *ad = (double *)a;
-  if (b == 0) { /* pair p = (a[2p], a[2p+1]); units of RUN pairs, two pairs per step */
+  if (b == 0) {
     const bps_idx nunits = (npairs + RUN - 1) / RUN;
-#pragma omp parallel for schedule(static) if (par_ok(N))
-    for (bps_idx un = 0; un < nunits; un++) {
-      const bps_idx p0 = un * RUN, L = npairs - p0 < RUN ? npairs - p0 : RUN;
-      const k1coef c = k1c(u);
-      double *x = ad + 4 * p0;
-      bps_idx j = 0;
-      for (; j + 2 <= L; j += 2) {
-        const v4 P = vld(x + 4 * j), Q = vld(x + 4 * j + 4);
-        v4 X = vlo(P, Q), Y = vhi(P, Q);
-        k1(c, &X, &Y);
-        vst(x + 4 * j, vlo(X, Y));
-        vst(x + 4 * j + 4, vhi(X, Y));
-      }
-      if (j < L) { /* a single pair (N = 2) */
-        v4 X = vone(x + 4 * j), Y = vone(x + 4 * j + 2);
-        k1(c, &X, &Y);
-        vstone(x + 4 * j, X);
-        vstone(x + 4 * j + 2, Y);
-      }
-    }
-  } else { /* runs of L (even) contiguous pairs (x[j], x[j + s]) */
+    BPS_PAR_FOR(par_ok(N), bps_idx, un, nunits, apply1_unit0(ad, npairs, u, un));
+  } else {
     const bps_idx s = (bps_idx)1 << b, L = s < RUN ? s : RUN, nunits = npairs / L;
-#pragma omp parallel for schedule(static) if (par_ok(N))
-    for (bps_idx un = 0; un < nunits; un++) {
-      const k1coef c = k1c(u);
-      double *x = ad + 2 * ins0(un * L, b), *y = x + 2 * s;
-      for (bps_idx j = 0; j < L; j += 2) {
-        v4 X = vld(x + 2 * j), Y = vld(y + 2 * j);
-        k1(c, &X, &Y);
-        vst(x + 2 * j, X);
-        vst(y + 2 * j, Y);
-      }
-    }
+    BPS_PAR_FOR(par_ok(N), bps_idx, un, nunits, apply1_unit(ad, b, s, L, u, un));
   }
 }
 
@@ -226,6 +232,52 @@ static ALWAYS_INLINE void k2(const vcoef *u, v4 *A0, v4 *A1, v4 *A2, v4 *A3) {
   *A1 = y[1];
   *A2 = y[2];
   *A3 = y[3];
+}
+
+/* Work units of apply2 (hi > lo the two gate bits). lo >= 1: unit un = a run of L (even)
+ * contiguous groups x, x + slo, x + shi, x + shi + slo. */
+static ALWAYS_INLINE void apply2_unit(double *ad, const vcoef *c, int lo, int hi, bps_idx L,
+                                      bps_idx un) {
+  const bps_idx shi = (bps_idx)1 << hi, slo = (bps_idx)1 << lo;
+  double *x0 = ad + 2 * ins0(ins0(un * L, lo), hi), *x1 = x0 + 2 * slo;
+  double *x2 = x0 + 2 * shi, *x3 = x2 + 2 * slo;
+  for (bps_idx j = 0; j < 2 * L; j += 4) {
+    v4 A0 = vld(x0 + j), A1 = vld(x1 + j), A2 = vld(x2 + j), A3 = vld(x3 + j);
+    k2(c, &A0, &A1, &A2, &A3);
+    vst(x0 + j, A0);
+    vst(x1 + j, A1);
+    vst(x2 + j, A2);
+    vst(x3 + j, A3);
+  }
+}
+
+/* lo = 0: a group is (x[0], x[1]) and (x[shi], x[shi+1]), groups st apart; unit un = at
+ * most L groups from un * L. */
+static ALWAYS_INLINE void apply2_unit0(double *ad, const vcoef *c, int hi, bps_idx st,
+                                       bps_idx L, bps_idx nquads, bps_idx un) {
+  const bps_idx shi = (bps_idx)1 << hi;
+  const bps_idx p0 = un * L, Lu = nquads - p0 < L ? nquads - p0 : L;
+  double *x = ad + 2 * ins0(ins0(p0, 0), hi), *z = x + 2 * shi;
+  bps_idx j = 0;
+  for (; j + 2 <= Lu; j += 2) {
+    const v4 P = vld(x + 2 * st * j), Q = vld(x + 2 * st * (j + 1));
+    const v4 R = vld(z + 2 * st * j), S = vld(z + 2 * st * (j + 1));
+    v4 A0 = vlo(P, Q), A1 = vhi(P, Q), A2 = vlo(R, S), A3 = vhi(R, S);
+    k2(c, &A0, &A1, &A2, &A3);
+    vst(x + 2 * st * j, vlo(A0, A1));
+    vst(x + 2 * st * (j + 1), vhi(A0, A1));
+    vst(z + 2 * st * j, vlo(A2, A3));
+    vst(z + 2 * st * (j + 1), vhi(A2, A3));
+  }
+  if (j < Lu) { /* a single group (N = 4) */
+    double *p = x + 2 * st * j, *r = z + 2 * st * j;
+    v4 A0 = vone(p), A1 = vone(p + 2), A2 = vone(r), A3 = vone(r + 2);
+    k2(c, &A0, &A1, &A2, &A3);
+    vstone(p, A0);
+    vstone(p + 2, A1);
+    vstone(r, A2);
+    vstone(r + 2, A3);
+  }
 }
 
 /* b0 = bit of the gate's first (most significant) qubit, b1 of the second. */
@@ -246,59 +298,35 @@ static void apply2(bps_cplx *a, bps_idx N, int b0, int b1, const bps_cplx *U) {
   const int hi = b0, lo = b1;
   const bps_idx shi = (bps_idx)1 << hi, slo = (bps_idx)1 << lo, nquads = N / 4;
   double *ad = (double *)a;
-  if (lo >= 1) { /* runs of L (even) contiguous groups: x, x + slo, x + shi, x + shi + slo */
+  /* Parallel: each thread works from a private copy of the coefficients (provably not
+   * aliased by its stores); serially u itself is such a local. */
+  if (lo >= 1) {
     const bps_idx L = slo < RUN ? slo : RUN, nunits = nquads / L;
-#pragma omp parallel if (par_ok(N))
-    {
-      vcoef c[16]; /* a private copy: provably not aliased by the stores below */
-      memcpy(c, u, sizeof c);
+    if (par_ok(N)) {
+#pragma omp parallel
+      {
+        vcoef c[16];
+        memcpy(c, u, sizeof c);
 #pragma omp for schedule(static)
-      for (bps_idx un = 0; un < nunits; un++) {
-        double *x0 = ad + 2 * ins0(ins0(un * L, lo), hi), *x1 = x0 + 2 * slo;
-        double *x2 = x0 + 2 * shi, *x3 = x2 + 2 * slo;
-        for (bps_idx j = 0; j < 2 * L; j += 4) {
-          v4 A0 = vld(x0 + j), A1 = vld(x1 + j), A2 = vld(x2 + j), A3 = vld(x3 + j);
-          k2(c, &A0, &A1, &A2, &A3);
-          vst(x0 + j, A0);
-          vst(x1 + j, A1);
-          vst(x2 + j, A2);
-          vst(x3 + j, A3);
-        }
+        for (bps_idx un = 0; un < nunits; un++) apply2_unit(ad, c, lo, hi, L, un);
+      }
+    } else {
+      for (bps_idx un = 0; un < nunits; un++) apply2_unit(ad, u, lo, hi, L, un);
     }
-    }
-  } else { /* lo = 0: a group is (x[0], x[1]) and (x[shi], x[shi+1]); groups st apart */
+  } else {
     const bps_idx st = hi == 1 ? 4 : 2; /* complex numbers between consecutive groups */
     const bps_idx blk = hi == 1 ? nquads : shi / 2, L = blk < RUN ? blk : RUN;
     const bps_idx nunits = (nquads + L - 1) / L;
-#pragma omp parallel if (par_ok(N))
-    {
-      vcoef c[16]; /* a private copy: provably not aliased by the stores below */
-      memcpy(c, u, sizeof c);
+    if (par_ok(N)) {
+#pragma omp parallel
+      {
+        vcoef c[16];
+        memcpy(c, u, sizeof c);
 #pragma omp for schedule(static)
-      for (bps_idx un = 0; un < nunits; un++) {
-        const bps_idx p0 = un * L, Lu = nquads - p0 < L ? nquads - p0 : L;
-        double *x = ad + 2 * ins0(ins0(p0, 0), hi), *z = x + 2 * shi;
-        bps_idx j = 0;
-        for (; j + 2 <= Lu; j += 2) {
-          const v4 P = vld(x + 2 * st * j), Q = vld(x + 2 * st * (j + 1));
-          const v4 R = vld(z + 2 * st * j), S = vld(z + 2 * st * (j + 1));
-          v4 A0 = vlo(P, Q), A1 = vhi(P, Q), A2 = vlo(R, S), A3 = vhi(R, S);
-          k2(c, &A0, &A1, &A2, &A3);
-          vst(x + 2 * st * j, vlo(A0, A1));
-          vst(x + 2 * st * (j + 1), vhi(A0, A1));
-          vst(z + 2 * st * j, vlo(A2, A3));
-          vst(z + 2 * st * (j + 1), vhi(A2, A3));
-        }
-        if (j < Lu) { /* a single group (N = 4) */
-          double *p = x + 2 * st * j, *r = z + 2 * st * j;
-          v4 A0 = vone(p), A1 = vone(p + 2), A2 = vone(r), A3 = vone(r + 2);
-          k2(c, &A0, &A1, &A2, &A3);
-          vstone(p, A0);
-          vstone(p + 2, A1);
-          vstone(r, A2);
-          vstone(r + 2, A3);
-        }
-    }
+        for (bps_idx un = 0; un < nunits; un++) apply2_unit0(ad, c, hi, st, L, nquads, un);
+      }
+    } else {
+      for (bps_idx un = 0; un < nunits; un++) apply2_unit0(ad, u, hi, st, L, nquads, un);
     }
   }
 }
@@ -355,8 +383,7 @@ static void grid_run(gemm_grid *g, bps_idx count) {
   grid_plan(g, count);
   const bps_idx cells = count * g->nrow * g->ncol;
   const int par = par_ok(g->M * g->N * count) && g->M * g->N * g->K * count >= ((bps_idx)1 << 16);
-#pragma omp parallel for schedule(static) if (par)
-  for (bps_idx cell = 0; cell < cells; cell++) grid_cell(g, cell);
+  BPS_PAR_FOR(par, bps_idx, cell, cells, grid_cell(g, cell));
 }
 
 /* Gather/gemm/scatter on the outer indices [o0, o0 + nb): X, Y are K x nb panels. */
@@ -379,32 +406,85 @@ static void panel(bps_cplx *a, const bitmap *om, const bitmap *gm, int q, int k,
   }
 }
 
-/* Panels of B outer indices, each gathered, multiplied and scattered in cache. */
+/* Panels of B outer indices, each gathered, multiplied and scattered in cache; scratch
+ * (X, Y: K x B, base: B) per thread. Returns 0 when the scratch is missing. */
+static int panels_alloc(bps_idx K, bps_idx B, bps_cplx **X, bps_cplx **Y, bps_idx **base) {
+  *X = bps_alloc((size_t)(K * B));
+  *Y = bps_alloc((size_t)(K * B));
+  *base = malloc((size_t)B * sizeof(bps_idx));
+  return *X && *Y && *base;
+}
+
+static void panels_free(bps_cplx *X, bps_cplx *Y, bps_idx *base) {
+  bps_free(X);
+  bps_free(Y);
+  free(base);
+}
+
+static ALWAYS_INLINE void panel_batch(bps_cplx *a, const bitmap *om, const bitmap *gm, int q,
+                                      int k, bps_idx nout, bps_idx B, const bps_cplx *U,
+                                      bps_cplx *X, bps_cplx *Y, bps_idx *base, bps_idx t) {
+  const bps_idx o0 = t * B, nb = nout - o0 < B ? nout - o0 : B;
+  panel(a, om, gm, q, k, o0, nb, U, X, Y, base);
+}
+
 static int apply_panels(bps_cplx *a, const bitmap *om, const bitmap *gm, int q, int k,
                         bps_idx nout, bps_idx B, const bps_cplx *U) {
   const bps_idx K = (bps_idx)1 << k, nbatch = (nout + B - 1) / B;
   int err = 0;
-#pragma omp parallel if (par_ok(nout * K))
-  {
-    bps_cplx *X = bps_alloc((size_t)(K * B)), *Y = bps_alloc((size_t)(K * B));
-    bps_idx *base = malloc((size_t)B * sizeof(bps_idx));
-    const int ok = X && Y && base;
-    if (!ok) {
+  if (par_ok(nout * K)) {
+#pragma omp parallel
+    {
+      bps_cplx *X, *Y;
+      bps_idx *base;
+      const int ok = panels_alloc(K, B, &X, &Y, &base);
+      if (!ok) {
 #pragma omp atomic write
-      err = 1;
-    }
+        err = 1;
+      }
 #pragma omp for schedule(static)
-    for (bps_idx t = 0; t < nbatch; t++) {
-      if (!ok) continue;
-      const bps_idx o0 = t * B, nb = nout - o0 < B ? nout - o0 : B;
-      panel(a, om, gm, q, k, o0, nb, U, X, Y, base);
+      for (bps_idx t = 0; t < nbatch; t++)
+        if (ok) panel_batch(a, om, gm, q, k, nout, B, U, X, Y, base, t);
+      panels_free(X, Y, base);
     }
-    bps_free(X);
-    bps_free(Y);
-    free(base);
+  } else {
+    bps_cplx *X, *Y;
+    bps_idx *base;
+    if (panels_alloc(K, B, &X, &Y, &base))
+      for (bps_idx t = 0; t < nbatch; t++) panel_batch(a, om, gm, q, k, nout, B, U, X, Y, base, t);
+    else
+      err = 1;
+    panels_free(X, Y, base);
   }
   BPS_CHECK(!err, BPS_ERR_MEM, "out of memory (gemm panels for a %d-qubit gate)", k);
   return BPS_OK;
+}
+
+/* Gather (buf[g + K j] = amplitude g of outer index j) and scatter back, for the outer
+ * indices of block jb (GS_BLOCK of them). */
+#define GS_BLOCK 256
+static ALWAYS_INLINE void gather_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
+                                       const bitmap *gm, int q, int k, bps_idx nout,
+                                       bps_idx jb) {
+  const bps_idx K = (bps_idx)1 << k, rowmask = ((bps_idx)1 << (q - k)) - 1;
+  const bps_idx j1 = (jb + 1) * GS_BLOCK < nout ? (jb + 1) * GS_BLOCK : nout;
+  for (bps_idx g = 0; g < K; g++) {
+    const bps_idx off = bitmap_at(gm, g);
+    for (bps_idx j = jb * GS_BLOCK; j < j1; j++)
+      buf[g + K * j] = a[bitmap_at(om, j & rowmask) + ((j >> (q - k)) << q) + off];
+  }
+}
+
+static ALWAYS_INLINE void scatter_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
+                                        const bitmap *gm, int q, int k, bps_idx nout,
+                                        bps_idx jb) {
+  const bps_idx K = (bps_idx)1 << k, rowmask = ((bps_idx)1 << (q - k)) - 1;
+  const bps_idx j1 = (jb + 1) * GS_BLOCK < nout ? (jb + 1) * GS_BLOCK : nout;
+  for (bps_idx g = 0; g < K; g++) {
+    const bps_idx off = bitmap_at(gm, g);
+    for (bps_idx j = jb * GS_BLOCK; j < j1; j++)
+      buf[bitmap_at(om, j & rowmask) + ((j >> (q - k)) << q) + off] = a[g + K * j];
+  }
 }
 
 /* Result in a (*in_buf = 0) or in buf (*in_buf = 1); buf holds N elements. */
@@ -441,29 +521,12 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
     rc = apply_panels(a, &om, &gm, q, k, nout, B, U);
     *in_buf = 0;
   } else { /* gather everything into buf, gemm into a, scatter back into buf */
-    const bps_idx rowmask = ((bps_idx)1 << (q - k)) - 1, JB = 256;
-    const bps_idx nj = (nout + JB - 1) / JB;
-#pragma omp parallel for schedule(static) if (par_ok(N))
-    for (bps_idx jb = 0; jb < nj; jb++) {
-      const bps_idx j1 = (jb + 1) * JB < nout ? (jb + 1) * JB : nout;
-      for (bps_idx g = 0; g < K; g++) {
-        const bps_idx off = bitmap_at(&gm, g);
-        for (bps_idx j = jb * JB; j < j1; j++)
-          buf[g + K * j] = a[bitmap_at(&om, j & rowmask) + ((j >> (q - k)) << q) + off];
-      }
-    }
+    const bps_idx nj = (nout + GS_BLOCK - 1) / GS_BLOCK;
+    BPS_PAR_FOR(par_ok(N), bps_idx, jb, nj, gather_block(buf, a, &om, &gm, q, k, nout, jb));
     gemm_grid gg = {.opa = 'T', .M = K, .N = nout, .K = K, .A = U, .lda = K, .B = buf,
                     .ldb = K, .C = a, .ldc = K};
     grid_run(&gg, 1);
-#pragma omp parallel for schedule(static) if (par_ok(N))
-    for (bps_idx jb = 0; jb < nj; jb++) {
-      const bps_idx j1 = (jb + 1) * JB < nout ? (jb + 1) * JB : nout;
-      for (bps_idx g = 0; g < K; g++) {
-        const bps_idx off = bitmap_at(&gm, g);
-        for (bps_idx j = jb * JB; j < j1; j++)
-          buf[bitmap_at(&om, j & rowmask) + ((j >> (q - k)) << q) + off] = a[g + K * j];
-      }
-    }
+    BPS_PAR_FOR(par_ok(N), bps_idx, jb, nj, scatter_block(buf, a, &om, &gm, q, k, nout, jb));
     *in_buf = 1;
   }
   bitmap_free(&om);
@@ -521,11 +584,8 @@ int bps_fact_append_zero(bps_state *s, int na) {
   BPS_CALL(bps_state_reserve_work(s, (size_t)(N << na)));
   bps_cplx *restrict w = s->work;
   const bps_cplx *restrict a = s->a;
-#pragma omp parallel for schedule(static) if (par_ok(N << na))
-  for (bps_idx f = 0; f < N; f++) {
-    w[f << na] = a[f];
-    for (bps_idx j = 1; j < D; j++) w[(f << na) + j] = 0;
-  }
+  BPS_PAR_FOR(par_ok(N << na), bps_idx, f, N, w[f << na] = a[f];
+              for (bps_idx j = 1; j < D; j++) w[(f << na) + j] = 0);
   bps_state_swap_work(s);
   s->q += na;
   s->dim <<= na;
@@ -558,8 +618,7 @@ int bps_fact_partial_trace(bps_state *s, int ntr, const int *traced) {
     }
     bps_cplx *restrict w = s->work;
     const bps_cplx *restrict a = s->a;
-#pragma omp parallel for schedule(static) if (par_ok(N))
-    for (bps_idx f = 0; f < N; f++) w[f] = a[(f & ~rowmask) | bitmap_at(&m, f & rowmask)];
+    BPS_PAR_FOR(par_ok(N), bps_idx, f, N, w[f] = a[(f & ~rowmask) | bitmap_at(&m, f & rowmask)]);
     bitmap_free(&m);
     bps_state_swap_work(s);
   }
@@ -596,9 +655,8 @@ int bps_fact_compress(bps_state *s) {
   while (keep < kmin && sv[keep] > tol) keep++;
   if (keep == 0) keep = 1;
   bps_cplx *restrict a = s->a;
-#pragma omp parallel for schedule(static) if (par_ok(d * keep))
-  for (bps_idx c = 0; c < keep; c++)
-    for (bps_idx i = 0; i < d; i++) a[i + d * c] = u[i + d * c] * sv[c];
+  BPS_PAR_FOR(par_ok(d * keep), bps_idx, c, keep,
+              for (bps_idx i = 0; i < d; i++) a[i + d * c] = u[i + d * c] * sv[c]);
   free(sv);
   bps_free(u);
   s->rank = keep;
@@ -610,6 +668,20 @@ int bps_fact_compress(bps_state *s) {
 
 static ALWAYS_INLINE bps_idx chunk_lo(bps_idx n, int ch) {
   return (n / BPS_RED_CHUNKS) * ch + ((n % BPS_RED_CHUNKS) * ch) / BPS_RED_CHUNKS;
+}
+
+/* Chunk ch of S = sum_f (-1)^{|f & zm|} conj(a[f ^ xm]) a[f] (real or imaginary part). */
+static ALWAYS_INLINE double pauli_chunk(const double *ad, bps_idx N, bps_idx xm, bps_idx zm,
+                                        int want_im, int ch) {
+  double acc = 0.0;
+  const bps_idx f1 = chunk_lo(N, ch + 1);
+  for (bps_idx f = chunk_lo(N, ch); f < f1; f++) {
+    const bps_idx g = f ^ xm;
+    const double ar = ad[2 * f], ai = ad[2 * f + 1], br = ad[2 * g], bi = ad[2 * g + 1];
+    const double v = want_im ? br * ai - bi * ar : br * ar + bi * ai;
+    acc += __builtin_parityll((unsigned long long)(f & zm)) ? -v : v;
+  }
+  return acc;
 }
 
 int bps_fact_expect_pauli(const bps_state *s, const char *pauli, double *out) {
@@ -628,22 +700,42 @@ int bps_fact_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   const bps_idx N = s->dim * s->rank;
   const double *ad = (const double *)s->a;
   double part[BPS_RED_CHUNKS];
-#pragma omp parallel for schedule(static) if (par_ok(N))
-  for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) {
-    double acc = 0.0;
-    const bps_idx f1 = chunk_lo(N, ch + 1);
-    for (bps_idx f = chunk_lo(N, ch); f < f1; f++) {
-      const bps_idx g = f ^ xm;
-      const double ar = ad[2 * f], ai = ad[2 * f + 1], br = ad[2 * g], bi = ad[2 * g + 1];
-      const double v = want_im ? br * ai - bi * ar : br * ar + bi * ai;
-      acc += __builtin_parityll((unsigned long long)(f & zm)) ? -v : v;
-    }
-    part[ch] = acc;
-  }
+  BPS_PAR_FOR(par_ok(N), int, ch, BPS_RED_CHUNKS,
+              part[ch] = pauli_chunk(ad, N, xm, zm, want_im, ch));
   double sum = 0.0;
   for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) sum += part[ch];
   *out = sgn * sum;
   return BPS_OK;
+}
+
+/* sum over the gate index g in [g0, g1) of conj(psi_g) a[base + gm(g)], into (*vr, *vi). */
+static ALWAYS_INLINE void proj_dot(const bps_cplx *a, const bitmap *gm, const bps_cplx *psi,
+                                   bps_idx base, bps_idx g0, bps_idx g1, double *vr_,
+                                   double *vi_) {
+  double vr = 0.0, vi = 0.0;
+  for (bps_idx g = g0; g < g1; g++) {
+    const bps_cplx x = a[base + bitmap_at(gm, g)], p = psi[g];
+    vr += creal(p) * creal(x) + cimag(p) * cimag(x);
+    vi += creal(p) * cimag(x) - cimag(p) * creal(x);
+  }
+  *vr_ = vr;
+  *vi_ = vi;
+}
+
+/* Chunk ch over the outer indices o of sum_o |<psi| a_o>|^2. */
+static ALWAYS_INLINE double proj_chunk(const bps_cplx *a, const bitmap *om, const bitmap *gm,
+                                       const bps_cplx *psi, int q, int k, bps_idx nout,
+                                       int ch) {
+  const bps_idx K = (bps_idx)1 << k, rowmask = ((bps_idx)1 << (q - k)) - 1;
+  double acc = 0.0;
+  const bps_idx o1 = chunk_lo(nout, ch + 1);
+  for (bps_idx o = chunk_lo(nout, ch); o < o1; o++) {
+    const bps_idx base = bitmap_at(om, o & rowmask) + ((o >> (q - k)) << q);
+    double vr, vi;
+    proj_dot(a, gm, psi, base, 0, K, &vr, &vi);
+    acc += vr * vr + vi * vi;
+  }
+  return acc;
 }
 
 int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits,
@@ -657,39 +749,16 @@ int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits,
   double part[BPS_RED_CHUNKS];
   double sum = 0.0;
   if (nout >= BPS_RED_CHUNKS) { /* chunks over outer indices */
-#pragma omp parallel for schedule(static) if (par_ok(N))
-    for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) {
-      double acc = 0.0;
-      const bps_idx o1 = chunk_lo(nout, ch + 1);
-      for (bps_idx o = chunk_lo(nout, ch); o < o1; o++) {
-        const bps_idx base = bitmap_at(&om, o & rowmask) + ((o >> (q - k)) << q);
-        double vr = 0.0, vi = 0.0;
-        for (bps_idx g = 0; g < K; g++) {
-          const bps_cplx x = a[base + bitmap_at(&gm, g)], p = psi[g];
-          vr += creal(p) * creal(x) + cimag(p) * cimag(x);
-          vi += creal(p) * cimag(x) - cimag(p) * creal(x);
-        }
-        acc += vr * vr + vi * vi;
-      }
-      part[ch] = acc;
-    }
+    BPS_PAR_FOR(par_ok(N), int, ch, BPS_RED_CHUNKS,
+                part[ch] = proj_chunk(a, &om, &gm, psi, q, k, nout, ch));
     for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) sum += part[ch];
   } else { /* few outer indices: chunk each amplitude's sum over the gate index */
     double pi[BPS_RED_CHUNKS];
     for (bps_idx o = 0; o < nout; o++) {
       const bps_idx base = bitmap_at(&om, o & rowmask) + ((o >> (q - k)) << q);
-#pragma omp parallel for schedule(static) if (par_ok(K))
-      for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) {
-        double vr = 0.0, vi = 0.0;
-        const bps_idx g1 = chunk_lo(K, ch + 1);
-        for (bps_idx g = chunk_lo(K, ch); g < g1; g++) {
-          const bps_cplx x = a[base + bitmap_at(&gm, g)], p = psi[g];
-          vr += creal(p) * creal(x) + cimag(p) * cimag(x);
-          vi += creal(p) * cimag(x) - cimag(p) * creal(x);
-        }
-        part[ch] = vr;
-        pi[ch] = vi;
-      }
+      BPS_PAR_FOR(par_ok(K), int, ch, BPS_RED_CHUNKS,
+                  proj_dot(a, &gm, psi, base, chunk_lo(K, ch), chunk_lo(K, ch + 1), &part[ch],
+                           &pi[ch]));
       double vr = 0.0, vi = 0.0;
       for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) {
         vr += part[ch];

@@ -2,6 +2,7 @@
 #include "bpscan/heisenberg.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "bpscan/error.h"
@@ -10,6 +11,10 @@
 
 /* Loops over fewer elements run on the calling thread: waking a team costs more. */
 #define PAR_MIN 16384
+/* Parallel loops (BPS_PAR_FOR) only above PAR_MIN and never nested: otherwise plain loops
+ * that do not enter OpenMP. */
+static int par_ok(bps_idx n) { return n >= PAR_MIN && !omp_in_parallel(); }
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 int bps_project_zero(bps_state *s, int a) {
   BPS_CHECK(s, BPS_ERR_ARG, "NULL state");
@@ -19,18 +24,16 @@ int bps_project_zero(bps_state *s, int a) {
   if (s->repr == BPS_DENSE) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(d * d)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-#pragma omp parallel for schedule(static) if (d * d >= PAR_MIN)
-    for (bps_idx i = 0; i < d; i++)
-      for (bps_idx j = 0; j < d; j++) dst[i * d + j] = src[(i << a) * D + (j << a)];
+    BPS_PAR_FOR(par_ok(d * d), bps_idx, i, d,
+                for (bps_idx j = 0; j < d; j++) dst[i * d + j] = src[(i << a) * D + (j << a)]);
     bps_state_swap_work(s);
     s->rank = d;
   } else {
     bps_idx r = s->rank;
     BPS_CALL(bps_state_reserve_work(s, (size_t)(d * r)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-#pragma omp parallel for schedule(static) if (d * r >= PAR_MIN)
-    for (bps_idx c = 0; c < r; c++)
-      for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c];
+    BPS_PAR_FOR(par_ok(d * r), bps_idx, c, r,
+                for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c]);
     bps_state_swap_work(s);
   }
   s->q -= a;
@@ -56,6 +59,27 @@ static inline void split_index(const ins_map *m, bps_idx i, bps_idx *sval, bps_i
   *old = o;
 }
 
+/* Row i of the dense state with identity inserted (D x D from d x d). */
+ALWAYS_INLINE void ins_dense_row(const ins_map *m, bps_cplx *restrict dst,
+                                 const bps_cplx *restrict src, bps_idx D, bps_idx d, bps_idx i) {
+  bps_idx si, oi;
+  split_index(m, i, &si, &oi);
+  for (bps_idx j = 0; j < D; j++) {
+    bps_idx sj, oj;
+    split_index(m, j, &sj, &oj);
+    dst[i * D + j] = si == sj ? src[oi * d + oj] : 0;
+  }
+}
+
+/* Row i of the factor with identity inserted (columns si * r + c). */
+ALWAYS_INLINE void ins_fact_row(const ins_map *m, bps_cplx *restrict dst,
+                                const bps_cplx *restrict src, bps_idx D, bps_idx d, bps_idx r,
+                                bps_idx i) {
+  bps_idx si, oi;
+  split_index(m, i, &si, &oi);
+  for (bps_idx c = 0; c < r; c++) dst[i + D * (si * r + c)] = src[oi + d * c];
+}
+
 int bps_insert_identity(bps_state *s, int k, const int *qubits) {
   BPS_CHECK(s, BPS_ERR_ARG, "NULL state");
   if (k == 0) return BPS_OK;
@@ -72,16 +96,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
   if (s->repr == BPS_DENSE) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(D * D)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-#pragma omp parallel for schedule(static) if (D * D >= PAR_MIN)
-    for (bps_idx i = 0; i < D; i++) {
-      bps_idx si, oi;
-      split_index(&m, i, &si, &oi);
-      for (bps_idx j = 0; j < D; j++) {
-        bps_idx sj, oj;
-        split_index(&m, j, &sj, &oj);
-        dst[i * D + j] = si == sj ? src[oi * d + oj] : 0;
-      }
-    }
+    BPS_PAR_FOR(par_ok(D * D), bps_idx, i, D, ins_dense_row(&m, dst, src, D, d, i));
     bps_state_swap_work(s);
     s->rank = D;
   } else {
@@ -89,12 +104,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(D * nr)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
     memset(dst, 0, sizeof(bps_cplx) * (size_t)(D * nr));
-#pragma omp parallel for schedule(static) if (D * r >= PAR_MIN)
-    for (bps_idx i = 0; i < D; i++) {
-      bps_idx si, oi;
-      split_index(&m, i, &si, &oi);
-      for (bps_idx c = 0; c < r; c++) dst[i + D * (si * r + c)] = src[oi + d * c];
-    }
+    BPS_PAR_FOR(par_ok(D * r), bps_idx, i, D, ins_fact_row(&m, dst, src, D, d, r, i));
     bps_state_swap_work(s);
     s->rank = nr;
   }
@@ -113,8 +123,7 @@ int bps_state_axpy(bps_state *s, double alpha, const bps_state *t, double beta) 
     bps_idx n = s->dim * s->dim;
     bps_cplx *restrict x = s->a;
     const bps_cplx *restrict y = t->a;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (bps_idx i = 0; i < n; i++) x[i] = alpha * x[i] + beta * y[i];
+    BPS_PAR_FOR(par_ok(n), bps_idx, i, n, x[i] = alpha * x[i] + beta * y[i]);
     return BPS_OK;
   }
   BPS_CHECK(alpha >= 0 && beta >= 0, BPS_ERR_ARG,
@@ -157,6 +166,25 @@ static inline double zsign(bps_idx b, bps_idx z) {
   return (__builtin_popcountll((unsigned long long)(b & z)) & 1) ? -1.0 : 1.0;
 }
 
+/* Chunk c (rows [c * chunk, (c + 1) * chunk)) of sum_b zsign(b) sum_i conj(O[b^x][i]) rho[b][i]. */
+ALWAYS_INLINE bps_cplx opr_chunk(const bps_cplx *Oa, const bps_cplx *ra, const pauli_masks *m,
+                                 bps_idx d, bps_idx chunk, int c) {
+  bps_cplx acc = 0;
+  bps_idx lo = c * chunk, hi = lo + chunk < d ? lo + chunk : d;
+  for (bps_idx b = lo; b < hi; b++) {
+    const bps_cplx *orow = Oa + (b ^ m->x) * d, *rrow = ra + b * d;
+    double re = 0, im = 0;
+    for (bps_idx i = 0; i < d; i++) {
+      double orr = creal(orow[i]), oi = cimag(orow[i]);
+      double rr = creal(rrow[i]), ri = cimag(rrow[i]);
+      re += orr * rr + oi * ri; /* conj(o) * r */
+      im += orr * ri - oi * rr;
+    }
+    acc += zsign(b, m->z) * (re + I * im);
+  }
+  return acc;
+}
+
 int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state *rho,
                           bps_cplx *out) {
   BPS_CHECK(O && rho && pauli && out, BPS_ERR_ARG, "NULL argument");
@@ -168,23 +196,8 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     /* Tr[O P rho] = sum_b phase(b) sum_i conj(O[b^x][i]) rho[b][i]  (O Hermitian) */
     bps_cplx part[BPS_RED_CHUNKS];
     bps_idx chunk = (d + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-#pragma omp parallel for schedule(static) if (d * d >= PAR_MIN)
-    for (int c = 0; c < BPS_RED_CHUNKS; c++) {
-      bps_cplx acc = 0;
-      bps_idx lo = c * chunk, hi = lo + chunk < d ? lo + chunk : d;
-      for (bps_idx b = lo; b < hi; b++) {
-        const bps_cplx *orow = O->a + (b ^ m.x) * d, *rrow = rho->a + b * d;
-        double re = 0, im = 0;
-        for (bps_idx i = 0; i < d; i++) {
-          double orr = creal(orow[i]), oi = cimag(orow[i]);
-          double rr = creal(rrow[i]), ri = cimag(rrow[i]);
-          re += orr * rr + oi * ri; /* conj(o) * r */
-          im += orr * ri - oi * rr;
-        }
-        acc += zsign(b, m.z) * (re + I * im);
-      }
-      part[c] = acc;
-    }
+    BPS_PAR_FOR(par_ok(d * d), int, c, BPS_RED_CHUNKS,
+                part[c] = opr_chunk(O->a, rho->a, &m, d, chunk, c));
     bps_cplx z = 0;
     for (int c = 0; c < BPS_RED_CHUNKS; c++) z += part[c];
     *out = m.iy * z;
@@ -200,9 +213,9 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     bps_free(y);
     BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
   }
-#pragma omp parallel for schedule(static) if (d * ra >= PAR_MIN)
-  for (bps_idx c = 0; c < ra; c++)
-    for (bps_idx b = 0; b < d; b++) pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c];
+  BPS_PAR_FOR(par_ok(d * ra), bps_idx, c, ra,
+              for (bps_idx b = 0; b < d; b++)
+                pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c]);
   bps_lin_gemm('C', 'N', rb, ra, d, 1.0, O->a, d, pa, d, 0.0, x, rb);
   bps_lin_gemm('C', 'N', rb, ra, d, 1.0, O->a, d, rho->a, d, 0.0, y, rb);
   bps_cplx z = 0;
@@ -233,6 +246,22 @@ int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
   return BPS_OK;
 }
 
+/* Chunk c (flat indices [c * chunk, (c + 1) * chunk)) of sum conj(L P-row) A. */
+ALWAYS_INLINE bps_cplx pinner_chunk(const bps_cplx *La, const bps_cplx *Aa,
+                                    const pauli_masks *m, bps_idx d, bps_idx n, bps_idx chunk,
+                                    int c) {
+  double re = 0, im = 0;
+  bps_idx lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+  for (bps_idx idx = lo; idx < hi; idx++) {
+    bps_idx b = idx % d, col = idx - b;
+    bps_cplx l = La[col + (b ^ m->x)], a = Aa[idx];
+    double sg = zsign(b, m->z);
+    re += sg * (creal(l) * creal(a) + cimag(l) * cimag(a)); /* conj(l) a */
+    im += sg * (creal(l) * cimag(a) - cimag(l) * creal(a));
+  }
+  return re + I * im;
+}
+
 int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, bps_cplx *out) {
   BPS_CHECK(L && A && pauli && out, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(L->repr == BPS_FACTORED && A->repr == BPS_FACTORED && L->q == A->q &&
@@ -242,23 +271,21 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   bps_idx d = A->dim, n = d * A->rank;
   bps_cplx part[BPS_RED_CHUNKS];
   bps_idx chunk = (n + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-  for (int c = 0; c < BPS_RED_CHUNKS; c++) {
-    double re = 0, im = 0;
-    bps_idx lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
-    for (bps_idx idx = lo; idx < hi; idx++) {
-      bps_idx b = idx % d, col = idx - b;
-      bps_cplx l = L->a[col + (b ^ m.x)], a = A->a[idx];
-      double sg = zsign(b, m.z);
-      re += sg * (creal(l) * creal(a) + cimag(l) * cimag(a)); /* conj(l) a */
-      im += sg * (creal(l) * cimag(a) - cimag(l) * creal(a));
-    }
-    part[c] = re + I * im;
-  }
+  BPS_PAR_FOR(par_ok(n), int, c, BPS_RED_CHUNKS,
+              part[c] = pinner_chunk(L->a, A->a, &m, d, n, chunk, c));
   bps_cplx z = 0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) z += part[c];
   *out = m.iy * z;
   return BPS_OK;
+}
+
+/* Block blk of the leading identity: L_blk += sg B (B^dag A_blk) through scratch tmp. */
+ALWAYS_INLINE void lead_identity_block(const bps_cplx *Ba, const bps_cplx *Aa, bps_cplx *La,
+                                       bps_cplx *tmp, bps_idx d, bps_idx dk, bps_idx ra,
+                                       bps_idx rb, double sg, bps_idx blk) {
+  bps_cplx *tb = tmp + blk * rb * ra;
+  bps_lin_gemm('C', 'N', rb, ra, dk, 1.0, Ba, dk, Aa + blk * dk, d, 0.0, tb, rb);
+  bps_lin_gemm('N', 'N', dk, ra, rb, sg, Ba, dk, tb, rb, 1.0, La + blk * dk, d);
 }
 
 int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn, int nobs,
@@ -276,12 +303,8 @@ int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn,
     bps_cplx *tmp = bps_alloc((size_t)(rb * ra * nb));
     BPS_CHECK(tmp, BPS_ERR_MEM, "out of memory");
     double sg = sgn[o];
-#pragma omp parallel for schedule(static) if (nb * dk * ra >= PAR_MIN)
-    for (bps_idx blk = 0; blk < nb; blk++) {
-      bps_cplx *tb = tmp + blk * rb * ra;
-      bps_lin_gemm('C', 'N', rb, ra, dk, 1.0, B->a, dk, A->a + blk * dk, d, 0.0, tb, rb);
-      bps_lin_gemm('N', 'N', dk, ra, rb, sg, B->a, dk, tb, rb, 1.0, L->a + blk * dk, d);
-    }
+    BPS_PAR_FOR(par_ok(nb * dk * ra), bps_idx, blk, nb,
+                lead_identity_block(B->a, A->a, L->a, tmp, d, dk, ra, rb, sg, blk));
     bps_free(tmp);
   }
   return BPS_OK;
