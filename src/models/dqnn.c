@@ -91,9 +91,7 @@ typedef struct {
   int np, cap;
   double *theta;
   char (*names)[PNAME_LEN];
-  int gate_noise;        /* local channel after every gate */
-  int nkraus;            /* local channel: number of Kraus operators */
-  bps_cplx K[16];        /* local channel Kraus operators */
+  bps_noise_plan nz;     /* the noise channel and its placement (data.c) */
 } ctx;
 
 static const char *perc_name(bps_perceptron p) {
@@ -133,11 +131,9 @@ static int new_param(ctx *x, double init, int *idx, const char *fmt, ...) {
   return BPS_OK;
 }
 
-/* The local channel on each of the k qubits (after a gate). */
+/* The local channel on each of the k qubits (when it is placed after gates). */
 static int gate_noise(ctx *x, int k, const int *qubits) {
-  if (!x->gate_noise) return BPS_OK;
-  for (int i = 0; i < k; i++) BPS_CALL(bps_circuit_kraus(x->c, 1, &qubits[i], x->nkraus, x->K));
-  return BPS_OK;
+  return bps_noise_after_gate(x->c, &x->nz, k, qubits);
 }
 
 static int gate_u(ctx *x, int k, const int *qubits, const bps_cplx *U) {
@@ -395,13 +391,7 @@ static int validate(const bps_model_spec *s, int n, const int *w, int nw) {
 static int build(ctx *x, const int *w, int L) {
   const bps_model_spec *s = x->spec;
   const int brick = s->perceptron == BPS_PERC_BRICK;
-  const int local_noise = s->noise != BPS_NOISE_NONE &&
-                          s->noise != BPS_NOISE_GLOBAL_DEPOLARIZING && s->noise_p > 0;
-  const int layer_noise = local_noise && s->noise_placement == BPS_NOISE_AFTER_LAYER;
-  const int global_noise = s->noise == BPS_NOISE_GLOBAL_DEPOLARIZING && s->noise_p > 0;
-  if (local_noise) x->nkraus = bps_noise_kraus(s->noise, s->noise_p, x->K);
-  x->gate_noise = local_noise && s->noise_placement == BPS_NOISE_AFTER_GATE;
-  BPS_CHECK(!local_noise || x->nkraus > 0, BPS_ERR_INTERNAL, "no Kraus operators");
+  BPS_CALL(bps_noise_plan_make(s, &x->nz));
   BPS_CALL(bps_circuit_create(w[0], &x->c));
   int all[BPS_MAX_QUBITS];
   for (int i = 0; i < BPS_MAX_QUBITS; i++) all[i] = i;
@@ -423,9 +413,7 @@ static int build(ctx *x, const int *w, int L) {
         BPS_CALL(u3_gate(x, i - 1, prefix));
       }
     }
-    if (layer_noise)
-      for (int i = 0; i < mout; i++) BPS_CALL(bps_circuit_kraus(x->c, 1, &i, x->nkraus, x->K));
-    if (global_noise) BPS_CALL(bps_circuit_depol(x->c, mout, all, s->noise_p));
+    BPS_CALL(bps_noise_after_layer(x->c, &x->nz, mout));
   }
   BPS_CHECK(x->c->nparams == x->np, BPS_ERR_INTERNAL, "circuit uses %d parameters, named %d",
             x->c->nparams, x->np);
