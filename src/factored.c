@@ -463,28 +463,33 @@ static int apply_panels(bps_cplx *a, const bitmap *om, const bitmap *gm, int q, 
 /* Gather (buf[g + K j] = amplitude g of outer index j) and scatter back, for the outer
  * indices of block jb (GS_BLOCK of them). */
 #define GS_BLOCK 256
-static ALWAYS_INLINE void gather_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
-                                       const bitmap *gm, int q, int k, bps_idx nout,
-                                       bps_idx jb) {
+/* scatter = 0: buf[g + K j] = x[state index of (j, g)]; scatter = 1: the reverse,
+ * x[g + K j] goes to buf[state index of (j, g)] (a compile-time constant at each call). */
+static ALWAYS_INLINE void gs_block(bps_cplx *buf, const bps_cplx *x, const bitmap *om,
+                                   const bitmap *gm, int q, int k, bps_idx nout, bps_idx jb,
+                                   int scatter) {
   const bps_idx K = (bps_idx)1 << k, rowmask = ((bps_idx)1 << (q - k)) - 1;
   const bps_idx j1 = (jb + 1) * GS_BLOCK < nout ? (jb + 1) * GS_BLOCK : nout;
   for (bps_idx g = 0; g < K; g++) {
     const bps_idx off = bitmap_at(gm, g);
-    for (bps_idx j = jb * GS_BLOCK; j < j1; j++)
-      buf[g + K * j] = a[bitmap_at(om, j & rowmask) + ((j >> (q - k)) << q) + off];
+    for (bps_idx j = jb * GS_BLOCK; j < j1; j++) {
+      const bps_idx st = bitmap_at(om, j & rowmask) + ((j >> (q - k)) << q) + off;
+      if (scatter) buf[st] = x[g + K * j];
+      else buf[g + K * j] = x[st];
+    }
   }
+}
+
+static ALWAYS_INLINE void gather_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
+                                       const bitmap *gm, int q, int k, bps_idx nout,
+                                       bps_idx jb) {
+  gs_block(buf, a, om, gm, q, k, nout, jb, 0);
 }
 
 static ALWAYS_INLINE void scatter_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
                                         const bitmap *gm, int q, int k, bps_idx nout,
                                         bps_idx jb) {
-  const bps_idx K = (bps_idx)1 << k, rowmask = ((bps_idx)1 << (q - k)) - 1;
-  const bps_idx j1 = (jb + 1) * GS_BLOCK < nout ? (jb + 1) * GS_BLOCK : nout;
-  for (bps_idx g = 0; g < K; g++) {
-    const bps_idx off = bitmap_at(gm, g);
-    for (bps_idx j = jb * GS_BLOCK; j < j1; j++)
-      buf[bitmap_at(om, j & rowmask) + ((j >> (q - k)) << q) + off] = a[g + K * j];
-  }
+  gs_block(buf, a, om, gm, q, k, nout, jb, 1);
 }
 
 /* Result in a (*in_buf = 0) or in buf (*in_buf = 1); buf holds N elements. */

@@ -311,6 +311,18 @@ static double spec_obj(const double complex *c, int K, int q, int sign, double t
  * >= 2 pad points per period of the highest frequency). Returns the maximum, *t_at its
  * position. */
 #define REFINE_MAX 16
+
+/* Keep grid point m among the (at most REFINE_MAX) best candidates cand[0..nc-1] by y. */
+static void cand_keep(long long *cand, int *nc, long long m, const double *y) {
+  if (*nc < REFINE_MAX) {
+    cand[(*nc)++] = m;
+    return;
+  }
+  int w = 0; /* replace the weakest candidate */
+  for (int i = 1; i < *nc; i++)
+    if (y[cand[i]] < y[cand[w]]) w = i;
+  if (y[m] > y[cand[w]]) cand[w] = m;
+}
 static double refine_max(const double complex *c, int K, int q, int sign, const double *y,
                          int nf, double *t_at) {
   const double h = 2.0 * M_PI / nf;
@@ -325,18 +337,12 @@ static double refine_max(const double complex *c, int K, int q, int sign, const 
   double gmax = 0;
   for (int m = 0; m < nf; m++) gmax = fmax(gmax, fabs(y[m]));
   const double thr = vbest - 0.125 * (K * h) * (K * h) * gmax * 1.01 - 1e-300;
-  int cand[REFINE_MAX], nc = 0;
+  long long cand[REFINE_MAX];
+  int nc = 0;
   for (int m = 0; m < nf; m++) {
     double ym = y[m];
     if (ym < thr || ym < y[(m + nf - 1) % nf] || ym < y[(m + 1) % nf]) continue;
-    if (nc < REFINE_MAX) {
-      cand[nc++] = m;
-    } else { /* replace the weakest candidate */
-      int w = 0;
-      for (int i = 1; i < nc; i++)
-        if (y[cand[i]] < y[cand[w]]) w = i;
-      if (ym > y[cand[w]]) cand[w] = m;
-    }
+    cand_keep(cand, &nc, m, y);
   }
   const double gr = 0.5 * (sqrt(5.0) - 1.0);
   for (int i = 0; i < nc; i++) {
@@ -621,14 +627,7 @@ static double refine_max2(const plane_spec *S, int kind, int sign, const double 
         for (int j = 0; j < 3 && is_max; j++)
           if (y[(long long)rows[i] * nf2 + cols[j]] > ym) is_max = 0;
       if (!is_max) continue;
-      if (nc < REFINE_MAX) {
-        cand[nc++] = m;
-      } else { /* replace the weakest candidate */
-        int w = 0;
-        for (int i = 1; i < nc; i++)
-          if (y[cand[i]] < y[cand[w]]) w = i;
-        if (ym > y[cand[w]]) cand[w] = m;
-      }
+      cand_keep(cand, &nc, m, y);
     }
   }
   double obj_best = kind ? vbest * vbest : vbest;

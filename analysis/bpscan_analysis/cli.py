@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from .errors import AnalysisError
+from .errors import AnalysisError, run_cli
 from .results import MERGE_MODES
 from .series import GROUPINGS, QUANTITIES
 
@@ -138,13 +138,4 @@ def main(argv=None) -> int:
     if argv and argv[0] == "landscape":      # subcommand (a file named landscape: ./landscape)
         from .landscape_cli import main as landscape_main
         return landscape_main(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except AnalysisError as e:
-        print("bpfit: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bpfit: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(build_parser(), run, argv)

@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from .errors import AnalysisError
+from .errors import AnalysisError, run_cli
 from .results import MERGE_MODES
 
 DESCRIPTION = """\
@@ -133,13 +133,4 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except AnalysisError as e:
-        print("bpfit: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bpfit: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(build_parser(), run, argv)

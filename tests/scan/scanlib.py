@@ -66,6 +66,15 @@ def walk(f):
     return out
 
 
+def run_in_subdir(d, job, ranks, threads):
+    """Run job with `-o out.h5` in its own new directory below d (named after the job and
+    the configuration, so every run stores the same job text); returns the result path."""
+    sub = os.path.join(d, "%s-r%dt%d" % (os.path.basename(job), ranks, threads))
+    os.mkdir(sub)
+    run(["run", job, "-o", "out.h5"], ranks=ranks, threads=threads, cwd=sub)
+    return os.path.join(sub, "out.h5")
+
+
 def assert_same_data(a, b):
     """Bitwise equality of every dataset and non-provenance attribute."""
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:

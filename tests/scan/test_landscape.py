@@ -21,7 +21,7 @@ import time
 import h5py
 import numpy as np
 
-from scanlib import JOBS, assert_same_data, cmd, env, run
+from scanlib import JOBS, assert_same_data, cmd, env, run, run_in_subdir
 
 SCALARS = ["cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
            "bernstein", "spread", "cut_max", "cut_min"]
@@ -121,17 +121,10 @@ with tempfile.TemporaryDirectory() as d:
     refs = {}
     for job, directions, configs in cases:
         path = os.path.join(JOBS, job)
-
-        def result(ranks, threads):
-            sub = os.path.join(d, "%s-r%dt%d" % (job, ranks, threads))
-            os.mkdir(sub)
-            run(["run", path, "-o", "out.h5"], ranks=ranks, threads=threads, cwd=sub)
-            return os.path.join(sub, "out.h5")
-
-        ref = result(1, 1)
+        ref = run_in_subdir(d, path, 1, 1)
         refs[job] = ref
         for ranks, threads in configs:
-            n = assert_same_data(ref, result(ranks, threads))
+            n = assert_same_data(ref, run_in_subdir(d, path, ranks, threads))
             print("%-26s %d rank(s) x %d thread(s): %d objects bitwise identical" % (job, ranks, threads, n))
         cuts = check_file(ref, directions)
         print("%-26s %d cuts: slopes FFT = adjoint, aliasing, Bernstein, Parseval, stats OK" % (job, cuts))
