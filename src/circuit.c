@@ -172,7 +172,12 @@ static int apply_depol(bps_state *s, const bps_op *op) {
   int rc = bps_state_copy(t, s);
   if (!rc) rc = bps_partial_trace(t, op->k, op->qubits);
   if (!rc) rc = bps_insert_identity(t, op->k, op->qubits);
+  /* FACTORED: always leave a compressed factor U S (orthogonal columns), which the
+   * Lambda backward step (bps_lambda_depol) relies on; axpy compresses only when the
+   * combined rank exceeds the dimension */
+  int compressed = s->repr == BPS_FACTORED && s->rank + t->rank > s->dim;
   if (!rc) rc = bps_state_axpy(s, 1.0 - p, t, p / ldexp(1.0, op->k));
+  if (!rc && s->repr == BPS_FACTORED && !compressed) rc = bps_compress(s);
   bps_state_destroy(&t);
   BPS_CALL(rc);
   return BPS_OK;
@@ -417,23 +422,43 @@ static int segments_make(const bps_circuit *c, segments *sg) {
   return BPS_OK;
 }
 
-/* A partial trace of the leading qubits whose adjoint (O -> O (x) 1) the backward pass may
- * defer: the segment before it runs in Lambda mode, which needs only (O (x) 1) A. */
-static int lazy_trace_ok(const bps_circuit *c, const bps_op *op, const segments *sg, int prev) {
-  for (int t = 0; t < op->k; t++)
-    if (op->qubits[t] != t) return 0;
-  int b = sg->begin[prev], e = sg->end[prev], nprot = 0;
-  for (int i = b; i < e; i++) {
-    if (!is_invertible(&c->ops[i])) return 0;
-    nprot += c->ops[i].kind == BPS_OP_PROT;
+/* Factored backward step through a non-invertible operation on Lambda = O A (heisenberg.h):
+ * before/after are the factors before and after the operation. */
+static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
+                       const bps_state *before, const bps_state *after) {
+  switch (op->kind) {
+  case BPS_OP_APPEND:
+    BPS_CALL(bps_lambda_append(lam, op->k));
+    return BPS_OK;
+  case BPS_OP_TRACE:
+    BPS_CALL(bps_lambda_trace(lam, op->k, op->qubits, before, after));
+    return BPS_OK;
+  case BPS_OP_KRAUS: {
+    size_t n = (size_t)op->nkraus << (2 * op->k);
+    BPS_CALL(bps_lambda_kraus(lam, op->k, op->qubits, op->nkraus, c->pool + op->mat,
+                              c->pool + op->mat + n, before, after));
+    return BPS_OK;
   }
-  return nprot > 0;
+  case BPS_OP_DEPOL:
+    BPS_CALL(bps_lambda_depol(lam, op->k, op->qubits, op->scale, before, after));
+    return BPS_OK;
+  default:
+    break;
+  }
+  BPS_CHECK(0, BPS_ERR_INTERNAL, "operation kind %d is invertible", (int)op->kind);
 }
 
+/* DENSE: the backward pass evolves the cost observable O (Heisenberg picture). FACTORED:
+ * it evolves Lambda = O A instead (A the factor at that point of the circuit, so Lambda
+ * has A's shape) through every operation: U^dag Lambda for unitaries and rotations, and
+ * the bps_lambda_* steps for appends, traces, channels and depolarising; O itself exists
+ * only at the output, for Lambda_out = O A_out. Rotation gradients: 2 s Im Tr[O P rho],
+ * which is 2 s Im Tr[Lambda^dag P A] in the factored case. */
 static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double *theta,
                         const bps_state *in, double *value, double *grad, segments *sg,
                         bps_state **rho, bps_state **obs, double *sgn, int *nobs,
-                        bps_state ***sub) {
+                        bps_state ***sub, bps_state **lam) {
+  const int lambda = in->repr == BPS_FACTORED;
   BPS_CALL(segments_make(c, sg));
   BPS_CALL(bps_state_create(in->repr, 0, rho));
   BPS_CALL(bps_state_copy(*rho, in));
@@ -445,6 +470,12 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
   }
   BPS_CALL(bps_cost_eval(cost, *rho, value));
   BPS_CALL(build_observable(cost, in->repr, obs, sgn, nobs));
+  if (lambda) { /* Lambda_out = O A_out; O is not needed any more */
+    BPS_CALL(bps_state_create(BPS_FACTORED, 0, lam));
+    BPS_CALL(bps_obs_times_factor(obs, sgn, *nobs, *rho, *lam));
+    for (int o = 0; o < *nobs; o++) bps_state_destroy(&obs[o]);
+    *nobs = 0;
+  }
   for (int p = 0; p < c->nparams; p++) grad[p] = 0.0;
   *sub = calloc((size_t)(c->nops ? c->nops : 1), sizeof(bps_state *));
   BPS_CHECK(*sub, BPS_ERR_MEM, "out of memory");
@@ -455,24 +486,12 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
   for (int i = 0; i < c->nops; i++)
     prot_before[i + 1] = prot_before[i] || c->ops[i].kind == BPS_OP_PROT;
   int rc = BPS_OK;
-  bps_state *lam = NULL;
-  /* lead_identity > 0: the observable parts stand for O (x) 1 on that many leading qubits
-   * (the adjoint of a partial trace of the leading qubits, not formed because only the
-   * Lambda of the next segment needs it) */
-  int lead_identity = 0;
   /* backward */
   for (int k = sg->nseg - 1; k >= 0 && !rc; k--) {
     int b = sg->begin[k], e = sg->end[k];
     if (!prot_before[e]) break; /* no parameters in ops [0, e): nothing left to do */
-    int noisy = 0, nprot = 0;
-    for (int i = b; i < e; i++) {
-      noisy |= !is_invertible(&c->ops[i]) && (e - b > 1);
-      nprot += c->ops[i].kind == BPS_OP_PROT;
-    }
-    int need_obs = prot_before[b]; /* the observable must reach the ops before b */
-    /* Lambda mode (factored, unitary segment): carry L = O A, as small as A, and
-     * propagate O itself only if earlier operations need it. */
-    int lambda_mode = in->repr == BPS_FACTORED && !noisy && nprot > 0;
+    int noisy = 0;
+    for (int i = b; i < e; i++) noisy |= !is_invertible(&c->ops[i]) && (e - b > 1);
     if (noisy) { /* recompute the segment once, keeping the states before its channels */
       rc = bps_state_copy(*rho, sg->ck[k]);
       for (int i = b; i < e && !rc; i++) {
@@ -484,37 +503,18 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
         if (!rc) rc = apply_op(*rho, c, op, op_angle(op, theta, -1, i, 0), 0);
       }
     }
-    if (!rc && lead_identity && !lambda_mode) { /* form O (x) 1 after all */
-      int lead[BPS_MAX_QUBITS];
-      for (int t = 0; t < lead_identity; t++) lead[t] = t;
-      for (int o = 0; o < *nobs && !rc; o++) rc = bps_insert_identity(obs[o], lead_identity, lead);
-      lead_identity = 0;
-    }
-    if (!rc && lambda_mode) {
-      rc = bps_state_create(BPS_FACTORED, 0, &lam);
-      if (!rc && lead_identity)
-        rc = bps_obs_times_factor_lead_identity(obs, sgn, *nobs, lead_identity, *rho, lam);
-      else if (!rc)
-        rc = bps_obs_times_factor(obs, sgn, *nobs, *rho, lam);
-      if (!rc && lead_identity && need_obs) { /* earlier segments need O itself */
-        int lead[BPS_MAX_QUBITS];
-        for (int t = 0; t < lead_identity; t++) lead[t] = t;
-        for (int o = 0; o < *nobs && !rc; o++) rc = bps_insert_identity(obs[o], lead_identity, lead);
-      }
-      lead_identity = 0;
-    }
     for (int i = e - 1; i >= b && !rc; i--) {
       const bps_op *op = &c->ops[i];
       double ang = op_angle(op, theta, -1, i, 0);
       if (op->kind == BPS_OP_PROT) {
         double g = 0.0;
-        if (lambda_mode) {
+        if (lambda) {
           char full[BPS_MAX_QUBITS + 1];
           memset(full, 'I', (size_t)(*rho)->q);
           full[(*rho)->q] = 0;
           for (int t = 0; t < op->k; t++) full[op->qubits[t]] = op->pauli[t];
           bps_cplx z;
-          rc = bps_pauli_inner(lam, full, *rho, &z);
+          rc = bps_pauli_inner(*lam, full, *rho, &z);
           g = 2.0 * op->scale * cimag(z);
         } else {
           rc = prot_gradient(op, obs, sgn, *nobs, *rho, &g);
@@ -523,31 +523,21 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
         if (rc) break;
       }
       if (!prot_before[i]) break; /* nothing parameterised before op i */
-      if (op->kind == BPS_OP_TRACE && in->repr == BPS_FACTORED && e - b == 1 && k > 0 &&
-          lazy_trace_ok(c, op, sg, k - 1)) {
-        lead_identity = op->k; /* defer O (x) 1 to the next segment's Lambda */
-        rc = bps_state_copy(*rho, sg->ck[k]);
-        continue;
-      }
-      if (!lambda_mode || need_obs)
-        for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
-      if (rc) break;
-      if (lambda_mode) rc = apply_op(lam, c, op, ang, 1);
-      if (rc) break;
       if (is_invertible(op)) {
-        rc = apply_op(*rho, c, op, ang, 1);
-      } else if (e - b == 1) {
-        rc = bps_state_copy(*rho, sg->ck[k]);
+        if (lambda) rc = apply_op(*lam, c, op, ang, 1);
+        for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
+        if (!rc) rc = apply_op(*rho, c, op, ang, 1);
       } else {
-        rc = bps_state_copy(*rho, (*sub)[i]);
-        bps_state_destroy(&(*sub)[i]);
+        const bps_state *before = e - b == 1 ? sg->ck[k] : (*sub)[i];
+        if (lambda) rc = lambda_back(*lam, c, op, before, *rho);
+        for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
+        if (!rc) rc = bps_state_copy(*rho, before);
+        if (e - b > 1) bps_state_destroy(&(*sub)[i]);
       }
     }
-    bps_state_destroy(&lam);
     /* restart the next (earlier) segment from its exact end state */
     if (!rc && k > 0) rc = bps_state_copy(*rho, sg->ck[k]);
   }
-  bps_state_destroy(&lam);
   free(prot_before);
   BPS_CALL(rc);
   return BPS_OK;
@@ -561,10 +551,11 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
             "shapes: circuit %d -> %d qubits, input %d, cost %d", c->q_in, c->q_out, in->q,
             cost->q);
   segments sg;
-  bps_state *rho = NULL, *obs[2] = {NULL, NULL}, **sub = NULL;
+  bps_state *rho = NULL, *obs[2] = {NULL, NULL}, **sub = NULL, *lam = NULL;
   double sgn[2];
   int nobs = 0;
-  int rc = adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub);
+  int rc = adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam);
+  bps_state_destroy(&lam);
   if (sub)
     for (int i = 0; i < c->nops; i++) bps_state_destroy(&sub[i]);
   free(sub);

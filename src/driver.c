@@ -138,31 +138,15 @@ static int resolve_tracked(const char *spec, const bps_model_instance *m, int **
   return BPS_OK;
 }
 
-/* Whether the adjoint of the partial trace at op j is never formed (circuit.c defers it
- * into Lambda when the traced qubits lead, the unitary run before it has parameters and
- * nothing before that run has any). */
-static int lazy_trace(const bps_circuit *c, int j) {
-  const bps_op *op = &c->ops[j];
-  for (int t = 0; t < op->k; t++)
-    if (op->qubits[t] != t) return 0;
-  int b = j, nprot = 0;
-  while (b > 0 && (c->ops[b - 1].kind == BPS_OP_UNITARY || c->ops[b - 1].kind == BPS_OP_PROT)) {
-    nprot += c->ops[b - 1].kind == BPS_OP_PROT;
-    b--;
-  }
-  if (!nprot || (b > 0 && c->ops[b - 1].kind != BPS_OP_APPEND && c->ops[b - 1].kind != BPS_OP_TRACE))
-    return 0;
-  for (int i = 0; i < b; i++)
-    if (c->ops[i].kind == BPS_OP_PROT) return 0;
-  return 1;
-}
-
 /* Peak bytes of one sample's gradient. Ranks are tracked through the circuit: the state
- * forwards from a pure input (rank 1), the observable backwards from the cost terms (rank
- * = their columns, times 2^k through the adjoint of a partial trace), both capped by the
- * register dimension. Live at once: the state, two observable parts, Lambda (factored),
- * each with a kernel work buffer of the same size, plus the checkpoints at the segment
- * boundaries (dense: every matrix is 2^q x 2^q). */
+ * forwards from a pure input (rank 1; x 2^k through a partial trace, x nkraus through a
+ * channel, x 2 for depolarising, capped by the register dimension). Dense: the state, the
+ * observable and a scratch copy, each with a kernel work buffer, 2^q x 2^q, plus the
+ * checkpoints. Factored (circuit.c: Lambda = O A has the state's shape, no observable
+ * beyond the output): at each operation the state and Lambda with their work buffers and
+ * a scratch factor of the larger side, the uncompressed result of a trace or channel
+ * (with the SVD's copy and U), the cost observable on the output register (two parts),
+ * plus the checkpoints at the segment boundaries. */
 static void estimate_memory(const bps_model_instance *m, double *dense, double *factored) {
   if (!m->circuit) {
     double d = ldexp(1.0, m->q_in);
@@ -201,7 +185,7 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
     if (op->kind == BPS_OP_DEPOL) r *= 2.0;
     r = fmin(r, ldexp(1.0, q));
   }
-  /* backward: observable rank after op i */
+  /* cost observable on the output register (built once, for Lambda_out = O A_out) */
   double ro = 0;
   for (int x = 0; x < m->npairs; x++) {
     const bps_cost *cost = m->costs[x];
@@ -209,17 +193,20 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
     for (int t = 0; t < cost->nterms; t++) rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
     ro = fmax(ro, fmin(rx, ldexp(1.0, cost->q)));
   }
-  double peak_d = 0, peak_f = 0;
+  double dout = ldexp(1.0, qa[n]);
+  double peak_d = 0, peak_f = 16.0 * dout * (4.0 * ro + 6.0 * ra[n]);
   for (int i = n; i >= 0; i--) {
     double dim = ldexp(1.0, qa[i]);
     peak_d = fmax(peak_d, 2.0 * 16.0 * dim * dim * 3.0);
-    peak_f = fmax(peak_f, 2.0 * 16.0 * dim * (2.0 * ra[i] + 2.0 * ro));
-    if (i == 0) break;
-    const bps_op *op = &c->ops[i - 1];
-    if (op->kind == BPS_OP_TRACE && !lazy_trace(c, i - 1)) ro *= ldexp(1.0, op->k);
-    if (op->kind == BPS_OP_KRAUS) ro *= op->nkraus;
-    if (op->kind == BPS_OP_DEPOL) ro *= 2.0;
-    ro = fmin(ro, ldexp(1.0, qa[i - 1]));
+    if (i == n) continue;
+    const bps_op *op = &c->ops[i];
+    double dimo = ldexp(1.0, qa[i + 1]);
+    double big = fmax(dim * ra[i], dimo * ra[i + 1]); /* the larger factor around op i */
+    double raw = 0; /* uncompressed result of the forward kernel, its work copy and U */
+    if (op->kind == BPS_OP_TRACE) raw = 2.0 * dim * ra[i] + dimo * fmin(dimo, dim * ra[i] / dimo);
+    if (op->kind == BPS_OP_KRAUS) raw = 2.0 * dim * ra[i] * op->nkraus + dim * dim;
+    if (op->kind == BPS_OP_DEPOL) raw = 4.0 * dim * fmin(dim, 2.0 * ra[i]) + dim * dim;
+    peak_f = fmax(peak_f, 16.0 * (5.0 * big + raw));
   }
   free(qa);
   free(ra);

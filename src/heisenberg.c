@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bpscan/error.h"
@@ -279,33 +280,238 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   return BPS_OK;
 }
 
-/* Block blk of the leading identity: L_blk += sg B (B^dag A_blk) through scratch tmp. */
-ALWAYS_INLINE void lead_identity_block(const bps_cplx *Ba, const bps_cplx *Aa, bps_cplx *La,
-                                       bps_cplx *tmp, bps_idx d, bps_idx dk, bps_idx ra,
-                                       bps_idx rb, double sg, bps_idx blk) {
-  bps_cplx *tb = tmp + blk * rb * ra;
-  bps_lin_gemm('C', 'N', rb, ra, dk, 1.0, Ba, dk, Aa + blk * dk, d, 0.0, tb, rb);
-  bps_lin_gemm('N', 'N', dk, ra, rb, sg, Ba, dk, tb, rb, 1.0, La + blk * dk, d);
+/* ---------------------------------------------------------------- Lambda = O A backwards */
+
+/* Full index of (value s of the sorted qubits[0..k-1], index o of the other qubits in
+ * order) on a q-qubit register: sidx[s] | kidx[o]. */
+static int split_maps(int q, int k, const int *qubits, bps_idx **sidx, bps_idx **kidx) {
+  int in_s[BPS_MAX_QUBITS] = {0}, kq[BPS_MAX_QUBITS], nk = 0;
+  for (int t = 0; t < k; t++) {
+    BPS_CHECK(qubits[t] >= 0 && qubits[t] < q && (t == 0 || qubits[t] > qubits[t - 1]),
+              BPS_ERR_ARG, "qubits must be sorted, distinct and in [0, %d)", q);
+    in_s[qubits[t]] = 1;
+  }
+  for (int t = 0; t < q; t++)
+    if (!in_s[t]) kq[nk++] = t;
+  bps_idx ns = (bps_idx)1 << k, no = (bps_idx)1 << nk;
+  *sidx = malloc(sizeof(bps_idx) * (size_t)ns);
+  *kidx = malloc(sizeof(bps_idx) * (size_t)no);
+  if (!*sidx || !*kidx) {
+    free(*sidx);
+    free(*kidx);
+    *sidx = *kidx = NULL;
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+  }
+  for (bps_idx s = 0; s < ns; s++) {
+    bps_idx v = 0;
+    for (int t = 0; t < k; t++)
+      if ((s >> (k - 1 - t)) & 1) v |= (bps_idx)1 << (q - 1 - qubits[t]);
+    (*sidx)[s] = v;
+  }
+  for (bps_idx o = 0; o < no; o++) {
+    bps_idx v = 0;
+    for (int t = 0; t < nk; t++)
+      if ((o >> (nk - 1 - t)) & 1) v |= (bps_idx)1 << (q - 1 - kq[t]);
+    (*kidx)[o] = v;
+  }
+  return BPS_OK;
 }
 
-int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn, int nobs,
-                                       int t, const bps_state *A, bps_state *L) {
-  BPS_CHECK(A && L && A->repr == BPS_FACTORED && t >= 0, BPS_ERR_ARG, "factored states only");
-  bps_idx d = A->dim, ra = A->rank;
-  BPS_CALL(bps_state_set_factor(L, A->q, ra, A->a)); /* shape; overwritten below */
-  memset(L->a, 0, sizeof(bps_cplx) * (size_t)(d * ra));
-  bps_idx nb = (bps_idx)1 << t;
-  for (int o = 0; o < nobs; o++) {
-    const bps_state *B = obs[o];
-    BPS_CHECK(B->repr == BPS_FACTORED && B->q + t == A->q, BPS_ERR_ARG,
-              "observable on %d qubits, state on %d, identity on %d", B->q, A->q, t);
-    bps_idx dk = B->dim, rb = B->rank;
-    bps_cplx *tmp = bps_alloc((size_t)(rb * ra * nb));
-    BPS_CHECK(tmp, BPS_ERR_MEM, "out of memory");
-    double sg = sgn[o];
-    BPS_PAR_FOR(par_ok(nb * dk * ra), bps_idx, blk, nb,
-                lead_identity_block(B->a, A->a, L->a, tmp, d, dk, ra, rb, sg, blk));
-    bps_free(tmp);
+/* Lt = L diag(1 / |A_j|^2): with A = U S (orthogonal columns, a compressed factor) and
+ * L = O A, Lt A^dag = O P (P the projector onto the range of A A^dag). */
+static bps_cplx *scaled_lambda(const bps_state *L, const bps_state *A) {
+  bps_idx d = A->dim, r = A->rank;
+  bps_cplx *Lt = bps_alloc((size_t)(d * r));
+  if (!Lt) return NULL;
+  for (bps_idx j = 0; j < r; j++) {
+    double nrm = 0;
+    for (bps_idx i = 0; i < d; i++) {
+      bps_cplx a = A->a[i + d * j];
+      nrm += creal(a) * creal(a) + cimag(a) * cimag(a);
+    }
+    double f = nrm > 0 ? 1.0 / nrm : 0.0;
+    for (bps_idx i = 0; i < d; i++) Lt[i + d * j] = f * L->a[i + d * j];
   }
+  return Lt;
+}
+
+/* L gets the contents of buf (q qubits, rank r) through its work buffer. */
+static int lambda_store(bps_state *L, int q, bps_idx r, const bps_cplx *buf) {
+  bps_idx d = (bps_idx)1 << q;
+  BPS_CALL(bps_state_reserve_work(L, (size_t)(d * r)));
+  memcpy(L->work, buf, sizeof(bps_cplx) * (size_t)(d * r));
+  bps_state_swap_work(L);
+  L->q = q;
+  L->dim = d;
+  L->rank = r;
+  return BPS_OK;
+}
+
+static int lambda_shapes(const bps_state *L, const bps_state *before, const bps_state *after) {
+  BPS_CHECK(L && before && after && L->repr == BPS_FACTORED && before->repr == BPS_FACTORED &&
+                after->repr == BPS_FACTORED, BPS_ERR_ARG, "factored states only");
+  BPS_CHECK(L->q == after->q && L->rank == after->rank, BPS_ERR_ARG,
+            "Lambda (%d qubits, rank %lld) does not match the factor (%d qubits, rank %lld)",
+            L->q, (long long)L->rank, after->q, (long long)after->rank);
+  return BPS_OK;
+}
+
+int bps_lambda_append(bps_state *L, int a) {
+  BPS_CHECK(L && L->repr == BPS_FACTORED && a >= 0 && a <= L->q, BPS_ERR_ARG,
+            "bad Lambda projection");
+  if (a == 0) return BPS_OK;
+  bps_idx D = L->dim, d = D >> a, r = L->rank;
+  BPS_CALL(bps_state_reserve_work(L, (size_t)(d * r)));
+  bps_cplx *restrict src = L->a, *restrict dst = L->work;
+  BPS_PAR_FOR(par_ok(d * r), bps_idx, c, r,
+              for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c]);
+  bps_state_swap_work(L);
+  L->q -= a;
+  L->dim = d;
+  return BPS_OK;
+}
+
+int bps_lambda_trace(bps_state *L, int k, const int *qubits, const bps_state *before,
+                     const bps_state *after) {
+  BPS_CALL(lambda_shapes(L, before, after));
+  BPS_CHECK(qubits && k >= 1 && before->q - k == after->q, BPS_ERR_ARG, "bad trace shapes");
+  int q = before->q;
+  bps_idx dim = before->dim, r = before->rank, D = dim >> k, R = r << k, ns = (bps_idx)1 << k;
+  bps_idx *sidx = NULL, *kidx = NULL;
+  BPS_CALL(split_maps(q, k, qubits, &sidx, &kidx));
+  bps_cplx *out = bps_alloc((size_t)(dim * r));
+  int rc = out ? BPS_OK : BPS_ERR_MEM;
+  if (!rc && R <= D) {
+    /* not compressed: the factor after the trace is A reshaped (traced value fastest in the
+     * column index), so Lambda before it is the same numbers put back */
+    if (L->rank != R) rc = BPS_ERR_INTERNAL;
+    for (bps_idx c = 0; c < r && !rc; c++)
+      for (bps_idx s = 0; s < ns; s++)
+        for (bps_idx o = 0; o < D; o++)
+          out[(sidx[s] | kidx[o]) + dim * c] = L->a[o + D * (s + ns * c)];
+  } else if (!rc) {
+    /* compressed (A'' = U S): rows s of Lambda = (O P) A_s = Lt (A''^dag A_s) */
+    bps_idx rr = after->rank;
+    bps_cplx *Lt = scaled_lambda(L, after), *As = bps_alloc((size_t)(D * r)),
+             *Y = bps_alloc((size_t)(rr * r)), *Z = bps_alloc((size_t)(D * r));
+    if (!Lt || !As || !Y || !Z) rc = BPS_ERR_MEM;
+    for (bps_idx s = 0; s < ns && !rc; s++) {
+      for (bps_idx c = 0; c < r; c++)
+        for (bps_idx o = 0; o < D; o++) As[o + D * c] = before->a[(sidx[s] | kidx[o]) + dim * c];
+      bps_lin_gemm('C', 'N', rr, r, D, 1.0, after->a, D, As, D, 0.0, Y, rr);
+      bps_lin_gemm('N', 'N', D, r, rr, 1.0, Lt, D, Y, rr, 0.0, Z, D);
+      for (bps_idx c = 0; c < r; c++)
+        for (bps_idx o = 0; o < D; o++) out[(sidx[s] | kidx[o]) + dim * c] = Z[o + D * c];
+    }
+    bps_free(Lt);
+    bps_free(As);
+    bps_free(Y);
+    bps_free(Z);
+  }
+  if (!rc) rc = lambda_store(L, q, r, out);
+  bps_free(out);
+  free(sidx);
+  free(kidx);
+  BPS_CHECK(rc != BPS_ERR_INTERNAL, rc, "Lambda rank %lld, expected %lld", (long long)L->rank,
+            (long long)R);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_lambda_kraus(bps_state *L, int k, const int *qubits, int nk, const bps_cplx *K,
+                     const bps_cplx *Kh, const bps_state *before, const bps_state *after) {
+  BPS_CALL(lambda_shapes(L, before, after));
+  BPS_CHECK(qubits && K && Kh && nk >= 1 && before->q == after->q, BPS_ERR_ARG,
+            "bad Kraus shapes");
+  int q = before->q;
+  bps_idx dim = before->dim, r = before->rank, rr = after->rank, N = dim * r;
+  size_t kk = (size_t)1 << (2 * k);
+  int compressed = r * nk > dim;
+  BPS_CHECK(compressed || L->rank == r * nk, BPS_ERR_INTERNAL, "Lambda rank %lld, expected %lld",
+            (long long)L->rank, (long long)(r * nk));
+  bps_cplx *acc = bps_alloc((size_t)N), *Lt = NULL, *Y = NULL;
+  bps_state *tmp = NULL;
+  int rc = acc ? BPS_OK : BPS_ERR_MEM;
+  if (!rc) rc = bps_state_create(BPS_FACTORED, 0, &tmp);
+  if (!rc && compressed) {
+    Lt = scaled_lambda(L, after);
+    Y = bps_alloc((size_t)(rr * r));
+    if (!Lt || !Y) rc = BPS_ERR_MEM;
+  }
+  if (!rc) memset(acc, 0, sizeof(bps_cplx) * (size_t)N);
+  for (int m = 0; m < nk && !rc; m++) {
+    if (!compressed) { /* the factor after the channel is [K_1 A, ..., K_m A] */
+      rc = bps_state_set_factor(tmp, q, r, L->a + (size_t)m * (size_t)N);
+    } else { /* (O P) K_m A = Lt (A''^dag K_m A) */
+      rc = bps_state_set_factor(tmp, q, r, before->a);
+      if (!rc) rc = bps_apply_unitary(tmp, k, qubits, K + (size_t)m * kk);
+      if (!rc) {
+        bps_lin_gemm('C', 'N', rr, r, dim, 1.0, after->a, dim, tmp->a, dim, 0.0, Y, rr);
+        bps_lin_gemm('N', 'N', dim, r, rr, 1.0, Lt, dim, Y, rr, 0.0, tmp->a, dim);
+      }
+    }
+    if (!rc) rc = bps_apply_unitary(tmp, k, qubits, Kh + (size_t)m * kk);
+    for (bps_idx i = 0; i < N && !rc; i++) acc[i] += tmp->a[i];
+  }
+  if (!rc) rc = lambda_store(L, q, r, acc);
+  bps_state_destroy(&tmp);
+  bps_free(acc);
+  bps_free(Lt);
+  bps_free(Y);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_lambda_depol(bps_state *L, int k, const int *qubits, double p, const bps_state *before,
+                     const bps_state *after) {
+  if (p == 0) return BPS_OK; /* the channel is the identity (nothing was compressed) */
+  BPS_CALL(lambda_shapes(L, before, after));
+  BPS_CHECK(qubits && k >= 1 && before->q == after->q, BPS_ERR_ARG, "bad depolarising shapes");
+  int q = before->q;
+  bps_idx dim = before->dim, r = before->rank, rr = after->rank, D = dim >> k,
+          ns = (bps_idx)1 << k;
+  bps_idx *sidx = NULL, *kidx = NULL;
+  BPS_CALL(split_maps(q, k, qubits, &sidx, &kidx));
+  bps_cplx *Lt = scaled_lambda(L, after), *out = bps_alloc((size_t)(dim * r)),
+           *Y0 = bps_alloc((size_t)(rr * r)), *Xs = bps_alloc((size_t)(dim * rr)),
+           *Ys = bps_alloc((size_t)(dim * rr)), *Ab = bps_alloc((size_t)(D * r)),
+           *W = bps_alloc((size_t)(rr * r)), *Z = bps_alloc((size_t)(D * r));
+  int rc = (Lt && out && Y0 && Xs && Ys && Ab && W && Z) ? BPS_OK : BPS_ERR_MEM;
+  if (!rc) {
+    /* (1 - p) (O P) A */
+    bps_lin_gemm('C', 'N', rr, r, dim, 1.0, after->a, dim, before->a, dim, 0.0, Y0, rr);
+    bps_lin_gemm('N', 'N', dim, r, rr, 1.0 - p, Lt, dim, Y0, rr, 0.0, out, dim);
+    /* + p/2^k (Tr_S(O P) (x) 1_S) A, Tr_S(O P) = sum_s X_s Y_s^dag (rows s of Lt, A'') */
+    for (bps_idx s = 0; s < ns; s++)
+      for (bps_idx j = 0; j < rr; j++)
+        for (bps_idx o = 0; o < D; o++) {
+          bps_idx src = (sidx[s] | kidx[o]) + dim * j, dst = o + D * j + s * D * rr;
+          Xs[dst] = Lt[src];
+          Ys[dst] = after->a[src];
+        }
+    double f = p / (double)ns;
+    for (bps_idx b = 0; b < ns; b++) {
+      for (bps_idx c = 0; c < r; c++)
+        for (bps_idx o = 0; o < D; o++) Ab[o + D * c] = before->a[(sidx[b] | kidx[o]) + dim * c];
+      for (bps_idx s = 0; s < ns; s++) {
+        bps_lin_gemm('C', 'N', rr, r, D, 1.0, Ys + s * D * rr, D, Ab, D, 0.0, W, rr);
+        bps_lin_gemm('N', 'N', D, r, rr, 1.0, Xs + s * D * rr, D, W, rr, s ? 1.0 : 0.0, Z, D);
+      }
+      for (bps_idx c = 0; c < r; c++)
+        for (bps_idx o = 0; o < D; o++) out[(sidx[b] | kidx[o]) + dim * c] += f * Z[o + D * c];
+    }
+  }
+  if (!rc) rc = lambda_store(L, q, r, out);
+  free(sidx);
+  free(kidx);
+  bps_free(Lt);
+  bps_free(out);
+  bps_free(Y0);
+  bps_free(Xs);
+  bps_free(Ys);
+  bps_free(Ab);
+  bps_free(W);
+  bps_free(Z);
+  BPS_CALL(rc);
   return BPS_OK;
 }

@@ -31,13 +31,28 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
  * (L -> U^dag L), so the backward pass carries L (as small as A) instead of O. */
 int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
                          const bps_state *A, bps_state *L);
-/* As bps_obs_times_factor with the observables O_o on the trailing q - t qubits and an
- * identity on the leading t qubits (O_o (x) 1 never formed): A has q = t + obs->q qubits
- * and L = sum_o sgn[o] (1 (x) O_o) A, one small product per value of the leading qubits. */
-int bps_obs_times_factor_lead_identity(bps_state *const *obs, const double *sgn, int nobs,
-                                       int t, const bps_state *A, bps_state *L);
 /* FACTORED only: z = sum_c L_c^dag P A_c = Tr[L^dag P A] for a q-letter Pauli string, L and
  * A of the same shape. With L = O A this is Tr[O P rho]. */
 int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, bps_cplx *z);
+
+/* The factored adjoint's backward steps through non-invertible operations (FACTORED only).
+ * L holds Lambda = O A_after (the shape of the factor after the operation, `after`); it
+ * becomes Lambda = O' A_before with O' the Heisenberg-evolved observable, in the shape of
+ * `before`. No observable is ever formed. When the forward kernel compressed its result
+ * (A_after = U S, orthogonal columns), O A' = (O P) A' = Lt (A_after^dag A') for any A'
+ * in the range, Lt = L diag(1/|A_after,j|^2); otherwise the kernel's column layout is
+ * inverted exactly.
+ *   append of a ancillas    : Lambda <- (1 (x) <0|) Lambda (rows of the |0> block)
+ *   trace of sorted qubits  : rows s of Lambda <- (O (x) 1) A, block s (reshape or Lt form)
+ *   Kraus {K_m}             : Lambda <- sum_m K_m^dag (O K_m A)   (Kh = the K_m^dag)
+ *   depolarising (p, sorted): Lambda <- (1-p) O A + p/2^k (Tr_S O (x) 1_S) A; needs a
+ *                             compressed `after` (the circuit's depolarising step ensures it) */
+int bps_lambda_append(bps_state *L, int a);
+int bps_lambda_trace(bps_state *L, int k, const int *qubits, const bps_state *before,
+                     const bps_state *after);
+int bps_lambda_kraus(bps_state *L, int k, const int *qubits, int nk, const bps_cplx *K,
+                     const bps_cplx *Kh, const bps_state *before, const bps_state *after);
+int bps_lambda_depol(bps_state *L, int k, const int *qubits, double p, const bps_state *before,
+                     const bps_state *after);
 
 #endif
