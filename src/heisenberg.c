@@ -17,6 +17,19 @@
 static int par_ok(bps_idx n) { return n >= PAR_MIN && !omp_in_parallel(); }
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* Factored: keep the rows of A whose last a qubits are 0 (A -> (1 (x) <0|) A), a >= 1. */
+static int factor_project_rows(bps_state *s, int a) {
+  bps_idx D = s->dim, d = D >> a, r = s->rank;
+  BPS_CALL(bps_state_reserve_work(s, (size_t)(d * r)));
+  bps_cplx *restrict src = s->a, *restrict dst = s->work;
+  BPS_PAR_FOR(par_ok(d * r), bps_idx, c, r,
+              for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c]);
+  bps_state_swap_work(s);
+  s->q -= a;
+  s->dim = d;
+  return BPS_OK;
+}
+
 int bps_project_zero(bps_state *s, int a) {
   BPS_CHECK(s, BPS_ERR_ARG, "NULL state");
   BPS_CHECK(a >= 0 && a <= s->q, BPS_ERR_ARG, "projecting %d of %d qubits", a, s->q);
@@ -29,17 +42,12 @@ int bps_project_zero(bps_state *s, int a) {
                 for (bps_idx j = 0; j < d; j++) dst[i * d + j] = src[(i << a) * D + (j << a)]);
     bps_state_swap_work(s);
     s->rank = d;
+    s->q -= a;
+    s->dim = d;
   } else {
-    bps_idx r = s->rank;
-    BPS_CALL(bps_state_reserve_work(s, (size_t)(d * r)));
-    bps_cplx *restrict src = s->a, *restrict dst = s->work;
-    BPS_PAR_FOR(par_ok(d * r), bps_idx, c, r,
-                for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c]);
-    bps_state_swap_work(s);
+    BPS_CALL(factor_project_rows(s, a));
+    if (s->rank > s->dim) BPS_CALL(bps_compress(s)); /* rank <= dim */
   }
-  s->q -= a;
-  s->dim = d;
-  if (s->repr == BPS_FACTORED && s->rank > s->dim) BPS_CALL(bps_compress(s)); /* rank <= dim */
   return BPS_OK;
 }
 
@@ -360,14 +368,7 @@ int bps_lambda_append(bps_state *L, int a) {
   BPS_CHECK(L && L->repr == BPS_FACTORED && a >= 0 && a <= L->q, BPS_ERR_ARG,
             "bad Lambda projection");
   if (a == 0) return BPS_OK;
-  bps_idx D = L->dim, d = D >> a, r = L->rank;
-  BPS_CALL(bps_state_reserve_work(L, (size_t)(d * r)));
-  bps_cplx *restrict src = L->a, *restrict dst = L->work;
-  BPS_PAR_FOR(par_ok(d * r), bps_idx, c, r,
-              for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c]);
-  bps_state_swap_work(L);
-  L->q -= a;
-  L->dim = d;
+  BPS_CALL(factor_project_rows(L, a));
   return BPS_OK;
 }
 
