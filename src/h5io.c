@@ -948,7 +948,11 @@ typedef struct {
 static int job_find_cb(const char *sec, const char *key, const char *val, void *arg) {
   job_query *q = arg;
   if ((q->sec && strcmp(sec, q->sec)) || strcmp(key, q->key)) return 0;
-  snprintf(q->out, q->n, "%s", val);
+  if (q->n > 0) { /* a bounded copy (truncates like snprintf, without its warning) */
+    size_t len = strlen(val) < q->n ? strlen(val) : q->n - 1;
+    memcpy(q->out, val, len);
+    q->out[len] = '\0';
+  }
   q->found = 1;
   return 1;
 }
@@ -1195,20 +1199,12 @@ static void fmt_num(char *b, size_t n, double v, const char *f) {
   if (b[0] == '-' && strspn(b + 1, "0.") == strlen(b + 1)) memmove(b, b + 1, strlen(b));
 }
 
-int bps_h5_info(const char *path, FILE *out) {
-  int rc = BPS_OK, f, sv = 0;
+/* Open the result file at path read-only (sec2 driver, strong close, file locking) and
+ * check its schema_version: the checks and messages `bpscan info` and the reader share.
+ * On success *file is open (the caller closes it); on failure it is left as it was. */
+static int open_result(const char *path, hid_t *file_out, int *schema_version) {
+  int rc = BPS_OK, f = 0, sv = 0;
   hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-  info_row *rows = NULL;
-  int nrows = 0;
-  enum { NSTR = 9 };
-  static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
-                                          "model",          "grad_method", "host",
-                                          "start_time",     "end_time",    "mode"};
-  char *str[NSTR] = {0};
-  int *ns = NULL;
-  h5_silence();
-  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
-  if (!out) FAIL(BPS_ERR_ARG, "no output stream");
   struct stat st;
   if (stat(path, &st) != 0) FAIL(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
@@ -1227,13 +1223,36 @@ int bps_h5_info(const char *path, FILE *out) {
   H5_TRY(H5Pset_file_locking(fapl, 1, 1), "%s: file locking", path);
 #endif
   H5_TRY(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "cannot open HDF5 file '%s'", path);
-
   TRY(read_attr_num(path, file, "/", "schema_version", H5T_NATIVE_INT, &sv, &f));
   if (!f) FAIL(BPS_ERR_IO, "'%s' is not a bpscan result file (no schema_version attribute)", path);
   if (sv > BPS_H5_SCHEMA_VERSION)
     FAIL(BPS_ERR_IO, "'%s' has schema_version %d, newer than this bpscan %s reads (%d); "
          "use a newer bpscan", path, sv, BPS_VERSION_STRING, BPS_H5_SCHEMA_VERSION);
   if (sv < 1) FAIL(BPS_ERR_IO, "'%s' has an invalid schema_version %d", path, sv);
+  *file_out = file;
+  file = H5I_INVALID_HID;
+  *schema_version = sv;
+done:
+  h5_close(&file);
+  h5_close(&fapl);
+  return rc;
+}
+
+int bps_h5_info(const char *path, FILE *out) {
+  int rc = BPS_OK, f, sv = 0;
+  hid_t file = H5I_INVALID_HID;
+  info_row *rows = NULL;
+  int nrows = 0;
+  enum { NSTR = 9 };
+  static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
+                                          "model",          "grad_method", "host",
+                                          "start_time",     "end_time",    "mode"};
+  char *str[NSTR] = {0};
+  int *ns = NULL;
+  h5_silence();
+  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
+  if (!out) FAIL(BPS_ERR_ARG, "no output stream");
+  TRY(open_result(path, &file, &sv));
 
   for (int k = 0; k < NSTR; k++) TRY(read_attr_str(path, file, "/", sname[k], &str[k]));
   const char *ver = str[0] ? str[0] : "?", *commit = str[1] ? str[1] : "?", *job = str[2];
@@ -1424,7 +1443,6 @@ done:
   free(ns);
   for (int k = 0; k < NSTR; k++) free(str[k]);
   h5_close(&file);
-  h5_close(&fapl);
   H5Eclear2(H5E_DEFAULT);
   return rc;
 }
@@ -1806,7 +1824,7 @@ done:
 
 int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   int rc = BPS_OK, f, sv = 0;
-  hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  hid_t file = H5I_INVALID_HID;
   int *gn = NULL;
   char **gnames = NULL;
   int ng = 0;
@@ -1816,30 +1834,7 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   if (meta) memset(meta, 0, sizeof *meta);
   if (!res) FAIL(BPS_ERR_ARG, "no result to fill");
   if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
-  struct stat st;
-  if (stat(path, &st) != 0) FAIL(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-  if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
-  if (access(path, R_OK) != 0) FAIL(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-#if H5_VERSION_GE(1, 12, 0)
-  htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
-#else
-  htri_t is = H5Fis_hdf5(path);
-#endif
-  H5Eclear2(H5E_DEFAULT);
-  if (is <= 0) FAIL(BPS_ERR_IO, "'%s' is not an HDF5 file (so not a bpscan result file)", path);
-  H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", path);
-  H5_TRY(H5Pset_fapl_sec2(fapl), "%s: file driver", path);
-  H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
-#if H5_VERSION_GE(1, 10, 7)
-  H5_TRY(H5Pset_file_locking(fapl, 1, 1), "%s: file locking", path);
-#endif
-  H5_TRY(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "cannot open HDF5 file '%s'", path);
-  TRY(read_attr_num(path, file, "/", "schema_version", H5T_NATIVE_INT, &sv, &f));
-  if (!f) FAIL(BPS_ERR_IO, "'%s' is not a bpscan result file (no schema_version attribute)", path);
-  if (sv > BPS_H5_SCHEMA_VERSION)
-    FAIL(BPS_ERR_IO, "'%s' has schema_version %d, newer than this bpscan %s reads (%d); "
-         "use a newer bpscan", path, sv, BPS_VERSION_STRING, BPS_H5_SCHEMA_VERSION);
-  if (sv < 1) FAIL(BPS_ERR_IO, "'%s' has an invalid schema_version %d", path, sv);
+  TRY(open_result(path, &file, &sv));
 
   /* root attributes */
   char *s = NULL;
@@ -1922,7 +1917,6 @@ done:
   free(gn);
   for (int k = 0; k < 3; k++) free(vs[k]);
   h5_close(&file);
-  h5_close(&fapl);
   H5Eclear2(H5E_DEFAULT);
   if (rc && res) bps_h5_result_free(res);
   return rc;
