@@ -26,7 +26,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "bpscan/gates.h"
 #include "bpscan/rng.h"
 #include "bpscan/state.h"
+#include "bpscan/threads.h"
 #include "bpscan/version.h"
 
 enum {
@@ -259,7 +259,7 @@ typedef struct {
   char host[256];
   char cpu[128];
   long cores;
-  int omp_max;  /* omp_get_max_threads() at start */
+  int omp_max;  /* bps_threads_max() at start */
   double l3_mb; /* last-level cache in MiB (0 if unknown) */
   double busy;  /* cores kept busy by other work at start (-1 if unknown) */
 } bench_machine;
@@ -308,13 +308,13 @@ static void load_probe_start(load_probe *p) {
   p->ok = !read_cpu_times(&p->busy, &total) &&
           !clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   p->proc = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-  p->wall = omp_get_wtime();
+  p->wall = bps_wtime();
 }
 
 static double load_probe_other(const load_probe *p) {
   double busy = 0.0, total = 0.0;
   struct timespec ts;
-  double wall = omp_get_wtime() - p->wall;
+  double wall = bps_wtime() - p->wall;
   long tck = sysconf(_SC_CLK_TCK);
   if (!p->ok || read_cpu_times(&busy, &total) ||
       clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) || tck <= 0 || wall <= 0.0)
@@ -327,7 +327,7 @@ static void describe_machine(bench_machine *m) {
   memset(m, 0, sizeof *m);
   if (gethostname(m->host, sizeof m->host - 1)) snprintf(m->host, sizeof m->host, "unknown");
   m->cores = sysconf(_SC_NPROCESSORS_ONLN);
-  m->omp_max = omp_get_max_threads();
+  m->omp_max = bps_threads_max();
   m->busy = other_busy_cores();
   snprintf(m->cpu, sizeof m->cpu, "unknown CPU");
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -403,7 +403,7 @@ static int triad_create(const bench_machine *m, int threads, triad_arrays *t) {
     t->a = t->b = t->c = NULL;
     BPS_CHECK(0, BPS_ERR_MEM, "cannot allocate 3 x %zu MiB for the triad", bytes >> 20);
   }
-  omp_set_num_threads(threads);
+  bps_threads_set(threads);
   double *a = t->a, *b = t->b, *c = t->c;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
@@ -424,13 +424,13 @@ static void triad_destroy(triad_arrays *t) {
 /* Best-of-reps triad bandwidth in GB/s at the given thread count. */
 static int triad_measure(triad_arrays *t, int threads, int reps, double *gbs) {
   const double s = 3.0;
-  omp_set_num_threads(threads);
+  bps_threads_set(threads);
   triad_kernel(t->n, t->a, t->b, t->c, s); /* warm-up */
   double best = INFINITY;
   for (int r = 0; r < reps; r++) {
-    double t0 = omp_get_wtime();
+    double t0 = bps_wtime();
     triad_kernel(t->n, t->a, t->b, t->c, s);
-    double dt = omp_get_wtime() - t0;
+    double dt = bps_wtime() - t0;
     if (dt < best) best = dt;
   }
   /* The result must be right (and used, so the loop cannot be dropped). */
@@ -512,12 +512,12 @@ static int apply_gate(const gate_batch *b, long g, long n) {
 /* One timed batch of n gates; on a loaded machine it stops after cap seconds, and *done
  * says how many gates ran in *dt seconds. */
 static int timed_batch(const gate_batch *b, long n, double cap, long *done, double *dt) {
-  double t0 = omp_get_wtime(), t = 0.0;
+  double t0 = bps_wtime(), t = 0.0;
   long g = 0;
   while (g < n) {
     BPS_CALL(apply_gate(b, g, n));
     g++;
-    t = omp_get_wtime() - t0;
+    t = bps_wtime() - t0;
     if (t > cap) break;
   }
   *done = g;
@@ -782,13 +782,13 @@ static int bench_shape(int q, bps_repr repr, int64_t rank, const bench_opts *o,
                        const gate_pool *p, const double *triad, double triad_top,
                        row_list *out) {
   bps_state *st = NULL;
-  omp_set_num_threads(o->tmax); /* first touch at the largest thread count */
+  bps_threads_set(o->tmax); /* first touch at the largest thread count */
   int rc = bps_state_create(repr, q, &st);
   if (!rc) rc = state_init(st, repr, q, rank);
   double bytes = 2.0 * bps_state_bytes(repr, q, (bps_idx)rank);
   for (int k = 1; k <= 2 && !rc; k++)
     for (int i = 0; i < o->nthreads && !rc; i++) {
-      omp_set_num_threads(o->threads[i]);
+      bps_threads_set(o->threads[i]);
       bench_row r = {0};
       r.q = q;
       r.repr = repr;
@@ -970,9 +970,9 @@ int bps_bench_main(int argc, char **argv) {
     }
   }
 
-  omp_set_dynamic(0);
+  bps_threads_set_dynamic(0);
   int rc = bench_run(&o, &m, json);
-  omp_set_num_threads(m.omp_max);
+  bps_threads_set(m.omp_max);
   if (json) {
     if (fclose(json) && !rc)
       rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__, "cannot close %s", tmp);

@@ -11,12 +11,12 @@
 #include "bpscan/bench_models.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpscan/error.h"
 #include "bpscan/model.h"
+#include "bpscan/threads.h"
 
 #define BM_SEED UINT64_C(0x6d6f64656c73) /* "models" */
 #define BM_NO_REPEAT_S 5.0               /* a measurement this slow is not repeated */
@@ -47,14 +47,14 @@ static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_benc
   snprintf(r->model, sizeof r->model, "%s", md->name);
   r->n = n;
   r->repr = repr;
-  r->threads = omp_get_max_threads();
+  r->threads = bps_threads_max();
   r->dense_over_factored = NAN;
   bps_model_spec s;
   md->spec(&s);
   bps_model_instance *m = NULL;
-  double t0 = omp_get_wtime();
+  double t0 = bps_wtime();
   BPS_CALL(bps_model_instance_create(&s, n, BM_SEED, 0, repr, &m));
-  r->build_s = omp_get_wtime() - t0;
+  r->build_s = bps_wtime() - t0;
   r->nparams = m->nparams;
   r->qubits = m->q_in;
   if (m->circuit)
@@ -71,10 +71,10 @@ static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_benc
     int calls = 1; /* calls per repetition: enough for BM_MIN_REP_S (after the first) */
     for (int k = 0; k < reps && !rc; k++) {
       double c = 0;
-      t0 = omp_get_wtime();
+      t0 = bps_wtime();
       for (int i = 0; i < calls && !rc; i++)
         rc = bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &c, what ? g : NULL);
-      double dt = (omp_get_wtime() - t0) / calls;
+      double dt = (bps_wtime() - t0) / calls;
       if (dt < *best) *best = dt;
       if (!what) r->reps = k + 1;
       if (dt > BM_NO_REPEAT_S) break;

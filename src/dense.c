@@ -48,7 +48,8 @@
  * Reductions use BPS_RED_CHUNKS fixed contiguous chunks summed in order, so they are
  * bitwise independent of the thread count; every element-wise kernel computes each output
  * element with the same operations whatever the schedule (tests/t201 checks both).
- * Threads: static OpenMP schedules; regions below PAR_MIN elements of work run serially.
+ * Threads: static OpenMP schedules; regions below BPS_PAR_MIN elements of work run serially
+ * (threads.h).
  * Without AVX2+FMA (no -march=native) the pair vectors are plain structs of 4 doubles.
  */
 #include <math.h>
@@ -59,24 +60,9 @@
 #include "bpscan/error.h"
 #include "kernels.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-static int max_threads(void) { return omp_get_max_threads(); }
-static int thread_id(void) { return omp_get_thread_num(); }
-static int in_parallel(void) { return omp_in_parallel(); }
-#else
-static int max_threads(void) { return 1; }
-static int thread_id(void) { return 0; }
-static int in_parallel(void) { return 0; }
-#endif
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* Parallel regions only pay off above this many complex elements of work. */
-#define PAR_MIN ((bps_idx)1 << 14)
-/* Split n elements of work over a new team? Never from inside a parallel region (nested
- * teams are of one thread); serial loops then do not enter OpenMP at all (BPS_PAR_FOR). */
-#define PAR(n) ((n) >= PAR_MIN && !in_parallel())
 
 /* ---------------------------------------------------------------------------------------
  * Pair vectors: two complex numbers (re0, im0, re1, im1). */
@@ -476,11 +462,11 @@ static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx r
 #define DEF_SWEEP(name, N_, LO, KIND)                                                      \
   static void name(const sweep *w) {                                                       \
     const bps_idx R = w->L.R;                                                              \
-    if (PAR(w->L.D * w->L.D)) {                                                            \
+    if (bps_par_ok(w->L.D * w->L.D)) {                                                            \
       _Pragma("omp parallel for schedule(static)")                                         \
       for (bps_idx ri = 0; ri < R; ri++) {                                                 \
         if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                       \
-        else rowgroup_var(LO, KIND, w, ri, thread_id());                                   \
+        else rowgroup_var(LO, KIND, w, ri, bps_thread_num());                                   \
       }                                                                                    \
     } else {                                                                               \
       for (bps_idx ri = 0; ri < R; ri++) {                                                 \
@@ -520,7 +506,7 @@ static const sweep_fn sweep_fns[3][4][4] = {FN_TABLE(uni), FN_TABLE(kraus), FN_T
 static int plan_sweep(bps_state *s, sweep *w, size_t ncoef, cc **coef) {
   const int N = w->L.N;
   w->per = N > NFIX ? (size_t)3 * N * N + 2 * (size_t)N : 0; /* V, T, O, S, row pointers */
-  BPS_CALL(bps_state_reserve_work(s, 2 * (ncoef + (size_t)max_threads() * w->per)));
+  BPS_CALL(bps_state_reserve_work(s, 2 * (ncoef + (size_t)bps_threads_max() * w->per)));
   *coef = (cc *)s->work;
   w->scr = (cv *)s->work + ncoef;
   return BPS_OK;
@@ -585,10 +571,10 @@ static int whole_conj(bps_state *s, const layout *L, int nk, const bps_cplx *K) 
   double *rho = (double *)s->a, *T = (double *)s->work, *O = T + 2 * D * D;
   for (int m = 0; m < nk; m++) {
     const double *Km = (const double *)(K + (size_t)m * D * D);
-    BPS_PAR_FOR(PAR(D * D * D), bps_idx, a, D, wc_left(T, rho, Km, off, D, a));
-    BPS_PAR_FOR(PAR(D * D * D), bps_idx, a, D, wc_right(O, T, Km, D, m, a));
+    BPS_PAR_FOR(bps_par_ok(D * D * D), bps_idx, a, D, wc_left(T, rho, Km, off, D, a));
+    BPS_PAR_FOR(bps_par_ok(D * D * D), bps_idx, a, D, wc_right(O, T, Km, D, m, a));
   }
-  BPS_PAR_FOR(PAR(D * D), bps_idx, a, D, wc_store(rho, O, off, D, a));
+  BPS_PAR_FOR(bps_par_ok(D * D), bps_idx, a, D, wc_store(rho, O, off, D, a));
   return BPS_OK;
 }
 
@@ -690,7 +676,7 @@ int bps_dense_append_zero(bps_state *s, int a) {
   BPS_CALL(bps_state_reserve_work(s, (size_t)(D2 * D2)));
   const double *rho = (const double *)s->a;
   double *out = (double *)s->work;
-  BPS_PAR_FOR(PAR(D2 * D2), bps_idx, i2, D2, az_row(out, rho, D, D2, a, i2));
+  BPS_PAR_FOR(bps_par_ok(D2 * D2), bps_idx, i2, D2, az_row(out, rho, D, D2, a, i2));
   bps_state_swap_work(s);
   s->q += a;
   s->dim = D2;
@@ -738,7 +724,7 @@ int bps_dense_partial_trace(bps_state *s, int ntr, const int *traced) {
   const double *rho = (const double *)s->a;
   double *out = (double *)s->work;
   const bps_idx ntrc = (bps_idx)1 << ntr;
-  BPS_PAR_FOR(PAR(Dk * Dk * ntrc), bps_idx, ki, Dk,
+  BPS_PAR_FOR(bps_par_ok(Dk * Dk * ntrc), bps_idx, ki, Dk,
               pt_row(out, rho, D, Dk, ntr, sp, tmask, ki));
   bps_state_swap_work(s);
   s->q = qk;
@@ -777,7 +763,7 @@ int bps_dense_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   /* P|j> = i^ny (-1)^|j & zm| |j ^ xm>, so Tr[P rho] = i^ny sum_j (-1)^|j & zm| rho[j][j^xm] */
   const double *rho = (const double *)s->a;
   double part[BPS_RED_CHUNKS][2];
-  BPS_PAR_FOR(PAR(D), int, c, BPS_RED_CHUNKS, dpauli_chunk(rho, D, xm, zm, c, part[c]));
+  BPS_PAR_FOR(bps_par_ok(D), int, c, BPS_RED_CHUNKS, dpauli_chunk(rho, D, xm, zm, c, part[c]));
   double sr = 0.0, si = 0.0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) sr += part[c][0], si += part[c][1];
   /* Re(i^ny (sr + i si)) */
@@ -841,7 +827,7 @@ int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits,
   const double *rho = (const double *)s->a, *ps = (const double *)psi;
   const bps_idx nterm = R * N;
   double part[BPS_RED_CHUNKS];
-  BPS_PAR_FOR(PAR(nterm * N), int, c, BPS_RED_CHUNKS,
+  BPS_PAR_FOR(bps_par_ok(nterm * N), int, c, BPS_RED_CHUNKS,
               part[c] = dproj_chunk(rho, ps, D, k, sp, gbit, nterm, c));
   double sum = 0.0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) sum += part[c];

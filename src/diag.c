@@ -8,7 +8,6 @@
  * LAPACK run on one thread (linalg.c), so results do not depend on the thread count.
  */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +18,6 @@
 
 #define EIG_FLOOR 1e-15 /* eigenvalues at or below this are ignored by the entropy */
 
-static int par_ok(bps_idx n) { return n >= ((bps_idx)1 << 14) && !omp_in_parallel(); }
 
 static bps_idx chunk_lo(bps_idx n, int ch) {
   return (n / BPS_RED_CHUNKS) * ch + ((n % BPS_RED_CHUNKS) * ch) / BPS_RED_CHUNKS;
@@ -38,7 +36,7 @@ static inline __attribute__((always_inline)) double abs2_chunk(const double *ad,
 static double sum_abs2(const bps_cplx *a, bps_idx n) {
   const double *ad = (const double *)a;
   double part[BPS_RED_CHUNKS];
-  BPS_PAR_FOR(par_ok(n), int, ch, BPS_RED_CHUNKS, part[ch] = abs2_chunk(ad, n, ch));
+  BPS_PAR_FOR(bps_par_ok(n), int, ch, BPS_RED_CHUNKS, part[ch] = abs2_chunk(ad, n, ch));
   double s = 0.0;
   for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) s += part[ch];
   return s;

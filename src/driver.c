@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +18,13 @@
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
 #include "bpscan/h5io.h"
+#include "bpscan/hash.h"
 #include "bpscan/job.h"
 #include "bpscan/landscape.h"
 #include "bpscan/result.h"
 #include "bpscan/rng.h"
 #include "bpscan/stats.h"
+#include "bpscan/threads.h"
 
 /* ------------------------------------------------------------------ signals */
 
@@ -523,7 +524,7 @@ static void ws_free(sample_ws *ws) {
  * returns 1 in *stopped) when a signal arrives. */
 static int compute_block(const bps_scan_config *cfg, const plan_n *pn, long s0, int count,
                          double *rec, int *stopped) {
-  int rc = BPS_OK, threads = omp_get_max_threads();
+  int rc = BPS_OK, threads = bps_threads_max();
   *stopped = 0;
   if (pn->per_sample && threads > 1) {
     int *rcs = calloc((size_t)count, sizeof(int));
@@ -613,7 +614,7 @@ static int plan_make(const bps_scan_config *cfg, plan *p) {
 /* Time sample 0 of every n (n index i on rank i % size) with all threads inside the state
  * and, when there are several threads, with one thread; share the times. */
 static int calibrate(plan *p) {
-  int rank = bps_comm_rank(), size = bps_comm_size(), T = omp_get_max_threads();
+  int rank = bps_comm_rank(), size = bps_comm_size(), T = bps_threads_max();
   int *mine = calloc((size_t)(2 * p->nn), sizeof(int)), *all = NULL;
   BPS_CHECK(mine, BPS_ERR_MEM, "out of memory");
   int rc = BPS_OK;
@@ -628,11 +629,11 @@ static int calibrate(plan *p) {
     if (!rc) rc = compute_sample(p->cfg, pn, 0, rec, &ws);
     double tT = now() - t0, t1 = tT * T;
     if (!rc && T > 1) {
-      omp_set_num_threads(1);
+      bps_threads_set(1);
       t0 = now();
       rc = compute_sample(p->cfg, pn, 0, rec, &ws);
       t1 = now() - t0;
-      omp_set_num_threads(T);
+      bps_threads_set(T);
     }
     ws_free(&ws);
     mine[2 * i] = (int)fmin(2e9, tT * 1e6 + 1);
@@ -714,15 +715,6 @@ typedef struct {
   int count;
 } block_data;
 
-static uint64_t fnv1a(const void *data, size_t n, uint64_t h) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 static void ckpt_dir(const bps_scan_config *cfg, char *buf, size_t len) {
   snprintf(buf, len, "%s.ckpt", cfg->out_path);
 }
@@ -750,7 +742,7 @@ static int ckpt_write(const plan *p, const block_data *blocks, const unsigned ch
       if (!mine[t] || !blocks[t].rec) continue;
       int32_t hdr[4] = {p->pn[i].n, (int32_t)b, blocks[t].count, p->pn[i].rec_len};
       size_t nd = (size_t)blocks[t].count * (size_t)p->pn[i].rec_len;
-      uint64_t sum = fnv1a(blocks[t].rec, nd * sizeof(double), fnv1a(hdr, sizeof hdr, 14695981039346656037ULL));
+      uint64_t sum = bps_fnv1a(blocks[t].rec, nd * sizeof(double), bps_fnv1a(hdr, sizeof hdr, BPS_FNV_OFFSET));
       ok = fwrite(hdr, sizeof hdr, 1, f) == 1 && fwrite(blocks[t].rec, sizeof(double), nd, f) == nd &&
            fwrite(&sum, 8, 1, f) == 1;
     }
@@ -816,7 +808,7 @@ static int ckpt_read_all(const plan *p, block_data *blocks, unsigned char *done,
       double *rec = malloc(sizeof(double) * nd);
       uint64_t sum;
       if (!rec || fread(rec, sizeof(double), nd, f) != nd || fread(&sum, 8, 1, f) != 1 ||
-          sum != fnv1a(rec, nd * sizeof(double), fnv1a(hdr, sizeof hdr, 14695981039346656037ULL))) {
+          sum != bps_fnv1a(rec, nd * sizeof(double), bps_fnv1a(hdr, sizeof hdr, BPS_FNV_OFFSET))) {
         free(rec);
         rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__,
                             "checkpoint %s is corrupt (checksum); remove %s to start over", path, dir);
@@ -1268,7 +1260,7 @@ static int run_impl(const bps_scan_config *cfg, run_state *st, int *exit_code) {
       res.model = cfg->model_name;
       res.grad_method = cfg->method == BPS_GRAD_SHIFT ? "shift" : "adjoint";
       res.mpi_ranks = size;
-      res.omp_threads = omp_get_max_threads();
+      res.omp_threads = bps_threads_max();
       res.host = host;
       res.end_time = now();
       res.wall_write = -1; /* h5io measures and stores its own write time */
@@ -1295,7 +1287,7 @@ int bps_scan_run(const bps_scan_config *cfg) {
   run_state st;
   memset(&st, 0, sizeof st);
   int exit_code = BPS_EXIT_ERROR;
-  omp_set_max_active_levels(1);
+  bps_threads_set_max_levels(1);
   int rc = run_impl(cfg, &st, &exit_code);
   if (rc && bps_comm_rank() == 0) bps_error_print(stderr);
   else if (rc && rc != BPS_ERR_MPI) bps_error_print(stderr);
@@ -1333,7 +1325,7 @@ int bps_scan_check(const bps_scan_config *cfg, FILE *out) {
   }
   long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
   double mem = (double)pages * (double)psz, limit = rank_memory();
-  int T = omp_get_max_threads(), size = bps_comm_size();
+  int T = bps_threads_max(), size = bps_comm_size();
   int refuse = plan_fits(&p) != BPS_OK;
   bps_error_clear();
   if (!refuse) rc = calibrate(&p); /* time one sample per n (only when all fit) */

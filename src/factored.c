@@ -25,7 +25,6 @@
  * Compression is an SVD of A: A = U S V^dag -> A' = U S over s > 1e-14 s_max.
  */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,14 +33,12 @@
 #include "kernels.h"
 
 #define RUN 256                          /* amplitude groups per work unit */
-#define PAR_MIN ((bps_idx)1 << 14)       /* flat sizes below this stay on one thread */
 #define COMPRESS_RTOL 1e-14              /* singular values <= this * s_max are dropped */
 /* OpenBLAS 0.3.21's zgemv_n kernel (inside zgesdd) reads past the end of the matrix it
  * is given (OpenBLAS issue #4013): buffers handed to LAPACK carry this much slack. */
 #define LAPACK_PAD(ld) (4 * (size_t)(ld) + 1024)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static int par_ok(bps_idx n) { return n >= PAR_MIN && !omp_in_parallel(); }
 
 /* ---------------------------------------------------------------------------------- */
 /* Bit maps: x (n bits) -> OR over set bits j of x of (1 << src[j]), by two tables.     */
@@ -212,10 +209,10 @@ static void apply1(bps_cplx *a, bps_idx N, int b, const bps_cplx *U) {
   double *ad = (double *)a;
   if (b == 0) {
     const bps_idx nunits = (npairs + RUN - 1) / RUN;
-    BPS_PAR_FOR(par_ok(N), bps_idx, un, nunits, apply1_unit0(ad, npairs, u, un));
+    BPS_PAR_FOR(bps_par_ok(N), bps_idx, un, nunits, apply1_unit0(ad, npairs, u, un));
   } else {
     const bps_idx s = (bps_idx)1 << b, L = s < RUN ? s : RUN, nunits = npairs / L;
-    BPS_PAR_FOR(par_ok(N), bps_idx, un, nunits, apply1_unit(ad, b, s, L, u, un));
+    BPS_PAR_FOR(bps_par_ok(N), bps_idx, un, nunits, apply1_unit(ad, b, s, L, u, un));
   }
 }
 
@@ -302,7 +299,7 @@ static void apply2(bps_cplx *a, bps_idx N, int b0, int b1, const bps_cplx *U) {
    * aliased by its stores); serially u itself is such a local. */
   if (lo >= 1) {
     const bps_idx L = slo < RUN ? slo : RUN, nunits = nquads / L;
-    if (par_ok(N)) {
+    if (bps_par_ok(N)) {
 #pragma omp parallel
       {
         vcoef c[16];
@@ -317,7 +314,7 @@ static void apply2(bps_cplx *a, bps_idx N, int b0, int b1, const bps_cplx *U) {
     const bps_idx st = hi == 1 ? 4 : 2; /* complex numbers between consecutive groups */
     const bps_idx blk = hi == 1 ? nquads : shi / 2, L = blk < RUN ? blk : RUN;
     const bps_idx nunits = (nquads + L - 1) / L;
-    if (par_ok(N)) {
+    if (bps_par_ok(N)) {
 #pragma omp parallel
       {
         vcoef c[16];
@@ -382,7 +379,7 @@ static void grid_cell(const gemm_grid *g, bps_idx cell) {
 static void grid_run(gemm_grid *g, bps_idx count) {
   grid_plan(g, count);
   const bps_idx cells = count * g->nrow * g->ncol;
-  const int par = par_ok(g->M * g->N * count) && g->M * g->N * g->K * count >= ((bps_idx)1 << 16);
+  const int par = bps_par_ok(g->M * g->N * count) && g->M * g->N * g->K * count >= 4 * BPS_PAR_MIN;
   BPS_PAR_FOR(par, bps_idx, cell, cells, grid_cell(g, cell));
 }
 
@@ -432,7 +429,7 @@ static int apply_panels(bps_cplx *a, const bitmap *om, const bitmap *gm, int q, 
                         bps_idx nout, bps_idx B, const bps_cplx *U) {
   const bps_idx K = (bps_idx)1 << k, nbatch = (nout + B - 1) / B;
   int err = 0;
-  if (par_ok(nout * K)) {
+  if (bps_par_ok(nout * K)) {
 #pragma omp parallel
     {
       bps_cplx *X, *Y;
@@ -527,11 +524,11 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
     *in_buf = 0;
   } else { /* gather everything into buf, gemm into a, scatter back into buf */
     const bps_idx nj = (nout + GS_BLOCK - 1) / GS_BLOCK;
-    BPS_PAR_FOR(par_ok(N), bps_idx, jb, nj, gather_block(buf, a, &om, &gm, q, k, nout, jb));
+    BPS_PAR_FOR(bps_par_ok(N), bps_idx, jb, nj, gather_block(buf, a, &om, &gm, q, k, nout, jb));
     gemm_grid gg = {.opa = 'T', .M = K, .N = nout, .K = K, .A = U, .lda = K, .B = buf,
                     .ldb = K, .C = a, .ldc = K};
     grid_run(&gg, 1);
-    BPS_PAR_FOR(par_ok(N), bps_idx, jb, nj, scatter_block(buf, a, &om, &gm, q, k, nout, jb));
+    BPS_PAR_FOR(bps_par_ok(N), bps_idx, jb, nj, scatter_block(buf, a, &om, &gm, q, k, nout, jb));
     *in_buf = 1;
   }
   bitmap_free(&om);
@@ -589,7 +586,7 @@ int bps_fact_append_zero(bps_state *s, int na) {
   BPS_CALL(bps_state_reserve_work(s, (size_t)(N << na)));
   bps_cplx *restrict w = s->work;
   const bps_cplx *restrict a = s->a;
-  BPS_PAR_FOR(par_ok(N << na), bps_idx, f, N, w[f << na] = a[f];
+  BPS_PAR_FOR(bps_par_ok(N << na), bps_idx, f, N, w[f << na] = a[f];
               for (bps_idx j = 1; j < D; j++) w[(f << na) + j] = 0);
   bps_state_swap_work(s);
   s->q += na;
@@ -623,7 +620,7 @@ int bps_fact_partial_trace(bps_state *s, int ntr, const int *traced) {
     }
     bps_cplx *restrict w = s->work;
     const bps_cplx *restrict a = s->a;
-    BPS_PAR_FOR(par_ok(N), bps_idx, f, N, w[f] = a[(f & ~rowmask) | bitmap_at(&m, f & rowmask)]);
+    BPS_PAR_FOR(bps_par_ok(N), bps_idx, f, N, w[f] = a[(f & ~rowmask) | bitmap_at(&m, f & rowmask)]);
     bitmap_free(&m);
     bps_state_swap_work(s);
   }
@@ -660,7 +657,7 @@ int bps_fact_compress(bps_state *s) {
   while (keep < kmin && sv[keep] > tol) keep++;
   if (keep == 0) keep = 1;
   bps_cplx *restrict a = s->a;
-  BPS_PAR_FOR(par_ok(d * keep), bps_idx, c, keep,
+  BPS_PAR_FOR(bps_par_ok(d * keep), bps_idx, c, keep,
               for (bps_idx i = 0; i < d; i++) a[i + d * c] = u[i + d * c] * sv[c]);
   free(sv);
   bps_free(u);
@@ -705,7 +702,7 @@ int bps_fact_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   const bps_idx N = s->dim * s->rank;
   const double *ad = (const double *)s->a;
   double part[BPS_RED_CHUNKS];
-  BPS_PAR_FOR(par_ok(N), int, ch, BPS_RED_CHUNKS,
+  BPS_PAR_FOR(bps_par_ok(N), int, ch, BPS_RED_CHUNKS,
               part[ch] = pauli_chunk(ad, N, xm, zm, want_im, ch));
   double sum = 0.0;
   for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) sum += part[ch];
@@ -754,14 +751,14 @@ int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits,
   double part[BPS_RED_CHUNKS];
   double sum = 0.0;
   if (nout >= BPS_RED_CHUNKS) { /* chunks over outer indices */
-    BPS_PAR_FOR(par_ok(N), int, ch, BPS_RED_CHUNKS,
+    BPS_PAR_FOR(bps_par_ok(N), int, ch, BPS_RED_CHUNKS,
                 part[ch] = proj_chunk(a, &om, &gm, psi, q, k, nout, ch));
     for (int ch = 0; ch < BPS_RED_CHUNKS; ch++) sum += part[ch];
   } else { /* few outer indices: chunk each amplitude's sum over the gate index */
     double pi[BPS_RED_CHUNKS];
     for (bps_idx o = 0; o < nout; o++) {
       const bps_idx base = bitmap_at(&om, o & rowmask) + ((o >> (q - k)) << q);
-      BPS_PAR_FOR(par_ok(K), int, ch, BPS_RED_CHUNKS,
+      BPS_PAR_FOR(bps_par_ok(K), int, ch, BPS_RED_CHUNKS,
                   proj_dot(a, &gm, psi, base, chunk_lo(K, ch), chunk_lo(K, ch + 1), &part[ch],
                            &pi[ch]));
       double vr = 0.0, vi = 0.0;

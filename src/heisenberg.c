@@ -2,7 +2,6 @@
 #include "bpscan/heisenberg.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,11 +9,6 @@
 #include "bpscan/linalg.h"
 #include "kernels.h"
 
-/* Loops over fewer elements run on the calling thread: waking a team costs more. */
-#define PAR_MIN 16384
-/* Parallel loops (BPS_PAR_FOR) only above PAR_MIN and never nested: otherwise plain loops
- * that do not enter OpenMP. */
-static int par_ok(bps_idx n) { return n >= PAR_MIN && !omp_in_parallel(); }
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Factored: keep the rows of A whose last a qubits are 0 (A -> (1 (x) <0|) A), a >= 1. */
@@ -22,7 +16,7 @@ static int factor_project_rows(bps_state *s, int a) {
   bps_idx D = s->dim, d = D >> a, r = s->rank;
   BPS_CALL(bps_state_reserve_work(s, (size_t)(d * r)));
   bps_cplx *restrict src = s->a, *restrict dst = s->work;
-  BPS_PAR_FOR(par_ok(d * r), bps_idx, c, r,
+  BPS_PAR_FOR(bps_par_ok(d * r), bps_idx, c, r,
               for (bps_idx i = 0; i < d; i++) dst[i + d * c] = src[(i << a) + D * c]);
   bps_state_swap_work(s);
   s->q -= a;
@@ -38,7 +32,7 @@ int bps_project_zero(bps_state *s, int a) {
   if (s->repr == BPS_DENSE) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(d * d)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-    BPS_PAR_FOR(par_ok(d * d), bps_idx, i, d,
+    BPS_PAR_FOR(bps_par_ok(d * d), bps_idx, i, d,
                 for (bps_idx j = 0; j < d; j++) dst[i * d + j] = src[(i << a) * D + (j << a)]);
     bps_state_swap_work(s);
     s->rank = d;
@@ -105,7 +99,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
   if (s->repr == BPS_DENSE) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(D * D)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
-    BPS_PAR_FOR(par_ok(D * D), bps_idx, i, D, ins_dense_row(&m, dst, src, D, d, i));
+    BPS_PAR_FOR(bps_par_ok(D * D), bps_idx, i, D, ins_dense_row(&m, dst, src, D, d, i));
     bps_state_swap_work(s);
     s->rank = D;
   } else {
@@ -113,7 +107,7 @@ int bps_insert_identity(bps_state *s, int k, const int *qubits) {
     BPS_CALL(bps_state_reserve_work(s, (size_t)(D * nr)));
     bps_cplx *restrict src = s->a, *restrict dst = s->work;
     memset(dst, 0, sizeof(bps_cplx) * (size_t)(D * nr));
-    BPS_PAR_FOR(par_ok(D * r), bps_idx, i, D, ins_fact_row(&m, dst, src, D, d, r, i));
+    BPS_PAR_FOR(bps_par_ok(D * r), bps_idx, i, D, ins_fact_row(&m, dst, src, D, d, r, i));
     bps_state_swap_work(s);
     s->rank = nr;
   }
@@ -132,7 +126,7 @@ int bps_state_axpy(bps_state *s, double alpha, const bps_state *t, double beta) 
     bps_idx n = s->dim * s->dim;
     bps_cplx *restrict x = s->a;
     const bps_cplx *restrict y = t->a;
-    BPS_PAR_FOR(par_ok(n), bps_idx, i, n, x[i] = alpha * x[i] + beta * y[i]);
+    BPS_PAR_FOR(bps_par_ok(n), bps_idx, i, n, x[i] = alpha * x[i] + beta * y[i]);
     return BPS_OK;
   }
   BPS_CHECK(alpha >= 0 && beta >= 0, BPS_ERR_ARG,
@@ -205,7 +199,7 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     /* Tr[O P rho] = sum_b phase(b) sum_i conj(O[b^x][i]) rho[b][i]  (O Hermitian) */
     bps_cplx part[BPS_RED_CHUNKS];
     bps_idx chunk = (d + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-    BPS_PAR_FOR(par_ok(d * d), int, c, BPS_RED_CHUNKS,
+    BPS_PAR_FOR(bps_par_ok(d * d), int, c, BPS_RED_CHUNKS,
                 part[c] = opr_chunk(O->a, rho->a, &m, d, chunk, c));
     bps_cplx z = 0;
     for (int c = 0; c < BPS_RED_CHUNKS; c++) z += part[c];
@@ -222,7 +216,7 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     bps_free(y);
     BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
   }
-  BPS_PAR_FOR(par_ok(d * ra), bps_idx, c, ra,
+  BPS_PAR_FOR(bps_par_ok(d * ra), bps_idx, c, ra,
               for (bps_idx b = 0; b < d; b++)
                 pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c]);
   bps_lin_gemm('C', 'N', rb, ra, d, 1.0, O->a, d, pa, d, 0.0, x, rb);
@@ -280,7 +274,7 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   bps_idx d = A->dim, n = d * A->rank;
   bps_cplx part[BPS_RED_CHUNKS];
   bps_idx chunk = (n + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-  BPS_PAR_FOR(par_ok(n), int, c, BPS_RED_CHUNKS,
+  BPS_PAR_FOR(bps_par_ok(n), int, c, BPS_RED_CHUNKS,
               part[c] = pinner_chunk(L->a, A->a, &m, d, n, chunk, c));
   bps_cplx z = 0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) z += part[c];

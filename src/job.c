@@ -31,6 +31,7 @@
 #include <ini.h>
 
 #include "bpscan/error.h"
+#include "bpscan/hash.h"
 
 /* ---------------------------------------------------------------------------------------
  * Sections and the key table
@@ -1487,12 +1488,7 @@ void bps_job_free(bps_job *job) {
 
 uint64_t bps_job_hash(const bps_job *job) {
   if (!job || !job->text) return 0;
-  uint64_t h = 14695981039346656037ull; /* FNV-1a 64 offset basis */
-  for (const unsigned char *p = (const unsigned char *)job->text; *p; p++) {
-    h ^= *p;
-    h *= 1099511628211ull; /* FNV prime */
-  }
-  return h;
+  return bps_fnv1a(job->text, strlen(job->text), BPS_FNV_OFFSET);
 }
 
 const char *bps_job_where(const bps_job *job, const char *section, const char *key, char *buf,

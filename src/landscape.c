@@ -10,10 +10,8 @@
 
 #include "bpscan/error.h"
 #include "bpscan/landscape.h"
+#include "bpscan/threads.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* ---------------------------------------------------------------- plan cache */
 
@@ -42,7 +40,7 @@ static fftw_plan make_plan(int kind, int n1, int n2) {
   }
   const long long n = (long long)n1 * n2;
 #ifdef _OPENMP
-  fftw_plan_with_nthreads(n >= BPS_LANDSCAPE_FFT_THREAD_MIN ? omp_get_max_threads() : 1);
+  fftw_plan_with_nthreads(n >= BPS_LANDSCAPE_FFT_THREAD_MIN ? bps_threads_max() : 1);
 #endif
   const int two = kind == PLAN_R2C_2D || kind == PLAN_C2R_2D;
   const size_t nc = two ? (size_t)n1 * (size_t)(n2 / 2 + 1) : (size_t)(n1 / 2 + 1);

@@ -4,11 +4,11 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpscan/error.h"
+#include "bpscan/threads.h"
 
 /* OpenBLAS always runs single-threaded: threaded OpenBLAS gives results that depend on
  * the thread count (measured here for zgemm, zherk, zgesdd and zheevd), and bpscan's
@@ -16,24 +16,24 @@
  *
  * The OpenMP build of OpenBLAS re-configures itself (goto_set_num_threads, which also
  * re-allocates its thread buffers, and is NOT thread-safe) whenever the OpenMP thread
- * count it sees differs from its own: omp_get_max_threads() outside a parallel region, 1
+ * count it sees differs from its own: bps_threads_max() outside a parallel region, 1
  * inside. So: pin it to one thread once at load time (single-threaded), set the OpenMP
  * count to 1 around calls made outside parallel regions (restoring the caller's count
  * afterwards), and never touch it inside a parallel region, where it already agrees. */
 extern void openblas_set_num_threads(int);
 __attribute__((constructor)) static void pin_openblas(void) {
-  int nt = omp_get_max_threads();
+  int nt = bps_threads_max();
   openblas_set_num_threads(1); /* the OpenMP build sets the OpenMP count to 1 as well: */
-  omp_set_num_threads(nt);     /* keep the user's (OMP_NUM_THREADS) for our own loops */
+  bps_threads_set(nt);     /* keep the user's (OMP_NUM_THREADS) for our own loops */
 }
 static int lapack_threads(void) {
-  if (omp_in_parallel()) return 0;
-  int nt = omp_get_max_threads();
+  if (bps_threads_in_parallel()) return 0;
+  int nt = bps_threads_max();
   openblas_set_num_threads(1);
   return nt;
 }
 static void lapack_restore(int nt) {
-  if (nt > 0) omp_set_num_threads(nt);
+  if (nt > 0) bps_threads_set(nt);
 }
 
 bps_cplx *bps_alloc(size_t n) {

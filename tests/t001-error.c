@@ -3,11 +3,11 @@
  * success paths leave it empty. */
 #include <string.h>
 #ifdef _OPENMP
-#include <omp.h>
 #endif
 
 #include "bps_test.h"
 #include "bpscan/error.h"
+#include "bpscan/threads.h"
 
 static int inner_line; /* the line of inner()'s BPS_CHECK */
 static int inner(int x) {
@@ -187,9 +187,9 @@ int main(void) {
     bps_error_clear();
 #pragma omp parallel num_threads(2) reduction(+ : good)
     {
-      int t = omp_get_thread_num();
+      int t = bps_thread_num();
 #pragma omp single
-      team = omp_get_num_threads();
+      team = bps_threads_team();
       bps_error_clear();
       int r = inner(-100 - t);
 #pragma omp barrier

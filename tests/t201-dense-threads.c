@@ -3,12 +3,12 @@
  * Kraus channels, append_zero, partial traces, Pauli and projector expectations) on
  * q = 9..10 qubits is run with 1 and with 2 threads and the results compared with memcmp. */
 #include <complex.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bps_test.h"
 #include "bpscan/state.h"
+#include "bpscan/threads.h"
 #include "ref.h"
 
 #define NOPS 60
@@ -29,7 +29,7 @@ static void random_qubits(bps_rng *r, int q, int k, int *qs) {
 
 /* Run the sequence with nthreads; returns the state and writes the expectations. */
 static bps_state *run(int nthreads, const bps_cplx *rho0, int q0, double *ex) {
-  omp_set_num_threads(nthreads);
+  bps_threads_set(nthreads);
   bps_rng r;
   bps_rng_init(&r, 201, 0, 0, BPS_STREAM_TEST, 1); /* same stream for both runs */
   bps_state *s;

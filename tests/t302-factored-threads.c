@@ -1,16 +1,16 @@
 /* t302-factored-threads: FACTORED results are bitwise identical for 1 and 2 OpenMP threads.
  * Two copies of a q = 10..12 state run the same random sequence in lockstep, one with
- * omp_set_num_threads(1) and one with 2: unitaries (k = 1..4, including the three zgemm
+ * bps_threads_set(1) and one with 2: unitaries (k = 1..4, including the three zgemm
  * layouts), Kraus channels, ancilla appends, partial traces (with and without the
  * automatic SVD compression), explicit compressions. After every operation A (memcmp),
  * q and rank must be identical, and so must Pauli and projector expectations, trace,
  * purity, the eigenvalues (SVD) and the von Neumann entropy. A dense eigenvalue
  * computation (zheevd) and a trace distance are checked the same way. */
-#include <omp.h>
 #include <string.h>
 
 #include "bps_test.h"
 #include "bpscan/state.h"
+#include "bpscan/threads.h"
 #include "ref.h"
 
 static bps_rng R;
@@ -49,7 +49,7 @@ static int nfail_steps = 0;
 /* Observables of s computed with nthreads threads, into v[] (returns count). */
 static int observe(const bps_state *s, int nthreads, const char *pauli, int k, const int *qb,
                    const bps_cplx *psi, double *v, double *w) {
-  omp_set_num_threads(nthreads);
+  bps_threads_set(nthreads);
   int n = 0;
   CHECK_OK(bps_expect_pauli(s, pauli, &v[n++]));
   CHECK_OK(bps_expect_projector(s, k, qb, psi, &v[n++]));
@@ -101,9 +101,9 @@ report:
 
 #define BOTH(call_s)                                                                     \
   do {                                                                                   \
-    omp_set_num_threads(1);                                                              \
+    bps_threads_set(1);                                                              \
     { bps_state *s = S1; CHECK_OK(call_s); }                                             \
-    omp_set_num_threads(2);                                                              \
+    bps_threads_set(2);                                                              \
     { bps_state *s = S2; CHECK_OK(call_s); }                                             \
   } while (0)
 
@@ -204,11 +204,11 @@ static void dense_diagnostics(void) {
   CHECK_OK(bps_state_set_factor(F, q, 40, A));
   double *w1 = malloc(sizeof(double) * d), *w2 = malloc(sizeof(double) * d);
   double t1, t2, m1, m2;
-  omp_set_num_threads(1);
+  bps_threads_set(1);
   CHECK_OK(bps_eigenvalues(D, w1));
   CHECK_OK(bps_trace_distance(D, F, &t1));
   CHECK_OK(bps_trace_distance_mixed(D, &m1));
-  omp_set_num_threads(2);
+  bps_threads_set(2);
   CHECK_OK(bps_eigenvalues(D, w2));
   CHECK_OK(bps_trace_distance(D, F, &t2));
   CHECK_OK(bps_trace_distance_mixed(D, &m2));

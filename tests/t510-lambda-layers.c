@@ -4,13 +4,13 @@
  * shift and = dense adjoint to 1e-12 (relative to the largest gradient entry, floor 1);
  * VH and HEA circuits the same; bitwise identical gradients for 1 and 2 threads. */
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "bps_test.h"
 #include "bpscan/circuit.h"
 #include "bpscan/model.h"
 #include "bpscan/state.h"
+#include "bpscan/threads.h"
 
 #define TOL 1e-12
 
@@ -28,7 +28,7 @@ static void compare(const bps_model_spec *s, int n, uint32_t sample, const char 
   bps_model_instance *mf = NULL, *md = NULL;
   CHECK_OK(bps_model_instance_create(s, n, 510, sample, BPS_FACTORED, &mf));
   CHECK_OK(bps_model_instance_create(s, n, 510, sample, BPS_DENSE, &md));
-  double t0 = omp_get_wtime();
+  double t0 = bps_wtime();
   if (!mf || !md) return;
   int P = mf->nparams;
   CHECK(P == md->nparams && P > 0);
@@ -46,7 +46,7 @@ static void compare(const bps_model_spec *s, int n, uint32_t sample, const char 
     fprintf(stderr, "%s n=%d: |adj-shift| %.3g |fact-dense| %.3g |value| %.3g max|g| %.3g\n", what,
             n, e1, e2, ev, gmax);
   CHECK(e1 <= TOL && e2 <= TOL && ev <= TOL);
-  if (getenv("T510_TIMES")) fprintf(stderr, "%-40s n=%d P=%d %.2fs\n", what, n, P, omp_get_wtime() - t0);
+  if (getenv("T510_TIMES")) fprintf(stderr, "%-40s n=%d P=%d %.2fs\n", what, n, P, bps_wtime() - t0);
   CHECK(gmax > 0); /* a vanishing gradient would test nothing */
   worst_all = fmax(worst_all, fmax(e1, e2));
   free(ga);
@@ -129,13 +129,13 @@ static void test_threads(void) {
   bps_model_instance *m = NULL;
   CHECK_OK(bps_model_instance_create(&s, 5, 510, 0, BPS_FACTORED, &m));
   if (!m) return;
-  int P = m->nparams, T = omp_get_max_threads();
+  int P = m->nparams, T = bps_threads_max();
   double *g1 = calloc((size_t)P, sizeof(double)), *g2 = calloc((size_t)P, sizeof(double)), v1, v2;
-  omp_set_num_threads(1);
+  bps_threads_set(1);
   CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &v1, g1));
-  omp_set_num_threads(2);
+  bps_threads_set(2);
   CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &v2, g2));
-  omp_set_num_threads(T);
+  bps_threads_set(T);
   CHECK(v1 == v2 && memcmp(g1, g2, sizeof(double) * (size_t)P) == 0);
   free(g1);
   free(g2);

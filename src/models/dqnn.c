@@ -67,7 +67,6 @@
  *     "global" has no single register to act on there.
  */
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +75,7 @@
 #include "bpscan/error.h"
 #include "bpscan/gates.h"
 #include "bpscan/linalg.h"
+#include "bpscan/threads.h"
 #include "models.h"
 
 #define PNAME_LEN 32
@@ -184,7 +184,7 @@ static uint32_t unitary_sub(int l, int j, int part) {
 static int layer_haar(ctx *x, int l, int min, int mout) {
   const int k = min + 1, nu = 2 * mout;
   const size_t dd = (size_t)1 << (2 * k);
-  int batch = omp_in_parallel() ? 1 : omp_get_max_threads();
+  int batch = bps_threads_in_parallel() ? 1 : bps_threads_max();
   size_t cap = HAAR_BATCH_BYTES / (dd * sizeof(bps_cplx));
   if ((size_t)batch > cap) batch = cap ? (int)cap : 1;
   if (batch > nu) batch = nu;
