@@ -15,6 +15,11 @@
  *     canonical text.
  * The first error wins; its message names file:line (or the --set, or the file alone for a
  * key never set), the [section] key and the reason.
+ *
+ * Everything after parsing reads the bps_job fields through the table: key_value() spells
+ * a field canonically (the inverse of convert()), and emit_text() writes the canonical text
+ * of the keys of some roles, which is the job text (all roles) and what the job hash hashes
+ * (all but output); bps_job_diff, bps_job_key/value and bps_job_json use key_value too.
  */
 #include "bpscan/job.h"
 
@@ -92,6 +97,7 @@ typedef enum {
 #define R_LAYOUT BPS_ROLE_LAYOUT
 #define R_OUTPUT BPS_ROLE_OUTPUT
 static const char *const role_names[] = {"result", "ensemble", "layout", "output"};
+_Static_assert(BPS_ROLE_OUTPUT == 3, "role_names follows bps_job_role");
 
 typedef struct {
   int sec;
