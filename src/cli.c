@@ -120,33 +120,6 @@ static int load_job(const run_args *a, bps_job *job, char *outset, size_t outlen
   return BPS_OK;
 }
 
-/* Hash of the job text without the [output] keys that do not change the results (path,
- * checkpoint_seconds): a checkpoint stays valid when only those change. FNV-1a 64. */
-static uint64_t results_hash(const char *text) {
-  uint64_t h = 14695981039346656037ULL;
-  const char *line = text;
-  while (*line) {
-    const char *end = strchr(line, '\n');
-    size_t len = end ? (size_t)(end - line) : strlen(line);
-    const char *k = line;
-    while (*k == ' ' || *k == '\t') k++;
-    int skip = !strncmp(k, "path", 4) || !strncmp(k, "checkpoint_seconds", 18);
-    if (skip) { /* only the [output] keys have these names */
-      const char *e = k + (k[0] == 'p' ? 4 : 18);
-      while (*e == ' ' || *e == '\t') e++;
-      skip = *e == '=';
-    }
-    if (!skip)
-      for (size_t i = 0; i <= len && line[i]; i++) {
-        h ^= (unsigned char)line[i];
-        h *= 1099511628211ULL;
-      }
-    if (!end) break;
-    line = end + 1;
-  }
-  return h;
-}
-
 static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->model = job->model;
@@ -166,7 +139,7 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   cfg->store_samples = job->store_samples;
   cfg->checkpoint_seconds = job->checkpoint_seconds;
   cfg->job_text = job->text;
-  cfg->job_hash = results_hash(job->text);
+  cfg->job_hash = bps_job_hash(job);
   cfg->model_name = model_name(job->model.kind);
   const char *rc = getenv("SLURM_RESTART_COUNT");
   cfg->resume = a->resume || (rc && atoi(rc) >= 1);

@@ -31,6 +31,7 @@
 #include <hdf5.h>
 
 #include "bpscan/error.h"
+#include "bpscan/job.h"
 #include "bpscan/version.h"
 
 #define CHUNK_ROWS_MAX 4096
@@ -251,6 +252,7 @@ typedef struct {
   hid_t dcpl_small; /* contiguous, no time stamps */
   hid_t gcpl;       /* groups: no time stamps */
   int have_deflate;
+  const char *job_json; /* bps_job_json of the result's job text */
 } writer;
 
 static int attr_write(const writer *w, hid_t loc, const char *where, const char *name,
@@ -675,6 +677,7 @@ static int write_contents(const writer *w, hid_t file, const bps_result *res, do
   TRY(attr_str(w, file, "/", "hdf5_version", t));
   TRY(attr_str(w, file, "/", "job", res->job_text));
   TRY(attr_u64(w, file, "/", "job_hash", res->job_hash));
+  TRY(attr_str(w, file, "/", "job_json", w->job_json));
   TRY(attr_u64(w, file, "/", "seed", res->seed));
   TRY(attr_str(w, file, "/", "model", res->model));
   TRY(attr_str(w, file, "/", "grad_method", res->grad_method));
@@ -770,15 +773,32 @@ done:
  * file can no longer be closed and the library crashes at exit (HDF5 issues #2257 and
  * h5py #914); in memory HDF5 cannot hit a disk error, and ours are clean BPS_ERR_IO. The
  * cost is the compressed file size in memory, twice, on rank 0 for a moment. */
+/* The root attribute job_json: job.c's JSON of the result's job text, which must be a job
+ * this bpscan reads (the driver's and merge's always are). */
+static int result_job_json(const char *path, const bps_result *res, char **json) {
+  bps_job job;
+  BPS_CHECK(res->job_text, BPS_ERR_ARG, "%s: the result has no job text", path);
+  int rc = bps_job_parse(res->job_text, "the result's job text", NULL, 0, &job);
+  if (!rc) rc = bps_job_json(&job, json);
+  bps_job_free(&job);
+  if (rc)
+    return bps_error_push(BPS_ERR_ARG, __FILE__, __LINE__, __func__,
+                          "%s: the result's job text is not a valid job", path);
+  return BPS_OK;
+}
+
 int bps_h5_write(const char *path, const bps_result *res, int force) {
   double t0 = now_monotonic();
   int rc = BPS_OK, created = 0, moved = 0;
   char *tmp = NULL, *dir = NULL;
   unsigned char *image = NULL;
+  char *json = NULL;
   hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-  writer w = {path, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0};
+  writer w = {path, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0, NULL};
   h5_silence();
   TRY(check_result(res));
+  TRY(result_job_json(path, res, &json));
+  w.job_json = json;
   TRY(check_target(path, force, 0));
   tmp = tmp_name(path);
   dir = dir_of(path);
@@ -830,6 +850,7 @@ done:
   if (created && !moved) unlink(tmp);
   H5Eclear2(H5E_DEFAULT);
   free(image);
+  free(json);
   free(tmp);
   free(dir);
   return rc;
@@ -901,121 +922,6 @@ done:
   h5_close(&ft);
   h5_close(&a);
   return rc;
-}
-
-/* One `key = value` line of an INI-style job text (job.c writes `[section]` headers, then
- * `key = value` lines): calls fn(section, key, value, arg) for each, with the key and value
- * trimmed and an inline `#`/`;` comment removed; stops when fn returns non-zero. */
-typedef int (*job_line_fn)(const char *sec, const char *key, const char *val, void *arg);
-static void job_scan(const char *job, job_line_fn fn, void *arg) {
-  char sec[64] = "", key[64], val[256];
-  for (const char *p = job; p && *p;) {
-    const char *e = strchr(p, '\n'), *end = e ? e : p + strlen(p);
-    while (p < end && (*p == ' ' || *p == '\t')) p++;
-    const char *eq = memchr(p, '=', (size_t)(end - p));
-    if (*p == '[') {
-      const char *close = memchr(p, ']', (size_t)(end - p));
-      int len = close ? (int)(close - p - 1) : 0;
-      if (len >= (int)sizeof sec) len = (int)sizeof sec - 1;
-      snprintf(sec, sizeof sec, "%.*s", len, p + 1);
-    } else if (eq && *p != '#' && *p != ';') {
-      const char *ke = eq, *v = eq + 1, *ve = end;
-      while (ke > p && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
-      while (v < ve && (*v == ' ' || *v == '\t')) v++;
-      for (const char *c = v; c < ve; c++)
-        if ((*c == '#' || *c == ';') && (c == v || c[-1] == ' ' || c[-1] == '\t')) {
-          ve = c;
-          break;
-        }
-      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) ve--;
-      if (ke - p < (long)sizeof key) {
-        snprintf(key, sizeof key, "%.*s", (int)(ke - p), p);
-        snprintf(val, sizeof val, "%.*s", (int)(ve - v), v);
-        if (fn(sec, key, val, arg)) return;
-      }
-    }
-    p = e ? e + 1 : NULL;
-  }
-}
-
-typedef struct {
-  const char *sec, *key; /* sec NULL: any section */
-  char *out;
-  size_t n;
-  int found;
-} job_query;
-
-static int job_find_cb(const char *sec, const char *key, const char *val, void *arg) {
-  job_query *q = arg;
-  if ((q->sec && strcmp(sec, q->sec)) || strcmp(key, q->key)) return 0;
-  if (q->n > 0) { /* a bounded copy (truncates like snprintf, without its warning) */
-    size_t len = strlen(val) < q->n ? strlen(val) : q->n - 1;
-    memcpy(q->out, val, len);
-    q->out[len] = '\0';
-  }
-  q->found = 1;
-  return 1;
-}
-
-/* The value of key in [sec] into out; 1 if found. any: else look in every section. */
-static int job_value(const char *job, const char *sec, const char *key, int any, char *out,
-                     size_t n) {
-  job_query q = {sec, key, out, n, 0};
-  job_scan(job, job_find_cb, &q);
-  if (!q.found && any) {
-    q.sec = NULL;
-    job_scan(job, job_find_cb, &q);
-  }
-  return q.found;
-}
-
-typedef struct {
-  const char *sec;
-  FILE *out;
-  int count;
-} job_print;
-
-static int job_print_cb(const char *sec, const char *key, const char *val, void *arg) {
-  job_print *pr = arg;
-  if (!strcmp(sec, pr->sec)) {
-    fprintf(pr->out, "  %-13s %s\n", key, val);
-    pr->count++;
-  }
-  return 0;
-}
-
-/* Parse a qubit list "4:14:2", "4:8", "4,6,9", "5" or combinations "4:8:2,12" into ns
- * (at most max). Returns the count, or -1 if it is not such a list. */
-static int parse_qubits(const char *s, int *ns, int max) {
-  int count = 0;
-  const char *p = s;
-  while (*p) {
-    char *e;
-    long a = strtol(p, &e, 10), b, step = 1;
-    if (e == p) return -1;
-    for (p = e; *p == ' '; p++) {}
-    b = a;
-    if (*p == ':') {
-      b = strtol(p + 1, &e, 10);
-      if (e == p + 1) return -1;
-      for (p = e; *p == ' '; p++) {}
-      if (*p == ':') {
-        step = strtol(p + 1, &e, 10);
-        if (e == p + 1 || step <= 0) return -1;
-        for (p = e; *p == ' '; p++) {}
-      }
-    }
-    if (a < 1 || b < a || b > 4096) return -1;
-    for (long v = a; v <= b; v += step) {
-      if (count >= max) return -1;
-      ns[count++] = (int)v;
-    }
-    while (*p == ' ') p++;
-    if (*p == ',') p++;
-    else if (*p) return -1;
-    while (*p == ' ') p++;
-  }
-  return count;
 }
 
 typedef struct {
@@ -1238,47 +1144,10 @@ done:
   return rc;
 }
 
-int bps_h5_info(const char *path, FILE *out) {
-  int rc = BPS_OK, f, sv = 0;
-  hid_t file = H5I_INVALID_HID;
+/* The /n{N} groups of the open file as info rows, sorted by n (*rows malloc'ed). */
+static int info_rows(const char *path, hid_t file, info_row **rows_out, int *nrows_out) {
+  int rc = BPS_OK, nrows = 0;
   info_row *rows = NULL;
-  int nrows = 0;
-  enum { NSTR = 9 };
-  static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
-                                          "model",          "grad_method", "host",
-                                          "start_time",     "end_time",    "mode"};
-  char *str[NSTR] = {0};
-  int *ns = NULL;
-  h5_silence();
-  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
-  if (!out) FAIL(BPS_ERR_ARG, "no output stream");
-  TRY(open_result(path, &file, &sv));
-
-  for (int k = 0; k < NSTR; k++) TRY(read_attr_str(path, file, "/", sname[k], &str[k]));
-  const char *ver = str[0] ? str[0] : "?", *commit = str[1] ? str[1] : "?", *job = str[2];
-  const char *model = str[3] ? str[3] : "?", *gm = str[4] ? str[4] : "?";
-  const char *host = str[5] ? str[5] : "?";
-  uint64_t seed = 0, hash = 0;
-  int fseed, fhash, ranks = -1, threads = -1;
-  TRY(read_attr_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &seed, &fseed));
-  TRY(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &fhash));
-  TRY(read_attr_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &ranks, &f));
-  TRY(read_attr_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &threads, &f));
-  int sl_index = 0, sl_count = 1;
-  TRY(read_attr_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &sl_index, &f));
-  if (!f) sl_index = 0;
-  TRY(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sl_count, &f));
-  if (!f || sl_count < 1) sl_count = 1;
-  int piece = sl_count > 1;
-  static const char *const wname[] = {"start_unix", "end_unix", "wall_plan", "wall_compute",
-                                      "wall_reduce", "wall_write"};
-  double wv[6];
-  for (int k = 0; k < 6; k++) {
-    TRY(read_attr_num(path, file, "/", wname[k], H5T_NATIVE_DOUBLE, &wv[k], &f));
-    if (!f) wv[k] = NAN;
-  }
-
-  /* the /n{N} groups */
   H5G_info_t gi;
   H5_TRY(H5Gget_info(file, &gi), "%s: cannot list the root group", path);
   rows = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *rows);
@@ -1296,50 +1165,56 @@ int bps_h5_info(const char *path, FILE *out) {
     TRY(read_row(path, file, name, &rows[nrows - 1]));
   }
   qsort(rows, (size_t)nrows, sizeof *rows, cmp_row);
+  *rows_out = rows;
+  *nrows_out = nrows;
+  rows = NULL;
+done:
+  free(rows);
+  return rc;
+}
 
-  /* the job: the model, the keys of its own section (its shape), then the scan */
-  char v[256], t[64];
-  fprintf(out, "%s: bpscan result (schema %d)\n", path, sv);
-  fprintf(out, "job\n  %-13s %s\n", "model", model);
-  job_print pr = {model, out, 0};
-  job_scan(job, job_print_cb, &pr);
-  if (job_value(job, "cost", "type", 0, v, sizeof v)) fprintf(out, "  %-13s %s\n", "cost", v);
-  if (job_value(job, "noise", "channel", 0, v, sizeof v) && strcmp(v, "none")) {
-    char pv[64] = "?";
-    job_value(job, "noise", "p", 0, pv, sizeof pv);
-    fprintf(out, "  %-13s %s, p = %s\n", "noise", v, pv);
+/* The job lines of `bpscan info` from the stored job text, parsed by job.c into *jb
+ * (returns 1; 0 with the reason printed when there is no text or it does not parse): the
+ * model, the keys of its own section (its shape), cost, noise, representation, mode,
+ * qubits and samples. */
+static int info_job(FILE *out, const char *text, const char *model, int landscape, bps_job *jb) {
+  char v[256], why[300] = "", mv[32];
+  int have_job = 0;
+  if (text) {
+    have_job = bps_job_parse(text, "the stored job text", NULL, 0, jb) == BPS_OK;
+    if (!have_job) snprintf(why, sizeof why, "%s", bps_error_message());
+    bps_error_clear();
   }
-  if (job_value(job, "scan", "representation", 0, v, sizeof v))
-    fprintf(out, "  %-13s %s\n", "representation", v);
-  int landscape = str[8] && !strcmp(str[8], "landscape");
-  for (int i = 0; i < nrows; i++) landscape |= rows[i].land;
+  if (have_job && bps_job_value(jb, "scan", "model", mv, sizeof mv)) model = mv;
+  fprintf(out, "job\n  %-13s %s\n", "model", model);
+  if (have_job) {
+    const char *sec, *key;
+    for (int i = 0; bps_job_key(jb, i, &sec, &key, NULL, v, sizeof v); i++)
+      if (!strcmp(sec, model)) fprintf(out, "  %-13s %s\n", key, v);
+    if (bps_job_value(jb, "cost", "type", v, sizeof v)) fprintf(out, "  %-13s %s\n", "cost", v);
+    if (bps_job_value(jb, "noise", "channel", v, sizeof v) && strcmp(v, "none")) {
+      char pv[64];
+      bps_job_value(jb, "noise", "p", pv, sizeof pv);
+      fprintf(out, "  %-13s %s, p = %s\n", "noise", v, pv);
+    }
+    if (bps_job_value(jb, "scan", "representation", v, sizeof v))
+      fprintf(out, "  %-13s %s\n", "representation", v);
+  } else {
+    fprintf(out, "  %-13s not a job this bpscan reads (%s)\n", "job text",
+            text ? why : "no job attribute");
+  }
   if (landscape) fprintf(out, "  %-13s %s\n", "mode", "landscape");
-  int have_q = job_value(job, "scan", "qubits", 1, v, sizeof v);
-  fprintf(out, "  %-13s %s\n", "qubits", have_q ? v : "?");
-  char samples_s[64];
-  int have_s = job_value(job, "scan", "samples", 1, samples_s, sizeof samples_s);
-  fprintf(out, "  %-13s %s\n", "samples", have_s ? samples_s : "?");
-  if (fseed) fprintf(out, "  %-13s %llu\n", "seed", (unsigned long long)seed);
-  fprintf(out, "  %-13s %s\n", "grad method", gm);
-  if (fhash) fprintf(out, "  %-13s %016llx\n", "job hash", (unsigned long long)hash);
-
-  /* provenance */
-  fprintf(out, "provenance\n  %-13s %s (git %s)\n", "bpscan", ver, commit);
-  fprintf(out, "  %-13s %s, %d MPI rank%s x %d OpenMP thread%s\n", "host", host, ranks,
-          ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
-  if (piece)
-    fprintf(out, "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
-            "bpscan merge\n", "array job", sl_index, sl_count, sl_index, sl_count);
-  fprintf(out, "  %-13s %s\n", "started", str[6] && str[6][0] ? str[6] : "?");
-  if (isfinite(wv[0]) && isfinite(wv[1]))
-    snprintf(t, sizeof t, " (%.1f s)", wv[1] - wv[0]);
+  if (have_job) bps_job_value(jb, "scan", "qubits", v, sizeof v);
+  fprintf(out, "  %-13s %s\n", "qubits", have_job ? v : "?");
+  if (have_job)
+    fprintf(out, "  %-13s %ld\n", "samples", jb->samples);
   else
-    t[0] = '\0';
-  fprintf(out, "  %-13s %s%s\n", "finished", str[7] && str[7][0] ? str[7] : "?", t);
-  fprintf(out, "  %-13s plan %.3g s, compute %.3g s, reduce %.3g s, write %.3g s\n", "wall time",
-          wv[2], wv[3], wv[4], wv[5]);
+    fprintf(out, "  %-13s ?\n", "samples");
+  return have_job;
+}
 
-  /* the table */
+/* The scan table and, for landscape scans, the landscape table. */
+static void info_tables(FILE *out, const info_row *rows, int nrows, int landscape) {
   fprintf(out, "scan\n  %4s %8s %7s %7s  %-11s %-9s  %-11s %-11s %-9s  %-9s %s\n", "n",
           "samples", "params", "tracked", "Var dC mean", "+- SE", "cost mean", "Var C", "+- SE",
           "purity", "entropy");
@@ -1381,14 +1256,15 @@ int bps_h5_info(const char *path, FILE *out) {
     }
   }
 
-  /* completeness */
-  enum { MAXN = 4096 };
-  ns = malloc(MAXN * sizeof *ns);
-  if (!ns) FAIL(BPS_ERR_MEM, "out of memory");
-  int nq = have_q ? parse_qubits(v, ns, MAXN) : -1;
-  char *e = NULL;
-  long long want = have_s ? strtoll(samples_s, &e, 10) : -1;
-  if (have_s && (e == samples_s || *e)) want = -1;
+}
+
+/* The completeness line: the groups against the job's qubits and samples (jb NULL: no job). */
+static void info_completeness(FILE *out, const info_row *rows, int nrows, const bps_job *jb,
+                              int sl_index, int sl_count) {
+  int piece = sl_count > 1;
+  int nq = jb ? jb->nq : -1;
+  const int *ns = jb ? jb->qubits : NULL;
+  long long want = jb ? (long long)jb->samples : -1;
   char msg[1024] = "";
   size_t used = 0;
 #define ADD(...)                                                                            \
@@ -1430,17 +1306,86 @@ int bps_h5_info(const char *path, FILE *out) {
     fprintf(out, "completeness: piece %d of %d of the scan (%lld of %lld samples); merge all %d "
             "pieces with bpscan merge\n", sl_index, sl_count, have_total,
             want >= 0 && nq >= 0 ? want * nq : -1LL, sl_count);
-  else if (nq < 0 || want < 0)
-    fprintf(out, "completeness: unknown (the job text has no readable %s)\n",
-            nq < 0 && want < 0 ? "'qubits' and 'samples' keys"
-            : nq < 0          ? "'qubits' key"
-                              : "'samples' key");
+  else if (!jb)
+    fprintf(out, "completeness: unknown (no job this bpscan reads: see 'job text' above)\n");
   else
     fprintf(out, "completeness: complete (%d qubit count%s x %lld samples)\n", nq,
             nq == 1 ? "" : "s", want);
+}
+
+int bps_h5_info(const char *path, FILE *out) {
+  int rc = BPS_OK, f, sv = 0;
+  hid_t file = H5I_INVALID_HID;
+  info_row *rows = NULL;
+  int nrows = 0;
+  enum { NSTR = 9 };
+  static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
+                                          "model",          "grad_method", "host",
+                                          "start_time",     "end_time",    "mode"};
+  char *str[NSTR] = {0};
+  bps_job jb;
+  memset(&jb, 0, sizeof jb);
+  h5_silence();
+  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
+  if (!out) FAIL(BPS_ERR_ARG, "no output stream");
+  TRY(open_result(path, &file, &sv));
+
+  for (int k = 0; k < NSTR; k++) TRY(read_attr_str(path, file, "/", sname[k], &str[k]));
+  const char *ver = str[0] ? str[0] : "?", *commit = str[1] ? str[1] : "?", *job = str[2];
+  const char *model = str[3] ? str[3] : "?", *gm = str[4] ? str[4] : "?";
+  const char *host = str[5] ? str[5] : "?";
+  uint64_t seed = 0, hash = 0;
+  int fseed, fhash, ranks = -1, threads = -1;
+  TRY(read_attr_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &seed, &fseed));
+  TRY(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &fhash));
+  TRY(read_attr_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &ranks, &f));
+  TRY(read_attr_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &threads, &f));
+  int sl_index = 0, sl_count = 1;
+  TRY(read_attr_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &sl_index, &f));
+  if (!f) sl_index = 0;
+  TRY(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sl_count, &f));
+  if (!f || sl_count < 1) sl_count = 1;
+  int piece = sl_count > 1;
+  static const char *const wname[] = {"start_unix", "end_unix", "wall_plan", "wall_compute",
+                                      "wall_reduce", "wall_write"};
+  double wv[6];
+  for (int k = 0; k < 6; k++) {
+    TRY(read_attr_num(path, file, "/", wname[k], H5T_NATIVE_DOUBLE, &wv[k], &f));
+    if (!f) wv[k] = NAN;
+  }
+
+  TRY(info_rows(path, file, &rows, &nrows));
+
+  int landscape = str[8] && !strcmp(str[8], "landscape");
+  for (int i = 0; i < nrows; i++) landscape |= rows[i].land;
+  fprintf(out, "%s: bpscan result (schema %d)\n", path, sv);
+  int have_job = info_job(out, job, model, landscape, &jb);
+  if (fseed) fprintf(out, "  %-13s %llu\n", "seed", (unsigned long long)seed);
+  fprintf(out, "  %-13s %s\n", "grad method", gm);
+  if (fhash) fprintf(out, "  %-13s %016llx\n", "job hash", (unsigned long long)hash);
+
+  /* provenance */
+  char t[64];
+  fprintf(out, "provenance\n  %-13s %s (git %s)\n", "bpscan", ver, commit);
+  fprintf(out, "  %-13s %s, %d MPI rank%s x %d OpenMP thread%s\n", "host", host, ranks,
+          ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+  if (piece)
+    fprintf(out, "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
+            "bpscan merge\n", "array job", sl_index, sl_count, sl_index, sl_count);
+  fprintf(out, "  %-13s %s\n", "started", str[6] && str[6][0] ? str[6] : "?");
+  if (isfinite(wv[0]) && isfinite(wv[1]))
+    snprintf(t, sizeof t, " (%.1f s)", wv[1] - wv[0]);
+  else
+    t[0] = '\0';
+  fprintf(out, "  %-13s %s%s\n", "finished", str[7] && str[7][0] ? str[7] : "?", t);
+  fprintf(out, "  %-13s plan %.3g s, compute %.3g s, reduce %.3g s, write %.3g s\n", "wall time",
+          wv[2], wv[3], wv[4], wv[5]);
+
+  info_tables(out, rows, nrows, landscape);
+  info_completeness(out, rows, nrows, have_job ? &jb : NULL, sl_index, sl_count);
 done:
   free(rows);
-  free(ns);
+  bps_job_free(&jb);
   for (int k = 0; k < NSTR; k++) free(str[k]);
   h5_close(&file);
   H5Eclear2(H5E_DEFAULT);

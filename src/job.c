@@ -15,6 +15,11 @@
  *     canonical text.
  * The first error wins; its message names file:line (or the --set, or the file alone for a
  * key never set), the [section] key and the reason.
+ *
+ * Everything after parsing reads the bps_job fields through the table: key_value() spells
+ * a field canonically (the inverse of convert()), and emit_text() writes the canonical text
+ * of the keys of some roles, which is the job text (all roles) and what the job hash hashes
+ * (all but output); bps_job_diff, bps_job_key/value and bps_job_json use key_value too.
  */
 #include "bpscan/job.h"
 
@@ -86,9 +91,18 @@ typedef enum {
 #define F_SINGLE 2 /* K_PATTERN: exactly one entry */
 #define F_OPENMAX 4 /* K_INT: max is an implementation limit, shown as ">= min" */
 
+/* Roles (job.h): what a different value of the key changes. */
+#define R_RESULT BPS_ROLE_RESULT
+#define R_ENSEMBLE BPS_ROLE_ENSEMBLE
+#define R_LAYOUT BPS_ROLE_LAYOUT
+#define R_OUTPUT BPS_ROLE_OUTPUT
+static const char *const role_names[] = {"result", "ensemble", "layout", "output"};
+_Static_assert(BPS_ROLE_OUTPUT == 3, "role_names follows bps_job_role");
+
 typedef struct {
   int sec;
   const char *key;
+  bps_job_role role;
   key_type type;
   const char *def;    /* default, canonical spelling; NULL = required */
   const char *values; /* K_ENUM: "a|b|c" */
@@ -102,98 +116,100 @@ typedef struct {
 #define FIELD(f) .off = offsetof(bps_job, f), .size = sizeof(((bps_job *)0)->f)
 
 /* THE key table. Sections appear in this order in the canonical text and the help; keys of
- * one section are contiguous. [vh] and [qbm] fill the same model fields. */
+ * one section are contiguous. [vh] and [qbm] fill the same model fields. The third column
+ * is the key's role (job.h): R_RESULT unless it only picks samples (R_ENSEMBLE), groups or
+ * stores them (R_LAYOUT), or changes nothing in the results (R_OUTPUT). */
 static const key_def keys[] = {
     /* [scan] */
-    {S_SCAN, "model", K_ENUM, "dqnn", "dqnn|vh|qbm|hea", 0, 0, 0, 0, FIELD(model.kind),
+    {S_SCAN, "model", R_RESULT, K_ENUM, "dqnn", "dqnn|vh|qbm|hea", 0, 0, 0, 0, FIELD(model.kind),
      "QNN model; its own section is [dqnn], [vh], [qbm] or [hea]"},
-    {S_SCAN, "qubits", K_QUBITS, NULL, NULL, 0, 1, BPS_MAX_QUBITS, 0, FIELD(qubits),
+    {S_SCAN, "qubits", R_ENSEMBLE, K_QUBITS, NULL, NULL, 0, 1, BPS_MAX_QUBITS, 0, FIELD(qubits),
      "qubit counts n to scan, strictly increasing: 2:8 (inclusive), 2:10:2 (step), 2,3,5, or mixed 2,4:6"},
-    {S_SCAN, "samples", K_INT, "1000", NULL, 0, 2, 4294967295.0, F_OPENMAX, FIELD(samples),
+    {S_SCAN, "samples", R_ENSEMBLE, K_INT, "1000", NULL, 0, 2, 4294967295.0, F_OPENMAX, FIELD(samples),
      "random parameter samples per qubit count"},
-    {S_SCAN, "seed", K_U64, "1", NULL, 0, 0, 0, 0, FIELD(seed),
+    {S_SCAN, "seed", R_ENSEMBLE, K_U64, "1", NULL, 0, 0, 0, 0, FIELD(seed),
      "master seed of every random stream (Philox keyed by seed, n, sample)"},
-    {S_SCAN, "block", K_INT, "32", NULL, 0, 1, 1e9, F_OPENMAX, FIELD(block),
+    {S_SCAN, "block", R_LAYOUT, K_INT, "32", NULL, 0, 1, 1e9, F_OPENMAX, FIELD(block),
      "samples per work unit (the unit of load balancing and checkpointing)"},
-    {S_SCAN, "representation", K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0, FIELD(repr),
+    {S_SCAN, "representation", R_RESULT, K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0, FIELD(repr),
      "density-matrix representation; auto picks the cheaper one"},
-    {S_SCAN, "mode", K_ENUM, "gradient", "gradient|landscape", 0, 0, 0, 0, FIELD(mode),
+    {S_SCAN, "mode", R_RESULT, K_ENUM, "gradient", "gradient|landscape", 0, 0, 0, 0, FIELD(mode),
      "what to scan: gradient statistics, or also FFT landscape cuts through every sample ([landscape])"},
     /* [dqnn] */
-    {S_DQNN, "widths", K_PATTERN, "n,n", NULL, 0, 0, 0, 0, FIELD(model.widths),
+    {S_DQNN, "widths", R_RESULT, K_PATTERN, "n,n", NULL, 0, 0, 0, 0, FIELD(model.widths),
      "layer widths m_0,...,m_L in n (at least 2 entries): integers, n, n+k, n-k, k*n"},
-    {S_DQNN, "perceptron", K_ENUM, "haar", "haar|toy|brick|nisq|pauli", 0, 0, 0, 0,
+    {S_DQNN, "perceptron", R_RESULT, K_ENUM, "haar", "haar|toy|brick|nisq|pauli", 0, 0, 0, 0,
      FIELD(model.perceptron),
      "haar: A exp(-i theta Z/2) B with Haar A, B; toy: SWAP then R_y; brick: HEA bricks; nisq: U3 + CAN; pauli: Pauli rotations + fixed entanglers"},
-    {S_DQNN, "depth", K_INT, "0", NULL, 0, 0, 10000, 0, FIELD(model.depth),
+    {S_DQNN, "depth", R_RESULT, K_INT, "0", NULL, 0, 0, 10000, 0, FIELD(model.depth),
      "brick: HEA layers (0 = ceil(log2 n)); pauli: rotations per perceptron (0 = 1); must be 0 otherwise"},
     /* [vh] */
-    {S_VH, "visible", K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
+    {S_VH, "visible", R_RESULT, K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
      "visible qubits, one pattern entry in n"},
-    {S_VH, "hidden", K_PATTERN, "n", NULL, 0, 0, 0, F_SINGLE, FIELD(model.hidden),
+    {S_VH, "hidden", R_RESULT, K_PATTERN, "n", NULL, 0, 0, 0, F_SINGLE, FIELD(model.hidden),
      "hidden qubits, one pattern entry in n"},
-    {S_VH, "layers", K_INT, "1", NULL, 0, 1, 10000, 0, FIELD(model.vh_layers),
+    {S_VH, "layers", R_RESULT, K_INT, "1", NULL, 0, 1, 10000, 0, FIELD(model.vh_layers),
      "layers of random two-local terms"},
-    {S_VH, "objective", K_ENUM, "pauli", "pauli|projector|fidelity", 0, 0, 0, 0,
+    {S_VH, "objective", R_RESULT, K_ENUM, "pauli", "pauli|projector|fidelity", 0, 0, 0, 0,
      FIELD(model.vh_objective), "objective on the visible qubits"},
-    {S_VH, "pauli", K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
+    {S_VH, "pauli", R_RESULT, K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
      "Pauli observable for objective = pauli: one letter I, X, Y or Z per visible qubit"},
-    {S_VH, "onsite_sigma", K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
+    {S_VH, "onsite_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
      "standard deviation of the on-site couplings"},
-    {S_VH, "coupling_sigma", K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
+    {S_VH, "coupling_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
      "standard deviation of the two-qubit couplings"},
     /* [qbm] */
-    {S_QBM, "visible", K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
+    {S_QBM, "visible", R_RESULT, K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
      "visible qubits, one pattern entry in n"},
-    {S_QBM, "hidden", K_PATTERN, "n", NULL, 0, 0, 0, F_SINGLE, FIELD(model.hidden),
+    {S_QBM, "hidden", R_RESULT, K_PATTERN, "n", NULL, 0, 0, 0, F_SINGLE, FIELD(model.hidden),
      "hidden qubits, one pattern entry in n"},
-    {S_QBM, "objective", K_ENUM, "pauli", "pauli|projector|fidelity", 0, 0, 0, 0,
+    {S_QBM, "objective", R_RESULT, K_ENUM, "pauli", "pauli|projector|fidelity", 0, 0, 0, 0,
      FIELD(model.vh_objective), "objective on the visible qubits"},
-    {S_QBM, "pauli", K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
+    {S_QBM, "pauli", R_RESULT, K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
      "Pauli observable for objective = pauli: one letter I, X, Y or Z per visible qubit"},
-    {S_QBM, "onsite_sigma", K_REAL, "0.1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
+    {S_QBM, "onsite_sigma", R_RESULT, K_REAL, "0.1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
      "standard deviation of the on-site terms of H(theta)"},
-    {S_QBM, "coupling_sigma", K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
+    {S_QBM, "coupling_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
      "standard deviation of the two-qubit terms of H(theta)"},
     /* [hea] */
-    {S_HEA, "ansatz", K_ENUM, "mcclean", "mcclean|alt", 0, 0, 0, 0, FIELD(model.hea),
+    {S_HEA, "ansatz", R_RESULT, K_ENUM, "mcclean", "mcclean|alt", 0, 0, 0, 0, FIELD(model.hea),
      "mcclean: McClean 2018 random rotations + CZ ladder; alt: alternating layered (Cerezo 2021)"},
-    {S_HEA, "layers", K_INT, "0", NULL, 0, 0, 10000, 0, FIELD(model.hea_layers),
+    {S_HEA, "layers", R_RESULT, K_INT, "0", NULL, 0, 0, 10000, 0, FIELD(model.hea_layers),
      "layers (0 = n)"},
     /* [cost] */
-    {S_COST, "type", K_ENUM, "global", "global|local", 0, 0, 0, 0, FIELD(model.cost),
+    {S_COST, "type", R_RESULT, K_ENUM, "global", "global|local", 0, 0, 0, 0, FIELD(model.cost),
      "global: 1 - fidelity with the target state; local: 1 - mean single-qubit fidelity with a product target (Sharma Eq. 4)"},
-    {S_COST, "inputs", K_ENUM, "zero", "zero|basis|haar", 0, 0, 0, 0, FIELD(model.inputs),
+    {S_COST, "inputs", R_RESULT, K_ENUM, "zero", "zero|basis|haar", 0, 0, 0, 0, FIELD(model.inputs),
      "input states: all-zero, random computational basis states, or Haar states"},
-    {S_COST, "targets", K_ENUM, "zero", "zero|product|unitary", 0, 0, 0, 0, FIELD(model.targets),
+    {S_COST, "targets", R_RESULT, K_ENUM, "zero", "zero|product|unitary", 0, 0, 0, 0, FIELD(model.targets),
      "target states: all-zero, Haar product states, or V applied to the input with one Haar V per sample"},
-    {S_COST, "pairs", K_INT, "1", NULL, 0, 1, 1000000, 0, FIELD(model.pairs),
+    {S_COST, "pairs", R_RESULT, K_INT, "1", NULL, 0, 1, 1000000, 0, FIELD(model.pairs),
      "training pairs N in C = (1/N) sum_x C_x"},
     /* [gradient] */
-    {S_GRADIENT, "method", K_ENUM, "adjoint", "adjoint|shift", 0, 0, 0, 0, FIELD(grad_method),
+    {S_GRADIENT, "method", R_RESULT, K_ENUM, "adjoint", "adjoint|shift", 0, 0, 0, 0, FIELD(grad_method),
      "adjoint (exact, one backward pass) or shift (parameter shift, the independent check)"},
-    {S_GRADIENT, "params", K_PARAMS, "all", NULL, 0, 0, 0, 0, FIELD(params),
+    {S_GRADIENT, "params", R_RESULT, K_PARAMS, "all", NULL, 0, 0, 0, 0, FIELD(params),
      "parameters to differentiate: all, first, last, or names such as l1.p1.g1, l1.p2.g1"},
     /* [landscape] */
-    {S_LANDSCAPE, "directions", K_ENUM, "random", "random|axes|plane", 0, 0, 0, 0,
+    {S_LANDSCAPE, "directions", R_RESULT, K_ENUM, "random", "random|axes|plane", 0, 0, 0, 0,
      FIELD(land_directions),
      "cuts per sample: one along a random +-1 direction over the [gradient] params, one along each of their axes, or a 2-D plane"},
-    {S_LANDSCAPE, "pad", K_INT, "16", NULL, 0, 2, 256, 0, FIELD(land_pad),
+    {S_LANDSCAPE, "pad", R_RESULT, K_INT, "16", NULL, 0, 2, 256, 0, FIELD(land_pad),
      "fine-grid factor of the Lipschitz and extremum search (points per FFT sample, then refined)"},
     /* [noise] */
-    {S_NOISE, "channel", K_ENUM, "none",
+    {S_NOISE, "channel", R_RESULT, K_ENUM, "none",
      "none|depolarizing|dephasing|amplitude_damping|global_depolarizing", 0, 0, 0, 0,
      FIELD(model.noise), "noise channel (global_depolarizing acts on the whole layer register)"},
-    {S_NOISE, "p", K_REAL, "0", NULL, 0, 0, 1, 0, FIELD(model.noise_p),
+    {S_NOISE, "p", R_RESULT, K_REAL, "0", NULL, 0, 0, 1, 0, FIELD(model.noise_p),
      "noise probability (must be 0 with channel = none)"},
-    {S_NOISE, "placement", K_ENUM, "gate", "gate|layer", 0, 0, 0, 0, FIELD(model.noise_placement),
+    {S_NOISE, "placement", R_RESULT, K_ENUM, "gate", "gate|layer", 0, 0, 0, 0, FIELD(model.noise_placement),
      "apply the channel after every gate (on its qubits) or after every layer"},
     /* [output] */
-    {S_OUTPUT, "path", K_STRING, "results.h5", NULL, 0, 0, 0, 0, FIELD(out_path),
+    {S_OUTPUT, "path", R_OUTPUT, K_STRING, "results.h5", NULL, 0, 0, 0, 0, FIELD(out_path),
      "HDF5 result file"},
-    {S_OUTPUT, "store_samples", K_BOOL, "true", NULL, 0, 0, 0, 0, FIELD(store_samples),
+    {S_OUTPUT, "store_samples", R_LAYOUT, K_BOOL, "true", NULL, 0, 0, 0, 0, FIELD(store_samples),
      "store every sample's gradient, not only the moments"},
-    {S_OUTPUT, "checkpoint_seconds", K_REAL, "300", NULL, 0, 0, 1e9, F_GT,
+    {S_OUTPUT, "checkpoint_seconds", R_OUTPUT, K_REAL, "300", NULL, 0, 0, 1e9, F_GT,
      FIELD(checkpoint_seconds), "seconds between checkpoints"},
 };
 enum { NKEYS = sizeof keys / sizeof keys[0] };
@@ -1297,40 +1313,115 @@ static void check_job(ctx *c, const bps_job *job) {
 }
 
 /* ---------------------------------------------------------------------------------------
- * Canonical text
+ * Canonical values and text, from the job's fields (one source for the text, the hash, the
+ * comparison of jobs and the JSON)
  * ------------------------------------------------------------------------------------- */
 
-static char *build_text(const ctx *c, unsigned mbit) {
-  size_t len = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    char *out = NULL;
-    if (pass == 1) {
-      out = malloc(len + 1);
-      if (!out) return NULL;
+enum { VAL_LEN = BPS_JOB_STR_LEN * 2 }; /* longest canonical value, with room */
+
+/* Sections and modes of job (the applicability mask of sec_applies). */
+static unsigned job_mbit(const bps_job *job) {
+  return (1u << job->model.kind) | MODE_BIT(job->mode);
+}
+
+/* The canonical spelling of key k's value in job (the inverse of convert()). */
+static const char *key_value(const bps_job *job, int k, char *buf, size_t n) {
+  const key_def *d = &keys[k];
+  const void *field = (const char *)job + d->off;
+  switch (d->type) {
+  case K_INT:
+    if (d->size == sizeof(long))
+      snprintf(buf, n, "%ld", *(const long *)field);
+    else
+      snprintf(buf, n, "%d", *(const int *)field);
+    break;
+  case K_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)field); break;
+  case K_REAL: real_canon(*(const double *)field, buf, n); break;
+  case K_BOOL: snprintf(buf, n, "%s", *(const int *)field ? "true" : "false"); break;
+  case K_ENUM: enum_name(d->values, *(const int *)field, buf, n); break;
+  case K_QUBITS: qubits_canon(job->qubits, job->nq, buf, n); break;
+  case K_PARAMS: snprintf(buf, n, "%s", job->params); break;
+  case K_STRING:
+  case K_PATTERN:
+  case K_PAULI: snprintf(buf, n, "%s", (const char *)field); break;
+  }
+  return buf;
+}
+
+/* A growing string (oom set, and further output dropped, when memory runs out). */
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) {
+      b->oom = 1;
+      return;
     }
-    size_t pos = 0;
-    int prev = -1;
-    for (int k = 0; k < NKEYS; k++) {
-      int s = keys[k].sec;
-      if (!sec_applies(s, mbit)) continue;
-      const char *v = c->slots[k].val;
-      size_t need = (prev == s ? 0 : (prev >= 0 ? 1 : 0) + strlen(sections[s].name) + 3) +
-                    strlen(keys[k].key) + 3 + strlen(v) + 1;
-      if (out) {
-        if (prev != s) pos += (size_t)sprintf(out + pos, "%s[%s]\n", prev >= 0 ? "\n" : "",
-                                              sections[s].name);
-        pos += (size_t)sprintf(out + pos, "%s = %s\n", keys[k].key, v);
-      } else {
-        len += need;
-      }
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = 0;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* Where text goes: into a string, or through the job hash. */
+typedef struct {
+  sbuf *out;
+  uint64_t hash;
+} sink;
+
+static void sink_put(sink *o, const char *s) {
+  if (o->out)
+    sb_str(o->out, s);
+  else
+    o->hash = bps_fnv1a(s, strlen(s), o->hash);
+}
+
+/* The canonical text of job restricted to the keys whose role is in roles: a "[section]"
+ * header for every applicable section (a blank line before each but the first), then
+ * "key = value" lines in table order. */
+static void emit_text(const bps_job *job, unsigned roles, sink *o) {
+  unsigned mbit = job_mbit(job);
+  char v[VAL_LEN];
+  int prev = -1;
+  for (int k = 0; k < NKEYS; k++) {
+    int s = keys[k].sec;
+    if (!sec_applies(s, mbit)) continue;
+    if (s != prev) {
+      if (prev >= 0) sink_put(o, "\n");
+      sink_put(o, "[");
+      sink_put(o, sections[s].name);
+      sink_put(o, "]\n");
       prev = s;
     }
-    if (out) {
-      out[pos] = 0;
-      return out;
-    }
+    if (!(roles & BPS_ROLE_BIT(keys[k].role))) continue;
+    sink_put(o, keys[k].key);
+    sink_put(o, " = ");
+    sink_put(o, key_value(job, k, v, sizeof v));
+    sink_put(o, "\n");
   }
-  return NULL;
+}
+
+static char *build_text(const bps_job *job) {
+  sbuf b = {0};
+  sink o = {&b, 0};
+  emit_text(job, BPS_ROLES_ALL, &o);
+  if (b.oom || !b.p) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1423,7 +1514,7 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
   if (!c->failed) check_job(c, job);
   /* 7. canonical text */
   if (!c->failed) {
-    job->text = build_text(c, mbit);
+    job->text = build_text(job);
     if (!job->text) fail(c, BPS_ERR_MEM, "out of memory");
   }
 
@@ -1488,7 +1579,186 @@ void bps_job_free(bps_job *job) {
 
 uint64_t bps_job_hash(const bps_job *job) {
   if (!job || !job->text) return 0;
-  return bps_fnv1a(job->text, strlen(job->text), BPS_FNV_OFFSET);
+  sink o = {NULL, BPS_FNV_OFFSET};
+  emit_text(job, BPS_ROLES_NOT_OUTPUT, &o);
+  return o.hash;
+}
+
+int bps_job_key_role(const char *section, const char *key) {
+  int s = section && key ? find_section(section) : -1, k = s >= 0 ? find_key(s, key) : -1;
+  return k >= 0 ? (int)keys[k].role : -1;
+}
+
+int bps_job_key(const bps_job *job, int i, const char **section, const char **key,
+                bps_job_role *role, char *value, size_t n) {
+  if (!job || i < 0) return 0;
+  unsigned mbit = job_mbit(job);
+  for (int k = 0; k < NKEYS; k++) {
+    if (!sec_applies(keys[k].sec, mbit) || i-- > 0) continue;
+    if (section) *section = sections[keys[k].sec].name;
+    if (key) *key = keys[k].key;
+    if (role) *role = keys[k].role;
+    if (value && n) key_value(job, k, value, n);
+    return 1;
+  }
+  return 0;
+}
+
+int bps_job_value(const bps_job *job, const char *section, const char *key, char *buf,
+                  size_t n) {
+  if (!buf || !n) return 0;
+  buf[0] = 0;
+  if (!job || !section || !key) return 0;
+  int s = find_section(section), k = s >= 0 ? find_key(s, key) : -1;
+  if (k < 0 || !sec_applies(s, job_mbit(job))) return 0;
+  key_value(job, k, buf, n);
+  return 1;
+}
+
+int bps_job_diff(const bps_job *a, const bps_job *b, unsigned roles, char *buf, size_t n) {
+  if (buf && n) buf[0] = 0;
+  if (!a || !b) return a != b;
+  unsigned ma = job_mbit(a), mb = job_mbit(b);
+  char va[VAL_LEN], vb[VAL_LEN], la[VAL_LEN + 64], lb[VAL_LEN + 64];
+  for (int k = 0; k < NKEYS; k++) {
+    int s = keys[k].sec, ina = sec_applies(s, ma), inb = sec_applies(s, mb);
+    if (!(roles & BPS_ROLE_BIT(keys[k].role)) || (!ina && !inb)) continue;
+    if (ina) key_value(a, k, va, sizeof va);
+    if (inb) key_value(b, k, vb, sizeof vb);
+    if (ina && inb && !strcmp(va, vb)) continue;
+    snprintf(la, sizeof la, "%s = %s", keys[k].key, va);
+    snprintf(lb, sizeof lb, "%s = %s", keys[k].key, vb);
+    if (buf && n)
+      snprintf(buf, n, "in [%s]: '%.80s' vs '%.80s'", sections[s].name, ina ? la : "(absent)",
+               inb ? lb : "(absent)");
+    return 1;
+  }
+  return 0;
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped; other bytes
+ * (UTF-8 included) as they are. */
+static void json_str(sbuf *b, const char *s) {
+  sb_str(b, "\"");
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    char esc[8];
+    if (ch == '"' || ch == '\\') {
+      esc[0] = '\\', esc[1] = (char)ch, esc[2] = 0;
+      sb_str(b, esc);
+    } else if (ch < 0x20) {
+      snprintf(esc, sizeof esc, "\\u%04x", ch);
+      sb_str(b, esc);
+    } else {
+      sb_put(b, s, 1);
+    }
+  }
+  sb_str(b, "\"");
+}
+
+/* "sections" (values = 1) or "roles" (values = 0): {"scan": {"model": ..., ...}, ...}. */
+static void json_keys(sbuf *b, const bps_job *job, int values) {
+  unsigned mbit = job_mbit(job);
+  char v[VAL_LEN];
+  int prev = -1;
+  sb_str(b, "{");
+  for (int k = 0; k < NKEYS; k++) {
+    int s = keys[k].sec;
+    if (!sec_applies(s, mbit)) continue;
+    if (s != prev) {
+      sb_str(b, prev >= 0 ? "}, " : "");
+      json_str(b, sections[s].name);
+      sb_str(b, ": {");
+      prev = s;
+    } else {
+      sb_str(b, ", ");
+    }
+    json_str(b, keys[k].key);
+    sb_str(b, ": ");
+    key_type t = keys[k].type;
+    if (!values)
+      json_str(b, role_names[keys[k].role]);
+    else if (t == K_INT || t == K_U64 || t == K_REAL || t == K_BOOL)
+      sb_str(b, key_value(job, k, v, sizeof v)); /* canonical spellings are JSON literals */
+    else
+      json_str(b, key_value(job, k, v, sizeof v));
+  }
+  sb_str(b, prev >= 0 ? "}}" : "}");
+}
+
+/* The registers of the model at n as JSON members (after "n"). */
+static int json_registers(sbuf *b, const bps_model_spec *m, int n) {
+  char num[32];
+  int w[BPS_MAX_LAYERS + 1], cnt = 0, v = 0;
+  switch (m->kind) {
+  case BPS_MODEL_DQNN:
+    BPS_CALL(bps_pattern_eval(m->widths, n, w, BPS_MAX_LAYERS + 1, &cnt));
+    sb_str(b, ", \"widths\": [");
+    for (int i = 0; i < cnt; i++) {
+      snprintf(num, sizeof num, "%s%d", i ? ", " : "", w[i]);
+      sb_str(b, num);
+    }
+    sb_str(b, "]");
+    break;
+  case BPS_MODEL_VH:
+  case BPS_MODEL_QBM:
+    BPS_CALL(bps_pattern_eval(m->visible, n, w, 1, &cnt));
+    v = w[0];
+    BPS_CALL(bps_pattern_eval(m->hidden, n, w, 1, &cnt));
+    snprintf(num, sizeof num, "%d", v);
+    sb_str(b, ", \"n_visible\": ");
+    sb_str(b, num);
+    snprintf(num, sizeof num, "%d", w[0]);
+    sb_str(b, ", \"n_hidden\": ");
+    sb_str(b, num);
+    break;
+  case BPS_MODEL_HEA:
+    snprintf(num, sizeof num, "%d", bps_spec_hea_layers(m, n));
+    sb_str(b, ", \"layers\": ");
+    sb_str(b, num);
+    break;
+  }
+  return BPS_OK;
+}
+
+int bps_job_json(const bps_job *job, char **json) {
+  BPS_CHECK(job && json, BPS_ERR_ARG, "NULL argument");
+  *json = NULL;
+  BPS_CHECK(job->text, BPS_ERR_ARG, "the job was not parsed (no job text)");
+  sbuf b = {0};
+  char v[VAL_LEN];
+  sb_str(&b, "{\"format\": 1, \"model\": ");
+  json_str(&b, key_value(job, find_key(S_SCAN, "model"), v, sizeof v));
+  sb_str(&b, ", \"mode\": ");
+  json_str(&b, key_value(job, find_key(S_SCAN, "mode"), v, sizeof v));
+  sb_str(&b, ", \"sections\": ");
+  json_keys(&b, job, 1);
+  sb_str(&b, ", \"roles\": ");
+  json_keys(&b, job, 0);
+  sb_str(&b, ", \"qubits\": [");
+  for (int i = 0; i < job->nq; i++) {
+    snprintf(v, sizeof v, "%s%d", i ? ", " : "", job->qubits[i]);
+    sb_str(&b, v);
+  }
+  sb_str(&b, "], \"per_n\": [");
+  for (int i = 0; i < job->nq; i++) {
+    snprintf(v, sizeof v, "%s{\"n\": %d", i ? ", " : "", job->qubits[i]);
+    sb_str(&b, v);
+    int rc = json_registers(&b, &job->model, job->qubits[i]);
+    if (rc) {
+      free(b.p);
+      return bps_error_push(rc, __FILE__, __LINE__, __func__, "registers at n = %d",
+                            job->qubits[i]);
+    }
+    sb_str(&b, "}");
+  }
+  sb_str(&b, "]}");
+  if (b.oom) {
+    free(b.p);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+  }
+  *json = b.p;
+  return BPS_OK;
 }
 
 const char *bps_job_where(const bps_job *job, const char *section, const char *key, char *buf,
@@ -1530,11 +1800,18 @@ static void md_cell(FILE *out, const char *s) {
   }
 }
 
+/* What the roles mean (the key reference ends with it). */
+static const char roles_text[] =
+    "Roles say what a different value changes: result = the numbers; ensemble = which samples "
+    "of the same random ensemble are drawn (files that differ only there can be pooled); "
+    "layout = how the same numbers are grouped and stored; output = nothing in the results "
+    "(the job hash, checkpoints and bpscan merge ignore these keys).";
+
 void bps_job_print_keys(FILE *out, int markdown) {
   char ab[200], mb[80];
   if (markdown) {
-    fprintf(out, "| section | key | default | allowed values | meaning |\n");
-    fprintf(out, "|---|---|---|---|---|\n");
+    fprintf(out, "| section | key | default | allowed values | role | meaning |\n");
+    fprintf(out, "|---|---|---|---|---|---|\n");
     for (int k = 0; k < NKEYS; k++) {
       const key_def *d = &keys[k];
       fprintf(out, "| `[%s]` | `%s` | ", sections[d->sec].name, d->key);
@@ -1544,7 +1821,7 @@ void bps_job_print_keys(FILE *out, int markdown) {
         fprintf(out, "(required)");
       fprintf(out, " | ");
       md_cell(out, allowed_text(d, ab, sizeof ab));
-      fprintf(out, " | ");
+      fprintf(out, " | %s | ", role_names[d->role]);
       md_cell(out, d->help);
       fprintf(out, " |\n");
     }
@@ -1553,6 +1830,7 @@ void bps_job_print_keys(FILE *out, int markdown) {
       fprintf(out, " `[%s]` %s%s%s", sections[s].name,
               models_text(sections[s].models, mb, sizeof mb),
               sections[s].modes ? " with mode = landscape" : "", s + 1 < NSEC ? ";" : ".\n");
+    fprintf(out, "\n%s\n", roles_text);
     return;
   }
   fprintf(out, "Job file keys (INI). Override any key with --set section.key=value.\n");
@@ -1566,6 +1844,8 @@ void bps_job_print_keys(FILE *out, int markdown) {
     prev = d->sec;
     char kv[80];
     snprintf(kv, sizeof kv, "%s = %s", d->key, d->def ? d->def : "(required)");
-    fprintf(out, "  %-28s %s\n      %s\n", kv, allowed_text(d, ab, sizeof ab), d->help);
+    fprintf(out, "  %-28s %s\n      %s (role: %s)\n", kv, allowed_text(d, ab, sizeof ab), d->help,
+            role_names[d->role]);
   }
+  fprintf(out, "\n%s\n", roles_text);
 }

@@ -18,6 +18,7 @@
 #include "bpscan/driver.h"
 #include "bpscan/error.h"
 #include "bpscan/h5io.h"
+#include "bpscan/job.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Messages                                                                              */
@@ -51,109 +52,29 @@ static int refuse(const msgbuf *m, int line) {
   return bps_error_push(BPS_ERR_ARG, __FILE__, line, "bps_merge_results", "%s",
                         m->buf ? m->buf : "cannot merge");
 }
+
+/* Refuse with a message (into the msgbuf *mb of the function; needs rc and a done label). */
 #define REFUSE(...)                                                                        \
   do {                                                                                     \
-    msg_add(&m, __VA_ARGS__);                                                              \
-    rc = refuse(&m, __LINE__);                                                             \
+    msg_add(mb, __VA_ARGS__);                                                              \
+    rc = refuse(mb, __LINE__);                                                             \
     goto done;                                                                             \
   } while (0)
 
 /* ------------------------------------------------------------------------------------ */
-/* Job texts                                                                             */
+/* Jobs (job.c decides what a job is and which keys matter)                              */
 
-/* Whether a line of section sec is an [output] key that does not change the results
- * (path, checkpoint_seconds: the keys the driver's job hash leaves out too). Sets *is_path. */
-static int ignorable(const char *sec, const char *line, size_t len, int *is_path) {
-  *is_path = 0;
-  if (strcmp(sec, "output")) return 0;
-  size_t i = 0;
-  while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
-  static const char *const keys[2] = {"path", "checkpoint_seconds"};
-  for (int k = 0; k < 2; k++) {
-    size_t kl = strlen(keys[k]), j = i + kl;
-    if (len - i < kl || strncmp(line + i, keys[k], kl)) continue;
-    while (j < len && (line[j] == ' ' || line[j] == '\t')) j++;
-    if (j < len && line[j] == '=') {
-      *is_path = k == 0;
-      return 1;
-    }
+/* Parse the stored job text of piece p, named name in messages (sets: overrides to apply,
+ * e.g. the merged file's [output] path); refuse a text this bpscan does not read. */
+static int piece_job(const bps_result *p, const char *name, const char *const *sets, int nsets,
+                     bps_job *job, msgbuf *m) {
+  if (!p->job_text || bps_job_parse(p->job_text, "the stored job text", sets, nsets, job)) {
+    msg_add(m, "'%s': its job text is not a job this bpscan reads (%s)", name,
+            p->job_text ? bps_error_message() : "no job text");
+    bps_error_clear();
+    return refuse(m, __LINE__);
   }
-  return 0;
-}
-
-/* Walks a job text line by line, tracking the [section]. */
-typedef struct {
-  const char *p;
-  char sec[64];
-} line_iter;
-
-/* The next line (without its newline) in *line / *len; 0 at the end. */
-static int next_line(line_iter *it, const char **line, size_t *len) {
-  if (!it->p || !*it->p) return 0;
-  const char *e = strchr(it->p, '\n');
-  *line = it->p;
-  *len = e ? (size_t)(e - it->p) : strlen(it->p);
-  it->p = e ? e + 1 : NULL;
-  size_t i = 0;
-  while (i < *len && ((*line)[i] == ' ' || (*line)[i] == '\t')) i++;
-  if (i < *len && (*line)[i] == '[') {
-    const char *close = memchr(*line + i, ']', *len - i);
-    size_t l = close ? (size_t)(close - (*line + i) - 1) : 0;
-    if (l >= sizeof it->sec) l = sizeof it->sec - 1;
-    memcpy(it->sec, *line + i + 1, l);
-    it->sec[l] = '\0';
-  }
-  return 1;
-}
-
-/* The next line that matters for the results. */
-static int next_kept(line_iter *it, const char **line, size_t *len) {
-  int is_path;
-  while (next_line(it, line, len))
-    if (!ignorable(it->sec, *line, *len, &is_path)) return 1;
-  return 0;
-}
-
-/* 1 if the job texts a and b are the same job; otherwise 0, with the first differing lines
- * described in m. */
-static int same_job(const char *a, const char *b, msgbuf *m) {
-  line_iter ia = {a, ""}, ib = {b, ""};
-  for (;;) {
-    const char *la = NULL, *lb = NULL;
-    size_t na = 0, nb = 0;
-    int ha = next_kept(&ia, &la, &na), hb = next_kept(&ib, &lb, &nb);
-    if (!ha && !hb) return 1;
-    if (ha && hb && na == nb && !memcmp(la, lb, na)) continue;
-    msg_add(m, "(first difference, in [%s]: '%.*s' vs '%.*s')", ha ? ia.sec : ib.sec,
-            ha ? (int)(na > 80 ? 80 : na) : 5, ha ? la : "(end)",
-            hb ? (int)(nb > 80 ? 80 : nb) : 5, hb ? lb : "(end)");
-    return 0;
-  }
-}
-
-/* A copy of the job text with its [output] path set to out_path (NULL if out of memory). */
-static char *job_with_path(const char *text, const char *out_path) {
-  size_t cap = strlen(text) + strlen(out_path) + 16;
-  char *o = malloc(cap);
-  if (!o) return NULL;
-  size_t used = 0;
-  line_iter it = {text, ""};
-  const char *line;
-  size_t len;
-  int is_path;
-  while (next_line(&it, &line, &len)) {
-    int last = !it.p; /* no newline after this line */
-    if (ignorable(it.sec, line, len, &is_path) && is_path)
-      used += (size_t)snprintf(o + used, cap - used, "path = %s%s", out_path, last ? "" : "\n");
-    else {
-      memcpy(o + used, line, len);
-      used += len;
-      if (!last) o[used++] = '\n';
-      o[used] = '\0';
-    }
-  }
-  o[used] = '\0';
-  return o;
+  return BPS_OK;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -263,20 +184,16 @@ static void add_gaps(msgbuf *m, const unsigned char *filled, long S) {
   }
 }
 
-int bps_merge_results(const bps_result *pieces, const char *const *names, int count,
-                      const char *out_path, bps_result *merged, char *msg, size_t nmsg) {
+/* Every input is a piece of the same array job (slice counts, jobs compared by job.c, each
+ * piece once, the same qubit counts with the same layout). On success *slot_out[K] is the
+ * input index of piece K, or -1 (malloc'ed, N = pieces[0].slice_count entries). */
+static int check_pieces(const bps_result *pieces, const char *const *names, int count,
+                        int **slot_out, msgbuf *mb) {
   int rc = BPS_OK;
-  msgbuf m = {msg, nmsg, 0};
-  if (msg && nmsg) msg[0] = '\0';
-  int *slot = NULL;       /* slot[K] = input index of piece K, or -1 */
-  unsigned char *filled = NULL;
-  int *owner = NULL;      /* owner[s] = input index that supplied sample s */
-  char *hosts = NULL;
-  BPS_CHECK(pieces && names && count >= 0 && out_path && merged, BPS_ERR_ARG, "NULL argument");
-  memset(merged, 0, sizeof *merged);
-  if (count < 1) REFUSE("no pieces given");
-
-  /* every input is a piece of the same array job */
+  int *slot = NULL;
+  bps_job job0, job; /* the first piece's job, another piece's */
+  memset(&job0, 0, sizeof job0);
+  memset(&job, 0, sizeof job);
   const bps_result *p0 = &pieces[0];
   int N = p0->slice_count;
   for (int i = 0; i < count; i++) {
@@ -288,13 +205,20 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
       REFUSE("'%s' is piece %d of %d but '%s' is piece %d of %d: pieces of different array jobs "
              "(different slice counts)", names[0], p0->slice_index, N, names[i], p->slice_index,
              p->slice_count);
-    if (i == 0) continue;
+    bps_job_free(&job);
+    rc = piece_job(p, names[i], NULL, 0, i ? &job : &job0, mb);
+    if (rc || i == 0) {
+      if (rc) goto done;
+      continue;
+    }
+    /* the same job: every key but the output ones ([output] path, checkpoint_seconds) */
     char diff[400] = "";
-    msgbuf d = {diff, sizeof diff, 0};
-    if (!same_job(p0->job_text, p->job_text, &d) || p->job_hash != p0->job_hash)
-      REFUSE("'%s' and '%s' are pieces of different jobs (job hash %016llx vs %016llx) %s",
+    int differ = bps_job_diff(&job0, &job, BPS_ROLES_NOT_OUTPUT, diff, sizeof diff);
+    if (differ || p->job_hash != p0->job_hash)
+      REFUSE("'%s' and '%s' are pieces of different jobs (job hash %016llx vs %016llx) %s%s%s",
              names[0], names[i], (unsigned long long)p0->job_hash,
-             (unsigned long long)p->job_hash, diff[0] ? diff : "(the job texts agree)");
+             (unsigned long long)p->job_hash, differ ? "(first difference, " : "",
+             differ ? diff : "(the jobs agree)", differ ? ")" : "");
   }
   /* each piece once */
   slot = malloc(sizeof(int) * (size_t)N);
@@ -326,35 +250,42 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
                b->land ? "landscape" : "gradient", a->n);
     }
     for (int j = 0; j < p->nn; j++) {
-      msgbuf what = {malloc(256), 256, 0};
-      if (!what.buf) {
-        rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-        goto done;
-      }
-      what.buf[0] = '\0';
-      int ok = same_layout(&p0->per_n[j], &p->per_n[j], &what);
-      if (!ok) {
-        msg_add(&m, "'%s' and '%s' differ in %s at n = %d: not pieces of one scan", names[0],
-                names[i], what.buf, p->per_n[j].n);
-        free(what.buf);
-        rc = refuse(&m, __LINE__);
-        goto done;
-      }
-      free(what.buf);
+      char what[256] = "";
+      msgbuf w = {what, sizeof what, 0};
+      if (!same_layout(&p0->per_n[j], &p->per_n[j], &w))
+        REFUSE("'%s' and '%s' differ in %s at n = %d: not pieces of one scan", names[0],
+               names[i], what, p->per_n[j].n);
     }
   }
+  *slot_out = slot;
+  slot = NULL;
+done:
+  bps_job_free(&job0);
+  bps_job_free(&job);
+  free(slot);
+  return rc;
+}
 
-  /* the merged result: job and provenance */
-  merged->job_text = job_with_path(p0->job_text, out_path);
+/* The merged result's job (the first piece's, with [output] path = out_path, as
+ * `bpscan run -o out_path` would store it) and provenance (see merge.h). */
+static int merged_header(const bps_result *pieces, const char *const *names, const int *slot,
+                         int N, const char *out_path, bps_result *merged, msgbuf *mb) {
+  const bps_result *p0 = &pieces[0];
+  char outset[BPS_JOB_STR_LEN + 32];
+  const char *sets[1] = {outset};
+  bps_job job;
+  snprintf(outset, sizeof outset, "output.path=%s", out_path);
+  BPS_CALL(piece_job(p0, names[0], sets, 1, &job, mb));
+  merged->job_text = strdup(job.text);
+  bps_job_free(&job);
   merged->model = strdup(p0->model);
   merged->grad_method = strdup(p0->grad_method);
   size_t hcap = 1;
-  for (int i = 0; i < count; i++) hcap += strlen(pieces[i].host) + 1;
-  hosts = calloc(hcap, 1);
-  if (!merged->job_text || !merged->model || !merged->grad_method || !hosts) {
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-    goto done;
-  }
+  for (int k = 0; k < N; k++) hcap += slot[k] >= 0 ? strlen(pieces[slot[k]].host) + 1 : 0;
+  char *hosts = calloc(hcap, 1);
+  merged->host = hosts;
+  BPS_CHECK(merged->job_text && merged->model && merged->grad_method && hosts, BPS_ERR_MEM,
+            "out of memory");
   merged->job_hash = p0->job_hash;
   merged->seed = p0->seed;
   merged->slice_index = 0;
@@ -389,8 +320,110 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
       strcat(hosts, p->host);
     }
   }
-  merged->host = hosts;
-  hosts = NULL;
+  return BPS_OK;
+}
+
+/* Qubit count j (index into per_n) of the merged result: the layout of the first piece, the
+ * rows of every piece at their sample numbers. Missing samples are described in mb (after
+ * "incomplete: " unless *gaps or missing_pieces) and counted in *gaps. */
+static int merge_n(const bps_result *pieces, const char *const *names, const int *slot, int N,
+                   int j, int missing_pieces, bps_result_n *r, int *gaps, msgbuf *mb) {
+  int rc = BPS_OK;
+  const bps_result_n *ref = &pieces[0].per_n[j];
+  long S = ref->samples_total;
+  int P = ref->ntracked, PA = ref->nparams;
+  size_t Sz = S > 0 ? (size_t)S : 1;
+  unsigned char *filled = calloc(Sz, 1);
+  int *owner = malloc(sizeof(int) * Sz); /* owner[s] = input index that supplied sample s */
+  r->n = ref->n;
+  r->samples = S;
+  r->samples_total = S;
+  r->nparams = PA;
+  r->ntracked = P;
+  r->q_in = ref->q_in;
+  r->q_out = ref->q_out;
+  r->diag_qubits = ref->diag_qubits;
+  r->page_entropy = ref->page_entropy;
+  r->page_purity = ref->page_purity;
+  r->representation = strdup(ref->representation);
+  r->tracked = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
+  r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);
+  r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
+  r->cost = malloc(sizeof(double) * Sz);
+  r->grad = malloc(sizeof(double) * Sz * (size_t)(P > 0 ? P : 1));
+  r->diag = malloc(sizeof(double) * Sz * BPS_NDIAG);
+  r->params = ref->params ? malloc(sizeof(double) * Sz * (size_t)(PA > 0 ? PA : 1)) : NULL;
+  if (ref->land) r->land = land_alloc(ref->land, S);
+  int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
+           r->grad && r->diag && (r->params || !ref->params) && (r->land || !ref->land) &&
+           filled && owner;
+  for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
+  if (!ok) {
+    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
+                        "out of memory merging n = %d", ref->n);
+    goto done;
+  }
+  memcpy(r->tracked, ref->tracked, sizeof(int) * (size_t)P);
+  for (int k = 0; k < N; k++) {
+    int i = slot[k];
+    if (i < 0) continue;
+    const bps_result_n *q = &pieces[i].per_n[j];
+    for (long row = 0; row < q->samples; row++) {
+      long s = q->sample_index[row];
+      if (s < 0 || s >= S)
+        REFUSE("'%s': sample %ld of n = %d is outside the scan's %ld samples", names[i], s,
+               q->n, S);
+      if (filled[s])
+        REFUSE("sample %ld of n = %d is in both '%s' (piece %d) and '%s' (piece %d): the pieces "
+               "overlap", s, q->n, names[owner[s]], pieces[owner[s]].slice_index, names[i], k);
+      filled[s] = 1;
+      owner[s] = i;
+      r->cost[s] = q->cost[row];
+      memcpy(r->grad + (size_t)s * (size_t)P, q->grad + (size_t)row * (size_t)P,
+             sizeof(double) * (size_t)P);
+      memcpy(r->diag + (size_t)s * BPS_NDIAG, q->diag + (size_t)row * BPS_NDIAG,
+             sizeof(double) * BPS_NDIAG);
+      if (r->params)
+        memcpy(r->params + (size_t)s * (size_t)PA, q->params + (size_t)row * (size_t)PA,
+               sizeof(double) * (size_t)PA);
+      for (int fi = 0; r->land && fi < r->land->nfield; fi++) {
+        bps_land_field *to = &r->land->field[fi];
+        size_t e = (size_t)bps_land_field_elems(to);
+        memcpy(to->data + (size_t)s * e, q->land->field[fi].data + (size_t)row * e,
+               sizeof(double) * e);
+      }
+    }
+  }
+  long have = 0;
+  for (long s = 0; s < S; s++) have += filled[s];
+  if (have < S) {
+    msg_add(mb, "%sn = %d: %ld of %ld samples missing (",
+            missing_pieces || *gaps ? "; " : "incomplete: ", ref->n, S - have, S);
+    add_gaps(mb, filled, S);
+    msg_add(mb, ")");
+    (*gaps)++;
+  }
+done:
+  free(filled);
+  free(owner);
+  return rc;
+}
+
+int bps_merge_results(const bps_result *pieces, const char *const *names, int count,
+                      const char *out_path, bps_result *merged, char *msg, size_t nmsg) {
+  int rc = BPS_OK;
+  msgbuf m = {msg, nmsg, 0}, *mb = &m;
+  if (msg && nmsg) msg[0] = '\0';
+  int *slot = NULL; /* slot[K] = input index of piece K, or -1 */
+  BPS_CHECK(pieces && names && count >= 0 && out_path && merged, BPS_ERR_ARG, "NULL argument");
+  memset(merged, 0, sizeof *merged);
+  if (count < 1) REFUSE("no pieces given");
+  rc = check_pieces(pieces, names, count, &slot, mb);
+  if (rc) goto done;
+  const bps_result *p0 = &pieces[0];
+  int N = p0->slice_count;
+  rc = merged_header(pieces, names, slot, N, out_path, merged, mb);
+  if (rc) goto done;
 
   /* the samples, per qubit count, in sample order */
   merged->per_n = calloc(p0->nn > 0 ? (size_t)p0->nn : 1, sizeof *merged->per_n);
@@ -402,94 +435,19 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
   int missing_pieces = 0;
   for (int k = 0; k < N; k++) missing_pieces += slot[k] < 0;
   if (missing_pieces) {
-    msg_add(&m, "incomplete: piece%s ", missing_pieces > 1 ? "s" : "");
+    msg_add(mb, "incomplete: piece%s ", missing_pieces > 1 ? "s" : "");
     int c = 0;
     for (int k = 0; k < N; k++)
-      if (slot[k] < 0) msg_add(&m, "%s%d", c++ ? ", " : "", k);
-    msg_add(&m, " of %d missing (bpscan run --slice K/%d writes piece K)", N, N);
+      if (slot[k] < 0) msg_add(mb, "%s%d", c++ ? ", " : "", k);
+    msg_add(mb, " of %d missing (bpscan run --slice K/%d writes piece K)", N, N);
   }
   int gaps = 0;
   for (int j = 0; j < p0->nn; j++) {
-    const bps_result_n *ref = &p0->per_n[j];
-    bps_result_n *r = &merged->per_n[j];
-    long S = ref->samples_total;
-    int P = ref->ntracked, PA = ref->nparams;
-    r->n = ref->n;
-    r->samples = S;
-    r->samples_total = S;
-    r->nparams = PA;
-    r->ntracked = P;
-    r->q_in = ref->q_in;
-    r->q_out = ref->q_out;
-    r->diag_qubits = ref->diag_qubits;
-    r->page_entropy = ref->page_entropy;
-    r->page_purity = ref->page_purity;
-    r->representation = strdup(ref->representation);
-    r->tracked = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
-    r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);
-    r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
-    size_t Sz = S > 0 ? (size_t)S : 1;
-    r->cost = malloc(sizeof(double) * Sz);
-    r->grad = malloc(sizeof(double) * Sz * (size_t)(P > 0 ? P : 1));
-    r->diag = malloc(sizeof(double) * Sz * BPS_NDIAG);
-    r->params = ref->params ? malloc(sizeof(double) * Sz * (size_t)(PA > 0 ? PA : 1)) : NULL;
-    free(filled);
-    free(owner);
-    filled = calloc(Sz, 1);
-    owner = malloc(sizeof(int) * Sz);
-    if (ref->land) r->land = land_alloc(ref->land, S);
-    int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
-             r->grad && r->diag && (r->params || !ref->params) && (r->land || !ref->land) &&
-             filled && owner;
-    for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
-    if (!ok) {
-      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
-                          "out of memory merging n = %d", ref->n);
-      goto done;
-    }
-    memcpy(r->tracked, ref->tracked, sizeof(int) * (size_t)P);
-    for (int k = 0; k < N; k++) {
-      int i = slot[k];
-      if (i < 0) continue;
-      const bps_result_n *q = &pieces[i].per_n[j];
-      for (long row = 0; row < q->samples; row++) {
-        long s = q->sample_index[row];
-        if (s < 0 || s >= S)
-          REFUSE("'%s': sample %ld of n = %d is outside the scan's %ld samples", names[i], s,
-                 q->n, S);
-        if (filled[s])
-          REFUSE("sample %ld of n = %d is in both '%s' (piece %d) and '%s' (piece %d): the pieces "
-                 "overlap", s, q->n, names[owner[s]], pieces[owner[s]].slice_index, names[i], k);
-        filled[s] = 1;
-        owner[s] = i;
-        r->cost[s] = q->cost[row];
-        memcpy(r->grad + (size_t)s * (size_t)P, q->grad + (size_t)row * (size_t)P,
-               sizeof(double) * (size_t)P);
-        memcpy(r->diag + (size_t)s * BPS_NDIAG, q->diag + (size_t)row * BPS_NDIAG,
-               sizeof(double) * BPS_NDIAG);
-        if (r->params)
-          memcpy(r->params + (size_t)s * (size_t)PA, q->params + (size_t)row * (size_t)PA,
-                 sizeof(double) * (size_t)PA);
-        for (int fi = 0; r->land && fi < r->land->nfield; fi++) {
-          bps_land_field *to = &r->land->field[fi];
-          size_t e = (size_t)bps_land_field_elems(to);
-          memcpy(to->data + (size_t)s * e, q->land->field[fi].data + (size_t)row * e,
-                 sizeof(double) * e);
-        }
-      }
-    }
-    long have = 0;
-    for (long s = 0; s < S; s++) have += filled[s];
-    if (have < S) {
-      msg_add(&m, "%sn = %d: %ld of %ld samples missing (", missing_pieces || gaps ? "; " : "incomplete: ",
-              ref->n, S - have, S);
-      add_gaps(&m, filled, S);
-      msg_add(&m, ")");
-      gaps++;
-    }
+    rc = merge_n(pieces, names, slot, N, j, missing_pieces, &merged->per_n[j], &gaps, mb);
+    if (rc) goto done;
   }
   if (missing_pieces || gaps) {
-    rc = refuse(&m, __LINE__);
+    rc = refuse(mb, __LINE__);
     goto done;
   }
   for (int j = 0; j < merged->nn; j++) {
@@ -498,9 +456,6 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
   }
 done:
   free(slot);
-  free(filled);
-  free(owner);
-  free(hosts);
   if (rc) bps_h5_result_free(merged);
   return rc;
 }

@@ -2,6 +2,8 @@
  * canonical text; defaults are filled; qubit lists, overrides, comments, line endings and
  * every error class behave; every jobs/test/bad/ file fails with BPS_ERR_JOB, its
  * "# expect:" text and the line marked "<--" (or the file name alone when nothing is marked).
+ * The job hash has its known value and ignores exactly the output-role keys; roles, job
+ * comparison, value access and the job JSON (with its registers per n) behave.
  * The jobs directory is found from this file's path (tests run without arguments). */
 #include <dirent.h>
 #include <stdint.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "bps_test.h"
+#include "bpscan/hash.h"
 #include "bpscan/job.h"
 
 static char jobs_dir[1024];
@@ -523,6 +526,137 @@ static void test_load_errors(void) {
   bps_job_free(NULL);
 }
 
+/* The job hash, the roles, job comparison, value access and the job JSON. */
+static void test_hash_roles_json(void) {
+  /* known value: the job_hash that bpscan stored for this job before the hash came from
+   * the key table (reference file quickstart.h5: jobs/quickstart.ini with qubits 1:5,
+   * samples 64) */
+  const char *qs = "[scan]\nqubits = 1:5\nsamples = 64\nblock = 50\n[dqnn]\nperceptron = toy\n"
+                   "[output]\npath = quickstart.h5\n";
+  bps_job job, other;
+  CHECK_OK(bps_job_parse(qs, "t", NULL, 0, &job));
+  CHECK(bps_job_hash(&job) == UINT64_C(0x6042f57a726e9fe0));
+  /* the rule: FNV-1a of the canonical text without the output-role lines */
+  const char *cut = strstr(job.text, "path = quickstart.h5\n");
+  const char *tail = strstr(job.text, "checkpoint_seconds = 300\n");
+  CHECK(cut && tail && !strcmp(tail, "checkpoint_seconds = 300\n"));
+  if (cut && tail) {
+    uint64_t h = bps_fnv1a(job.text, (size_t)(cut - job.text), BPS_FNV_OFFSET);
+    const char *mid = cut + strlen("path = quickstart.h5\n");
+    h = bps_fnv1a(mid, (size_t)(tail - mid), h);
+    CHECK(h == bps_job_hash(&job));
+  }
+  /* output keys do not change the hash or the comparison; every other role does */
+  const char *out[] = {"output.path=elsewhere.h5", "output.checkpoint_seconds=1"};
+  CHECK_OK(bps_job_parse(qs, "t", out, 2, &other));
+  char d[300];
+  CHECK(bps_job_hash(&other) == bps_job_hash(&job) && strcmp(other.text, job.text));
+  CHECK(bps_job_diff(&job, &other, BPS_ROLES_NOT_OUTPUT, d, sizeof d) == 0 && !d[0]);
+  CHECK(bps_job_diff(&job, &other, BPS_ROLES_ALL, d, sizeof d) == 1);
+  CHECK(!strcmp(d, "in [output]: 'path = quickstart.h5' vs 'path = elsewhere.h5'"));
+  bps_job_free(&other);
+  static const char *const changes[] = {"scan.seed=2", "scan.block=7", "output.store_samples=no",
+                                        "noise.p=0.5", "noise.channel=dephasing"};
+  static const int role[] = {BPS_ROLE_ENSEMBLE, BPS_ROLE_LAYOUT, BPS_ROLE_LAYOUT,
+                             BPS_ROLE_RESULT, BPS_ROLE_RESULT};
+  for (int i = 0; i < 5; i++) {
+    const char *set[2] = {changes[i], "noise.channel=depolarizing"};
+    CHECK_OK(bps_job_parse(qs, "t", set, i == 3 ? 2 : 1, &other));
+    CHECK(bps_job_hash(&other) != bps_job_hash(&job));
+    CHECK(bps_job_diff(&job, &other, BPS_ROLES_NOT_OUTPUT, d, sizeof d) == 1);
+    unsigned only_result = BPS_ROLE_BIT(BPS_ROLE_RESULT);
+    CHECK(bps_job_diff(&job, &other, only_result, d, sizeof d) == (role[i] == BPS_ROLE_RESULT));
+    CHECK(bps_job_diff(&job, &other, BPS_ROLES_ALL & ~BPS_ROLE_BIT(role[i]), d, sizeof d) == 0);
+    bps_job_free(&other);
+  }
+  CHECK_OK(bps_job_parse("[scan]\nmodel = vh\nqubits = 2\n", "t", NULL, 0, &other));
+  CHECK(bps_job_diff(&job, &other, BPS_ROLES_ALL, d, sizeof d) == 1);
+  CHECK(!strcmp(d, "in [scan]: 'model = dqnn' vs 'model = vh'"));
+  bps_job_free(&other);
+
+  /* roles of the table */
+  CHECK(bps_job_key_role("scan", "qubits") == BPS_ROLE_ENSEMBLE);
+  CHECK(bps_job_key_role("scan", "samples") == BPS_ROLE_ENSEMBLE);
+  CHECK(bps_job_key_role("scan", "seed") == BPS_ROLE_ENSEMBLE);
+  CHECK(bps_job_key_role("scan", "block") == BPS_ROLE_LAYOUT);
+  CHECK(bps_job_key_role("output", "store_samples") == BPS_ROLE_LAYOUT);
+  CHECK(bps_job_key_role("output", "path") == BPS_ROLE_OUTPUT);
+  CHECK(bps_job_key_role("output", "checkpoint_seconds") == BPS_ROLE_OUTPUT);
+  CHECK(bps_job_key_role("scan", "mode") == BPS_ROLE_RESULT);
+  CHECK(bps_job_key_role("dqnn", "widths") == BPS_ROLE_RESULT);
+  CHECK(bps_job_key_role("scan", "nope") == -1 && bps_job_key_role(NULL, "seed") == -1);
+
+  /* values: every key of the canonical text, in order, through bps_job_key */
+  char v[300], line[400];
+  const char *sec, *key;
+  bps_job_role r;
+  int i = 0;
+  size_t pos = 0;
+  for (; bps_job_key(&job, i, &sec, &key, &r, v, sizeof v); i++) {
+    snprintf(line, sizeof line, "%s = %s\n", key, v);
+    const char *at = strstr(job.text + pos, line);
+    CHECK(at != NULL && (at == job.text + pos || at[-1] == '\n'));
+    if (at) pos = (size_t)(at - job.text) + strlen(line);
+    CHECK(bps_job_key_role(sec, key) == (int)r);
+  }
+  CHECK(i == 22 && pos == strlen(job.text)); /* scan 7, dqnn 3, cost 4, gradient 2, noise 3, output 3 */
+  CHECK(bps_job_value(&job, "scan", "qubits", v, sizeof v) == 1 && !strcmp(v, "1:5"));
+  CHECK(bps_job_value(&job, "noise", "p", v, sizeof v) == 1 && !strcmp(v, "0"));
+  CHECK(bps_job_value(&job, "vh", "visible", v, sizeof v) == 0 && !v[0]); /* not a vh job */
+  CHECK(bps_job_value(&job, "scan", "bogus", v, sizeof v) == 0);
+
+  /* JSON: the whole object of a small hea job (the README layout) */
+  char *json = NULL;
+  const char *hea_sets[] = {"output.path=a \"b\"\\c.h5"};
+  CHECK_OK(bps_job_parse("[scan]\nmodel = hea\nqubits = 2,4\nsamples = 10\n", "t", hea_sets, 1,
+                         &other));
+  CHECK_OK(bps_job_json(&other, &json));
+  const char *want =
+      "{\"format\": 1, \"model\": \"hea\", \"mode\": \"gradient\", \"sections\": "
+      "{\"scan\": {\"model\": \"hea\", \"qubits\": \"2,4\", \"samples\": 10, \"seed\": 1, "
+      "\"block\": 32, \"representation\": \"auto\", \"mode\": \"gradient\"}, "
+      "\"hea\": {\"ansatz\": \"mcclean\", \"layers\": 0}, "
+      "\"cost\": {\"type\": \"global\", \"inputs\": \"zero\", \"targets\": \"zero\", \"pairs\": 1}, "
+      "\"gradient\": {\"method\": \"adjoint\", \"params\": \"all\"}, "
+      "\"noise\": {\"channel\": \"none\", \"p\": 0, \"placement\": \"gate\"}, "
+      "\"output\": {\"path\": \"a \\\"b\\\"\\\\c.h5\", \"store_samples\": true, "
+      "\"checkpoint_seconds\": 300}}, "
+      "\"roles\": {\"scan\": {\"model\": \"result\", \"qubits\": \"ensemble\", \"samples\": "
+      "\"ensemble\", \"seed\": \"ensemble\", \"block\": \"layout\", \"representation\": "
+      "\"result\", \"mode\": \"result\"}, \"hea\": {\"ansatz\": \"result\", \"layers\": "
+      "\"result\"}, \"cost\": {\"type\": \"result\", \"inputs\": \"result\", \"targets\": "
+      "\"result\", \"pairs\": \"result\"}, \"gradient\": {\"method\": \"result\", \"params\": "
+      "\"result\"}, \"noise\": {\"channel\": \"result\", \"p\": \"result\", \"placement\": "
+      "\"result\"}, \"output\": {\"path\": \"output\", \"store_samples\": \"layout\", "
+      "\"checkpoint_seconds\": \"output\"}}, "
+      "\"qubits\": [2, 4], \"per_n\": [{\"n\": 2, \"layers\": 2}, {\"n\": 4, \"layers\": 4}]}";
+  CHECK(json && !strcmp(json, want));
+  if (json && strcmp(json, want)) fprintf(stderr, "job_json:\n%s\nwant:\n%s\n", json, want);
+  free(json);
+  bps_job_free(&other);
+  /* registers of the other models */
+  CHECK_OK(bps_job_parse("[scan]\nqubits = 2:3\n[dqnn]\nwidths = 2, n ,2n-1\n", "t", NULL, 0,
+                         &other));
+  CHECK_OK(bps_job_json(&other, &json));
+  CHECK(json && contains(json, "\"per_n\": [{\"n\": 2, \"widths\": [2, 2, 3]}, "
+                               "{\"n\": 3, \"widths\": [2, 3, 5]}]}"));
+  CHECK(json && contains(json, "\"widths\": \"2,n,2n-1\""));
+  free(json);
+  bps_job_free(&other);
+  CHECK_OK(bps_job_parse("[scan]\nmodel = qbm\nqubits = 3\n[qbm]\nvisible = 2\nhidden = 2n\n"
+                         "pauli = ZX\n", "t", NULL, 0, &other));
+  CHECK_OK(bps_job_json(&other, &json));
+  CHECK(json && contains(json, "\"per_n\": [{\"n\": 3, \"n_visible\": 2, \"n_hidden\": 6}]}"));
+  CHECK(json && contains(json, "\"onsite_sigma\": 0.1"));
+  free(json);
+  bps_job_free(&other);
+  bps_job empty;
+  memset(&empty, 0, sizeof empty);
+  CHECK_FAILS(bps_job_json(&empty, &json), BPS_ERR_ARG);
+  CHECK(json == NULL);
+  bps_job_free(&job);
+}
+
 int main(void) {
   find_jobs_dir();
   char dir[2048];
@@ -538,6 +672,7 @@ int main(void) {
   test_defaults();
   test_qubits();
   test_overrides();
+  test_hash_roles_json();
   test_values();
   test_load_errors();
   return bps_test_result("t020-job-parse");

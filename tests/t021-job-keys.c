@@ -1,5 +1,6 @@
 /* t021: the key reference generated from the job key table. The Markdown table has one row
- * per key of every section, well-formed (5 cells, no stray '|'), and the plain-text help
+ * per key of every section, well-formed (6 cells, no stray '|'), its role column agrees with
+ * bps_job_key_role and the roles are explained, and the plain-text help
  * names every key too; every key and section appears in the fuzzing dictionary; jobs/README.md
  * holds the current Markdown table. Keys are
  * discovered from the canonical text of one job per model, so this test needs no access
@@ -36,9 +37,11 @@ int main(void) {
   char *md = capture(1), *txt = capture(0);
   CHECK(md && txt);
   if (!md || !txt) return bps_test_result("t021-job-keys");
-  CHECK(strstr(md, "| section | key | default | allowed values | meaning |") != NULL);
+  CHECK(strstr(md, "| section | key | default | allowed values | role | meaning |") != NULL);
+  CHECK(strstr(md, "\nRoles say what a different value changes: result = ") != NULL);
+  CHECK(strstr(txt, "\nRoles say what a different value changes: result = ") != NULL);
 
-  /* every Markdown table row: 6 unescaped pipes (5 cells) */
+  /* every Markdown table row: 7 unescaped pipes (6 cells) */
   int rows = 0;
   for (char *p = md; *p;) {
     char *nl = strchr(p, '\n');
@@ -46,8 +49,8 @@ int main(void) {
     if (len && p[0] == '|') {
       int pipes = 0;
       for (size_t i = 0; i < len; i++) pipes += p[i] == '|' && (i == 0 || p[i - 1] != '\\');
-      CHECK(pipes == 6);
-      if (pipes != 6) fprintf(stderr, "bad row: %.*s\n", (int)len, p);
+      CHECK(pipes == 7);
+      if (pipes != 7) fprintf(stderr, "bad row: %.*s\n", (int)len, p);
       rows++;
     }
     p += len + (nl ? 1 : 0);
@@ -93,8 +96,27 @@ int main(void) {
       *eq = 0;
       char want[512];
       snprintf(want, sizeof want, "| `%s` | `%s` |", section, line);
-      CHECK(strstr(md, want) != NULL);
-      if (!strstr(md, want)) fprintf(stderr, "Markdown reference lacks %s\n", want);
+      char *row = strstr(md, want);
+      CHECK(row != NULL);
+      if (!row) fprintf(stderr, "Markdown reference lacks %s\n", want);
+      /* the role cell (the fifth) names the key's role */
+      static const char *const role_names[] = {"result", "ensemble", "layout", "output"};
+      char secname[64];
+      snprintf(secname, sizeof secname, "%.*s", (int)strlen(section) - 2, section + 1);
+      int role = bps_job_key_role(secname, line);
+      CHECK(role >= 0 && role < 4);
+      if (row && role >= 0 && role < 4) {
+        const char *cell = row;
+        for (int c = 0; c < 4 && cell; c++) { /* to the fifth unescaped '|' */
+          cell = strchr(cell + 1, '|');
+          while (cell && cell[-1] == '\\') cell = strchr(cell + 1, '|');
+        }
+        char rc[64];
+        snprintf(rc, sizeof rc, "| %s |", role_names[role]);
+        CHECK(cell && !strncmp(cell, rc, strlen(rc)));
+        if (!cell || strncmp(cell, rc, strlen(rc)))
+          fprintf(stderr, "row %s: role cell is not '%s'\n", want, rc);
+      }
       snprintf(want, sizeof want, "\n  %s = ", line);
       CHECK(strstr(txt, want) != NULL);
       snprintf(want, sizeof want, "\"%s\"", line);
@@ -135,6 +157,7 @@ int main(void) {
   }
   /* qubits is required: the reference says so */
   CHECK(strstr(md, "| `[scan]` | `qubits` | (required) |") != NULL);
+  CHECK(strstr(md, "| `[output]` | `path` | `results.h5` | file path | output |") != NULL);
   /* one row per distinct key (plus the header and separator rows): no key of the table is
    * missing from every model's canonical text */
   printf("markdown rows %d, distinct keys %d (%d with repeats)\n", rows, ndistinct, keys);

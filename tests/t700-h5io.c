@@ -11,7 +11,9 @@
  * (write-read-write gives the same bytes), the statistics equal bps_result_n_stats's,
  * inconsistent landscape results are refused, info prints the landscape table, and
  * bps_merge_results merges landscape pieces into the bytes of a single run (and refuses
- * mixed or differently shaped pieces). (Tests may include <hdf5.h>; src/ may not, except
+ * mixed or differently shaped pieces). The root attribute job_json is job.c's JSON of the
+ * stored job text; a result whose job text is not a job is refused; info parses the stored
+ * job text with job.c and says so when it cannot. (Tests may include <hdf5.h>; src/ may not, except
  * src/h5io.c.) */
 #include "bpscan/merge.h"
 #include <dirent.h>
@@ -26,6 +28,7 @@
 
 #include "bps_test.h"
 #include "bpscan/h5io.h"
+#include "bpscan/job.h"
 #include "bpscan/version.h"
 #include "t700-synth.h"
 
@@ -285,6 +288,16 @@ static void check_file(const char *path, const bps_result *res) {
   check_attr_str(f, "git_commit", BPS_GIT_COMMIT);
   check_attr_str(f, "job", res->job_text);
   CHECK(attr_u64(f, "job_hash") == res->job_hash);
+  {
+    /* job_json: job.c's JSON of the stored job text */
+    bps_job job;
+    char *json = NULL;
+    CHECK_OK(bps_job_parse(res->job_text, "t700", NULL, 0, &job));
+    CHECK_OK(bps_job_json(&job, &json));
+    if (json) check_attr_str(f, "job_json", json);
+    free(json);
+    bps_job_free(&job);
+  }
   CHECK(attr_u64(f, "seed") == res->seed);
   check_attr_str(f, "model", "dqnn");
   check_attr_str(f, "grad_method", "adjoint");
@@ -433,6 +446,20 @@ static void check_file(const char *path, const bps_result *res) {
 }
 
 /* ---- bps_h5_info ---- */
+
+/* Replace the root attribute job of the file at path by text (a file of another version). */
+static void set_job_attr(const char *path, const char *text) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  CHECK(f >= 0);
+  if (f < 0) return;
+  hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  CHECK(H5Adelete(f, "job") >= 0);
+  hid_t a = H5Acreate2(f, "job", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  CHECK(a >= 0 && H5Awrite(a, t, &text) >= 0);
+  H5Aclose(a), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+}
 
 static char *info_text(const char *path, int *rc) {
   FILE *t = tmpfile();
@@ -740,6 +767,17 @@ static void test_merge_landscape(void) {
   }
   CHECK_OK(bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg));
   CHECK(merged.nn == full.nn);
+  {
+    /* the merged job: job.c's canonical text with [output] path = merged_p, as
+     * `bpscan run -o merged_p` would store it */
+    char set[600];
+    const char *sets[1] = {set};
+    bps_job want;
+    snprintf(set, sizeof set, "output.path=%s", merged_p);
+    CHECK_OK(bps_job_parse(full.job_text, "t700", sets, 1, &want));
+    CHECK(merged.job_text && want.text && !strcmp(merged.job_text, want.text));
+    bps_job_free(&want);
+  }
   for (int i = 0; i < merged.nn && i < full.nn; i++)
     check_same_land(merged.per_n[i].land, full.per_n[i].land, S);
   /* the provenance of a merge differs by design: take the single run's, then compare bytes */
@@ -795,6 +833,20 @@ static void test_merge_landscape(void) {
   memcpy(l2->directions, "plane", 6);
   REFUSED("differ in the landscape directions");
   memcpy(l2->directions, dirs, sizeof dirs);
+  /* jobs are compared by job.c on every key but the output ones */
+  const char *text1 = rd[1].job_text;
+  rd[1].job_text = SYNTH_JOB "\n[output]\npath = elsewhere.h5\ncheckpoint_seconds = 7\n";
+  CHECK_OK(bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg));
+  bps_h5_result_free(&merged);
+  rd[1].job_text = SYNTH_JOB "\n[output]\nstore_samples = false\n";
+  REFUSED("are pieces of different jobs (job hash fedcba9876543210 vs fedcba9876543210) (first "
+          "difference, in [output]: 'store_samples = true' vs 'store_samples = false')");
+  rd[1].job_text = "[scan]\nmodel = vh\nqubits = 4,6\n";
+  REFUSED("(first difference, in [scan]: 'model = dqnn' vs 'model = vh')");
+  rd[1].job_text = "[scan]\nqubits = 4,6\nbogus = 1\n";
+  REFUSED("piece0.h5': its job text is not a job this bpscan reads (the stored job text:3: "
+          "[scan] bogus: unknown key");
+  rd[1].job_text = text1;
 #undef REFUSED
   CHECK_OK(bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg)); /* restored */
   bps_h5_result_free(&merged);
@@ -923,7 +975,7 @@ int main(void) {
   check_has(t, "  widths        n,n\n");
   check_has(t, "  perceptron    haar\n  depth         0\n  cost          global\n"
                "  noise         depolarizing, p = 0.01\n  representation auto\n");
-  check_has(t, "  qubits        4:6:2\n");
+  check_has(t, "  qubits        4,6\n"); /* canonical spelling of the stored 4:6:2 */
   check_has(t, "  samples       100\n");
   check_has(t, "  seed          18446744073709551557\n");
   check_has(t, "  grad method   adjoint\n");
@@ -948,8 +1000,8 @@ int main(void) {
   free(t);
 
   /* info: an incomplete scan (n = 8 never written, n = 6 cut short) */
-  res.job_text = "[scan]\nmodel = dqnn\nwidths = n,n\nqubits = 4 : 8 : 2  # a comment\n"
-                 "samples = 100\n";
+  res.job_text = "[scan]\nmodel = dqnn\nqubits = 4 : 8 : 2  # a comment\nsamples = 100\n"
+                 "[dqnn]\nwidths = n,n\n";
   res.per_n[1].samples = 50;
   CHECK_OK(bps_h5_write(out2, &res, 0));
   t = info_text(out2, &rc);
@@ -957,12 +1009,22 @@ int main(void) {
   check_has(t, "completeness: INCOMPLETE: n = 8 missing; n = 6 has 50 of 100 samples\n");
   free(t);
   unlink(out2);
-  /* info: a job without the keys */
+  /* the writer refuses a job text that is not a job (it stores job.c's JSON of it) */
   res.job_text = "model = dqnn\n";
+  rc = bps_h5_write(out2, &res, 0);
+  CHECK(rc == BPS_ERR_ARG && strstr(bps_error_message(), "outside any section"));
+  bps_error_clear();
+  CHECK(access(out2, F_OK) != 0);
+  /* info: a stored job text this bpscan does not read (another version's keys) */
+  res.job_text = SYNTH_JOB;
   CHECK_OK(bps_h5_write(out2, &res, 0));
+  set_job_attr(out2, "[scan]\nmodel = dqnn\nqubits = 4,6\nsamples = 100\nfuture_key = 1\n");
   t = info_text(out2, &rc);
   CHECK(rc == BPS_OK);
-  check_has(t, "completeness: unknown (the job text has no readable 'qubits' and 'samples' keys)");
+  check_has(t, "  job text      not a job this bpscan reads (");
+  check_has(t, "future_key: unknown key");
+  check_has(t, "  qubits        ?\n");
+  check_has(t, "completeness: unknown (no job this bpscan reads: see 'job text' above)");
   free(t);
   unlink(out2);
   res.job_text = SYNTH_JOB;

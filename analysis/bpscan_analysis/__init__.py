@@ -20,14 +20,14 @@ from .errors import AnalysisError
 from .estimators import mean_se, mean_var_se, var_se
 from .fitting import FitResult, ModelFit, fit_all, fit_series, wls
 from .landscape import (LandscapePoint, LandscapeReport, LandscapeSummary, LipschitzLaw,
-                        analyze_landscape, fit_lipschitz, fourier_upsample, pattern_eval,
-                        summarize, vh_registers)
+                        analyze_landscape, fit_lipschitz, fourier_upsample, summarize,
+                        vh_registers)
 from .landscape_plots import plot_images, plot_lipschitz, plot_spectra, plot_spread
 from .page import PageComparison, compare_all, compare_page
 from .plots import plot_diagnostics, plot_layer_heatmap, plot_variance
 from .report import Report, analyze
 from .results import (LandscapeData, QubitData, ResultFile, Scan, column_stats, group_files, load,
-                      merge_files, parse_job, read_result)
+                      job_settings, merge_files, read_result)
 from .series import (Series, cost_series, diag_series, from_samples, grad_series, layer_matrix,
                      series_for)
 from .tables import format_page, format_table, report_dict, write_csv, write_json
@@ -37,11 +37,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AnalysisError", "FitResult", "LandscapeData", "LandscapePoint", "LandscapeReport",
     "LandscapeSummary", "LipschitzLaw", "analyze_landscape", "column_stats", "fit_lipschitz",
-    "fourier_upsample", "pattern_eval", "plot_images", "plot_lipschitz", "plot_spectra",
+    "fourier_upsample", "plot_images", "plot_lipschitz", "plot_spectra",
     "plot_spread", "summarize", "vh_registers", "ModelFit", "PageComparison", "QubitData", "Report",
     "ResultFile", "Scan", "Series", "analyze", "compare_all", "compare_page", "cost_series",
     "diag_series", "fit_all", "from_samples", "fit_series", "format_page", "format_table", "grad_series",
-    "group_files", "layer_matrix", "load", "mean_se", "mean_var_se", "merge_files", "parse_job",
+    "group_files", "job_settings", "layer_matrix", "load", "mean_se", "mean_var_se", "merge_files",
     "plot_diagnostics", "plot_layer_heatmap", "plot_variance", "read_result", "report_dict",
     "series_for", "var_se", "wls", "write_csv", "write_json",
 ]

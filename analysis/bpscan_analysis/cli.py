@@ -12,9 +12,9 @@ Fit the variance of the gradient (and of the cost, and the state diagnostics) of
 result files against the qubit count n: is it a barren plateau (exponential decay) or not
 (polynomial)?
 
-Files of the same job (same job_hash, or the same job text apart from [output] path and
-checkpoint_seconds) are merged by qubit count, e.g. the pieces of an array job; different
-jobs are separate series. Every statistic is recomputed from the per-sample rows.
+Files of the same job (same job_hash, or the same values of every job key but the output
+ones, [output] path and checkpoint_seconds, by the job_json attribute) are merged by qubit
+count, e.g. the pieces of an array job; different jobs are separate series. Every statistic is recomputed from the per-sample rows.
 
 Definitions: Var ∝ base^(-n), i.e. ln Var = c - n ln(base), fitted by weighted least squares
 on ln Var with weights (Var/SE)^2; log2 rate = log2(base) bits per qubit, positive = decay
@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--nmin", type=int, help="smallest n in the fits")
     g.add_argument("--nmax", type=int, help="largest n in the fits")
     g.add_argument("--merge", choices=MERGE_MODES, default="job",
-                   help="job (default): merge files of the same job; ensemble: also ignore "
-                        "[scan] qubits/samples/seed/block (pool runs of the same ensemble); "
+                   help="job (default): merge files of the same job; ensemble: compare only "
+                        "the keys of role result, ignoring [scan] qubits/samples/seed/block and "
+                        "[output] store_samples (pool runs of the same ensemble); "
                         "none: every file its own series")
     g.add_argument("--label", action="append", metavar="NAME",
                    help="name of the next series (job), in order of first appearance; repeatable")

@@ -30,7 +30,6 @@ As in fitting.py, the covariance is inflated by chi2/dof when that exceeds 1 (Bi
 with Student-t quantiles. Other models get the free slope of log2 L against n.
 """
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -42,48 +41,26 @@ from .results import Scan, load
 
 TOL = 1e-9                  # self-check: relative tolerance ("rounding level")
 REL_SE_MIN = 1e-9           # points with a smaller relative SE are deterministic: not fitted
-MAX_QUBITS = 62             # pattern values must lie in 1..MAX_QUBITS (a sanity bound)
 
 # ------------------------------------------------------------------------------------------
-# Width patterns (src/model.c bps_pattern_eval)
+# Registers (bpscan evaluates the visible/hidden patterns; the file's job_json holds them)
 
-_ENTRY = re.compile(r"^(?:(?P<k>[0-9]+)(?P<n>\*?n)?|(?P<bare>n))(?:(?P<sign>[+-])(?P<j>[0-9]+))?$")
-
-
-def pattern_eval(pattern: str, n: int) -> List[int]:
-    """Evaluate a width pattern at n, as bpscan's bps_pattern_eval: comma-separated entries,
-    each an integer, n, k*n or kn, optionally followed by +j or -j (whitespace ignored).
-    Every value must be >= 1. AnalysisError otherwise."""
-    out = []
-    for raw in str(pattern).split(","):
-        tok = "".join(raw.split())
-        m = _ENTRY.match(tok)
-        if not tok or not m:
-            raise AnalysisError("bad width entry '%s' in pattern '%s' (use integers, n, n+k, n-k, "
-                                "k*n)" % (tok, pattern))
-        if m.group("bare"):
-            v = n
-        else:
-            v = int(m.group("k")) * (n if m.group("n") else 1)
-        if m.group("sign"):
-            v = v + int(m.group("j")) if m.group("sign") == "+" else v - int(m.group("j"))
-        if not 1 <= v <= MAX_QUBITS:
-            raise AnalysisError("width entry '%s' gives %d qubits at n = %d" % (tok, v, n))
-        out.append(v)
-    return out
-
-
-def vh_registers(settings: Dict[str, str], n: int) -> Optional[Tuple[int, int]]:
-    """(n_v, n_h) of a visible/hidden model at n (defaults visible = 1, hidden = n, as
-    bpscan), None for other models."""
-    model = settings.get("scan.model", "")
-    if model not in ("vh", "qbm"):
+def vh_registers(scan: Scan, n: int) -> Optional[Tuple[int, int]]:
+    """(n_v, n_h) of a visible/hidden model (vh, qbm) at n, None for other models: from the
+    job_json registers, or, for files written before job_json, from the /n{N} attributes
+    (diag_qubits = n_v, the visible qubits; q_out = n_v + n_h)."""
+    if scan.model not in ("vh", "qbm"):
         return None
-    vis = pattern_eval(settings.get(model + ".visible", "1"), n)
-    hid = pattern_eval(settings.get(model + ".hidden", "n"), n)
-    if len(vis) != 1 or len(hid) != 1:
-        raise AnalysisError("%s: visible and hidden must be single entries" % model)
-    return vis[0], hid[0]
+    reg = scan.registers(n)
+    if reg is not None:
+        return int(reg["n_visible"]), int(reg["n_hidden"])
+    q = scan.data.get(n)
+    if q is None or not 1 <= q.diag_qubits < q.q_out:
+        raise AnalysisError("%s: n=%d: no visible/hidden registers (no job_json, and /n%d has "
+                            "diag_qubits %d, q_out %d)" % (scan.name, n, n,
+                                                           q.diag_qubits if q else 0,
+                                                           q.q_out if q else 0))
+    return q.diag_qubits, q.q_out - q.diag_qubits
 
 
 # ------------------------------------------------------------------------------------------
@@ -184,7 +161,7 @@ def reduce_n(scan: Scan, n: int, tol: float = TOL) -> LandscapePoint:
     d = L.directions
     pt = LandscapePoint(n=n, samples=L.samples, directions=d, degree=[int(k) for k in L.degree],
                         size=[int(k) for k in L.size])
-    reg = vh_registers(scan.settings, n)
+    reg = vh_registers(scan, n)
     if reg:
         pt.n_v, pt.n_h = reg
     for name in ("lipschitz", "bernstein", "spread", "cut_var", "cut_mean"):

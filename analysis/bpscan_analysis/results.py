@@ -5,12 +5,17 @@ or ``bpscan merge``) writes. A *scan* is one job: the files of the same job are 
 qubit count, concatenating their per-sample rows, and every statistic is recomputed from
 the merged ``grad`` / ``cost`` / ``diag`` rows (the stored summary attributes are not used).
 
-Two files belong to the same job when (``merge="job"``, the default) they have the same
-``job_hash`` root attribute, or the same job text once the ``[output]`` lines ``path`` and
-``checkpoint_seconds`` are left out. ``merge="ensemble"`` also leaves out the ``[scan]``
-keys ``qubits``, ``samples``, ``seed`` and ``block``, which choose *which* samples of the
-same random ensemble are drawn, not the ensemble; this pools runs with different seeds or
-qubit ranges. ``merge="none"`` keeps every file separate.
+What a job is comes from bpscan, never from parsing the job text here: the root attribute
+``job_json`` (README "Result files") holds every key's resolved value and *role* and the
+registers per qubit count. Two files belong to the same job when (``merge="job"``, the
+default) they have the same ``job_hash`` root attribute, or the same values of every key but
+those of role ``output`` (``[output] path``, ``checkpoint_seconds``). ``merge="ensemble"``
+compares only the keys of role ``result``, leaving out those that choose *which* samples of
+the same random ensemble are drawn (role ``ensemble``: qubits, samples, seed) and how they
+are stored (role ``layout``: block, store_samples); this pools runs with different seeds or
+qubit ranges. ``merge="none"`` keeps every file separate. Files written before bpscan stored
+``job_json`` are grouped by ``job_hash`` alone, know only their model (root attribute), and
+cannot be pooled with ``merge="ensemble"`` (a clear error).
 
 Every sample is identified by (seed, sample number): the sample number is the row number in
 a complete scan and ``sample_index`` in an array-job piece. The same sample met twice with
@@ -24,6 +29,7 @@ one per-sample dataset per field (``lipschitz`` [S] or [S, P], ``power``, ``imag
 They are read into ``QubitData.land`` (a ``LandscapeData``) and merged row by row together
 with the gradient rows; their statistics, like all others, are recomputed from the rows.
 """
+import json
 import math
 import os
 import re
@@ -36,9 +42,9 @@ from .errors import AnalysisError
 
 SCHEMA_VERSION = 1
 DIAG_COLUMNS = ("purity", "entropy", "renyi2", "trace_distance")
-OUTPUT_KEYS_IGNORED = ("output.path", "output.checkpoint_seconds")
-ENSEMBLE_KEYS_IGNORED = ("scan.qubits", "scan.samples", "scan.seed", "scan.block")
 MERGE_MODES = ("job", "ensemble", "none")
+# the key roles (job_json "roles") that must agree for files to merge, per merge mode
+MERGE_ROLES = {"job": ("result", "ensemble", "layout"), "ensemble": ("result",)}
 REQUIRED_N_DATASETS = ("grad", "cost", "diag", "param_names")
 MODES = ("gradient", "landscape")
 DIRECTIONS = ("random", "axes", "plane")
@@ -60,26 +66,28 @@ def _h5py():
 # Job texts
 
 
-def parse_job(text: str) -> Dict[str, str]:
-    """``{"section.key": "value"}`` of an INI job text (the canonical text stored in ``job``)."""
+def job_settings(job_json: Optional[dict]) -> Dict[str, str]:
+    """``{"section.key": "value"}`` of a file's job_json (every key of the job, values spelled
+    as strings: booleans ``true``/``false``); ``{}`` when there is none."""
     out: Dict[str, str] = {}
-    section = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-            continue
-        if "=" in line:
-            k, v = line.split("=", 1)
-            out["%s.%s" % (section, k.strip())] = v.strip()
+    for sec, keys in ((job_json or {}).get("sections") or {}).items():
+        for k, v in keys.items():
+            out["%s.%s" % (sec, k)] = ("true" if v else "false") if isinstance(v, bool) else str(v)
     return out
 
 
-def job_identity(text: str, ignore: Sequence[str] = OUTPUT_KEYS_IGNORED) -> Tuple[Tuple[str, str], ...]:
-    """The job as a sorted tuple of (key, value), without the keys in ``ignore``."""
-    return tuple(sorted((k, v) for k, v in parse_job(text).items() if k not in ignore))
+def job_roles(job_json: Optional[dict]) -> Dict[str, str]:
+    """``{"section.key": role}`` of a file's job_json; ``{}`` when there is none."""
+    return {"%s.%s" % (sec, k): r for sec, keys in ((job_json or {}).get("roles") or {}).items()
+            for k, r in keys.items()}
+
+
+def job_identity(job_json: dict, roles: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
+    """The job as a sorted tuple of (key, value) over the keys whose role is in ``roles``."""
+    kinds = job_roles(job_json)
+    return tuple(sorted(("%s.%s" % (sec, k), json.dumps(v))
+                        for sec, keys in job_json["sections"].items() for k, v in keys.items()
+                        if kinds.get("%s.%s" % (sec, k)) in roles))
 
 
 # ------------------------------------------------------------------------------------------
@@ -193,12 +201,13 @@ class ResultFile:
     slice_count: int
     data: Dict[int, QubitData]
     mode: str = "gradient"      # root attribute mode ("gradient" when absent)
+    job_json: Optional[dict] = None   # root attribute job_json; None in files written before it
 
     @property
     def provenance(self) -> Dict[str, object]:
         """The root attributes except the job text, plus the path (for tables and JSON)."""
         p = {"path": self.path}
-        p.update({k: v for k, v in self.attrs.items() if k != "job"})
+        p.update({k: v for k, v in self.attrs.items() if k not in ("job", "job_json")})
         return p
 
 
@@ -207,10 +216,24 @@ class Scan:
     """One job: the merged samples of every file of that job, by qubit count."""
     name: str
     job: str                      # the job text of the first file
-    settings: Dict[str, str]      # parse_job(job)
+    settings: Dict[str, str]      # job_settings(job_json); {"scan.model": ...} without job_json
     files: List[ResultFile]       # the files merged into this scan (data not kept twice)
     data: Dict[int, QubitData]
     warnings: List[str] = field(default_factory=list)
+    job_json: Optional[dict] = None   # the first file's job_json (None: written before it)
+
+    @property
+    def roles(self) -> Dict[str, str]:
+        """``{"section.key": role}`` (empty for files without job_json)."""
+        return job_roles(self.job_json)
+
+    def registers(self, n: int) -> Optional[dict]:
+        """The job_json registers at n (dqnn ``widths``; vh/qbm ``n_visible``, ``n_hidden``;
+        hea ``layers``), or None (no job_json, or n not in the job)."""
+        for r in (self.job_json or {}).get("per_n", ()):
+            if r.get("n") == n:
+                return r
+        return None
 
     @property
     def n(self) -> np.ndarray:
@@ -406,8 +429,19 @@ def read_result(path: str) -> ResultFile:
             job = _attr(f, "job", path)
             if not isinstance(job, str):
                 raise AnalysisError("%s: root attribute 'job' is not a string" % path)
+            job_json = None
+            if "job_json" in attrs:
+                try:
+                    job_json = json.loads(attrs["job_json"])
+                except (TypeError, ValueError) as e:
+                    raise AnalysisError("%s: root attribute 'job_json' is not JSON (%s)"
+                                        % (path, e)) from None
+                if not isinstance(job_json, dict) or \
+                        not all(k in job_json for k in ("sections", "roles", "per_n")):
+                    raise AnalysisError("%s: root attribute 'job_json' lacks sections, roles or "
+                                        "per_n" % path)
             job_hash = int(attrs.get("job_hash", 0))
-            seed = int(attrs.get("seed", parse_job(job).get("scan.seed", 0) or 0))
+            seed = int(attrs.get("seed", job_settings(job_json).get("scan.seed", 0)))
             slice_count = int(attrs.get("slice_count", 1))
             slice_index = int(attrs.get("slice_index", 0))
             mode = str(attrs.get("mode", "gradient")).strip()
@@ -427,7 +461,8 @@ def read_result(path: str) -> ResultFile:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AnalysisError("%s: unreadable result file: %s" % (path, msg)) from None
     return ResultFile(path=path, attrs=attrs, job=job, job_hash=job_hash, seed=seed,
-                      slice_index=slice_index, slice_count=slice_count, data=data, mode=mode)
+                      slice_index=slice_index, slice_count=slice_count, data=data, mode=mode,
+                      job_json=job_json)
 
 
 # ------------------------------------------------------------------------------------------
@@ -534,9 +569,11 @@ def merge_files(files: List[ResultFile], name: str = "") -> Scan:
             if missing and not full:
                 warnings.append("array job (seed %d): piece(s) %s of %d missing"
                                 % (seed, ",".join(str(k) for k in missing), count))
-    job = files[0].job
-    return Scan(name=name, job=job, settings=parse_job(job), files=list(files), data=data,
-                warnings=warnings)
+    f0 = files[0]
+    settings = job_settings(f0.job_json) if f0.job_json is not None else \
+        {"scan.model": str(f0.attrs.get("model", ""))}
+    return Scan(name=name, job=f0.job, settings=settings, files=list(files), data=data,
+                warnings=warnings, job_json=f0.job_json)
 
 
 def group_files(files: List[ResultFile], merge: str = "job") -> List[List[ResultFile]]:
@@ -545,14 +582,18 @@ def group_files(files: List[ResultFile], merge: str = "job") -> List[List[Result
         raise AnalysisError("unknown merge mode '%s' (use %s)" % (merge, ", ".join(MERGE_MODES)))
     if merge == "none":
         return [[f] for f in files]
-    ignore = OUTPUT_KEYS_IGNORED + (ENSEMBLE_KEYS_IGNORED if merge == "ensemble" else ())
     groups: List[List[ResultFile]] = []
     keys: List[Tuple[set, set]] = []      # per group: job hashes, identities
     for f in files:
-        ident = job_identity(f.job, ignore)
+        if f.job_json is None and merge == "ensemble":
+            raise AnalysisError("%s: written by a bpscan without the job_json attribute (the "
+                                "roles of the job keys), which merge='ensemble' needs; use "
+                                "merge='job' (same job_hash)" % f.path)
+        ident = job_identity(f.job_json, MERGE_ROLES[merge]) if f.job_json is not None else None
         hit = None
         for i, (hashes, idents) in enumerate(keys):
-            if ident in idents or (merge == "job" and f.job_hash and f.job_hash in hashes):
+            if (ident is not None and ident in idents) or \
+                    (merge == "job" and f.job_hash and f.job_hash in hashes):
                 hit = i
                 break
         if hit is None:
@@ -599,10 +640,11 @@ def name_scans(scans: List[Scan], labels: Optional[Sequence[str]] = None) -> Non
     labels = list(labels or [])
     if len(labels) > len(scans):
         raise AnalysisError("%d labels given for %d series (jobs)" % (len(labels), len(scans)))
-    ignore = set(OUTPUT_KEYS_IGNORED) | {"output.store_samples", "scan.block"}
-    keys = sorted({k for s in scans for k in s.settings} - ignore)
+    roles = {k: r for s in scans for k, r in s.roles.items()}   # empty without job_json
+    keys = sorted(k for k in {k for s in scans for k in s.settings}
+                  if roles.get(k) in ("result", "ensemble"))    # not layout or output keys
     differ = [k for k in keys if len({s.settings.get(k, "") for s in scans}) > 1]
-    physics = [k for k in differ if k not in ENSEMBLE_KEYS_IGNORED]
+    physics = [k for k in differ if roles.get(k) == "result"]
     if physics and len({tuple(s.settings.get(k, "") for k in physics) for s in scans}) == len(scans):
         differ = physics   # name by what changes the physics when that tells the jobs apart
     used = set()

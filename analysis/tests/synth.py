@@ -4,6 +4,7 @@ Per-sample gradients are drawn from normals of known variance, so the exact Var[
 known; the cost and the diagnostics likewise. Used by the tests in place of the C program.
 """
 import hashlib
+import json
 import math
 
 import h5py
@@ -13,22 +14,72 @@ DIAG = ("purity", "entropy", "renyi2", "trace_distance")
 STR = h5py.string_dtype("utf-8")
 
 
+class JobText(str):
+    """A synthetic job text that also carries what bpscan stores in job_json for it: the keys
+    by section with their values and roles (``json``) and the registers at n
+    (``registers(n)``). Pass ``str(job)`` to write a file without job_json (an older bpscan)."""
+
+    def __new__(cls, entries, registers, extra=""):
+        text, sec = "", None
+        sections, roles = {}, {}
+        for section, key, value, role in entries:
+            if section != sec:
+                text += ("%s\n" % extra if sec == "noise" else "\n" if sec else "") + \
+                    "[%s]\n" % section
+                sec = section
+            spelled = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            text += "%s = %s\n" % (key, spelled)
+            sections.setdefault(section, {})[key] = value
+            roles.setdefault(section, {})[key] = role
+        self = super().__new__(cls, text)
+        self.json = {"format": 1, "model": sections["scan"]["model"],
+                     "mode": sections["scan"]["mode"], "sections": sections, "roles": roles}
+        self.registers = registers
+        return self
+
+
+def _scan_keys(model, qubits, samples, seed, mode):
+    return [("scan", "model", model, "result"), ("scan", "qubits", qubits, "ensemble"),
+            ("scan", "samples", samples, "ensemble"), ("scan", "seed", seed, "ensemble"),
+            ("scan", "block", 32, "layout"), ("scan", "representation", "auto", "result"),
+            ("scan", "mode", mode, "result")]
+
+
+def _tail_keys(path, landscape=None):
+    keys = [("gradient", "method", "adjoint", "result"), ("gradient", "params", "all", "result")]
+    if landscape:
+        keys += [("landscape", "directions", landscape[0], "result"),
+                 ("landscape", "pad", landscape[1], "result")]
+    return keys + [("noise", "channel", "none", "result"), ("noise", "p", 0, "result"),
+                   ("noise", "placement", "gate", "result"), ("output", "path", path, "output"),
+                   ("output", "store_samples", True, "layout"),
+                   ("output", "checkpoint_seconds", 300, "output")]
+
+
+# the widths patterns the synthetic jobs use, and their number of layers (all of width n)
+WIDTHS = {"n,n": 2, "n,n,n": 3}
+
+
 def job_text(cost="global", perceptron="haar", qubits="1:6", samples=1000, seed=1,
              path="synthetic.h5", widths="n,n", extra=""):
-    return ("[scan]\nmodel = dqnn\nqubits = %s\nsamples = %d\nseed = %d\nblock = 32\n"
-            "representation = auto\nmode = gradient\n\n[dqnn]\nwidths = %s\nperceptron = %s\n"
-            "depth = 0\n\n[cost]\ntype = %s\ninputs = zero\ntargets = zero\npairs = 1\n\n"
-            "[gradient]\nmethod = adjoint\nparams = all\n\n[noise]\nchannel = none\np = 0\n"
-            "placement = gate\n%s\n[output]\npath = %s\nstore_samples = true\n"
-            "checkpoint_seconds = 300\n" % (qubits, samples, seed, widths, perceptron, cost,
-                                             extra, path))
+    layers = WIDTHS[widths]
+    keys = _scan_keys("dqnn", qubits, samples, seed, "gradient") + [
+        ("dqnn", "widths", widths, "result"), ("dqnn", "perceptron", perceptron, "result"),
+        ("dqnn", "depth", 0, "result"), ("cost", "type", cost, "result"),
+        ("cost", "inputs", "zero", "result"), ("cost", "targets", "zero", "result"),
+        ("cost", "pairs", 1, "result")] + _tail_keys(path)
+    return JobText(keys, lambda n: {"widths": [n] * layers}, extra)
 
 
 def default_hash(job):
-    """Like bpscan's job_hash: a hash of the job text without [output] path/checkpoint_seconds."""
-    keep = [ln for ln in job.splitlines()
-            if not ln.replace(" ", "").startswith(("path=", "checkpoint_seconds="))]
-    return int.from_bytes(hashlib.sha256("\n".join(keep).encode()).digest()[:8], "little")
+    """Stands in for bpscan's job_hash: a hash of the job's keys without the output ones (of
+    the whole text for a job without job_json)."""
+    if hasattr(job, "json"):
+        roles = job.json["roles"]
+        keep = {s: {k: v for k, v in keys.items() if roles[s][k] != "output"}
+                for s, keys in job.json["sections"].items()}
+        job = json.dumps(keep, sort_keys=True)
+    return int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "little")
 
 
 def _var_se(x):
@@ -91,6 +142,10 @@ def write(path, data, job=None, seed=1, job_hash=None, schema_version=1, rows=No
                      ("start_time", ""), ("end_time", "")):
             a.create(k, v, dtype=STR)
         a.create("job_hash", job_hash if job_hash is not None else default_hash(job), dtype="<u8")
+        if hasattr(job, "json"):         # what bpscan writes: the job_json of this job
+            ns = sorted(data)
+            a.create("job_json", json.dumps(dict(job.json, qubits=ns, per_n=[
+                dict(n=n, **job.registers(n)) for n in ns])), dtype=STR)
         a.create("seed", seed, dtype="<u8")
         for k in ("mpi_ranks", "omp_threads"):
             a.create(k, 1, dtype="<i4")
@@ -174,15 +229,18 @@ CUT_SCALARS = ("cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", 
 def land_job_text(model="dqnn", directions="random", qubits="2:6", samples=200, seed=1,
                   path="land.h5", visible="1", hidden="n", pad=8):
     if model == "vh":
-        sec = ("[vh]\nvisible = %s\nhidden = %s\nlayers = 1\nobjective = pauli\npauli = Z\n"
-               % (visible, hidden))
+        if (visible, hidden) != ("1", "n"):
+            raise ValueError("synthetic vh jobs have visible = 1, hidden = n")
+        sec = [("vh", "visible", visible, "result"), ("vh", "hidden", hidden, "result"),
+               ("vh", "layers", 1, "result"), ("vh", "objective", "pauli", "result"),
+               ("vh", "pauli", "Z", "result")]
+        registers = lambda n: {"n_visible": 1, "n_hidden": n}     # noqa: E731
     else:
-        sec = "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n[cost]\ntype = global\n"
-    return ("[scan]\nmodel = %s\nqubits = %s\nsamples = %d\nseed = %d\nblock = 32\n"
-            "representation = auto\nmode = landscape\n\n%s\n[gradient]\nmethod = adjoint\n"
-            "params = all\n\n[landscape]\ndirections = %s\npad = %d\n\n[noise]\nchannel = none\n"
-            "p = 0\nplacement = gate\n\n[output]\npath = %s\nstore_samples = true\n"
-            "checkpoint_seconds = 300\n" % (model, qubits, samples, seed, sec, directions, pad, path))
+        sec = [("dqnn", "widths", "n,n", "result"), ("dqnn", "perceptron", "haar", "result"),
+               ("dqnn", "depth", 0, "result"), ("cost", "type", "global", "result")]
+        registers = lambda n: {"widths": [n, n]}                  # noqa: E731
+    return JobText(_scan_keys(model, qubits, samples, seed, "landscape") + sec +
+                   _tail_keys(path, (directions, pad)), registers)
 
 
 def cut_size(K, guard=None):

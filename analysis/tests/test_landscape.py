@@ -13,7 +13,7 @@ import pytest
 
 import synth
 from bpscan_analysis import (AnalysisError, analyze, analyze_landscape, column_stats,
-                             fit_lipschitz, fourier_upsample, load, pattern_eval, plot_images,
+                             fit_lipschitz, fourier_upsample, load, plot_images,
                              plot_lipschitz, plot_spectra, plot_spread, read_result, summarize,
                              vh_registers)
 from bpscan_analysis.cli import main
@@ -229,24 +229,30 @@ def test_per_n_reductions(files):
         assert not s.warnings and s.law.law is False and s.model == "dqnn"
 
 
-def test_pattern_eval_matches_bpscan_grammar():
-    assert pattern_eval("1", 5) == [1]
-    assert pattern_eval("n", 5) == [5]
-    assert pattern_eval(" n + 2 ", 5) == [7]
-    assert pattern_eval("n-1", 5) == [4]
-    assert pattern_eval("2*n", 5) == [10]
-    assert pattern_eval("2n", 5) == [10]
-    assert pattern_eval("3n-1", 5) == [14]
-    assert pattern_eval("2*n+1", 3) == [7]
-    assert pattern_eval("2,n,2", 4) == [2, 4, 2]
-    for bad in ("n*2", "x", "", "n+", "2**n", "1,,2"):
-        with pytest.raises(AnalysisError, match="bad width entry"):
-            pattern_eval(bad, 3)
-    with pytest.raises(AnalysisError, match="gives 0 qubits"):
-        pattern_eval("n-3", 3)
-    assert vh_registers({"scan.model": "vh", "vh.visible": "2", "vh.hidden": "2n"}, 3) == (2, 6)
-    assert vh_registers({"scan.model": "vh"}, 4) == (1, 4)                  # bpscan defaults
-    assert vh_registers({"scan.model": "dqnn"}, 4) is None
+def test_vh_registers_from_job_json(files, tmp_path):
+    """n_v, n_h come from the job_json registers bpscan writes; older files (no job_json) use
+    the /n{N} attributes diag_qubits = n_v and q_out = n_v + n_h."""
+    (vh,) = load([files["vh"]])
+    assert vh.registers(3) == {"n": 3, "n_visible": 1, "n_hidden": 3}
+    assert [vh_registers(vh, n) for n in (2, 5)] == [(1, 2), (1, 5)]
+    (dq,) = load([files["random"]])
+    assert vh_registers(dq, 3) is None and dq.registers(3) == {"n": 3, "widths": [3, 3]}
+    data = synth.draw_landscape(range(2, 5), "random", S=20, P=lambda n: 3, seed=3,
+                                names=lambda n: ["l1.t1", "l1.t2", "l1.t3"])
+    old = synth.write_landscape(tmp_path / "old.h5", data,
+                                job=str(synth.land_job_text(model="vh", qubits="2:4")))
+    with h5py.File(old, "a") as f:
+        f.attrs.modify("model", "vh")    # what an older bpscan wrote for this job
+    (s,) = load([old])
+    assert s.job_json is None and s.model == "vh" and s.settings == {"scan.model": "vh"}
+    with pytest.raises(AnalysisError, match="no visible/hidden registers"):
+        vh_registers(s, 3)             # synth writes diag_qubits = q_out = n: no hidden register
+    with h5py.File(old, "a") as f:
+        for n in (2, 3, 4):
+            f["n%d" % n].attrs["diag_qubits"] = np.int32(1)
+            f["n%d" % n].attrs["q_out"] = np.int32(n + 1)
+    (s,) = load([old])
+    assert [vh_registers(s, n) for n in (2, 3, 4)] == [(1, 2), (1, 3), (1, 4)]
 
 
 def test_law_fit_exact_points():

@@ -103,3 +103,34 @@ def test_merge_modes_for_seeds(tmp_path, data):
     assert len(load([a, a], merge="none")) == 2
     with pytest.raises(AnalysisError, match="unknown merge mode"):
         load([a], merge="bogus")
+
+
+def test_layout_keys_pool_in_ensemble_mode(tmp_path, data):
+    """merge='ensemble' compares only the keys of role result (job_json roles): seeds
+    (ensemble) and store_samples (layout) may differ, the cost may not."""
+    base = synth.job_text(seed=1)
+    other = synth.job_text(seed=2)
+    other.json["sections"]["output"]["store_samples"] = False
+    a = synth.write(tmp_path / "s1.h5", data, seed=1, job=base)
+    b = synth.write(tmp_path / "s2.h5", synth.draw(range(1, 6), var, 300, seed=5), seed=2,
+                    job=other)
+    c = synth.write(tmp_path / "c.h5", data, seed=3, job=synth.job_text(seed=3, cost="local"))
+    scans = load([a, b, c], merge="ensemble")
+    assert [len(s.files) for s in scans] == [2, 1] and scans[0].data[2].samples == 600
+    assert [s.name for s in scans] == ["cost.type=global", "cost.type=local"]
+
+
+def test_files_without_job_json(tmp_path, data):
+    """Files of a bpscan that did not store job_json: one job by job_hash alone, known by
+    their model only; merge='ensemble' needs the key roles and refuses them."""
+    lo = {n: d for n, d in data.items() if n <= 2}
+    hi = {n: d for n, d in data.items() if n > 2}
+    p1 = synth.write(tmp_path / "lo.h5", lo, job=str(synth.job_text(path="lo.h5")), job_hash=5)
+    p2 = synth.write(tmp_path / "hi.h5", hi, job=str(synth.job_text(path="hi.h5")), job_hash=5)
+    p3 = synth.write(tmp_path / "x.h5", hi, job=str(synth.job_text(path="x.h5")), job_hash=6)
+    (s,) = load([p1, p2])
+    assert list(s.n) == [1, 2, 3, 4, 5] and s.job_json is None
+    assert s.settings == {"scan.model": "dqnn"} and s.name.startswith("dqnn")
+    assert len(load([p1, p3])) == 2
+    with pytest.raises(AnalysisError, match="job_json"):
+        load([p1, p2], merge="ensemble")

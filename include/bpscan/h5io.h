@@ -31,6 +31,8 @@
  * res->wall_write < 0 (or NaN) means "not measured": the file then records the time this
  * call spent until its last attribute (all but writing the bytes out and the move).
  * Strings that are not valid UTF-8 are stored with each invalid byte replaced by '?'.
+ * The root attribute job_json is job.c's bps_job_json of res->job_text, which must be a job
+ * this bpscan parses (else BPS_ERR_ARG, nothing written); res->job_hash is stored as given.
  * Array-job pieces (res->slice_count > 1) get the root attributes slice_index/slice_count
  * and, per qubit count, the dataset sample_index [S] (i8, the rows' sample numbers,
  * increasing; required) and the attribute samples_total (i8); a complete scan
@@ -50,8 +52,10 @@ int bps_h5_write(const char *path, const bps_result *res, int force);
  * creating and removing "<path>.tmp.<pid>"). BPS_OK or BPS_ERR_IO with a clear message. */
 int bps_h5_check_writable(const char *path, int force);
 
-/* `bpscan info FILE`: print a human summary of a result file to out: the job (model and
- * its shape keys from the job text), provenance (version, commit, host, ranks, threads,
+/* `bpscan info FILE`: print a human summary of a result file to out: the job (the stored
+ * job text parsed by job.c: model, the keys of the model's section, cost, noise,
+ * representation, qubits, samples; "job text: not a job this bpscan reads (why)" when it
+ * does not parse, and completeness "unknown"), provenance (version, commit, host, ranks, threads,
  * times, wall time per phase), one table row per qubit count (samples, parameters,
  * Var dC mean +- SE, cost mean, Var C +- SE, purity, entropy), and completeness: every
  * qubit count of the job's `qubits` key present with num_samples equal to its `samples`

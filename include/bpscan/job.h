@@ -1,4 +1,6 @@
-/* job: the INI job file of `bpscan run` (one key table drives everything).
+/* job: the INI job file of `bpscan run`, and the one owner of job knowledge: one key table
+ * drives parsing, defaults, validation, the key reference, the canonical job text, the job
+ * hash, the comparison of jobs and the job JSON stored in result files.
  *
  * A job file has sections and `key = value` lines; `#` and `;` start comments (at the start
  * of a line, or after whitespace inside a line). Example:
@@ -10,9 +12,11 @@
  *   [dqnn]
  *   widths  = n,n
  *
- * One static key table in job.c (section, key, type, default, allowed values, help, and the
- * bps_job field it fills) drives parsing, defaults, validation, `bpscan help job`
- * (bps_job_print_keys), the README key reference, and the canonical job text.
+ * One static key table in job.c (section, key, role, type, default, allowed values, help, and
+ * the bps_job field it fills) drives parsing, defaults, validation, `bpscan help job`
+ * (bps_job_print_keys), the README key reference, the canonical job text, bps_job_hash,
+ * bps_job_diff and bps_job_json. The model specification and the width-pattern grammar it
+ * fills live one level lower, in spec.h.
  *
  * Rules: unknown sections and keys are errors (with a "did you mean"); a key may appear once;
  * the model sections [dqnn] [vh] [qbm] [hea] apply only to their model, [cost] only to dqnn
@@ -23,17 +27,29 @@
  *
  * The canonical job text (bps_job.text) lists every key of the applicable sections, in table
  * order, with its resolved value (defaults included) in canonical spelling; it is what result
- * files store and what bps_job_hash() hashes. Parsing it again gives the same job and the same
- * text, so broadcasting a job is broadcasting its text. Lines are limited to
- * BPS_JOB_MAX_LINE characters (comments excepted).
+ * files store (root attribute `job`). Parsing it again gives the same job and the same text,
+ * so broadcasting a job is broadcasting its text. Lines are limited to BPS_JOB_MAX_LINE
+ * characters (comments excepted).
+ *
+ * Roles. Every key has a role that says what a different value changes:
+ *   result    the numbers of the result (model, cost, noise, gradient, landscape keys,
+ *             representation, mode);
+ *   ensemble  which samples of the same random ensemble are drawn ([scan] qubits, samples,
+ *             seed): files that differ only in these pool into one larger sample;
+ *   layout    how the same numbers are grouped and stored, never their values ([scan] block,
+ *             [output] store_samples);
+ *   output    nothing in the result file's data ([output] path, checkpoint_seconds).
+ * Users: the job hash and `bpscan merge` ignore `output` keys; analysis/ pools files by
+ * `result` keys alone when asked to merge ensembles.
  */
 #ifndef BPSCAN_JOB_H
 #define BPSCAN_JOB_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bpscan/model.h"
+#include "bpscan/spec.h"
 
 #define BPS_JOB_MAX_QUBIT_COUNTS 64 /* entries of bps_job.qubits */
 #define BPS_JOB_STR_LEN 256         /* string fields (params, output path, source) */
@@ -42,6 +58,15 @@
 #define BPS_JOB_MAX_KEYS 64         /* capacity of bps_job.key_line (the table is smaller) */
 
 typedef enum { BPS_JOB_MODE_GRADIENT = 0, BPS_JOB_MODE_LANDSCAPE } bps_job_mode;
+typedef enum {
+  BPS_ROLE_RESULT = 0, /* changes the numbers */
+  BPS_ROLE_ENSEMBLE,   /* which samples of the ensemble are drawn */
+  BPS_ROLE_LAYOUT,     /* grouping and storage only */
+  BPS_ROLE_OUTPUT      /* changes nothing in the results */
+} bps_job_role;
+#define BPS_ROLE_BIT(role) (1u << (role))
+#define BPS_ROLES_ALL 0xfu
+#define BPS_ROLES_NOT_OUTPUT (BPS_ROLES_ALL & ~BPS_ROLE_BIT(BPS_ROLE_OUTPUT))
 typedef enum { BPS_LAND_RANDOM = 0, BPS_LAND_AXES, BPS_LAND_PLANE } bps_land_directions;
 typedef enum { BPS_JOB_REPR_AUTO = 0, BPS_JOB_REPR_DENSE, BPS_JOB_REPR_FACTORED } bps_job_repr;
 typedef enum {
@@ -103,8 +128,45 @@ void bps_job_free(bps_job *job);
  * the README (markdown = 1). */
 void bps_job_print_keys(FILE *out, int markdown);
 
-/* FNV-1a 64 of job->text (0 when there is no text): matches checkpoints to jobs. */
+/* The job hash: FNV-1a 64 (hash.h) of the canonical job text without the lines of the
+ * keys whose role is `output` (section headers and blank lines stay). Jobs that differ only
+ * in output keys have the same hash; checkpoints and result files (root attribute
+ * `job_hash`) carry it. 0 for NULL. */
 uint64_t bps_job_hash(const bps_job *job);
+
+/* The role of [section] key, or -1 for a key not in the table. */
+int bps_job_key_role(const char *section, const char *key);
+
+/* Iterate over the keys that apply to job, in table order: the i-th one (i = 0, 1, ...)
+ * gives its section, key name, role and canonical value (into value, size n). Returns 1,
+ * or 0 when i is past the last key. */
+int bps_job_key(const bps_job *job, int i, const char **section, const char **key,
+                bps_job_role *role, char *value, size_t n);
+
+/* The canonical value of [section] key into buf (size n); 1 if the key applies to the job,
+ * else 0 (buf = ""). */
+int bps_job_value(const bps_job *job, const char *section, const char *key, char *buf,
+                  size_t n);
+
+/* Compare two jobs on the keys whose role is in the mask roles (BPS_ROLE_BIT ORs; a key
+ * that applies to only one of them differs). Returns 0 if they agree; else 1 with the first
+ * difference in table order described in buf, e.g. "in [scan]: 'seed = 1' vs 'seed = 7'". */
+int bps_job_diff(const bps_job *a, const bps_job *b, unsigned roles, char *buf, size_t n);
+
+/* The job as a JSON object (malloc'ed, NUL-terminated, one line; the caller frees it), what
+ * result files store as the root attribute `job_json` so that readers need no job grammar:
+ *   {"format": 1, "model": "dqnn", "mode": "gradient",
+ *    "sections": {"scan": {"model": "dqnn", "qubits": "2:8", "samples": 1000, ...}, ...},
+ *    "roles": {"scan": {"model": "result", "qubits": "ensemble", ...}, ...},
+ *    "qubits": [2, 3, ...],
+ *    "per_n": [{"n": 2, "widths": [2, 2]}, ...]}
+ * sections: every key of the applicable sections (those of the job text) with its resolved
+ * value: integers and reals as JSON numbers, booleans as true/false, everything else as the
+ * canonical string. roles: each of those keys' role. qubits: the scanned qubit counts.
+ * per_n: per qubit count, in that order, the registers the model has there: dqnn "widths"
+ * (the evaluated [dqnn] widths, m_0..m_L); vh and qbm "n_visible", "n_hidden"; hea "layers"
+ * (resolved: 0 means n). BPS_ERR_MEM, or BPS_ERR_ARG for a job that was not parsed. */
+int bps_job_json(const bps_job *job, char **json);
 
 /* Where key `section.key` got its value, e.g. "jobs/a.ini:7", "--set scan.samples" or
  * "jobs/a.ini (default)"; writes into buf (size n) and returns buf ("" for unknown keys).

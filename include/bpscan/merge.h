@@ -4,9 +4,11 @@
  * The merged file has the same datasets and non-provenance attributes, bit for bit, as a
  * single run of the whole scan with `-o OUT.h5`: the per-sample rows are put back in sample
  * order (from each piece's sample_index), the statistics are recomputed from them with
- * bps_result_n_stats (the driver's own function, in sample order), and the job text is the
- * pieces' job text with `[output] path = OUT.h5` (as given on the command line, so a single
- * run with the same -o string stores the same text; checkpoint_seconds is the first input's).
+ * bps_result_n_stats (the driver's own function, in sample order), and the job text is
+ * job.c's canonical text of the first piece's job with the override output.path=OUT.h5
+ * (exactly what `bpscan run -o OUT.h5` stores; checkpoint_seconds is the first input's).
+ * Jobs are job.c's business: each piece's stored text is parsed with bps_job_parse and the
+ * pieces compared with bps_job_diff on every key whose role is not `output`.
  *
  * Provenance of the merged file (README "Running on a cluster"): mpi_ranks is the sum of
  * the pieces' ranks (all ranks that computed the scan), omp_threads the largest threads per
@@ -25,8 +27,9 @@
 /* Combine count pieces (as loaded by bps_h5_read; names[i] names pieces[i] in messages, in
  * any order) into *merged, whose job text records out_path as its [output] path.
  * Refuses (BPS_ERR_ARG, with the reason in msg, and shortened in the error traceback): an
- * input that is not a piece (slice_count 1), pieces of different jobs (job texts differing
- * in more than [output] path / checkpoint_seconds, or different job hashes), different
+ * input that is not a piece (slice_count 1), a piece whose job text this bpscan does not
+ * parse, pieces of different jobs (a key of role result, ensemble or layout differs, or the
+ * stored job hashes do), different
  * slice counts, two inputs that are the same piece, pieces that disagree on a qubit
  * count's layout (parameters, widths, representation, store_samples; for landscape scans
  * the directions, pad, cut degrees and sizes, field names and shapes, and a mix of landscape

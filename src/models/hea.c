@@ -61,7 +61,7 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
             "unknown hea kind %d (mcclean or alt)", (int)spec->hea);
   BPS_CHECK(spec->hea_layers >= 0, BPS_ERR_ARG, "hea_layers = %d (need >= 0; 0 means n)",
             spec->hea_layers);
-  const int L = spec->hea_layers ? spec->hea_layers : n;
+  const int L = bps_spec_hea_layers(spec, n);
   BPS_CHECK((long long)L * n <= INT_MAX / 2, BPS_ERR_ARG, "hea: %d layers is too many", L);
   const int alt = spec->hea == BPS_HEA_ALT;
   BPS_CHECK(!alt || n >= 2, BPS_ERR_ARG,

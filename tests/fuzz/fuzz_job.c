@@ -3,10 +3,10 @@
  * The input is split at the first NUL byte into a job text and a --set override list (NUL-
  * separated, at most 8), so both the file syntax and the overrides are fuzzed. Every
  * successful parse must give a canonical text that parses again to the same text and hash
- * (the round trip tests/t020-job-parse.c checks on the shipped jobs), and the key
- * reference is printed once. Any crash, leak (ASan/LSan), or failed round trip is a bug.
+ * (the round trip tests/t020-job-parse.c checks on the shipped jobs), compare equal to it,
+ * and give a job JSON; the key reference is printed once. Any crash, leak (ASan/LSan), or failed round trip is a bug.
  *
- * Build and run (CMake option BPSCAN_FUZZ; this file, src/job.c, src/error.c and src/model.c
+ * Build and run (CMake option BPSCAN_FUZZ; this file, src/job.c, src/error.c and src/spec.c
  * are compiled with -fsanitize=fuzzer,address,undefined, the rest comes from bpscan_core):
  *   CC=clang cmake -S . -B build-fuzz -DBPSCAN_FUZZ=ON
  *   cmake --build build-fuzz --target fuzz_job && (cd build-fuzz && ctest -L fuzz)
@@ -60,7 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               again.text);
       abort();
     }
-    char where[512];
+    char where[512], *json = NULL;
+    if (bps_job_diff(&job, &again, BPS_ROLES_ALL, where, sizeof where) ||
+        bps_job_json(&job, &json) != BPS_OK || !json || json[0] != '{') {
+      fprintf(stderr, "the canonical job differs from its job, or has no JSON:\n%s---\n",
+              job.text);
+      abort();
+    }
+    free(json);
     bps_job_where(&job, "scan", "qubits", where, sizeof where);
     bps_job_free(&again);
   } else if (rc != BPS_ERR_JOB) {

@@ -11,10 +11,12 @@ contiguous), that every statistic agrees with the per-sample data it summarises,
 ("landscape" iff some /n{N}/landscape group exists) and each such group (attributes
 directions/pad/num_cuts/fields, degree and size, one [S, dims...] dataset per listed field,
 the four statistics datasets of a field all or none, agreeing with its samples element by
-element). --synthetic adds the known values of the synthetic results of
+element). The root attribute job_json (job.c's JSON of the job text): its members and
+types, and its registers against each /n{N}'s q_in, q_out and diag_qubits. --synthetic adds the known values of the synthetic results of
 tests/t700-synth.h. Exit status 0 when everything holds, 1 otherwise.
 Needs Debian's h5py (python3-h5py): run it with /usr/bin/python3.
 """
+import json
 import math
 import re
 import sys
@@ -25,7 +27,7 @@ import numpy as np
 DIAG = ["purity", "entropy", "renyi2", "trace_distance"]
 ROOT_ATTRS = {
     "schema_version": "i4", "bpscan_version": "str", "git_commit": "str", "hdf5_version": "str",
-    "job": "str", "job_hash": "u8", "seed": "u8", "model": "str", "grad_method": "str",
+    "job": "str", "job_hash": "u8", "job_json": "str", "seed": "u8", "model": "str", "grad_method": "str",
     "mpi_ranks": "i4", "omp_threads": "i4", "host": "str", "start_time": "str",
     "end_time": "str", "start_unix": "f8", "end_unix": "f8", "wall_plan": "f8",
     "wall_compute": "f8", "wall_reduce": "f8", "wall_write": "f8",
@@ -298,6 +300,66 @@ def check_group(g, name, piece):
     return a
 
 
+JSON_ROLES = {"result", "ensemble", "layout", "output"}
+JSON_REGISTERS = {"dqnn": {"widths"}, "vh": {"n_visible", "n_hidden"},
+                  "qbm": {"n_visible", "n_hidden"}, "hea": {"layers"}}
+
+
+def check_job_json(f, per_n):
+    """The root attribute job_json (README "Result files"): members, types, roles, and the
+    registers per qubit count against the /n{N} attributes."""
+    try:
+        j = json.loads(f.attrs["job_json"])
+    except (KeyError, ValueError) as e:
+        err(f"/@job_json does not parse as JSON: {e}")
+        return
+    if not isinstance(j, dict) or set(j) != {"format", "model", "mode", "sections", "roles",
+                                             "qubits", "per_n"}:
+        err(f"/@job_json: members {sorted(j) if isinstance(j, dict) else type(j).__name__}")
+        return
+    if j["format"] != 1 or j["model"] != f.attrs.get("model") or \
+            j["mode"] not in ("gradient", "landscape"):
+        err(f"/@job_json: format {j['format']!r}, model {j['model']!r}, mode {j['mode']!r}")
+    sec, roles = j["sections"], j["roles"]
+    if {s: set(k) for s, k in sec.items()} != {s: set(k) for s, k in roles.items()}:
+        err("/@job_json: sections and roles list different keys")
+    for s, keys in sec.items():
+        for k, v in keys.items():
+            if not isinstance(v, (str, int, float, bool)):
+                err(f"/@job_json: [{s}] {k} = {v!r} is not a scalar")
+            if roles.get(s, {}).get(k) not in JSON_ROLES:
+                err(f"/@job_json: [{s}] {k} has role {roles.get(s, {}).get(k)!r}")
+    if sec.get("scan", {}).get("model") != j["model"] or \
+            roles.get("output", {}).get("path") != "output" or \
+            roles.get("scan", {}).get("seed") != "ensemble":
+        err("/@job_json: [scan] model, or the roles of [output] path / [scan] seed")
+    q = j["qubits"]
+    if not (isinstance(q, list) and all(isinstance(n, int) for n in q) and q == sorted(set(q))):
+        err(f"/@job_json: qubits {q!r} is not an increasing list of integers")
+        return
+    if [r.get("n") for r in j["per_n"]] != q:
+        err("/@job_json: per_n does not follow qubits")
+        return
+    want = JSON_REGISTERS.get(j["model"], set())
+    for r in j["per_n"]:
+        n = r["n"]
+        if set(r) - {"n"} != want:
+            err(f"/@job_json: per_n n = {n} has {sorted(r)}, expected n and {sorted(want)}")
+            continue
+        a = per_n.get("n%d" % n)
+        if a is None:
+            continue
+        if "widths" in r and (len(r["widths"]) < 2 or
+                              [r["widths"][0], r["widths"][-1]] != [a["q_in"], a["q_out"]]):
+            err(f"/@job_json: n = {n}: widths {r['widths']} vs q_in {a['q_in']}, q_out {a['q_out']}")
+        if "n_visible" in r and (r["n_visible"] + r["n_hidden"] != a["q_out"] or
+                                 r["n_visible"] != a["diag_qubits"]):
+            err(f"/@job_json: n = {n}: visible/hidden {r['n_visible']}/{r['n_hidden']} vs "
+                f"q_out {a['q_out']}, diag_qubits {a['diag_qubits']}")
+        if "layers" in r and not (isinstance(r["layers"], int) and r["layers"] >= 1):
+            err(f"/@job_json: n = {n}: layers {r['layers']!r}")
+
+
 def check(path, synthetic):
     with h5py.File(path, "r") as f:
         attr_types(f, ROOT_ATTRS, "/")
@@ -316,6 +378,7 @@ def check(path, synthetic):
         if not piece and int(f.attrs.get("slice_index", 0)) != 0:
             err("a complete scan (slice_count 1) must have slice_index 0")
         per_n = {k: check_group(f[k], k, piece) for k in groups}
+        check_job_json(f, {k: a for k, a in per_n.items() if a is not None})
         land = any("landscape" in f[k] for k in groups)
         mode = f.attrs.get("mode")
         if mode not in ("gradient", "landscape"):
