@@ -1,0 +1,110 @@
+/* assemble: records -> bps_result (see assemble.h). */
+#include "assemble.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assign.h"
+#include "bpscan/comm.h"
+#include "bpscan/error.h"
+#include "bpscan/state.h"
+#include "bpscan/threads.h"
+
+/* The per-sample arrays of r for S samples, and its shape from pn. */
+static int alloc_n(const bps_scan_config *cfg, const bps_plan_n *pn, long S, bps_result_n *r) {
+  const int P = pn->ntracked, PA = pn->nparams, partial = cfg->slice_count > 1;
+  r->samples_total = cfg->samples;
+  r->n = pn->n;
+  r->samples = S;
+  r->nparams = PA;
+  r->ntracked = P;
+  r->tracked = pn->tracked;
+  r->param_names = pn->names;
+  r->q_in = pn->q_in;
+  r->q_out = pn->q_out;
+  r->diag_qubits = pn->diag_qubits;
+  r->representation = bps_repr_name(pn->repr);
+  r->cost = malloc(sizeof(double) * (size_t)S);
+  r->grad = malloc(sizeof(double) * (size_t)S * (size_t)P);
+  r->diag = malloc(sizeof(double) * (size_t)S * BPS_NDIAG);
+  r->params = cfg->store_samples ? malloc(sizeof(double) * (size_t)S * (size_t)PA) : NULL;
+  r->grad_stats = calloc((size_t)P, sizeof(bps_stats));
+  r->sample_index = partial ? malloc(sizeof(long) * (size_t)(S ? S : 1)) : NULL;
+  BPS_CHECK(r->cost && r->grad && r->diag && r->grad_stats && (r->params || !cfg->store_samples)
+                && (r->sample_index || !partial),
+            BPS_ERR_MEM, "out of memory assembling n = %d", pn->n);
+  if (pn->land) BPS_CALL(bps_landfields_result(pn->land, S, &r->land));
+  return BPS_OK;
+}
+
+/* Row s of r from record rec of sample `sample`. */
+static void put_row(const bps_plan_n *pn, bps_result_n *r, long s, long sample, const double *rec) {
+  const int P = pn->ntracked, PA = pn->nparams;
+  if (r->sample_index) r->sample_index[s] = sample;
+  r->cost[s] = rec[0];
+  memcpy(r->grad + s * P, rec + pn->off_grad, sizeof(double) * (size_t)P);
+  memcpy(r->diag + s * BPS_NDIAG, rec + pn->off_diag, sizeof(double) * BPS_NDIAG);
+  if (r->params) memcpy(r->params + s * PA, rec + pn->off_params, sizeof(double) * (size_t)PA);
+  if (r->land) bps_landfields_put(r->land, s, rec + pn->off_land);
+}
+
+/* Qubit count i: rows in sample order, statistics, Page predictions. */
+static int assemble_n(const bps_plan *p, int i, const bps_block *blocks, bps_result_n *r) {
+  const bps_scan_config *cfg = p->cfg;
+  const bps_plan_n *pn = &p->pn[i];
+  long S = 0; /* samples in this file */
+  for (long b = 0; b < pn->nblocks; b++)
+    if (bps_slice_has(cfg->slice_index, cfg->slice_count, p->task_off[i] + b))
+      S += bps_plan_block_samples(p, b);
+  BPS_CALL(alloc_n(cfg, pn, S, r));
+  long s = 0; /* row in this file */
+  for (long b = 0; b < pn->nblocks; b++) {
+    if (!bps_slice_has(cfg->slice_index, cfg->slice_count, p->task_off[i] + b)) continue;
+    const bps_block *bd = &blocks[p->task_off[i] + b];
+    BPS_CHECK(bd->rec, BPS_ERR_INTERNAL, "block %ld of n = %d missing", b, pn->n);
+    for (int k = 0; k < bd->count; k++, s++)
+      put_row(pn, r, s, b * cfg->block + k, bd->rec + (size_t)k * pn->rec_len);
+  }
+  BPS_CALL(bps_result_n_stats(r));
+  double da = ldexp(1.0, pn->diag_qubits);
+  r->page_entropy = pn->page_db > 0 ? bps_page_entropy(da, pn->page_db) : NAN;
+  r->page_purity = pn->page_db > 0 ? bps_page_purity(da, pn->page_db) : NAN;
+  return BPS_OK;
+}
+
+int bps_assemble(const bps_plan *p, const bps_block *blocks, bps_result *res) {
+  const bps_scan_config *cfg = p->cfg;
+  const int partial = cfg->slice_count > 1;
+  res->per_n = calloc((size_t)p->nn, sizeof(bps_result_n));
+  BPS_CHECK(res->per_n, BPS_ERR_MEM, "out of memory");
+  res->nn = p->nn;
+  for (int i = 0; i < p->nn; i++) BPS_CALL(assemble_n(p, i, blocks, &res->per_n[i]));
+  res->slice_index = partial ? cfg->slice_index : 0;
+  res->slice_count = partial ? cfg->slice_count : 1;
+  res->job_text = cfg->job_text;
+  res->job_hash = cfg->job_hash;
+  res->seed = cfg->seed;
+  res->model = cfg->model_name;
+  res->grad_method = cfg->method == BPS_GRAD_SHIFT ? "shift" : "adjoint";
+  res->mpi_ranks = bps_comm_size();
+  res->omp_threads = bps_threads_max();
+  return BPS_OK;
+}
+
+void bps_assemble_free(bps_result *res) {
+  for (int i = 0; res->per_n && i < res->nn; i++) {
+    bps_result_n *r = &res->per_n[i];
+    free(r->cost);
+    free(r->grad);
+    free(r->diag);
+    free(r->params);
+    free(r->grad_stats);
+    free(r->sample_index);
+    if (r->land) bps_landscape_n_free(r->land);
+    free(r->land);
+  }
+  free(res->per_n);
+  res->per_n = NULL;
+  res->nn = 0;
+}
