@@ -9,12 +9,12 @@
 #define BPS_TRACE_LEN 512
 
 static _Thread_local struct {
-  int depth, code;
+  int depth, code; /* code: that of the latest (outermost) level, the one returned */
   char line[BPS_TRACE_DEPTH][BPS_TRACE_LEN];
 } trace;
 
 int bps_error_push(int code, const char *file, int line, const char *func, const char *fmt, ...) {
-  if (trace.depth == 0) trace.code = code;
+  trace.code = code;
   if (trace.depth < BPS_TRACE_DEPTH) {
     char msg[BPS_TRACE_LEN - 128] = "";
     if (fmt) {

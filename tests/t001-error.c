@@ -168,11 +168,11 @@ int main(void) {
   CHECK(count_at(buf) == 2);
   bps_error_clear();
 
-  /* The reported code is the innermost one; the returned code is the outer one. */
+  /* The reported code is the returned (outermost) one, the message the innermost. */
   rc = wrapper(-7);
   CHECK(rc == BPS_ERR_NUMERIC);
   print_to(buf, sizeof buf);
-  CHECK(strncmp(buf, "bpscan: error BPS_ERR_ARG: x must be positive (got -7)", 54) == 0);
+  CHECK(strncmp(buf, "bpscan: error BPS_ERR_NUMERIC: x must be positive (got -7)", 58) == 0);
   CHECK(count_at(buf) == 4);
   CHECK(line_has(at_line(buf, 3), "wrapper(): while wrapping"));
   bps_error_clear();

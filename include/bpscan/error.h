@@ -88,7 +88,10 @@ int bps_error_push(int code, const char *file, int line, const char *func,
 #endif
     ;
 void bps_error_clear(void);                /* forget this thread's traceback */
-void bps_error_print(FILE *out);           /* print this thread's traceback (if any) */
+/* Print this thread's traceback, if any: "bpscan: error <name of the code of the latest
+ * level, the one returned>: <innermost message>", then one "  at file:line func(): message"
+ * line per level, innermost first. */
+void bps_error_print(FILE *out);
 const char *bps_error_message(void);       /* the innermost message, or "" if no level has one */
 const char *bps_error_name(int code);      /* "BPS_ERR_ARG", ... */
 
