@@ -11,7 +11,7 @@
 #include "bpscan/state.h"
 #include "bpscan/threads.h"
 
-/* The per-sample arrays of r for S samples, and its shape from pn. */
+/* The per-sample arrays of r for S samples, and its shape (own copies) from pn. */
 static int alloc_n(const bps_scan_config *cfg, const bps_plan_n *pn, long S, bps_result_n *r) {
   const int P = pn->ntracked, PA = pn->nparams, partial = cfg->slice_count > 1;
   r->samples_total = cfg->samples;
@@ -19,12 +19,16 @@ static int alloc_n(const bps_scan_config *cfg, const bps_plan_n *pn, long S, bps
   r->samples = S;
   r->nparams = PA;
   r->ntracked = P;
-  r->tracked = pn->tracked;
-  r->param_names = pn->names;
   r->q_in = pn->q_in;
   r->q_out = pn->q_out;
   r->diag_qubits = pn->diag_qubits;
-  r->representation = bps_repr_name(pn->repr);
+  r->representation = strdup(bps_repr_name(pn->repr));
+  r->tracked = malloc(sizeof(int) * (size_t)P);
+  r->param_names = calloc((size_t)PA, sizeof(char *));
+  BPS_CHECK(r->representation && r->tracked && r->param_names, BPS_ERR_MEM, "out of memory");
+  memcpy(r->tracked, pn->tracked, sizeof(int) * (size_t)P);
+  for (int k = 0; k < PA; k++)
+    BPS_CHECK(r->param_names[k] = strdup(pn->names[k]), BPS_ERR_MEM, "out of memory");
   r->cost = malloc(sizeof(double) * (size_t)S);
   r->grad = malloc(sizeof(double) * (size_t)S * (size_t)P);
   r->diag = malloc(sizeof(double) * (size_t)S * BPS_NDIAG);
@@ -82,29 +86,13 @@ int bps_assemble(const bps_plan *p, const bps_block *blocks, bps_result *res) {
   for (int i = 0; i < p->nn; i++) BPS_CALL(assemble_n(p, i, blocks, &res->per_n[i]));
   res->slice_index = partial ? cfg->slice_index : 0;
   res->slice_count = partial ? cfg->slice_count : 1;
-  res->job_text = cfg->job_text;
+  res->job_text = strdup(cfg->job_text);
   res->job_hash = cfg->job_hash;
   res->seed = cfg->seed;
-  res->model = cfg->model_name;
-  res->grad_method = cfg->method == BPS_GRAD_SHIFT ? "shift" : "adjoint";
+  res->model = strdup(cfg->model_name);
+  res->grad_method = strdup(cfg->method == BPS_GRAD_SHIFT ? "shift" : "adjoint");
   res->mpi_ranks = bps_comm_size();
   res->omp_threads = bps_threads_max();
+  BPS_CHECK(res->job_text && res->model && res->grad_method, BPS_ERR_MEM, "out of memory");
   return BPS_OK;
-}
-
-void bps_assemble_free(bps_result *res) {
-  for (int i = 0; res->per_n && i < res->nn; i++) {
-    bps_result_n *r = &res->per_n[i];
-    free(r->cost);
-    free(r->grad);
-    free(r->diag);
-    free(r->params);
-    free(r->grad_stats);
-    free(r->sample_index);
-    if (r->land) bps_landscape_n_free(r->land);
-    free(r->land);
-  }
-  free(res->per_n);
-  res->per_n = NULL;
-  res->nn = 0;
 }

@@ -10,10 +10,10 @@
 #include "plan.h"
 
 /* Fill res from the plan and every block of this file (blocks[t].rec of each task in the
- * slice): per_n (allocated here; names and tracked indices are borrowed from p), nn, the
- * slice, job text and hash, seed, model, gradient method, ranks and threads. Times and
- * host are the caller's. Free with bps_assemble_free (also after a failure). */
+ * slice): per_n, nn, the slice, job text and hash, seed, model, gradient method, ranks and
+ * threads, every pointer malloc'ed (like a result read back by bps_h5_read). Times and
+ * host are the caller's (host malloc'ed too). Free with bps_h5_result_free, also after a
+ * failure. */
 int bps_assemble(const bps_plan *p, const bps_block *blocks, bps_result *res);
-void bps_assemble_free(bps_result *res);
 
 #endif

@@ -58,7 +58,6 @@ typedef struct {
   unsigned char *done, *mine; /* [ntasks] restored from a checkpoint; computed here */
   long my_samples;
   char tag[64];              /* this run's checkpoint file names */
-  char host[256];
   bps_result res;            /* rank 0: the result written */
 } run_state;
 
@@ -67,7 +66,7 @@ static void run_state_free(run_state *st) {
   free(st->blocks);
   free(st->done);
   free(st->mine);
-  bps_assemble_free(&st->res);
+  bps_h5_result_free(&st->res);
   bps_plan_free(&st->p);
 }
 
@@ -224,10 +223,11 @@ cleanup:
 static int write_result(run_state *st) {
   const bps_scan_config *cfg = st->cfg;
   bps_result *res = &st->res;
+  char host[256] = "unknown";
   BPS_CALL(bps_assemble(&st->p, st->blocks, res));
-  snprintf(st->host, sizeof st->host, "unknown");
-  gethostname(st->host, sizeof st->host - 1);
-  res->host = st->host;
+  gethostname(host, sizeof host - 1);
+  res->host = strdup(host);
+  BPS_CHECK(res->host, BPS_ERR_MEM, "out of memory");
   res->end_time = epoch_now();
   res->wall_write = -1; /* h5io measures and stores its own write time */
   BPS_CALL(bps_h5_write(cfg->out_path, res, cfg->force));

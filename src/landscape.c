@@ -93,6 +93,44 @@ static void put_plan(fftw_plan p, int owned) {
   fftw_destroy_plan(p);
 }
 
+/* The FFT buffers and plans of one analysis: the samples (in, n1 x n2 real; 1-D: n1 = 1)
+ * and their r2c transform X, the zero-padded spectrum Z and its c2r transforms g, dg on
+ * the fine grid nf1 x nf2. */
+typedef struct {
+  double *in, *g, *dg;
+  fftw_complex *X, *Z;
+  fftw_plan fwd, inv;
+  int own_fwd, own_inv;
+} fft_work;
+
+static void fft_work_free(fft_work *w) {
+  put_plan(w->fwd, w->own_fwd);
+  put_plan(w->inv, w->own_inv);
+  fftw_free(w->in);
+  fftw_free(w->X);
+  fftw_free(w->Z);
+  fftw_free(w->g);
+  fftw_free(w->dg);
+  memset(w, 0, sizeof *w);
+}
+
+/* two = 0: a 1-D analysis (n1 = nf1 = 1, 1-D plans); two = 1: 2-D plans. */
+static int fft_work_make(fft_work *w, int two, int n1, int n2, int nf1, int nf2) {
+  memset(w, 0, sizeof *w);
+  w->in = fftw_malloc(sizeof(double) * (size_t)n1 * (size_t)n2);
+  w->X = fftw_malloc(sizeof(fftw_complex) * (size_t)n1 * (size_t)(n2 / 2 + 1));
+  w->Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nf1 * (size_t)(nf2 / 2 + 1));
+  w->g = fftw_malloc(sizeof(double) * (size_t)nf1 * (size_t)nf2);
+  w->dg = fftw_malloc(sizeof(double) * (size_t)nf1 * (size_t)nf2);
+  BPS_CHECK(w->in && w->X && w->Z && w->g && w->dg, BPS_ERR_MEM,
+            "out of memory (grid %d x %d, fine grid %d x %d)", n1, n2, nf1, nf2);
+  w->fwd = two ? get_plan2(PLAN_R2C_2D, n1, n2, &w->own_fwd) : get_plan(PLAN_R2C, n2, &w->own_fwd);
+  w->inv = two ? get_plan2(PLAN_C2R_2D, nf1, nf2, &w->own_inv) : get_plan(PLAN_C2R, nf2, &w->own_inv);
+  BPS_CHECK(w->fwd && w->inv, BPS_ERR_INTERNAL,
+            "FFTW planning failed (grid %d x %d, fine grid %d x %d)", n1, n2, nf1, nf2);
+  return BPS_OK;
+}
+
 void bps_landscape_cleanup(void) {
 #pragma omp critical(bps_fftw_planner)
   {
@@ -382,30 +420,21 @@ int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r) {
   for (int s = 0; s < N; s++)
     BPS_CHECK(isfinite(f[s]), BPS_ERR_NUMERIC, "sample %d is not finite (%g)", s, f[s]);
   int rc = BPS_OK;
-  int own1 = 0, own2 = 0;
-  fftw_plan p1 = NULL, p2 = NULL;
+  fft_work w;
   memset(r, 0, sizeof *r);
   r->K = K;
   r->N = N;
   r->nf = pad * N;
   r->slope_adjoint = NAN;
   const int nh = N / 2 + 1, nf = r->nf, nfh = nf / 2 + 1;
-
+  BPS_CALL_GOTO(fft_work_make(&w, 0, 1, N, 1, nf));
   r->c = malloc(sizeof(double complex) * (size_t)(K + 1));
   r->W = malloc(sizeof(double) * (size_t)(K + 1));
-  double *in = fftw_malloc(sizeof(double) * (size_t)N);
-  fftw_complex *X = fftw_malloc(sizeof(fftw_complex) * (size_t)nh);
-  fftw_complex *Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nfh);
-  double *g = fftw_malloc(sizeof(double) * (size_t)nf);
-  double *dg = fftw_malloc(sizeof(double) * (size_t)nf);
-  BPS_CHECK_GOTO(r->c && r->W && in && X && Z && g && dg, BPS_ERR_MEM,
-                 "out of memory (N = %d, fine grid %d)", N, nf);
-  p1 = get_plan(PLAN_R2C, N, &own1);
-  p2 = get_plan(PLAN_C2R, nf, &own2);
-  BPS_CHECK_GOTO(p1 && p2, BPS_ERR_INTERNAL, "FFTW planning failed (N = %d, fine grid %d)", N,
-                 nf);
-  memcpy(in, f, sizeof(double) * (size_t)N);
-  fftw_execute_dft_r2c(p1, in, X);
+  BPS_CHECK_GOTO(r->c && r->W, BPS_ERR_MEM, "out of memory (degree %d)", K);
+  fftw_complex *X = w.X, *Z = w.Z;
+  double *g = w.g, *dg = w.dg;
+  memcpy(w.in, f, sizeof(double) * (size_t)N);
+  fftw_execute_dft_r2c(w.fwd, w.in, X);
   const double invN = 1.0 / N;
   for (int k = 0; k <= K; k++) r->c[k] = X[k] * invN;
   r->c[0] = creal(r->c[0]); /* exactly real in exact arithmetic */
@@ -427,9 +456,9 @@ int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r) {
   /* band-limited f and f' on the fine grid: c2r of the zero-padded c_k and i k c_k
    * (unnormalised c2r: g_m = sum_{|k|<=K} c_k e^{2 pi i k m / nf} exactly) */
   for (int k = 0; k < nfh; k++) Z[k] = k <= K ? r->c[k] : 0.0;
-  fftw_execute_dft_c2r(p2, Z, g);
+  fftw_execute_dft_c2r(w.inv, Z, g);
   for (int k = 0; k < nfh; k++) Z[k] = k <= K ? I * (double)k * r->c[k] : 0.0;
-  fftw_execute_dft_c2r(p2, Z, dg);
+  fftw_execute_dft_c2r(w.inv, Z, dg);
   /* extrema: grid values refined by golden section on the exact spectral sum */
   double tt;
   r->fmax = refine_max(r->c, K, 0, 1, g, nf, &tt);
@@ -440,13 +469,7 @@ int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r) {
   r->spread = r->fmax - r->fmin;
   r->bernstein = K * r->spread / 2.0;
 cleanup:
-  put_plan(p1, own1);
-  put_plan(p2, own2);
-  fftw_free(in);
-  fftw_free(X);
-  fftw_free(Z);
-  fftw_free(g);
-  fftw_free(dg);
+  fft_work_free(&w);
   if (rc) bps_cut_result_free(r);
   return rc;
 }
@@ -734,8 +757,8 @@ int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
     BPS_CHECK(isfinite(f[s]), BPS_ERR_NUMERIC, "sample %lld (%lld, %lld) is not finite (%g)", s,
               s / N2, s % N2, f[s]);
   int rc = BPS_OK;
-  int own1 = 0, own2 = 0;
-  fftw_plan p1 = NULL, p2 = NULL;
+  fft_work w;
+  double complex *e1 = NULL, *e2 = NULL;
   memset(r, 0, sizeof *r);
   r->K1 = K1;
   r->K2 = K2;
@@ -744,36 +767,20 @@ int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
   r->nf1 = pad * N1;
   r->nf2 = pad * N2;
   r->slope_adjoint[0] = r->slope_adjoint[1] = NAN;
-  const int nh2 = N2 / 2 + 1, nf1 = r->nf1, nf2 = r->nf2, nfh2 = nf2 / 2 + 1;
-  const long long nf = (long long)nf1 * nf2;
+  BPS_CALL_GOTO(fft_work_make(&w, 1, N1, N2, r->nf1, r->nf2));
   r->nW = K1 + K2 + 1;
   r->W = calloc((size_t)r->nW, sizeof(double));
   r->c = calloc((size_t)(2 * K1 + 1) * (size_t)(K2 + 1), sizeof(double complex));
-  double *in = fftw_malloc(sizeof(double) * (size_t)n);
-  fftw_complex *X = fftw_malloc(sizeof(fftw_complex) * (size_t)N1 * (size_t)nh2);
-  fftw_complex *Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nf1 * (size_t)nfh2);
-  double *g = fftw_malloc(sizeof(double) * (size_t)nf);
-  double *dg = fftw_malloc(sizeof(double) * (size_t)nf);
-  double complex *e1 = malloc(sizeof(double complex) * (size_t)(K1 + 1));
-  double complex *e2 = malloc(sizeof(double complex) * (size_t)(K2 + 1));
-  BPS_CHECK_GOTO(r->W && r->c && in && X && Z && g && dg && e1 && e2, BPS_ERR_MEM,
-                 "out of memory (grid %d x %d, fine grid %d x %d)", N1, N2, nf1, nf2);
-  p1 = get_plan2(PLAN_R2C_2D, N1, N2, &own1);
-  p2 = get_plan2(PLAN_C2R_2D, nf1, nf2, &own2);
-  BPS_CHECK_GOTO(p1 && p2, BPS_ERR_INTERNAL,
-                 "FFTW planning failed (grid %d x %d, fine grid %d x %d)", N1, N2, nf1, nf2);
-  memcpy(in, f, sizeof(double) * (size_t)n);
-  fftw_execute_dft_r2c(p1, in, X);
-  plane_spectrum(X, r);
-  plane_extrema(r, p2, Z, g, dg, e1, e2);
+  e1 = malloc(sizeof(double complex) * (size_t)(K1 + 1));
+  e2 = malloc(sizeof(double complex) * (size_t)(K2 + 1));
+  BPS_CHECK_GOTO(r->W && r->c && e1 && e2, BPS_ERR_MEM, "out of memory (degrees %d, %d)", K1,
+                 K2);
+  memcpy(w.in, f, sizeof(double) * (size_t)n);
+  fftw_execute_dft_r2c(w.fwd, w.in, w.X);
+  plane_spectrum(w.X, r);
+  plane_extrema(r, w.inv, w.Z, w.g, w.dg, e1, e2);
 cleanup:
-  put_plan(p1, own1);
-  put_plan(p2, own2);
-  fftw_free(in);
-  fftw_free(X);
-  fftw_free(Z);
-  fftw_free(g);
-  fftw_free(dg);
+  fft_work_free(&w);
   free(e1);
   free(e2);
   if (rc) bps_plane_result_free(r);

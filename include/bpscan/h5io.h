@@ -101,9 +101,8 @@ typedef struct {
 int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta);
 
 /* Free every pointer of a result from bps_h5_read (or one built the same way, with every
- * string, array and name malloc'ed, as `bpscan merge` builds its output) and zero *res.
- * NULL-safe; a zeroed result is fine. Do not use it on the driver's results, whose strings
- * are not owned. */
+ * string, array and name malloc'ed, as `bpscan merge` and the driver's assemble.c build
+ * theirs) and zero *res. NULL-safe; a zeroed result is fine. */
 void bps_h5_result_free(bps_result *res);
 
 #endif
