@@ -29,16 +29,7 @@ static int alloc_n(const bps_scan_config *cfg, const bps_plan_n *pn, long S, bps
   memcpy(r->tracked, pn->tracked, sizeof(int) * (size_t)P);
   for (int k = 0; k < PA; k++)
     BPS_CHECK(r->param_names[k] = strdup(pn->names[k]), BPS_ERR_MEM, "out of memory");
-  r->cost = malloc(sizeof(double) * (size_t)S);
-  r->grad = malloc(sizeof(double) * (size_t)S * (size_t)P);
-  r->diag = malloc(sizeof(double) * (size_t)S * BPS_NDIAG);
-  r->params = cfg->store_samples ? malloc(sizeof(double) * (size_t)S * (size_t)PA) : NULL;
-  r->grad_stats = calloc((size_t)P, sizeof(bps_stats));
-  r->sample_index = partial ? malloc(sizeof(long) * (size_t)(S ? S : 1)) : NULL;
-  BPS_CHECK(r->cost && r->grad && r->diag && r->grad_stats && (r->params || !cfg->store_samples)
-                && (r->sample_index || !partial),
-            BPS_ERR_MEM, "out of memory assembling n = %d", pn->n);
-  if (pn->land) BPS_CALL(bps_landfields_result(pn->land, S, &r->land));
+  BPS_CALL(bps_result_n_alloc(r, cfg->store_samples, partial, pn->land ? &pn->land->layout : NULL));
   return BPS_OK;
 }
 

@@ -289,34 +289,6 @@ cleanup:
 
 /* ------------------------------------------------------------------ result */
 
-int bps_landfields_result(const bps_landfields *lf, long S, bps_landscape_n **out) {
-  int rc = BPS_OK;
-  const bps_landscape_n *tpl = &lf->layout;
-  bps_landscape_n *l = calloc(1, sizeof *l);
-  BPS_CHECK_GOTO(l, BPS_ERR_MEM, "out of memory");
-  *l = *tpl;
-  l->degree = malloc(sizeof(int) * (size_t)tpl->ndeg);
-  l->size = malloc(sizeof(int) * (size_t)tpl->ndeg);
-  for (int q = 0; q < l->nfield; q++) {
-    l->field[q].data = NULL;
-    l->field[q].mean = l->field[q].mean_se = l->field[q].var = l->field[q].var_se = NULL;
-  }
-  BPS_CHECK_GOTO(l->degree && l->size, BPS_ERR_MEM, "out of memory (landscape fields)");
-  memcpy(l->degree, tpl->degree, sizeof(int) * (size_t)tpl->ndeg);
-  memcpy(l->size, tpl->size, sizeof(int) * (size_t)tpl->ndeg);
-  for (int q = 0; q < l->nfield; q++) {
-    size_t e = (size_t)bps_land_field_elems(&l->field[q]);
-    l->field[q].data = malloc(sizeof(double) * e * (size_t)(S > 0 ? S : 1));
-    BPS_CHECK_GOTO(l->field[q].data, BPS_ERR_MEM, "out of memory (landscape fields)");
-  }
-  *out = l;
-  l = NULL;
-cleanup:
-  if (l) bps_landscape_n_free(l);
-  free(l);
-  return rc;
-}
-
 void bps_landfields_put(bps_landscape_n *res, long row, const double *tail) {
   for (int q = 0; q < res->nfield; q++) {
     bps_land_field *f = &res->field[q];

@@ -166,7 +166,7 @@ static void check_model(const char *what, const bps_model_spec *spec, bps_repr r
   for (int s = 0; s < S; s++) check_sample(spec, repr, &lf, (uint32_t)s, tails + s * lf.len);
   /* the result rows are the tails, field by field */
   bps_landscape_n *res = NULL;
-  CHECK_OK(bps_landfields_result(&lf, S, &res));
+  CHECK_OK(bps_landscape_n_alloc(&lf.layout, S, &res));
   for (int s = 0; s < S; s++) bps_landfields_put(res, s, tails + s * lf.len);
   for (int s = 0; s < S; s++) {
     const double *t = tails + s * lf.len;

@@ -48,10 +48,8 @@ void bps_landfields_free(bps_landfields *lf); /* NULL-safe; zeroes *lf */
 int bps_landfields_sample(const bps_landfields *lf, const bps_model_instance *m, uint64_t seed,
                           uint32_t sample, const double *grad, double *tail);
 
-/* A result copy of the layout with room for S samples in every field (data allocated,
- * statistics not); free with bps_landscape_n_free and free(). */
-int bps_landfields_result(const bps_landfields *lf, long S, bps_landscape_n **out);
-/* Copy one record tail into row `row` of every field of res (from bps_landfields_result). */
+/* Copy one record tail into row `row` of every field of res (a result with lf->layout's
+ * layout, e.g. from bps_landscape_n_alloc(&lf->layout, S, &res)). */
 void bps_landfields_put(bps_landscape_n *res, long row, const double *tail);
 
 #endif
