@@ -1,4 +1,6 @@
-/* cli: `bpscan run | check | info | help` (see cli.h and README "Command line"). */
+/* cli: `bpscan run | check | info | help` (see cli.h and README "Command line"). Each
+ * command ends in finish(): the traceback is printed (rank 0 prints any, the other ranks
+ * only failures of their own) and the code becomes the exit code (bps_exit_code). */
 #include "bpscan/cli.h"
 
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include "bpscan/error.h"
 #include "bpscan/h5io.h"
 #include "bpscan/job.h"
+#include "gather.h"
 
 #define MAX_SETS 128
 
@@ -22,6 +25,8 @@ typedef struct {
   int slice_index, slice_count;
 } run_args;
 
+/* The arguments of run / check. Usage errors are said in plain words (no traceback) and
+ * return BPS_ERR_USAGE. */
 static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
   memset(a, 0, sizeof *a);
   for (int i = 1; i < argc; i++) {
@@ -30,17 +35,17 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
       const char *v = s[5] == '=' ? s + 6 : (i + 1 < argc ? argv[++i] : NULL);
       if (!v) {
         fprintf(stderr, "bpscan %s: --set needs section.key=value\n", argv[0]);
-        return 0;
+        return BPS_ERR_USAGE;
       }
       if (a->nsets == MAX_SETS) {
         fprintf(stderr, "bpscan %s: more than %d --set options\n", argv[0], MAX_SETS);
-        return 0;
+        return BPS_ERR_USAGE;
       }
       a->sets[a->nsets++] = v;
     } else if (allow_run_flags && (!strcmp(s, "-o") || !strcmp(s, "--output"))) {
       if (i + 1 >= argc) {
         fprintf(stderr, "bpscan run: %s needs a file name\n", s);
-        return 0;
+        return BPS_ERR_USAGE;
       }
       a->out = argv[++i];
     } else if (allow_run_flags && !strcmp(s, "--slice")) {
@@ -48,7 +53,7 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
       if (i + 1 >= argc || sscanf(argv[i + 1], "%d/%d%n", &k, &n, &used) != 2 ||
           argv[i + 1][used] || n < 1 || k < 0 || k >= n) {
         fprintf(stderr, "bpscan run: --slice needs K/N with 0 <= K < N (e.g. --slice 2/3)\n");
-        return 0;
+        return BPS_ERR_USAGE;
       }
       i++;
       a->slice_index = k;
@@ -59,20 +64,20 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
       a->force = 1;
     } else if (s[0] == '-' && s[1]) {
       fprintf(stderr, "bpscan %s: unknown option '%s' (see bpscan --help)\n", argv[0], s);
-      return 0;
+      return BPS_ERR_USAGE;
     } else if (!a->job_path) {
       a->job_path = s;
     } else {
       fprintf(stderr, "bpscan %s: unexpected argument '%s'\n", argv[0], s);
-      return 0;
+      return BPS_ERR_USAGE;
     }
   }
   if (!a->job_path) {
     fprintf(stderr, "usage: bpscan %s JOB.ini%s [--set section.key=value ...]\n", argv[0],
             allow_run_flags ? " [-o OUT.h5] [--resume] [--force] [--slice K/N]" : "");
-    return 0;
+    return BPS_ERR_USAGE;
   }
-  return 1;
+  return BPS_OK;
 }
 
 static const char *model_name(bps_model_kind k) {
@@ -85,39 +90,50 @@ static const char *model_name(bps_model_kind k) {
   return "?";
 }
 
-/* Rank 0 reads the job (file + overrides), every rank parses the same canonical text. */
+/* Rank 0 reads the job file; a file that cannot be read is an invalid job too (exit 2). */
+static int read_job(const run_args *a, const char *const *sets, int nsets, bps_job *job) {
+  int rc = bps_job_load(a->job_path, sets, nsets, job);
+  BPS_CHECK(!rc, rc == BPS_ERR_IO ? BPS_ERR_JOB : rc, "job file %s", a->job_path);
+  return BPS_OK;
+}
+
+static int alloc_text(unsigned long long len, char **text) {
+  *text = malloc(len);
+  BPS_CHECK(*text, BPS_ERR_MEM, "out of memory (job text of %llu bytes)", len);
+  return BPS_OK;
+}
+
+/* Every rank but 0 parses the canonical text rank 0 broadcasts. Collective. */
+static int receive_job(const run_args *a, bps_job *job) {
+  const int rank = bps_comm_rank();
+  int rc = BPS_OK;
+  unsigned long long len = rank == 0 ? strlen(job->text) + 1 : 0;
+  char *text = rank == 0 ? job->text : NULL;
+  BPS_CALL_GOTO(bps_comm_bcast_bytes(&len, sizeof len, 0));
+  BPS_CALL_GOTO(bps_agree(rank == 0 ? BPS_OK : alloc_text(len, &text)));
+  BPS_CALL_GOTO(bps_comm_bcast_bytes(text, len, 0));
+  if (rank != 0) BPS_CALL_GOTO(bps_job_parse(text, a->job_path, NULL, 0, job));
+cleanup:
+  if (text != job->text) free(text);
+  return rc;
+}
+
+/* Rank 0 reads the job (file + overrides), every rank parses the same canonical text.
+ * Collective. */
 static int load_job(const run_args *a, bps_job *job, char *outset, size_t outlen) {
   const char *sets[MAX_SETS + 1];
-  int nsets = a->nsets;
+  int nsets = a->nsets, rc = BPS_OK;
   memcpy(sets, a->sets, sizeof(char *) * (size_t)nsets);
   if (a->out) {
     snprintf(outset, outlen, "output.path=%s", a->out);
     sets[nsets++] = outset;
   }
-  int rank = bps_comm_rank(), rc = BPS_OK;
   memset(job, 0, sizeof *job);
-  if (rank == 0) rc = bps_job_load(a->job_path, sets, nsets, job);
-  if (!bps_comm_agree(rc == BPS_OK)) {
-    if (rank == 0) bps_error_print(stderr);
-    bps_job_free(job);
-    return rc ? rc : BPS_ERR_JOB;
-  }
-  if (bps_comm_size() > 1) {
-    unsigned long long len = rank == 0 ? strlen(job->text) + 1 : 0;
-    BPS_CALL(bps_comm_bcast_bytes(&len, sizeof len, 0));
-    char *text = rank == 0 ? job->text : malloc(len);
-    BPS_CHECK(text, BPS_ERR_MEM, "out of memory");
-    BPS_CALL(bps_comm_bcast_bytes(text, len, 0));
-    if (rank != 0) {
-      rc = bps_job_parse(text, a->job_path, NULL, 0, job);
-      free(text);
-    }
-    if (!bps_comm_agree(rc == BPS_OK)) {
-      bps_error_print(stderr);
-      return rc ? rc : BPS_ERR_JOB;
-    }
-  }
-  return BPS_OK;
+  BPS_CALL_GOTO(bps_agree(bps_comm_rank() == 0 ? read_job(a, sets, nsets, job) : BPS_OK));
+  if (bps_comm_size() > 1) BPS_CALL_GOTO(bps_agree(receive_job(a, job)));
+cleanup:
+  if (rc) bps_job_free(job);
+  return rc;
 }
 
 static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cfg) {
@@ -148,55 +164,61 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   cfg->slice_count = a->slice_count;
 }
 
+/* The exit code of a command that ended with rc, after printing its traceback: rank 0
+ * prints any, the other ranks only failures of their own (a rank that merely learnt of
+ * another's failure holds no message). An interruption has said what it did already. */
+static int finish(int rc) {
+  if (rc && rc != BPS_ERR_INTERRUPTED && (bps_comm_rank() == 0 || bps_error_message()[0]))
+    bps_error_print(stderr);
+  return bps_exit_code(rc);
+}
+
 int bps_cli_run(int argc, char **argv) {
   run_args a;
-  if (!parse_args(argc, argv, 1, &a)) return BPS_EXIT_USAGE;
   bps_job job;
   char outset[BPS_JOB_STR_LEN + 32];
-  int rc = load_job(&a, &job, outset, sizeof outset);
-  if (rc) return rc == BPS_ERR_JOB || rc == BPS_ERR_IO ? BPS_EXIT_USAGE : BPS_EXIT_ERROR;
   bps_scan_config cfg;
+  int rc = BPS_OK;
+  BPS_CALL_GOTO(parse_args(argc, argv, 1, &a));
+  BPS_CALL_GOTO(load_job(&a, &job, outset, sizeof outset));
   to_config(&job, &a, &cfg);
-  int code = bps_scan_run(&cfg);
+  rc = bps_scan_run(&cfg);
   bps_job_free(&job);
-  return code;
+cleanup:
+  return finish(rc);
 }
 
 int bps_cli_check(int argc, char **argv) {
   run_args a;
-  if (!parse_args(argc, argv, 0, &a)) return BPS_EXIT_USAGE;
   bps_job job;
   char outset[8];
-  int rc = load_job(&a, &job, outset, sizeof outset);
-  if (rc) return rc == BPS_ERR_JOB || rc == BPS_ERR_IO ? BPS_EXIT_USAGE : BPS_EXIT_ERROR;
   bps_scan_config cfg;
+  int rc = BPS_OK;
+  BPS_CALL_GOTO(parse_args(argc, argv, 0, &a));
+  BPS_CALL_GOTO(load_job(&a, &job, outset, sizeof outset));
   to_config(&job, &a, &cfg);
-  FILE *out = stdout;
-  if (bps_comm_rank() != 0) out = fopen("/dev/null", "w");
-  int code = bps_scan_check(&cfg, out ? out : stdout);
+  FILE *out = bps_comm_rank() == 0 ? stdout : fopen("/dev/null", "w");
+  rc = bps_scan_check(&cfg, out ? out : stdout);
   if (out && out != stdout) fclose(out);
   bps_job_free(&job);
-  return code;
+cleanup:
+  return finish(rc);
 }
 
 int bps_cli_info(int argc, char **argv) {
   if (argc != 2 || argv[1][0] == '-') {
     fprintf(stderr, "usage: bpscan info RESULT.h5\n");
-    return BPS_EXIT_USAGE;
+    return finish(BPS_ERR_USAGE);
   }
-  if (bps_h5_info(argv[1], stdout)) {
-    bps_error_print(stderr);
-    return BPS_EXIT_ERROR;
-  }
-  return BPS_EXIT_OK;
+  return finish(bps_h5_info(argv[1], stdout));
 }
 
 int bps_cli_help(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "job")) {
     int md = argc >= 3 && !strcmp(argv[2], "--markdown");
     bps_job_print_keys(stdout, md);
-    return BPS_EXIT_OK;
+    return finish(BPS_OK);
   }
   fprintf(stderr, "usage: bpscan help job [--markdown]\n");
-  return BPS_EXIT_USAGE;
+  return finish(BPS_ERR_USAGE);
 }

@@ -1,5 +1,6 @@
-/* diag: trace, purity, spectra, entropies, trace distances, reduced states and the
- * invariant check (state.h). Works on both representations:
+/* diag: trace, purity, spectra, entropies, trace distances, reduced states, the
+ * invariant check and the Haar (Page) predictions of purity and entropy (state.h).
+ * Works on both representations:
  *   - DENSE spectra come from zheevd on a copy (a row-major Hermitian matrix read
  *     column-major is its conjugate: same eigenvalues);
  *   - FACTORED spectra are the squared singular values of A, padded with zeros, and the
@@ -292,4 +293,17 @@ int bps_state_check(const bps_state *s, double tol) {
   BPS_CHECK(wmin >= -tol, BPS_ERR_NUMERIC,
             "positivity broken: smallest eigenvalue %.3g < -tol = %.3g", wmin, -tol);
   return BPS_OK;
+}
+
+double bps_page_purity(double da, double db) { return (da + db) / (da * db + 1); }
+
+double bps_page_entropy(double da, double db) {
+  if (da > db) {
+    double t = da;
+    da = db;
+    db = t;
+  }
+  double s = 0;
+  for (double k = db + 1; k <= da * db; k += 1) s += 1.0 / k;
+  return s - (da - 1) / (2 * db);
 }

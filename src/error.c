@@ -1,4 +1,5 @@
-/* error: per-thread traceback of failures (see include/bpscan/error.h). */
+/* error: the per-thread traceback of failures and the map from error codes to process
+ * exit codes (see include/bpscan/error.h). */
 #include "bpscan/error.h"
 
 #include <stdarg.h>
@@ -8,12 +9,12 @@
 #define BPS_TRACE_LEN 512
 
 static _Thread_local struct {
-  int depth, code;
+  int depth, code; /* code: that of the latest (outermost) level, the one returned */
   char line[BPS_TRACE_DEPTH][BPS_TRACE_LEN];
 } trace;
 
 int bps_error_push(int code, const char *file, int line, const char *func, const char *fmt, ...) {
-  if (trace.depth == 0) trace.code = code;
+  trace.code = code;
   if (trace.depth < BPS_TRACE_DEPTH) {
     char msg[BPS_TRACE_LEN - 128] = "";
     if (fmt) {
@@ -33,14 +34,17 @@ int bps_error_push(int code, const char *file, int line, const char *func, const
 void bps_error_clear(void) { trace.depth = 0; trace.code = 0; }
 
 const char *bps_error_message(void) {
-  if (trace.depth == 0) return "";
-  const char *s = strstr(trace.line[0], "(): ");
-  return s ? s + 4 : trace.line[0];
+  for (int i = 0; i < trace.depth; i++) {
+    const char *s = strstr(trace.line[i], "(): ");
+    if (s) return s + 4;
+  }
+  return "";
 }
 
 void bps_error_print(FILE *out) {
   if (trace.depth == 0) return;
-  fprintf(out, "bpscan: error %s: %s\n", bps_error_name(trace.code), bps_error_message());
+  const char *msg = bps_error_message();
+  fprintf(out, "bpscan: error %s%s%s\n", bps_error_name(trace.code), msg[0] ? ": " : "", msg);
   for (int i = 0; i < trace.depth; i++) fprintf(out, "  at %s\n", trace.line[i]);
 }
 
@@ -55,6 +59,26 @@ const char *bps_error_name(int code) {
   case BPS_ERR_MPI: return "BPS_ERR_MPI";
   case BPS_ERR_JOB: return "BPS_ERR_JOB";
   case BPS_ERR_INTERNAL: return "BPS_ERR_INTERNAL";
+  case BPS_ERR_USAGE: return "BPS_ERR_USAGE";
+  case BPS_ERR_EXISTS: return "BPS_ERR_EXISTS";
+  case BPS_ERR_OUTPUT: return "BPS_ERR_OUTPUT";
+  case BPS_ERR_CHECKPOINT: return "BPS_ERR_CHECKPOINT";
+  case BPS_ERR_TOO_BIG: return "BPS_ERR_TOO_BIG";
+  case BPS_ERR_INTERRUPTED: return "BPS_ERR_INTERRUPTED";
   default: return "BPS_ERR_UNKNOWN";
+  }
+}
+
+int bps_exit_code(int rc) {
+  switch (rc) {
+  case BPS_OK: return BPS_EXIT_OK;
+  case BPS_ERR_USAGE:
+  case BPS_ERR_JOB: return BPS_EXIT_USAGE;
+  case BPS_ERR_EXISTS: return BPS_EXIT_EXISTS;
+  case BPS_ERR_CHECKPOINT: return BPS_EXIT_CHECKPOINT;
+  case BPS_ERR_TOO_BIG: return BPS_EXIT_TOO_BIG;
+  case BPS_ERR_OUTPUT: return BPS_EXIT_OUTPUT;
+  case BPS_ERR_INTERRUPTED: return BPS_EXIT_INTERRUPTED;
+  default: return BPS_EXIT_ERROR;
   }
 }

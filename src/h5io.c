@@ -239,7 +239,13 @@ done:
 }
 
 int bps_h5_check_writable(const char *path, int force) {
-  BPS_CALL(check_target(path, force, 1));
+  int rc = check_target(path, force, 1);
+  if (rc == BPS_ERR_IO) { /* which: an existing file (without force), or an unusable path */
+    struct stat st;
+    int exists = path && path[0] && stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    rc = exists && !force ? BPS_ERR_EXISTS : BPS_ERR_OUTPUT;
+  }
+  BPS_CALL(rc);
   return BPS_OK;
 }
 

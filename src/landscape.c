@@ -93,6 +93,44 @@ static void put_plan(fftw_plan p, int owned) {
   fftw_destroy_plan(p);
 }
 
+/* The FFT buffers and plans of one analysis: the samples (in, n1 x n2 real; 1-D: n1 = 1)
+ * and their r2c transform X, the zero-padded spectrum Z and its c2r transforms g, dg on
+ * the fine grid nf1 x nf2. */
+typedef struct {
+  double *in, *g, *dg;
+  fftw_complex *X, *Z;
+  fftw_plan fwd, inv;
+  int own_fwd, own_inv;
+} fft_work;
+
+static void fft_work_free(fft_work *w) {
+  put_plan(w->fwd, w->own_fwd);
+  put_plan(w->inv, w->own_inv);
+  fftw_free(w->in);
+  fftw_free(w->X);
+  fftw_free(w->Z);
+  fftw_free(w->g);
+  fftw_free(w->dg);
+  memset(w, 0, sizeof *w);
+}
+
+/* two = 0: a 1-D analysis (n1 = nf1 = 1, 1-D plans); two = 1: 2-D plans. */
+static int fft_work_make(fft_work *w, int two, int n1, int n2, int nf1, int nf2) {
+  memset(w, 0, sizeof *w);
+  w->in = fftw_malloc(sizeof(double) * (size_t)n1 * (size_t)n2);
+  w->X = fftw_malloc(sizeof(fftw_complex) * (size_t)n1 * (size_t)(n2 / 2 + 1));
+  w->Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nf1 * (size_t)(nf2 / 2 + 1));
+  w->g = fftw_malloc(sizeof(double) * (size_t)nf1 * (size_t)nf2);
+  w->dg = fftw_malloc(sizeof(double) * (size_t)nf1 * (size_t)nf2);
+  BPS_CHECK(w->in && w->X && w->Z && w->g && w->dg, BPS_ERR_MEM,
+            "out of memory (grid %d x %d, fine grid %d x %d)", n1, n2, nf1, nf2);
+  w->fwd = two ? get_plan2(PLAN_R2C_2D, n1, n2, &w->own_fwd) : get_plan(PLAN_R2C, n2, &w->own_fwd);
+  w->inv = two ? get_plan2(PLAN_C2R_2D, nf1, nf2, &w->own_inv) : get_plan(PLAN_C2R, nf2, &w->own_inv);
+  BPS_CHECK(w->fwd && w->inv, BPS_ERR_INTERNAL,
+            "FFTW planning failed (grid %d x %d, fine grid %d x %d)", n1, n2, nf1, nf2);
+  return BPS_OK;
+}
+
 void bps_landscape_cleanup(void) {
 #pragma omp critical(bps_fftw_planner)
   {
@@ -115,31 +153,29 @@ static int multiple_of(double w, double nu, long long *m) {
 }
 
 int bps_landscape_frequencies(const bps_circuit *c, double *nu, int *R) {
-  BPS_CHECK(c && nu && R, BPS_ERR_ARG, "NULL argument");
+  int rc = BPS_OK;
+  int *st = NULL;
+  double *amin = NULL;
+  long long *deg = NULL;
+  BPS_CHECK_GOTO(c && nu && R, BPS_ERR_ARG, "NULL argument");
   const int P = c->nparams;
+  const size_t np = (size_t)(P > 0 ? P : 1);
   /* state per parameter: 0 unused, 1 unresolved, 2 resolved (nu found) */
-  int *st = calloc((size_t)(P > 0 ? P : 1), sizeof(int));
-  double *amin = malloc(sizeof(double) * (size_t)(P > 0 ? P : 1));
-  if (!st || !amin) {
-    free(st);
-    free(amin);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  st = calloc(np, sizeof(int));
+  amin = malloc(sizeof(double) * np);
+  deg = calloc(np, sizeof(long long));
+  BPS_CHECK_GOTO(st && amin && deg, BPS_ERR_MEM, "out of memory");
   for (int j = 0; j < P; j++) {
     nu[j] = 1.0;
     R[j] = 0;
     amin[j] = INFINITY;
   }
-  int rc = BPS_OK;
-  for (int i = 0; i < c->nops && !rc; i++) {
+  for (int i = 0; i < c->nops; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind != BPS_OP_PROT) continue;
-    if (op->param < 0 || op->param >= P || !isfinite(op->scale)) {
-      rc = bps_error_push(BPS_ERR_INTERNAL, __FILE__, __LINE__, __func__,
-                          "operation %d: parameter %d (of %d) or scale %g invalid", i,
-                          op->param, P, op->scale);
-      break;
-    }
+    BPS_CHECK_GOTO(op->param >= 0 && op->param < P && isfinite(op->scale), BPS_ERR_INTERNAL,
+                   "operation %d: parameter %d (of %d) or scale %g invalid", i, op->param, P,
+                   op->scale);
     const double w = 2.0 * fabs(op->scale);
     if (w == 0.0) continue; /* exp(0): no frequency */
     st[op->param] = 1;
@@ -149,7 +185,7 @@ int bps_landscape_frequencies(const bps_circuit *c, double *nu, int *R) {
    * any common divisor of the set divides a, so a/q with the smallest q is the largest */
   int left = 0;
   for (int j = 0; j < P; j++) left += st[j] == 1;
-  for (int q = 1; q <= NU_QMAX && left > 0 && !rc; q++) {
+  for (int q = 1; q <= NU_QMAX && left > 0; q++) {
     for (int j = 0; j < P; j++) R[j] = st[j] == 1; /* R as "still fits" flags */
     for (int i = 0; i < c->nops; i++) {
       const bps_op *op = &c->ops[i];
@@ -165,36 +201,29 @@ int bps_landscape_frequencies(const bps_circuit *c, double *nu, int *R) {
         left--;
       }
   }
-  if (!rc) {
-    long long *deg = calloc((size_t)(P > 0 ? P : 1), sizeof(long long));
-    if (!deg) {
-      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
+  for (int i = 0; i < c->nops; i++) {
+    const bps_op *op = &c->ops[i];
+    if (op->kind != BPS_OP_PROT || op->scale == 0.0 || st[op->param] != 2) continue;
+    long long mlt = 0;
+    multiple_of(2.0 * fabs(op->scale), nu[op->param], &mlt);
+    deg[op->param] += mlt;
+  }
+  for (int j = 0; j < P; j++) {
+    if (st[j] == 2) {
+      R[j] = deg[j] > INT_MAX ? INT_MAX : (int)deg[j];
+    } else if (st[j] == 1) { /* incommensurate */
+      R[j] = -1;
+      nu[j] = amin[j];
     } else {
-      for (int i = 0; i < c->nops; i++) {
-        const bps_op *op = &c->ops[i];
-        if (op->kind != BPS_OP_PROT || op->scale == 0.0 || st[op->param] != 2) continue;
-        long long mlt = 0;
-        multiple_of(2.0 * fabs(op->scale), nu[op->param], &mlt);
-        deg[op->param] += mlt;
-      }
-      for (int j = 0; j < P; j++) {
-        if (st[j] == 2) {
-          R[j] = deg[j] > INT_MAX ? INT_MAX : (int)deg[j];
-        } else if (st[j] == 1) { /* incommensurate */
-          R[j] = -1;
-          nu[j] = amin[j];
-        } else {
-          R[j] = 0;
-          nu[j] = 1.0;
-        }
-      }
-      free(deg);
+      R[j] = 0;
+      nu[j] = 1.0;
     }
   }
+cleanup:
   free(st);
   free(amin);
-  BPS_CALL(rc);
-  return BPS_OK;
+  free(deg);
+  return rc;
 }
 
 /* Frequencies, degree (K != NULL) and direction (dir != NULL) of the cut along k, with
@@ -202,22 +231,21 @@ int bps_landscape_frequencies(const bps_circuit *c, double *nu, int *R) {
  * entries belong to parameters the circuit does not use: nu = 1, R = 0). */
 static int cut_setup(const bps_circuit *c, char *const *names, const int *k, int nk, int *K,
                      double *dir) {
-  BPS_CHECK(c && k, BPS_ERR_ARG, "NULL argument");
-  BPS_CHECK(nk >= c->nparams, BPS_ERR_ARG, "%d direction entries for %d circuit parameters",
-            nk, c->nparams);
+  int rc = BPS_OK;
+  double *nu = NULL;
+  int *R = NULL;
+  BPS_CHECK_GOTO(c && k, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK_GOTO(nk >= c->nparams, BPS_ERR_ARG, "%d direction entries for %d circuit parameters",
+                 nk, c->nparams);
   const int P = c->nparams;
-  double *nu = malloc(sizeof(double) * (size_t)(P > 0 ? P : 1));
-  int *R = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
-  if (!nu || !R) {
-    free(nu);
-    free(R);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
-  int rc = bps_landscape_frequencies(c, nu, R);
+  nu = malloc(sizeof(double) * (size_t)(P > 0 ? P : 1));
+  R = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
+  BPS_CHECK_GOTO(nu && R, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_landscape_frequencies(c, nu, R));
   long long sum = 0;
   int bad = -1;
   double badnu = 0;
-  for (int j = 0; j < nk && !rc; j++) {
+  for (int j = 0; j < nk; j++) {
     const double nuj = j < P ? nu[j] : 1.0;
     const int Rj = j < P ? R[j] : 0;
     if (dir) dir[j] = k[j] / nuj;
@@ -231,23 +259,25 @@ static int cut_setup(const bps_circuit *c, char *const *names, const int *k, int
     }
     if (sum <= BPS_LANDSCAPE_MAX_DEGREE) sum += llabs((long long)k[j]) * (long long)Rj;
   }
-  free(nu);
-  free(R);
-  BPS_CALL(rc);
   if (bad >= 0) {
     const char *nm = names && names[bad] ? names[bad] : NULL;
-    BPS_CHECK(0, BPS_ERR_ARG,
-              "parameter %s%s%d%s has incommensurate frequencies (the 2|scale| of its "
-              "rotations, the smallest %.17g, are not integer multiples of one base "
-              "frequency): a cut moving it is almost periodic (physics.md Sec. 5.1), the "
-              "plain FFT cut does not apply",
-              nm ? nm : "", nm ? " (index " : "", bad, nm ? ")" : "", badnu);
+    BPS_FAIL_GOTO(BPS_ERR_ARG,
+                  "parameter %s%s%d%s has incommensurate frequencies (the 2|scale| of its "
+                  "rotations, the smallest %.17g, are not integer multiples of one base "
+                  "frequency): a cut moving it is almost periodic (physics.md Sec. 5.1), the "
+                  "plain FFT cut does not apply",
+                  nm ? nm : "", nm ? " (index " : "", bad, nm ? ")" : "", badnu);
   }
-  if (!K) return BPS_OK; /* direction only */
-  BPS_CHECK(sum <= BPS_LANDSCAPE_MAX_DEGREE, BPS_ERR_ARG,
-            "cut degree %lld exceeds %d: direction too long", sum, BPS_LANDSCAPE_MAX_DEGREE);
-  *K = (int)sum;
-  return BPS_OK;
+  if (K) { /* else: direction only */
+    BPS_CHECK_GOTO(sum <= BPS_LANDSCAPE_MAX_DEGREE, BPS_ERR_ARG,
+                   "cut degree %lld exceeds %d: direction too long", sum,
+                   BPS_LANDSCAPE_MAX_DEGREE);
+    *K = (int)sum;
+  }
+cleanup:
+  free(nu);
+  free(R);
+  return rc;
 }
 
 int bps_landscape_degree(const bps_circuit *c, char *const *names, const int *k, int *K) {
@@ -389,79 +419,59 @@ int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r) {
   BPS_CHECK(pad >= 1 && (long long)pad * N <= (1LL << 28), BPS_ERR_ARG, "bad pad %d", pad);
   for (int s = 0; s < N; s++)
     BPS_CHECK(isfinite(f[s]), BPS_ERR_NUMERIC, "sample %d is not finite (%g)", s, f[s]);
+  int rc = BPS_OK;
+  fft_work w;
   memset(r, 0, sizeof *r);
   r->K = K;
   r->N = N;
   r->nf = pad * N;
   r->slope_adjoint = NAN;
-  r->f0 = NAN;
   const int nh = N / 2 + 1, nf = r->nf, nfh = nf / 2 + 1;
-
+  BPS_CALL_GOTO(fft_work_make(&w, 0, 1, N, 1, nf));
   r->c = malloc(sizeof(double complex) * (size_t)(K + 1));
   r->W = malloc(sizeof(double) * (size_t)(K + 1));
-  double *in = fftw_malloc(sizeof(double) * (size_t)N);
-  fftw_complex *X = fftw_malloc(sizeof(fftw_complex) * (size_t)nh);
-  fftw_complex *Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nfh);
-  double *g = fftw_malloc(sizeof(double) * (size_t)nf);
-  double *dg = fftw_malloc(sizeof(double) * (size_t)nf);
-  int rc = (r->c && r->W && in && X && Z && g && dg) ? BPS_OK : BPS_ERR_MEM;
-  int own1 = 0, own2 = 0;
-  fftw_plan p1 = NULL, p2 = NULL;
-  if (!rc) {
-    p1 = get_plan(PLAN_R2C, N, &own1);
-    p2 = get_plan(PLAN_C2R, nf, &own2);
-    if (!p1 || !p2) rc = BPS_ERR_INTERNAL;
+  BPS_CHECK_GOTO(r->c && r->W, BPS_ERR_MEM, "out of memory (degree %d)", K);
+  fftw_complex *X = w.X, *Z = w.Z;
+  double *g = w.g, *dg = w.dg;
+  memcpy(w.in, f, sizeof(double) * (size_t)N);
+  fftw_execute_dft_r2c(w.fwd, w.in, X);
+  const double invN = 1.0 / N;
+  for (int k = 0; k <= K; k++) r->c[k] = X[k] * invN;
+  r->c[0] = creal(r->c[0]); /* exactly real in exact arithmetic */
+  r->mean = creal(r->c[0]);
+  r->W[0] = r->mean * r->mean;
+  double var = 0, slope = 0;
+  for (int k = 1; k <= K; k++) {
+    double a = cabs(r->c[k]);
+    r->W[k] = 2.0 * a * a;
+    var += r->W[k];
+    slope += -2.0 * k * cimag(r->c[k]);
   }
-  if (!rc) {
-    memcpy(in, f, sizeof(double) * (size_t)N);
-    fftw_execute_dft_r2c(p1, in, X);
-    const double invN = 1.0 / N;
-    for (int k = 0; k <= K; k++) r->c[k] = X[k] * invN;
-    r->c[0] = creal(r->c[0]); /* exactly real in exact arithmetic */
-    r->mean = creal(r->c[0]);
-    r->W[0] = r->mean * r->mean;
-    double var = 0, slope = 0;
-    for (int k = 1; k <= K; k++) {
-      double a = cabs(r->c[k]);
-      r->W[k] = 2.0 * a * a;
-      var += r->W[k];
-      slope += -2.0 * k * cimag(r->c[k]);
-    }
-    r->var = var;
-    r->slope_fft = slope;
-    double alias = 0;
-    for (int k = K + 1; k < nh; k++) alias = fmax(alias, cabs(X[k]) * invN);
-    r->alias = alias;
+  r->var = var;
+  r->slope_fft = slope;
+  double alias = 0;
+  for (int k = K + 1; k < nh; k++) alias = fmax(alias, cabs(X[k]) * invN);
+  r->alias = alias;
 
-    /* band-limited f and f' on the fine grid: c2r of the zero-padded c_k and i k c_k
-     * (unnormalised c2r: g_m = sum_{|k|<=K} c_k e^{2 pi i k m / nf} exactly) */
-    for (int k = 0; k < nfh; k++) Z[k] = k <= K ? r->c[k] : 0.0;
-    fftw_execute_dft_c2r(p2, Z, g);
-    for (int k = 0; k < nfh; k++) Z[k] = k <= K ? I * (double)k * r->c[k] : 0.0;
-    fftw_execute_dft_c2r(p2, Z, dg);
-    /* extrema: grid values refined by golden section on the exact spectral sum */
-    double tt;
-    r->fmax = refine_max(r->c, K, 0, 1, g, nf, &tt);
-    for (int m = 0; m < nf; m++) g[m] = -g[m];
-    r->fmin = -refine_max(r->c, K, 0, -1, g, nf, &tt);
-    for (int m = 0; m < nf; m++) dg[m] = fabs(dg[m]);
-    r->lipschitz = refine_max(r->c, K, 1, 0, dg, nf, &r->t_lipschitz);
-    r->spread = r->fmax - r->fmin;
-    r->bernstein = K * r->spread / 2.0;
-  }
-  put_plan(p1, own1);
-  put_plan(p2, own2);
-  fftw_free(in);
-  fftw_free(X);
-  fftw_free(Z);
-  fftw_free(g);
-  fftw_free(dg);
-  if (rc) {
-    bps_cut_result_free(r);
-    BPS_CHECK(rc != BPS_ERR_MEM, rc, "out of memory (N = %d, fine grid %d)", N, nf);
-    BPS_CHECK(0, rc, "FFTW planning failed (N = %d, fine grid %d)", N, nf);
-  }
-  return BPS_OK;
+  /* band-limited f and f' on the fine grid: c2r of the zero-padded c_k and i k c_k
+   * (unnormalised c2r: g_m = sum_{|k|<=K} c_k e^{2 pi i k m / nf} exactly) */
+  for (int k = 0; k < nfh; k++) Z[k] = k <= K ? r->c[k] : 0.0;
+  fftw_execute_dft_c2r(w.inv, Z, g);
+  for (int k = 0; k < nfh; k++) Z[k] = k <= K ? I * (double)k * r->c[k] : 0.0;
+  fftw_execute_dft_c2r(w.inv, Z, dg);
+  /* extrema: grid values refined by golden section on the exact spectral sum */
+  double tt;
+  r->fmax = refine_max(r->c, K, 0, 1, g, nf, &tt);
+  for (int m = 0; m < nf; m++) g[m] = -g[m];
+  r->fmin = -refine_max(r->c, K, 0, -1, g, nf, &tt);
+  for (int m = 0; m < nf; m++) dg[m] = fabs(dg[m]);
+  r->lipschitz = refine_max(r->c, K, 1, 0, dg, nf, &r->t_lipschitz);
+  r->spread = r->fmax - r->fmin;
+  r->bernstein = K * r->spread / 2.0;
+cleanup:
+  fft_work_free(&w);
+  if (rc) bps_cut_result_free(r);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- planes (2-D cuts) */
@@ -647,6 +657,86 @@ void bps_plane_result_free(bps_plane_result *r) {
   r->nW = 0;
 }
 
+#define CO(a, b) c[((a) + K1) * nb + (b)]
+
+/* From the unnormalised 2-D r2c output X (N1 x (N2/2 + 1)) of the samples: the band c_ab
+ * (b = 0 column made exactly Hermitian), the power by total degree, var, the spectral
+ * slopes and the aliasing, into r (r->c, r->W allocated and zeroed; K1, K2, N1, N2 set). */
+static void plane_spectrum(const fftw_complex *X, bps_plane_result *r) {
+  const int K1 = r->K1, K2 = r->K2, N1 = r->N1, nh2 = r->N2 / 2 + 1, nb = K2 + 1;
+  double complex *c = r->c;
+  const double invN = 1.0 / (double)((long long)N1 * r->N2);
+  /* band: b >= 1 straight from the half spectrum; b = 0 made exactly Hermitian */
+  for (int a = -K1; a <= K1; a++)
+    for (int b = 1; b <= K2; b++) CO(a, b) = X[(size_t)(a >= 0 ? a : a + N1) * nh2 + b] * invN;
+  CO(0, 0) = creal(X[0]) * invN;
+  for (int a = 1; a <= K1; a++) {
+    double complex z = 0.5 * (X[(size_t)a * nh2] + conj(X[(size_t)(N1 - a) * nh2])) * invN;
+    CO(a, 0) = z;
+    CO(-a, 0) = conj(z);
+  }
+  r->mean = creal(CO(0, 0));
+  r->W[0] = r->mean * r->mean;
+  double st = 0, su = 0;
+  for (int b = 0; b <= K2; b++) {
+    const double w = b ? 2.0 : 1.0;
+    for (int a = -K1; a <= K1; a++) {
+      if (a == 0 && b == 0) continue;
+      const double complex z = CO(a, b);
+      const double p = creal(z) * creal(z) + cimag(z) * cimag(z);
+      r->W[abs(a) + b] += w * p;
+      st -= w * a * cimag(z);
+      su -= w * b * cimag(z);
+    }
+  }
+  double var = 0;
+  for (int d = 1; d < r->nW; d++) var += r->W[d];
+  r->var = var;
+  r->slope_fft[0] = st;
+  r->slope_fft[1] = su;
+  double alias = 0;
+  for (int p = 0; p < N1; p++) {
+    const int a = p <= N1 / 2 ? p : p - N1;
+    for (int q = 0; q < nh2; q++)
+      if (abs(a) > K1 || q > K2) alias = fmax(alias, cabs(X[(size_t)p * nh2 + q]) * invN);
+  }
+  r->alias = alias;
+}
+
+/* Extrema and Lipschitz constant of the band-limited plane r->c: f, f_t, f_u on the fine
+ * grid nf1 x nf2 by the 2-D c2r plan p2 of the zero-padded spectrum (unnormalised:
+ * g = sum c_ab e^{i(a t_m + b u_m)} exactly; c2r destroys its input, so Z is refilled every
+ * time), then refined (refine_max2). Z, g, dg, e1, e2: scratch. */
+static void plane_extrema(bps_plane_result *r, fftw_plan p2, fftw_complex *Z, double *g,
+                          double *dg, double complex *e1, double complex *e2) {
+  const int K1 = r->K1, K2 = r->K2, nf1 = r->nf1, nf2 = r->nf2, nfh2 = nf2 / 2 + 1, nb = K2 + 1;
+  const double complex *c = r->c;
+  const long long nf = (long long)nf1 * nf2;
+  const size_t nz = (size_t)nf1 * (size_t)nfh2;
+  plane_spec S = {c, K1, K2, e1, e2};
+  for (int pass = 0; pass < 3; pass++) {
+    memset(Z, 0, sizeof(fftw_complex) * nz);
+    for (int a = -K1; a <= K1; a++)
+      for (int b = 0; b <= K2; b++) {
+        double complex z = CO(a, b);
+        if (pass == 1) z *= I * (double)a;
+        if (pass == 2) z *= I * (double)b;
+        Z[(size_t)(a >= 0 ? a : a + nf1) * nfh2 + b] = z;
+      }
+    fftw_execute_dft_c2r(p2, Z, pass == 2 ? dg : g);
+    if (pass == 0) {
+      r->fmax = refine_max2(&S, 0, 1, g, nf1, nf2);
+      for (long long m = 0; m < nf; m++) g[m] = -g[m];
+      r->fmin = -refine_max2(&S, 0, -1, g, nf1, nf2);
+    }
+  }
+  for (long long m = 0; m < nf; m++) g[m] = hypot(g[m], dg[m]);
+  r->lipschitz = refine_max2(&S, 1, 1, g, nf1, nf2);
+  r->spread = r->fmax - r->fmin;
+  r->bernstein = sqrt((double)K1 * K1 + (double)K2 * K2) * r->spread / 2.0;
+}
+#undef CO
+
 int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
                       bps_plane_result *r) {
   BPS_CHECK(f && r, BPS_ERR_ARG, "NULL argument");
@@ -666,6 +756,9 @@ int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
   for (long long s = 0; s < n; s++)
     BPS_CHECK(isfinite(f[s]), BPS_ERR_NUMERIC, "sample %lld (%lld, %lld) is not finite (%g)", s,
               s / N2, s % N2, f[s]);
+  int rc = BPS_OK;
+  fft_work w;
+  double complex *e1 = NULL, *e2 = NULL;
   memset(r, 0, sizeof *r);
   r->K1 = K1;
   r->K2 = K2;
@@ -674,113 +767,24 @@ int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
   r->nf1 = pad * N1;
   r->nf2 = pad * N2;
   r->slope_adjoint[0] = r->slope_adjoint[1] = NAN;
-  const int nh2 = N2 / 2 + 1, nf1 = r->nf1, nf2 = r->nf2, nfh2 = nf2 / 2 + 1;
-  const long long nf = (long long)nf1 * nf2;
-  const int nb = K2 + 1;
+  BPS_CALL_GOTO(fft_work_make(&w, 1, N1, N2, r->nf1, r->nf2));
   r->nW = K1 + K2 + 1;
   r->W = calloc((size_t)r->nW, sizeof(double));
-  r->c = calloc((size_t)(2 * K1 + 1) * (size_t)nb, sizeof(double complex));
-  double *in = fftw_malloc(sizeof(double) * (size_t)n);
-  fftw_complex *X = fftw_malloc(sizeof(fftw_complex) * (size_t)N1 * (size_t)nh2);
-  fftw_complex *Z = fftw_malloc(sizeof(fftw_complex) * (size_t)nf1 * (size_t)nfh2);
-  double *g = fftw_malloc(sizeof(double) * (size_t)nf);
-  double *dg = fftw_malloc(sizeof(double) * (size_t)nf);
-  double complex *e1 = malloc(sizeof(double complex) * (size_t)(K1 + 1));
-  double complex *e2 = malloc(sizeof(double complex) * (size_t)(K2 + 1));
-  int rc = (r->W && r->c && in && X && Z && g && dg && e1 && e2) ? BPS_OK : BPS_ERR_MEM;
-  int own1 = 0, own2 = 0;
-  fftw_plan p1 = NULL, p2 = NULL;
-  if (!rc) {
-    p1 = get_plan2(PLAN_R2C_2D, N1, N2, &own1);
-    p2 = get_plan2(PLAN_C2R_2D, nf1, nf2, &own2);
-    if (!p1 || !p2) rc = BPS_ERR_INTERNAL;
-  }
-  if (!rc) {
-    double complex *c = r->c;
-    memcpy(in, f, sizeof(double) * (size_t)n);
-    fftw_execute_dft_r2c(p1, in, X);
-    const double invN = 1.0 / (double)n;
-#define CO(a, b) c[((a) + K1) * nb + (b)]
-    /* band: b >= 1 straight from the half spectrum; b = 0 made exactly Hermitian */
-    for (int a = -K1; a <= K1; a++)
-      for (int b = 1; b <= K2; b++) CO(a, b) = X[(size_t)(a >= 0 ? a : a + N1) * nh2 + b] * invN;
-    CO(0, 0) = creal(X[0]) * invN;
-    for (int a = 1; a <= K1; a++) {
-      double complex z = 0.5 * (X[(size_t)a * nh2] + conj(X[(size_t)(N1 - a) * nh2])) * invN;
-      CO(a, 0) = z;
-      CO(-a, 0) = conj(z);
-    }
-    r->mean = creal(CO(0, 0));
-    r->W[0] = r->mean * r->mean;
-    double st = 0, su = 0;
-    for (int b = 0; b <= K2; b++) {
-      const double w = b ? 2.0 : 1.0;
-      for (int a = -K1; a <= K1; a++) {
-        if (a == 0 && b == 0) continue;
-        const double complex z = CO(a, b);
-        const double p = creal(z) * creal(z) + cimag(z) * cimag(z);
-        r->W[abs(a) + b] += w * p;
-        st -= w * a * cimag(z);
-        su -= w * b * cimag(z);
-      }
-    }
-    double var = 0;
-    for (int d = 1; d < r->nW; d++) var += r->W[d];
-    r->var = var;
-    r->slope_fft[0] = st;
-    r->slope_fft[1] = su;
-    double alias = 0;
-    for (int p = 0; p < N1; p++) {
-      const int a = p <= N1 / 2 ? p : p - N1;
-      for (int q = 0; q < nh2; q++)
-        if (abs(a) > K1 || q > K2) alias = fmax(alias, cabs(X[(size_t)p * nh2 + q]) * invN);
-    }
-    r->alias = alias;
-
-    /* band-limited f, f_t, f_u on the fine grid: 2-D c2r of the zero-padded spectrum
-     * (unnormalised: g = sum c_ab e^{i(a t_m + b u_m)} exactly; c2r destroys its input,
-     * so Z is refilled every time) */
-    const size_t nz = (size_t)nf1 * (size_t)nfh2;
-    plane_spec S = {c, K1, K2, e1, e2};
-    for (int pass = 0; pass < 3; pass++) {
-      memset(Z, 0, sizeof(fftw_complex) * nz);
-      for (int a = -K1; a <= K1; a++)
-        for (int b = 0; b <= K2; b++) {
-          double complex z = CO(a, b);
-          if (pass == 1) z *= I * (double)a;
-          if (pass == 2) z *= I * (double)b;
-          Z[(size_t)(a >= 0 ? a : a + nf1) * nfh2 + b] = z;
-        }
-      fftw_execute_dft_c2r(p2, Z, pass == 2 ? dg : g);
-      if (pass == 0) {
-        r->fmax = refine_max2(&S, 0, 1, g, nf1, nf2);
-        for (long long m = 0; m < nf; m++) g[m] = -g[m];
-        r->fmin = -refine_max2(&S, 0, -1, g, nf1, nf2);
-      }
-    }
-#undef CO
-    for (long long m = 0; m < nf; m++) g[m] = hypot(g[m], dg[m]);
-    r->lipschitz = refine_max2(&S, 1, 1, g, nf1, nf2);
-    r->spread = r->fmax - r->fmin;
-    r->bernstein = sqrt((double)K1 * K1 + (double)K2 * K2) * r->spread / 2.0;
-  }
-  put_plan(p1, own1);
-  put_plan(p2, own2);
-  fftw_free(in);
-  fftw_free(X);
-  fftw_free(Z);
-  fftw_free(g);
-  fftw_free(dg);
+  r->c = calloc((size_t)(2 * K1 + 1) * (size_t)(K2 + 1), sizeof(double complex));
+  e1 = malloc(sizeof(double complex) * (size_t)(K1 + 1));
+  e2 = malloc(sizeof(double complex) * (size_t)(K2 + 1));
+  BPS_CHECK_GOTO(r->W && r->c && e1 && e2, BPS_ERR_MEM, "out of memory (degrees %d, %d)", K1,
+                 K2);
+  memcpy(w.in, f, sizeof(double) * (size_t)n);
+  fftw_execute_dft_r2c(w.fwd, w.in, w.X);
+  plane_spectrum(w.X, r);
+  plane_extrema(r, w.inv, w.Z, w.g, w.dg, e1, e2);
+cleanup:
+  fft_work_free(&w);
   free(e1);
   free(e2);
-  if (rc) {
-    bps_plane_result_free(r);
-    BPS_CHECK(rc != BPS_ERR_MEM, rc, "out of memory (grid %d x %d, fine grid %d x %d)", N1, N2,
-              nf1, nf2);
-    BPS_CHECK(0, rc, "FFTW planning failed (grid %d x %d, fine grid %d x %d)", N1, N2, nf1,
-              nf2);
-  }
-  return BPS_OK;
+  if (rc) bps_plane_result_free(r);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- model cuts */
@@ -789,18 +793,18 @@ int bps_cut_sample(const bps_model_instance *m, const double *theta0, const doub
                    double *f) {
   BPS_CHECK(m && theta0 && dir && f, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(N >= 1, BPS_ERR_ARG, "bad number of samples %d", N);
+  int rc = BPS_OK;
   const int M = m->nparams;
   double *th = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
-  BPS_CHECK(th, BPS_ERR_MEM, "out of memory");
-  int rc = BPS_OK;
-  for (int s = 0; s < N && !rc; s++) {
+  BPS_CHECK_GOTO(th, BPS_ERR_MEM, "out of memory");
+  for (int s = 0; s < N; s++) {
     const double t = 2.0 * M_PI * s / N;
     for (int j = 0; j < M; j++) th[j] = theta0[j] + t * dir[j];
-    rc = bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &f[s], NULL);
+    BPS_CALL_GOTO(bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &f[s], NULL));
   }
+cleanup:
   free(th);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* The model must have a circuit program; degree and direction of k (m->nparams entries). */
@@ -812,91 +816,82 @@ static int model_setup(const bps_model_instance *m, const int *k, int *K, double
   return BPS_OK;
 }
 
+/* dir . grad in index order (the cut's slope by the adjoint gradient). */
+static double dot(const double *dir, const double *grad, int M) {
+  double s = 0;
+  for (int j = 0; j < M; j++) s += dir[j] * grad[j];
+  return s;
+}
+
 int bps_landscape_cut(const bps_model_instance *m, const double *theta0, const int *k,
-                      bps_cut_result *r) {
+                      const double *grad, int pad, bps_cut_result *r) {
   BPS_CHECK(m && theta0 && k && r, BPS_ERR_ARG, "NULL argument");
+  int rc = BPS_OK;
   const int M = m->nparams;
-  double *dir = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
-  double *grad = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
-  double *f = NULL;
+  double *dir = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1)), *f = NULL;
   int K = 0, N = 0;
-  int rc = (dir && grad) ? BPS_OK : bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
-                                                   "out of memory");
-  if (!rc) rc = model_setup(m, k, &K, dir);
-  if (!rc) rc = bps_landscape_size(K, -1, &N);
-  if (!rc && !(f = malloc(sizeof(double) * (size_t)N)))
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-  double f0 = 0, slope = 0;
-  if (!rc) rc = bps_cut_sample(m, theta0, dir, N, f);
-  if (!rc) rc = bps_model_cost_grad(m, theta0, BPS_GRAD_ADJOINT, &f0, grad);
-  if (!rc) {
-    for (int j = 0; j < M; j++) slope += dir[j] * grad[j];
-    rc = bps_cut_analyse(f, N, K, 0, r);
-  }
+  BPS_CHECK_GOTO(dir, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(model_setup(m, k, &K, dir));
+  BPS_CALL_GOTO(bps_landscape_size(K, -1, &N));
+  f = malloc(sizeof(double) * (size_t)N);
+  BPS_CHECK_GOTO(f, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_cut_sample(m, theta0, dir, N, f));
+  BPS_CALL_GOTO(bps_cut_analyse(f, N, K, pad, r));
+  if (grad) r->slope_adjoint = dot(dir, grad, M);
+cleanup:
   free(f);
   free(dir);
-  free(grad);
-  BPS_CALL(rc);
-  r->slope_adjoint = slope;
-  r->f0 = f0;
-  return BPS_OK;
+  return rc;
 }
 
 int bps_plane_sample(const bps_model_instance *m, const double *theta0, const double *dir1,
                      const double *dir2, int N1, int N2, double *f) {
   BPS_CHECK(m && theta0 && dir1 && dir2 && f, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(N1 >= 1 && N2 >= 1, BPS_ERR_ARG, "bad grid %d x %d", N1, N2);
+  int rc = BPS_OK;
   const int M = m->nparams;
   double *th = malloc(sizeof(double) * (size_t)(M > 0 ? M : 1));
-  BPS_CHECK(th, BPS_ERR_MEM, "out of memory");
-  int rc = BPS_OK;
-  for (int a = 0; a < N1 && !rc; a++) {
+  BPS_CHECK_GOTO(th, BPS_ERR_MEM, "out of memory");
+  for (int a = 0; a < N1; a++) {
     const double t = 2.0 * M_PI * a / N1;
-    for (int b = 0; b < N2 && !rc; b++) {
+    for (int b = 0; b < N2; b++) {
       const double u = 2.0 * M_PI * b / N2;
       for (int j = 0; j < M; j++) th[j] = theta0[j] + t * dir1[j] + u * dir2[j];
-      rc = bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &f[(size_t)a * N2 + b], NULL);
+      BPS_CALL_GOTO(bps_model_cost_grad(m, th, BPS_GRAD_ADJOINT, &f[(size_t)a * N2 + b], NULL));
     }
   }
+cleanup:
   free(th);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_landscape_plane(const bps_model_instance *m, const double *theta0, const int *k1,
-                        const int *k2, bps_plane_result *r) {
+                        const int *k2, const double *grad, int pad, double *samples,
+                        bps_plane_result *r) {
   BPS_CHECK(m && theta0 && k1 && k2 && r, BPS_ERR_ARG, "NULL argument");
+  int rc = BPS_OK;
   const int M = m->nparams;
   const size_t sz = sizeof(double) * (size_t)(M > 0 ? M : 1);
-  double *d1 = malloc(sz), *d2 = malloc(sz), *grad = malloc(sz), *f = NULL;
+  double *d1 = malloc(sz), *d2 = malloc(sz), *f = samples;
   int K1 = 0, K2 = 0, N1 = 0, N2 = 0;
-  int rc = (d1 && d2 && grad) ? BPS_OK : bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__,
-                                                        __func__, "out of memory");
-  if (!rc) rc = model_setup(m, k1, &K1, d1);
-  if (!rc) rc = model_setup(m, k2, &K2, d2);
-  if (!rc) rc = bps_landscape_size(K1, -1, &N1);
-  if (!rc) rc = bps_landscape_size(K2, -1, &N2);
-  if (!rc && (long long)N1 * N2 > PLANE_MAX_POINTS)
-    rc = bps_error_push(BPS_ERR_ARG, __FILE__, __LINE__, __func__,
-                        "plane degrees %d, %d need a %d x %d grid: too large", K1, K2, N1, N2);
-  if (!rc && !(f = malloc(sizeof(double) * (size_t)N1 * (size_t)N2)))
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-  double f0 = 0, s1 = 0, s2 = 0;
-  if (!rc) rc = bps_plane_sample(m, theta0, d1, d2, N1, N2, f);
-  if (!rc) rc = bps_model_cost_grad(m, theta0, BPS_GRAD_ADJOINT, &f0, grad);
-  if (!rc) {
-    for (int j = 0; j < M; j++) {
-      s1 += d1[j] * grad[j];
-      s2 += d2[j] * grad[j];
-    }
-    rc = bps_plane_analyse(f, N1, N2, K1, K2, 0, r);
+  BPS_CHECK_GOTO(d1 && d2, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(model_setup(m, k1, &K1, d1));
+  BPS_CALL_GOTO(model_setup(m, k2, &K2, d2));
+  BPS_CALL_GOTO(bps_landscape_size(K1, -1, &N1));
+  BPS_CALL_GOTO(bps_landscape_size(K2, -1, &N2));
+  BPS_CHECK_GOTO((long long)N1 * N2 <= PLANE_MAX_POINTS, BPS_ERR_ARG,
+                 "plane degrees %d, %d need a %d x %d grid: too large", K1, K2, N1, N2);
+  if (!f) f = malloc(sizeof(double) * (size_t)N1 * (size_t)N2);
+  BPS_CHECK_GOTO(f, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_plane_sample(m, theta0, d1, d2, N1, N2, f));
+  BPS_CALL_GOTO(bps_plane_analyse(f, N1, N2, K1, K2, pad, r));
+  if (grad) {
+    r->slope_adjoint[0] = dot(d1, grad, M);
+    r->slope_adjoint[1] = dot(d2, grad, M);
   }
-  free(f);
+cleanup:
+  if (f != samples) free(f);
   free(d1);
   free(d2);
-  free(grad);
-  BPS_CALL(rc);
-  r->slope_adjoint[0] = s1;
-  r->slope_adjoint[1] = s2;
-  return BPS_OK;
+  return rc;
 }

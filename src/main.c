@@ -1,6 +1,7 @@
-/* main: the bpscan command line. Subcommands are listed in `cmds` below; `run` and
- * `check` start MPI (signal handlers are installed before MPI_Init, because Slurm may send
- * its preemption signal as soon as the step starts). */
+/* main: the bpscan command line. Subcommands are listed in `cmds` below; each returns the
+ * process exit code (error.h bps_exit_code). `run` and `check` start MPI (signal handlers
+ * are installed before MPI_Init, because Slurm may send its preemption signal as soon as
+ * the step starts). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,9 @@ static void usage(FILE *out) {
   for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-6s %s\n", cmds[i].name, cmds[i].help);
   fprintf(out,
           "\nexit codes: 0 success, 1 runtime error, 2 usage or invalid job, 3 output exists\n"
-          "(use --force), 4 checkpoint of another job or corrupt, 5 task too big for one rank\n"
-          "(check), 75 interrupted by a signal with the checkpoint written (rerun with --resume)\n");
+          "(use --force), 4 checkpoint of another job, corrupt, or not resumed, 5 task too big\n"
+          "for one rank, 6 output path unusable (no such directory, not writable, a directory),\n"
+          "75 interrupted by a signal with the checkpoint written (rerun with --resume)\n");
 }
 
 /* OpenMP worker threads get 4 MiB stacks by default, and OpenBLAS's LAPACK allocates its
@@ -59,23 +61,24 @@ int main(int argc, char **argv) {
   ensure_thread_stack(argv);
   if (argc < 2) {
     usage(stderr);
-    return BPS_EXIT_USAGE;
+    return bps_exit_code(BPS_ERR_USAGE);
   }
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
     printf("bpscan %s (git %s)\n", BPS_VERSION_STRING, BPS_GIT_COMMIT);
-    return 0;
+    return bps_exit_code(BPS_OK);
   }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     usage(stdout);
-    return 0;
+    return bps_exit_code(BPS_OK);
   }
   for (int i = 0; i < NCMDS; i++) {
     if (strcmp(argv[1], cmds[i].name)) continue;
     if (!cmds[i].mpi) return cmds[i].fn(argc - 1, argv + 1);
     bps_driver_install_signals();
-    if (bps_comm_init(&argc, &argv)) {
+    int rc = bps_comm_init(&argc, &argv);
+    if (rc) {
       bps_error_print(stderr);
-      return BPS_EXIT_ERROR;
+      return bps_exit_code(rc);
     }
     int code = cmds[i].fn(argc - 1, argv + 1);
     if (code == BPS_EXIT_INTERRUPTED) {
@@ -89,5 +92,5 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "bpscan: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
-  return BPS_EXIT_USAGE;
+  return bps_exit_code(BPS_ERR_USAGE);
 }

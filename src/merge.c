@@ -102,42 +102,6 @@ static const char *land_difference(const bps_landscape_n *a, const bps_landscape
   return NULL;
 }
 
-/* A copy of ref's landscape structure with room for S samples per field (statistics not
- * allocated: bps_result_n_stats does that); NULL if out of memory. */
-static bps_landscape_n *land_alloc(const bps_landscape_n *ref, long S) {
-  bps_landscape_n *l = calloc(1, sizeof *l);
-  if (!l) return NULL;
-  memcpy(l->directions, ref->directions, sizeof l->directions);
-  l->pad = ref->pad;
-  l->ncut = ref->ncut;
-  l->ndeg = ref->ndeg;
-  l->degree = malloc(sizeof(int) * (size_t)ref->ndeg);
-  l->size = malloc(sizeof(int) * (size_t)ref->ndeg);
-  int ok = l->degree && l->size;
-  if (ok) {
-    memcpy(l->degree, ref->degree, sizeof(int) * (size_t)ref->ndeg);
-    memcpy(l->size, ref->size, sizeof(int) * (size_t)ref->ndeg);
-  }
-  l->nfield = ref->nfield;
-  for (int i = 0; ok && i < ref->nfield; i++) {
-    bps_land_field *f = &l->field[i];
-    const bps_land_field *rf = &ref->field[i];
-    memcpy(f->name, rf->name, sizeof f->name);
-    f->ndim = rf->ndim;
-    f->dims[0] = rf->dims[0];
-    f->dims[1] = rf->dims[1];
-    f->stats = rf->stats;
-    f->data = malloc(sizeof(double) * (size_t)(S > 0 ? S : 1) * (size_t)bps_land_field_elems(f));
-    ok = f->data != NULL;
-  }
-  if (!ok) {
-    bps_landscape_n_free(l);
-    free(l);
-    return NULL;
-  }
-  return l;
-}
-
 /* Whether two pieces' groups of one qubit count agree on everything but the samples;
  * otherwise describe the first difference in m. */
 static int same_layout(const bps_result_n *a, const bps_result_n *b, msgbuf *m) {
@@ -353,7 +317,7 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   r->grad = malloc(sizeof(double) * Sz * (size_t)(P > 0 ? P : 1));
   r->diag = malloc(sizeof(double) * Sz * BPS_NDIAG);
   r->params = ref->params ? malloc(sizeof(double) * Sz * (size_t)(PA > 0 ? PA : 1)) : NULL;
-  if (ref->land) r->land = land_alloc(ref->land, S);
+  if (ref->land && bps_landscape_n_alloc(ref->land, S, &r->land) != BPS_OK) r->land = NULL;
   int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
            r->grad && r->diag && (r->params || !ref->params) && (r->land || !ref->land) &&
            filled && owner;

@@ -122,3 +122,25 @@ int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_gr
     for (int p = 0; p < m->nparams; p++) grad[p] *= inv;
   return BPS_OK;
 }
+
+int bps_model_diag_state(const bps_model_instance *m, const double *theta, bps_state *out) {
+  int rc = BPS_OK;
+  bps_state *red = NULL;
+  BPS_CHECK_GOTO(m && theta && out, BPS_ERR_ARG, "NULL argument");
+  if (m->output_state) {
+    BPS_CALL_GOTO(m->output_state(m, theta, out));
+  } else {
+    BPS_CHECK_GOTO(m->circuit && m->npairs >= 1, BPS_ERR_INTERNAL,
+                   "instance has no circuit and no output state");
+    BPS_CALL_GOTO(bps_state_copy(out, m->inputs[0]));
+    BPS_CALL_GOTO(bps_circuit_run(m->circuit, theta, out));
+  }
+  if (m->ndiag > 0 && m->ndiag < out->q) {
+    BPS_CALL_GOTO(bps_state_create(out->repr, 0, &red));
+    BPS_CALL_GOTO(bps_reduced_state(out, m->ndiag, m->diag_qubits, red));
+    BPS_CALL_GOTO(bps_state_copy(out, red));
+  }
+cleanup:
+  bps_state_destroy(&red);
+  return rc;
+}

@@ -1,5 +1,6 @@
 /* result: the names of the state diagnostics (in the order of the BPS_DIAG_* columns of
- * bps_result_n.diag) and the statistics of one qubit count (see include/bpscan/result.h). */
+ * bps_result_n.diag), the allocation of a qubit count's arrays and its statistics (see
+ * include/bpscan/result.h). */
 #include "bpscan/result.h"
 
 #include <math.h>
@@ -40,6 +41,56 @@ void bps_landscape_n_free(bps_landscape_n *l) {
   free(l->degree);
   free(l->size);
   memset(l, 0, sizeof *l);
+}
+
+int bps_landscape_n_alloc(const bps_landscape_n *tpl, long S, bps_landscape_n **out) {
+  int rc = BPS_OK;
+  bps_landscape_n *l = calloc(1, sizeof *l);
+  BPS_CHECK_GOTO(l, BPS_ERR_MEM, "out of memory");
+  memcpy(l->directions, tpl->directions, sizeof l->directions);
+  l->pad = tpl->pad;
+  l->ncut = tpl->ncut;
+  l->ndeg = tpl->ndeg;
+  l->degree = malloc(sizeof(int) * (size_t)tpl->ndeg);
+  l->size = malloc(sizeof(int) * (size_t)tpl->ndeg);
+  BPS_CHECK_GOTO(l->degree && l->size, BPS_ERR_MEM, "out of memory (landscape fields)");
+  memcpy(l->degree, tpl->degree, sizeof(int) * (size_t)tpl->ndeg);
+  memcpy(l->size, tpl->size, sizeof(int) * (size_t)tpl->ndeg);
+  l->nfield = tpl->nfield;
+  for (int q = 0; q < tpl->nfield; q++) {
+    bps_land_field *f = &l->field[q];
+    const bps_land_field *t = &tpl->field[q];
+    memcpy(f->name, t->name, sizeof f->name);
+    f->ndim = t->ndim;
+    f->dims[0] = t->dims[0];
+    f->dims[1] = t->dims[1];
+    f->stats = t->stats;
+    f->data = malloc(sizeof(double) * (size_t)(S > 0 ? S : 1) * (size_t)bps_land_field_elems(f));
+    BPS_CHECK_GOTO(f->data, BPS_ERR_MEM, "out of memory (landscape fields)");
+  }
+  *out = l;
+  l = NULL;
+cleanup:
+  if (l) bps_landscape_n_free(l);
+  free(l);
+  return rc;
+}
+
+int bps_result_n_alloc(bps_result_n *r, int with_params, int with_index,
+                       const bps_landscape_n *land_tpl) {
+  const size_t S = (size_t)(r->samples > 0 ? r->samples : 1);
+  const size_t P = (size_t)(r->ntracked > 0 ? r->ntracked : 1), PA = (size_t)(r->nparams > 0 ? r->nparams : 1);
+  r->cost = malloc(sizeof(double) * S);
+  r->grad = malloc(sizeof(double) * S * P);
+  r->diag = malloc(sizeof(double) * S * BPS_NDIAG);
+  r->grad_stats = calloc(P, sizeof(bps_stats));
+  r->params = with_params ? malloc(sizeof(double) * S * PA) : NULL;
+  r->sample_index = with_index ? malloc(sizeof(long) * S) : NULL;
+  BPS_CHECK(r->cost && r->grad && r->diag && r->grad_stats && (r->params || !with_params) &&
+                (r->sample_index || !with_index),
+            BPS_ERR_MEM, "out of memory (n = %d, %ld samples)", r->n, r->samples);
+  if (land_tpl) BPS_CALL(bps_landscape_n_alloc(land_tpl, r->samples, &r->land));
+  return BPS_OK;
 }
 
 /* Element-wise statistics over the samples of every field with stats = 1. */

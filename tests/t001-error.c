@@ -1,9 +1,12 @@
-/* t001-error: BPS_CHECK / BPS_CALL build a per-thread traceback: innermost message text
- * and code, one "file:line func()" line per level in call order, clear() forgets it, and
- * success paths leave it empty. */
+/* t001-error: BPS_CHECK / BPS_CALL / BPS_FAIL build a per-thread traceback: innermost
+ * message text and code, one "file:line func()" line per level in call order, clear()
+ * forgets it, and success paths leave it empty. The cleanup idiom (BPS_CHECK_GOTO,
+ * BPS_CALL_GOTO, BPS_FAIL_GOTO): the code lands in rc, the cleanup runs exactly once on
+ * every path, and the traceback is the same as with the returning macros. A traceback
+ * whose levels carry no message has message "". bps_exit_code maps every code to the
+ * documented exit codes. */
+#include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#endif
 
 #include "bps_test.h"
 #include "bpscan/error.h"
@@ -23,10 +26,15 @@ static int outer(int x) {
   BPS_CALL(middle(x));
   return BPS_OK;
 }
+/* Passes on a code that carries no message of its own. */
+static int middle_of_nothing(void) {
+  BPS_CALL(BPS_ERR_MPI);
+  return BPS_OK;
+}
 /* Adds context with a different code on the way out. */
 static int wrapper(int x) {
   int rc = outer(x);
-  if (rc) return bps_error_push(BPS_ERR_NUMERIC, __FILE__, __LINE__, __func__, "while %s", "wrapping");
+  BPS_CHECK(!rc, BPS_ERR_NUMERIC, "while %s", "wrapping");
   return BPS_OK;
 }
 static int deep(int level) {
@@ -42,6 +50,30 @@ static int long_message(void) {
   big[sizeof big - 1] = 0;
   BPS_CHECK(0, BPS_ERR_MEM, "%s", big);
   return BPS_OK;
+}
+
+/* BPS_FAIL: unconditional. */
+static int always_fails(int code) {
+  if (code) BPS_FAIL(code, "failed with %d", code);
+  return BPS_OK;
+}
+
+/* The cleanup idiom: `step` chooses where it fails (0: nowhere); *released counts the
+ * cleanup runs and *owned whether the resource was still held there. */
+static int step_ok(void) { return BPS_OK; }
+static int idiom(int step, int *released, int *owned) {
+  int rc = BPS_OK;
+  double *buf = malloc(64);
+  BPS_CHECK_GOTO(buf, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(step != 1, BPS_ERR_ARG, "step %d refused", step);
+  BPS_CALL_GOTO(step == 2 ? inner(-2) : step_ok());
+  if (step == 3) BPS_FAIL_GOTO(BPS_ERR_NUMERIC, "unconditional at step %d", step);
+  buf[0] = 1.0;
+cleanup:
+  *released += 1;
+  *owned = buf != NULL;
+  free(buf);
+  return rc;
 }
 
 /* bps_error_print into a string. */
@@ -136,11 +168,11 @@ int main(void) {
   CHECK(count_at(buf) == 2);
   bps_error_clear();
 
-  /* The reported code is the innermost one; the returned code is the outer one. */
+  /* The reported code is the returned (outermost) one, the message the innermost. */
   rc = wrapper(-7);
   CHECK(rc == BPS_ERR_NUMERIC);
   print_to(buf, sizeof buf);
-  CHECK(strncmp(buf, "bpscan: error BPS_ERR_ARG: x must be positive (got -7)", 54) == 0);
+  CHECK(strncmp(buf, "bpscan: error BPS_ERR_NUMERIC: x must be positive (got -7)", 58) == 0);
   CHECK(count_at(buf) == 4);
   CHECK(line_has(at_line(buf, 3), "wrapper(): while wrapping"));
   bps_error_clear();
@@ -174,6 +206,65 @@ int main(void) {
   CHECK(strcmp(bps_error_name(BPS_ERR_JOB), "BPS_ERR_JOB") == 0);
   CHECK(strcmp(bps_error_name(BPS_ERR_INTERNAL), "BPS_ERR_INTERNAL") == 0);
   CHECK(strcmp(bps_error_name(12345), "BPS_ERR_UNKNOWN") == 0);
+
+  /* BPS_FAIL */
+  CHECK(always_fails(0) == BPS_OK);
+  CHECK(strcmp(bps_error_message(), "") == 0);
+  CHECK(always_fails(BPS_ERR_JOB) == BPS_ERR_JOB);
+  CHECK(strcmp(bps_error_message(), "failed with 7") == 0);
+  print_to(buf, sizeof buf);
+  CHECK(count_at(buf) == 1 && line_has(at_line(buf, 0), "always_fails(): failed with 7"));
+  bps_error_clear();
+
+  /* The cleanup idiom: success and each failure point release once, with the code in rc
+   * and the same traceback shape as the returning macros. */
+  for (int step = 0; step <= 3; step++) {
+    int released = 0, owned = 0;
+    const int want[4] = {BPS_OK, BPS_ERR_ARG, BPS_ERR_ARG, BPS_ERR_NUMERIC};
+    const int levels[4] = {0, 1, 2, 1};
+    rc = idiom(step, &released, &owned);
+    CHECK(rc == want[step]);
+    CHECK(released == 1 && owned == 1);
+    print_to(buf, sizeof buf);
+    CHECK(count_at(buf) == levels[step]);
+    if (step == 1) CHECK(strcmp(bps_error_message(), "step 1 refused") == 0);
+    if (step == 2) {
+      CHECK(strcmp(bps_error_message(), "x must be positive (got -2)") == 0);
+      CHECK(line_has(at_line(buf, 0), "inner(): x must be positive"));
+      CHECK(line_ends_with(at_line(buf, 1), "idiom()")); /* BPS_CALL_GOTO adds no message */
+    }
+    if (step == 3) CHECK(line_has(at_line(buf, 0), "idiom(): unconditional at step 3"));
+    bps_error_clear();
+  }
+
+  /* Levels without a message (a code passed on from elsewhere): message "", printed
+   * without a colon. */
+  CHECK(middle_of_nothing() == BPS_ERR_MPI);
+  CHECK(strcmp(bps_error_message(), "") == 0);
+  print_to(buf, sizeof buf);
+  CHECK(strncmp(buf, "bpscan: error BPS_ERR_MPI\n", 26) == 0);
+  CHECK(count_at(buf) == 1);
+  bps_error_clear();
+
+  /* The new codes have names, and every code has its documented exit code. */
+  CHECK(strcmp(bps_error_name(BPS_ERR_USAGE), "BPS_ERR_USAGE") == 0);
+  CHECK(strcmp(bps_error_name(BPS_ERR_EXISTS), "BPS_ERR_EXISTS") == 0);
+  CHECK(strcmp(bps_error_name(BPS_ERR_OUTPUT), "BPS_ERR_OUTPUT") == 0);
+  CHECK(strcmp(bps_error_name(BPS_ERR_CHECKPOINT), "BPS_ERR_CHECKPOINT") == 0);
+  CHECK(strcmp(bps_error_name(BPS_ERR_TOO_BIG), "BPS_ERR_TOO_BIG") == 0);
+  CHECK(strcmp(bps_error_name(BPS_ERR_INTERRUPTED), "BPS_ERR_INTERRUPTED") == 0);
+  const int exits[][2] = {{BPS_OK, 0},           {BPS_ERR_ARG, 1},        {BPS_ERR_MEM, 1},
+                          {BPS_ERR_LAPACK, 1},   {BPS_ERR_NUMERIC, 1},    {BPS_ERR_IO, 1},
+                          {BPS_ERR_MPI, 1},      {BPS_ERR_JOB, 2},        {BPS_ERR_INTERNAL, 1},
+                          {BPS_ERR_USAGE, 2},    {BPS_ERR_EXISTS, 3},     {BPS_ERR_OUTPUT, 6},
+                          {BPS_ERR_CHECKPOINT, 4}, {BPS_ERR_TOO_BIG, 5},  {BPS_ERR_INTERRUPTED, 75},
+                          {12345, 1}};
+  for (size_t i = 0; i < sizeof exits / sizeof *exits; i++) {
+    CHECK(bps_exit_code(exits[i][0]) == exits[i][1]);
+    if (bps_exit_code(exits[i][0]) != exits[i][1])
+      fprintf(stderr, "  code %d: exit %d, expected %d\n", exits[i][0], bps_exit_code(exits[i][0]),
+              exits[i][1]);
+  }
 
   /* CHECK_FAILS (the harness) clears the traceback it provokes. */
   CHECK_FAILS(outer(-1), BPS_ERR_ARG);

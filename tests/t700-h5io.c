@@ -889,7 +889,7 @@ int main(void) {
   bps_result other;
   synth_result(&other, 100);
   other.seed = 7;
-  CHECK_FAILS(bps_h5_check_writable(out, 0), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_check_writable(out, 0), BPS_ERR_EXISTS);
   CHECK_OK(bps_h5_check_writable(out, 1));
   int rc = bps_h5_write(out, &other, 0);
   CHECK(rc == BPS_ERR_IO);
@@ -912,17 +912,19 @@ int main(void) {
   rc = bps_h5_write(missing, &res, 0);
   CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "does not exist"));
   bps_error_clear();
-  CHECK_FAILS(bps_h5_check_writable(missing, 1), BPS_ERR_IO);
-  CHECK_FAILS(bps_h5_check_writable(dir, 1), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_check_writable(missing, 1), BPS_ERR_OUTPUT);
+  CHECK_FAILS(bps_h5_check_writable(missing, 0), BPS_ERR_OUTPUT);
+  CHECK_FAILS(bps_h5_check_writable(dir, 1), BPS_ERR_OUTPUT);
+  CHECK_FAILS(bps_h5_check_writable(dir, 0), BPS_ERR_OUTPUT);
   CHECK_FAILS(bps_h5_write(dir, &res, 1), BPS_ERR_IO);
-  CHECK_FAILS(bps_h5_check_writable("", 0), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_check_writable("", 0), BPS_ERR_OUTPUT);
   if (geteuid() != 0) { /* root ignores permissions */
     char ro[512], rof[600];
     path_in(ro, sizeof ro, "readonly");
     mkdir(ro, 0500);
     snprintf(rof, sizeof rof, "%s/x.h5", ro);
     rc = bps_h5_check_writable(rof, 0);
-    CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "not writable"));
+    CHECK(rc == BPS_ERR_OUTPUT && strstr(bps_error_message(), "not writable"));
     bps_error_clear();
     rmdir(ro);
   }
@@ -1052,7 +1054,7 @@ int main(void) {
     rc = bps_h5_write(out2, &res, 0);
     CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "temporary file"));
     bps_error_clear();
-    CHECK_FAILS(bps_h5_check_writable(out2, 0), BPS_ERR_IO);
+    CHECK_FAILS(bps_h5_check_writable(out2, 0), BPS_ERR_OUTPUT);
     CHECK(access(stale, F_OK) == 0 && access(out2, F_OK) != 0);
     unlink(stale);
   }

@@ -49,7 +49,7 @@ static void check_poly(bps_rng *r, int K, int N) {
   bps_cut_result res;
   CHECK_OK(bps_cut_analyse(f, N, K, 0, &res));
   CHECK(res.K == K && res.N == N && res.nf == BPS_LANDSCAPE_PAD * N);
-  CHECK(isnan(res.slope_adjoint) && isnan(res.f0));
+  CHECK(isnan(res.slope_adjoint));
   double var = 0, slope = 0, dc = 0;
   for (int k = 0; k <= K; k++) {
     double complex ck = k ? 0.5 * (a[k] - I * b[k]) : a[0];

@@ -14,7 +14,9 @@
  *   hypot of the two 1-D ones) and cos(a t + b u + phi) (lipschitz = bernstein =
  *   sqrt(a^2 + b^2)): 1e-12;
  * - the fine-grid cap (pad reduced to keep ~2^22 points), argument checks, threads;
- * - model planes: DQNN toy n = 2, 3 (f(t,u) equals the closed form
+ * - model planes through bps_landscape_plane (the function the scan's plane fields use,
+ *   with the adjoint gradient and a caller's sample buffer, which must equal
+ *   bps_plane_sample's bitwise): DQNN toy n = 2, 3 (f(t,u) equals the closed form
  *   C_G = 1 - prod_j cos^2(theta_j/2) at every grid point; n = 2 axis plane: fmax = 1,
  *   fmin = 0, lipschitz = 1/2 exactly), HEA and VH (natural units): slope_fft =
  *   slope_adjoint to 1e-10, alias at the rounding level. */
@@ -405,10 +407,32 @@ static void check_threads(void) {
 
 static double cos2(double x) { return cos(0.5 * x) * cos(0.5 * x); }
 
-/* a model plane: slopes, aliasing, Bernstein; returns the instance for further checks */
+/* a model plane through bps_landscape_plane (the function the scan's plane fields use),
+ * with the adjoint gradient and the samples left in a caller's buffer: slopes, aliasing,
+ * Bernstein; the samples equal bps_plane_sample's bitwise. */
 static void model_plane(const char *what, bps_model_instance *m, const int *k1, const int *k2,
                         bps_plane_result *res) {
-  CHECK_OK(bps_landscape_plane(m, m->theta, k1, k2, res));
+  const int M = m->nparams;
+  int K1 = 0, K2 = 0, N1 = 0, N2 = 0;
+  double *grad = malloc(sizeof(double) * (size_t)M), c0 = 0;
+  double *d1 = malloc(sizeof(double) * (size_t)M), *d2 = malloc(sizeof(double) * (size_t)M);
+  CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &c0, grad));
+  CHECK_OK(bps_landscape_degree(m->circuit, m->param_names, k1, &K1));
+  CHECK_OK(bps_landscape_degree(m->circuit, m->param_names, k2, &K2));
+  CHECK_OK(bps_landscape_size(K1, -1, &N1));
+  CHECK_OK(bps_landscape_size(K2, -1, &N2));
+  double *f = malloc(sizeof(double) * (size_t)N1 * N2), *g = malloc(sizeof(double) * (size_t)N1 * N2);
+  CHECK_OK(bps_landscape_plane(m, m->theta, k1, k2, grad, 0, f, res));
+  CHECK(res->K1 == K1 && res->K2 == K2 && res->N1 == N1 && res->N2 == N2);
+  CHECK_OK(bps_landscape_direction(m->circuit, k1, d1));
+  CHECK_OK(bps_landscape_direction(m->circuit, k2, d2));
+  CHECK_OK(bps_plane_sample(m, m->theta, d1, d2, N1, N2, g));
+  CHECK(memcmp(f, g, sizeof(double) * (size_t)N1 * N2) == 0);
+  free(f);
+  free(g);
+  free(d1);
+  free(d2);
+  free(grad);
   for (int i = 0; i < 2; i++) {
     double sa = res->slope_adjoint[i];
     CHECK_CLOSE(res->slope_fft[i], sa, 0, 1e-10 * (1 + fabs(sa)));
@@ -527,7 +551,7 @@ static void check_models(void) {
   int *k = calloc((size_t)m->nparams, sizeof(int));
   k[0] = 1;
   bps_plane_result res;
-  CHECK_FAILS(bps_landscape_plane(m, m->theta, k, k, &res), BPS_ERR_ARG);
+  CHECK_FAILS(bps_landscape_plane(m, m->theta, k, k, NULL, 0, NULL, &res), BPS_ERR_ARG);
   free(k);
   bps_model_instance_destroy(&m);
 }

@@ -1,6 +1,6 @@
 /* cli: the subcommands of the bpscan executable that read job files and result files.
- * Each takes (argc, argv) with argv[0] = the subcommand name and returns an exit code
- * (driver.h BPS_EXIT_*). */
+ * Each takes (argc, argv) with argv[0] = the subcommand name, prints its traceback if it
+ * fails and returns the process exit code (error.h: bps_exit_code of its error code). */
 #ifndef BPSCAN_CLI_H
 #define BPSCAN_CLI_H
 int bps_cli_run(int argc, char **argv);   /* bpscan run JOB [-o OUT] [--set s.k=v]... [--resume] [--force] */

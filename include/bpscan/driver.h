@@ -6,9 +6,25 @@
  * does not depend on the number of ranks or threads, nor on the assignment.
  *
  * Nothing lost: every rank writes the blocks it has completed to its own checkpoint file
- * in OUT.ckpt/ (atomically, at most every checkpoint_seconds, and at once on SIGTERM,
+ * in OUT.h5.ckpt/ (atomically, at most every checkpoint_seconds, and at once on SIGTERM,
  * SIGINT or SIGUSR1); `--resume` (or SLURM_RESTART_COUNT >= 1) reads all checkpoint files
  * of the same job and computes only the missing blocks.
+ *
+ * src/driver.c orchestrates the internal modules src/plan.c (plans, memory model,
+ * calibration), assign.c (task -> rank), ckpt.c (checkpoint files), sample.c (one sample
+ * -> one record), progress.c, gather.c (agreement, records to rank 0) and assemble.c
+ * (records -> result); landscape fields come from landfields.h.
+ *
+ * Errors and exit codes: both functions return BPS_OK or a bps_err code (error.h) with a
+ * traceback on the rank(s) that failed; the command turns it into the process exit code
+ * with bps_exit_code (README "Exit codes"):
+ *   0 success; 1 runtime error (numerical, memory, I/O, MPI); 2 bad command line or invalid
+ *   job (BPS_ERR_USAGE, BPS_ERR_JOB); 3 the output exists (BPS_ERR_EXISTS); 4 a checkpoint
+ *   of another job, corrupt, or of an earlier run without --resume (BPS_ERR_CHECKPOINT);
+ *   5 a task too big for one rank (BPS_ERR_TOO_BIG); 6 the output path is unusable: its
+ *   directory is missing, not a directory or not writable, or the output is a directory
+ *   (BPS_ERR_OUTPUT); 75 stopped by a signal with the checkpoint written
+ *   (BPS_ERR_INTERRUPTED).
  */
 #ifndef BPSCAN_DRIVER_H
 #define BPSCAN_DRIVER_H
@@ -16,20 +32,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bpscan/error.h"
 #include "bpscan/model.h"
 
 #define BPS_MAX_SCAN_N 64
-
-/* Process exit codes of `bpscan run` (README "Exit codes"). */
-enum {
-  BPS_EXIT_OK = 0,
-  BPS_EXIT_ERROR = 1,       /* runtime error (numerical, memory, I/O, MPI) */
-  BPS_EXIT_USAGE = 2,       /* bad command line or invalid job file */
-  BPS_EXIT_EXISTS = 3,      /* the output exists and --force was not given */
-  BPS_EXIT_CHECKPOINT = 4,  /* checkpoint of another job, or corrupt */
-  BPS_EXIT_TOO_BIG = 5,     /* a task cannot fit in the memory of one rank (check) */
-  BPS_EXIT_INTERRUPTED = 75 /* stopped by a signal; checkpoint written; rerun with --resume */
-};
 
 typedef struct {
   bps_model_spec model;
@@ -60,9 +66,11 @@ typedef struct {
 
 /* Install SIGTERM/SIGINT/SIGUSR1 handlers (call before MPI_Init). */
 void bps_driver_install_signals(void);
-/* Run the scan; returns a BPS_EXIT_* code (errors printed on rank 0). Collective. */
+/* Run the scan. Collective; every rank returns the same code, except after a signal
+ * (BPS_ERR_INTERRUPTED, returned at once without waiting for the other ranks). */
 int bps_scan_run(const bps_scan_config *cfg);
-/* Print the plan without computing (rank 0 only); returns a BPS_EXIT_* code. */
+/* Plan, check the memory, calibrate (collective) and print the plan to out; BPS_OK, or
+ * BPS_ERR_TOO_BIG after printing the refusal. */
 int bps_scan_check(const bps_scan_config *cfg, FILE *out);
 
 #endif

@@ -49,7 +49,10 @@ int bps_h5_write(const char *path, const bps_result *res, int force);
 
 /* The driver's up-front check, before any computing: path is not a directory, does not
  * exist unless force, and its directory exists and lets us create a file there (tested by
- * creating and removing "<path>.tmp.<pid>"). BPS_OK or BPS_ERR_IO with a clear message. */
+ * creating and removing "<path>.tmp.<pid>"). BPS_OK, BPS_ERR_EXISTS (a file exists and not
+ * force), BPS_ERR_OUTPUT (the path is unusable: no name, a directory, a directory that does
+ * not exist, is not one or is not writable, a leftover temporary file) or BPS_ERR_MEM, with
+ * a clear message. */
 int bps_h5_check_writable(const char *path, int force);
 
 /* `bpscan info FILE`: print a human summary of a result file to out: the job (the stored
@@ -98,9 +101,8 @@ typedef struct {
 int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta);
 
 /* Free every pointer of a result from bps_h5_read (or one built the same way, with every
- * string, array and name malloc'ed, as `bpscan merge` builds its output) and zero *res.
- * NULL-safe; a zeroed result is fine. Do not use it on the driver's results, whose strings
- * are not owned. */
+ * string, array and name malloc'ed, as `bpscan merge` and the driver's assemble.c build
+ * theirs) and zero *res. NULL-safe; a zeroed result is fine. */
 void bps_h5_result_free(bps_result *res);
 
 #endif

@@ -126,8 +126,7 @@ typedef struct {
   double var;         /* sum_{k>=1} W_k */
   double alias;       /* max |c_k|, K < k <= N/2 */
   double slope_fft;   /* f'(0) from the spectrum */
-  double slope_adjoint; /* dir . grad C(theta0) by the adjoint gradient (bps_landscape_cut) */
-  double f0;          /* C(theta0) (bps_landscape_cut: from the adjoint pass) */
+  double slope_adjoint; /* dir . grad C(theta0) (bps_landscape_cut with a gradient) */
   double fmax, fmin, spread; /* max f, min f (refined fine grid); spread = fmax - fmin */
   double lipschitz;   /* max |f'| (refined fine grid) */
   double t_lipschitz; /* where it is attained */
@@ -138,8 +137,7 @@ void bps_cut_result_free(bps_cut_result *r);
 
 /* Analyse N samples f[s] = f(2 pi s / N) of a cut of declared degree K (N >= 2K+1, any
  * N; odd preferred). pad >= 1 is the fine-grid factor (0: BPS_LANDSCAPE_PAD). Fills r
- * (r->c, r->W allocated here; free with bps_cut_result_free; slope_adjoint and f0 are
- * set to NAN). */
+ * (r->c, r->W allocated here; free with bps_cut_result_free; slope_adjoint is NAN). */
 int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r);
 
 /* f[s] = C(theta0 + t_s dir), t_s = 2 pi s / N, s = 0 .. N-1 (m->nparams entries in
@@ -147,13 +145,15 @@ int bps_cut_analyse(const double *f, int N, int K, int pad, bps_cut_result *r);
 int bps_cut_sample(const bps_model_instance *m, const double *theta0, const double *dir, int N,
                    double *f);
 
-/* Degree -> size (default guard) -> direction -> samples -> analysis, plus the adjoint
- * gradient at theta0: r->slope_adjoint = dir . grad C(theta0) (cross-check against
- * r->slope_fft) and r->f0. k has m->nparams entries (natural units, see above).
- * Incommensurate parameters with k_j != 0 and models without a circuit (QBM) are refused
- * (BPS_ERR_ARG). */
+/* The cut through theta0 along k (m->nparams entries, natural units, see above): degree
+ * -> size (default guard) -> direction -> samples -> analysis with fine-grid factor pad
+ * (0: BPS_LANDSCAPE_PAD). grad: the gradient of C at theta0 (m->nparams entries, e.g. from
+ * bps_model_cost_grad), giving r->slope_adjoint = dir . grad summed in index order (the
+ * cross-check of r->slope_fft), or NULL (slope_adjoint = NAN). Incommensurate parameters
+ * with k_j != 0 and models without a circuit (QBM) are refused (BPS_ERR_ARG). The
+ * landscape scan (landfields.h) makes its cuts with this function. */
 int bps_landscape_cut(const bps_model_instance *m, const double *theta0, const int *k,
-                      bps_cut_result *r);
+                      const double *grad, int pad, bps_cut_result *r);
 
 /* ---- two-dimensional cuts (planes) */
 
@@ -165,7 +165,7 @@ typedef struct {
   double mean, var, alias;  /* c_00, sum of |c_ab|^2 over (a,b) != 0, max |c_ab| over bins
                                outside |a|<=K1, |b|<=K2 */
   double slope_fft[2];      /* df/dt, df/du at (0,0) from the spectrum */
-  double slope_adjoint[2];  /* set by bps_landscape_plane; NAN from bps_plane_analyse */
+  double slope_adjoint[2];  /* bps_landscape_plane with a gradient; else NAN */
   double fmax, fmin, spread; /* extrema of the band-limited f over the torus (fine grid,
                                 refined) */
   double lipschitz;         /* max over the torus of |grad f| = sqrt(f_t^2 + f_u^2) (fine
@@ -189,11 +189,14 @@ int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
 int bps_plane_sample(const bps_model_instance *m, const double *theta0, const double *dir1,
                      const double *dir2, int N1, int N2, double *f);
 
-/* Degrees (K1 from k1, K2 from k2) -> sizes (bps_landscape_size, default guard) ->
- * directions -> samples -> analysis, plus r->slope_adjoint = (dir1 . grad C(theta0),
- * dir2 . grad C(theta0)) from the adjoint gradient. Refusals as bps_landscape_cut. */
+/* Degrees (K1 from k1, K2 from k2) -> sizes N1, N2 (bps_landscape_size, default guard)
+ * -> directions -> samples -> analysis with pad (as bps_plane_analyse). grad (or NULL) as
+ * in bps_landscape_cut: r->slope_adjoint = (dir1 . grad, dir2 . grad). samples: NULL, or
+ * room for the N1 N2 samples f[a N2 + b], which are then left there (the scan stores them
+ * as its `image`). Refusals as bps_landscape_cut. */
 int bps_landscape_plane(const bps_model_instance *m, const double *theta0, const int *k1,
-                        const int *k2, bps_plane_result *r);
+                        const int *k2, const double *grad, int pad, double *samples,
+                        bps_plane_result *r);
 
 /* Destroy the cached FFT plans (optional, at exit; not while other threads use them). */
 void bps_landscape_cleanup(void);

@@ -61,4 +61,10 @@ int bps_model_instance_destroy(bps_model_instance **m);
 int bps_model_cost_grad(const bps_model_instance *m, const double *theta,
                         bps_grad_method method, double *cost, double *grad);
 
+/* The diagnosed state of the instance at theta, written to out (any state; resized): the
+ * output state of training pair 0 (the model's output_state for models without a
+ * circuit), reduced to the diagnosed qubits (ndiag, diag_qubits) when they are fewer than
+ * the output register. */
+int bps_model_diag_state(const bps_model_instance *m, const double *theta, bps_state *out);
+
 #endif

@@ -45,6 +45,10 @@ bps_land_field *bps_landscape_field(bps_landscape_n *l, const char *name);
 /* Free everything a bps_landscape_n owns (data, statistics, degree, size) and zero it;
  * not the struct itself. NULL-safe. */
 void bps_landscape_n_free(bps_landscape_n *l);
+/* A new bps_landscape_n with tpl's layout (directions, pad, cuts, degrees, sizes, field
+ * names, shapes and stats flags) and room for S samples in every field's data (no
+ * statistics); free with bps_landscape_n_free and free(). */
+int bps_landscape_n_alloc(const bps_landscape_n *tpl, long S, bps_landscape_n **out);
 
 typedef struct {
   int n;                 /* scanned qubit count */
@@ -88,6 +92,13 @@ typedef struct {
   int nn;                /* number of qubit counts */
   bps_result_n *per_n;   /* [nn], increasing n */
 } bps_result;
+
+/* Allocate the per-sample arrays of r for r->samples rows of its shape (r->ntracked,
+ * r->nparams): cost, grad, diag, grad_stats, and params (with_params), sample_index
+ * (with_index) and land (a layout copy of land_tpl) when asked for. On failure the arrays
+ * allocated so far stay in r for its owner to free. */
+int bps_result_n_alloc(bps_result_n *r, int with_params, int with_index,
+                       const bps_landscape_n *land_tpl);
 
 /* Fill the statistics of r (cost_stats, grad_stats (allocated by the caller, [P]),
  * diag_stats, grad_var_mean and its SE, and for landscape scans the statistics of every

@@ -93,4 +93,11 @@ int bps_reduced_state(const bps_state *s, int nkeep, const int *keep, bps_state 
  * a message naming the broken invariant. */
 int bps_state_check(const bps_state *s, double tol);
 
+/* Haar (Page) predictions for the reduced state on a subsystem of dimension da of a
+ * Haar-random pure state of dimension da db (physics.md Sec. 4.9): the mean purity
+ * (da + db)/(da db + 1) and the Page entropy sum_{k=n+1}^{mn} 1/k - (m-1)/(2n), m = min,
+ * n = max of (da, db), in nats. */
+double bps_page_purity(double da, double db);
+double bps_page_entropy(double da, double db);
+
 #endif

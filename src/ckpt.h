@@ -1,0 +1,33 @@
+/* ckpt (internal to the driver): the checkpoint files of a scan, OUT.h5.ckpt/<tag>-r<rank>.bin.
+ *
+ * File format (native byte order: a checkpoint is resumed on the machine type that wrote
+ * it):
+ *   "BPSCKPT1" | u64 job hash (cfg->job_hash) | u32 version = 1 | u32 number of blocks |
+ *   per block: i32[4] {n, block number, samples, rec_len} | samples x rec_len f64 records
+ *              | u64 FNV-1a (hash.h) of the i32[4] header followed by the records
+ * Each rank writes the blocks it has computed in this run to its own file (tag = the run,
+ * shared by its ranks), atomically: a temporary file, fsync, rename. Resuming reads every
+ * .bin file of the directory, whatever number of ranks wrote them.
+ */
+#ifndef BPSCAN_CKPT_H
+#define BPSCAN_CKPT_H
+
+#include "plan.h"
+
+/* Write the blocks t with mine[t] and blocks[t].rec to this rank's file. BPS_ERR_IO. */
+int bps_ckpt_write(const bps_plan *p, const bps_block *blocks, const unsigned char *mine,
+                   const char *tag);
+
+/* Read every checkpoint file of the directory into blocks[] and mark done[] (blocks
+ * already done are kept); *nread = blocks restored. No directory: nothing restored.
+ * BPS_ERR_CHECKPOINT for a file of another job, a corrupt or unreadable one, or a block
+ * that does not fit the plan; BPS_ERR_MEM. */
+int bps_ckpt_read_all(const bps_plan *p, bps_block *blocks, unsigned char *done, long *nread);
+
+/* Without --resume: BPS_ERR_CHECKPOINT if a checkpoint directory of an earlier run exists. */
+int bps_ckpt_absent(const bps_scan_config *cfg);
+
+/* Remove the checkpoint directory and its files (after the result is written). */
+void bps_ckpt_remove(const bps_scan_config *cfg);
+
+#endif

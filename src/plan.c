@@ -1,0 +1,371 @@
+/* plan: per-n plans, the memory model, calibration and the `bpscan check` table (see
+ * plan.h). */
+#include "plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpscan/comm.h"
+#include "bpscan/error.h"
+#include "bpscan/threads.h"
+#include "sample.h"
+
+/* ------------------------------------------------------------------ tracked parameters */
+
+/* The index of the parameter named by the len characters at s, or -1. */
+static int find_param(const bps_model_instance *m, const char *s, size_t len) {
+  for (int p = 0; p < m->nparams; p++)
+    if (strlen(m->param_names[p]) == len && !strncmp(m->param_names[p], s, len)) return p;
+  return -1;
+}
+
+/* Resolve "all" | "first" | "last" | comma-separated names into parameter indices. */
+static int resolve_tracked(const char *spec, const bps_model_instance *m, int **out, int *count) {
+  int rc = BPS_OK;
+  const int P = m->nparams;
+  int *idx = NULL, c = 0;
+  BPS_CHECK_GOTO(P >= 1, BPS_ERR_JOB, "the model has no parameters at n = %d", m->n);
+  idx = malloc(sizeof(int) * (size_t)P);
+  BPS_CHECK_GOTO(idx, BPS_ERR_MEM, "out of memory");
+  if (!strcmp(spec, "all")) {
+    for (int p = 0; p < P; p++) idx[c++] = p;
+  } else if (!strcmp(spec, "first")) {
+    idx[c++] = 0;
+  } else if (!strcmp(spec, "last")) {
+    idx[c++] = P - 1;
+  } else {
+    for (const char *s = spec; *s;) {
+      while (*s == ' ' || *s == ',' || *s == '\t') s++;
+      if (!*s) break;
+      const char *e = s;
+      while (*e && *e != ',' && *e != ' ' && *e != '\t') e++;
+      const int len = (int)(e - s), found = find_param(m, s, (size_t)len);
+      BPS_CHECK_GOTO(found >= 0, BPS_ERR_JOB,
+                     "[gradient] params: no parameter named '%.*s' at n = %d (names run %s ... "
+                     "%s)", len, s, m->n, m->param_names[0], m->param_names[P - 1]);
+      for (int k = 0; k < c; k++)
+        BPS_CHECK_GOTO(idx[k] != found, BPS_ERR_JOB, "[gradient] params: '%.*s' listed twice",
+                       len, s);
+      if (c < P) idx[c++] = found;
+      s = e;
+    }
+    BPS_CHECK_GOTO(c > 0, BPS_ERR_JOB, "[gradient] params: empty list");
+  }
+  *out = idx;
+  *count = c;
+  idx = NULL;
+cleanup:
+  free(idx);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ memory model */
+
+/* Peak bytes of one sample's gradient. Ranks are tracked through the circuit: the state
+ * forwards from a pure input (rank 1; x 2^k through a partial trace, x nkraus through a
+ * channel, x 2 for depolarising, capped by the register dimension). Dense: the state, the
+ * observable and a scratch copy, each with a kernel work buffer, 2^q x 2^q, plus the
+ * checkpoints. Factored (circuit.c: Lambda = O A has the state's shape, no observable
+ * beyond the output): at each operation the state and Lambda with their work buffers and
+ * a scratch factor of the larger side, the uncompressed result of a trace or channel
+ * (with the SVD's copy and U), the cost observable on the output register (two parts),
+ * plus the checkpoints at the segment boundaries. */
+static void estimate_memory(const bps_model_instance *m, double *dense, double *factored) {
+  if (!m->circuit) {
+    double d = ldexp(1.0, m->q_in);
+    *dense = *factored = 8.0 * 16.0 * d * d;
+    return;
+  }
+  const bps_circuit *c = m->circuit;
+  int n = c->nops;
+  int *qa = malloc(sizeof(int) * (size_t)(n + 1));
+  double *ra = malloc(sizeof(double) * (size_t)(n + 1));
+  if (!qa || !ra) { /* no estimate: the plan refuses the task */
+    free(qa);
+    free(ra);
+    *dense = *factored = INFINITY;
+    return;
+  }
+  /* forward: register width and state rank before op i (index n: the output) */
+  int q = c->q_in;
+  double r = 1.0, ck_d = 0, ck_f = 0;
+  for (int i = 0; i <= n; i++) {
+    qa[i] = q;
+    ra[i] = r;
+    if (i == n) break;
+    const bps_op *op = &c->ops[i];
+    double dim = ldexp(1.0, q);
+    if (i == 0 || op->kind == BPS_OP_APPEND || op->kind == BPS_OP_TRACE) {
+      ck_d += 16.0 * dim * dim;
+      ck_f += 16.0 * dim * r;
+    }
+    if (op->kind == BPS_OP_APPEND) q += op->k;
+    if (op->kind == BPS_OP_TRACE) {
+      q -= op->k;
+      r *= ldexp(1.0, op->k);
+    }
+    if (op->kind == BPS_OP_KRAUS) r *= op->nkraus;
+    if (op->kind == BPS_OP_DEPOL) r *= 2.0;
+    r = fmin(r, ldexp(1.0, q));
+  }
+  /* cost observable on the output register (built once, for Lambda_out = O A_out) */
+  double ro = 0;
+  for (int x = 0; x < m->npairs; x++) {
+    const bps_cost *cost = m->costs[x];
+    double rx = 0;
+    for (int t = 0; t < cost->nterms; t++) rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
+    ro = fmax(ro, fmin(rx, ldexp(1.0, cost->q)));
+  }
+  double dout = ldexp(1.0, qa[n]);
+  double peak_d = 0, peak_f = 16.0 * dout * (4.0 * ro + 6.0 * ra[n]);
+  for (int i = n; i >= 0; i--) {
+    double dim = ldexp(1.0, qa[i]);
+    peak_d = fmax(peak_d, 2.0 * 16.0 * dim * dim * 3.0);
+    if (i == n) continue;
+    const bps_op *op = &c->ops[i];
+    double dimo = ldexp(1.0, qa[i + 1]);
+    double big = fmax(dim * ra[i], dimo * ra[i + 1]); /* the larger factor around op i */
+    double raw = 0; /* uncompressed result of the forward kernel, its work copy and U */
+    if (op->kind == BPS_OP_TRACE) raw = 2.0 * dim * ra[i] + dimo * fmin(dimo, dim * ra[i] / dimo);
+    if (op->kind == BPS_OP_KRAUS) raw = 2.0 * dim * ra[i] * op->nkraus + dim * dim;
+    if (op->kind == BPS_OP_DEPOL) raw = 4.0 * dim * fmin(dim, 2.0 * ra[i]) + dim * dim;
+    peak_f = fmax(peak_f, 16.0 * (5.0 * big + raw));
+  }
+  free(qa);
+  free(ra);
+  *dense = peak_d + ck_d;
+  *factored = peak_f + ck_f;
+}
+
+double bps_plan_need(const bps_plan_n *pn) {
+  return pn->repr == BPS_DENSE ? pn->mem_dense : pn->mem_factored;
+}
+
+double bps_plan_rank_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+  return (double)pages * (double)psz / bps_comm_size();
+}
+
+int bps_plan_fits(const bps_plan *p) {
+  double limit = bps_plan_rank_memory();
+  for (int i = 0; i < p->nn; i++)
+    BPS_CHECK(bps_plan_need(&p->pn[i]) <= limit, BPS_ERR_TOO_BIG,
+              "n = %d needs about %.3g GiB per sample (%s), more than the %.3g GiB one rank has",
+              p->pn[i].n, bps_plan_need(&p->pn[i]) / 1073741824.0, bps_repr_name(p->pn[i].repr),
+              limit / 1073741824.0);
+  return BPS_OK;
+}
+
+/* ------------------------------------------------------------------ planning */
+
+/* auto: factored (rho = A A^dag keeps the rank of pure inputs and layer states), except for
+ * the QBM (a Gibbs state, full rank) and noisy circuits (channels drive the rank to the
+ * register dimension, where a factor is a dense matrix plus SVDs) */
+static bps_repr choose_repr(const bps_scan_config *cfg) {
+  if (cfg->repr >= 0) return (bps_repr)cfg->repr;
+  return cfg->model.kind == BPS_MODEL_QBM || cfg->model.noise != BPS_NOISE_NONE ? BPS_DENSE
+                                                                                  : BPS_FACTORED;
+}
+
+/* The plan of pn->n from its instance of sample 0. */
+static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
+  int rc = BPS_OK;
+  bps_model_instance *m = NULL;
+  pn->repr = choose_repr(cfg);
+  BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
+  BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
+  pn->nparams = m->nparams;
+  pn->q_in = m->q_in;
+  pn->q_out = m->q_out;
+  pn->diag_qubits = m->ndiag > 0 ? m->ndiag : m->q_out;
+  pn->page_db = m->page_db;
+  pn->names = calloc((size_t)m->nparams, sizeof(char *));
+  BPS_CHECK_GOTO(pn->names, BPS_ERR_MEM, "out of memory");
+  for (int k = 0; k < m->nparams; k++) {
+    pn->names[k] = strdup(m->param_names[k]);
+    BPS_CHECK_GOTO(pn->names[k], BPS_ERR_MEM, "out of memory");
+  }
+  estimate_memory(m, &pn->mem_dense, &pn->mem_factored);
+  pn->off_grad = 1;
+  pn->off_diag = pn->off_grad + pn->ntracked;
+  pn->off_params = pn->off_diag + BPS_NDIAG;
+  pn->off_land = pn->off_params + (cfg->store_samples ? pn->nparams : 0);
+  pn->rec_len = pn->off_land;
+  if (cfg->landscape) {
+    pn->land = calloc(1, sizeof *pn->land);
+    BPS_CHECK_GOTO(pn->land, BPS_ERR_MEM, "out of memory");
+    BPS_CALL_GOTO(bps_landfields_plan(m, pn->tracked, pn->ntracked, cfg->land_directions,
+                                      cfg->land_pad, pn->land));
+    pn->rec_len += (int)pn->land->len;
+  }
+  pn->nblocks = (cfg->samples + cfg->block - 1) / cfg->block;
+cleanup:
+  bps_model_instance_destroy(&m);
+  return rc;
+}
+
+int bps_plan_make(const bps_scan_config *cfg, bps_plan *p) {
+  int rc = BPS_OK;
+  memset(p, 0, sizeof *p);
+  p->cfg = cfg;
+  p->nn = cfg->nq;
+  p->pn = calloc((size_t)p->nn, sizeof(bps_plan_n));
+  p->task_off = calloc((size_t)p->nn + 1, sizeof(long));
+  BPS_CHECK_GOTO(p->pn && p->task_off, BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < p->nn; i++) {
+    p->pn[i].n = cfg->qubits[i];
+    BPS_CALL_GOTO(plan_one(cfg, &p->pn[i]));
+    p->task_off[i + 1] = p->task_off[i] + p->pn[i].nblocks;
+  }
+  p->ntasks = p->task_off[p->nn];
+cleanup:
+  if (rc) bps_plan_free(p);
+  return rc;
+}
+
+void bps_plan_free(bps_plan *p) {
+  if (!p) return;
+  for (int i = 0; p->pn && i < p->nn; i++) {
+    bps_plan_n *pn = &p->pn[i];
+    bps_landfields_free(pn->land);
+    free(pn->land);
+    free(pn->tracked);
+    for (int k = 0; pn->names && k < pn->nparams; k++) free(pn->names[k]);
+    free(pn->names);
+  }
+  free(p->pn);
+  free(p->task_off);
+  memset(p, 0, sizeof *p);
+}
+
+long bps_plan_block_samples(const bps_plan *p, long b) {
+  long cnt = p->cfg->samples - b * p->cfg->block;
+  return cnt > p->cfg->block ? p->cfg->block : cnt;
+}
+
+int bps_plan_task_n(const bps_plan *p, long t) {
+  int i = 0;
+  while (t >= p->task_off[i + 1]) i++;
+  return i;
+}
+
+/* ------------------------------------------------------------------ calibration */
+
+/* Microseconds (as int, for the gather) of sample 0 of pn with all threads inside the
+ * state (us[0]) and with one thread (us[1]; T x us[0] when there is one thread). */
+static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[2]) {
+  int rc = BPS_OK;
+  bps_sample_ws ws = {NULL, NULL};
+  double *rec = malloc(sizeof(double) * (size_t)pn->rec_len);
+  BPS_CHECK_GOTO(rec, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_sample_ws_init(&ws, pn->nparams));
+  double t0 = bps_wtime();
+  BPS_CALL_GOTO(bps_sample_record(cfg, pn, 0, rec, &ws));
+  double tT = bps_wtime() - t0, t1 = tT * T;
+  if (T > 1) {
+    bps_threads_set(1);
+    t0 = bps_wtime();
+    rc = bps_sample_record(cfg, pn, 0, rec, &ws);
+    t1 = bps_wtime() - t0;
+    bps_threads_set(T);
+    BPS_CALL_GOTO(rc);
+  }
+  us[0] = (int)fmin(2e9, tT * 1e6 + 1);
+  us[1] = (int)fmin(2e9, t1 * 1e6 + 1);
+cleanup:
+  bps_sample_ws_free(&ws);
+  free(rec);
+  return rc;
+}
+
+int bps_plan_calibrate(bps_plan *p) {
+  int rc = BPS_OK, rank = bps_comm_rank(), size = bps_comm_size(), T = bps_threads_max();
+  int *mine = calloc((size_t)(2 * p->nn), sizeof(int)), *all = NULL;
+  BPS_CHECK_GOTO(mine, BPS_ERR_MEM, "out of memory");
+  for (int i = rank; i < p->nn && !rc; i += size) rc = time_sample(p->cfg, &p->pn[i], T, &mine[2 * i]);
+  if (!bps_comm_agree(rc == BPS_OK)) {
+    BPS_CALL_GOTO(rc);
+    BPS_FAIL_GOTO(BPS_ERR_MPI, "calibration failed on another rank");
+  }
+  all = calloc((size_t)(2 * p->nn * size), sizeof(int));
+  BPS_CHECK_GOTO(all, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_comm_allgather_int(mine, 2 * p->nn, all));
+  for (int i = 0; i < p->nn; i++) {
+    const int *us = &all[(i % size) * 2 * p->nn + 2 * i]; /* measured on rank i % size */
+    double tT = us[0] * 1e-6, t1 = us[1] * 1e-6;
+    bps_plan_n *pn = &p->pn[i];
+    /* one sample per thread wins when T samples in t1 beat T samples in T * tT */
+    pn->per_sample = T > 1 && t1 < T * tT;
+    pn->t_sample = pn->per_sample ? t1 / T : tT;
+  }
+cleanup:
+  free(mine);
+  free(all);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ check table */
+
+static const char *human_bytes(double b, char *buf, size_t len) {
+  const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int k = 0;
+  while (b >= 1024 && k < 5) {
+    b /= 1024;
+    k++;
+  }
+  snprintf(buf, len, "%.1f %s", b, u[k]);
+  return buf;
+}
+
+/* The landscape line of one n: directions, cuts, their degrees, cost evaluations. */
+static void print_landscape(const bps_landscape_n *l, FILE *out) {
+  long evals = 0;
+  int kmin = l->degree[0], kmax = l->degree[0];
+  for (int d = 0; d < l->ndeg; d++) {
+    kmin = l->degree[d] < kmin ? l->degree[d] : kmin;
+    kmax = l->degree[d] > kmax ? l->degree[d] : kmax;
+    evals += l->size[d];
+  }
+  if (!strcmp(l->directions, "plane")) evals = (long)l->size[0] * l->size[1];
+  if (kmin == kmax)
+    fprintf(out, "     landscape: %s, %d cut(s) of degree %d, %ld cost evaluations per sample\n",
+            l->directions, l->ncut, kmax, evals);
+  else
+    fprintf(out, "     landscape: %s, %d cut(s) of degree %d..%d, %ld cost evaluations per sample\n",
+            l->directions, l->ncut, kmin, kmax, evals);
+}
+
+void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
+  const bps_scan_config *cfg = p->cfg;
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+  double mem = (double)pages * (double)psz, limit = bps_plan_rank_memory();
+  int T = bps_threads_max(), size = bps_comm_size();
+  char b1[32], b2[32], b3[32];
+  fprintf(out, "bpscan check: model %s, %d qubit counts, %ld samples each, blocks of %d, seed %llu\n",
+          cfg->model_name, p->nn, cfg->samples, cfg->block, (unsigned long long)cfg->seed);
+  fprintf(out, "memory per rank: %s (%d rank(s) on this host's %s), %d OpenMP thread(s) per rank\n\n",
+          human_bytes(limit, b1, sizeof b1), size, human_bytes(mem, b2, sizeof b2), T);
+  fprintf(out, "%4s %6s %7s %8s %8s %11s %11s %9s %13s %10s\n", "n", "q_in", "q_out", "params",
+          "tracked", "mem dense", "mem fact.", "repr", "threads", "est. time");
+  double total = 0;
+  for (int i = 0; i < p->nn; i++) {
+    const bps_plan_n *pn = &p->pn[i];
+    double need = bps_plan_need(pn), est = pn->t_sample * (double)cfg->samples / size;
+    total += est;
+    fprintf(out, "%4d %6d %7d %8d %8d %11s %11s %9s %13s", pn->n, pn->q_in, pn->q_out,
+            pn->nparams, pn->ntracked, human_bytes(pn->mem_dense, b1, sizeof b1),
+            human_bytes(pn->mem_factored, b2, sizeof b2), bps_repr_name(pn->repr),
+            !calibrated ? "-" : pn->per_sample ? "per sample" : "in state");
+    if (!calibrated) fprintf(out, " %10s\n", "-");
+    else fprintf(out, " %9.1fs\n", est);
+    if (need > limit)
+      fprintf(out, "     refused: n = %d needs about %s per sample, more than the %s one rank has\n",
+              pn->n, human_bytes(need, b3, sizeof b3), human_bytes(limit, b1, sizeof b1));
+    if (pn->land) print_landscape(&pn->land->layout, out);
+  }
+  fprintf(out, "\nestimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
+          total, size, T);
+  fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
+}

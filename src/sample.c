@@ -1,0 +1,105 @@
+/* sample: one sample -> one record, and one block of samples (see sample.h). */
+#include "sample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/error.h"
+#include "bpscan/threads.h"
+
+int bps_sample_ws_init(bps_sample_ws *ws, int nparams) {
+  ws->out = NULL;
+  ws->grad_all = malloc(sizeof(double) * (size_t)(nparams > 0 ? nparams : 1));
+  BPS_CHECK(ws->grad_all, BPS_ERR_MEM, "out of memory");
+  return BPS_OK;
+}
+
+void bps_sample_ws_free(bps_sample_ws *ws) {
+  free(ws->grad_all);
+  ws->grad_all = NULL;
+  bps_state_destroy(&ws->out);
+}
+
+int bps_sample_record(const bps_scan_config *cfg, const bps_plan_n *pn, uint32_t s, double *rec,
+                      bps_sample_ws *ws) {
+  int rc = BPS_OK;
+  bps_model_instance *m = NULL;
+  double cost = 0, *dg = rec + pn->off_diag;
+  BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, s, pn->repr, &m));
+  BPS_CHECK_GOTO(m->nparams == pn->nparams, BPS_ERR_INTERNAL, "parameter count changed");
+  BPS_CALL_GOTO(bps_model_cost_grad(m, m->theta, cfg->method, &cost, ws->grad_all));
+  rec[0] = cost;
+  for (int p = 0; p < pn->ntracked; p++) rec[pn->off_grad + p] = ws->grad_all[pn->tracked[p]];
+  /* diagnostics of the diagnosed state (the output of pair 0, or its visible part) */
+  if (!ws->out) BPS_CALL_GOTO(bps_state_create(pn->repr, 0, &ws->out));
+  BPS_CALL_GOTO(bps_model_diag_state(m, m->theta, ws->out));
+  BPS_CALL_GOTO(bps_purity(ws->out, &dg[BPS_DIAG_PURITY]));
+  BPS_CALL_GOTO(bps_entropy_vn(ws->out, &dg[BPS_DIAG_ENTROPY]));
+  BPS_CALL_GOTO(bps_entropy_renyi2(ws->out, &dg[BPS_DIAG_RENYI2]));
+  BPS_CALL_GOTO(bps_trace_distance_mixed(ws->out, &dg[BPS_DIAG_TRACE_DISTANCE]));
+  if (cfg->store_samples)
+    memcpy(rec + pn->off_params, m->theta, sizeof(double) * (size_t)pn->nparams);
+  if (pn->land)
+    BPS_CALL_GOTO(bps_landfields_sample(pn->land, m, cfg->seed, s, ws->grad_all,
+                                        rec + pn->off_land));
+  BPS_CHECK_GOTO(isfinite(cost), BPS_ERR_NUMERIC, "cost is %g", cost);
+cleanup:
+  bps_model_instance_destroy(&m);
+  BPS_CHECK(!rc, rc, "n = %d, sample %u", pn->n, s);
+  return BPS_OK;
+}
+
+/* One sample per thread (dynamic schedule). A failing sample prints its own traceback
+ * (tracebacks are per thread) and the block fails. */
+static int block_per_sample(const bps_scan_config *cfg, const bps_plan_n *pn, long s0,
+                            int count, double *rec, const volatile sig_atomic_t *stop,
+                            int *stopped) {
+  int rc = BPS_OK, threads = bps_threads_max();
+  int *rcs = calloc((size_t)count, sizeof(int));
+  BPS_CHECK(rcs, BPS_ERR_MEM, "out of memory");
+#pragma omp parallel num_threads(threads)
+  {
+    bps_sample_ws ws;
+    int wrc = bps_sample_ws_init(&ws, pn->nparams);
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < count; i++) {
+      if (*stop || wrc) continue;
+      rcs[i] = bps_sample_record(cfg, pn, (uint32_t)(s0 + i), rec + (size_t)i * pn->rec_len, &ws);
+      if (rcs[i]) {
+#pragma omp critical
+        bps_error_print(stderr);
+      }
+    }
+    bps_sample_ws_free(&ws);
+    if (wrc) {
+#pragma omp critical
+      rcs[0] = wrc;
+    }
+  }
+  for (int i = 0; i < count && !rc; i++) rc = rcs[i];
+  free(rcs);
+  if (*stop) *stopped = 1;
+  BPS_CHECK(!rc, rc, "a sample of n = %d failed (see above)", pn->n);
+  return BPS_OK;
+}
+
+int bps_sample_block(const bps_scan_config *cfg, const bps_plan_n *pn, long s0, int count,
+                     double *rec, const volatile sig_atomic_t *stop, int *stopped) {
+  int rc = BPS_OK;
+  bps_sample_ws ws = {NULL, NULL};
+  *stopped = 0;
+  if (pn->per_sample && bps_threads_max() > 1)
+    return block_per_sample(cfg, pn, s0, count, rec, stop, stopped);
+  BPS_CALL_GOTO(bps_sample_ws_init(&ws, pn->nparams));
+  for (int i = 0; i < count; i++) {
+    if (*stop) {
+      *stopped = 1;
+      break;
+    }
+    BPS_CALL_GOTO(bps_sample_record(cfg, pn, (uint32_t)(s0 + i), rec + (size_t)i * pn->rec_len, &ws));
+  }
+cleanup:
+  bps_sample_ws_free(&ws);
+  return rc;
+}
