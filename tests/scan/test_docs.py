@@ -4,8 +4,9 @@
    it must name every file of src/ (src/models/ included) and include/bpscan/ and no file
    that does not exist, and every quoted #include of those files ("bpscan/x.h" or an
    internal header) must resolve to a file of the includer's own layer or a lower one.
-   A table entry x.c stands for src/x.c and its public header include/bpscan/x.h; an entry
-   x.h for src/x.h, include/bpscan/x.h or the generated header cmake/x.h.in.
+   A table entry x.c stands for src/x.c, its internal header src/x.h and its public header
+   include/bpscan/x.h; an entry x.h for src/x.h, include/bpscan/x.h or the generated header
+   cmake/x.h.in.
 3. Each external library is confined to the one file the README names for it (the sentence
    above the table), and that sentence names at least the libraries listed in CONFINED."""
 import glob
@@ -65,9 +66,9 @@ for row in rows[2:]:
     for e in entries:
         if e.endswith(".c"):
             files = ["src/" + e] if exists("src/" + e) else []
-            hdr = "include/bpscan/" + e[:-2] + ".h"
-            if files and "/" not in e and exists(hdr):
-                files.append(hdr)
+            hdrs = ["src/" + e[:-2] + ".h"] + (["include/bpscan/" + e[:-2] + ".h"]
+                                                if "/" not in e else [])
+            files += [h for h in hdrs if files and exists(h)]
         else:
             files = [p for p in ("src/" + e, "include/bpscan/" + e, "cmake/" + e + ".in")
                      if exists(p)][:1]
