@@ -1,5 +1,5 @@
 # Run one command and require its exit code and a message (ctest's WILL_FAIL accepts any
-# failure, a crash included; PASS_REGULAR_EXPRESSION ignores the exit code).
+# non-zero exit code; PASS_REGULAR_EXPRESSION ignores the exit code).
 #   cmake -DEXE=prog "-DARGS=a;b" -DRC=2 "-DREGEX=..." -P expect_exit.cmake
 execute_process(COMMAND ${EXE} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("exit: ${rc}\nstdout:\n${out}\nstderr:\n${err}")
