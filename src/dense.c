@@ -787,7 +787,7 @@ ALWAYS_INLINE double dproj_chunk(const double *rho, const double *ps, bps_idx D,
       if ((b >> (k - 1 - t)) & 1) ob |= gbit[t];
     const double *row = rho + 2 * (base + ob) * D + 2 * base;
     double sr = 0.0, si = 0.0; /* sum_a row[off a] psi_a */
-    bps_idx oa = 0;            /* off(a), Gray-free: recomputed incrementally below */
+    bps_idx oa = 0;            /* off(a), recomputed bit by bit for every a below */
     for (bps_idx a = 0; a < N; a++) {
       oa = 0;
       for (int t = 0; t < k; t++)

@@ -43,9 +43,11 @@ static double sum_abs2(const bps_cplx *a, bps_idx n) {
   return s;
 }
 
-/* OpenBLAS 0.3.21's zgemv_n kernel (used inside zheevd/zgesdd) reads past the end of
- * the matrix it is given (OpenBLAS issue #4013); near the top of the heap that is a
- * segfault (seen in t301). Buffers handed to LAPACK therefore carry slack. */
+/* Slack behind the buffers passed to bps_lin_eigh/bps_lin_svd. Not what protects LAPACK:
+ * OpenBLAS 0.3.21's zgemv_n kernel (inside zheevd/zgesdd) reads past the end of the matrix
+ * it is given (OpenBLAS issue #4013; near the top of the heap a segfault, seen in t301), and
+ * linalg.c therefore hands LAPACK only its own padded copies, never these buffers. This
+ * slack is redundant. */
 #define LAPACK_PAD(ld) (4 * (size_t)(ld) + 1024)
 
 static int check_state(const bps_state *s) {

@@ -34,8 +34,10 @@
 
 #define RUN 256                          /* amplitude groups per work unit */
 #define COMPRESS_RTOL 1e-14              /* singular values <= this * s_max are dropped */
-/* OpenBLAS 0.3.21's zgemv_n kernel (inside zgesdd) reads past the end of the matrix it
- * is given (OpenBLAS issue #4013): buffers handed to LAPACK carry this much slack. */
+/* Slack behind the SVD buffers of bps_fact_compress. Not what protects LAPACK: OpenBLAS
+ * 0.3.21's zgemv_n kernel (inside zgesdd/zgesvd) reads past the end of the matrix it is
+ * given (OpenBLAS issue #4013), and bps_lin_svd (linalg.c) therefore hands LAPACK only its
+ * own padded copies, never these buffers. This slack is redundant. */
 #define LAPACK_PAD(ld) (4 * (size_t)(ld) + 1024)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 

@@ -46,9 +46,10 @@ bps_cplx *bps_alloc(size_t n) {
 void bps_free(void *p) { free(p); }
 
 /* OpenBLAS 0.3.21's zgemv_n kernel (used inside zheevd, zgesdd, zgesvd, zungqr) reads past
- * the end of the matrices it is given (OpenBLAS issue 4013, fixed upstream later); at the
+ * the end of the matrices it is given (OpenBLAS issue #4013, fixed upstream later); at the
  * top of the heap that is a segfault. LAPACK therefore only ever sees our own copies with
- * slack behind them: padded(ld, cols) elements. */
+ * slack behind them (padded(ld, cols) elements), whatever buffers the callers pass: they
+ * need no slack of their own. */
 static size_t padded(int ld, int cols) {
   return (size_t)ld * (size_t)cols + 4 * (size_t)ld + 1024;
 }

@@ -1,5 +1,6 @@
 /* bps_test.h: the tiny test harness. A test is a main() that uses these macros and
- * returns bps_test_result(); any failed CHECK makes the process exit non-zero. */
+ * returns bps_test_result(); any failed CHECK, or a test that ran no check at all, makes
+ * the process exit non-zero. */
 #ifndef BPS_TEST_H
 #define BPS_TEST_H
 
@@ -58,8 +59,14 @@ static int bps_test_checks = 0;
     }                                                                                \
   } while (0)
 
+/* The exit status of a test: failure if any check failed or if none ran (a test that
+ * checks nothing cannot fail, so it must not pass). */
 static inline int bps_test_result(const char *name) {
   printf("%s: %d checks, %d failed\n", name, bps_test_checks, bps_test_failures);
+  if (bps_test_checks == 0) {
+    fprintf(stderr, "%s: no checks ran: a test that checks nothing fails\n", name);
+    return 1;
+  }
   return bps_test_failures ? 1 : 0;
 }
 

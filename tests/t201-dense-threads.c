@@ -1,7 +1,18 @@
 /* t201: the dense kernels give bitwise identical states and expectation values for 1 and
- * 2 OpenMP threads: one fixed random operation sequence (unitaries of every fast path,
- * Kraus channels, append_zero, partial traces, Pauli and projector expectations) on
- * q = 9..10 qubits is run with 1 and with 2 threads and the results compared with memcmp. */
+ * 2 OpenMP threads.
+ * 1. One fixed random operation sequence (unitaries of every fast path, Kraus channels,
+ *    append_zero, partial traces, Pauli and projector expectations, purity) on q = 9..10
+ *    qubits, run with 1 and with 2 threads; states and values compared with memcmp. At these
+ *    sizes the sweeps and the purity (work D^2) run in parallel; the expectations (work D
+ *    and D 2^k) do not: they are below BPS_PAR_MIN (threads.h) and run serially.
+ * 2. The expectation reductions where they do run in parallel: Tr[P rho] sums D = 2^q terms,
+ *    so it opens a team only from q = 14, a 4 GiB dense matrix. Both reductions read only
+ *    the entries (i, j) with i ^ j inside the bits of the qubits they act on, so the test
+ *    builds a q = 14 state in a lazily zeroed calloc block with random entries on the band
+ *    i ^ j < 2^BAND (Hermitian, trace 1; ~64 MB resident) and compares Pauli strings (X/Y on
+ *    the last BAND qubits) and projectors on up to 3 of those qubits at 1 and 2 threads.
+ * Both parts CHECK that bps_par_ok() holds for the work sizes they rely on, so a change of
+ * the threshold that made them serial again would fail here, not pass vacuously. */
 #include <complex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +23,7 @@
 #include "ref.h"
 
 #define NOPS 60
-#define NEXP 16
+#define NEXP 17 /* room for the 12 expectations of the sequence and the final purity */
 
 static int rand_int(bps_rng *r, int n) { return (int)(bps_rng_u32(r) % (uint32_t)n); }
 
@@ -27,7 +38,8 @@ static void random_qubits(bps_rng *r, int q, int k, int *qs) {
   }
 }
 
-/* Run the sequence with nthreads; returns the state and writes the expectations. */
+/* Run the sequence with nthreads; returns the state and writes the expectations (the last
+ * entry: the purity of the final state). */
 static bps_state *run(int nthreads, const bps_cplx *rho0, int q0, double *ex) {
   bps_threads_set(nthreads);
   bps_rng r;
@@ -80,7 +92,74 @@ static bps_state *run(int nthreads, const bps_cplx *rho0, int q0, double *ex) {
       if (ntr) CHECK_OK(bps_partial_trace(s, ntr, qs));
     }
   }
+  CHECK(bps_par_ok(s->dim * s->dim)); /* the purity reduction runs in parallel */
+  CHECK_OK(bps_purity(s, &ex[nex++]));
   return s;
+}
+
+#define QP 14  /* qubits of the band state: the Pauli reduction (work D) is parallel */
+#define BAND 4 /* entries (i, j) with i ^ j < 2^BAND are nonzero */
+
+/* Part 2: the expectation reductions on a q = QP band state at 1 and 2 threads. */
+static void band_expectations(void) {
+  const bps_idx D = (bps_idx)1 << QP, M = (bps_idx)1 << BAND;
+  bps_cplx *a = calloc((size_t)(D * D), sizeof(bps_cplx)); /* lazily zeroed pages */
+  CHECK(a != NULL);
+  if (!a) return;
+  bps_rng r;
+  bps_rng_init(&r, 201, 0, 0, BPS_STREAM_TEST, 2);
+  double tr = 0;
+  for (bps_idx i = 0; i < D; i++)
+    for (bps_idx m = 0; m < M; m++) {
+      bps_idx j = i ^ m;
+      if (j < i) continue;
+      if (j == i) {
+        a[i * D + i] = 1.0 + bps_rng_uniform(&r);
+        tr += creal(a[i * D + i]);
+      } else {
+        a[i * D + j] = bps_rng_normal(&r) + I * bps_rng_normal(&r);
+        a[j * D + i] = conj(a[i * D + j]);
+      }
+    }
+  for (bps_idx i = 0; i < D; i++)
+    for (bps_idx m = 0; m < M; m++) a[i * D + (i ^ m)] /= tr;
+  bps_state st = {.repr = BPS_DENSE, .q = QP, .dim = D, .rank = D, .cap = (size_t)(D * D), .a = a};
+  bps_threads_set(2);
+  CHECK(bps_threads_max() == 2);
+  int npauli = 0, nproj = 0;
+  for (int t = 0; t < 12; t++) {
+    double v[2];
+    if (t % 2 == 0) { /* Tr[P rho]: X/Y only on the band qubits, I/Z anywhere */
+      char p[QP + 1];
+      for (int k = 0; k < QP; k++) p[k] = "IZXY"[rand_int(&r, k >= QP - BAND ? 4 : 2)];
+      p[QP - 1 - rand_int(&r, BAND)] = "XY"[rand_int(&r, 2)]; /* off the diagonal */
+      p[QP] = 0;
+      CHECK(bps_par_ok(D));
+      for (int th = 0; th < 2; th++) {
+        bps_threads_set(th + 1);
+        CHECK_OK(bps_expect_pauli(&st, p, &v[th]));
+      }
+      npauli++;
+    } else { /* projector on k = 1..3 of the band qubits, in random order */
+      int k = 1 + rand_int(&r, 3), qs[3], band[BAND];
+      random_qubits(&r, BAND, k, band);
+      for (int x = 0; x < k; x++) qs[x] = QP - BAND + band[x];
+      bps_cplx psi[8];
+      for (int x = 0; x < (1 << k); x++) psi[x] = bps_rng_normal(&r) + I * bps_rng_normal(&r);
+      CHECK(bps_par_ok(D << k));
+      for (int th = 0; th < 2; th++) {
+        bps_threads_set(th + 1);
+        CHECK_OK(bps_expect_projector(&st, k, qs, psi, &v[th]));
+      }
+      nproj++;
+    }
+    CHECK(v[0] != 0.0); /* the terms read are the random band entries, not zeros */
+    CHECK(memcmp(&v[0], &v[1], sizeof(double)) == 0);
+    if (v[0] != v[1]) fprintf(stderr, "band expectation %d: %.17g vs %.17g\n", t, v[0], v[1]);
+  }
+  printf("band state q = %d: %d Pauli and %d projector expectations, 1 vs 2 threads\n", QP,
+         npauli, nproj);
+  free(a);
 }
 
 int main(void) {
@@ -109,6 +188,7 @@ int main(void) {
   for (int i = 0; i < NEXP; i++)
     if (ex1[i] != ex2[i]) fprintf(stderr, "expectation %d: %.17g vs %.17g\n", i, ex1[i], ex2[i]);
   printf("final q = %d, %d expectations\n", s1->q, NEXP);
+  band_expectations();
   bps_state_destroy(&s1);
   bps_state_destroy(&s2);
   free(rho);

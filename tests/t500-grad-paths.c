@@ -1,13 +1,19 @@
-/* t500: adjoint, parameter-shift and central finite-difference gradients agree on random
- * circuit programs with ancilla appends, partial traces, Kraus channels and global
- * depolarising, in both representations; dense and factored agree with each other; the
- * heisenberg adjoint maps satisfy Tr[O E(rho)] = Tr[E^dag(O) rho]. */
+/* t500: the three gradient paths agree on random circuit programs, in both representations.
+ * 8 trials (q_in = 1..3 input qubits, 1..3 layers, noiseless and noisy alternately), each a
+ * random program of layers [append 1 or 2 ancillas; 3q gates: fixed random 2-qubit
+ * unitaries and 1- or 2-qubit Pauli rotations of scale 1 or 1/2, a quarter of them sharing
+ * an earlier parameter; noisy trials add a random 3-operator Kraus channel after every
+ * fourth gate and global depolarising (p = 0.1) on all qubits but the first; then trace out
+ * 1..a leading qubits], a cost with one global term and one local term per output qubit
+ * (mixed signs), a random input of rank 1 or 2 and random angles. Checked, dense and
+ * factored: the cost values of the adjoint and shift passes (1e-12), adjoint = parameter
+ * shift (1e-10), adjoint = central finite differences (h = 1e-5, to 1e-6); and dense =
+ * factored (value 1e-12, gradient 1e-10). */
 #include <string.h>
 
 #include "bps_test.h"
 #include "bpscan/circuit.h"
 #include "bpscan/gates.h"
-#include "bpscan/heisenberg.h"
 #include "bpscan/rng.h"
 #include "ref.h"
 

@@ -49,6 +49,10 @@
  *               (exp(-i t XX) ...), names "l<l>.p<j>.g<3(i-1)+1..3i>" (tx, ty, tz); after
  *               the last layer U3 on every output qubit i, "l<L>.out<i>.g1..g3".
  *               Count: sum_l (3 m_{l-1} m_l + 3 m_{l-1}) + 3 m_L.
+ *               The final U3s act right after the last layer's partial trace and BEFORE
+ *               that layer's noise at placement = layer (for dephasing and amplitude
+ *               damping the order matters; depolarising channels commute with them); at
+ *               placement = gate each U3 is followed by its own channel.
  *   pauli (P2)  Sharma Eq. (5): perceptron j on (in_1..in_m, out_j), spec->depth
  *               repetitions (0: 1) of [exp(-i theta Gamma/2), Gamma a uniformly random
  *               non-identity Pauli string on those m+1 qubits (drawn per sample), then
@@ -60,7 +64,8 @@
  *     after_gate   the channel on every qubit of every gate right after it. A gate is a
  *                  Haar block, a SWAP, a CZ, an R_y / Pauli rotation (on its support), a U3
  *                  (after its three rotations) or a CAN (after its three rotations).
- *     after_layer  the channel on every qubit of layer l after the layer's partial trace.
+ *     after_layer  the channel on every qubit of layer l after the layer's partial trace
+ *                  (nisq: after the final U3s in the last layer).
  *   global_depolarizing (after_layer only): rho^l -> (1-p) rho^l + p 1/2^{m_l} on the whole
  *     layer-l register after the partial trace (physics.md Sec. 4.10). after_gate is
  *     rejected: a gate touches two layers at once, one of them holding fresh ancillas, so

@@ -36,6 +36,16 @@ int bps_model_name_param(bps_model_instance *m, int p, const char *fmt, ...)
 int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint64_t seed,
                    uint32_t sample, bps_repr repr, bps_model_instance *m);
 
+/* Defined in vh.c, shared with the QBM (qbm.c): the registers n_v, n_h at n (spec->visible,
+ * spec->hidden; hidden qubits first); the number of terms T = 3N + 9N(N-1)/2 of the random
+ * two-local Hamiltonian on N qubits; term t as Pauli letters on its one or two qubits
+ * (returns how many); the objective on the visible qubits as a cost (spec->vh_objective). */
+int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh);
+int bps_vh_nterms(int N);
+int bps_vh_term(int N, int t, char pauli[3], int qubits[2]);
+int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uint64_t seed,
+                          uint32_t sample, bps_cost **out);
+
 /* Kraus operators (2x2 row-major, back to back) of the local noise channel with
  * probability p; returns their number (0 for NONE and GLOBAL_DEPOLARIZING). */
 int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[4 * 4]);

@@ -40,13 +40,6 @@
 #include "bpscan/linalg.h"
 #include "models.h"
 
-/* Shared helpers defined in vh.c (proposed for models.h). */
-int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh);
-int bps_vh_nterms(int N);
-int bps_vh_term(int N, int t, char pauli[3], int qubits[2]);
-int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uint64_t seed,
-                          uint32_t sample, bps_cost **out);
-
 #define QBM_MAX_QUBITS 12
 
 typedef struct {

@@ -53,13 +53,6 @@
 #include "bpscan/linalg.h"
 #include "models.h"
 
-/* Shared with qbm.c (declared there too; proposed for models.h). */
-int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh);
-int bps_vh_nterms(int N);
-int bps_vh_term(int N, int t, char pauli[3], int qubits[2]);
-int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uint64_t seed,
-                          uint32_t sample, bps_cost **out);
-
 #define VH_MAX_PAULI_SUPPORT 10 /* eigenprojector matrices are 2^k x 2^(k-1) */
 
 static const char XYZ[] = "XYZ";
