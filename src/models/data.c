@@ -37,6 +37,10 @@ int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint6
             "targets = unitary needs equal input and output widths (%d vs %d)", q_in, q_out);
   int N = spec->pairs;
   m->npairs = N;
+  m->data = (bps_data_ens){.kind = spec->cost == BPS_COST_GLOBAL ? BPS_OBS_GLOBAL : BPS_OBS_LOCAL,
+                           .q0 = 0, .nq = q_out, .c0 = 1.0, .w = -1.0, .target = spec->targets,
+                           .inputs = spec->inputs, .pairs = N,
+                           .target_of_input = spec->targets == BPS_TARGET_UNITARY};
   m->inputs = calloc((size_t)N, sizeof(bps_state *));
   m->costs = calloc((size_t)N, sizeof(bps_cost *));
   BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");

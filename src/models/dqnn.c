@@ -146,6 +146,12 @@ static int gate_u(ctx *x, int k, const int *qubits, const bps_cplx *U) {
   return gate_noise(x, k, qubits);
 }
 
+/* A Haar-random block (U: the drawn matrix) and its noise. */
+static int gate_haar(ctx *x, int k, const int *qubits, const bps_cplx *U) {
+  BPS_CALL(bps_circuit_haar(x->c, k, qubits, U));
+  return gate_noise(x, k, qubits);
+}
+
 static int gate_2(ctx *x, int a, int b, void (*make)(bps_cplx *)) {
   bps_cplx U[16];
   make(U);
@@ -224,9 +230,10 @@ static int layer_haar(ctx *x, int l, int min, int mout) {
         int idx = -1;
         rc = new_param(x, 0.0, &idx, "l%d.p%d.g1", l, j);
         if (!rc) rc = rot(x, "Z", &qs[min], 0.5, idx);
+        if (!rc) rc = bps_circuit_param_angle(x->c, idx, BPS_ANGLE_FIXED); /* theta = 0 */
         if (!rc) rc = gate_noise(x, 1, &qs[min]);
       }
-      if (!rc) rc = gate_u(x, k, qs, U + (size_t)b * dd);
+      if (!rc) rc = gate_haar(x, k, qs, U + (size_t)b * dd);
     }
   }
   bps_free(U);
@@ -314,6 +321,7 @@ static int layer_pauli(ctx *x, int l, int min, int mout, int depth) {
       int idx;
       BPS_CALL(new_param(x, NAN, &idx, "l%d.p%d.g%d", l, j, rep));
       BPS_CALL(rot(x, P, sup, 0.5, idx));
+      BPS_CALL(bps_circuit_tag_last(x->c, BPS_ENS_PAULI, 0.0, k, qs)); /* uniform over qs */
       BPS_CALL(gate_noise(x, ns, sup));
       for (int t = 0; t + 1 < k; t++) BPS_CALL(gate_2(x, qs[t], qs[t + 1], bps_gate_cz));
     }

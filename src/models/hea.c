@@ -38,8 +38,9 @@
 #include "models.h"
 
 static int rotation(bps_model_instance *m, const bps_noise_plan *nz, const char *axis, int q,
-                    int *p, int l) {
+                    int *p, int l, int random_axis) {
   BPS_CALL(bps_circuit_prot(m->circuit, axis, &q, 0.5, *p));
+  if (random_axis) BPS_CALL(bps_circuit_tag_last(m->circuit, BPS_ENS_AXIS, 0.0, 0, NULL));
   BPS_CALL(bps_model_name_param(m, *p, "l%d.q%d.g%d", l, q, 0));
   (*p)++;
   BPS_CALL(bps_noise_after_gate(m->circuit, nz, 1, &q));
@@ -94,7 +95,7 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
         uint32_t v;
         do v = bps_rng_u32(&ax); /* unbiased: 2^32 - 1 is a multiple of 3 */
         while (v == 0xffffffffu);
-        BPS_CALL(rotation(m, &nz, axes[v % 3], i, &p, l));
+        BPS_CALL(rotation(m, &nz, axes[v % 3], i, &p, l, 1));
       }
       for (int i = 0; i + 1 < n; i++) BPS_CALL(cz(c, &nz, i));
       BPS_CALL(bps_noise_after_layer(c, &nz, n));
@@ -102,8 +103,8 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
   } else {
     for (int l = 1; l <= L; l++) {
       for (int i = l % 2 ? 0 : 1; i + 1 < n; i += 2) {
-        BPS_CALL(rotation(m, &nz, "Y", i, &p, l));
-        BPS_CALL(rotation(m, &nz, "Y", i + 1, &p, l));
+        BPS_CALL(rotation(m, &nz, "Y", i, &p, l, 0));
+        BPS_CALL(rotation(m, &nz, "Y", i + 1, &p, l, 0));
         BPS_CALL(cz(c, &nz, i));
       }
       BPS_CALL(bps_noise_after_layer(c, &nz, n));

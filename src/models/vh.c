@@ -73,6 +73,25 @@ int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh) {
   return BPS_OK;
 }
 
+/* The objective as an ensemble (model.h bps_data_ens): one pair, input |0..0>. */
+int bps_vh_objective_ens(const bps_model_spec *spec, int nv, int nh, bps_data_ens *d) {
+  *d = (bps_data_ens){.q0 = nh, .nq = nv, .inputs = BPS_INPUT_ZERO, .pairs = 1,
+                      .target = BPS_TARGET_ZERO};
+  switch (spec->vh_objective) {
+  case BPS_VH_OBJ_PAULI:
+    d->kind = BPS_OBS_PAULI;
+    d->w = 1.0;
+    for (int i = 0; i < nv; i++) d->pauli[i] = (char)toupper((unsigned char)spec->vh_pauli[i]);
+    d->pauli[nv] = 0;
+    return BPS_OK;
+  case BPS_VH_OBJ_PROJECTOR: d->kind = BPS_OBS_GLOBAL, d->w = 1.0; return BPS_OK;
+  case BPS_VH_OBJ_FIDELITY:
+    d->kind = BPS_OBS_GLOBAL, d->c0 = 1.0, d->w = -1.0, d->target = BPS_TARGET_UNITARY;
+    return BPS_OK;
+  }
+  BPS_CHECK(0, BPS_ERR_ARG, "unknown vh objective %d", (int)spec->vh_objective);
+}
+
 int bps_vh_nterms(int N) { return 3 * N + 9 * N * (N - 1) / 2; }
 
 int bps_vh_term(int N, int t, char pauli[3], int qubits[2]) {
@@ -241,6 +260,9 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
       bps_vh_term(N, t, p, qs);
       int idx = l * T + t;
       rc = bps_circuit_prot(m->circuit, p, qs, J[t], idx);
+      if (!rc) /* J_t ~ N(0, sigma^2), drawn once per sample and shared by the layers */
+        rc = bps_circuit_tag_last(m->circuit, BPS_ENS_GAUSS,
+                                  strlen(p) == 1 ? spec->onsite_sigma : spec->coupling_sigma, 0, NULL);
       if (!rc) rc = bps_model_name_param(m, idx, "l%d.t%d", l + 1, t);
       if (!rc) rc = bps_noise_after_gate(m->circuit, &nz, (int)strlen(p), qs);
     }
@@ -255,5 +277,6 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
   BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
   BPS_CALL(bps_state_create(repr, N, &m->inputs[0]));
   BPS_CALL(bps_vh_objective_cost(spec, n, nv, nh, seed, sample, &m->costs[0]));
+  BPS_CALL(bps_vh_objective_ens(spec, nv, nh, &m->data));
   return BPS_OK;
 }

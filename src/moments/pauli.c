@@ -1,0 +1,778 @@
+/* pauli: engine E2, sparse Pauli pairs (shared/moments.md Secs. 2 and 4). The two-copy
+ * observable is a sum of Pauli pairs (P on copy 1, Q on copy 2) with real coefficients,
+ * propagated backwards (Heisenberg picture) through the averaged map of every operation and
+ * finally contracted with the input ensemble:
+ *   rotations with uniform / fixed / Gaussian-scaled angles   the pair rules of Sec. 2 with
+ *       the moment table E[(2s)^a e^{i m phi}] (keep, c1/s1 for one anticommuting side,
+ *       (1 +- c2)/2 and s2/2 for two); derivatives kill pairs with a commuting side
+ *   random axes / random Pauli strings                         means over the letters
+ *   fixed gates and Kraus channels                             their Pauli transfer matrices
+ *   appends |0>: <0|P|0> (X, Y killed); traces: identity padding (nothing to do);
+ *   global depolarising: (1 - p) per copy with support on the register
+ * A pair is a sorted list of (wire, code) entries over global wires (mom.h; code = 4a + b,
+ * the identity pair omitted), so a local observable costs only its light cone: operations
+ * that touch no pair are skipped, and a gradient pass of parameter k starts from the cost
+ * qubits in the forward light cone of k only. Pairs live in an insertion-ordered hash set:
+ * one pass is sequential and its summation order fixed, so results are bitwise
+ * reproducible; parallelism comes from evaluating different parameters at once.
+ *
+ * With a pair budget (bps_mom_opts.pair_budget) the smallest pairs are dropped after an
+ * operation whenever the set exceeds the budget. When every coefficient stays non-negative
+ * and every map is mass-non-increasing (uniform rotations, Clifford gates, Pauli and
+ * amplitude-damping noise), the value with drops is a certified lower bound and adding the
+ * dropped mass (times the derivative's gain still to come) a certified upper bound; any
+ * negative coefficient or mass-increasing map makes the pass refuse instead. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpscan/error.h"
+#include "mom.h"
+
+#define E2_MAXSUP 4096 /* entries of one pair */
+
+/* ---------------------------------------------------------------- pair sets */
+
+typedef struct {
+  uint32_t *ent; /* arena of entries (wire << 4 | code), each pair's run sorted by wire */
+  size_t nent, capent;
+  size_t *off;
+  uint32_t *len;
+  double *coef;
+  uint64_t *hash;
+  long n, cap;
+  long *tab; /* open addressing: pair index or -1 */
+  size_t tabsz;
+} pset;
+
+static void pset_free(pset *s) {
+  free(s->ent);
+  free(s->off);
+  free(s->len);
+  free(s->coef);
+  free(s->hash);
+  free(s->tab);
+  memset(s, 0, sizeof *s);
+}
+
+static void pset_clear(pset *s) {
+  s->n = 0;
+  s->nent = 0;
+  if (s->tab) memset(s->tab, 0xff, sizeof(long) * s->tabsz);
+}
+
+static uint64_t hash_run(const uint32_t *e, uint32_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+  for (uint32_t i = 0; i < n; i++) {
+    h ^= e[i];
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+static int pset_rehash(pset *s, size_t sz) {
+  long *t = malloc(sizeof(long) * sz);
+  BPS_CHECK(t, BPS_ERR_MEM, "out of memory (Pauli-pair table of %zu slots)", sz);
+  memset(t, 0xff, sizeof(long) * sz);
+  for (long i = 0; i < s->n; i++) {
+    size_t h = (size_t)s->hash[i] & (sz - 1);
+    while (t[h] >= 0) h = (h + 1) & (sz - 1);
+    t[h] = i;
+  }
+  free(s->tab);
+  s->tab = t;
+  s->tabsz = sz;
+  return BPS_OK;
+}
+
+/* Add coef to the pair with entries e[0..n) (sorted, no identity codes). */
+static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
+  if (coef == 0.0) return BPS_OK;
+  if ((size_t)(s->n + 1) * 2 > s->tabsz) BPS_CALL(pset_rehash(s, s->tabsz ? 2 * s->tabsz : 1024));
+  const uint64_t hv = hash_run(e, n);
+  size_t h = (size_t)hv & (s->tabsz - 1);
+  while (s->tab[h] >= 0) {
+    long i = s->tab[h];
+    if (s->hash[i] == hv && s->len[i] == n && !memcmp(s->ent + s->off[i], e, sizeof(uint32_t) * n)) {
+      s->coef[i] += coef;
+      return BPS_OK;
+    }
+    h = (h + 1) & (s->tabsz - 1);
+  }
+  if (s->n == s->cap) {
+    long nc = s->cap ? 2 * s->cap : 1024;
+    size_t *o = realloc(s->off, sizeof(size_t) * (size_t)nc);
+    if (o) s->off = o;
+    uint32_t *l = realloc(s->len, sizeof(uint32_t) * (size_t)nc);
+    if (l) s->len = l;
+    double *c = realloc(s->coef, sizeof(double) * (size_t)nc);
+    if (c) s->coef = c;
+    uint64_t *hh = realloc(s->hash, sizeof(uint64_t) * (size_t)nc);
+    if (hh) s->hash = hh;
+    BPS_CHECK(o && l && c && hh, BPS_ERR_MEM, "out of memory (%ld Pauli pairs)", nc);
+    s->cap = nc;
+  }
+  if (s->nent + n > s->capent) {
+    size_t nc = s->capent ? 2 * s->capent : 4096;
+    while (nc < s->nent + n) nc *= 2;
+    uint32_t *a = realloc(s->ent, sizeof(uint32_t) * nc);
+    BPS_CHECK(a, BPS_ERR_MEM, "out of memory (Pauli-pair entries)");
+    s->ent = a;
+    s->capent = nc;
+  }
+  memcpy(s->ent + s->nent, e, sizeof(uint32_t) * n);
+  s->off[s->n] = s->nent;
+  s->len[s->n] = n;
+  s->coef[s->n] = coef;
+  s->hash[s->n] = hv;
+  s->tab[h] = s->n;
+  s->nent += n;
+  s->n++;
+  return BPS_OK;
+}
+
+/* ---------------------------------------------------------------- prepared state */
+
+typedef struct {
+  int *cone_off, *cone; /* per parameter: the cost qubits (0..nq-1) in its forward light cone */
+  int *cost_wire;       /* [nq] global wire of cost qubit j */
+  long budget;
+  int certifiable;      /* every map is mass-non-increasing and sign-preserving */
+} e2_state;
+
+static void e2_release(void *vst) {
+  e2_state *st = vst;
+  if (!st) return;
+  free(st->cone_off);
+  free(st->cone);
+  free(st->cost_wire);
+  free(st);
+}
+
+/* Forward light cones: for each parameter, the cost qubits its gate can influence. */
+static int cones(const mom_prob *P, e2_state *st) {
+  const int nq = P->data.nq, W = P->nwires;
+  unsigned char *inf = malloc((size_t)W);
+  int *buf = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
+  st->cone_off = calloc((size_t)P->nparams + 1, sizeof(int));
+  size_t cap = 1024, used = 0;
+  st->cone = malloc(sizeof(int) * cap);
+  int rc = inf && buf && st->cone_off && st->cone ? BPS_OK : BPS_ERR_MEM;
+  for (int p = 0; p < P->nparams && !rc; p++) {
+    st->cone_off[p] = (int)used;
+    int i0 = P->param_op[p], cnt = 0;
+    if (i0 >= 0) {
+      memset(inf, 0, (size_t)W);
+      const mom_op *o0 = &P->ops[i0];
+      for (int u = 0; u < o0->op->k; u++) inf[o0->wire[u]] = 1;
+      if (o0->op->ens == BPS_ENS_PAULI)
+        for (int u = 0; u < o0->op->ens_k; u++) inf[o0->ewire[u]] = 1;
+      for (int i = i0 + 1; i < P->nops; i++) {
+        const mom_op *o = &P->ops[i];
+        const bps_op *op = o->op;
+        if (op->kind == BPS_OP_APPEND || op->kind == BPS_OP_TRACE) continue;
+        const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
+        const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
+        int hit = 0;
+        for (int u = 0; u < k && !hit; u++) hit = inf[w[u]];
+        if (hit && op->kind != BPS_OP_DEPOL)
+          for (int u = 0; u < k; u++) inf[w[u]] = 1;
+      }
+      for (int j = 0; j < nq; j++)
+        if (inf[st->cost_wire[j]]) buf[cnt++] = j;
+    }
+    if (used + (size_t)cnt > cap) {
+      while (used + (size_t)cnt > cap) cap *= 2;
+      int *c = realloc(st->cone, sizeof(int) * cap);
+      if (!c) {
+        rc = BPS_ERR_MEM;
+        break;
+      }
+      st->cone = c;
+    }
+    memcpy(st->cone + used, buf, sizeof(int) * (size_t)cnt);
+    used += (size_t)cnt;
+  }
+  if (!rc) st->cone_off[P->nparams] = (int)used;
+  free(inf);
+  free(buf);
+  BPS_CHECK(!rc, rc, "out of memory (light cones)");
+  return BPS_OK;
+}
+
+static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
+  int cert = 1;
+  for (int i = 0; i < P->nops; i++) {
+    const bps_op *op = P->ops[i].op;
+    BPS_CHECK(!(op->kind == BPS_OP_UNITARY && op->ens == BPS_ENS_HAAR), BPS_ERR_JOB,
+              "the Pauli-pair engine cannot average Haar blocks (use the chain engine for "
+              "haar perceptrons)");
+    BPS_CHECK(!((op->kind == BPS_OP_UNITARY || op->kind == BPS_OP_KRAUS) && !P->ops[i].ptm),
+              BPS_ERR_JOB, "the Pauli-pair engine handles fixed gates and channels on at "
+                           "most 2 qubits (operation %d acts on %d)", i, op->k);
+    BPS_CHECK(!(op->kind == BPS_OP_PROT && op->ens == BPS_ENS_PAULI && op->ens_k > 12),
+              BPS_ERR_JOB, "random Pauli strings on %d qubits: 4^%d strings per pair is "
+                           "beyond the Pauli-pair engine", op->ens_k, op->ens_k);
+    if (op->kind == BPS_OP_PROT) {
+      const double complex *m = P->ops[i].mom[0];
+      cert &= cabs(m[1]) == 0 && cabs(m[2]) == 0; /* uniform full-period angles */
+    }
+    if (op->kind == BPS_OP_UNITARY) { /* Clifford: a signed permutation of the Paulis */
+      const int np = 1 << (2 * op->k);
+      for (int r = 0; r < np * np; r++) {
+        double v = fabs(P->ops[i].ptm[r]);
+        cert &= v == 0.0 || v == 1.0;
+      }
+    }
+  }
+  e2_state *st = calloc(1, sizeof *st);
+  BPS_CHECK(st, BPS_ERR_MEM, "out of memory");
+  st->budget = o ? o->pair_budget : 0;
+  st->certifiable = cert;
+  st->cost_wire = malloc(sizeof(int) * (size_t)(P->data.nq ? P->data.nq : 1));
+  int rc = st->cost_wire ? BPS_OK : BPS_ERR_MEM;
+  for (int j = 0; j < P->data.nq && !rc; j++) st->cost_wire[j] = P->out_wire[P->data.q0 + j];
+  if (!rc) rc = cones(P, st);
+  if (!rc && st->budget > 0 && !cert)
+    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
+                        "[moments] truncation needs a circuit of uniform-angle rotations, "
+                        "Clifford gates and Pauli or damping noise (bounds are certified "
+                        "only for mass-non-increasing maps); this model has fixed-angle or "
+                        "non-Clifford gates: remove the truncation to compute it exactly");
+  if (rc) {
+    e2_release(st);
+    BPS_CALL(rc);
+  }
+  *out = st;
+  return BPS_OK;
+}
+
+/* ---------------------------------------------------------------- one pass */
+
+typedef struct {
+  const mom_prob *P;
+  const e2_state *st;
+  pset cur, nxt;
+  int *occ; /* [nwires] pairs with an entry on the wire */
+  uint32_t *buf;
+  long peak;
+  long double dropped; /* mass dropped by the budget, times the gain still to come */
+  int neg;             /* a negative coefficient appeared while truncating */
+} e2_pass;
+
+/* Letters (a on copy 1, b on copy 2) of pair i on wire w. */
+static int code_at(const pset *s, long i, int w) {
+  const uint32_t *e = s->ent + s->off[i];
+  uint32_t lo = 0, hi = s->len[i];
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    int mw = (int)(e[mid] >> 4);
+    if (mw == w) return (int)(e[mid] & 15);
+    if (mw < w) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0;
+}
+
+/* Emit pair i with the codes on wires w[0..k) replaced by c[0..k), times coef. */
+static int emit(e2_pass *x, long i, int k, const int *w, const int *c, double coef) {
+  if (coef == 0.0) return BPS_OK;
+  const pset *s = &x->cur;
+  const uint32_t *e = s->ent + s->off[i];
+  const uint32_t n = s->len[i];
+  /* new entries for the k wires, sorted by wire (k is small) */
+  uint32_t add[64];
+  int na = 0;
+  for (int u = 0; u < k; u++)
+    if (c[u]) {
+      uint32_t v = ((uint32_t)w[u] << 4) | (uint32_t)c[u];
+      int p = na++;
+      while (p > 0 && add[p - 1] > v) {
+        add[p] = add[p - 1];
+        p--;
+      }
+      add[p] = v;
+    }
+  uint32_t m = 0, a = 0;
+  for (uint32_t r = 0; r < n; r++) {
+    int rw = (int)(e[r] >> 4), on = 0;
+    for (int u = 0; u < k; u++) on |= w[u] == rw;
+    if (on) continue;
+    while (a < (uint32_t)na && add[a] < e[r]) x->buf[m++] = add[a++];
+    x->buf[m++] = e[r];
+  }
+  while (a < (uint32_t)na) x->buf[m++] = add[a++];
+  BPS_CHECK(m <= E2_MAXSUP, BPS_ERR_JOB, "a Pauli pair grew beyond %d qubits", E2_MAXSUP);
+  BPS_CALL(pset_add(&x->nxt, x->buf, m, coef));
+  return BPS_OK;
+}
+
+/* i * G * Q for Pauli letters on k positions: letters out, real sign returned (G and Q
+ * anticommute, so i G Q is Hermitian). */
+static double tilde(int k, const int *G, const int *Q, int *out) {
+  int ph = 1; /* the factor i */
+  for (int u = 0; u < k; u++) {
+    int p;
+    out[u] = mom_pmul(G[u], Q[u], &p);
+    ph += p;
+  }
+  ph &= 3;
+  return ph == 0 ? 1.0 : -1.0; /* ph is 0 or 2 for anticommuting strings */
+}
+
+/* One rotation exp(-i s theta G) (letters G on wires w) on pair i, weight wt. */
+static int rot_pair(e2_pass *x, long i, int k, const int *w, const int *G,
+                    const double complex mom[3][3], int mode, double wt) {
+  int a[64], b[64], ta[64] = {0}, tb[64] = {0}, c[64], anti_a = 0, anti_b = 0;
+  for (int u = 0; u < k; u++) {
+    int code = code_at(&x->cur, i, w[u]);
+    a[u] = code >> 2;
+    b[u] = code & 3;
+    anti_a ^= mom_anti(G[u], a[u]);
+    anti_b ^= mom_anti(G[u], b[u]);
+  }
+  const double cf = x->cur.coef[i] * wt;
+  double sa = 0, sb = 0;
+  if (anti_a) sa = tilde(k, G, a, ta);
+  if (anti_b) sb = tilde(k, G, b, tb);
+#define EMIT(A, B, v)                                                  \
+  do {                                                                 \
+    for (int u = 0; u < k; u++) c[u] = 4 * (A)[u] + (B)[u];            \
+    BPS_CALL(emit(x, i, k, w, c, cf * (v)));                           \
+  } while (0)
+  const double c1 = creal(mom[0][1]), s1 = cimag(mom[0][1]);
+  const double c2 = creal(mom[0][2]), s2 = cimag(mom[0][2]);
+  if (mode == 0) {
+    if (!anti_a && !anti_b) {
+      EMIT(a, b, 1.0);
+    } else if (anti_a && !anti_b) {
+      EMIT(a, b, c1);
+      EMIT(ta, b, s1 * sa);
+    } else if (!anti_a) {
+      EMIT(a, b, c1);
+      EMIT(a, tb, s1 * sb);
+    } else {
+      EMIT(a, b, 0.5 * (1.0 + c2));
+      EMIT(a, tb, 0.5 * s2 * sb);
+      EMIT(ta, b, 0.5 * s2 * sa);
+      EMIT(ta, tb, 0.5 * (1.0 - c2) * sa * sb);
+    }
+  } else if (mode == 1) { /* d/dtheta on copy 1: 2s(-sin phi Q + cos phi Q~) (x) R^dag Q' R */
+    if (!anti_a) return BPS_OK;
+    const double d1c = creal(mom[1][1]), d1s = cimag(mom[1][1]);
+    const double d0c = creal(mom[1][0]), d2c = creal(mom[1][2]), d2s = cimag(mom[1][2]);
+    if (!anti_b) {
+      EMIT(a, b, -d1s);
+      EMIT(ta, b, d1c * sa);
+    } else {
+      EMIT(a, b, -0.5 * d2s);
+      EMIT(a, tb, -0.5 * (d0c - d2c) * sb);
+      EMIT(ta, b, 0.5 * (d0c + d2c) * sa);
+      EMIT(ta, tb, 0.5 * d2s * sa * sb);
+    }
+  } else { /* both copies differentiated */
+    if (!anti_a || !anti_b) return BPS_OK;
+    const double e0 = creal(mom[2][0]), e2c = creal(mom[2][2]), e2s = cimag(mom[2][2]);
+    EMIT(a, b, 0.5 * (e0 - e2c));
+    EMIT(a, tb, -0.5 * e2s * sb);
+    EMIT(ta, b, -0.5 * e2s * sa);
+    EMIT(ta, tb, 0.5 * (e0 + e2c) * sa * sb);
+  }
+#undef EMIT
+  return BPS_OK;
+}
+
+static int rotation(e2_pass *x, long i, const mom_op *o, int mode) {
+  const bps_op *op = o->op;
+  int G[64];
+  if (op->ens == BPS_ENS_AXIS) {
+    for (int g = 1; g <= 3; g++) BPS_CALL(rot_pair(x, i, 1, o->wire, &g, o->mom, mode, 1.0 / 3.0));
+    return BPS_OK;
+  }
+  if (op->ens == BPS_ENS_PAULI) {
+    const int e = op->ens_k;
+    const long ns = (1L << (2 * e)) - 1;
+    for (long s = 1; s <= ns; s++) {
+      for (int u = 0; u < e; u++) G[u] = (int)((s >> (2 * (e - 1 - u))) & 3);
+      BPS_CALL(rot_pair(x, i, e, o->ewire, G, o->mom, mode, 1.0 / (double)ns));
+    }
+    return BPS_OK;
+  }
+  for (int u = 0; u < op->k; u++) G[u] = mom_letter(op->pauli[u]);
+  BPS_CALL(rot_pair(x, i, op->k, o->wire, G, o->mom, mode, 1.0));
+  return BPS_OK;
+}
+
+/* Fixed gate / channel through its Heisenberg PTM R (k <= 2 qubits) on pair i. */
+static int ptm_pair(e2_pass *x, long i, const mom_op *o) {
+  const int k = o->op->k, np = 1 << (2 * k);
+  int A = 0, B = 0;
+  for (int u = 0; u < k; u++) {
+    int code = code_at(&x->cur, i, o->wire[u]);
+    A = 4 * A + (code >> 2);
+    B = 4 * B + (code & 3);
+  }
+  const double *ra = o->ptm + (size_t)A * (size_t)np, *rb = o->ptm + (size_t)B * (size_t)np;
+  const double cf = x->cur.coef[i];
+  int c[2];
+  for (int Qa = 0; Qa < np; Qa++) {
+    if (ra[Qa] == 0.0) continue;
+    for (int Qb = 0; Qb < np; Qb++) {
+      if (rb[Qb] == 0.0) continue;
+      for (int u = 0; u < k; u++) {
+        int sh = 2 * (k - 1 - u);
+        c[u] = 4 * ((Qa >> sh) & 3) + ((Qb >> sh) & 3);
+      }
+      BPS_CALL(emit(x, i, k, o->wire, c, cf * ra[Qa] * rb[Qb]));
+    }
+  }
+  return BPS_OK;
+}
+
+/* The wires an append created (consecutive ids w0 .. w0+k-1): <0| P |0> on each copy. */
+static int append_pair(e2_pass *x, long i, const mom_op *o) {
+  const pset *s = &x->cur;
+  const uint32_t *e = s->ent + s->off[i];
+  const int w0 = o->wire[0], k = o->op->k;
+  uint32_t m = 0;
+  for (uint32_t r = 0; r < s->len[i]; r++) {
+    int w = (int)(e[r] >> 4), code = (int)(e[r] & 15);
+    if (w >= w0 && w < w0 + k) {
+      int a = code >> 2, b = code & 3;
+      if ((a != MOM_I && a != MOM_Z) || (b != MOM_I && b != MOM_Z)) return BPS_OK; /* killed */
+      continue;
+    }
+    x->buf[m++] = e[r];
+  }
+  BPS_CALL(pset_add(&x->nxt, x->buf, m, s->coef[i]));
+  return BPS_OK;
+}
+
+static int depol_pair(e2_pass *x, long i, const mom_op *o) {
+  int sa = 0, sb = 0;
+  for (int u = 0; u < o->op->k; u++) {
+    int code = code_at(&x->cur, i, o->wire[u]);
+    sa |= code >> 2;
+    sb |= code & 3;
+  }
+  const double f = (sa ? 1.0 - o->op->scale : 1.0) * (sb ? 1.0 - o->op->scale : 1.0);
+  const pset *s = &x->cur;
+  BPS_CALL(pset_add(&x->nxt, s->ent + s->off[i], s->len[i], s->coef[i] * f));
+  return BPS_OK;
+}
+
+/* Does the op touch any pair? (APPEND: its wires are [w0, w0 + k)). */
+static int touches(const e2_pass *x, const mom_op *o) {
+  const bps_op *op = o->op;
+  if (op->kind == BPS_OP_TRACE) return 0;
+  if (op->kind == BPS_OP_APPEND) {
+    for (int u = 0; u < op->k; u++)
+      if (x->occ[o->wire[0] + u]) return 1;
+    return 0;
+  }
+  const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
+  const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
+  for (int u = 0; u < k; u++)
+    if (x->occ[w[u]]) return 1;
+  return 0;
+}
+
+static void occ_rebuild(e2_pass *x) {
+  memset(x->occ, 0, sizeof(int) * (size_t)x->P->nwires);
+  const pset *s = &x->cur;
+  for (long i = 0; i < s->n; i++)
+    for (uint32_t r = 0; r < s->len[i]; r++) x->occ[s->ent[s->off[i] + r] >> 4]++;
+}
+
+/* Drop the smallest pairs beyond the budget (deterministic: by coefficient, then index;
+ * the comparator reads the coefficients of this thread's pass). */
+static _Thread_local const double *t_coef;
+static int cmp_idx(const void *pa, const void *pb) {
+  long a = *(const long *)pa, b = *(const long *)pb;
+  double ca = t_coef[a], cb = t_coef[b];
+  if (ca != cb) return ca > cb ? -1 : 1;
+  return a < b ? -1 : a > b;
+}
+
+static int truncate_set(e2_pass *x, long double gain) {
+  pset *s = &x->cur;
+  for (long i = 0; i < s->n; i++)
+    if (s->coef[i] < 0) x->neg = 1;
+  if (x->neg) return BPS_OK;
+  long *idx = malloc(sizeof(long) * (size_t)s->n);
+  BPS_CHECK(idx, BPS_ERR_MEM, "out of memory");
+  for (long i = 0; i < s->n; i++) idx[i] = i;
+  t_coef = s->coef;
+  qsort(idx, (size_t)s->n, sizeof(long), cmp_idx);
+  const long keep = x->st->budget;
+  unsigned char *drop = calloc((size_t)s->n, 1);
+  if (!drop) {
+    free(idx);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+  }
+  for (long r = keep; r < s->n; r++) {
+    drop[idx[r]] = 1;
+    x->dropped += gain * (long double)s->coef[idx[r]];
+  }
+  pset_clear(&x->nxt);
+  for (long i = 0; i < s->n; i++)
+    if (!drop[i]) BPS_CALL(pset_add(&x->nxt, s->ent + s->off[i], s->len[i], s->coef[i]));
+  pset t = x->cur;
+  x->cur = x->nxt;
+  x->nxt = t;
+  free(idx);
+  free(drop);
+  return BPS_OK;
+}
+
+/* Expand the observable into pairs on the cost wires (local: the (j, j') with j, j' in
+ * cone, or all when cone is NULL). */
+static int expand_prod(e2_pass *x, const mom_prod *pr, const int *cw) {
+  const int nq = pr->nq;
+  int *pos = calloc((size_t)(nq ? nq : 1), sizeof(int));
+  BPS_CHECK(pos, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
+  for (int t = 0; t < pr->nterm && !rc; t++) {
+    /* odometer over the non-zero entries of each site */
+    memset(pos, 0, sizeof(int) * (size_t)nq);
+    int ok = 1;
+    for (int q = 0; q < nq && ok; q++) {
+      const double *v = mom_site(pr, t, q);
+      while (pos[q] < 16 && v[pos[q]] == 0.0) pos[q]++;
+      ok = pos[q] < 16;
+    }
+    while (ok && !rc) {
+      long double c = pr->coef[t];
+      uint32_t m = 0;
+      for (int q = 0; q < nq; q++) {
+        c *= mom_site(pr, t, q)[pos[q]];
+        if (pos[q]) x->buf[m++] = ((uint32_t)cw[q] << 4) | (uint32_t)pos[q];
+      }
+      /* cost wires ascend with q (outputs keep their order), so buf is sorted */
+      rc = pset_add(&x->cur, x->buf, m, (double)c);
+      int q = nq - 1;
+      for (; q >= 0; q--) {
+        const double *v = mom_site(pr, t, q);
+        do pos[q]++;
+        while (pos[q] < 16 && v[pos[q]] == 0.0);
+        if (pos[q] < 16) break;
+        pos[q] = 0;
+        while (v[pos[q]] == 0.0) pos[q]++;
+      }
+      if (q < 0) break;
+    }
+  }
+  free(pos);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+static int add_site_pairs(e2_pass *x, const double *const *sv, const int *w, int n,
+                          long double coef) {
+  /* product of n sites (each with few entries), n <= 2 */
+  for (int a = 0; a < 16; a++) {
+    if (sv[0][a] == 0.0) continue;
+    if (n == 1) {
+      uint32_t e = ((uint32_t)w[0] << 4) | (uint32_t)a;
+      BPS_CALL(pset_add(&x->cur, &e, a ? 1 : 0, (double)(coef * sv[0][a])));
+      continue;
+    }
+    for (int b = 0; b < 16; b++) {
+      if (sv[1][b] == 0.0) continue;
+      uint32_t e[2];
+      int m = 0;
+      if (a) e[m++] = ((uint32_t)w[0] << 4) | (uint32_t)a;
+      if (b) e[m++] = ((uint32_t)w[1] << 4) | (uint32_t)b;
+      if (m == 2 && e[0] > e[1]) {
+        uint32_t t = e[0];
+        e[0] = e[1];
+        e[1] = t;
+      }
+      BPS_CALL(pset_add(&x->cur, e, (uint32_t)m, (double)(coef * sv[0][a] * sv[1][b])));
+    }
+  }
+  return BPS_OK;
+}
+
+static int expand_local(e2_pass *x, const mom_obs *o, const int *cw, const int *sel, int nsel) {
+  /* sum over j, j2 in sel of (x) lsite[role]: the identity sites are pairs of II (no entry) */
+  for (int a = 0; a < nsel; a++) {
+    const int j = sel[a];
+    if (!o->two) {
+      const double *sv[1] = {o->lsite[1]};
+      BPS_CALL(add_site_pairs(x, sv, &cw[j], 1, o->lcoef));
+      continue;
+    }
+    for (int b = 0; b < nsel; b++) {
+      const int j2 = sel[b];
+      if (j == j2) {
+        const double *sv[1] = {o->lsite[3]};
+        BPS_CALL(add_site_pairs(x, sv, &cw[j], 1, o->lcoef));
+      } else {
+        const double *sv[2] = {o->lsite[1], o->lsite[2]};
+        int w[2] = {cw[j], cw[j2]};
+        BPS_CALL(add_site_pairs(x, sv, w, 2, o->lcoef));
+      }
+    }
+  }
+  return BPS_OK;
+}
+
+/* The value of pair i against the input product sum (after the whole backward pass every
+ * remaining wire is an input wire). */
+static long double contract(const mom_prob *P, const pset *s, long i, const mom_prod *in,
+                            const int *wire_to_in, const long double *base) {
+  long double tot = 0;
+  const uint32_t *e = s->ent + s->off[i];
+  for (int t = 0; t < in->nterm; t++) {
+    long double v = base[t];
+    for (uint32_t r = 0; r < s->len[i] && v != 0; r++) {
+      int qin = wire_to_in[e[r] >> 4];
+      if (qin < 0) return NAN; /* cannot happen: a non-input wire survived */
+      const double *sv = mom_site(in, t, qin);
+      v *= (long double)sv[e[r] & 15] / (long double)sv[0];
+    }
+    tot += v;
+  }
+  (void)P;
+  return tot * (long double)s->coef[i];
+}
+
+static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
+                       const mom_obs *obs, int p, int mode, long double *out,
+                       mom_pass_stats *ps) {
+  const e2_state *st = vst;
+  e2_pass x;
+  memset(&x, 0, sizeof x);
+  x.P = P;
+  x.st = st;
+  x.occ = malloc(sizeof(int) * (size_t)P->nwires);
+  x.buf = malloc(sizeof(uint32_t) * E2_MAXSUP);
+  int *wire_to_in = malloc(sizeof(int) * (size_t)P->nwires);
+  int rc = x.occ && x.buf && wire_to_in ? BPS_OK : BPS_ERR_MEM;
+  if (!rc) rc = pset_rehash(&x.cur, 1024);
+  if (!rc) rc = pset_rehash(&x.nxt, 1024);
+  /* the observable */
+  if (!rc) {
+    if (obs->local) {
+      const int *sel = NULL;
+      int nsel = obs->nq, *all = NULL;
+      if (p >= 0 && mode > 0) { /* only cost qubits in p's forward light cone matter */
+        sel = st->cone + st->cone_off[p];
+        nsel = st->cone_off[p + 1] - st->cone_off[p];
+      } else {
+        all = malloc(sizeof(int) * (size_t)(obs->nq ? obs->nq : 1));
+        if (!all) rc = BPS_ERR_MEM;
+        for (int j = 0; j < obs->nq && all; j++) all[j] = j;
+        sel = all;
+      }
+      if (!rc) rc = expand_local(&x, obs, st->cost_wire, sel, nsel);
+      free(all);
+    } else {
+      rc = expand_prod(&x, &obs->prod, st->cost_wire);
+    }
+  }
+  long double gain = 1.0L; /* the derivative's mass factor still to come (budget bounds) */
+  if (!rc && p >= 0 && mode > 0) gain = (long double)creal(P->ops[P->param_op[p]].mom[mode][0]);
+  if (!rc) occ_rebuild(&x);
+  x.peak = x.cur.n;
+  for (int i = P->nops - 1; i >= 0 && !rc && x.cur.n > 0; i--) {
+    const mom_op *o = &P->ops[i];
+    const bps_op *op = o->op;
+    const int dmode = (op->kind == BPS_OP_PROT && op->param == p) ? mode : 0;
+    if (!dmode && !touches(&x, o)) continue;
+    if (dmode) gain = 1.0L;
+    pset_clear(&x.nxt);
+    for (long j = 0; j < x.cur.n && !rc; j++) {
+      switch (op->kind) {
+      case BPS_OP_PROT: rc = rotation(&x, j, o, dmode); break;
+      case BPS_OP_UNITARY:
+      case BPS_OP_KRAUS: rc = ptm_pair(&x, j, o); break;
+      case BPS_OP_APPEND: rc = append_pair(&x, j, o); break;
+      case BPS_OP_DEPOL: rc = depol_pair(&x, j, o); break;
+      case BPS_OP_TRACE: break;
+      }
+    }
+    if (rc) break;
+    pset t = x.cur;
+    x.cur = x.nxt;
+    x.nxt = t;
+    if (x.cur.n > x.peak) x.peak = x.cur.n;
+    if (st->budget > 0 && x.cur.n > st->budget) {
+      rc = truncate_set(&x, gain);
+      if (!rc && x.neg)
+        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
+                            "[moments] truncation: a negative pair coefficient appeared, so "
+                            "the bounds would not be certified; remove the truncation");
+    }
+    occ_rebuild(&x);
+  }
+  /* contract with the input */
+  if (!rc) {
+    for (int w = 0; w < P->nwires; w++) wire_to_in[w] = -1;
+    for (int q = 0; q < P->c->q_in; q++) wire_to_in[P->in_wire[q]] = q;
+    long double base[MOM_MAXTERM];
+    for (int t = 0; t < in->nterm; t++) { /* prod over every input wire of Tr(site) */
+      base[t] = in->coef[t];
+      for (int q = 0; q < in->nq; q++) base[t] *= 4.0L * (long double)mom_site(in, t, q)[0];
+    }
+    long double tot = 0;
+    for (long j = 0; j < x.cur.n; j++) tot += contract(P, &x.cur, j, in, wire_to_in, base);
+    *out = tot;
+  }
+  if (ps) {
+    ps->peak_pairs = x.peak;
+    ps->dropped = x.dropped;
+  }
+  pset_free(&x.cur);
+  pset_free(&x.nxt);
+  free(x.occ);
+  free(x.buf);
+  free(wire_to_in);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+/* Predicted cost: the observable's pair count times the light-cone growth, measured on the
+ * parameter with the widest cone (moments.c times one evaluation; here only impossibility
+ * is decided: the expansion of a product observable is known in advance). */
+static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,
+                      char *why, size_t whylen) {
+  (void)o;
+  why[0] = 0;
+  for (int i = 0; i < P->nops; i++) {
+    const bps_op *op = P->ops[i].op;
+    if (op->kind == BPS_OP_UNITARY && op->ens == BPS_ENS_HAAR) {
+      snprintf(why, whylen, "pauli: Haar blocks are not Pauli rotations");
+      *seconds = *bytes = INFINITY;
+      return BPS_OK;
+    }
+    if (op->kind == BPS_OP_PROT && op->ens == BPS_ENS_PAULI && op->ens_k > 12) {
+      snprintf(why, whylen, "pauli: random Pauli strings on %d qubits", op->ens_k);
+      *seconds = *bytes = INFINITY;
+      return BPS_OK;
+    }
+  }
+  /* pairs of the observable: product over cost qubits of the non-zero entries per site */
+  double pairs = 1;
+  if (P->data.kind == BPS_OBS_LOCAL) {
+    pairs = (double)P->data.nq * P->data.nq;
+  } else {
+    int per = P->data.kind == BPS_OBS_PAULI ? 1 : P->data.target == BPS_TARGET_ZERO ? 4 : 4;
+    pairs = pow((double)per, P->data.nq);
+  }
+  if (pairs > 1e8) {
+    snprintf(why, whylen, "pauli: the cost expands into %.3g Pauli pairs (a global cost on %d "
+             "qubits)", pairs, P->data.nq);
+    *seconds = *bytes = INFINITY;
+    return BPS_OK;
+  }
+  *bytes = pairs * 64.0;
+  *seconds = pairs * 1e-7 * (double)P->nops;
+  return BPS_OK;
+}
+
+const mom_engine bps_mom_engine_pauli = {BPS_MOM_PAULI, e2_prepare, e2_pass_run, e2_release,
+                                         e2_predict};
