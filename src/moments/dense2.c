@@ -62,32 +62,45 @@ static size_t scatter(size_t idx, int n, const int *pos, int k, size_t s) {
   return idx;
 }
 
+/* The indices with zero bits at pos (bases) and the offsets of each sub-index s. */
+static int groups(int n, const int *pos, int k, size_t **base, size_t *nbase, size_t **offs) {
+  const size_t D = (size_t)1 << n, K = (size_t)1 << k;
+  *base = malloc(sizeof(size_t) * (D / K));
+  *offs = malloc(sizeof(size_t) * K);
+  BPS_CHECK(*base && *offs, BPS_ERR_MEM, "out of memory");
+  size_t nb = 0;
+  for (size_t i = 0; i < D; i++)
+    if (gather(i, n, pos, k) == 0) (*base)[nb++] = i;
+  for (size_t t = 0; t < K; t++) (*offs)[t] = scatter(0, n, pos, k, t);
+  *nbase = nb;
+  return BPS_OK;
+}
+
 /* X <- M_S X (left = 1) or X M_S (left = 0), M a 2^k x 2^k matrix on positions pos. */
 static int mul(dop *x, const int *pos, int k, const double complex *M, int left) {
   const size_t D = x->dim, K = (size_t)1 << k;
+  size_t *base = NULL, *offs = NULL, nb = 0;
   double complex *col = malloc(sizeof(double complex) * K * 2);
-  BPS_CHECK(col, BPS_ERR_MEM, "out of memory");
+  int rc = col ? groups(x->n, pos, k, &base, &nb, &offs) : BPS_ERR_MEM;
   double complex *out = col + K;
-  for (size_t o = 0; o < D; o++) {   /* the other index (column for left, row for right) */
-    for (size_t i = 0; i < D; i++) { /* visit each group once: at its zero sub-index */
-      if (gather(i, x->n, pos, k) != 0) continue;
-      for (size_t s = 0; s < K; s++) {
-        size_t ii = scatter(i, x->n, pos, k, s);
-        col[s] = left ? x->a[ii * D + o] : x->a[o * D + ii];
-      }
+  for (size_t o = 0; o < D && !rc; o++) /* the other index (column for left, row for right) */
+    for (size_t g = 0; g < nb; g++) {
+      const size_t i = base[g];
+      for (size_t s = 0; s < K; s++) col[s] = left ? x->a[(i | offs[s]) * D + o] : x->a[o * D + (i | offs[s])];
       for (size_t r = 0; r < K; r++) {
         double complex acc = 0;
         for (size_t s = 0; s < K; s++) acc += left ? M[r * K + s] * col[s] : col[s] * M[s * K + r];
         out[r] = acc;
       }
       for (size_t r = 0; r < K; r++) {
-        size_t ii = scatter(i, x->n, pos, k, r);
-        if (left) x->a[ii * D + o] = out[r];
-        else x->a[o * D + ii] = out[r];
+        if (left) x->a[(i | offs[r]) * D + o] = out[r];
+        else x->a[o * D + (i | offs[r])] = out[r];
       }
     }
-  }
   free(col);
+  free(base);
+  free(offs);
+  BPS_CALL(rc);
   return BPS_OK;
 }
 
@@ -110,42 +123,63 @@ static void copy_pos(int q, int c, const int *qs, int k, int *pos) {
   for (int u = 0; u < k; u++) pos[u] = c * q + qs[u];
 }
 
-/* The 2^k x 2^k matrix of exp(-i phi/2 P) for letters L (k of them). */
-static void rot_matrix(int k, const int *L, double phi, double complex *U) {
-  const size_t K = (size_t)1 << k;
-  /* exp(-i phi P/2) = cos(phi/2) 1 - i sin(phi/2) P */
-  for (size_t r = 0; r < K; r++)
-    for (size_t c = 0; c < K; c++) {
-      double complex p = 1;
-      for (int u = 0; u < k && p != 0; u++) {
-        int rb = (int)((r >> (k - 1 - u)) & 1), cb = (int)((c >> (k - 1 - u)) & 1);
-        switch (L[u]) {
-        case MOM_I: p *= rb == cb; break;
-        case MOM_X: p *= rb != cb; break;
-        case MOM_Y: p *= rb != cb ? (rb ? I : -I) : 0; break;
-        default: p *= rb == cb ? (rb ? -1 : 1) : 0; break;
-        }
+/* Y = P_S X (left) or X P_S (right) for the Pauli string P (letters L on positions pos): a
+ * permutation with phases, O(dim^2): P|j> = i^{#Y} (-1)^{|j & zmask|} |j ^ xmask>. */
+static void pauli_mul(const dop *x, const int *pos, int k, const int *L, int left, double complex *y) {
+  size_t xm = 0, zm = 0;
+  int ny = 0;
+  for (int u = 0; u < k; u++) {
+    size_t b = bitpos(x->n, pos[u]);
+    if (L[u] == MOM_X || L[u] == MOM_Y) xm |= b;
+    if (L[u] == MOM_Z || L[u] == MOM_Y) zm |= b;
+    ny += L[u] == MOM_Y;
+  }
+  static const double complex ipow[4] = {1, I, -1, -I};
+  const double complex g = ipow[ny & 3];
+  const size_t D = x->dim;
+  for (size_t r = 0; r < D; r++)
+    for (size_t c = 0; c < D; c++) {
+      if (left) { /* (P X)[r][c] = P[r][r ^ xm] X[r ^ xm][c] */
+        size_t j = r ^ xm;
+        double sg = (__builtin_popcountll((unsigned long long)(j & zm)) & 1) ? -1.0 : 1.0;
+        y[r * D + c] = g * sg * x->a[j * D + c];
+      } else { /* (X P)[r][c] = X[r][c ^ xm] P[c ^ xm][c] */
+        size_t j = c ^ xm;
+        double sg = (__builtin_popcountll((unsigned long long)(c & zm)) & 1) ? -1.0 : 1.0;
+        y[r * D + c] = x->a[r * D + j] * g * sg;
       }
-      U[r * K + c] = (r == c ? cos(phi / 2) : 0) - I * sin(phi / 2) * p;
     }
+}
+
+/* X <- R X R^dag for R = exp(-i phi/2 P) = cos(phi/2) - i sin(phi/2) P on positions pos. */
+static int rot_conj(dop *x, const int *pos, int k, const int *L, double phi) {
+  const size_t N = x->dim * x->dim;
+  double complex *px = malloc(sizeof(double complex) * N), *xp = malloc(sizeof(double complex) * N),
+                 *pxp = malloc(sizeof(double complex) * N);
+  if (!px || !xp || !pxp) {
+    free(px), free(xp), free(pxp);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+  }
+  pauli_mul(x, pos, k, L, 1, px);
+  pauli_mul(x, pos, k, L, 0, xp);
+  dop t = {x->n, x->dim, px};
+  pauli_mul(&t, pos, k, L, 0, pxp); /* P X P */
+  const double c = cos(phi / 2), s = sin(phi / 2);
+  for (size_t i = 0; i < N; i++)
+    x->a[i] = c * c * x->a[i] + s * s * pxp[i] - I * c * s * (px[i] - xp[i]);
+  free(px), free(xp), free(pxp);
+  return BPS_OK;
 }
 
 /* X <- -(i/2) [P, X] for the Pauli string P (letters L) on positions pos. */
 static int half_commutator(dop *x, const int *pos, int k, const int *L) {
-  const size_t K = (size_t)1 << k;
-  double complex *P = malloc(sizeof(double complex) * K * K);
-  BPS_CHECK(P, BPS_ERR_MEM, "out of memory");
-  rot_matrix(k, L, M_PI, P); /* exp(-i pi/2 P) = -i P */
-  for (size_t i = 0; i < K * K; i++) P[i] *= I;
-  dop y;
-  int rc = dop_copy(&y, x);
-  if (!rc) rc = mul(x, pos, k, P, 1);
-  if (!rc) rc = mul(&y, pos, k, P, 0);
-  if (!rc)
-    for (size_t i = 0; i < x->dim * x->dim; i++) x->a[i] = -0.5 * I * (x->a[i] - y.a[i]);
-  dop_free(&y);
-  free(P);
-  BPS_CALL(rc);
+  const size_t N = x->dim * x->dim;
+  double complex *px = malloc(sizeof(double complex) * N), *xp = malloc(sizeof(double complex) * N);
+  BPS_CHECK(px && xp, BPS_ERR_MEM, "out of memory");
+  pauli_mul(x, pos, k, L, 1, px);
+  pauli_mul(x, pos, k, L, 0, xp);
+  for (size_t i = 0; i < N; i++) x->a[i] = -0.5 * I * (px[i] - xp[i]);
+  free(px), free(xp);
   return BPS_OK;
 }
 
@@ -156,19 +190,17 @@ static int rotation_avg(const dop *x, int q, const int *qs, int k, const int *L,
   int pos1[64], pos2[64];
   copy_pos(q, 0, qs, k, pos1);
   copy_pos(q, 1, qs, k, pos2);
-  const size_t K = (size_t)1 << k, N = x->dim * x->dim;
-  double complex *U = malloc(sizeof(double complex) * K * K);
+  const size_t N = x->dim * x->dim;
   dop sample, avg;
   memset(&avg, 0, sizeof avg);
-  int rc = U ? dop_alloc(&avg, x->n) : BPS_ERR_MEM;
+  int rc = dop_alloc(&avg, x->n);
   /* Fourier components: X(phi) = sum_{m=-2..2} M_m e^{i m phi}; E[(2s)^a X] = sum_m M_m E[...] */
   const int a = mode;
   for (int j = 0; j < 5 && !rc; j++) {
     const double phi = 2.0 * M_PI * j / 5.0;
-    rot_matrix(k, L, phi, U);
     rc = dop_copy(&sample, x);
-    if (!rc) rc = conj_by(&sample, pos1, k, U);
-    if (!rc) rc = conj_by(&sample, pos2, k, U);
+    if (!rc) rc = rot_conj(&sample, pos1, k, L, phi);
+    if (!rc) rc = rot_conj(&sample, pos2, k, L, phi);
     if (!rc) {
       /* weight of sample j: (1/5) sum_m e^{-i m phi_j} E[(2s)^a e^{i m phi}] */
       double complex wj = 0;
@@ -186,7 +218,6 @@ static int rotation_avg(const dop *x, int q, const int *qs, int k, const int *L,
   if (!rc)
     for (size_t i = 0; i < N; i++) acc->a[i] += w * avg.a[i];
   dop_free(&avg);
-  free(U);
   BPS_CALL(rc);
   return BPS_OK;
 }
