@@ -56,6 +56,7 @@ static int push_op(bps_circuit *c, bps_op *op, const int *qubits, const char *pa
   op->qubits = NULL;
   op->pauli = NULL;
   op->ens_qubits = NULL;
+  op->ens_var = -1;
   if (qubits) {
     op->qubits = malloc(sizeof(int) * (size_t)(op->k ? op->k : 1));
     BPS_CHECK(op->qubits, BPS_ERR_MEM, "out of memory");
@@ -192,6 +193,21 @@ int bps_circuit_tag_last(bps_circuit *c, bps_ens_kind ens, double sigma, int ens
   default: BPS_CHECK(0, BPS_ERR_ARG, "ensemble %d is not for rotations", (int)ens);
   }
   op->ens = ens;
+  return BPS_OK;
+}
+
+int bps_circuit_tag_shared(bps_circuit *c, int var) {
+  BPS_CHECK(c && c->nops > 0 && var >= 0, BPS_ERR_ARG, "no operation to tag");
+  c->ops[c->nops - 1].ens_var = var;
+  return BPS_OK;
+}
+
+int bps_circuit_tag_support(bps_circuit *c, int n) {
+  BPS_CHECK(c && n >= 0 && n <= c->nops, BPS_ERR_ARG, "no operations to tag");
+  for (int i = c->nops - n; i < c->nops; i++) {
+    BPS_CHECK(c->ops[i].kind == BPS_OP_KRAUS, BPS_ERR_ARG, "only channels follow a support");
+    c->ops[i].ens = BPS_ENS_SUPPORT;
+  }
   return BPS_OK;
 }
 

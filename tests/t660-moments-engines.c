@@ -12,6 +12,7 @@
 #include "bpscan/gates.h"
 #include "bpscan/moments.h"
 #include "bpscan/rng.h"
+#include "bpscan/threads.h"
 #include "models/models.h"
 
 static int n_compared = 0, n_refused = 0;
@@ -56,7 +57,8 @@ static int close_to(long double x, long double r, long double scale) {
 static void compare(const char *label, const vals *t, const vals *r, const char *eng) {
   long double sv = 0, sm = 0;
   for (int p = 0; p < r->np; p++) sv = fmaxl(sv, fabsl(r->gv[p])), sm = fmaxl(sm, fabsl(r->gm[p]));
-  int ok = close_to(t->cm, r->cm, fabsl(r->cm) + 1) && close_to(t->cv, r->cv, r->cv) &&
+  /* Var C = E[X^2] - E[X]^2: its rounding scales with E[X^2], not with the variance */
+  int ok = close_to(t->cm, r->cm, fabsl(r->cm) + 1) && close_to(t->cv, r->cv, r->cv + r->cm * r->cm) &&
            (isnan((double)t->pur) || close_to(t->pur, r->pur, 1));
   for (int p = 0; p < r->np; p++)
     ok &= close_to(t->gv[p], r->gv[p], sv) && close_to(t->gm[p], r->gm[p], sm + sv);
@@ -106,12 +108,14 @@ static void check_instance(const char *label, const bps_model_instance *m,
 
 static void check_spec(const char *label, const bps_model_spec *s, int n,
                        bps_mom_engine expect_engine) {
+  double t0 = bps_wtime();
   bps_model_instance *m = NULL;
   CHECK_OK(bps_model_instance_create(s, n, 660, 3, BPS_DENSE, &m));
   char buf[256];
   snprintf(buf, sizeof buf, "%s n=%d", label, n);
   check_instance(buf, m, expect_engine);
   bps_model_instance_destroy(&m);
+  if (getenv("T660_TIMES")) fprintf(stderr, "%-60s %.3f s\n", buf, bps_wtime() - t0);
 }
 
 static void expect_refusal(const char *label, const bps_model_spec *s, int n) {
@@ -170,7 +174,7 @@ static void dqnn_models(void) {
     snprintf(s.widths, sizeof s.widths, "n,n");
     s.perceptron = BPS_PERC_NISQ;
     noise_loop(&s, "dqnn nisq n,n", 1, BPS_MOM_PAULI);
-    check_spec("dqnn nisq n,n", &s, 2, BPS_MOM_PAULI);
+    if (cost == BPS_COST_GLOBAL) check_spec("dqnn nisq n,n", &s, 2, BPS_MOM_PAULI);
     snprintf(s.widths, sizeof s.widths, "1,2,1");
     check_spec("dqnn nisq 1,2,1", &s, 1, BPS_MOM_PAULI);
     snprintf(s.widths, sizeof s.widths, "n,n");
@@ -182,7 +186,8 @@ static void dqnn_models(void) {
     s.perceptron = BPS_PERC_PAULI;
     s.depth = 2;
     check_spec("dqnn pauli n,n depth 2", &s, 1, BPS_MOM_PAULI);
-    check_spec("dqnn pauli n,n depth 2", &s, 2, BPS_MOM_PAULI);
+    s.depth = 1;
+    if (cost == BPS_COST_LOCAL) check_spec("dqnn pauli n,n depth 1", &s, 2, BPS_MOM_PAULI);
     for (int kind = 1; kind <= 4; kind++) { /* layer placement only */
       s.noise = (bps_noise_kind)kind;
       s.noise_p = 0.2;
@@ -233,7 +238,7 @@ static void hea_vh(void) {
       s.hea_layers = 2;
       noise_loop(&s, a ? "hea alt L2" : "hea mcclean L2", 3, BPS_MOM_PAULI);
       s.hea_layers = 3;
-      check_spec(a ? "hea alt L3" : "hea mcclean L3", &s, 4, BPS_MOM_PAULI);
+      check_spec(a ? "hea alt L3" : "hea mcclean L3", &s, a ? 4 : 3, BPS_MOM_PAULI);
     }
   }
   for (int obj = 0; obj < 3; obj++) {

@@ -50,7 +50,9 @@ typedef enum {
   BPS_ENS_AXIS,      /* PROT on one qubit: axis uniform in {X, Y, Z} (the letter is one draw) */
   BPS_ENS_PAULI,     /* PROT: string uniform over the 4^e - 1 non-identity Pauli strings on
                         the e = ens_k qubits ens_qubits (qubits/pauli: one draw's support) */
-  BPS_ENS_GAUSS      /* PROT: generator scale drawn from N(0, ens_sigma^2) (scale: one draw) */
+  BPS_ENS_GAUSS,     /* PROT: generator scale drawn from N(0, ens_sigma^2) (scale: one draw) */
+  BPS_ENS_SUPPORT    /* KRAUS: placed on the support of the preceding random Pauli string,
+                        so its qubits are part of that string's draw */
 } bps_ens_kind;
 
 typedef enum {
@@ -71,6 +73,8 @@ typedef struct {
   double ens_sigma;          /* BPS_ENS_GAUSS: standard deviation of the scale */
   int ens_k;                 /* BPS_ENS_PAULI: qubits the string is drawn over ... */
   int *ens_qubits;           /* ... (owned by the circuit) */
+  int ens_var;               /* ops with the same ens_var >= 0 share one draw (vh couplings
+                                repeated in every layer); -1: an independent draw */
 } bps_op;
 
 typedef struct {
@@ -104,6 +108,12 @@ int bps_circuit_haar(bps_circuit *c, int k, const int *qubits, const bps_cplx *U
  * or BPS_ENS_PAULI (the ens_k qubits ens_qubits the string is drawn over). */
 int bps_circuit_tag_last(bps_circuit *c, bps_ens_kind ens, double sigma, int ens_k,
                          const int *ens_qubits);
+/* The random element of the last operation is the draw `var` shared with other
+ * operations tagged with the same var (default: independent). */
+int bps_circuit_tag_shared(bps_circuit *c, int var);
+/* The last n operations (channels) act on the drawn support of the random Pauli string
+ * before them (BPS_ENS_SUPPORT). */
+int bps_circuit_tag_support(bps_circuit *c, int n);
 /* The angle ensemble of parameter p (default BPS_ANGLE_UNIFORM). */
 int bps_circuit_param_angle(bps_circuit *c, int p, bps_angle_kind kind);
 

@@ -73,11 +73,19 @@ typedef struct bps_model_instance {
   double page_db; /* environment dimension for the Page prediction of the diagnosed state
                      (0: no prediction) */
   bps_data_ens data; /* the data and cost as ensembles (circuit models) */
+  int ensemble;      /* 1: built by bps_model_instance_create_ensemble (nothing drawn) */
 } bps_model_instance;
 
 int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
                               bps_repr repr, bps_model_instance **out);
 int bps_model_instance_destroy(bps_model_instance **m);
+/* The model's ensemble at n without a drawn instance (exact moments, moments.h): the
+ * circuit records every random element (Haar blocks without matrices, placeholder axes and
+ * strings, placeholder couplings), data and cost are described in m->data, no state is
+ * allocated, and n may exceed the state-size limits (up to BPS_ENS_MAX_QUBITS qubits per
+ * register). theta holds the fixed angles; inputs/costs are NULL. */
+int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n,
+                                       bps_model_instance **m);
 
 /* Cost (1/N) sum_x C_x and its gradient (nparams entries; NULL for the cost only). */
 int bps_model_cost_grad(const bps_model_instance *m, const double *theta,

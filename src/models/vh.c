@@ -242,7 +242,8 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
     char p[3];
     int qs[2];
     int k = bps_vh_term(N, t, p, qs);
-    J[t] = (k == 1 ? spec->onsite_sigma : spec->coupling_sigma) * bps_rng_normal(&r);
+    /* an ensemble records J_t ~ N(0, sigma^2); sigma is a placeholder for the draw */
+    J[t] = (k == 1 ? spec->onsite_sigma : spec->coupling_sigma) * (m->ensemble ? 1.0 : bps_rng_normal(&r));
     if (J[t] == 0.0 && !rc)
       rc = bps_error_push(BPS_ERR_NUMERIC, __FILE__, __LINE__, __func__,
                           "coupling J_%d drawn as exactly 0 (sample %u)", t, sample);
@@ -252,7 +253,7 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
     bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
     for (int p = 0; p < T * L; p++) m->theta[p] = bps_rng_angle(&r);
   }
-  if (!rc) rc = bps_circuit_create(N, &m->circuit);
+  if (!rc) rc = m->ensemble ? bps_circuit_create_ensemble(N, &m->circuit) : bps_circuit_create(N, &m->circuit);
   for (int l = 0; l < L && !rc; l++) {
     for (int t = 0; t < T && !rc; t++) {
       char p[3];
@@ -263,6 +264,7 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
       if (!rc) /* J_t ~ N(0, sigma^2), drawn once per sample and shared by the layers */
         rc = bps_circuit_tag_last(m->circuit, BPS_ENS_GAUSS,
                                   strlen(p) == 1 ? spec->onsite_sigma : spec->coupling_sigma, 0, NULL);
+      if (!rc) rc = bps_circuit_tag_shared(m->circuit, t); /* J_t: one draw for every layer */
       if (!rc) rc = bps_model_name_param(m, idx, "l%d.t%d", l + 1, t);
       if (!rc) rc = bps_noise_after_gate(m->circuit, &nz, (int)strlen(p), qs);
     }
@@ -271,12 +273,13 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
   free(J);
   BPS_CALL(rc);
 
+  BPS_CALL(bps_vh_objective_ens(spec, nv, nh, &m->data));
   m->npairs = 1;
+  if (m->ensemble) return BPS_OK; /* nothing drawn */
   m->inputs = calloc(1, sizeof(bps_state *));
   m->costs = calloc(1, sizeof(bps_cost *));
   BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
   BPS_CALL(bps_state_create(repr, N, &m->inputs[0]));
   BPS_CALL(bps_vh_objective_cost(spec, n, nv, nh, seed, sample, &m->costs[0]));
-  BPS_CALL(bps_vh_objective_ens(spec, nv, nh, &m->data));
   return BPS_OK;
 }

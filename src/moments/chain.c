@@ -87,10 +87,12 @@ static void rotation_map(int g, const double complex mom[3][3], int mode, double
   memcpy(M, acc, sizeof acc);
 }
 
-/* Two-copy map of a one-qubit channel from its Heisenberg PTM R (4 x 4): S = R^T per copy. */
+/* Two-copy map of a one-qubit channel from its Heisenberg PTM R (4 x 4, N^dag(P) =
+ * sum_Q R[P][Q] Q): the Schroedinger coefficient of sigma_a' in N(sigma_a) is
+ * Tr(sigma_a' N(sigma_a))/2 = Tr(N^dag(sigma_a') sigma_a)/2 = R[a'][a], per copy. */
 static void channel_map(const double *R, double M[256]) {
   for (int r = 0; r < 16; r++)
-    for (int c = 0; c < 16; c++) M[r * 16 + c] = R[(c >> 2) * 4 + (r >> 2)] * R[(c & 3) * 4 + (r & 3)];
+    for (int c = 0; c < 16; c++) M[r * 16 + c] = R[(r >> 2) * 4 + (c >> 2)] * R[(r & 3) * 4 + (c & 3)];
 }
 
 static void matmul16(const double *A, const double *B, double *C) {
@@ -163,8 +165,8 @@ typedef struct {
   int have_open, open_q;
   /* the previous layer (the inputs of the current one), as a closed chain */
   int prev_len;   /* 0: the inputs are the model input (a product) */
-  ld pa[2], (*pK)[2][2], pt[2];
-  int *pmid;
+  ld pa[2], (*pK)[2][2], pt[2]; /* its qubits are positions 0..prev_len-1 (maps in mid) */
+  int *run_id, *run_len, nrun, runs_ok; /* run-length code of the inputs' map ids (cache) */
   ld gterm[4];    /* global depolarising after the previous layer: term weights */
   int gdepol;
   const mom_prod *in;
@@ -211,11 +213,11 @@ typedef const double *(*site_fn)(void *ctx, int i);
 
 static ld chain_contract(const e1_pass *x, site_fn f, void *ctx, int lmap) {
   ld r[2];
-  for (int s = 0; s < 2; s++) r[s] = x->pa[s] * weight(x, x->pmid[0], s, f(ctx, 0), lmap);
+  for (int s = 0; s < 2; s++) r[s] = x->pa[s] * weight(x, x->mid[0], s, f(ctx, 0), lmap);
   for (int i = 1; i < x->prev_len; i++) {
     ld nr[2];
     for (int s = 0; s < 2; s++)
-      nr[s] = (x->pK[i][s][0] * r[0] + x->pK[i][s][1] * r[1]) * weight(x, x->pmid[i], s, f(ctx, i), lmap);
+      nr[s] = (x->pK[i][s][0] * r[0] + x->pK[i][s][1] * r[1]) * weight(x, x->mid[i], s, f(ctx, i), lmap);
     r[0] = nr[0], r[1] = nr[1];
   }
   return r[0] * x->pt[0] + r[1] * x->pt[1];
@@ -260,16 +262,22 @@ static void wg(int k, const ld o[2], ld out[2]) {
   out[1] = (o[1] - o[0] / D) / den;
 }
 
-/* Product over the inputs (positions 0..m-1) of weight(tau, label s), grouped by map id. */
-static ld inputs_overlap(const e1_pass *x, int tau, int s) {
-  ld p = 1;
-  int i = 0;
-  while (i < x->m) { /* runs of equal map ids */
-    int j = i;
-    while (j < x->m && x->mid[j] == x->mid[i]) j++;
-    p *= powl(weight(x, x->mid[i], s, SITE_TAU[tau], 0), (ld)(j - i));
-    i = j;
+/* Product over the inputs (positions 0..m-1) of weight(tau, label s), by runs of equal
+ * map ids (cached until an input's map changes: usually one run). */
+static ld inputs_overlap(e1_pass *x, int tau, int s) {
+  if (!x->runs_ok) {
+    x->nrun = 0;
+    for (int i = 0; i < x->m;) {
+      int j = i;
+      while (j < x->m && x->mid[j] == x->mid[i]) j++;
+      x->run_id[x->nrun] = x->mid[i];
+      x->run_len[x->nrun++] = j - i;
+      i = j;
+    }
+    x->runs_ok = 1;
   }
+  ld p = 1;
+  for (int r = 0; r < x->nrun; r++) p *= powl(weight(x, x->run_id[r], s, SITE_TAU[tau], 0), (ld)x->run_len[r]);
   return p;
 }
 
@@ -328,6 +336,7 @@ static int twirl(e1_pass *x, const bps_op *op) {
       for (int tau = 0; tau < 2; tau++) x->v0[tau] = chain_value(x, tau_site, &tau);
     }
     x->started = 1;
+    x->gdepol = 0; /* the depolarising terms were part of that contraction */
     BPS_CHECK(x->kind[out] == LBL_FRESH, BPS_ERR_JOB, "chain engine: first twirl on a used output");
     ld ov[2];
     for (int tau = 0; tau < 2; tau++) ov[tau] = x->v0[tau] * weight(x, x->mid[out], 2, SITE_TAU[tau], 0);
@@ -369,6 +378,7 @@ static int twirl(e1_pass *x, const bps_op *op) {
   }
   /* every block qubit now carries the new label with no pending map */
   for (int u = 0; u < k; u++) x->mid[op->qubits[u]] = 0;
+  x->runs_ok = 0;
   return BPS_OK;
 }
 
@@ -378,6 +388,7 @@ static int pend(e1_pass *x, int qb, const double *M) {
   int id;
   BPS_CALL(maptab_find(&x->maps, C, &id));
   x->mid[qb] = id;
+  if (qb < x->m) x->runs_ok = 0;
   return BPS_OK;
 }
 
@@ -400,16 +411,13 @@ static int trace(e1_pass *x, const bps_op *op) {
   x->pa[0] = x->a[0], x->pa[1] = x->a[1];
   x->pt[0] = t[0], x->pt[1] = t[1];
   x->prev_len = M;
-  int *pm = realloc(x->pmid, sizeof(int) * (size_t)M);
-  BPS_CHECK(pm, BPS_ERR_MEM, "out of memory");
-  x->pmid = pm;
   for (int i = 0; i < M; i++) {
-    x->pmid[i] = x->mid[x->m + i];
     x->kind[i] = LBL_CHAIN;
     x->mid[i] = x->mid[x->m + i];
   }
   x->q = M;
   x->m = M;
+  x->runs_ok = 0;
   x->nfin = 0;
   x->started = 0;
   x->gdepol = 0;
@@ -442,7 +450,7 @@ static ld local_contract(const e1_pass *x, const mom_obs *o, int lmap) {
     for (int s = 0; s < 2; s++)
       for (int role = 0; role < 4; role++)
         w[role][s] = (role == 0 || cost) && (o->two || role < 2)
-                         ? weight(x, x->pmid[i], s, role == 0 ? (cost ? o->lsite[0] : one) : o->lsite[role], lmap)
+                         ? weight(x, x->mid[i], s, role == 0 ? (cost ? o->lsite[0] : one) : o->lsite[role], lmap)
                          : 0;
     memset(nr, 0, sizeof nr);
     for (int s = 0; s < 2; s++) {
@@ -486,7 +494,9 @@ static int e1_pass_run(const mom_prob *P, const void *vst, const mom_prod *in, c
   x.q = x.m = P->c->q_in;
   x.kind = malloc(sizeof(int) * (size_t)(P->q_max + 1));
   x.mid = malloc(sizeof(int) * (size_t)(P->q_max + 1));
-  int rc = x.kind && x.mid ? BPS_OK : BPS_ERR_MEM;
+  x.run_id = malloc(sizeof(int) * (size_t)(P->q_max + 1));
+  x.run_len = malloc(sizeof(int) * (size_t)(P->q_max + 1));
+  int rc = x.kind && x.mid && x.run_id && x.run_len ? BPS_OK : BPS_ERR_MEM;
   double idm[256] = {0};
   for (int r = 0; r < 16; r++) idm[r * 16 + r] = 1.0;
   int id0;
@@ -556,9 +566,10 @@ static int e1_pass_run(const mom_prob *P, const void *vst, const mom_prod *in, c
   if (ps) ps->bond_dim = 2;
   free(x.kind);
   free(x.mid);
+  free(x.run_id);
+  free(x.run_len);
   free(x.K);
   free(x.pK);
-  free(x.pmid);
   free(x.maps.m);
   BPS_CALL(rc);
   return BPS_OK;

@@ -140,27 +140,30 @@ static int check_ensemble(const bps_model_instance *m) {
             "independently averaged gates (sample it with mode = gradient)");
   int *uses = calloc((size_t)(c->nparams ? c->nparams : 1), sizeof(int));
   BPS_CHECK(uses, BPS_ERR_MEM, "out of memory");
-  int gauss = 0, rc = BPS_OK;
-  for (int i = 0; i < c->nops; i++) {
+  int rc = BPS_OK, shared = -1;
+  for (int i = 0; i < c->nops && !rc; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind == BPS_OP_PROT) uses[op->param]++;
-    gauss += op->kind == BPS_OP_PROT && op->ens == BPS_ENS_GAUSS;
-    if (op->kind == BPS_OP_PROT && op->ens == BPS_ENS_PAULI && i + 1 < c->nops &&
-        c->ops[i + 1].kind == BPS_OP_KRAUS && !rc)
+    if (op->ens == BPS_ENS_SUPPORT)
       rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
                           "noise after a random Pauli rotation acts on the drawn string's "
                           "support, which is correlated with the rotation: exact moments "
                           "support pauli perceptrons with [noise] placement = layer only");
+    for (int j = 0; j < i && op->ens_var >= 0 && shared < 0; j++)
+      if (c->ops[j].ens_var == op->ens_var) shared = op->ens_var;
   }
+  if (!rc && shared >= 0)
+    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
+                        "one random element (draw %d) is shared by several gates: vh with "
+                        "several layers repeats its couplings in every layer, so the layers "
+                        "are not independent (exact over angles only; use [vh] layers = 1)",
+                        shared);
   for (int p = 0; p < c->nparams && !rc; p++)
     if (uses[p] > 1)
       rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
                           "parameter %s is shared by %d rotations%s: their angles are not "
                           "independent, so the exact moments do not factorise",
-                          m->param_names[p], uses[p],
-                          gauss ? " (vh with several layers shares its couplings and angles "
-                                  "across layers: use [vh] layers = 1)"
-                                : "");
+                          m->param_names[p], uses[p], "");
   free(uses);
   BPS_CALL(rc);
   const bps_data_ens *d = &m->data;

@@ -151,15 +151,32 @@ static void pauli_mul(const dop *x, const int *pos, int k, const int *L, int lef
     }
 }
 
+/* Per-thread scratch of three operators (kept between calls: the rotation averages call
+ * these thousands of times, and fresh megabyte allocations cost page faults). */
+static _Thread_local double complex *scr[3];
+static _Thread_local size_t scr_n;
+static int scratch(size_t N, double complex **a, double complex **b, double complex **c) {
+  if (N > scr_n) {
+    for (int i = 0; i < 3; i++) {
+      free(scr[i]);
+      scr[i] = malloc(sizeof(double complex) * N);
+    }
+    scr_n = N;
+    if (!scr[0] || !scr[1] || !scr[2]) {
+      for (int i = 0; i < 3; i++) free(scr[i]), scr[i] = NULL;
+      scr_n = 0;
+      BPS_FAIL(BPS_ERR_MEM, "out of memory (dense two-copy scratch)");
+    }
+  }
+  *a = scr[0], *b = scr[1], *c = scr[2];
+  return BPS_OK;
+}
+
 /* X <- R X R^dag for R = exp(-i phi/2 P) = cos(phi/2) - i sin(phi/2) P on positions pos. */
 static int rot_conj(dop *x, const int *pos, int k, const int *L, double phi) {
   const size_t N = x->dim * x->dim;
-  double complex *px = malloc(sizeof(double complex) * N), *xp = malloc(sizeof(double complex) * N),
-                 *pxp = malloc(sizeof(double complex) * N);
-  if (!px || !xp || !pxp) {
-    free(px), free(xp), free(pxp);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  double complex *px, *xp, *pxp;
+  BPS_CALL(scratch(N, &px, &xp, &pxp));
   pauli_mul(x, pos, k, L, 1, px);
   pauli_mul(x, pos, k, L, 0, xp);
   dop t = {x->n, x->dim, px};
@@ -167,19 +184,17 @@ static int rot_conj(dop *x, const int *pos, int k, const int *L, double phi) {
   const double c = cos(phi / 2), s = sin(phi / 2);
   for (size_t i = 0; i < N; i++)
     x->a[i] = c * c * x->a[i] + s * s * pxp[i] - I * c * s * (px[i] - xp[i]);
-  free(px), free(xp), free(pxp);
   return BPS_OK;
 }
 
 /* X <- -(i/2) [P, X] for the Pauli string P (letters L) on positions pos. */
 static int half_commutator(dop *x, const int *pos, int k, const int *L) {
   const size_t N = x->dim * x->dim;
-  double complex *px = malloc(sizeof(double complex) * N), *xp = malloc(sizeof(double complex) * N);
-  BPS_CHECK(px && xp, BPS_ERR_MEM, "out of memory");
+  double complex *px, *xp, *unused;
+  BPS_CALL(scratch(N, &px, &xp, &unused));
   pauli_mul(x, pos, k, L, 1, px);
   pauli_mul(x, pos, k, L, 0, xp);
   for (size_t i = 0; i < N; i++) x->a[i] = -0.5 * I * (px[i] - xp[i]);
-  free(px), free(xp);
   return BPS_OK;
 }
 
@@ -196,9 +211,11 @@ static int rotation_avg(const dop *x, int q, const int *qs, int k, const int *L,
   int rc = dop_alloc(&avg, x->n);
   /* Fourier components: X(phi) = sum_{m=-2..2} M_m e^{i m phi}; E[(2s)^a X] = sum_m M_m E[...] */
   const int a = mode;
+  memset(&sample, 0, sizeof sample);
+  if (!rc) rc = dop_alloc(&sample, x->n);
   for (int j = 0; j < 5 && !rc; j++) {
     const double phi = 2.0 * M_PI * j / 5.0;
-    rc = dop_copy(&sample, x);
+    memcpy(sample.a, x->a, sizeof(double complex) * N);
     if (!rc) rc = rot_conj(&sample, pos1, k, L, phi);
     if (!rc) rc = rot_conj(&sample, pos2, k, L, phi);
     if (!rc) {
@@ -211,8 +228,8 @@ static int rotation_avg(const dop *x, int q, const int *qs, int k, const int *L,
       wj /= 5.0;
       for (size_t i = 0; i < N; i++) avg.a[i] += wj * sample.a[i];
     }
-    dop_free(&sample);
   }
+  dop_free(&sample);
   if (!rc && mode >= 1) rc = half_commutator(&avg, pos1, k, L);
   if (!rc && mode == 2) rc = half_commutator(&avg, pos2, k, L);
   if (!rc)

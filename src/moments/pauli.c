@@ -668,10 +668,10 @@ static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
         for (int j = 0; j < obs->nq && all; j++) all[j] = j;
         sel = all;
       }
-      if (!rc) rc = expand_local(&x, obs, st->cost_wire, sel, nsel);
+      if (!rc) rc = expand_local(&x, obs, P->out_wire + obs->q0, sel, nsel);
       free(all);
     } else {
-      rc = expand_prod(&x, &obs->prod, st->cost_wire);
+      rc = expand_prod(&x, &obs->prod, P->out_wire + obs->q0);
     }
   }
   long double gain = 1.0L; /* the derivative's mass factor still to come (budget bounds) */
