@@ -137,6 +137,8 @@ static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
 
 typedef struct {
   int *cone_off, *cone; /* per parameter: the cost qubits (0..nq-1) in its forward light cone */
+  int *nbr_off, *nbr;   /* local costs, per cost qubit j: the cost qubits whose backward light
+                           cones share a random element or an input wire with j's (j included) */
   int *cost_wire;       /* [nq] global wire of cost qubit j */
   long budget;
   int certifiable;      /* every map is mass-non-increasing and sign-preserving */
@@ -147,6 +149,8 @@ static void e2_release(void *vst) {
   if (!st) return;
   free(st->cone_off);
   free(st->cone);
+  free(st->nbr_off);
+  free(st->nbr);
   free(st->cost_wire);
   free(st);
 }
@@ -202,6 +206,78 @@ static int cones(const mom_prob *P, e2_state *st) {
   return BPS_OK;
 }
 
+/* Is op i a random element (its average couples the two copies)? */
+static int is_random(const mom_op *o) {
+  const bps_op *op = o->op;
+  if (op->kind != BPS_OP_PROT) return op->kind == BPS_OP_UNITARY && op->ens == BPS_ENS_HAAR;
+  return op->ens != BPS_ENS_FIXED || cabs(o->mom[0][1]) != 1.0 || cabs(o->mom[0][2]) != 1.0;
+}
+
+/* Backward light cones of the cost qubits (random elements and input wires reached, as
+ * bitsets) and, for each cost qubit, the cost qubits whose cones overlap its own. Two
+ * cost terms with disjoint cones are independent: for product-form inputs the two-copy
+ * expectation of their product is the product of one-copy expectations. */
+static int neighbours(const mom_prob *P, e2_state *st) {
+  const int nq = P->data.nq, W = P->nwires, nops = P->nops;
+  const size_t nwo = ((size_t)nops + (size_t)W + 63) / 64; /* ops, then wires */
+  uint64_t *cone = calloc((size_t)nq * nwo, sizeof(uint64_t));
+  unsigned char *live = malloc((size_t)W);
+  st->nbr_off = calloc((size_t)nq + 1, sizeof(int));
+  size_t cap = 1024, used = 0;
+  st->nbr = malloc(sizeof(int) * cap);
+  int rc = cone && live && st->nbr_off && st->nbr ? BPS_OK : BPS_ERR_MEM;
+  for (int j = 0; j < nq && !rc; j++) {
+    uint64_t *b = cone + (size_t)j * nwo;
+    memset(live, 0, (size_t)W);
+    live[st->cost_wire[j]] = 1;
+    for (int i = nops - 1; i >= 0; i--) {
+      const mom_op *o = &P->ops[i];
+      const bps_op *op = o->op;
+      if (op->kind == BPS_OP_TRACE) continue;
+      if (op->kind == BPS_OP_APPEND) { /* ancilla wires end at their creation */
+        for (int u = 0; u < op->k; u++) live[o->wire[u]] = 0;
+        continue;
+      }
+      const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
+      const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
+      int hit = 0;
+      for (int u = 0; u < k && !hit; u++) hit = live[w[u]];
+      if (!hit) continue;
+      if (is_random(o)) b[i / 64] |= UINT64_C(1) << (i % 64);
+      if (op->kind != BPS_OP_DEPOL) /* depolarising is diagonal in the Pauli basis */
+        for (int u = 0; u < k; u++) live[w[u]] = 1;
+    }
+    for (int q = 0; q < P->c->q_in; q++) {
+      const size_t bit = (size_t)nops + (size_t)P->in_wire[q];
+      if (live[P->in_wire[q]]) b[bit / 64] |= UINT64_C(1) << (bit % 64);
+    }
+  }
+  for (int j = 0; j < nq && !rc; j++) {
+    st->nbr_off[j] = (int)used;
+    const uint64_t *a = cone + (size_t)j * nwo;
+    for (int j2 = 0; j2 < nq; j2++) {
+      const uint64_t *b = cone + (size_t)j2 * nwo;
+      int ov = j == j2;
+      for (size_t t = 0; t < nwo && !ov; t++) ov = (a[t] & b[t]) != 0;
+      if (!ov) continue;
+      if (used == cap) {
+        int *nb = realloc(st->nbr, sizeof(int) * (cap *= 2));
+        if (!nb) {
+          rc = BPS_ERR_MEM;
+          break;
+        }
+        st->nbr = nb;
+      }
+      st->nbr[used++] = j2;
+    }
+  }
+  if (!rc) st->nbr_off[nq] = (int)used;
+  free(cone);
+  free(live);
+  BPS_CHECK(!rc, rc, "out of memory (light cones of %d cost qubits)", nq);
+  return BPS_OK;
+}
+
 static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   int cert = 1;
   for (int i = 0; i < P->nops; i++) {
@@ -235,6 +311,7 @@ static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   int rc = st->cost_wire ? BPS_OK : BPS_ERR_MEM;
   for (int j = 0; j < P->data.nq && !rc; j++) st->cost_wire[j] = P->out_wire[P->data.q0 + j];
   if (!rc) rc = cones(P, st);
+  if (!rc && P->data.kind == BPS_OBS_LOCAL) rc = neighbours(P, st);
   if (!rc && st->budget > 0 && !cert)
     rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
                         "[moments] truncation needs a circuit of uniform-angle rotations, "
@@ -640,6 +717,116 @@ static long double contract(const mom_prob *P, const pset *s, long i, const mom_
   return tot * (long double)s->coef[i];
 }
 
+/* Propagate the seeded pairs x->cur backwards through every operation (derivative mode at
+ * parameter p) and contract them with the input: *val. */
+static int propagate(e2_pass *x, const mom_prod *in, int p, int mode, const int *wire_to_in,
+                     long double *val) {
+  const mom_prob *P = x->P;
+  const e2_state *st = x->st;
+  int rc = BPS_OK;
+  long double gain = 1.0L; /* the derivative's mass factor still to come (budget bounds) */
+  if (p >= 0 && mode > 0) gain = (long double)creal(P->ops[P->param_op[p]].mom[mode][0]);
+  occ_rebuild(x);
+  if (x->cur.n > x->peak) x->peak = x->cur.n;
+  for (int i = P->nops - 1; i >= 0 && !rc && x->cur.n > 0; i--) {
+    const mom_op *o = &P->ops[i];
+    const bps_op *op = o->op;
+    const int dmode = (op->kind == BPS_OP_PROT && op->param == p) ? mode : 0;
+    if (!dmode && !touches(x, o)) continue;
+    if (dmode) gain = 1.0L;
+    pset_clear(&x->nxt);
+    for (long j = 0; j < x->cur.n && !rc; j++) {
+      switch (op->kind) {
+      case BPS_OP_PROT: rc = rotation(x, j, o, dmode); break;
+      case BPS_OP_UNITARY:
+      case BPS_OP_KRAUS: rc = ptm_pair(x, j, o); break;
+      case BPS_OP_APPEND: rc = append_pair(x, j, o); break;
+      case BPS_OP_DEPOL: rc = depol_pair(x, j, o); break;
+      case BPS_OP_TRACE: break;
+      }
+    }
+    if (rc) break;
+    pset t = x->cur;
+    x->cur = x->nxt;
+    x->nxt = t;
+    if (x->cur.n > x->peak) x->peak = x->cur.n;
+    if (st->budget > 0 && x->cur.n > st->budget) {
+      rc = truncate_set(x, gain);
+      if (!rc && x->neg)
+        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
+                            "[moments] truncation: a negative pair coefficient appeared, so "
+                            "the bounds would not be certified; remove the truncation");
+    }
+    occ_rebuild(x);
+  }
+  BPS_CALL(rc);
+  long double base[MOM_MAXTERM];
+  for (int t = 0; t < in->nterm; t++) { /* prod over every input wire of Tr(site) */
+    base[t] = in->coef[t];
+    for (int q = 0; q < in->nq; q++) base[t] *= 4.0L * (long double)mom_site(in, t, q)[0];
+  }
+  long double tot = 0;
+  for (long j = 0; j < x->cur.n; j++) tot += contract(P, &x->cur, j, in, wire_to_in, base);
+  *val = tot;
+  return BPS_OK;
+}
+
+static int site_nonzero(const double v[16]) {
+  for (int c = 0; c < 16; c++)
+    if (v[c] != 0.0) return 1;
+  return 0;
+}
+
+/* A local two-copy cost without derivative and with a product-form input: the pairs
+ * (j, j') whose light cones overlap are propagated together, every other pair is
+ * independent and contributes the product of its one-copy means m1_j m2_j':
+ *   sum_{j, j'} = sum_{overlap} + (sum_j m1_j)(sum_j m2_j) - sum_{overlap} m1_j m2_j'. */
+static int local_cost(e2_pass *x, const mom_obs *o, const mom_prod *in, const int *wire_to_in,
+                      long double *val) {
+  const e2_state *st = x->st;
+  const int nq = o->nq;
+  const int *cw = x->P->out_wire + o->q0;
+  long double *m1 = calloc((size_t)(2 * nq + 1), sizeof(long double)), *m2 = m1 + nq;
+  BPS_CHECK(m1, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
+  long double S = 0, s1 = 0, s2 = 0, sub = 0;
+  for (int j = 0; j < nq && !rc; j++) { /* one light-cone-sized batch per cost qubit j */
+    pset_clear(&x->cur);
+    for (int a = st->nbr_off[j]; a < st->nbr_off[j + 1] && !rc; a++) {
+      const int j2 = st->nbr[a];
+      if (j == j2) {
+        const double *sv[1] = {o->lsite[3]};
+        rc = add_site_pairs(x, sv, &cw[j], 1, 1.0L);
+      } else {
+        const double *sv[2] = {o->lsite[1], o->lsite[2]};
+        int w[2] = {cw[j], cw[j2]};
+        rc = add_site_pairs(x, sv, w, 2, 1.0L);
+      }
+    }
+    long double Sj = 0;
+    if (!rc) rc = propagate(x, in, -1, 0, wire_to_in, &Sj);
+    S += Sj;
+  }
+  for (int side = 1; side <= 2 && !rc; side++) {
+    if (!site_nonzero(o->lsite[side])) continue;
+    for (int j = 0; j < nq && !rc; j++) {
+      const double *sv[1] = {o->lsite[side]};
+      pset_clear(&x->cur);
+      rc = add_site_pairs(x, sv, &cw[j], 1, 1.0L);
+      if (!rc) rc = propagate(x, in, -1, 0, wire_to_in, side == 1 ? &m1[j] : &m2[j]);
+    }
+  }
+  for (int j = 0; j < nq && !rc; j++) {
+    s1 += m1[j];
+    s2 += m2[j];
+    for (int a = st->nbr_off[j]; a < st->nbr_off[j + 1]; a++) sub += m1[j] * m2[st->nbr[a]];
+  }
+  free(m1);
+  BPS_CALL(rc);
+  *val = o->lcoef * (S + s1 * s2 - sub);
+  return BPS_OK;
+}
+
 static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
                        const mom_obs *obs, int p, int mode, long double *out,
                        mom_pass_stats *ps) {
@@ -654,8 +841,16 @@ static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
   int rc = x.occ && x.buf && wire_to_in ? BPS_OK : BPS_ERR_MEM;
   if (!rc) rc = pset_rehash(&x.cur, 1024);
   if (!rc) rc = pset_rehash(&x.nxt, 1024);
-  /* the observable */
   if (!rc) {
+    for (int w = 0; w < P->nwires; w++) wire_to_in[w] = -1;
+    for (int q = 0; q < P->c->q_in; q++) wire_to_in[P->in_wire[q]] = q;
+  }
+  const int *cw = P->out_wire + obs->q0;
+  if (rc) {
+    /* nothing */
+  } else if (obs->local && obs->two && p < 0 && st->nbr && in->nterm == 1 && st->budget <= 0) {
+    rc = local_cost(&x, obs, in, wire_to_in, out);
+  } else {
     if (obs->local) {
       const int *sel = NULL;
       int nsel = obs->nq, *all = NULL;
@@ -668,59 +863,12 @@ static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
         for (int j = 0; j < obs->nq && all; j++) all[j] = j;
         sel = all;
       }
-      if (!rc) rc = expand_local(&x, obs, P->out_wire + obs->q0, sel, nsel);
+      if (!rc) rc = expand_local(&x, obs, cw, sel, nsel);
       free(all);
     } else {
-      rc = expand_prod(&x, &obs->prod, P->out_wire + obs->q0);
+      rc = expand_prod(&x, &obs->prod, cw);
     }
-  }
-  long double gain = 1.0L; /* the derivative's mass factor still to come (budget bounds) */
-  if (!rc && p >= 0 && mode > 0) gain = (long double)creal(P->ops[P->param_op[p]].mom[mode][0]);
-  if (!rc) occ_rebuild(&x);
-  x.peak = x.cur.n;
-  for (int i = P->nops - 1; i >= 0 && !rc && x.cur.n > 0; i--) {
-    const mom_op *o = &P->ops[i];
-    const bps_op *op = o->op;
-    const int dmode = (op->kind == BPS_OP_PROT && op->param == p) ? mode : 0;
-    if (!dmode && !touches(&x, o)) continue;
-    if (dmode) gain = 1.0L;
-    pset_clear(&x.nxt);
-    for (long j = 0; j < x.cur.n && !rc; j++) {
-      switch (op->kind) {
-      case BPS_OP_PROT: rc = rotation(&x, j, o, dmode); break;
-      case BPS_OP_UNITARY:
-      case BPS_OP_KRAUS: rc = ptm_pair(&x, j, o); break;
-      case BPS_OP_APPEND: rc = append_pair(&x, j, o); break;
-      case BPS_OP_DEPOL: rc = depol_pair(&x, j, o); break;
-      case BPS_OP_TRACE: break;
-      }
-    }
-    if (rc) break;
-    pset t = x.cur;
-    x.cur = x.nxt;
-    x.nxt = t;
-    if (x.cur.n > x.peak) x.peak = x.cur.n;
-    if (st->budget > 0 && x.cur.n > st->budget) {
-      rc = truncate_set(&x, gain);
-      if (!rc && x.neg)
-        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                            "[moments] truncation: a negative pair coefficient appeared, so "
-                            "the bounds would not be certified; remove the truncation");
-    }
-    occ_rebuild(&x);
-  }
-  /* contract with the input */
-  if (!rc) {
-    for (int w = 0; w < P->nwires; w++) wire_to_in[w] = -1;
-    for (int q = 0; q < P->c->q_in; q++) wire_to_in[P->in_wire[q]] = q;
-    long double base[MOM_MAXTERM];
-    for (int t = 0; t < in->nterm; t++) { /* prod over every input wire of Tr(site) */
-      base[t] = in->coef[t];
-      for (int q = 0; q < in->nq; q++) base[t] *= 4.0L * (long double)mom_site(in, t, q)[0];
-    }
-    long double tot = 0;
-    for (long j = 0; j < x.cur.n; j++) tot += contract(P, &x.cur, j, in, wire_to_in, base);
-    *out = tot;
+    if (!rc) rc = propagate(&x, in, p, mode, wire_to_in, out);
   }
   if (ps) {
     ps->peak_pairs = x.peak;
