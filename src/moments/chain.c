@@ -483,8 +483,9 @@ static ld cost_value(const e1_pass *x, const mom_obs *o) {
   return v;
 }
 
-static int e1_pass_run(const mom_prob *P, const void *vst, const mom_prod *in, const mom_obs *obs,
-                       int p, int mode, long double *out, mom_pass_stats *ps) {
+static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_prod *in,
+                       const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps) {
+  (void)kind;
   const e1_state *st = vst;
   e1_pass x;
   memset(&x, 0, sizeof x);
@@ -613,7 +614,7 @@ static int e1_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
     rc = mom_input(P, MOM_ONE, &in);
     if (!rc) rc = mom_observable(P, MOM_ONE, &ob);
     long double v;
-    if (!rc) rc = e1_pass_run(P, st, &in, &ob, -1, 0, &v, NULL);
+    if (!rc) rc = e1_pass_run(P, st, MOM_ONE, &in, &ob, -1, 0, &v, NULL);
     mom_prod_free(&in);
     mom_obs_free(&ob);
   }
@@ -650,9 +651,9 @@ static int e3_prepare(const mom_prob *P, const bps_mom_opts *o, void **st) {
   (void)P, (void)o, (void)st;
   BPS_CHECK(0, BPS_ERR_JOB, "the two-copy MPS engine (mps) is not available in this build");
 }
-static int e3_pass(const mom_prob *P, const void *st, const mom_prod *in, const mom_obs *obs,
-                   int p, int mode, long double *out, mom_pass_stats *ps) {
-  (void)P, (void)st, (void)in, (void)obs, (void)p, (void)mode, (void)out, (void)ps;
+static int e3_pass(const mom_prob *P, const void *st, int kind, const mom_prod *in,
+                   const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps) {
+  (void)P, (void)st, (void)kind, (void)in, (void)obs, (void)p, (void)mode, (void)out, (void)ps;
   BPS_CHECK(0, BPS_ERR_INTERNAL, "mps engine unavailable");
 }
 static void e3_release(void *st) { (void)st; }

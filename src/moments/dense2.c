@@ -533,9 +533,10 @@ static int e0_prepare(const mom_prob *P, const bps_mom_opts *o, void **st) {
   return BPS_OK;
 }
 
-static int e0_pass(const mom_prob *P, const void *st, const mom_prod *in, const mom_obs *obs,
-                   int p, int mode, long double *out, mom_pass_stats *ps) {
+static int e0_pass(const mom_prob *P, const void *st, int kind, const mom_prod *in,
+                   const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps) {
   (void)st;
+  (void)kind;
   (void)ps;
   dop x, o;
   memset(&o, 0, sizeof o);

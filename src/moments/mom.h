@@ -82,13 +82,15 @@ typedef struct {
 } mom_pass_stats;
 
 /* An engine: prepare (check the problem, precompute; refusals are BPS_ERR_JOB with the
- * reason), pass (thread-safe on a prepared state), release, predict (seconds, bytes of one
- * gradient evaluation; INFINITY when impossible, with why). */
+ * reason), pass (thread-safe on a prepared state; kind = MOM_ONE/SAME/CROSS when in and obs
+ * are that pass kind's standard input and observable, -1 otherwise: engines may cache
+ * per-kind work in prepare), release, predict (seconds, bytes of one gradient evaluation;
+ * INFINITY when impossible, with why). */
 typedef struct {
   bps_mom_engine id;
   int (*prepare)(const mom_prob *P, const bps_mom_opts *o, void **st);
-  int (*pass)(const mom_prob *P, const void *st, const mom_prod *in, const mom_obs *obs,
-              int p, int mode, long double *out, mom_pass_stats *ps);
+  int (*pass)(const mom_prob *P, const void *st, int kind, const mom_prod *in,
+              const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps);
   void (*release)(void *st);
   int (*predict)(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,
                  char *why, size_t whylen);

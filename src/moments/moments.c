@@ -142,7 +142,7 @@ void bps_mom_destroy(bps_mom **pM) {
 static int pass(const bps_mom *M, int kind, int p, int mode, bps_mom_value *v, bps_mom_stats *st) {
   mom_pass_stats ps = {0, 0, 0};
   long double x = 0;
-  BPS_CALL(M->eng->pass(&M->P, M->st, &M->in[kind], &M->obs[kind], p, mode, &x, &ps));
+  BPS_CALL(M->eng->pass(&M->P, M->st, kind, &M->in[kind], &M->obs[kind], p, mode, &x, &ps));
   v->v = v->lo = x;
   v->hi = x + ps.dropped;
   v->exact = ps.dropped == 0;
@@ -215,7 +215,7 @@ int bps_mom_purity(const bps_mom *M, bps_mom_value *purity) {
   long double x = 0;
   mom_pass_stats ps = {0, 0, 0};
   int feasible = M->eng->id != BPS_MOM_PAULI || M->P.ndiag <= 8; /* 4^ndiag pairs */
-  if (!rc && feasible) rc = M->eng->pass(&M->P, M->st, &M->in[MOM_SAME], &o, -1, 0, &x, &ps);
+  if (!rc && feasible) rc = M->eng->pass(&M->P, M->st, -1, &M->in[MOM_SAME], &o, -1, 0, &x, &ps);
   mom_obs_free(&o);
   BPS_CALL(rc);
   if (feasible && ps.dropped == 0) {

@@ -137,8 +137,14 @@ static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
 
 typedef struct {
   int *cone_off, *cone; /* per parameter: the cost qubits (0..nq-1) in its forward light cone */
-  int *nbr_off, *nbr;   /* local costs, per cost qubit j: the cost qubits whose backward light
-                           cones share a random element or an input wire with j's (j included) */
+  int *nbr_off, *nbr;   /* per output qubit j: the output qubits whose backward light cones
+                           share a random element or an input wire with j's (j included) */
+  int ncomp, *comp;     /* connected components of that overlap graph, comp[j] */
+  int *comp_off, *comp_q; /* the output qubits of each component, ascending */
+  /* product observables and product inputs: per pass kind, the value of every component
+   * without derivative, and exclusive products (all components but one) */
+  int factor[3];
+  long double *cval[3], *cexcl[3];
   int *cost_wire;       /* [nq] global wire of cost qubit j */
   long budget;
   int certifiable;      /* every map is mass-non-increasing and sign-preserving */
@@ -151,6 +157,10 @@ static void e2_release(void *vst) {
   free(st->cone);
   free(st->nbr_off);
   free(st->nbr);
+  free(st->comp);
+  free(st->comp_off);
+  free(st->comp_q);
+  for (int k = 0; k < 3; k++) free(st->cval[k]), free(st->cexcl[k]);
   free(st->cost_wire);
   free(st);
 }
@@ -213,23 +223,29 @@ static int is_random(const mom_op *o) {
   return op->ens != BPS_ENS_FIXED || cabs(o->mom[0][1]) != 1.0 || cabs(o->mom[0][2]) != 1.0;
 }
 
-/* Backward light cones of the cost qubits (random elements and input wires reached, as
- * bitsets) and, for each cost qubit, the cost qubits whose cones overlap its own. Two
- * cost terms with disjoint cones are independent: for product-form inputs the two-copy
- * expectation of their product is the product of one-copy expectations. */
+/* Backward light cones of the output qubits (random elements and input wires reached, as
+ * bitsets); for each output qubit the output qubits whose cones overlap its own, and the
+ * connected components of that overlap graph. Two terms with disjoint cones are
+ * independent: for product-form inputs the two-copy expectation of their product is the
+ * product of their expectations (local costs: of the one-copy means; product observables:
+ * of the components' values). */
 static int neighbours(const mom_prob *P, e2_state *st) {
-  const int nq = P->data.nq, W = P->nwires, nops = P->nops;
+  const int nq = P->c->q_out, W = P->nwires, nops = P->nops;
   const size_t nwo = ((size_t)nops + (size_t)W + 63) / 64; /* ops, then wires */
   uint64_t *cone = calloc((size_t)nq * nwo, sizeof(uint64_t));
   unsigned char *live = malloc((size_t)W);
   st->nbr_off = calloc((size_t)nq + 1, sizeof(int));
+  st->comp = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
+  st->comp_off = calloc((size_t)nq + 1, sizeof(int));
+  st->comp_q = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
   size_t cap = 1024, used = 0;
   st->nbr = malloc(sizeof(int) * cap);
-  int rc = cone && live && st->nbr_off && st->nbr ? BPS_OK : BPS_ERR_MEM;
+  int rc = cone && live && st->nbr_off && st->nbr && st->comp && st->comp_off && st->comp_q
+               ? BPS_OK : BPS_ERR_MEM;
   for (int j = 0; j < nq && !rc; j++) {
     uint64_t *b = cone + (size_t)j * nwo;
     memset(live, 0, (size_t)W);
-    live[st->cost_wire[j]] = 1;
+    live[P->out_wire[j]] = 1;
     for (int i = nops - 1; i >= 0; i--) {
       const mom_op *o = &P->ops[i];
       const bps_op *op = o->op;
@@ -243,8 +259,11 @@ static int neighbours(const mom_prob *P, e2_state *st) {
       int hit = 0;
       for (int u = 0; u < k && !hit; u++) hit = live[w[u]];
       if (!hit) continue;
-      if (is_random(o)) b[i / 64] |= UINT64_C(1) << (i % 64);
-      if (op->kind != BPS_OP_DEPOL) /* depolarising is diagonal in the Pauli basis */
+      /* depolarising is diagonal in the Pauli basis (it spreads no support) but its factor
+       * (1 - p) per copy depends on the whole string on its register: shared like a random
+       * element */
+      if (is_random(o) || op->kind == BPS_OP_DEPOL) b[i / 64] |= UINT64_C(1) << (i % 64);
+      if (op->kind != BPS_OP_DEPOL)
         for (int u = 0; u < k; u++) live[w[u]] = 1;
     }
     for (int q = 0; q < P->c->q_in; q++) {
@@ -252,6 +271,7 @@ static int neighbours(const mom_prob *P, e2_state *st) {
       if (live[P->in_wire[q]]) b[bit / 64] |= UINT64_C(1) << (bit % 64);
     }
   }
+  for (int j = 0; j < nq && !rc; j++) st->comp[j] = j; /* union-find */
   for (int j = 0; j < nq && !rc; j++) {
     st->nbr_off[j] = (int)used;
     const uint64_t *a = cone + (size_t)j * nwo;
@@ -269,14 +289,39 @@ static int neighbours(const mom_prob *P, e2_state *st) {
         st->nbr = nb;
       }
       st->nbr[used++] = j2;
+      int r1 = j, r2 = j2;
+      while (st->comp[r1] != r1) r1 = st->comp[r1];
+      while (st->comp[r2] != r2) r2 = st->comp[r2];
+      if (r1 != r2) st->comp[r1 > r2 ? r1 : r2] = r1 < r2 ? r1 : r2;
     }
   }
-  if (!rc) st->nbr_off[nq] = (int)used;
+  if (!rc) {
+    st->nbr_off[nq] = (int)used;
+    /* components numbered by their smallest qubit, members ascending */
+    int *id = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
+    if (!id) rc = BPS_ERR_MEM;
+    st->ncomp = 0;
+    for (int j = 0; j < nq && !rc; j++) {
+      int r = j;
+      while (st->comp[r] != r) r = st->comp[r];
+      id[j] = r == j ? st->ncomp++ : id[r];
+    }
+    for (int j = 0; j < nq && !rc; j++) st->comp_off[id[j] + 1]++;
+    for (int c = 0; c < st->ncomp && !rc; c++) st->comp_off[c + 1] += st->comp_off[c];
+    int *fill = calloc((size_t)st->ncomp + 1, sizeof(int));
+    if (!rc && !fill) rc = BPS_ERR_MEM;
+    for (int j = 0; j < nq && !rc; j++) st->comp_q[st->comp_off[id[j]] + fill[id[j]]++] = j;
+    for (int j = 0; j < nq && !rc; j++) st->comp[j] = id[j];
+    free(fill);
+    free(id);
+  }
   free(cone);
   free(live);
-  BPS_CHECK(!rc, rc, "out of memory (light cones of %d cost qubits)", nq);
+  BPS_CHECK(!rc, rc, "out of memory (light cones of %d output qubits)", nq);
   return BPS_OK;
 }
+
+static int factor_cache(const mom_prob *P, e2_state *st);
 
 static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   int cert = 1;
@@ -311,7 +356,8 @@ static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   int rc = st->cost_wire ? BPS_OK : BPS_ERR_MEM;
   for (int j = 0; j < P->data.nq && !rc; j++) st->cost_wire[j] = P->out_wire[P->data.q0 + j];
   if (!rc) rc = cones(P, st);
-  if (!rc && P->data.kind == BPS_OBS_LOCAL) rc = neighbours(P, st);
+  if (!rc) rc = neighbours(P, st);
+  if (!rc && !st->budget) rc = factor_cache(P, st);
   if (!rc && st->budget > 0 && !cert)
     rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
                         "[moments] truncation needs a circuit of uniform-angle rotations, "
@@ -784,16 +830,17 @@ static int site_nonzero(const double v[16]) {
 static int local_cost(e2_pass *x, const mom_obs *o, const mom_prod *in, const int *wire_to_in,
                       long double *val) {
   const e2_state *st = x->st;
-  const int nq = o->nq;
-  const int *cw = x->P->out_wire + o->q0;
+  const int nq = o->nq, q0 = o->q0;
+  const int *cw = x->P->out_wire + q0;
   long double *m1 = calloc((size_t)(2 * nq + 1), sizeof(long double)), *m2 = m1 + nq;
   BPS_CHECK(m1, BPS_ERR_MEM, "out of memory");
   int rc = BPS_OK;
   long double S = 0, s1 = 0, s2 = 0, sub = 0;
   for (int j = 0; j < nq && !rc; j++) { /* one light-cone-sized batch per cost qubit j */
     pset_clear(&x->cur);
-    for (int a = st->nbr_off[j]; a < st->nbr_off[j + 1] && !rc; a++) {
-      const int j2 = st->nbr[a];
+    for (int a = st->nbr_off[q0 + j]; a < st->nbr_off[q0 + j + 1] && !rc; a++) {
+      const int j2 = st->nbr[a] - q0;
+      if (j2 < 0 || j2 >= nq) continue; /* not a cost qubit */
       if (j == j2) {
         const double *sv[1] = {o->lsite[3]};
         rc = add_site_pairs(x, sv, &cw[j], 1, 1.0L);
@@ -819,7 +866,10 @@ static int local_cost(e2_pass *x, const mom_obs *o, const mom_prod *in, const in
   for (int j = 0; j < nq && !rc; j++) {
     s1 += m1[j];
     s2 += m2[j];
-    for (int a = st->nbr_off[j]; a < st->nbr_off[j + 1]; a++) sub += m1[j] * m2[st->nbr[a]];
+    for (int a = st->nbr_off[q0 + j]; a < st->nbr_off[q0 + j + 1]; a++) {
+      const int j2 = st->nbr[a] - q0;
+      if (j2 >= 0 && j2 < nq) sub += m1[j] * m2[j2];
+    }
   }
   free(m1);
   BPS_CALL(rc);
@@ -827,29 +877,154 @@ static int local_cost(e2_pass *x, const mom_obs *o, const mom_prod *in, const in
   return BPS_OK;
 }
 
-static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
+/* Seed term t of a product observable restricted to the output qubits of component c
+ * (identity elsewhere): an odometer over the non-zero entries of each site. */
+static int seed_component(e2_pass *x, const mom_obs *o, int t, int c) {
+  const e2_state *st = x->st;
+  const mom_prod *pr = &o->prod;
+  const int na = st->comp_off[c + 1] - st->comp_off[c];
+  int *qs = malloc(sizeof(int) * (size_t)(2 * na + 1)), n = 0;
+  BPS_CHECK(qs, BPS_ERR_MEM, "out of memory");
+  int *pos = qs + na, rc = BPS_OK;
+  for (int a = st->comp_off[c]; a < st->comp_off[c + 1]; a++) {
+    const int q = st->comp_q[a];
+    if (q >= o->q0 && q < o->q0 + o->nq) qs[n++] = q;
+  }
+  pset_clear(&x->cur);
+  int empty = 0;
+  for (int u = 0; u < n && !empty; u++) {
+    const double *v = mom_site(pr, t, qs[u] - o->q0);
+    pos[u] = 0;
+    while (pos[u] < 16 && v[pos[u]] == 0.0) pos[u]++;
+    empty = pos[u] == 16; /* a zero site: the term vanishes */
+  }
+  while (!empty && !rc) {
+    long double cf = 1.0L; /* the term's coefficient enters once, in factor_pass */
+    uint32_t m = 0;
+    for (int u = 0; u < n; u++) {
+      cf *= mom_site(pr, t, qs[u] - o->q0)[pos[u]];
+      if (pos[u]) x->buf[m++] = ((uint32_t)x->P->out_wire[qs[u]] << 4) | (uint32_t)pos[u];
+    }
+    rc = m <= E2_MAXSUP ? pset_add(&x->cur, x->buf, m, (double)cf) : BPS_ERR_JOB;
+    int u = n - 1;
+    for (; u >= 0; u--) {
+      const double *v = mom_site(pr, t, qs[u] - o->q0);
+      do pos[u]++;
+      while (pos[u] < 16 && v[pos[u]] == 0.0);
+      if (pos[u] < 16) break;
+      pos[u] = 0;
+      while (v[pos[u]] == 0.0) pos[u]++;
+    }
+    if (u < 0) break;
+  }
+  free(qs);
+  BPS_CHECK(!rc, rc, "component %d of the cost", c);
+  return BPS_OK;
+}
+
+/* Can pass (in, obs) be factorised over components? A product observable, a normalised
+ * product input (one term of coefficient 1, every site of trace 1), no budget. */
+static int factorisable(const e2_state *st, const mom_prod *in, const mom_obs *obs) {
+  if (obs->local || in->nterm != 1 || st->budget > 0 || !st->comp) return 0;
+  if (in->coef[0] != 1.0L) return 0;
+  for (int q = 0; q < in->nq; q++)
+    if (mom_site(in, 0, q)[0] != 0.25) return 0;
+  return 1;
+}
+
+/* The component holding parameter p's forward light cone on the cost qubits (-1: none). */
+static int param_comp(const mom_prob *P, const e2_state *st, int p) {
+  if (st->cone_off[p + 1] == st->cone_off[p]) return -1;
+  return st->comp[P->data.q0 + st->cone[st->cone_off[p]]];
+}
+
+/* A factorised pass: sum over the observable's terms of the product over components of
+ * their values; with a derivative (p >= 0, mode > 0) only p's component is differentiated
+ * and the others enter through their cached values (cval/cexcl of this kind, or computed
+ * here when kind < 0). */
+static int factor_pass(e2_pass *x, int kind, const mom_prod *in, const mom_obs *obs, int p,
+                       int mode, const int *wire_to_in, long double *val) {
+  const e2_state *st = x->st;
+  const int nc = st->ncomp, deriv = p >= 0 && mode > 0;
+  const int cp = deriv ? param_comp(x->P, st, p) : -1;
+  long double tot = 0;
+  if (deriv && cp < 0) { /* p reaches no cost qubit: its derivative vanishes */
+    *val = 0;
+    return BPS_OK;
+  }
+  const int cached = kind >= 0 && st->factor[kind];
+  for (int t = 0; t < obs->prod.nterm; t++) {
+    long double prod = 1.0L;
+    if (deriv) {
+      long double v;
+      BPS_CALL(seed_component(x, obs, t, cp));
+      BPS_CALL(propagate(x, in, p, mode, wire_to_in, &v));
+      long double rest = 1.0L;
+      if (cached) {
+        rest = st->cexcl[kind][t * nc + cp];
+      } else {
+        for (int c = 0; c < nc; c++) {
+          if (c == cp) continue;
+          long double w;
+          BPS_CALL(seed_component(x, obs, t, c));
+          BPS_CALL(propagate(x, in, -1, 0, wire_to_in, &w));
+          rest *= w;
+        }
+      }
+      prod = v * rest;
+    } else if (cached) {
+      prod = st->cexcl[kind][t * nc + 0] * st->cval[kind][t * nc + 0];
+    } else {
+      for (int c = 0; c < nc; c++) {
+        long double w;
+        BPS_CALL(seed_component(x, obs, t, c));
+        BPS_CALL(propagate(x, in, -1, 0, wire_to_in, &w));
+        prod *= w;
+      }
+    }
+    tot += obs->prod.coef[t] * prod;
+  }
+  *val = tot;
+  return BPS_OK;
+}
+
+/* The workspace of one pass (and the wire -> input qubit map). */
+static int pass_init(e2_pass *x, const mom_prob *P, const e2_state *st, int **wire_to_in) {
+  memset(x, 0, sizeof *x);
+  x->P = P;
+  x->st = st;
+  x->occ = malloc(sizeof(int) * (size_t)P->nwires);
+  x->buf = malloc(sizeof(uint32_t) * E2_MAXSUP);
+  *wire_to_in = malloc(sizeof(int) * (size_t)P->nwires);
+  BPS_CHECK(x->occ && x->buf && *wire_to_in, BPS_ERR_MEM, "out of memory");
+  BPS_CALL(pset_rehash(&x->cur, 1024));
+  BPS_CALL(pset_rehash(&x->nxt, 1024));
+  for (int w = 0; w < P->nwires; w++) (*wire_to_in)[w] = -1;
+  for (int q = 0; q < P->c->q_in; q++) (*wire_to_in)[P->in_wire[q]] = q;
+  return BPS_OK;
+}
+
+static void pass_free(e2_pass *x, int *wire_to_in) {
+  pset_free(&x->cur);
+  pset_free(&x->nxt);
+  free(x->occ);
+  free(x->buf);
+  free(wire_to_in);
+}
+
+static int e2_pass_run(const mom_prob *P, const void *vst, int kind, const mom_prod *in,
                        const mom_obs *obs, int p, int mode, long double *out,
                        mom_pass_stats *ps) {
   const e2_state *st = vst;
   e2_pass x;
-  memset(&x, 0, sizeof x);
-  x.P = P;
-  x.st = st;
-  x.occ = malloc(sizeof(int) * (size_t)P->nwires);
-  x.buf = malloc(sizeof(uint32_t) * E2_MAXSUP);
-  int *wire_to_in = malloc(sizeof(int) * (size_t)P->nwires);
-  int rc = x.occ && x.buf && wire_to_in ? BPS_OK : BPS_ERR_MEM;
-  if (!rc) rc = pset_rehash(&x.cur, 1024);
-  if (!rc) rc = pset_rehash(&x.nxt, 1024);
-  if (!rc) {
-    for (int w = 0; w < P->nwires; w++) wire_to_in[w] = -1;
-    for (int q = 0; q < P->c->q_in; q++) wire_to_in[P->in_wire[q]] = q;
-  }
+  int *wire_to_in = NULL, rc = pass_init(&x, P, st, &wire_to_in);
   const int *cw = P->out_wire + obs->q0;
   if (rc) {
     /* nothing */
   } else if (obs->local && obs->two && p < 0 && st->nbr && in->nterm == 1 && st->budget <= 0) {
     rc = local_cost(&x, obs, in, wire_to_in, out);
+  } else if (factorisable(st, in, obs)) {
+    rc = factor_pass(&x, kind, in, obs, p, mode, wire_to_in, out);
   } else {
     if (obs->local) {
       const int *sel = NULL;
@@ -874,11 +1049,54 @@ static int e2_pass_run(const mom_prob *P, const void *vst, const mom_prod *in,
     ps->peak_pairs = x.peak;
     ps->dropped = x.dropped;
   }
-  pset_free(&x.cur);
-  pset_free(&x.nxt);
-  free(x.occ);
-  free(x.buf);
-  free(wire_to_in);
+  pass_free(&x, wire_to_in);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+/* Per pass kind with a factorisable input and observable: every component's value without
+ * derivative, and the exclusive products prod_{c' != c} (prefix x suffix), so that a
+ * gradient pass propagates one component only. */
+static int factor_cache(const mom_prob *P, e2_state *st) {
+  const int nc = st->ncomp;
+  int rc = BPS_OK;
+  for (int kind = 0; kind < 3 && !rc; kind++) {
+    mom_prod in;
+    mom_obs obs;
+    memset(&in, 0, sizeof in);
+    memset(&obs, 0, sizeof obs);
+    rc = mom_input(P, kind, &in);
+    if (!rc) rc = mom_observable(P, kind, &obs);
+    if (!rc && factorisable(st, &in, &obs)) {
+      const int nt = obs.prod.nterm;
+      st->cval[kind] = malloc(sizeof(long double) * (size_t)(nt * nc + 1));
+      st->cexcl[kind] = malloc(sizeof(long double) * (size_t)(nt * nc + 1));
+      long double *pre = malloc(sizeof(long double) * (size_t)(nc + 1));
+      e2_pass x;
+      memset(&x, 0, sizeof x);
+      int *w2i = NULL;
+      rc = st->cval[kind] && st->cexcl[kind] && pre ? pass_init(&x, P, st, &w2i) : BPS_ERR_MEM;
+      for (int t = 0; t < nt && !rc; t++) {
+        long double *v = st->cval[kind] + t * nc, *e = st->cexcl[kind] + t * nc;
+        for (int c = 0; c < nc && !rc; c++) {
+          rc = seed_component(&x, &obs, t, c);
+          if (!rc) rc = propagate(&x, &in, -1, 0, w2i, &v[c]);
+        }
+        pre[0] = 1.0L; /* e[c] = (v[0] ... v[c-1]) (v[c+1] ... v[nc-1]) */
+        for (int c = 0; c < nc; c++) pre[c + 1] = pre[c] * v[c];
+        long double suf = 1.0L;
+        for (int c = nc - 1; c >= 0; c--) {
+          e[c] = pre[c] * suf;
+          suf *= v[c];
+        }
+      }
+      if (!rc) st->factor[kind] = 1;
+      if (w2i || x.occ) pass_free(&x, w2i);
+      free(pre);
+    }
+    mom_prod_free(&in);
+    mom_obs_free(&obs);
+  }
   BPS_CALL(rc);
   return BPS_OK;
 }
@@ -903,22 +1121,44 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
       return BPS_OK;
     }
   }
-  /* pairs of the observable: product over cost qubits of the non-zero entries per site */
-  double pairs = 1;
-  if (P->data.kind == BPS_OBS_LOCAL) {
-    pairs = (double)P->data.nq * P->data.nq;
-  } else {
-    int per = P->data.kind == BPS_OBS_PAULI ? 1 : P->data.target == BPS_TARGET_ZERO ? 4 : 4;
-    pairs = pow((double)per, P->data.nq);
+  /* the observable's pairs per light-cone component: product observables expand into
+   * (entries per site)^(component size), local costs into about (neighbours)^2 per batch */
+  e2_state st;
+  memset(&st, 0, sizeof st);
+  st.cost_wire = malloc(sizeof(int) * (size_t)(P->data.nq ? P->data.nq : 1));
+  int rc = st.cost_wire ? BPS_OK : BPS_ERR_MEM;
+  for (int j = 0; j < P->data.nq && !rc; j++) st.cost_wire[j] = P->out_wire[P->data.q0 + j];
+  if (!rc) rc = cones(P, &st);
+  if (!rc) rc = neighbours(P, &st);
+  double pairs = 0, work = 0;
+  if (!rc) {
+    const int per = P->data.kind == BPS_OBS_PAULI ? 1 : 4;
+    for (int c = 0; c < st.ncomp; c++) {
+      int in = 0; /* component qubits that carry the cost */
+      for (int a = st.comp_off[c]; a < st.comp_off[c + 1]; a++)
+        in += st.comp_q[a] >= P->data.q0 && st.comp_q[a] < P->data.q0 + P->data.nq;
+      double cp = P->data.kind == BPS_OBS_LOCAL ? (double)in * in * 4.0 : pow(per, in);
+      pairs = fmax(pairs, cp);
+      work += cp;
+    }
   }
+  free(st.cost_wire);
+  free(st.cone_off);
+  free(st.cone);
+  free(st.nbr_off);
+  free(st.nbr);
+  free(st.comp);
+  free(st.comp_off);
+  free(st.comp_q);
+  BPS_CALL(rc);
   if (pairs > 1e8) {
-    snprintf(why, whylen, "pauli: the cost expands into %.3g Pauli pairs (a global cost on %d "
-             "qubits)", pairs, P->data.nq);
+    snprintf(why, whylen, "pauli: the cost expands into %.3g Pauli pairs in one light-cone "
+             "component (a global cost over %d coupled qubits)", pairs, P->data.nq);
     *seconds = *bytes = INFINITY;
     return BPS_OK;
   }
-  *bytes = pairs * 64.0;
-  *seconds = pairs * 1e-7 * (double)P->nops;
+  *bytes = 64.0 * 16.0 * pairs + 64.0 * (double)P->nwires;
+  *seconds = 2e-7 * 16.0 * (work + (double)P->nops);
   return BPS_OK;
 }
 
