@@ -799,8 +799,8 @@ static void test_merge_landscape(void) {
 #define REFUSED(part)                                                                      \
   do {                                                                                     \
     rc = bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg);              \
-    CHECK(rc == BPS_ERR_ARG && strstr(msg, part) && merged.per_n == NULL);                 \
-    if (rc != BPS_ERR_ARG || !strstr(msg, part))                                           \
+    CHECK(rc == BPS_ERR_USAGE && strstr(msg, part) && merged.per_n == NULL);               \
+    if (rc != BPS_ERR_USAGE || !strstr(msg, part))                                         \
       fprintf(stderr, "  merge: rc %d, message '%s' lacks '%s'\n", rc, msg, part);         \
     bps_error_clear();                                                                     \
   } while (0)
