@@ -278,13 +278,14 @@ static int attr_f64(const writer *w, hid_t loc, const char *where, const char *n
 }
 static int attr_str(const writer *w, hid_t loc, const char *where, const char *name,
                     const char *s) {
+  int rc = BPS_OK;
   char *c = utf8_copy(s);
-  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory");
   const char *p = c;
-  int rc = attr_write(w, loc, where, name, w->str_type, w->str_type, &p);
+  BPS_CALL_GOTO(attr_write(w, loc, where, name, w->str_type, w->str_type, &p));
+cleanup:
   free(c);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* A dataset of rank 0 (scalar) to 3 written whole from buf (row-major). chunked: rows
@@ -1671,63 +1672,70 @@ cleanup:
   return rc;
 }
 
+/* The scalar attributes of /n{N} (group g, named where in messages) into r; *PA and *P:
+ * num_params and num_tracked. */
+static int load_n_attrs(const char *path, hid_t g, const char *where, int piece, bps_result_n *r,
+                        int *PA, int *P) {
+  char nm[64];
+  int64_t S64 = 0;
+  BPS_CALL(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
+  BPS_CALL(need_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &S64));
+  BPS_CALL(need_num(path, g, where, "num_params", H5T_NATIVE_INT, PA));
+  BPS_CALL(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, P));
+  if (S64 < 0 || *PA < 0 || *P < 0 || *P > *PA || (int64_t)(long)S64 != S64)
+    BPS_FAIL(BPS_ERR_IO,
+             "%s: group %s: invalid sizes (num_samples %lld, num_params %d, "
+             "num_tracked %d)",
+             path, where, (long long)S64, *PA, *P);
+  r->samples = (long)S64;
+  BPS_CALL(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
+  BPS_CALL(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
+  BPS_CALL(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
+  char *repr = NULL;
+  BPS_CALL(need_str(path, g, where, "representation", &repr));
+  r->representation = repr;
+  BPS_CALL(need_num(path, g, where, "cost_mean", H5T_NATIVE_DOUBLE, &r->cost_stats.mean));
+  BPS_CALL(need_num(path, g, where, "cost_mean_se", H5T_NATIVE_DOUBLE, &r->cost_stats.mean_se));
+  BPS_CALL(need_num(path, g, where, "cost_var", H5T_NATIVE_DOUBLE, &r->cost_stats.var));
+  BPS_CALL(need_num(path, g, where, "cost_var_se", H5T_NATIVE_DOUBLE, &r->cost_stats.var_se));
+  r->cost_stats.count = r->samples;
+  BPS_CALL(need_num(path, g, where, "grad_var_mean", H5T_NATIVE_DOUBLE, &r->grad_var_mean));
+  BPS_CALL(need_num(path, g, where, "grad_var_mean_se", H5T_NATIVE_DOUBLE, &r->grad_var_mean_se));
+  for (int k = 0; k < BPS_NDIAG; k++) {
+    bps_stats *ds = &r->diag_stats[k];
+    ds->count = r->samples;
+    snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
+    BPS_CALL(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean));
+    snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
+    BPS_CALL(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean_se));
+    snprintf(nm, sizeof nm, "%s_var", bps_diag_names[k]);
+    BPS_CALL(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->var));
+  }
+  BPS_CALL(need_num(path, g, where, "page_entropy", H5T_NATIVE_DOUBLE, &r->page_entropy));
+  BPS_CALL(need_num(path, g, where, "page_purity", H5T_NATIVE_DOUBLE, &r->page_purity));
+  r->samples_total = r->samples;
+  if (piece) {
+    int64_t tot = -1;
+    BPS_CALL(need_num(path, g, where, "samples_total", H5T_NATIVE_INT64, &tot));
+    if (tot < S64 || (int64_t)(long)tot != tot)
+      BPS_FAIL(BPS_ERR_IO, "%s: %ssamples_total = %lld is less than num_samples = %lld", path,
+               where, (long long)tot, (long long)S64);
+    r->samples_total = (long)tot;
+  }
+  return BPS_OK;
+}
+
 /* One /n{N} group into r (zeroed by the caller; partial contents are freed by the caller). */
 static int load_n(const char *path, hid_t file, const char *gname, int piece, bps_result_n *r) {
   int rc = BPS_OK;
   hid_t g = H5I_INVALID_HID;
   double *gm = NULL, *gv = NULL, *gse = NULL;
   void *vp = NULL;
-  char where[80], nm[64];
+  char where[80];
   snprintf(where, sizeof where, "/%s/", gname);
   H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
-  int64_t S64 = 0;
-  BPS_CALL_GOTO(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
-  BPS_CALL_GOTO(need_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &S64));
   int PA = -1, P = -1;
-  BPS_CALL_GOTO(need_num(path, g, where, "num_params", H5T_NATIVE_INT, &PA));
-  BPS_CALL_GOTO(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, &P));
-  if (S64 < 0 || PA < 0 || P < 0 || P > PA || (int64_t)(long)S64 != S64)
-    BPS_FAIL_GOTO(BPS_ERR_IO,
-                  "%s: group %s: invalid sizes (num_samples %lld, num_params %d, "
-                  "num_tracked %d)",
-                  path, where, (long long)S64, PA, P);
-  r->samples = (long)S64;
-  BPS_CALL_GOTO(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
-  BPS_CALL_GOTO(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
-  BPS_CALL_GOTO(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
-  char *repr = NULL;
-  BPS_CALL_GOTO(need_str(path, g, where, "representation", &repr));
-  r->representation = repr;
-  BPS_CALL_GOTO(need_num(path, g, where, "cost_mean", H5T_NATIVE_DOUBLE, &r->cost_stats.mean));
-  BPS_CALL_GOTO(
-      need_num(path, g, where, "cost_mean_se", H5T_NATIVE_DOUBLE, &r->cost_stats.mean_se));
-  BPS_CALL_GOTO(need_num(path, g, where, "cost_var", H5T_NATIVE_DOUBLE, &r->cost_stats.var));
-  BPS_CALL_GOTO(need_num(path, g, where, "cost_var_se", H5T_NATIVE_DOUBLE, &r->cost_stats.var_se));
-  r->cost_stats.count = r->samples;
-  BPS_CALL_GOTO(need_num(path, g, where, "grad_var_mean", H5T_NATIVE_DOUBLE, &r->grad_var_mean));
-  BPS_CALL_GOTO(
-      need_num(path, g, where, "grad_var_mean_se", H5T_NATIVE_DOUBLE, &r->grad_var_mean_se));
-  for (int k = 0; k < BPS_NDIAG; k++) {
-    bps_stats *ds = &r->diag_stats[k];
-    ds->count = r->samples;
-    snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
-    BPS_CALL_GOTO(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean));
-    snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
-    BPS_CALL_GOTO(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean_se));
-    snprintf(nm, sizeof nm, "%s_var", bps_diag_names[k]);
-    BPS_CALL_GOTO(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->var));
-  }
-  BPS_CALL_GOTO(need_num(path, g, where, "page_entropy", H5T_NATIVE_DOUBLE, &r->page_entropy));
-  BPS_CALL_GOTO(need_num(path, g, where, "page_purity", H5T_NATIVE_DOUBLE, &r->page_purity));
-  r->samples_total = r->samples;
-  if (piece) {
-    int64_t tot = -1;
-    BPS_CALL_GOTO(need_num(path, g, where, "samples_total", H5T_NATIVE_INT64, &tot));
-    if (tot < S64 || (int64_t)(long)tot != tot)
-      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %ssamples_total = %lld is less than num_samples = %lld", path,
-                    where, (long long)tot, (long long)S64);
-    r->samples_total = (long)tot;
-  }
+  BPS_CALL_GOTO(load_n_attrs(path, g, where, piece, r, &PA, &P));
 
   /* per-sample datasets */
   hsize_t S = (hsize_t)r->samples, d1[1] = {S}, d2[2] = {S, (hsize_t)P};
