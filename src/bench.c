@@ -895,8 +895,8 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
 
   for (int q = o->qmin; q <= o->qmax; q++) {
     BPS_CALL_GOTO(bench_shape(q, BPS_DENSE, INT64_C(1) << q, o, &pool, triad, triad_top, &rows));
-    BPS_CALL_GOTO(bench_shape(q, BPS_FACTORED, INT64_C(1) << (q / 2), o, &pool, triad,
-                              triad_top, &rows));
+    BPS_CALL_GOTO(
+        bench_shape(q, BPS_FACTORED, INT64_C(1) << (q / 2), o, &pool, triad, triad_top, &rows));
   }
   if (o->full)
     for (int q = BENCH_FULL_QLO; q <= BENCH_FULL_QHI; q++)
@@ -915,7 +915,8 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
     BPS_CALL_GOTO(bps_bench_models(4, nmax, dense_nmax, o->reps, &mrows, &nmrows));
     bps_bench_models_print(stdout, mrows, nmrows);
   }
-  if (json) BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows));
+  if (json)
+    BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows));
 cleanup:
   triad_destroy(&ta);
   free(mrows);

@@ -561,8 +561,8 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
   double sgn[2];
   int nobs = 0;
   /* adjoint_impl fills the work space; this function owns and releases it */
-  BPS_CALL_GOTO(adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub,
-                             &lam));
+  BPS_CALL_GOTO(
+      adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam));
 cleanup:
   bps_state_destroy(&lam);
   if (sub)

@@ -217,8 +217,8 @@ static int check_target(const char *path, int force, int probe) {
     if (fd < 0) {
       if (errno == EEXIST)
         BPS_FAIL_GOTO(BPS_ERR_OUTPUT,
-                      "temporary file '%s' exists (another bpscan writing '%s'?); remove it", tmp,
-                      path);
+                      "temporary file '%s' exists (another bpscan writing '%s'?); remove it",
+                      tmp, path);
       BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot create a file in directory '%s': %s", dir,
                     strerror(errno));
     }
@@ -297,7 +297,8 @@ static int dset_write(const writer *w, hid_t loc, const char *where, const char 
   int rc = BPS_OK;
   hid_t sp = H5I_INVALID_HID, d = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
   hsize_t nelem = 1;
-  if (rank < 0 || rank > 3) BPS_FAIL_GOTO(BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
+  if (rank < 0 || rank > 3)
+    BPS_FAIL_GOTO(BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
   for (int k = 0; k < rank; k++) nelem *= dims[k];
   if (rank == 0)
     H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: dataset %s%s: dataspace", w->path, where, name);
@@ -540,8 +541,8 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
   H5_TRY(h5_close(&d), "%s: cannot close dataset %sdiag", w->path, where);
   if (r->params) {
     d2[1] = PA;
-    BPS_CALL_GOTO(
-        dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->params, 1));
+    BPS_CALL_GOTO(dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                             r->params, 1));
   }
   if (piece) /* which samples of the scan the rows are (array-job pieces only) */
     BPS_CALL_GOTO(dset_write(w, g, where, "sample_index", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
@@ -559,8 +560,8 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
                              (const char *const *)r->param_names, r->tracked));
   d1[0] = P;
-  BPS_CALL_GOTO(
-      dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, r->tracked, 0));
+  BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
+                           r->tracked, 0));
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
                              (const char *const *)r->param_names, NULL));
 
@@ -648,8 +649,8 @@ static int write_summary(const writer *w, hid_t file, const bps_result *res) {
   for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n, sv[i] = res->per_n[i].samples;
   hsize_t dims[1] = {(hsize_t)K};
   BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
-  BPS_CALL_GOTO(
-      dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE, H5T_NATIVE_LONG, sv, 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
+                           H5T_NATIVE_LONG, sv, 0));
   for (int f = 0; f < SUM_COUNT; f++) {
     char name[64];
     summary_name(f, name, sizeof name);
@@ -1347,7 +1348,8 @@ int bps_h5_info(const char *path, FILE *out) {
   if (!out) BPS_FAIL_GOTO(BPS_ERR_ARG, "no output stream");
   BPS_CALL_GOTO(open_result(path, &file, &sv));
 
-  for (int k = 0; k < NSTR; k++) BPS_CALL_GOTO(read_attr_str(path, file, "/", sname[k], &str[k]));
+  for (int k = 0; k < NSTR; k++)
+    BPS_CALL_GOTO(read_attr_str(path, file, "/", sname[k], &str[k]));
   const char *ver = str[0] ? str[0] : "?", *commit = str[1] ? str[1] : "?", *job = str[2];
   const char *model = str[3] ? str[3] : "?", *gm = str[4] ? str[4] : "?";
   const char *host = str[5] ? str[5] : "?";
@@ -1467,8 +1469,8 @@ static int read_dset_num(const char *path, hid_t loc, const char *where, const c
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
   if (!ex)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
-                  where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)",
+                  path, where, name);
   H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
   H5_TRY(ft = H5Dget_type(d), "%s: dataset %s%s: type", path, where, name);
   H5T_class_t cl = H5Tget_class(ft);
@@ -1492,7 +1494,8 @@ static int read_dset_num(const char *path, hid_t loc, const char *where, const c
     n *= (size_t)dims[k];
   }
   buf = malloc((n > 0 ? n : 1) * esz);
-  if (!buf) BPS_FAIL_GOTO(BPS_ERR_MEM, "%s: out of memory reading dataset %s%s", path, where, name);
+  if (!buf)
+    BPS_FAIL_GOTO(BPS_ERR_MEM, "%s: out of memory reading dataset %s%s", path, where, name);
   if (n > 0)
     H5_TRY(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
            "%s: cannot read dataset %s%s", path, where, name);
@@ -1518,19 +1521,19 @@ static int read_dset_strings(const char *path, hid_t loc, const char *where, con
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
   if (!ex)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
-                  where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)",
+                  path, where, name);
   H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
   H5_TRY(ft = H5Dget_type(d), "%s: dataset %s%s: type", path, where, name);
   if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s is not a variable-length string list", path, where,
-                  name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s is not a variable-length string list", path,
+                  where, name);
   H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
   hsize_t got = 0;
   if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &got, NULL) < 0 ||
       got != count)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has %llu entries, expected %llu", path, where, name,
-                  (unsigned long long)got, (unsigned long long)count);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has %llu entries, expected %llu", path, where,
+                  name, (unsigned long long)got, (unsigned long long)count);
   H5_TRY(mt = H5Tcopy(H5T_C_S1), "%s: dataset %s%s: type", path, where, name);
   H5_TRY(H5Tset_size(mt, H5T_VARIABLE), "%s: dataset %s%s: type", path, where, name);
   H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)), "%s: dataset %s%s: type", path, where, name);
@@ -1575,8 +1578,8 @@ static int dset_shape(const char *path, hid_t loc, const char *where, const char
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
   if (!ex)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
-                  where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)",
+                  path, where, name);
   H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
   H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
   int nd = H5Sget_simple_extent_ndims(sp);
@@ -1605,7 +1608,8 @@ static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n
   H5_TRY(g = H5Gopen2(ng, "landscape", H5P_DEFAULT), "%s: cannot open group %s", path, where);
   BPS_CALL_GOTO(need_str(path, g, where, "directions", &dirs));
   if (!dirs[0] || strlen(dirs) >= sizeof l->directions)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sdirections = '%s' is not a direction kind", path, where, dirs);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sdirections = '%s' is not a direction kind", path, where,
+                  dirs);
   snprintf(l->directions, sizeof l->directions, "%s", dirs);
   BPS_CALL_GOTO(need_num(path, g, where, "pad", H5T_NATIVE_INT, &l->pad));
   BPS_CALL_GOTO(need_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &l->ncut));
@@ -1627,8 +1631,8 @@ static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n
                     BPS_LAND_MAX_FIELDS);
     bps_land_field *f = &l->field[l->nfield++];
     if (len == 0 || len >= sizeof f->name)
-      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sfields = '%s': empty or too long a field name", path, where,
-                    list);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sfields = '%s': empty or too long a field name", path,
+                    where, list);
     memcpy(f->name, p, len);
     f->name[len] = '\0';
     p += len + (e ? 1 : 0);
@@ -1643,8 +1647,8 @@ static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n
         BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has an empty dimension", path, where, f->name);
       f->dims[d] = (long)dims[d + 1];
     }
-    BPS_CALL_GOTO(
-        read_dset_num(path, g, where, f->name, rank, dims, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+    BPS_CALL_GOTO(read_dset_num(path, g, where, f->name, rank, dims, H5T_NATIVE_DOUBLE,
+                                sizeof(double), &vp));
     f->data = vp;
     int have = 0;
     for (int k = 0; k < 4; k++) {
@@ -1758,8 +1762,8 @@ static int load_n(const char *path, hid_t file, const char *gname, int piece, bp
     r->params = vp;
   }
   if (piece) {
-    BPS_CALL_GOTO(
-        read_dset_num(path, g, where, "sample_index", 1, d1, H5T_NATIVE_LONG, sizeof(long), &vp));
+    BPS_CALL_GOTO(read_dset_num(path, g, where, "sample_index", 1, d1, H5T_NATIVE_LONG,
+                                sizeof(long), &vp));
     r->sample_index = vp;
     for (long s = 0; s < r->samples; s++)
       if (r->sample_index[s] < (s ? r->sample_index[s - 1] + 1 : 0) ||
@@ -1787,16 +1791,16 @@ static int load_n(const char *path, hid_t file, const char *gname, int piece, bp
   r->ntracked = P;
   for (int k = 0; k < P; k++)
     if (r->tracked[k] < 0 || r->tracked[k] >= PA)
-      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where, k,
-                    r->tracked[k], PA);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where,
+                    k, r->tracked[k], PA);
   BPS_CALL_GOTO(
       read_dset_num(path, g, where, "grad_mean", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   gm = vp;
   BPS_CALL_GOTO(
       read_dset_num(path, g, where, "grad_var", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   gv = vp;
-  BPS_CALL_GOTO(
-      read_dset_num(path, g, where, "grad_var_se", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "grad_var_se", 1, d1, H5T_NATIVE_DOUBLE,
+                              sizeof(double), &vp));
   gse = vp;
   r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
   if (!r->grad_stats) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");

@@ -1559,8 +1559,7 @@ int bps_job_load(const char *path, const char *const *sets, int nsets, bps_job *
   if (nul) {
     int line = 1;
     for (const char *q = buf; q < nul; q++) line += *q == '\n';
-    BPS_FAIL_GOTO(BPS_ERR_JOB, "%s:%d: NUL byte in the job file (is it a text file?)", path,
-                  line);
+    BPS_FAIL_GOTO(BPS_ERR_JOB, "%s:%d: NUL byte in the job file (is it a text file?)", path, line);
   }
   BPS_CALL_GOTO(bps_job_parse(buf, path, sets, nsets, job));
 cleanup:

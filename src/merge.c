@@ -388,8 +388,7 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
   }
   int gaps = 0;
   for (int j = 0; j < p0->nn; j++)
-    BPS_CALL_GOTO(merge_n(pieces, names, slot, N, j, missing_pieces, &merged->per_n[j], &gaps,
-                          mb));
+    BPS_CALL_GOTO(merge_n(pieces, names, slot, N, j, missing_pieces, &merged->per_n[j], &gaps, mb));
   BPS_CHECK_GOTO(!missing_pieces && !gaps, BPS_ERR_USAGE, "%s", mb_text(mb));
   for (int j = 0; j < merged->nn; j++) BPS_CALL_GOTO(bps_result_n_stats(&merged->per_n[j]));
 cleanup:
@@ -457,9 +456,8 @@ static int check_output(const merge_args *a) {
   int out_exists = stat(a->out, &so) == 0;
   BPS_CALL(bps_h5_check_writable(a->out, a->force));
   for (int i = 0; i < a->nin; i++)
-    BPS_CHECK(strcmp(a->in[i], a->out) &&
-                  !(out_exists && stat(a->in[i], &si) == 0 && si.st_dev == so.st_dev &&
-                    si.st_ino == so.st_ino),
+    BPS_CHECK(strcmp(a->in[i], a->out) && !(out_exists && stat(a->in[i], &si) == 0 &&
+                                            si.st_dev == so.st_dev && si.st_ino == so.st_ino),
               BPS_ERR_USAGE, "the output '%s' is also an input; write the merged file elsewhere",
               a->out);
   return BPS_OK;
@@ -489,17 +487,21 @@ int bps_merge_main(int argc, char **argv) {
     rc = bps_h5_read(a.in[i], &pieces[i], i ? &meta : &meta0);
     BPS_CHECK_GOTO(!rc, rc == BPS_ERR_MEM ? rc : BPS_ERR_USAGE, "cannot use '%s'", a.in[i]);
     if (i && strcmp(meta.git_commit, meta0.git_commit))
-      fprintf(stderr, "bpscan merge: warning: '%s' was written by bpscan %s (git %s), '%s' by "
-                      "bpscan %s (git %s)\n", a.in[0], meta0.bpscan_version, meta0.git_commit,
-              a.in[i], meta.bpscan_version, meta.git_commit);
+      fprintf(stderr,
+              "bpscan merge: warning: '%s' was written by bpscan %s (git %s), '%s' by "
+              "bpscan %s (git %s)\n",
+              a.in[0], meta0.bpscan_version, meta0.git_commit, a.in[i], meta.bpscan_version,
+              meta.git_commit);
   }
   rc = bps_merge_results(pieces, a.in, a.nin, a.out, &merged, msg, 4096);
   refused = rc == BPS_ERR_USAGE;
   BPS_CHECK_GOTO(!rc, rc, "merging %d pieces", a.nin);
   BPS_CALL_GOTO(bps_h5_write(a.out, &merged, a.force));
-  fprintf(stderr, "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
-                  "samples each\n", a.nin, pieces[0].slice_count, a.out, merged.nn,
-          merged.nn == 1 ? "" : "s", merged.nn ? merged.per_n[0].samples : 0L);
+  fprintf(stderr,
+          "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
+          "samples each\n",
+          a.nin, pieces[0].slice_count, a.out, merged.nn, merged.nn == 1 ? "" : "s",
+          merged.nn ? merged.per_n[0].samples : 0L);
 cleanup:
   if (refused) fprintf(stderr, "bpscan merge: refusing to merge: %s\n", msg);
   else if (rc && bps_error_message()[0]) bps_error_print(stderr);
