@@ -103,7 +103,7 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "bpscan bench: ");
   fprintf(stderr, fmt, a, b);
   fprintf(stderr, "\nrun `bpscan bench --help` for the options\n");
-  return 2;
+  return BPS_ERR_USAGE;
 }
 
 /* Whole-string integer in [lo, hi]; 0 on success. */
@@ -140,7 +140,7 @@ static int parse_threads(const char *s, bench_opts *o) {
   return o->nthreads == 0;
 }
 
-/* Returns 0 to run, -1 after --help, 2 on a usage error (message printed). */
+/* Returns 0 to run, -1 after --help, BPS_ERR_USAGE on a usage error (message printed). */
 static int parse_options(int argc, char **argv, bench_opts *o) {
   int qmin = -1, qmax = -1, reps = -1, threads_given = 0;
   double min_time = -1.0;
@@ -388,7 +388,16 @@ static void triad_kernel(int64_t n, double *restrict a, const double *restrict b
 /* Arrays of n doubles each: the smallest power of two with each array >= 4x the L3
  * (the STREAM rule), at least 2^24 (128 MiB), at most 2^26. First touch in parallel, with
  * the same static schedule as the kernel, at the largest thread count. */
+static void triad_destroy(triad_arrays *t) {
+  free(t->a);
+  free(t->b);
+  free(t->c);
+  t->a = t->b = t->c = NULL;
+}
+
+/* On failure t holds nothing. */
 static int triad_create(const bench_machine *m, int threads, triad_arrays *t) {
+  int rc = BPS_OK;
   int64_t n = INT64_C(1) << 24;
   while (n < (INT64_C(1) << 26) && (double)n * 8.0 < 4.0 * m->l3_mb * 1048576.0) n <<= 1;
   t->n = n;
@@ -396,13 +405,8 @@ static int triad_create(const bench_machine *m, int threads, triad_arrays *t) {
   t->a = aligned_alloc(64, bytes);
   t->b = aligned_alloc(64, bytes);
   t->c = aligned_alloc(64, bytes);
-  if (!t->a || !t->b || !t->c) {
-    free(t->a);
-    free(t->b);
-    free(t->c);
-    t->a = t->b = t->c = NULL;
-    BPS_CHECK(0, BPS_ERR_MEM, "cannot allocate 3 x %zu MiB for the triad", bytes >> 20);
-  }
+  BPS_CHECK_GOTO(t->a && t->b && t->c, BPS_ERR_MEM, "cannot allocate 3 x %zu MiB for the triad",
+                 bytes >> 20);
   bps_threads_set(threads);
   double *a = t->a, *b = t->b, *c = t->c;
 #pragma omp parallel for schedule(static)
@@ -411,14 +415,9 @@ static int triad_create(const bench_machine *m, int threads, triad_arrays *t) {
     b[i] = 2.0;
     c[i] = 0.5;
   }
-  return BPS_OK;
-}
-
-static void triad_destroy(triad_arrays *t) {
-  free(t->a);
-  free(t->b);
-  free(t->c);
-  t->a = t->b = t->c = NULL;
+cleanup:
+  if (rc) triad_destroy(t);
+  return rc;
 }
 
 /* Best-of-reps triad bandwidth in GB/s at the given thread count. */
@@ -581,11 +580,12 @@ static int time_row(bps_state *st, int k, const gate_pool *p, const bench_opts *
 /* A generic state of the shape: dense |psi><psi| with psi Haar; factored A with Gaussian
  * entries (rank r, full column rank almost surely), normalised to trace 1. */
 static int state_init(bps_state *st, bps_repr repr, int q, int64_t r) {
+  int rc = BPS_OK;
   bps_rng rng;
   bps_rng_init(&rng, BENCH_SEED, (uint32_t)q, (uint32_t)r, BPS_STREAM_TEST, 1);
   size_t dim = (size_t)1 << q, n = repr == BPS_DENSE ? dim : dim * (size_t)r;
   bps_cplx *buf = malloc(n * sizeof(bps_cplx));
-  BPS_CHECK(buf, BPS_ERR_MEM, "out of memory for a %d-qubit initial state", q);
+  BPS_CHECK_GOTO(buf, BPS_ERR_MEM, "out of memory for a %d-qubit initial state", q);
   if (repr == BPS_DENSE) {
     bps_haar_state(&rng, (bps_idx)dim, buf);
   } else {
@@ -597,11 +597,11 @@ static int state_init(bps_state *st, bps_repr repr, int q, int64_t r) {
     }
     for (size_t i = 0; i < n; i++) buf[i] /= sqrt(norm);
   }
-  int rc = repr == BPS_DENSE ? bps_state_set_pure(st, q, buf)
-                             : bps_state_set_factor(st, q, (bps_idx)r, buf);
+  if (repr == BPS_DENSE) BPS_CALL_GOTO(bps_state_set_pure(st, q, buf));
+  else BPS_CALL_GOTO(bps_state_set_factor(st, q, (bps_idx)r, buf));
+cleanup:
   free(buf);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* Trace of rho straight from the storage (a cheap check that the timed kernels kept the
@@ -781,13 +781,14 @@ static int row_push(row_list *l, const bench_row *r) {
 static int bench_shape(int q, bps_repr repr, int64_t rank, const bench_opts *o,
                        const gate_pool *p, const double *triad, double triad_top,
                        row_list *out) {
+  int rc = BPS_OK;
   bps_state *st = NULL;
   bps_threads_set(o->tmax); /* first touch at the largest thread count */
-  int rc = bps_state_create(repr, q, &st);
-  if (!rc) rc = state_init(st, repr, q, rank);
+  BPS_CALL_GOTO(bps_state_create(repr, q, &st));
+  BPS_CALL_GOTO(state_init(st, repr, q, rank));
   double bytes = 2.0 * bps_state_bytes(repr, q, (bps_idx)rank);
-  for (int k = 1; k <= 2 && !rc; k++)
-    for (int i = 0; i < o->nthreads && !rc; i++) {
+  for (int k = 1; k <= 2; k++)
+    for (int i = 0; i < o->nthreads; i++) {
       bps_threads_set(o->threads[i]);
       bench_row r = {0};
       r.q = q;
@@ -798,8 +799,7 @@ static int bench_shape(int q, bps_repr repr, int64_t rank, const bench_opts *o,
       row_timing tm = {0, 0.0, 1.0};
       load_probe lp;
       load_probe_start(&lp);
-      rc = time_row(st, k, p, o, &tm);
-      if (rc) break;
+      BPS_CALL_GOTO(time_row(st, k, p, o, &tm));
       r.other = load_probe_other(&lp);
       r.gates_per_rep = tm.gates_per_rep;
       r.best_s = tm.best_s;
@@ -811,29 +811,60 @@ static int bench_shape(int q, bps_repr repr, int64_t rank, const bench_opts *o,
       r.ratio = r.bw_gbs / triad_top;
       r.ratio_same = r.bw_gbs / triad[i];
       print_row(&r);
-      rc = row_push(out, &r);
+      BPS_CALL_GOTO(row_push(out, &r));
     }
-  if (!rc) {
-    double tr = state_trace(st);
-    if (!(fabs(tr - 1.0) <= 1e-8))
-      rc = bps_error_push(BPS_ERR_NUMERIC, __FILE__, __LINE__, __func__,
-                          "after the timed gates the %d-qubit %s state has trace %.17g, not 1",
-                          q, bps_repr_name(repr), tr);
-  }
+  double tr = state_trace(st);
+  BPS_CHECK_GOTO(fabs(tr - 1.0) <= 1e-8, BPS_ERR_NUMERIC,
+                 "after the timed gates the %d-qubit %s state has trace %.17g, not 1", q,
+                 bps_repr_name(repr), tr);
+cleanup:
   bps_state_destroy(&st);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
+}
+
+/* The summary line of the goal: dense 1q/2q gates at q >= BENCH_GOAL_Q reach
+ * BENCH_GOAL_RATIO of the triad bandwidth. */
+static void print_goal(const row_list *rows, const bench_opts *o) {
+  int gi = -1;
+  double g = goal_min(rows->rows, rows->n, 0, &gi);
+  if (gi < 0) {
+    printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of triad): not measured "
+           "(no dense rows at q >= %d in this run)\n",
+           BENCH_GOAL_Q, 100 * BENCH_GOAL_RATIO, BENCH_GOAL_Q);
+    return;
+  }
+  const bench_row *w = &rows->rows[gi];
+  int ngoal = 0, nnoisy = 0;
+  for (int i = 0; i < rows->n; i++)
+    if (rows->rows[i].repr == BPS_DENSE && rows->rows[i].q >= BENCH_GOAL_Q) {
+      ngoal++;
+      nnoisy += row_noisy(&rows->rows[i]);
+    }
+  printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of triad): min ratio %.3f "
+         "(q=%d %dq, %d thread%s) -> %s",
+         BENCH_GOAL_Q, 100 * BENCH_GOAL_RATIO, g, w->q, w->k, w->threads,
+         w->threads == 1 ? "" : "s", g >= BENCH_GOAL_RATIO ? "MET" : "NOT MET");
+  int gti = -1;
+  double gt = goal_min(rows->rows, rows->n, o->tmax, &gti);
+  if (o->nthreads > 1 && gti >= 0)
+    printf("; at %d threads: min %.3f -> %s", o->tmax, gt,
+           gt >= BENCH_GOAL_RATIO ? "MET" : "NOT MET");
+  if (nnoisy) printf(" (%d of %d of these rows disturbed by other work: *)", nnoisy, ngoal);
+  printf("\n");
 }
 
 static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
+  int rc = BPS_OK;
   row_list rows = {NULL, 0, 0};
   double triad[BENCH_MAX_THREADS] = {0};
   gate_pool pool;
-  BPS_CALL(pool_create(&pool));
+  triad_arrays ta = {0, NULL, NULL, NULL};
+  bps_bench_model_row *mrows = NULL;
+  int nmrows = 0;
+  BPS_CALL_GOTO(pool_create(&pool));
 
   /* Bandwidth first, with the gate states not yet allocated. */
-  triad_arrays ta = {0, NULL, NULL, NULL};
-  BPS_CALL(triad_create(m, o->tmax, &ta));
+  BPS_CALL_GOTO(triad_create(m, o->tmax, &ta));
   printf("STREAM triad a[i] = b[i] + s*c[i]: 3 arrays of 2^%d doubles (%lld MiB each; L3 "
          "%.0f MiB), best of %d,\n  counted as 3 x 8 bytes per element (write-allocate "
          "traffic not counted, as STREAM does)\n",
@@ -841,11 +872,7 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
          o->triad_reps);
   double triad_top = 0.0;
   for (int i = 0; i < o->nthreads; i++) {
-    int rc = triad_measure(&ta, o->threads[i], o->triad_reps, &triad[i]);
-    if (rc) {
-      triad_destroy(&ta);
-      BPS_CALL(rc);
-    }
+    BPS_CALL_GOTO(triad_measure(&ta, o->threads[i], o->triad_reps, &triad[i]));
     if (o->threads[i] == o->tmax) triad_top = triad[i];
     printf("  %2d thread%s %8.2f GB/s%s\n", o->threads[i], o->threads[i] == 1 ? " " : "s",
            triad[i], o->threads[i] == o->tmax ? "   (triad_gbs: the ratios' reference)" : "");
@@ -866,71 +893,43 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
   printf(ROW_HEAD, "q", "repr", "rank", "gate", "thr", "gates/s", "GB/s", "ratio", "ratio@thr",
          "gates/rep", "best s", "spread", "other");
 
-  int rc = BPS_OK;
-  for (int q = o->qmin; q <= o->qmax && !rc; q++) {
-    rc = bench_shape(q, BPS_DENSE, INT64_C(1) << q, o, &pool, triad, triad_top, &rows);
-    if (!rc)
-      rc = bench_shape(q, BPS_FACTORED, INT64_C(1) << (q / 2), o, &pool, triad, triad_top,
-                       &rows);
+  for (int q = o->qmin; q <= o->qmax; q++) {
+    BPS_CALL_GOTO(bench_shape(q, BPS_DENSE, INT64_C(1) << q, o, &pool, triad, triad_top, &rows));
+    BPS_CALL_GOTO(
+        bench_shape(q, BPS_FACTORED, INT64_C(1) << (q / 2), o, &pool, triad, triad_top, &rows));
   }
   if (o->full)
-    for (int q = BENCH_FULL_QLO; q <= BENCH_FULL_QHI && !rc; q++)
-      rc = bench_shape(q, BPS_FACTORED, 1, o, &pool, triad, triad_top, &rows);
+    for (int q = BENCH_FULL_QLO; q <= BENCH_FULL_QHI; q++)
+      BPS_CALL_GOTO(bench_shape(q, BPS_FACTORED, 1, o, &pool, triad, triad_top, &rows));
+  print_goal(&rows, o);
 
-  if (!rc) {
-    int gi = -1;
-    double g = goal_min(rows.rows, rows.n, 0, &gi);
-    if (gi < 0) {
-      printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of triad): not measured "
-             "(no dense rows at q >= %d in this run)\n",
-             BENCH_GOAL_Q, 100 * BENCH_GOAL_RATIO, BENCH_GOAL_Q);
-    } else {
-      const bench_row *w = &rows.rows[gi];
-      int ngoal = 0, nnoisy = 0;
-      for (int i = 0; i < rows.n; i++)
-        if (rows.rows[i].repr == BPS_DENSE && rows.rows[i].q >= BENCH_GOAL_Q) {
-          ngoal++;
-          nnoisy += row_noisy(&rows.rows[i]);
-        }
-      printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of triad): min ratio %.3f "
-             "(q=%d %dq, %d thread%s) -> %s",
-             BENCH_GOAL_Q, 100 * BENCH_GOAL_RATIO, g, w->q, w->k, w->threads,
-             w->threads == 1 ? "" : "s", g >= BENCH_GOAL_RATIO ? "MET" : "NOT MET");
-      int gti = -1;
-      double gt = goal_min(rows.rows, rows.n, o->tmax, &gti);
-      if (o->nthreads > 1 && gti >= 0)
-        printf("; at %d threads: min %.3f -> %s", o->tmax, gt,
-               gt >= BENCH_GOAL_RATIO ? "MET" : "NOT MET");
-      if (nnoisy) printf(" (%d of %d of these rows disturbed by other work: *)", nnoisy, ngoal);
-      printf("\n");
-    }
-  }
   /* Model rows: one cost evaluation and one full adjoint gradient of a DQNN n,n with Haar
    * perceptrons, dense vs factored (dense only while a 2n-qubit matrix stays small). */
-  bps_bench_model_row *mrows = NULL;
-  int nmrows = 0;
-  if (!rc && !o->no_models) {
+  if (!o->no_models) {
     int nmax = o->quick ? 6 : 8, dense_nmax = o->full ? 6 : 5;
     printf("\nModel rows: DQNN n,n with Haar perceptrons (Haar inputs, unitary target, global "
            "cost), n = 4..%d;\ndense rows up to n = %d (a 2n-qubit dense matrix is 256 MiB "
            "at n = 6, 64 GiB at n = 8). Goals: gradient <= 4 x cost, factored >= 2^n/4 x "
            "faster than dense at n >= 6.\n",
            nmax, dense_nmax);
-    rc = bps_bench_models(4, nmax, dense_nmax, o->reps, &mrows, &nmrows);
-    if (!rc) bps_bench_models_print(stdout, mrows, nmrows);
+    BPS_CALL_GOTO(bps_bench_models(4, nmax, dense_nmax, o->reps, &mrows, &nmrows));
+    bps_bench_models_print(stdout, mrows, nmrows);
   }
-  if (!rc && json) rc = write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows);
+  if (json)
+    BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows));
+cleanup:
+  triad_destroy(&ta);
   free(mrows);
   free(rows.rows);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
+/* The exit code comes from bps_exit_code (usage errors 2, runtime errors 1). */
 int bps_bench_main(int argc, char **argv) {
   bench_opts o;
-  int prc = parse_options(argc, argv, &o);
-  if (prc < 0) return 0;
-  if (prc) return prc;
+  int rc = parse_options(argc, argv, &o);
+  if (rc < 0) return bps_exit_code(BPS_OK); /* --help */
+  if (rc) return bps_exit_code(rc);
 
   bench_machine m;
   describe_machine(&m);
@@ -953,39 +952,34 @@ int bps_bench_main(int argc, char **argv) {
   /* Open the JSON output first: a bad path fails now, not after the measurements. It is
    * written to FILE.tmp and renamed at the end, so FILE is never left half written. */
   FILE *json = NULL;
-  char *tmp = NULL;
+  char *tmp = NULL; /* FILE.tmp, ours once opened (removed unless renamed) */
+  int made = 0;
   if (o.json) {
     size_t len = strlen(o.json) + 5;
     tmp = malloc(len);
-    if (!tmp) {
-      fprintf(stderr, "bpscan bench: out of memory\n");
-      return 1;
-    }
+    BPS_CHECK_GOTO(tmp, BPS_ERR_MEM, "out of memory");
     snprintf(tmp, len, "%s.tmp", o.json);
     json = fopen(tmp, "w");
-    if (!json) {
-      fprintf(stderr, "bpscan bench: cannot write %s: %s\n", tmp, strerror(errno));
-      free(tmp);
-      return 1;
-    }
+    BPS_CHECK_GOTO(json, BPS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    made = 1;
   }
 
   bps_threads_set_dynamic(0);
-  int rc = bench_run(&o, &m, json);
-  bps_threads_set(m.omp_max);
+  BPS_CALL_GOTO(bench_run(&o, &m, json));
   if (json) {
-    if (fclose(json) && !rc)
-      rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__, "cannot close %s", tmp);
-    if (!rc && rename(tmp, o.json))
-      rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__, "cannot rename %s to %s: %s",
-                          tmp, o.json, strerror(errno));
-    if (rc) remove(tmp);
-    else printf("wrote %s\n", o.json);
-    free(tmp);
+    int closed = fclose(json) == 0;
+    json = NULL;
+    BPS_CHECK_GOTO(closed, BPS_ERR_IO, "cannot close %s", tmp);
+    BPS_CHECK_GOTO(!rename(tmp, o.json), BPS_ERR_IO, "cannot rename %s to %s: %s", tmp, o.json,
+                   strerror(errno));
+    made = 0;
+    printf("wrote %s\n", o.json);
   }
-  if (rc) {
-    bps_error_print(stderr);
-    return 1;
-  }
-  return 0;
+cleanup:
+  bps_threads_set(m.omp_max);
+  if (json) fclose(json);
+  if (made) remove(tmp);
+  free(tmp);
+  if (rc) bps_error_print(stderr);
+  return bps_exit_code(rc);
 }

@@ -43,6 +43,9 @@ static void spec_dqnn_haar(bps_model_spec *s) {
 static const bm_model models[] = {{"dqnn-haar n,n", spec_dqnn_haar}};
 
 static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_bench_model_row *r) {
+  int rc = BPS_OK;
+  bps_model_instance *m = NULL;
+  double *g = NULL;
   memset(r, 0, sizeof *r);
   snprintf(r->model, sizeof r->model, "%s", md->name);
   r->n = n;
@@ -51,9 +54,8 @@ static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_benc
   r->dense_over_factored = NAN;
   bps_model_spec s;
   md->spec(&s);
-  bps_model_instance *m = NULL;
   double t0 = bps_wtime();
-  BPS_CALL(bps_model_instance_create(&s, n, BM_SEED, 0, repr, &m));
+  BPS_CALL_GOTO(bps_model_instance_create(&s, n, BM_SEED, 0, repr, &m));
   r->build_s = bps_wtime() - t0;
   r->nparams = m->nparams;
   r->qubits = m->q_in;
@@ -63,17 +65,17 @@ static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_benc
       if (m->circuit->ops[i].kind == BPS_OP_TRACE) q -= m->circuit->ops[i].k;
       if (q > r->qubits) r->qubits = q;
     }
-  double *g = malloc(sizeof(double) * (size_t)(m->nparams ? m->nparams : 1));
-  int rc = g ? BPS_OK : BPS_ERR_MEM;
+  g = malloc(sizeof(double) * (size_t)(m->nparams ? m->nparams : 1));
+  BPS_CHECK_GOTO(g, BPS_ERR_MEM, "out of memory (%d gradient entries)", m->nparams);
   double best_c = INFINITY, best_g = INFINITY;
-  for (int what = 0; what < 2 && !rc; what++) {
+  for (int what = 0; what < 2; what++) {
     double *best = what ? &best_g : &best_c;
     int calls = 1; /* calls per repetition: enough for BM_MIN_REP_S (after the first) */
-    for (int k = 0; k < reps && !rc; k++) {
+    for (int k = 0; k < reps; k++) {
       double c = 0;
       t0 = bps_wtime();
-      for (int i = 0; i < calls && !rc; i++)
-        rc = bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &c, what ? g : NULL);
+      for (int i = 0; i < calls; i++)
+        BPS_CALL_GOTO(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &c, what ? g : NULL));
       double dt = (bps_wtime() - t0) / calls;
       if (dt < *best) *best = dt;
       if (!what) r->reps = k + 1;
@@ -81,16 +83,14 @@ static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_benc
       if (k == 0) calls = (int)fmin(1e6, ceil(BM_MIN_REP_S / fmax(dt, 1e-9)));
     }
   }
-  if (!rc) {
-    r->cost_eval_s = best_c;
-    r->adjoint_grad_s = best_g;
-    r->grad_over_cost = best_g / best_c;
-    for (int p = 0; p < m->nparams; p++) r->max_abs_grad = fmax(r->max_abs_grad, fabs(g[p]));
-  }
+  r->cost_eval_s = best_c;
+  r->adjoint_grad_s = best_g;
+  r->grad_over_cost = best_g / best_c;
+  for (int p = 0; p < m->nparams; p++) r->max_abs_grad = fmax(r->max_abs_grad, fabs(g[p]));
+cleanup:
   free(g);
   bps_model_instance_destroy(&m);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_bench_models(int nmin, int nmax, int dense_nmax, int reps, bps_bench_model_row **rows,
@@ -100,30 +100,27 @@ int bps_bench_models(int nmin, int nmax, int dense_nmax, int reps, bps_bench_mod
             "model bench n range [%d, %d]", nmin, nmax);
   BPS_CHECK(reps >= 1, BPS_ERR_ARG, "reps = %d", reps);
   if (dense_nmax > BPS_BENCH_MODELS_DENSE_NMAX) dense_nmax = BPS_BENCH_MODELS_DENSE_NMAX;
+  int rc = BPS_OK, cnt = 0;
   const int nmodels = (int)(sizeof models / sizeof models[0]);
   bps_bench_model_row *out = calloc((size_t)(2 * nmodels * (nmax - nmin + 1)), sizeof *out);
-  BPS_CHECK(out, BPS_ERR_MEM, "out of memory");
-  int cnt = 0, rc = BPS_OK;
-  for (int md = 0; md < nmodels && !rc; md++)
-    for (int n = nmin; n <= nmax && !rc; n++) {
+  BPS_CHECK_GOTO(out, BPS_ERR_MEM, "out of memory");
+  for (int md = 0; md < nmodels; md++)
+    for (int n = nmin; n <= nmax; n++) {
       int fi = cnt;
-      rc = time_row(&models[md], n, BPS_FACTORED, reps, &out[cnt]);
-      if (rc) break;
+      BPS_CALL_GOTO(time_row(&models[md], n, BPS_FACTORED, reps, &out[cnt]));
       cnt++;
       if (n <= dense_nmax) {
-        rc = time_row(&models[md], n, BPS_DENSE, reps, &out[cnt]);
-        if (rc) break;
+        BPS_CALL_GOTO(time_row(&models[md], n, BPS_DENSE, reps, &out[cnt]));
         out[fi].dense_over_factored = out[cnt].cost_eval_s / out[fi].cost_eval_s;
         cnt++;
       }
     }
-  if (rc) {
-    free(out);
-    BPS_CALL(rc);
-  }
   *rows = out;
   *nrows = cnt;
-  return BPS_OK;
+  out = NULL;
+cleanup:
+  free(out);
+  return rc;
 }
 
 /* grad goal: max grad_over_cost over all rows; speedup goal: min over factored rows at

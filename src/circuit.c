@@ -124,16 +124,18 @@ static int unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U, 
   if (!U) return push_op(c, &op, qubits, NULL); /* an ensemble's Haar block: no matrix */
   BPS_CHECK(k <= BPS_OP_MAXQ, BPS_ERR_ARG, "a %d-qubit matrix is too large", k);
   /* U, then U^dag right after it (the backward pass applies U^dag) */
+  int rc = BPS_OK;
   int d = 1 << k;
   size_t dd = (size_t)d * (size_t)d, off2;
   bps_cplx *Uh = bps_alloc(dd);
-  BPS_CHECK(Uh, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(Uh, BPS_ERR_MEM, "out of memory");
   bps_mat_adjoint(d, U, Uh);
-  int rc = push_mats(c, dd, U, &op.mat);
-  if (!rc) rc = push_mats(c, dd, Uh, &off2);
+  BPS_CALL_GOTO(push_mats(c, dd, U, &op.mat));
+  BPS_CALL_GOTO(push_mats(c, dd, Uh, &off2));
+  BPS_CALL_GOTO(push_op(c, &op, qubits, NULL));
+cleanup:
   bps_free(Uh);
-  BPS_CALL(rc);
-  return push_op(c, &op, qubits, NULL);
+  return rc;
 }
 
 int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U) {
@@ -224,16 +226,18 @@ int bps_circuit_kraus(bps_circuit *c, int k, const int *qubits, int nkraus, cons
   bps_op op = {.kind = BPS_OP_KRAUS, .k = k, .param = -1, .nkraus = nkraus};
   BPS_CHECK(k <= BPS_OP_MAXQ, BPS_ERR_ARG, "a %d-qubit channel is too large", k);
   /* K_1..K_m, then K_1^dag..K_m^dag (the adjoint channel) */
+  int rc = BPS_OK;
   int d = 1 << k;
   size_t dd = (size_t)d * (size_t)d, off2;
   bps_cplx *Kh = bps_alloc(dd * (size_t)nkraus);
-  BPS_CHECK(Kh, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(Kh, BPS_ERR_MEM, "out of memory");
   for (int m = 0; m < nkraus; m++) bps_mat_adjoint(d, K + m * dd, Kh + m * dd);
-  int rc = push_mats(c, dd * (size_t)nkraus, K, &op.mat);
-  if (!rc) rc = push_mats(c, dd * (size_t)nkraus, Kh, &off2);
+  BPS_CALL_GOTO(push_mats(c, dd * (size_t)nkraus, K, &op.mat));
+  BPS_CALL_GOTO(push_mats(c, dd * (size_t)nkraus, Kh, &off2));
+  BPS_CALL_GOTO(push_op(c, &op, qubits, NULL));
+cleanup:
   bps_free(Kh);
-  BPS_CALL(rc);
-  return push_op(c, &op, qubits, NULL);
+  return rc;
 }
 
 int bps_circuit_append(bps_circuit *c, int a) {
@@ -278,20 +282,37 @@ static int is_invertible(const bps_op *op) {
 static int apply_depol(bps_state *s, const bps_op *op) {
   double p = op->scale;
   if (p == 0) return BPS_OK;
+  int rc = BPS_OK;
   bps_state *t = NULL;
-  BPS_CALL(bps_state_create(s->repr, 0, &t));
-  int rc = bps_state_copy(t, s);
-  if (!rc) rc = bps_partial_trace(t, op->k, op->qubits);
-  if (!rc) rc = bps_insert_identity(t, op->k, op->qubits);
+  BPS_CALL_GOTO(bps_state_create(s->repr, 0, &t));
+  BPS_CALL_GOTO(bps_state_copy(t, s));
+  BPS_CALL_GOTO(bps_partial_trace(t, op->k, op->qubits));
+  BPS_CALL_GOTO(bps_insert_identity(t, op->k, op->qubits));
   /* FACTORED: always leave a compressed factor U S (orthogonal columns), which the
    * Lambda backward step (bps_lambda_depol) relies on; axpy compresses only when the
    * combined rank exceeds the dimension */
   int compressed = s->repr == BPS_FACTORED && s->rank + t->rank > s->dim;
-  if (!rc) rc = bps_state_axpy(s, 1.0 - p, t, p / ldexp(1.0, op->k));
-  if (!rc && s->repr == BPS_FACTORED && !compressed) rc = bps_compress(s);
+  BPS_CALL_GOTO(bps_state_axpy(s, 1.0 - p, t, p / ldexp(1.0, op->k)));
+  if (s->repr == BPS_FACTORED && !compressed) BPS_CALL_GOTO(bps_compress(s));
+cleanup:
   bps_state_destroy(&t);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
+}
+
+/* exp(-i scale angle P) = R_P(2 scale angle) on the op's qubits; the adjoint negates the
+ * angle. Rotations act on few qubits: their matrix lives on the stack (a heap allocation
+ * per gate was a fifth of the time of small-state landscape cuts). */
+static int apply_prot(bps_state *s, const bps_op *op, double angle, int adjoint) {
+  int rc = BPS_OK;
+  int d = 1 << op->k;
+  _Alignas(64) bps_cplx Ub[64];
+  bps_cplx *U = d * d <= 64 ? Ub : bps_alloc((size_t)d * d);
+  BPS_CHECK_GOTO(U, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_gate_pauli_rot(op->pauli, (adjoint ? -2.0 : 2.0) * op->scale * angle, U));
+  BPS_CALL_GOTO(bps_apply_unitary(s, op->k, op->qubits, U));
+cleanup:
+  if (U != Ub) bps_free(U);
+  return rc;
 }
 
 /* Apply op (adjoint = 0) or its Heisenberg adjoint (adjoint = 1). theta_eff is the angle
@@ -304,20 +325,9 @@ static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double
     BPS_CALL(bps_apply_unitary(s, op->k, op->qubits, c->pool + op->mat + (adjoint ? dd : 0)));
     return BPS_OK;
   }
-  case BPS_OP_PROT: {
-    /* rotations act on few qubits: their matrix lives on the stack (a heap allocation per
-     * gate was a fifth of the time of small-state landscape cuts) */
-    int d = 1 << op->k;
-    _Alignas(64) bps_cplx Ub[64];
-    bps_cplx *U = d * d <= 64 ? Ub : bps_alloc((size_t)d * d);
-    BPS_CHECK(U, BPS_ERR_MEM, "out of memory");
-    /* exp(-i scale angle P) = R_P(2 scale angle); the adjoint negates the angle */
-    int rc = bps_gate_pauli_rot(op->pauli, (adjoint ? -2.0 : 2.0) * op->scale * angle, U);
-    if (!rc) rc = bps_apply_unitary(s, op->k, op->qubits, U);
-    if (U != Ub) bps_free(U);
-    BPS_CALL(rc);
+  case BPS_OP_PROT:
+    BPS_CALL(apply_prot(s, op, angle, adjoint));
     return BPS_OK;
-  }
   case BPS_OP_KRAUS: { /* the pool holds K_1..K_m, then K_1^dag..K_m^dag */
     size_t n = (size_t)op->nkraus << (2 * op->k);
     BPS_CALL(bps_apply_kraus(s, op->k, op->qubits, op->nkraus, c->pool + op->mat + (adjoint ? n : 0)));
@@ -334,7 +344,7 @@ static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double
     BPS_CALL(apply_depol(s, op));
     return BPS_OK;
   }
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "unknown operation kind %d", (int)op->kind);
+  BPS_FAIL(BPS_ERR_INTERNAL, "unknown operation kind %d", (int)op->kind);
 }
 
 static double op_angle(const bps_op *op, const double *theta, int shift_op, int i,
@@ -348,7 +358,7 @@ static int run_range(const bps_circuit *c, const double *theta, bps_state *s, in
   for (int i = from; i < to; i++) {
     const bps_op *op = &c->ops[i];
     int rc = apply_op(s, c, op, op_angle(op, theta, shift_op, i, delta), 0);
-    if (rc) return bps_error_push(rc, __FILE__, __LINE__, __func__, "operation %d", i);
+    BPS_CHECK(!rc, rc, "operation %d", i);
   }
   return BPS_OK;
 }
@@ -434,13 +444,14 @@ int bps_cost_eval(const bps_cost *c, const bps_state *rho, double *out) {
  * negative FACTORED part. obs[i] gets sign sgn[i]; returns the number of parts. */
 static int build_observable(const bps_cost *c, bps_repr repr, bps_state *obs[2], double sgn[2],
                             int *nobs) {
+  int rc = BPS_OK;
   *nobs = 0;
   int nparts = repr == BPS_DENSE ? 1 : 2;
   bps_state *part[2] = {NULL, NULL}, *t = NULL;
-  int have[2] = {0, 0}, rc = BPS_OK;
-  for (int i = 0; i < nparts && !rc; i++) rc = bps_state_create(repr, c->q, &part[i]);
-  if (!rc) rc = bps_state_create(repr, 0, &t);
-  for (int ti = 0; ti < c->nterms && !rc; ti++) {
+  int have[2] = {0, 0};
+  for (int i = 0; i < nparts; i++) BPS_CALL_GOTO(bps_state_create(repr, c->q, &part[i]));
+  BPS_CALL_GOTO(bps_state_create(repr, 0, &t));
+  for (int ti = 0; ti < c->nterms; ti++) {
     const bps_cost_term *T = &c->terms[ti];
     if (T->w == 0) continue;
     int others[BPS_MAX_QUBITS], no = 0;
@@ -448,35 +459,29 @@ static int build_observable(const bps_cost *c, bps_repr repr, bps_state *obs[2],
       if (u < T->k && T->qubits[u] == qb) u++;
       else others[no++] = qb;
     }
-    rc = bps_state_set_factor(t, T->k, T->m, T->F);
-    if (!rc) rc = bps_insert_identity(t, no, others);
+    BPS_CALL_GOTO(bps_state_set_factor(t, T->k, T->m, T->F));
+    BPS_CALL_GOTO(bps_insert_identity(t, no, others));
     int which = (repr == BPS_FACTORED && T->w < 0) ? 1 : 0;
     double w = repr == BPS_FACTORED ? fabs(T->w) : T->w;
-    if (!rc) {
-      if (!have[which]) {
-        rc = bps_state_copy(part[which], t);
-        if (!rc) rc = bps_state_axpy(part[which], w, t, 0.0);
-        have[which] = 1;
-      } else {
-        rc = bps_state_axpy(part[which], 1.0, t, w);
-      }
+    if (!have[which]) {
+      BPS_CALL_GOTO(bps_state_copy(part[which], t));
+      BPS_CALL_GOTO(bps_state_axpy(part[which], w, t, 0.0));
+      have[which] = 1;
+    } else {
+      BPS_CALL_GOTO(bps_state_axpy(part[which], 1.0, t, w));
     }
-  }
-  bps_state_destroy(&t);
-  if (rc) {
-    for (int i = 0; i < 2; i++) bps_state_destroy(&part[i]);
-    BPS_CALL(rc);
   }
   for (int i = 0; i < 2; i++) {
-    if (have[i]) {
-      obs[*nobs] = part[i];
-      sgn[*nobs] = i == 0 ? 1.0 : -1.0;
-      (*nobs)++;
-    } else {
-      bps_state_destroy(&part[i]);
-    }
+    if (!have[i]) continue;
+    obs[*nobs] = part[i];
+    sgn[*nobs] = i == 0 ? 1.0 : -1.0;
+    (*nobs)++;
+    part[i] = NULL; /* handed to obs */
   }
-  return BPS_OK;
+cleanup:
+  bps_state_destroy(&t);
+  for (int i = 0; i < 2; i++) bps_state_destroy(&part[i]);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- gradients */
@@ -557,7 +562,7 @@ static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
   default:
     break;
   }
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "operation kind %d is invertible", (int)op->kind);
+  BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d is invertible", (int)op->kind);
 }
 
 /* DENSE: the backward pass evolves the cost observable O (Heisenberg picture). FACTORED:
@@ -570,52 +575,53 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
                         const bps_state *in, double *value, double *grad, segments *sg,
                         bps_state **rho, bps_state **obs, double *sgn, int *nobs,
                         bps_state ***sub, bps_state **lam) {
+  int rc = BPS_OK;
+  int *prot_before = NULL;
   const int lambda = in->repr == BPS_FACTORED;
-  BPS_CALL(segments_make(c, sg));
-  BPS_CALL(bps_state_create(in->repr, 0, rho));
-  BPS_CALL(bps_state_copy(*rho, in));
+  BPS_CALL_GOTO(segments_make(c, sg));
+  BPS_CALL_GOTO(bps_state_create(in->repr, 0, rho));
+  BPS_CALL_GOTO(bps_state_copy(*rho, in));
   /* forward, checkpointing the state before every segment */
   for (int k = 0; k < sg->nseg; k++) {
-    BPS_CALL(bps_state_create(in->repr, 0, &sg->ck[k]));
-    BPS_CALL(bps_state_copy(sg->ck[k], *rho));
-    BPS_CALL(run_range(c, theta, *rho, sg->begin[k], sg->end[k], -1, 0.0));
+    BPS_CALL_GOTO(bps_state_create(in->repr, 0, &sg->ck[k]));
+    BPS_CALL_GOTO(bps_state_copy(sg->ck[k], *rho));
+    BPS_CALL_GOTO(run_range(c, theta, *rho, sg->begin[k], sg->end[k], -1, 0.0));
   }
-  BPS_CALL(bps_cost_eval(cost, *rho, value));
-  BPS_CALL(build_observable(cost, in->repr, obs, sgn, nobs));
+  BPS_CALL_GOTO(bps_cost_eval(cost, *rho, value));
+  BPS_CALL_GOTO(build_observable(cost, in->repr, obs, sgn, nobs));
   if (lambda) { /* Lambda_out = O A_out; O is not needed any more */
-    BPS_CALL(bps_state_create(BPS_FACTORED, 0, lam));
-    BPS_CALL(bps_obs_times_factor(obs, sgn, *nobs, *rho, *lam));
+    BPS_CALL_GOTO(bps_state_create(BPS_FACTORED, 0, lam));
+    BPS_CALL_GOTO(bps_obs_times_factor(obs, sgn, *nobs, *rho, *lam));
     for (int o = 0; o < *nobs; o++) bps_state_destroy(&obs[o]);
     *nobs = 0;
   }
   for (int p = 0; p < c->nparams; p++) grad[p] = 0.0;
   *sub = calloc((size_t)(c->nops ? c->nops : 1), sizeof(bps_state *));
-  BPS_CHECK(*sub, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(*sub, BPS_ERR_MEM, "out of memory");
   /* prot_before[i]: some parameterised operation precedes op i (else the backward pass
    * can stop there) */
-  int *prot_before = calloc((size_t)c->nops + 1, sizeof(int));
-  BPS_CHECK(prot_before, BPS_ERR_MEM, "out of memory");
+  prot_before = calloc((size_t)c->nops + 1, sizeof(int));
+  BPS_CHECK_GOTO(prot_before, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < c->nops; i++)
     prot_before[i + 1] = prot_before[i] || c->ops[i].kind == BPS_OP_PROT;
-  int rc = BPS_OK;
   /* backward */
-  for (int k = sg->nseg - 1; k >= 0 && !rc; k--) {
+  for (int k = sg->nseg - 1; k >= 0; k--) {
     int b = sg->begin[k], e = sg->end[k];
     if (!prot_before[e]) break; /* no parameters in ops [0, e): nothing left to do */
     int noisy = 0;
     for (int i = b; i < e; i++) noisy |= !is_invertible(&c->ops[i]) && (e - b > 1);
     if (noisy) { /* recompute the segment once, keeping the states before its channels */
-      rc = bps_state_copy(*rho, sg->ck[k]);
-      for (int i = b; i < e && !rc; i++) {
+      BPS_CALL_GOTO(bps_state_copy(*rho, sg->ck[k]));
+      for (int i = b; i < e; i++) {
         const bps_op *op = &c->ops[i];
         if (!is_invertible(op)) {
-          rc = bps_state_create(in->repr, 0, &(*sub)[i]);
-          if (!rc) rc = bps_state_copy((*sub)[i], *rho);
+          BPS_CALL_GOTO(bps_state_create(in->repr, 0, &(*sub)[i]));
+          BPS_CALL_GOTO(bps_state_copy((*sub)[i], *rho));
         }
-        if (!rc) rc = apply_op(*rho, c, op, op_angle(op, theta, -1, i, 0), 0);
+        BPS_CALL_GOTO(apply_op(*rho, c, op, op_angle(op, theta, -1, i, 0), 0));
       }
     }
-    for (int i = e - 1; i >= b && !rc; i--) {
+    for (int i = e - 1; i >= b; i--) {
       const bps_op *op = &c->ops[i];
       double ang = op_angle(op, theta, -1, i, 0);
       if (op->kind == BPS_OP_PROT) {
@@ -626,33 +632,32 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
           full[(*rho)->q] = 0;
           for (int t = 0; t < op->k; t++) full[op->qubits[t]] = op->pauli[t];
           bps_cplx z;
-          rc = bps_pauli_inner(*lam, full, *rho, &z);
+          BPS_CALL_GOTO(bps_pauli_inner(*lam, full, *rho, &z));
           g = 2.0 * op->scale * cimag(z);
         } else {
-          rc = prot_gradient(op, obs, sgn, *nobs, *rho, &g);
+          BPS_CALL_GOTO(prot_gradient(op, obs, sgn, *nobs, *rho, &g));
         }
         grad[op->param] += g;
-        if (rc) break;
       }
       if (!prot_before[i]) break; /* nothing parameterised before op i */
       if (is_invertible(op)) {
-        if (lambda) rc = apply_op(*lam, c, op, ang, 1);
-        for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
-        if (!rc) rc = apply_op(*rho, c, op, ang, 1);
+        if (lambda) BPS_CALL_GOTO(apply_op(*lam, c, op, ang, 1));
+        for (int o = 0; o < *nobs; o++) BPS_CALL_GOTO(apply_op(obs[o], c, op, ang, 1));
+        BPS_CALL_GOTO(apply_op(*rho, c, op, ang, 1));
       } else {
         const bps_state *before = e - b == 1 ? sg->ck[k] : (*sub)[i];
-        if (lambda) rc = lambda_back(*lam, c, op, before, *rho);
-        for (int o = 0; o < *nobs && !rc; o++) rc = apply_op(obs[o], c, op, ang, 1);
-        if (!rc) rc = bps_state_copy(*rho, before);
+        if (lambda) BPS_CALL_GOTO(lambda_back(*lam, c, op, before, *rho));
+        for (int o = 0; o < *nobs; o++) BPS_CALL_GOTO(apply_op(obs[o], c, op, ang, 1));
+        BPS_CALL_GOTO(bps_state_copy(*rho, before));
         if (e - b > 1) bps_state_destroy(&(*sub)[i]);
       }
     }
     /* restart the next (earlier) segment from its exact end state */
-    if (!rc && k > 0) rc = bps_state_copy(*rho, sg->ck[k]);
+    if (k > 0) BPS_CALL_GOTO(bps_state_copy(*rho, sg->ck[k]));
   }
+cleanup:
   free(prot_before);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *theta,
@@ -663,11 +668,15 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG,
             "shapes: circuit %d -> %d qubits, input %d, cost %d", c->q_in, c->q_out, in->q,
             cost->q);
+  int rc = BPS_OK;
   segments sg;
   bps_state *rho = NULL, *obs[2] = {NULL, NULL}, **sub = NULL, *lam = NULL;
   double sgn[2];
   int nobs = 0;
-  int rc = adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam);
+  /* adjoint_impl fills the work space; this function owns and releases it */
+  BPS_CALL_GOTO(
+      adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam));
+cleanup:
   bps_state_destroy(&lam);
   if (sub)
     for (int i = 0; i < c->nops; i++) bps_state_destroy(&sub[i]);
@@ -675,8 +684,7 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
   segments_free(&sg);
   bps_state_destroy(&rho);
   for (int o = 0; o < 2; o++) bps_state_destroy(&obs[o]);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 void bps_shift_rule(int R, double omega, double *x, double *c) {
@@ -701,12 +709,14 @@ int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *the
   BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(!c->ensemble, BPS_ERR_ARG, "an ensemble-only circuit cannot run on a state");
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG, "shape mismatch");
+  int rc = BPS_OK;
   int P = c->nparams;
   int *count = calloc((size_t)(P ? P : 1), sizeof(int)), *equal = calloc((size_t)(P ? P : 1), sizeof(int));
   double *scale = calloc((size_t)(P ? P : 1), sizeof(double)), *th = malloc(sizeof(double) * (size_t)(P ? P : 1));
+  double *x = NULL, *cf = NULL; /* the shift rule of one shared parameter */
   bps_state *s = NULL;
-  int rc = (count && equal && scale && th) ? BPS_OK : BPS_ERR_MEM;
-  for (int i = 0; i < c->nops && !rc; i++) {
+  BPS_CHECK_GOTO(count && equal && scale && th, BPS_ERR_MEM, "out of memory (%d parameters)", P);
+  for (int i = 0; i < c->nops; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind != BPS_OP_PROT) continue;
     int p = op->param;
@@ -717,43 +727,47 @@ int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *the
       equal[p] = 0;
     }
   }
-  if (!rc) rc = bps_state_create(in->repr, 0, &s);
-  if (!rc) rc = eval_at(c, cost, theta, in, s, -1, 0.0, value);
+  BPS_CALL_GOTO(bps_state_create(in->repr, 0, &s));
+  BPS_CALL_GOTO(eval_at(c, cost, theta, in, s, -1, 0.0, value));
   for (int p = 0; p < P; p++) grad[p] = 0.0;
-  if (!rc) memcpy(th, theta, sizeof(double) * (size_t)P);
+  memcpy(th, theta, sizeof(double) * (size_t)P);
   /* shared parameters with equidistant frequencies: the general rule on the parameter */
-  for (int p = 0; p < P && !rc; p++) {
+  for (int p = 0; p < P; p++) {
     if (count[p] < 2 || !equal[p]) continue;
     int R = count[p];
-    double *x = malloc(sizeof(double) * (size_t)R), *cf = malloc(sizeof(double) * (size_t)R);
-    if (!x || !cf) rc = BPS_ERR_MEM;
-    if (!rc) bps_shift_rule(R, 2.0 * scale[p], x, cf);
-    for (int mu = 0; mu < R && !rc; mu++) {
+    x = malloc(sizeof(double) * (size_t)R);
+    cf = malloc(sizeof(double) * (size_t)R);
+    BPS_CHECK_GOTO(x && cf, BPS_ERR_MEM, "out of memory (shift rule of %d terms)", R);
+    bps_shift_rule(R, 2.0 * scale[p], x, cf);
+    for (int mu = 0; mu < R; mu++) {
       double cp = 0, cm = 0;
       th[p] = theta[p] + x[mu];
-      rc = eval_at(c, cost, th, in, s, -1, 0.0, &cp);
+      BPS_CALL_GOTO(eval_at(c, cost, th, in, s, -1, 0.0, &cp));
       th[p] = theta[p] - x[mu];
-      if (!rc) rc = eval_at(c, cost, th, in, s, -1, 0.0, &cm);
+      BPS_CALL_GOTO(eval_at(c, cost, th, in, s, -1, 0.0, &cm));
       grad[p] += cf[mu] * (cp - cm);
     }
     th[p] = theta[p];
     free(x);
     free(cf);
+    x = cf = NULL;
   }
   /* everything else: two-term rule per occurrence */
-  for (int i = 0; i < c->nops && !rc; i++) {
+  for (int i = 0; i < c->nops; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind != BPS_OP_PROT || (count[op->param] >= 2 && equal[op->param])) continue;
     double r = fabs(op->scale), shift = M_PI / (4.0 * r), cp = 0, cm = 0;
-    rc = eval_at(c, cost, theta, in, s, i, shift, &cp);
-    if (!rc) rc = eval_at(c, cost, theta, in, s, i, -shift, &cm);
+    BPS_CALL_GOTO(eval_at(c, cost, theta, in, s, i, shift, &cp));
+    BPS_CALL_GOTO(eval_at(c, cost, theta, in, s, i, -shift, &cm));
     grad[op->param] += r * (cp - cm);
   }
+cleanup:
   bps_state_destroy(&s);
   free(count);
   free(equal);
   free(scale);
   free(th);
-  BPS_CALL(rc);
-  return BPS_OK;
+  free(x);
+  free(cf);
+  return rc;
 }

@@ -166,10 +166,11 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
 
 /* The exit code of a command that ended with rc, after printing its traceback: rank 0
  * prints any, the other ranks only failures of their own (a rank that merely learnt of
- * another's failure holds no message). An interruption has said what it did already. */
+ * another's failure holds no message). An interruption, and a usage error without a
+ * message (parse_args), have said what they did already. */
 static int finish(int rc) {
-  if (rc && rc != BPS_ERR_INTERRUPTED && (bps_comm_rank() == 0 || bps_error_message()[0]))
-    bps_error_print(stderr);
+  const int said = rc == BPS_ERR_INTERRUPTED || (rc == BPS_ERR_USAGE && !bps_error_message()[0]);
+  if (rc && !said && (bps_comm_rank() == 0 || bps_error_message()[0])) bps_error_print(stderr);
   return bps_exit_code(rc);
 }
 

@@ -21,6 +21,16 @@
     if (bps_m_ != MPI_SUCCESS) return mpi_failure(bps_m_, #expr, __LINE__, __func__);    \
   } while (0)
 
+/* The same in a function with the cleanup idiom (error.h): record in rc, go to cleanup. */
+#define BPS_CALL_MPI_GOTO(expr)                                                          \
+  do {                                                                                   \
+    int bps_m_ = (expr);                                                                 \
+    if (bps_m_ != MPI_SUCCESS) {                                                         \
+      rc = mpi_failure(bps_m_, #expr, __LINE__, __func__);                               \
+      goto cleanup;                                                                      \
+    }                                                                                    \
+  } while (0)
+
 /* Largest piece sent in one call: counts are int in MPI-3, and 1 GiB keeps well clear. */
 #define BPS_COMM_CHUNK ((size_t)1 << 30)
 
@@ -34,6 +44,8 @@ static struct {
   int *displs;   /* size ints: gatherv displacements on the root */
 } g = {0, 0, 0, 0, 1, 0, NULL, NULL};
 
+/* A direct bps_error_push: the entry names the line and function of the failed call, not
+ * this helper's. */
 static int mpi_failure(int code, const char *expr, int line, const char *func) {
   char msg[MPI_MAX_ERROR_STRING + 1];
   int len = 0;
@@ -65,38 +77,41 @@ static int check_root(int root) {
 int bps_comm_init(int *argc, char ***argv) {
   if (g.active) return BPS_OK;
   BPS_CHECK(!g.finalized, BPS_ERR_MPI, "bps_comm_init after bps_comm_finalize");
+  int rc = BPS_OK, dup = 0;
   int initialized = 0, finalized = 0, provided = MPI_THREAD_SINGLE;
-  BPS_CALL_MPI(MPI_Finalized(&finalized));
-  BPS_CHECK(!finalized, BPS_ERR_MPI, "MPI was already finalised");
-  BPS_CALL_MPI(MPI_Initialized(&initialized));
+  BPS_CALL_MPI_GOTO(MPI_Finalized(&finalized));
+  BPS_CHECK_GOTO(!finalized, BPS_ERR_MPI, "MPI was already finalised");
+  BPS_CALL_MPI_GOTO(MPI_Initialized(&initialized));
   if (!initialized) {
-    BPS_CALL_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    BPS_CALL_MPI_GOTO(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
     g.owner = 1;
   } else {
-    BPS_CALL_MPI(MPI_Query_thread(&provided));
+    BPS_CALL_MPI_GOTO(MPI_Query_thread(&provided));
   }
-  BPS_CHECK(provided >= MPI_THREAD_FUNNELED, BPS_ERR_MPI,
-            "the MPI library provides thread level %d, bpscan needs MPI_THREAD_FUNNELED",
-            provided);
-  BPS_CALL_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &g.comm));
+  BPS_CHECK_GOTO(provided >= MPI_THREAD_FUNNELED, BPS_ERR_MPI,
+                 "the MPI library provides thread level %d, bpscan needs MPI_THREAD_FUNNELED",
+                 provided);
+  BPS_CALL_MPI_GOTO(MPI_Comm_dup(MPI_COMM_WORLD, &g.comm));
+  dup = 1;
   /* From here on failures in our communicator come back as codes (BPS_CALL_MPI) instead
    * of killing the job without a message. */
-  BPS_CALL_MPI(MPI_Comm_set_errhandler(g.comm, MPI_ERRORS_RETURN));
-  BPS_CALL_MPI(MPI_Comm_rank(g.comm, &g.rank));
-  BPS_CALL_MPI(MPI_Comm_size(g.comm, &g.size));
+  BPS_CALL_MPI_GOTO(MPI_Comm_set_errhandler(g.comm, MPI_ERRORS_RETURN));
+  BPS_CALL_MPI_GOTO(MPI_Comm_rank(g.comm, &g.rank));
+  BPS_CALL_MPI_GOTO(MPI_Comm_size(g.comm, &g.size));
   g.pairs = malloc(2 * (size_t)g.size * sizeof(int));
   g.displs = malloc((size_t)g.size * sizeof(int));
-  if (!g.pairs || !g.displs) {
+  BPS_CHECK_GOTO(g.pairs && g.displs, BPS_ERR_MEM, "out of memory for the communicator's scratch");
+  g.active = 1;
+cleanup:
+  if (rc) { /* a failed init holds no communicator and no scratch */
     free(g.pairs);
     free(g.displs);
     g.pairs = g.displs = NULL;
-    MPI_Comm_free(&g.comm);
+    if (dup) MPI_Comm_free(&g.comm);
     g.rank = 0;
     g.size = 1;
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory for the communicator's scratch");
   }
-  g.active = 1;
-  return BPS_OK;
+  return rc;
 }
 
 int bps_comm_finalize(void) {

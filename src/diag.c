@@ -85,15 +85,12 @@ int bps_purity(const bps_state *s, double *out) {
     return BPS_OK;
   }
   /* Tr (A A^dag)^2 = ||A^dag A||_F^2 = ||A A^dag||_F^2: use the smaller Gram matrix */
+  int rc = BPS_OK;
   const bps_idx m = r < d ? r : d;
   bps_cplx *g = bps_alloc((size_t)(m * m));
   bps_cplx *t = r < d ? bps_alloc((size_t)(d * r)) : NULL;
-  if (!g || (r < d && !t)) {
-    bps_free(g);
-    bps_free(t);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (Gram matrix %lld x %lld)", (long long)m,
-              (long long)m);
-  }
+  BPS_CHECK_GOTO(g && (r >= d || t), BPS_ERR_MEM, "out of memory (Gram matrix %lld x %lld)",
+                 (long long)m, (long long)m);
   if (r < d) {
     /* T = A^T (r x d): T T^dag = conj(A^dag A), same Frobenius norm */
     for (bps_idx c = 0; c < r; c++)
@@ -103,62 +100,58 @@ int bps_purity(const bps_state *s, double *out) {
     bps_lin_herk(d, r, s->a, d, g, d);
   }
   *out = sum_abs2(g, m * m);
+cleanup:
   bps_free(g);
   bps_free(t);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_eigenvalues(const bps_state *s, double *w) {
   BPS_CALL(check_state(s));
   BPS_CHECK(w, BPS_ERR_ARG, "NULL output");
   const bps_idx d = s->dim, r = s->rank;
-  BPS_CHECK(d <= 2147483647 && r <= 2147483647, BPS_ERR_ARG, "state too large for LAPACK");
+  BPS_CHECK(d <= 2147483647 && r <= 2147483647, BPS_ERR_TOO_BIG, "state too large for LAPACK");
+  int rc = BPS_OK;
+  bps_cplx *c = NULL;
+  double *sv = NULL;
   if (s->repr == BPS_DENSE) {
-    bps_cplx *c = bps_alloc((size_t)(d * d) + LAPACK_PAD(d));
-    BPS_CHECK(c, BPS_ERR_MEM, "out of memory (copy of a %d-qubit density matrix)", s->q);
+    c = bps_alloc((size_t)(d * d) + LAPACK_PAD(d));
+    BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory (copy of a %d-qubit density matrix)", s->q);
     memcpy(c, s->a, (size_t)(d * d) * sizeof(bps_cplx));
-    int rc = bps_lin_eigh((int)d, c, (int)d, w, 0);
-    bps_free(c);
-    BPS_CALL(rc);
-    return BPS_OK;
-  }
-  const bps_idx kmin = d < r ? d : r;
-  bps_cplx *c = bps_alloc((size_t)(d * r) + LAPACK_PAD(d));
-  double *sv = malloc((size_t)kmin * sizeof(double));
-  if (!c || !sv) {
-    bps_free(c);
-    free(sv);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (SVD of a %d-qubit factor)", s->q);
-  }
-  memcpy(c, s->a, (size_t)(d * r) * sizeof(bps_cplx));
-  int rc = bps_lin_svd((int)d, (int)r, c, (int)d, sv, NULL);
-  if (!rc) {
+    BPS_CALL_GOTO(bps_lin_eigh((int)d, c, (int)d, w, 0));
+  } else {
+    const bps_idx kmin = d < r ? d : r;
+    c = bps_alloc((size_t)(d * r) + LAPACK_PAD(d));
+    sv = malloc((size_t)kmin * sizeof(double));
+    BPS_CHECK_GOTO(c && sv, BPS_ERR_MEM, "out of memory (SVD of a %d-qubit factor)", s->q);
+    memcpy(c, s->a, (size_t)(d * r) * sizeof(bps_cplx));
+    BPS_CALL_GOTO(bps_lin_svd((int)d, (int)r, c, (int)d, sv, NULL));
     for (bps_idx i = 0; i < d - kmin; i++) w[i] = 0.0;
     for (bps_idx j = 0; j < kmin; j++) w[d - kmin + j] = sv[kmin - 1 - j] * sv[kmin - 1 - j];
   }
+cleanup:
   bps_free(c);
   free(sv);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* Eigenvalues into a fresh buffer. */
 static int spectrum(const bps_state *s, double **w) {
-  *w = malloc((size_t)s->dim * sizeof(double));
-  BPS_CHECK(*w, BPS_ERR_MEM, "out of memory");
-  int rc = bps_eigenvalues(s, *w);
-  if (rc) {
-    free(*w);
-    *w = NULL;
-    BPS_CALL(rc);
-  }
-  return BPS_OK;
+  int rc = BPS_OK;
+  double *v = malloc((size_t)s->dim * sizeof(double));
+  BPS_CHECK_GOTO(v, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_eigenvalues(s, v));
+  *w = v;
+  v = NULL;
+cleanup:
+  free(v);
+  return rc;
 }
 
 int bps_entropy_vn(const bps_state *s, double *out) {
   BPS_CALL(check_state(s));
   BPS_CHECK(out, BPS_ERR_ARG, "NULL output");
-  double *w;
+  double *w = NULL;
   BPS_CALL(spectrum(s, &w));
   double e = 0.0;
   for (bps_idx i = 0; i < s->dim; i++)
@@ -180,7 +173,7 @@ int bps_entropy_renyi2(const bps_state *s, double *out) {
 int bps_trace_distance_mixed(const bps_state *s, double *out) {
   BPS_CALL(check_state(s));
   BPS_CHECK(out, BPS_ERR_ARG, "NULL output");
-  double *w;
+  double *w = NULL;
   BPS_CALL(spectrum(s, &w));
   const double u = 1.0 / (double)s->dim;
   double t = 0.0;
@@ -197,30 +190,24 @@ int bps_trace_distance(const bps_state *a, const bps_state *b, double *out) {
   BPS_CHECK(a->q == b->q, BPS_ERR_ARG, "trace distance between %d- and %d-qubit states", a->q,
             b->q);
   const bps_idx d = a->dim;
-  BPS_CHECK(d <= 2147483647, BPS_ERR_ARG, "state too large for LAPACK");
+  BPS_CHECK(d <= 2147483647, BPS_ERR_TOO_BIG, "state too large for LAPACK");
+  int rc = BPS_OK;
   bps_cplx *ra = bps_alloc((size_t)(d * d) + LAPACK_PAD(d)), *rb = bps_alloc((size_t)(d * d));
   double *w = malloc((size_t)d * sizeof(double));
-  int rc = BPS_OK;
-  if (!ra || !rb || !w) {
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
-                        "out of memory (two %d-qubit density matrices)", a->q);
-  }
-  if (!rc) rc = bps_state_to_dense(a, ra);
-  if (!rc) rc = bps_state_to_dense(b, rb);
-  if (!rc) {
-    for (bps_idx i = 0; i < d * d; i++) ra[i] -= rb[i];
-    rc = bps_lin_eigh((int)d, ra, (int)d, w, 0);
-  }
-  if (!rc) {
-    double t = 0.0;
-    for (bps_idx i = 0; i < d; i++) t += fabs(w[i]);
-    *out = 0.5 * t;
-  }
+  BPS_CHECK_GOTO(ra && rb && w, BPS_ERR_MEM, "out of memory (two %d-qubit density matrices)",
+                 a->q);
+  BPS_CALL_GOTO(bps_state_to_dense(a, ra));
+  BPS_CALL_GOTO(bps_state_to_dense(b, rb));
+  for (bps_idx i = 0; i < d * d; i++) ra[i] -= rb[i];
+  BPS_CALL_GOTO(bps_lin_eigh((int)d, ra, (int)d, w, 0));
+  double t = 0.0;
+  for (bps_idx i = 0; i < d; i++) t += fabs(w[i]);
+  *out = 0.5 * t;
+cleanup:
   bps_free(ra);
   bps_free(rb);
   free(w);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_reduced_state(const bps_state *s, int nkeep, const int *keep, bps_state *out) {
@@ -288,7 +275,7 @@ int bps_state_check(const bps_state *s, double tol) {
             "Hermiticity broken: |rho_ij - conj(rho_ji)| = %.3g > tol %.3g at (i,j) = "
             "(%lld,%lld)",
             hmax, tol, (long long)hi, (long long)hj);
-  double *w;
+  double *w = NULL;
   BPS_CALL(spectrum(s, &w));
   double wmin = w[0];
   free(w);

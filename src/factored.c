@@ -57,27 +57,30 @@ static void bitmap_free(bitmap *m) {
   m->lo = m->hi = NULL;
 }
 
+/* On failure m holds nothing. */
 static int bitmap_make(bitmap *m, int n, const int *src) {
+  int rc = BPS_OK;
   m->nlo = (n + 1) / 2;
   size_t nl = (size_t)1 << m->nlo, nh = (size_t)1 << (n - m->nlo);
   m->lomask = (bps_idx)nl - 1;
   m->lo = malloc(nl * sizeof(bps_idx));
   m->hi = malloc(nh * sizeof(bps_idx));
-  if (!m->lo || !m->hi) {
-    bitmap_free(m);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (bit map tables)");
-  }
+  BPS_CHECK_GOTO(m->lo && m->hi, BPS_ERR_MEM, "out of memory (bit map tables)");
   m->lo[0] = m->hi[0] = 0;
   for (size_t x = 1; x < nl; x++)
     m->lo[x] = m->lo[x & (x - 1)] | ((bps_idx)1 << src[__builtin_ctzll(x)]);
   for (size_t x = 1; x < nh; x++)
     m->hi[x] = m->hi[x & (x - 1)] | ((bps_idx)1 << src[m->nlo + __builtin_ctzll(x)]);
-  return BPS_OK;
+cleanup:
+  if (rc) bitmap_free(m);
+  return rc;
 }
 
 /* Row-bit maps of a k-qubit gate on a q-qubit register: gm gathers the gate index (first
- * listed qubit most significant), om the other row bits in order. */
+ * listed qubit most significant), om the other row bits in order. On failure neither
+ * holds anything. */
 static int gate_bitmaps(int q, int k, const int *qubits, bitmap *om, bitmap *gm) {
+  int rc = BPS_OK;
   int gsrc[BPS_MAX_QUBITS], osrc[BPS_MAX_QUBITS], isgate[BPS_MAX_QUBITS] = {0};
   for (int m = 0; m < k; m++) {
     gsrc[k - 1 - m] = q - 1 - qubits[m];
@@ -86,13 +89,11 @@ static int gate_bitmaps(int q, int k, const int *qubits, bitmap *om, bitmap *gm)
   int no = 0;
   for (int bit = 0; bit < q; bit++)
     if (!isgate[bit]) osrc[no++] = bit;
-  BPS_CALL(bitmap_make(om, q - k, osrc));
-  int rc = bitmap_make(gm, k, gsrc);
-  if (rc) {
-    bitmap_free(om);
-    BPS_CALL(rc);
-  }
-  return BPS_OK;
+  BPS_CALL_GOTO(bitmap_make(om, q - k, osrc));
+  BPS_CALL_GOTO(bitmap_make(gm, k, gsrc));
+cleanup:
+  if (rc) bitmap_free(om); /* (a failed bitmap_make holds nothing) */
+  return rc;
 }
 
 static ALWAYS_INLINE bps_idx bitmap_at(const bitmap *m, bps_idx x) {
@@ -516,14 +517,14 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
     return BPS_OK;
   }
   /* General position: outer index o = (column, non-gate row bits in order). */
-  bitmap om, gm;
-  BPS_CALL(gate_bitmaps(q, k, qubits, &om, &gm));
   int rc = BPS_OK;
+  bitmap om = {0}, gm = {0};
+  BPS_CALL_GOTO(gate_bitmaps(q, k, qubits, &om, &gm));
   bps_idx B = (bps_idx)16384 / K;
   if (B < 64) B = 64;
   if ((nout + B - 1) / B >= 4) { /* in-cache panels, in place */
-    rc = apply_panels(a, &om, &gm, q, k, nout, B, U);
     *in_buf = 0;
+    BPS_CALL_GOTO(apply_panels(a, &om, &gm, q, k, nout, B, U));
   } else { /* gather everything into buf, gemm into a, scatter back into buf */
     const bps_idx nj = (nout + GS_BLOCK - 1) / GS_BLOCK;
     BPS_PAR_FOR(bps_par_ok(N), bps_idx, jb, nj, gather_block(buf, a, &om, &gm, q, k, nout, jb));
@@ -533,10 +534,10 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
     BPS_PAR_FOR(bps_par_ok(N), bps_idx, jb, nj, scatter_block(buf, a, &om, &gm, q, k, nout, jb));
     *in_buf = 1;
   }
+cleanup:
   bitmap_free(&om);
   bitmap_free(&gm);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* U on qubits of every q-qubit column of the flat array a (N elements). buf: N elements
@@ -561,26 +562,28 @@ int bps_fact_apply(bps_state *s, int k, const int *qubits, const bps_cplx *U) {
 
 int bps_fact_kraus(bps_state *s, int k, const int *qubits, int nk, const bps_cplx *K) {
   const bps_idx N = s->dim * s->rank, KK = (bps_idx)1 << (2 * k);
-  BPS_CALL(bps_state_reserve_work(s, (size_t)N * (size_t)nk));
+  int rc = BPS_OK;
   bps_cplx *tmp = NULL;
+  BPS_CALL_GOTO(bps_state_reserve_work(s, (size_t)N * (size_t)nk));
   if (k >= 3) {
     tmp = bps_alloc((size_t)N);
-    BPS_CHECK(tmp, BPS_ERR_MEM, "out of memory (Kraus scratch)");
+    BPS_CHECK_GOTO(tmp, BPS_ERR_MEM, "out of memory (Kraus scratch)");
   }
-  int rc = BPS_OK;
-  for (int m = 0; m < nk && !rc; m++) {
+  for (int m = 0; m < nk; m++) {
     bps_cplx *blk = s->work + (size_t)m * (size_t)N;
     memcpy(blk, s->a, (size_t)N * sizeof(bps_cplx));
     int in_buf = 0;
-    rc = apply_any(blk, tmp, s->q, N, k, qubits, K + (size_t)m * (size_t)KK, &in_buf);
-    if (!rc && in_buf) memcpy(blk, tmp, (size_t)N * sizeof(bps_cplx));
+    BPS_CALL_GOTO(apply_any(blk, tmp, s->q, N, k, qubits, K + (size_t)m * (size_t)KK, &in_buf));
+    if (in_buf) memcpy(blk, tmp, (size_t)N * sizeof(bps_cplx));
   }
-  bps_free(tmp);
-  BPS_CALL(rc);
+  bps_free(tmp); /* before the compression allocates its own scratch */
+  tmp = NULL;
   bps_state_swap_work(s);
   s->rank *= nk;
-  if (s->rank > s->dim) BPS_CALL(bps_fact_compress(s));
-  return BPS_OK;
+  if (s->rank > s->dim) BPS_CALL_GOTO(bps_fact_compress(s));
+cleanup:
+  bps_free(tmp);
+  return rc;
 }
 
 int bps_fact_append_zero(bps_state *s, int na) {
@@ -594,6 +597,22 @@ int bps_fact_append_zero(bps_state *s, int na) {
   s->q += na;
   s->dim <<= na;
   return BPS_OK;
+}
+
+/* Row bit j of every column of s becomes row bit src[j] (bit 0 least significant). */
+static int permute_rows(bps_state *s, const int *src) {
+  int rc = BPS_OK;
+  bitmap m = {0};
+  BPS_CALL_GOTO(bitmap_make(&m, s->q, src));
+  const bps_idx N = s->dim * s->rank, rowmask = s->dim - 1;
+  BPS_CALL_GOTO(bps_state_reserve_work(s, (size_t)N));
+  bps_cplx *restrict w = s->work;
+  const bps_cplx *restrict a = s->a;
+  BPS_PAR_FOR(bps_par_ok(N), bps_idx, f, N, w[f] = a[(f & ~rowmask) | bitmap_at(&m, f & rowmask)]);
+  bps_state_swap_work(s);
+cleanup:
+  bitmap_free(&m);
+  return rc;
 }
 
 int bps_fact_partial_trace(bps_state *s, int ntr, const int *traced) {
@@ -612,19 +631,7 @@ int bps_fact_partial_trace(bps_state *s, int ntr, const int *traced) {
     }
     for (int j = 0; j < kept; j++) src[j] = q - 1 - kq[kept - 1 - j];
     for (int j = 0; j < ntr; j++) src[kept + j] = q - 1 - tq[ntr - 1 - j];
-    bitmap m;
-    BPS_CALL(bitmap_make(&m, q, src));
-    const bps_idx N = s->dim * s->rank, rowmask = s->dim - 1;
-    int rc = bps_state_reserve_work(s, (size_t)N);
-    if (rc) {
-      bitmap_free(&m);
-      BPS_CALL(rc);
-    }
-    bps_cplx *restrict w = s->work;
-    const bps_cplx *restrict a = s->a;
-    BPS_PAR_FOR(bps_par_ok(N), bps_idx, f, N, w[f] = a[(f & ~rowmask) | bitmap_at(&m, f & rowmask)]);
-    bitmap_free(&m);
-    bps_state_swap_work(s);
+    BPS_CALL(permute_rows(s, src));
   }
   s->rank <<= ntr;
   s->q = kept;
@@ -636,24 +643,18 @@ int bps_fact_partial_trace(bps_state *s, int ntr, const int *traced) {
 int bps_fact_compress(bps_state *s) {
   if (s->rank <= 1) return BPS_OK;
   const bps_idx d = s->dim, r = s->rank, N = d * r, kmin = d < r ? d : r;
-  BPS_CHECK(d <= 2147483647 && r <= 2147483647, BPS_ERR_ARG, "matrix too large for an SVD");
-  BPS_CALL(bps_state_reserve_work(s, (size_t)N + LAPACK_PAD(d)));
-  double *sv = malloc((size_t)kmin * sizeof(double));
-  bps_cplx *u = bps_alloc((size_t)(d * kmin) + LAPACK_PAD(d));
-  if (!sv || !u) {
-    free(sv);
-    bps_free(u);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (SVD of a %lld x %lld factor)", (long long)d,
-              (long long)r);
-  }
+  BPS_CHECK(d <= 2147483647 && r <= 2147483647, BPS_ERR_TOO_BIG, "matrix too large for an SVD");
+  int rc = BPS_OK;
+  double *sv = NULL;
+  bps_cplx *u = NULL;
+  BPS_CALL_GOTO(bps_state_reserve_work(s, (size_t)N + LAPACK_PAD(d)));
+  sv = malloc((size_t)kmin * sizeof(double));
+  u = bps_alloc((size_t)(d * kmin) + LAPACK_PAD(d));
+  BPS_CHECK_GOTO(sv && u, BPS_ERR_MEM, "out of memory (SVD of a %lld x %lld factor)",
+                 (long long)d, (long long)r);
   /* the SVD destroys its input: work on a copy so that A survives a failure */
   memcpy(s->work, s->a, (size_t)N * sizeof(bps_cplx));
-  int rc = bps_lin_svd((int)d, (int)r, s->work, (int)d, sv, u);
-  if (rc) {
-    free(sv);
-    bps_free(u);
-    BPS_CALL(rc);
-  }
+  BPS_CALL_GOTO(bps_lin_svd((int)d, (int)r, s->work, (int)d, sv, u));
   const double tol = COMPRESS_RTOL * sv[0];
   bps_idx keep = 0;
   while (keep < kmin && sv[keep] > tol) keep++;
@@ -661,10 +662,11 @@ int bps_fact_compress(bps_state *s) {
   bps_cplx *restrict a = s->a;
   BPS_PAR_FOR(bps_par_ok(d * keep), bps_idx, c, keep,
               for (bps_idx i = 0; i < d; i++) a[i + d * c] = u[i + d * c] * sv[c]);
+  s->rank = keep;
+cleanup:
   free(sv);
   bps_free(u);
-  s->rank = keep;
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------------------------- */

@@ -143,14 +143,11 @@ int bps_haar_unitary(bps_rng *r, int dim, bps_cplx *U) {
     double g1 = bps_rng_normal(r), g2 = bps_rng_normal(r);
     U[n] = s * (g1 + I * g2);
   }
+  int rc = BPS_OK;
   bps_cplx *diag = bps_alloc(d);
-  BPS_CHECK(diag, BPS_ERR_MEM, "out of memory (Haar %d)", dim);
-  int rc = bps_lin_qr(dim, dim, U, dim, diag);
-  if (rc) {
-    bps_free(diag);
-    return bps_error_push(rc, __FILE__, __LINE__, __func__, "QR of a %dx%d Ginibre matrix",
-                          dim, dim);
-  }
+  BPS_CHECK_GOTO(diag, BPS_ERR_MEM, "out of memory (Haar %d)", dim);
+  rc = bps_lin_qr(dim, dim, U, dim, diag);
+  BPS_CHECK_GOTO(!rc, rc, "QR of a %dx%d Ginibre matrix", dim, dim);
   /* Phase fix Lambda_jj = R_jj/|R_jj| (1 if R_jj == 0, a probability-zero event). */
   for (size_t j = 0; j < d; j++) {
     double a = cabs(diag[j]);
@@ -165,8 +162,9 @@ int bps_haar_unitary(bps_rng *r, int dim, bps_cplx *U) {
       U[j * d + i] = qji * diag[i];
     }
   }
+cleanup:
   bps_free(diag);
-  return BPS_OK;
+  return rc;
 }
 
 void bps_haar_state(bps_rng *r, bps_idx dim, bps_cplx *psi) {

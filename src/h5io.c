@@ -62,7 +62,8 @@ static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data) {
 }
 
 /* Push BPS_ERR_IO with "<message>" and, when HDF5 recorded one, "(HDF5: <innermost>)",
- * then clear HDF5's error stack. */
+ * then clear HDF5's error stack. A direct bps_error_push: the entry names the caller's
+ * line and function (H5_TRY below), not this helper's. */
 static int h5_fail(int line, const char *func, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -81,26 +82,14 @@ static int h5_fail(int line, const char *func, const char *fmt, ...) {
   return bps_error_push(BPS_ERR_IO, __FILE__, line, func, "%s", msg);
 }
 
-/* In a function with `int rc` and a `done:` label that releases its handles. */
+/* The HDF5 form of BPS_CHECK_GOTO (error.h cleanup idiom): an HDF5 call that returns < 0
+ * fails with BPS_ERR_IO, the message and HDF5's innermost one. */
 #define H5_TRY(expr, ...)                                                                 \
   do {                                                                                    \
     if ((expr) < 0) {                                                                     \
       rc = h5_fail(__LINE__, __func__, __VA_ARGS__);                                      \
-      goto done;                                                                          \
+      goto cleanup;                                                                       \
     }                                                                                     \
-  } while (0)
-#define TRY(expr)                                                                         \
-  do {                                                                                    \
-    int t_rc_ = (expr);                                                                   \
-    if (t_rc_) {                                                                          \
-      rc = bps_error_push(t_rc_, __FILE__, __LINE__, __func__, "%s", "");                 \
-      goto done;                                                                          \
-    }                                                                                     \
-  } while (0)
-#define FAIL(code, ...)                                                                   \
-  do {                                                                                    \
-    rc = bps_error_push((code), __FILE__, __LINE__, __func__, __VA_ARGS__);               \
-    goto done;                                                                            \
   } while (0)
 
 /* Close any HDF5 identifier (NULL-safe, idempotent); returns the close status. */
@@ -196,56 +185,54 @@ static char *tmp_name(const char *path) {
   return t;
 }
 
-/* path must not be a directory, nor exist unless force; its directory must exist and be
- * a writable directory. probe: also create and remove the temporary file. */
+/* path must not be a directory, nor exist unless force (BPS_ERR_EXISTS); its directory
+ * must exist and be a writable directory (else BPS_ERR_OUTPUT). probe: also create and
+ * remove the temporary file. */
 static int check_target(const char *path, int force, int probe) {
   int rc = BPS_OK;
   char *dir = NULL, *tmp = NULL;
-  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no output file name given");
+  if (!path || !path[0]) BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "no output file name given");
   struct stat st;
   if (stat(path, &st) == 0) {
-    if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not an output file", path);
-    if (!force) FAIL(BPS_ERR_IO, "'%s' exists; use --force to overwrite", path);
+    if (S_ISDIR(st.st_mode))
+      BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "'%s' is a directory, not an output file", path);
+    if (!force) BPS_FAIL_GOTO(BPS_ERR_EXISTS, "'%s' exists; use --force to overwrite", path);
   } else if (errno != ENOENT) {
-    FAIL(BPS_ERR_IO, "cannot check '%s': %s", path, strerror(errno));
+    BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot check '%s': %s", path, strerror(errno));
   }
   dir = dir_of(path);
-  if (!dir) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!dir) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   if (stat(dir, &st) != 0)
-    FAIL(BPS_ERR_IO, "cannot write '%s': directory '%s' %s", path, dir,
-         errno == ENOENT ? "does not exist" : strerror(errno));
+    BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot write '%s': directory '%s' %s", path, dir,
+                  errno == ENOENT ? "does not exist" : strerror(errno));
   if (!S_ISDIR(st.st_mode))
-    FAIL(BPS_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
+    BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot write '%s': '%s' is not a directory", path, dir);
   if (access(dir, W_OK | X_OK) != 0)
-    FAIL(BPS_ERR_IO, "cannot write '%s': directory '%s' is not writable (%s)", path, dir,
-         strerror(errno));
+    BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot write '%s': directory '%s' is not writable (%s)", path,
+                  dir, strerror(errno));
   if (probe) {
     tmp = tmp_name(path);
-    if (!tmp) FAIL(BPS_ERR_MEM, "out of memory");
+    if (!tmp) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0) {
       if (errno == EEXIST)
-        FAIL(BPS_ERR_IO, "temporary file '%s' exists (another bpscan writing '%s'?); remove it",
-             tmp, path);
-      FAIL(BPS_ERR_IO, "cannot create a file in directory '%s': %s", dir, strerror(errno));
+        BPS_FAIL_GOTO(BPS_ERR_OUTPUT,
+                      "temporary file '%s' exists (another bpscan writing '%s'?); remove it",
+                      tmp, path);
+      BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot create a file in directory '%s': %s", dir,
+                    strerror(errno));
     }
     close(fd);
     unlink(tmp);
   }
-done:
+cleanup:
   free(dir);
   free(tmp);
   return rc;
 }
 
 int bps_h5_check_writable(const char *path, int force) {
-  int rc = check_target(path, force, 1);
-  if (rc == BPS_ERR_IO) { /* which: an existing file (without force), or an unusable path */
-    struct stat st;
-    int exists = path && path[0] && stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-    rc = exists && !force ? BPS_ERR_EXISTS : BPS_ERR_OUTPUT;
-  }
-  BPS_CALL(rc);
+  BPS_CALL(check_target(path, force, 1));
   return BPS_OK;
 }
 
@@ -270,7 +257,7 @@ static int attr_write(const writer *w, hid_t loc, const char *where, const char 
          "%s: cannot create attribute %s%s", w->path, where, name);
   H5_TRY(H5Awrite(a, mtype, buf), "%s: cannot write attribute %s%s", w->path, where, name);
   H5_TRY(h5_close(&a), "%s: cannot close attribute %s%s", w->path, where, name);
-done:
+cleanup:
   h5_close(&a);
   h5_close(&sp);
   return rc;
@@ -291,13 +278,14 @@ static int attr_f64(const writer *w, hid_t loc, const char *where, const char *n
 }
 static int attr_str(const writer *w, hid_t loc, const char *where, const char *name,
                     const char *s) {
+  int rc = BPS_OK;
   char *c = utf8_copy(s);
-  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory");
   const char *p = c;
-  int rc = attr_write(w, loc, where, name, w->str_type, w->str_type, &p);
+  BPS_CALL_GOTO(attr_write(w, loc, where, name, w->str_type, w->str_type, &p));
+cleanup:
   free(c);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* A dataset of rank 0 (scalar) to 3 written whole from buf (row-major). chunked: rows
@@ -309,7 +297,8 @@ static int dset_write(const writer *w, hid_t loc, const char *where, const char 
   int rc = BPS_OK;
   hid_t sp = H5I_INVALID_HID, d = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
   hsize_t nelem = 1;
-  if (rank < 0 || rank > 3) FAIL(BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
+  if (rank < 0 || rank > 3)
+    BPS_FAIL_GOTO(BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
   for (int k = 0; k < rank; k++) nelem *= dims[k];
   if (rank == 0)
     H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: dataset %s%s: dataspace", w->path, where, name);
@@ -345,7 +334,7 @@ static int dset_write(const writer *w, hid_t loc, const char *where, const char 
            "%s: cannot write dataset %s%s", w->path, where, name);
   /* Closing flushes the chunk cache (compression happens there): check it. */
   H5_TRY(h5_close(&d), "%s: cannot write dataset %s%s (close)", w->path, where, name);
-done:
+cleanup:
   h5_close(&d);
   h5_close(&dcpl);
   h5_close(&sp);
@@ -362,14 +351,14 @@ static int dset_strings(const writer *w, hid_t loc, const char *where, const cha
                         int count, const char *const *s, const int *index) {
   int rc = BPS_OK;
   char **c = calloc(count > 0 ? (size_t)count : 1, sizeof *c);
-  if (!c) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!c) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < count; i++) {
     c[i] = utf8_copy(s[index ? index[i] : i]);
-    if (!c[i]) FAIL(BPS_ERR_MEM, "out of memory");
+    if (!c[i]) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   }
   hsize_t dims[1] = {(hsize_t)count};
-  TRY(dset_write(w, loc, where, name, 1, dims, w->str_type, w->str_type, c, 0));
-done:
+  BPS_CALL_GOTO(dset_write(w, loc, where, name, 1, dims, w->str_type, w->str_type, c, 0));
+cleanup:
   if (c)
     for (int i = 0; i < count; i++) free(c[i]);
   free(c);
@@ -492,29 +481,30 @@ static int write_land(const writer *w, hid_t ng, const char *gname, const bps_re
   H5_TRY(g = H5Gcreate2(ng, "landscape", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
          "%s: cannot create group /%s/landscape", w->path, gname);
   hsize_t d1[1] = {(hsize_t)l->ndeg};
-  TRY(dset_write(w, g, where, "degree", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->degree, 0));
-  TRY(dset_write(w, g, where, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 0));
+  BPS_CALL_GOTO(
+      dset_write(w, g, where, "degree", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->degree, 0));
+  BPS_CALL_GOTO(dset_write(w, g, where, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 0));
   for (int i = 0; i < l->nfield; i++) {
     const bps_land_field *f = &l->field[i];
     hsize_t dims[3] = {(hsize_t)r->samples, 0, 0};
     for (int d = 0; d < f->ndim; d++) dims[d + 1] = (hsize_t)f->dims[d];
-    TRY(dset_write(w, g, where, f->name, f->ndim + 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                   f->data, 1));
+    BPS_CALL_GOTO(dset_write(w, g, where, f->name, f->ndim + 1, dims, H5T_IEEE_F64LE,
+                             H5T_NATIVE_DOUBLE, f->data, 1));
     const double *st[4] = {f->mean, f->mean_se, f->var, f->var_se};
     for (int k = 0; f->stats && k < 4; k++) {
       snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
-      TRY(dset_write(w, g, where, nm, f->ndim, dims + 1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                     st[k], 0));
+      BPS_CALL_GOTO(dset_write(w, g, where, nm, f->ndim, dims + 1, H5T_IEEE_F64LE,
+                               H5T_NATIVE_DOUBLE, st[k], 0));
     }
     if (i) strcat(list, ",");
     strcat(list, f->name);
   }
-  TRY(attr_str(w, g, where, "directions", l->directions));
-  TRY(attr_int(w, g, where, "pad", l->pad));
-  TRY(attr_int(w, g, where, "num_cuts", l->ncut));
-  TRY(attr_str(w, g, where, "fields", list));
+  BPS_CALL_GOTO(attr_str(w, g, where, "directions", l->directions));
+  BPS_CALL_GOTO(attr_int(w, g, where, "pad", l->pad));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_cuts", l->ncut));
+  BPS_CALL_GOTO(attr_str(w, g, where, "fields", list));
   H5_TRY(h5_close(&g), "%s: cannot close group /%s/landscape", w->path, gname);
-done:
+cleanup:
   h5_close(&g);
   return rc;
 }
@@ -532,11 +522,14 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
 
   /* per-sample data */
   hsize_t d1[1] = {S}, d2[2];
-  TRY(dset_write(w, g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->cost, 1));
+  BPS_CALL_GOTO(
+      dset_write(w, g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->cost, 1));
   d2[0] = S, d2[1] = P;
-  TRY(dset_write(w, g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->grad, 1));
+  BPS_CALL_GOTO(
+      dset_write(w, g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->grad, 1));
   d2[1] = BPS_NDIAG;
-  TRY(dset_write(w, g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->diag, 1));
+  BPS_CALL_GOTO(
+      dset_write(w, g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->diag, 1));
   buf[0] = '\0';
   for (int k = 0; k < BPS_NDIAG; k++) {
     if (k) strcat(buf, ",");
@@ -544,61 +537,63 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
   }
   H5_TRY(d = H5Dopen2(g, "diag", H5P_DEFAULT), "%s: cannot open dataset %sdiag", w->path, where);
   snprintf(where2, sizeof where2, "/%s/diag:", gname);
-  TRY(attr_str(w, d, where2, "columns", buf));
+  BPS_CALL_GOTO(attr_str(w, d, where2, "columns", buf));
   H5_TRY(h5_close(&d), "%s: cannot close dataset %sdiag", w->path, where);
   if (r->params) {
     d2[1] = PA;
-    TRY(dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->params, 1));
+    BPS_CALL_GOTO(dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                             r->params, 1));
   }
   if (piece) /* which samples of the scan the rows are (array-job pieces only) */
-    TRY(dset_write(w, g, where, "sample_index", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
-                   r->sample_index, 1));
+    BPS_CALL_GOTO(dset_write(w, g, where, "sample_index", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
+                             r->sample_index, 1));
 
   /* per-parameter statistics and names */
   tmp = malloc((P > 0 ? P : 1) * sizeof *tmp);
-  if (!tmp) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!tmp) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].mean;
-  TRY(dset_f64(w, g, where, "grad_mean", P, tmp));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_mean", P, tmp));
   for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].var;
-  TRY(dset_f64(w, g, where, "grad_var", P, tmp));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var", P, tmp));
   for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].var_se;
-  TRY(dset_f64(w, g, where, "grad_var_se", P, tmp));
-  TRY(dset_strings(w, g, where, "param_names", r->ntracked, (const char *const *)r->param_names,
-                   r->tracked));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_se", P, tmp));
+  BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
+                             (const char *const *)r->param_names, r->tracked));
   d1[0] = P;
-  TRY(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, r->tracked, 0));
-  TRY(dset_strings(w, g, where, "param_names_all", r->nparams,
-                   (const char *const *)r->param_names, NULL));
+  BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
+                           r->tracked, 0));
+  BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
+                             (const char *const *)r->param_names, NULL));
 
   /* attributes */
-  TRY(attr_int(w, g, where, "n", r->n));
-  TRY(attr_i64(w, g, where, "num_samples", r->samples));
-  TRY(attr_int(w, g, where, "num_params", r->nparams));
-  TRY(attr_int(w, g, where, "num_tracked", r->ntracked));
-  TRY(attr_int(w, g, where, "q_in", r->q_in));
-  TRY(attr_int(w, g, where, "q_out", r->q_out));
-  TRY(attr_int(w, g, where, "diag_qubits", r->diag_qubits));
-  TRY(attr_str(w, g, where, "representation", r->representation));
-  TRY(attr_f64(w, g, where, "cost_mean", r->cost_stats.mean));
-  TRY(attr_f64(w, g, where, "cost_mean_se", r->cost_stats.mean_se));
-  TRY(attr_f64(w, g, where, "cost_var", r->cost_stats.var));
-  TRY(attr_f64(w, g, where, "cost_var_se", r->cost_stats.var_se));
-  TRY(attr_f64(w, g, where, "grad_var_mean", r->grad_var_mean));
-  TRY(attr_f64(w, g, where, "grad_var_mean_se", r->grad_var_mean_se));
+  BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
+  BPS_CALL_GOTO(attr_i64(w, g, where, "num_samples", r->samples));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_params", r->nparams));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_tracked", r->ntracked));
+  BPS_CALL_GOTO(attr_int(w, g, where, "q_in", r->q_in));
+  BPS_CALL_GOTO(attr_int(w, g, where, "q_out", r->q_out));
+  BPS_CALL_GOTO(attr_int(w, g, where, "diag_qubits", r->diag_qubits));
+  BPS_CALL_GOTO(attr_str(w, g, where, "representation", r->representation));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_mean", r->cost_stats.mean));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_mean_se", r->cost_stats.mean_se));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var", r->cost_stats.var));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_se", r->cost_stats.var_se));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean", r->grad_var_mean));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_se", r->grad_var_mean_se));
   for (int k = 0; k < BPS_NDIAG; k++) {
     snprintf(buf, sizeof buf, "%s_mean", bps_diag_names[k]);
-    TRY(attr_f64(w, g, where, buf, r->diag_stats[k].mean));
+    BPS_CALL_GOTO(attr_f64(w, g, where, buf, r->diag_stats[k].mean));
     snprintf(buf, sizeof buf, "%s_mean_se", bps_diag_names[k]);
-    TRY(attr_f64(w, g, where, buf, r->diag_stats[k].mean_se));
+    BPS_CALL_GOTO(attr_f64(w, g, where, buf, r->diag_stats[k].mean_se));
     snprintf(buf, sizeof buf, "%s_var", bps_diag_names[k]);
-    TRY(attr_f64(w, g, where, buf, r->diag_stats[k].var));
+    BPS_CALL_GOTO(attr_f64(w, g, where, buf, r->diag_stats[k].var));
   }
-  TRY(attr_f64(w, g, where, "page_entropy", r->page_entropy));
-  TRY(attr_f64(w, g, where, "page_purity", r->page_purity));
-  if (piece) TRY(attr_i64(w, g, where, "samples_total", r->samples_total));
-  if (r->land) TRY(write_land(w, g, gname, r));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "page_entropy", r->page_entropy));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "page_purity", r->page_purity));
+  if (piece) BPS_CALL_GOTO(attr_i64(w, g, where, "samples_total", r->samples_total));
+  if (r->land) BPS_CALL_GOTO(write_land(w, g, gname, r));
   H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
-done:
+cleanup:
   free(tmp);
   h5_close(&d);
   h5_close(&g);
@@ -648,22 +643,22 @@ static int write_summary(const writer *w, hid_t file, const bps_result *res) {
   double *x = malloc(m * sizeof *x);
   int *nv = malloc(m * sizeof *nv);
   long *sv = malloc(m * sizeof *sv);
-  if (!x || !nv || !sv) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!x || !nv || !sv) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   H5_TRY(g = H5Gcreate2(file, "summary", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
          "%s: cannot create group /summary", w->path);
   for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n, sv[i] = res->per_n[i].samples;
   hsize_t dims[1] = {(hsize_t)K};
-  TRY(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
-  TRY(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE, H5T_NATIVE_LONG, sv,
-                 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
+                           H5T_NATIVE_LONG, sv, 0));
   for (int f = 0; f < SUM_COUNT; f++) {
     char name[64];
     summary_name(f, name, sizeof name);
     for (int i = 0; i < K; i++) x[i] = summary_value(&res->per_n[i], f);
-    TRY(dset_f64(w, g, "/summary/", name, (hsize_t)K, x));
+    BPS_CALL_GOTO(dset_f64(w, g, "/summary/", name, (hsize_t)K, x));
   }
   H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
-done:
+cleanup:
   free(x);
   free(nv);
   free(sv);
@@ -676,41 +671,41 @@ static int write_contents(const writer *w, hid_t file, const bps_result *res, do
   char t[64];
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
-  TRY(attr_int(w, file, "/", "schema_version", BPS_H5_SCHEMA_VERSION));
-  TRY(attr_str(w, file, "/", "bpscan_version", BPS_VERSION_STRING));
-  TRY(attr_str(w, file, "/", "git_commit", BPS_GIT_COMMIT));
+  BPS_CALL_GOTO(attr_int(w, file, "/", "schema_version", BPS_H5_SCHEMA_VERSION));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "bpscan_version", BPS_VERSION_STRING));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "git_commit", BPS_GIT_COMMIT));
   snprintf(t, sizeof t, "%u.%u.%u", maj, min, rel);
-  TRY(attr_str(w, file, "/", "hdf5_version", t));
-  TRY(attr_str(w, file, "/", "job", res->job_text));
-  TRY(attr_u64(w, file, "/", "job_hash", res->job_hash));
-  TRY(attr_str(w, file, "/", "job_json", w->job_json));
-  TRY(attr_u64(w, file, "/", "seed", res->seed));
-  TRY(attr_str(w, file, "/", "model", res->model));
-  TRY(attr_str(w, file, "/", "grad_method", res->grad_method));
-  TRY(attr_int(w, file, "/", "mpi_ranks", res->mpi_ranks));
-  TRY(attr_int(w, file, "/", "omp_threads", res->omp_threads));
-  TRY(attr_str(w, file, "/", "host", res->host));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "hdf5_version", t));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "job", res->job_text));
+  BPS_CALL_GOTO(attr_u64(w, file, "/", "job_hash", res->job_hash));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "job_json", w->job_json));
+  BPS_CALL_GOTO(attr_u64(w, file, "/", "seed", res->seed));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "model", res->model));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "grad_method", res->grad_method));
+  BPS_CALL_GOTO(attr_int(w, file, "/", "mpi_ranks", res->mpi_ranks));
+  BPS_CALL_GOTO(attr_int(w, file, "/", "omp_threads", res->omp_threads));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "host", res->host));
   iso8601_utc(res->start_time, t, sizeof t);
-  TRY(attr_str(w, file, "/", "start_time", t));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "start_time", t));
   iso8601_utc(res->end_time, t, sizeof t);
-  TRY(attr_str(w, file, "/", "end_time", t));
-  TRY(attr_f64(w, file, "/", "start_unix", res->start_time));
-  TRY(attr_f64(w, file, "/", "end_unix", res->end_time));
-  TRY(attr_f64(w, file, "/", "wall_plan", res->wall_plan));
-  TRY(attr_f64(w, file, "/", "wall_compute", res->wall_compute));
-  TRY(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "end_time", t));
+  BPS_CALL_GOTO(attr_f64(w, file, "/", "start_unix", res->start_time));
+  BPS_CALL_GOTO(attr_f64(w, file, "/", "end_unix", res->end_time));
+  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_plan", res->wall_plan));
+  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_compute", res->wall_compute));
+  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
   int piece = res->slice_count > 1;
-  TRY(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
-  TRY(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
+  BPS_CALL_GOTO(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
+  BPS_CALL_GOTO(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
   int land = 0;
   for (int i = 0; i < res->nn; i++) land |= res->per_n[i].land != NULL;
-  TRY(attr_str(w, file, "/", "mode", land ? "landscape" : "gradient"));
-  for (int i = 0; i < res->nn; i++) TRY(write_n(w, file, &res->per_n[i], piece));
-  TRY(write_summary(w, file, res));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "mode", land ? "landscape" : "gradient"));
+  for (int i = 0; i < res->nn; i++) BPS_CALL_GOTO(write_n(w, file, &res->per_n[i], piece));
+  BPS_CALL_GOTO(write_summary(w, file, res));
   double ww = res->wall_write;
   if (!(ww >= 0)) ww = now_monotonic() - t0;
-  TRY(attr_f64(w, file, "/", "wall_write", ww));
-done:
+  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_write", ww));
+cleanup:
   return rc;
 }
 
@@ -722,9 +717,11 @@ static int write_image(const char *path, const char *tmp, const unsigned char *b
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
   if (fd < 0) {
     if (errno == EEXIST)
-      FAIL(BPS_ERR_IO, "cannot write '%s': temporary file '%s' exists (another bpscan writing "
-                       "it?); remove it", path, tmp);
-    FAIL(BPS_ERR_IO, "cannot create temporary file '%s': %s", tmp, strerror(errno));
+      BPS_FAIL_GOTO(BPS_ERR_IO,
+                    "cannot write '%s': temporary file '%s' exists (another bpscan writing "
+                    "it?); remove it",
+                    path, tmp);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot create temporary file '%s': %s", tmp, strerror(errno));
   }
   *created = 1;
   size_t off = 0;
@@ -734,18 +731,18 @@ static int write_image(const char *path, const char *tmp, const unsigned char *b
     if (w <= 0) {
       int e = w < 0 ? errno : EIO;
       close(fd);
-      FAIL(BPS_ERR_IO, "cannot write '%s' (temporary '%s'): %s", path, tmp, strerror(e));
+      BPS_FAIL_GOTO(BPS_ERR_IO, "cannot write '%s' (temporary '%s'): %s", path, tmp, strerror(e));
     }
     off += (size_t)w;
   }
   if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP) {
     int e = errno;
     close(fd);
-    FAIL(BPS_ERR_IO, "cannot write '%s' (sync of '%s'): %s", path, tmp, strerror(e));
+    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot write '%s' (sync of '%s'): %s", path, tmp, strerror(e));
   }
   if (close(fd) != 0)
-    FAIL(BPS_ERR_IO, "cannot write '%s' (close of '%s'): %s", path, tmp, strerror(errno));
-done:
+    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot write '%s' (close of '%s'): %s", path, tmp, strerror(errno));
+cleanup:
   return rc;
 }
 
@@ -755,22 +752,24 @@ static int move_into_place(const char *tmp, const char *path, int force) {
   int rc = BPS_OK;
   if (force) {
     if (rename(tmp, path) != 0)
-      FAIL(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+      BPS_FAIL_GOTO(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
   } else if (link(tmp, path) == 0) {
     unlink(tmp);
   } else if (errno == EEXIST) {
-    FAIL(BPS_ERR_IO, "'%s' exists; use --force to overwrite (it appeared while writing)", path);
+    BPS_FAIL_GOTO(BPS_ERR_EXISTS,
+                  "'%s' exists; use --force to overwrite (it appeared while writing)", path);
   } else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS ||
              errno == EMLINK) {
     struct stat st;
     if (stat(path, &st) == 0)
-      FAIL(BPS_ERR_IO, "'%s' exists; use --force to overwrite (it appeared while writing)", path);
+      BPS_FAIL_GOTO(BPS_ERR_EXISTS,
+                    "'%s' exists; use --force to overwrite (it appeared while writing)", path);
     if (rename(tmp, path) != 0)
-      FAIL(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+      BPS_FAIL_GOTO(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
   } else {
-    FAIL(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
   }
-done:
+cleanup:
   return rc;
 }
 
@@ -782,15 +781,16 @@ done:
 /* The root attribute job_json: job.c's JSON of the result's job text, which must be a job
  * this bpscan reads (the driver's and merge's always are). */
 static int result_job_json(const char *path, const bps_result *res, char **json) {
-  bps_job job;
   BPS_CHECK(res->job_text, BPS_ERR_ARG, "%s: the result has no job text", path);
-  int rc = bps_job_parse(res->job_text, "the result's job text", NULL, 0, &job);
-  if (!rc) rc = bps_job_json(&job, json);
+  int rc = BPS_OK;
+  bps_job job;
+  memset(&job, 0, sizeof job);
+  BPS_CHECK_GOTO(!bps_job_parse(res->job_text, "the result's job text", NULL, 0, &job),
+                 BPS_ERR_ARG, "%s: the result's job text is not a valid job", path);
+  BPS_CALL_GOTO(bps_job_json(&job, json));
+cleanup:
   bps_job_free(&job);
-  if (rc)
-    return bps_error_push(BPS_ERR_ARG, __FILE__, __LINE__, __func__,
-                          "%s: the result's job text is not a valid job", path);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_h5_write(const char *path, const bps_result *res, int force) {
@@ -802,16 +802,18 @@ int bps_h5_write(const char *path, const bps_result *res, int force) {
   hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
   writer w = {path, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0, NULL};
   h5_silence();
-  TRY(check_result(res));
-  TRY(result_job_json(path, res, &json));
+  BPS_CALL_GOTO(check_result(res));
+  BPS_CALL_GOTO(result_job_json(path, res, &json));
   w.job_json = json;
-  TRY(check_target(path, force, 0));
+  BPS_CALL_GOTO(check_target(path, force, 0));
   tmp = tmp_name(path);
   dir = dir_of(path);
-  if (!tmp || !dir) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!tmp || !dir) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   if (access(tmp, F_OK) == 0) /* fail before the work; write_image checks again (O_EXCL) */
-    FAIL(BPS_ERR_IO, "cannot write '%s': temporary file '%s' exists (another bpscan writing "
-                     "it?); remove it", path, tmp);
+    BPS_FAIL_GOTO(BPS_ERR_IO,
+                  "cannot write '%s': temporary file '%s' exists (another bpscan writing "
+                  "it?); remove it",
+                  path, tmp);
 
   H5_TRY(w.str_type = H5Tcopy(H5T_C_S1), "%s: string type", path);
   H5_TRY(H5Tset_size(w.str_type, H5T_VARIABLE), "%s: string type", path);
@@ -829,17 +831,18 @@ int bps_h5_write(const char *path, const bps_result *res, int force) {
   H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
   H5_TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "%s: cannot create the file",
          path);
-  TRY(write_contents(&w, file, res, t0));
+  BPS_CALL_GOTO(write_contents(&w, file, res, t0));
   H5_TRY(H5Fflush(file, H5F_SCOPE_GLOBAL), "%s: cannot flush the file", path);
   ssize_t len = H5Fget_file_image(file, NULL, 0);
   H5_TRY(len, "%s: cannot get the file image", path);
   image = malloc(len > 0 ? (size_t)len : 1);
-  if (!image) FAIL(BPS_ERR_MEM, "%s: out of memory for the file image (%zd bytes)", path, len);
+  if (!image)
+    BPS_FAIL_GOTO(BPS_ERR_MEM, "%s: out of memory for the file image (%zd bytes)", path, len);
   H5_TRY(H5Fget_file_image(file, image, (size_t)len), "%s: cannot get the file image", path);
   H5_TRY(h5_close(&file), "%s: cannot close the file", path);
 
-  TRY(write_image(path, tmp, image, (size_t)len, &created));
-  TRY(move_into_place(tmp, path, force));
+  BPS_CALL_GOTO(write_image(path, tmp, image, (size_t)len, &created));
+  BPS_CALL_GOTO(move_into_place(tmp, path, force));
   moved = 1;
   /* make the new directory entry durable (best effort) */
   int dfd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -847,7 +850,7 @@ int bps_h5_write(const char *path, const bps_result *res, int force) {
     fsync(dfd);
     close(dfd);
   }
-done:
+cleanup:
   h5_close(&file);
   h5_close(&fapl);
   h5_close(&w.str_type);
@@ -875,12 +878,12 @@ static int read_attr_str(const char *path, hid_t loc, const char *where, const c
   *s = NULL;
   htri_t ex = H5Aexists(loc, name);
   H5_TRY(ex, "%s: cannot look up attribute %s%s", path, where, name);
-  if (!ex) goto done;
+  if (!ex) goto cleanup;
   H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where,
          name);
   H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
   if (H5Tget_class(ft) != H5T_STRING)
-    FAIL(BPS_ERR_IO, "%s: attribute %s%s is not a string", path, where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is not a string", path, where, name);
   H5_TRY(mt = H5Tcopy(H5T_C_S1), "%s: attribute %s%s: type", path, where, name);
   H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)), "%s: attribute %s%s: type", path, where, name);
   if (H5Tis_variable_str(ft) > 0) {
@@ -894,8 +897,8 @@ static int read_attr_str(const char *path, hid_t loc, const char *where, const c
     *s = calloc(n + 1, 1);
     if (*s) H5_TRY(H5Aread(a, mt, *s), "%s: cannot read attribute %s%s", path, where, name);
   }
-  if (!*s) FAIL(BPS_ERR_MEM, "out of memory");
-done:
+  if (!*s) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+cleanup:
   if (vl) H5free_memory(vl);
   if (rc) {
     free(*s);
@@ -915,16 +918,16 @@ static int read_attr_num(const char *path, hid_t loc, const char *where, const c
   *found = 0;
   htri_t ex = H5Aexists(loc, name);
   H5_TRY(ex, "%s: cannot look up attribute %s%s", path, where, name);
-  if (!ex) goto done;
+  if (!ex) goto cleanup;
   H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where,
          name);
   H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
   H5T_class_t cl = H5Tget_class(ft);
   if (cl != H5T_INTEGER && cl != H5T_FLOAT)
-    FAIL(BPS_ERR_IO, "%s: attribute %s%s is not a number", path, where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is not a number", path, where, name);
   H5_TRY(H5Aread(a, mtype, v), "%s: cannot read attribute %s%s", path, where, name);
   *found = 1;
-done:
+cleanup:
   h5_close(&ft);
   h5_close(&a);
   return rc;
@@ -984,14 +987,15 @@ static int read_land_row(const char *path, hid_t ng, const char *gname, info_row
   r->lip = r->lip_se = r->alias_max = r->slope_diff = r->cut_var = NAN;
   r->ncut = -1;
   H5_TRY(g = H5Gopen2(ng, "landscape", H5P_DEFAULT), "%s: cannot open group %s", path, where);
-  TRY(read_attr_str(path, g, where, "directions", &dirs));
+  BPS_CALL_GOTO(read_attr_str(path, g, where, "directions", &dirs));
   snprintf(r->directions, sizeof r->directions, "%s", dirs ? dirs : "?");
-  TRY(read_attr_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &r->ncut, &f));
+  BPS_CALL_GOTO(read_attr_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &r->ncut, &f));
   if (!f) r->ncut = -1;
-  TRY(dset_shape(path, g, where, "degree", &rank, dims));
-  if (rank != 1 || dims[0] < 1) FAIL(BPS_ERR_IO, "%s: dataset %sdegree is not 1-D", path, where);
+  BPS_CALL_GOTO(dset_shape(path, g, where, "degree", &rank, dims));
+  if (rank != 1 || dims[0] < 1)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %sdegree is not 1-D", path, where);
   void *vp = NULL;
-  TRY(read_dset_num(path, g, where, "degree", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "degree", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
   deg = vp;
   r->deg_min = r->deg_max = deg[0];
   for (hsize_t k = 1; k < dims[0]; k++) {
@@ -999,7 +1003,7 @@ static int read_land_row(const char *path, hid_t ng, const char *gname, info_row
     if (deg[k] > r->deg_max) r->deg_max = deg[k];
   }
   /* Lipschitz constant: mean over samples of the per-sample average over the cuts */
-  TRY(info_field(path, g, where, "lipschitz", &x, &S, &e));
+  BPS_CALL_GOTO(info_field(path, g, where, "lipschitz", &x, &S, &e));
   if (x && S > 0) {
     for (long s = 0; s < S; s++) {
       double acc = 0;
@@ -1013,7 +1017,7 @@ static int read_land_row(const char *path, hid_t ng, const char *gname, info_row
   }
   free(x);
   x = NULL;
-  TRY(info_field(path, g, where, "aliasing", &x, &S, &e));
+  BPS_CALL_GOTO(info_field(path, g, where, "aliasing", &x, &S, &e));
   if (x && S > 0) {
     r->alias_max = 0;
     for (long k = 0; k < S * e; k++)
@@ -1021,20 +1025,20 @@ static int read_land_row(const char *path, hid_t ng, const char *gname, info_row
   }
   free(x);
   x = NULL;
-  TRY(info_field(path, g, where, "slope_fft", &y, &Sy, &ey));
-  TRY(info_field(path, g, where, "slope_adjoint", &z, &S, &e));
+  BPS_CALL_GOTO(info_field(path, g, where, "slope_fft", &y, &Sy, &ey));
+  BPS_CALL_GOTO(info_field(path, g, where, "slope_adjoint", &z, &S, &e));
   if (y && z && S > 0 && S == Sy && e == ey) {
     double acc = 0;
     for (long k = 0; k < S * e; k++) acc += fabs(y[k] - z[k]);
     r->slope_diff = acc / (double)(S * e);
   }
-  TRY(info_field(path, g, where, "cut_var", &x, &S, &e));
+  BPS_CALL_GOTO(info_field(path, g, where, "cut_var", &x, &S, &e));
   if (x && S > 0) {
     double acc = 0;
     for (long k = 0; k < S * e; k++) acc += x[k];
     r->cut_var = acc / (double)(S * e);
   }
-done:
+cleanup:
   free(dirs);
   free(deg);
   free(x);
@@ -1055,15 +1059,15 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
   char where[80];
   snprintf(where, sizeof where, "/%s/", gname);
   H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
-  TRY(read_attr_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &r->samples,
-                    &r->found_samples));
+  BPS_CALL_GOTO(read_attr_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &r->samples,
+                              &r->found_samples));
   struct {
     const char *name;
     int *v;
   } ints[] = {{"num_params", &r->nparams}, {"num_tracked", &r->ntracked},
               {"q_in", &r->q_in}, {"q_out", &r->q_out}};
   for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
-    TRY(read_attr_num(path, g, where, ints[k].name, H5T_NATIVE_INT, ints[k].v, &f));
+    BPS_CALL_GOTO(read_attr_num(path, g, where, ints[k].name, H5T_NATIVE_INT, ints[k].v, &f));
     if (!f) *ints[k].v = -1;
   }
   struct {
@@ -1074,7 +1078,7 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
              {"cost_var_se", &r->cvar_se}, {"purity_mean", &r->purity},
              {"entropy_mean", &r->entropy}};
   for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++) {
-    TRY(read_attr_num(path, g, where, dbl[k].name, H5T_NATIVE_DOUBLE, dbl[k].v, &f));
+    BPS_CALL_GOTO(read_attr_num(path, g, where, dbl[k].name, H5T_NATIVE_DOUBLE, dbl[k].v, &f));
     if (!f) *dbl[k].v = NAN;
   }
   r->rows = -1;
@@ -1093,8 +1097,8 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
   }
   ex = H5Lexists(g, "landscape", H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up group %slandscape", path, where);
-  if (ex) TRY(read_land_row(path, g, gname, r));
-done:
+  if (ex) BPS_CALL_GOTO(read_land_row(path, g, gname, r));
+cleanup:
   h5_close(&sp);
   h5_close(&d);
   h5_close(&g);
@@ -1118,16 +1122,20 @@ static int open_result(const char *path, hid_t *file_out, int *schema_version) {
   int rc = BPS_OK, f = 0, sv = 0;
   hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
   struct stat st;
-  if (stat(path, &st) != 0) FAIL(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-  if (S_ISDIR(st.st_mode)) FAIL(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
-  if (access(path, R_OK) != 0) FAIL(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+  if (stat(path, &st) != 0)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
+  if (access(path, R_OK) != 0)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
 #if H5_VERSION_GE(1, 12, 0)
   htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
 #else
   htri_t is = H5Fis_hdf5(path);
 #endif
   H5Eclear2(H5E_DEFAULT);
-  if (is <= 0) FAIL(BPS_ERR_IO, "'%s' is not an HDF5 file (so not a bpscan result file)", path);
+  if (is <= 0)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is not an HDF5 file (so not a bpscan result file)", path);
   H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", path);
   H5_TRY(H5Pset_fapl_sec2(fapl), "%s: file driver", path);
   H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
@@ -1135,16 +1143,20 @@ static int open_result(const char *path, hid_t *file_out, int *schema_version) {
   H5_TRY(H5Pset_file_locking(fapl, 1, 1), "%s: file locking", path);
 #endif
   H5_TRY(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "cannot open HDF5 file '%s'", path);
-  TRY(read_attr_num(path, file, "/", "schema_version", H5T_NATIVE_INT, &sv, &f));
-  if (!f) FAIL(BPS_ERR_IO, "'%s' is not a bpscan result file (no schema_version attribute)", path);
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "schema_version", H5T_NATIVE_INT, &sv, &f));
+  if (!f)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is not a bpscan result file (no schema_version attribute)",
+                  path);
   if (sv > BPS_H5_SCHEMA_VERSION)
-    FAIL(BPS_ERR_IO, "'%s' has schema_version %d, newer than this bpscan %s reads (%d); "
-         "use a newer bpscan", path, sv, BPS_VERSION_STRING, BPS_H5_SCHEMA_VERSION);
-  if (sv < 1) FAIL(BPS_ERR_IO, "'%s' has an invalid schema_version %d", path, sv);
+    BPS_FAIL_GOTO(BPS_ERR_IO,
+                  "'%s' has schema_version %d, newer than this bpscan %s reads (%d); "
+                  "use a newer bpscan",
+                  path, sv, BPS_VERSION_STRING, BPS_H5_SCHEMA_VERSION);
+  if (sv < 1) BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' has an invalid schema_version %d", path, sv);
   *file_out = file;
   file = H5I_INVALID_HID;
   *schema_version = sv;
-done:
+cleanup:
   h5_close(&file);
   h5_close(&fapl);
   return rc;
@@ -1157,7 +1169,7 @@ static int info_rows(const char *path, hid_t file, info_row **rows_out, int *nro
   H5G_info_t gi;
   H5_TRY(H5Gget_info(file, &gi), "%s: cannot list the root group", path);
   rows = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *rows);
-  if (!rows) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!rows) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   for (hsize_t i = 0; i < gi.nlinks; i++) {
     char name[64];
     ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
@@ -1168,13 +1180,13 @@ static int info_rows(const char *path, hid_t file, info_row **rows_out, int *nro
     long nv = strtol(name + 1, &e, 10);
     if (*e || nv < 1 || name[1] == '0' || name[1] == '+' || name[1] == '-') continue;
     rows[nrows++].n = (int)nv;
-    TRY(read_row(path, file, name, &rows[nrows - 1]));
+    BPS_CALL_GOTO(read_row(path, file, name, &rows[nrows - 1]));
   }
   qsort(rows, (size_t)nrows, sizeof *rows, cmp_row);
   *rows_out = rows;
   *nrows_out = nrows;
   rows = NULL;
-done:
+cleanup:
   free(rows);
   return rc;
 }
@@ -1332,35 +1344,36 @@ int bps_h5_info(const char *path, FILE *out) {
   bps_job jb;
   memset(&jb, 0, sizeof jb);
   h5_silence();
-  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
-  if (!out) FAIL(BPS_ERR_ARG, "no output stream");
-  TRY(open_result(path, &file, &sv));
+  if (!path || !path[0]) BPS_FAIL_GOTO(BPS_ERR_IO, "no file name given");
+  if (!out) BPS_FAIL_GOTO(BPS_ERR_ARG, "no output stream");
+  BPS_CALL_GOTO(open_result(path, &file, &sv));
 
-  for (int k = 0; k < NSTR; k++) TRY(read_attr_str(path, file, "/", sname[k], &str[k]));
+  for (int k = 0; k < NSTR; k++)
+    BPS_CALL_GOTO(read_attr_str(path, file, "/", sname[k], &str[k]));
   const char *ver = str[0] ? str[0] : "?", *commit = str[1] ? str[1] : "?", *job = str[2];
   const char *model = str[3] ? str[3] : "?", *gm = str[4] ? str[4] : "?";
   const char *host = str[5] ? str[5] : "?";
   uint64_t seed = 0, hash = 0;
   int fseed, fhash, ranks = -1, threads = -1;
-  TRY(read_attr_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &seed, &fseed));
-  TRY(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &fhash));
-  TRY(read_attr_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &ranks, &f));
-  TRY(read_attr_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &threads, &f));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &seed, &fseed));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &fhash));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &ranks, &f));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &threads, &f));
   int sl_index = 0, sl_count = 1;
-  TRY(read_attr_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &sl_index, &f));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &sl_index, &f));
   if (!f) sl_index = 0;
-  TRY(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sl_count, &f));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sl_count, &f));
   if (!f || sl_count < 1) sl_count = 1;
   int piece = sl_count > 1;
   static const char *const wname[] = {"start_unix", "end_unix", "wall_plan", "wall_compute",
                                       "wall_reduce", "wall_write"};
   double wv[6];
   for (int k = 0; k < 6; k++) {
-    TRY(read_attr_num(path, file, "/", wname[k], H5T_NATIVE_DOUBLE, &wv[k], &f));
+    BPS_CALL_GOTO(read_attr_num(path, file, "/", wname[k], H5T_NATIVE_DOUBLE, &wv[k], &f));
     if (!f) wv[k] = NAN;
   }
 
-  TRY(info_rows(path, file, &rows, &nrows));
+  BPS_CALL_GOTO(info_rows(path, file, &rows, &nrows));
 
   int landscape = str[8] && !strcmp(str[8], "landscape");
   for (int i = 0; i < nrows; i++) landscape |= rows[i].land;
@@ -1389,7 +1402,7 @@ int bps_h5_info(const char *path, FILE *out) {
 
   info_tables(out, rows, nrows, landscape);
   info_completeness(out, rows, nrows, have_job ? &jb : NULL, sl_index, sl_count);
-done:
+cleanup:
   free(rows);
   bps_job_free(&jb);
   for (int k = 0; k < NSTR; k++) free(str[k]);
@@ -1455,36 +1468,40 @@ static int read_dset_num(const char *path, hid_t loc, const char *where, const c
   *out = NULL;
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
-  if (!ex) FAIL(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
-                where, name);
+  if (!ex)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)",
+                  path, where, name);
   H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
   H5_TRY(ft = H5Dget_type(d), "%s: dataset %s%s: type", path, where, name);
   H5T_class_t cl = H5Tget_class(ft);
   if (cl != H5T_INTEGER && cl != H5T_FLOAT)
-    FAIL(BPS_ERR_IO, "%s: dataset %s%s is not numeric", path, where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s is not numeric", path, where, name);
   H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
   hsize_t got[3] = {0, 0, 0};
   int nd = H5Sget_simple_extent_ndims(sp);
   H5_TRY(nd, "%s: dataset %s%s: dataspace", path, where, name);
   if (nd != rank || rank > 3)
-    FAIL(BPS_ERR_IO, "%s: dataset %s%s has rank %d, expected %d", path, where, name, nd, rank);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has rank %d, expected %d", path, where, name, nd,
+                  rank);
   H5_TRY(H5Sget_simple_extent_dims(sp, got, NULL), "%s: dataset %s%s: dims", path, where, name);
   size_t n = 1;
   for (int k = 0; k < rank; k++) {
     if (got[k] != dims[k])
-      FAIL(BPS_ERR_IO, "%s: dataset %s%s has %llu entries along dimension %d, expected %llu "
-                       "(from the group's attributes)", path, where, name,
-           (unsigned long long)got[k], k, (unsigned long long)dims[k]);
+      BPS_FAIL_GOTO(BPS_ERR_IO,
+                    "%s: dataset %s%s has %llu entries along dimension %d, expected %llu "
+                    "(from the group's attributes)",
+                    path, where, name, (unsigned long long)got[k], k, (unsigned long long)dims[k]);
     n *= (size_t)dims[k];
   }
   buf = malloc((n > 0 ? n : 1) * esz);
-  if (!buf) FAIL(BPS_ERR_MEM, "%s: out of memory reading dataset %s%s", path, where, name);
+  if (!buf)
+    BPS_FAIL_GOTO(BPS_ERR_MEM, "%s: out of memory reading dataset %s%s", path, where, name);
   if (n > 0)
     H5_TRY(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
            "%s: cannot read dataset %s%s", path, where, name);
   *out = buf;
   buf = NULL;
-done:
+cleanup:
   free(buf);
   h5_close(&ft);
   h5_close(&sp);
@@ -1503,24 +1520,26 @@ static int read_dset_strings(const char *path, hid_t loc, const char *where, con
   *out = NULL;
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
-  if (!ex) FAIL(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
-                where, name);
+  if (!ex)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)",
+                  path, where, name);
   H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
   H5_TRY(ft = H5Dget_type(d), "%s: dataset %s%s: type", path, where, name);
   if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0)
-    FAIL(BPS_ERR_IO, "%s: dataset %s%s is not a variable-length string list", path, where, name);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s is not a variable-length string list", path,
+                  where, name);
   H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
   hsize_t got = 0;
   if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &got, NULL) < 0 ||
       got != count)
-    FAIL(BPS_ERR_IO, "%s: dataset %s%s has %llu entries, expected %llu", path, where, name,
-         (unsigned long long)got, (unsigned long long)count);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has %llu entries, expected %llu", path, where,
+                  name, (unsigned long long)got, (unsigned long long)count);
   H5_TRY(mt = H5Tcopy(H5T_C_S1), "%s: dataset %s%s: type", path, where, name);
   H5_TRY(H5Tset_size(mt, H5T_VARIABLE), "%s: dataset %s%s: type", path, where, name);
   H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)), "%s: dataset %s%s: type", path, where, name);
   vl = calloc(count > 0 ? (size_t)count : 1, sizeof *vl);
   s = calloc(count > 0 ? (size_t)count : 1, sizeof *s);
-  if (!vl || !s) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!vl || !s) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   if (count > 0) {
     H5_TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl), "%s: cannot read dataset %s%s",
            path, where, name);
@@ -1528,11 +1547,11 @@ static int read_dset_strings(const char *path, hid_t loc, const char *where, con
   }
   for (hsize_t i = 0; i < count; i++) {
     s[i] = strdup(vl[i] ? vl[i] : "");
-    if (!s[i]) FAIL(BPS_ERR_MEM, "out of memory");
+    if (!s[i]) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   }
   *out = s;
   s = NULL;
-done:
+cleanup:
   if (have_vl) {
 #if H5_VERSION_GE(1, 12, 0)
     H5Treclaim(mt, sp, H5P_DEFAULT, vl);
@@ -1558,16 +1577,18 @@ static int dset_shape(const char *path, hid_t loc, const char *where, const char
   hid_t d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %s%s", path, where, name);
-  if (!ex) FAIL(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)", path,
-                where, name);
+  if (!ex)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s missing (not a complete bpscan result file)",
+                  path, where, name);
   H5_TRY(d = H5Dopen2(loc, name, H5P_DEFAULT), "%s: cannot open dataset %s%s", path, where, name);
   H5_TRY(sp = H5Dget_space(d), "%s: dataset %s%s: dataspace", path, where, name);
   int nd = H5Sget_simple_extent_ndims(sp);
   H5_TRY(nd, "%s: dataset %s%s: dataspace", path, where, name);
-  if (nd > 3) FAIL(BPS_ERR_IO, "%s: dataset %s%s has rank %d (at most 3)", path, where, name, nd);
+  if (nd > 3)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has rank %d (at most 3)", path, where, name, nd);
   H5_TRY(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: dataset %s%s: dims", path, where, name);
   *rank = nd;
-done:
+cleanup:
   h5_close(&sp);
   h5_close(&d);
   return rc;
@@ -1583,21 +1604,22 @@ static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n
   void *vp = NULL;
   snprintf(where, sizeof where, "/%s/landscape/", gname);
   bps_landscape_n *l = r->land = calloc(1, sizeof *r->land);
-  if (!l) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!l) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   H5_TRY(g = H5Gopen2(ng, "landscape", H5P_DEFAULT), "%s: cannot open group %s", path, where);
-  TRY(need_str(path, g, where, "directions", &dirs));
+  BPS_CALL_GOTO(need_str(path, g, where, "directions", &dirs));
   if (!dirs[0] || strlen(dirs) >= sizeof l->directions)
-    FAIL(BPS_ERR_IO, "%s: %sdirections = '%s' is not a direction kind", path, where, dirs);
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sdirections = '%s' is not a direction kind", path, where,
+                  dirs);
   snprintf(l->directions, sizeof l->directions, "%s", dirs);
-  TRY(need_num(path, g, where, "pad", H5T_NATIVE_INT, &l->pad));
-  TRY(need_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &l->ncut));
-  TRY(need_str(path, g, where, "fields", &list));
-  TRY(dset_shape(path, g, where, "degree", &rank, dims));
+  BPS_CALL_GOTO(need_num(path, g, where, "pad", H5T_NATIVE_INT, &l->pad));
+  BPS_CALL_GOTO(need_num(path, g, where, "num_cuts", H5T_NATIVE_INT, &l->ncut));
+  BPS_CALL_GOTO(need_str(path, g, where, "fields", &list));
+  BPS_CALL_GOTO(dset_shape(path, g, where, "degree", &rank, dims));
   if (rank != 1 || dims[0] < 1 || dims[0] > 1u << 20)
-    FAIL(BPS_ERR_IO, "%s: dataset %sdegree must be 1-D and non-empty", path, where);
-  TRY(read_dset_num(path, g, where, "degree", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %sdegree must be 1-D and non-empty", path, where);
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "degree", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
   l->degree = vp;
-  TRY(read_dset_num(path, g, where, "size", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "size", 1, dims, H5T_NATIVE_INT, sizeof(int), &vp));
   l->size = vp;
   l->ndeg = (int)dims[0];
   /* the fields, in the order of the comma list */
@@ -1605,26 +1627,28 @@ static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n
     char *e = strchr(p, ',');
     size_t len = e ? (size_t)(e - p) : strlen(p);
     if (l->nfield == BPS_LAND_MAX_FIELDS)
-      FAIL(BPS_ERR_IO, "%s: %sfields lists more than %d fields", path, where,
-           BPS_LAND_MAX_FIELDS);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sfields lists more than %d fields", path, where,
+                    BPS_LAND_MAX_FIELDS);
     bps_land_field *f = &l->field[l->nfield++];
     if (len == 0 || len >= sizeof f->name)
-      FAIL(BPS_ERR_IO, "%s: %sfields = '%s': empty or too long a field name", path, where, list);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sfields = '%s': empty or too long a field name", path,
+                    where, list);
     memcpy(f->name, p, len);
     f->name[len] = '\0';
     p += len + (e ? 1 : 0);
-    TRY(dset_shape(path, g, where, f->name, &rank, dims));
+    BPS_CALL_GOTO(dset_shape(path, g, where, f->name, &rank, dims));
     if (rank < 1 || dims[0] != (hsize_t)r->samples)
-      FAIL(BPS_ERR_IO, "%s: dataset %s%s must have num_samples = %ld rows (rank %d, %llu rows)",
-           path, where, f->name, r->samples, rank, rank ? (unsigned long long)dims[0] : 0ULL);
+      BPS_FAIL_GOTO(BPS_ERR_IO,
+                    "%s: dataset %s%s must have num_samples = %ld rows (rank %d, %llu rows)", path,
+                    where, f->name, r->samples, rank, rank ? (unsigned long long)dims[0] : 0ULL);
     f->ndim = rank - 1;
     for (int d = 0; d < f->ndim; d++) {
       if (dims[d + 1] < 1 || dims[d + 1] > 1u << 30)
-        FAIL(BPS_ERR_IO, "%s: dataset %s%s has an empty dimension", path, where, f->name);
+        BPS_FAIL_GOTO(BPS_ERR_IO, "%s: dataset %s%s has an empty dimension", path, where, f->name);
       f->dims[d] = (long)dims[d + 1];
     }
-    TRY(read_dset_num(path, g, where, f->name, rank, dims, H5T_NATIVE_DOUBLE, sizeof(double),
-                      &vp));
+    BPS_CALL_GOTO(read_dset_num(path, g, where, f->name, rank, dims, H5T_NATIVE_DOUBLE,
+                                sizeof(double), &vp));
     f->data = vp;
     int have = 0;
     for (int k = 0; k < 4; k++) {
@@ -1634,21 +1658,75 @@ static int load_land(const char *path, hid_t ng, const char *gname, bps_result_n
       have += ex > 0;
     }
     if (have != 0 && have != 4)
-      FAIL(BPS_ERR_IO, "%s: %s%s has %d of its 4 statistics datasets", path, where, f->name, have);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %s%s has %d of its 4 statistics datasets", path, where,
+                    f->name, have);
     f->stats = have == 4;
     double **st[4] = {&f->mean, &f->mean_se, &f->var, &f->var_se};
     for (int k = 0; f->stats && k < 4; k++) {
       snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
-      TRY(read_dset_num(path, g, where, nm, f->ndim, dims + 1, H5T_NATIVE_DOUBLE, sizeof(double),
-                        &vp));
+      BPS_CALL_GOTO(read_dset_num(path, g, where, nm, f->ndim, dims + 1, H5T_NATIVE_DOUBLE,
+                                  sizeof(double), &vp));
       *st[k] = vp;
     }
   }
-done:
+cleanup:
   free(dirs);
   free(list);
   h5_close(&g);
   return rc;
+}
+
+/* The scalar attributes of /n{N} (group g, named where in messages) into r; *PA and *P:
+ * num_params and num_tracked. */
+static int load_n_attrs(const char *path, hid_t g, const char *where, int piece, bps_result_n *r,
+                        int *PA, int *P) {
+  char nm[64];
+  int64_t S64 = 0;
+  BPS_CALL(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
+  BPS_CALL(need_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &S64));
+  BPS_CALL(need_num(path, g, where, "num_params", H5T_NATIVE_INT, PA));
+  BPS_CALL(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, P));
+  if (S64 < 0 || *PA < 0 || *P < 0 || *P > *PA || (int64_t)(long)S64 != S64)
+    BPS_FAIL(BPS_ERR_IO,
+             "%s: group %s: invalid sizes (num_samples %lld, num_params %d, "
+             "num_tracked %d)",
+             path, where, (long long)S64, *PA, *P);
+  r->samples = (long)S64;
+  BPS_CALL(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
+  BPS_CALL(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
+  BPS_CALL(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
+  char *repr = NULL;
+  BPS_CALL(need_str(path, g, where, "representation", &repr));
+  r->representation = repr;
+  BPS_CALL(need_num(path, g, where, "cost_mean", H5T_NATIVE_DOUBLE, &r->cost_stats.mean));
+  BPS_CALL(need_num(path, g, where, "cost_mean_se", H5T_NATIVE_DOUBLE, &r->cost_stats.mean_se));
+  BPS_CALL(need_num(path, g, where, "cost_var", H5T_NATIVE_DOUBLE, &r->cost_stats.var));
+  BPS_CALL(need_num(path, g, where, "cost_var_se", H5T_NATIVE_DOUBLE, &r->cost_stats.var_se));
+  r->cost_stats.count = r->samples;
+  BPS_CALL(need_num(path, g, where, "grad_var_mean", H5T_NATIVE_DOUBLE, &r->grad_var_mean));
+  BPS_CALL(need_num(path, g, where, "grad_var_mean_se", H5T_NATIVE_DOUBLE, &r->grad_var_mean_se));
+  for (int k = 0; k < BPS_NDIAG; k++) {
+    bps_stats *ds = &r->diag_stats[k];
+    ds->count = r->samples;
+    snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
+    BPS_CALL(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean));
+    snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
+    BPS_CALL(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean_se));
+    snprintf(nm, sizeof nm, "%s_var", bps_diag_names[k]);
+    BPS_CALL(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->var));
+  }
+  BPS_CALL(need_num(path, g, where, "page_entropy", H5T_NATIVE_DOUBLE, &r->page_entropy));
+  BPS_CALL(need_num(path, g, where, "page_purity", H5T_NATIVE_DOUBLE, &r->page_purity));
+  r->samples_total = r->samples;
+  if (piece) {
+    int64_t tot = -1;
+    BPS_CALL(need_num(path, g, where, "samples_total", H5T_NATIVE_INT64, &tot));
+    if (tot < S64 || (int64_t)(long)tot != tot)
+      BPS_FAIL(BPS_ERR_IO, "%s: %ssamples_total = %lld is less than num_samples = %lld", path,
+               where, (long long)tot, (long long)S64);
+    r->samples_total = (long)tot;
+  }
+  return BPS_OK;
 }
 
 /* One /n{N} group into r (zeroed by the caller; partial contents are freed by the caller). */
@@ -1657,115 +1735,82 @@ static int load_n(const char *path, hid_t file, const char *gname, int piece, bp
   hid_t g = H5I_INVALID_HID;
   double *gm = NULL, *gv = NULL, *gse = NULL;
   void *vp = NULL;
-  char where[80], nm[64];
+  char where[80];
   snprintf(where, sizeof where, "/%s/", gname);
   H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
-  int64_t S64 = 0;
-  TRY(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
-  TRY(need_num(path, g, where, "num_samples", H5T_NATIVE_INT64, &S64));
   int PA = -1, P = -1;
-  TRY(need_num(path, g, where, "num_params", H5T_NATIVE_INT, &PA));
-  TRY(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, &P));
-  if (S64 < 0 || PA < 0 || P < 0 || P > PA || (int64_t)(long)S64 != S64)
-    FAIL(BPS_ERR_IO, "%s: group %s: invalid sizes (num_samples %lld, num_params %d, "
-                     "num_tracked %d)", path, where, (long long)S64, PA, P);
-  r->samples = (long)S64;
-  TRY(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
-  TRY(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
-  TRY(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
-  char *repr = NULL;
-  TRY(need_str(path, g, where, "representation", &repr));
-  r->representation = repr;
-  TRY(need_num(path, g, where, "cost_mean", H5T_NATIVE_DOUBLE, &r->cost_stats.mean));
-  TRY(need_num(path, g, where, "cost_mean_se", H5T_NATIVE_DOUBLE, &r->cost_stats.mean_se));
-  TRY(need_num(path, g, where, "cost_var", H5T_NATIVE_DOUBLE, &r->cost_stats.var));
-  TRY(need_num(path, g, where, "cost_var_se", H5T_NATIVE_DOUBLE, &r->cost_stats.var_se));
-  r->cost_stats.count = r->samples;
-  TRY(need_num(path, g, where, "grad_var_mean", H5T_NATIVE_DOUBLE, &r->grad_var_mean));
-  TRY(need_num(path, g, where, "grad_var_mean_se", H5T_NATIVE_DOUBLE, &r->grad_var_mean_se));
-  for (int k = 0; k < BPS_NDIAG; k++) {
-    bps_stats *ds = &r->diag_stats[k];
-    ds->count = r->samples;
-    snprintf(nm, sizeof nm, "%s_mean", bps_diag_names[k]);
-    TRY(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean));
-    snprintf(nm, sizeof nm, "%s_mean_se", bps_diag_names[k]);
-    TRY(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->mean_se));
-    snprintf(nm, sizeof nm, "%s_var", bps_diag_names[k]);
-    TRY(need_num(path, g, where, nm, H5T_NATIVE_DOUBLE, &ds->var));
-  }
-  TRY(need_num(path, g, where, "page_entropy", H5T_NATIVE_DOUBLE, &r->page_entropy));
-  TRY(need_num(path, g, where, "page_purity", H5T_NATIVE_DOUBLE, &r->page_purity));
-  r->samples_total = r->samples;
-  if (piece) {
-    int64_t tot = -1;
-    TRY(need_num(path, g, where, "samples_total", H5T_NATIVE_INT64, &tot));
-    if (tot < S64 || (int64_t)(long)tot != tot)
-      FAIL(BPS_ERR_IO, "%s: %ssamples_total = %lld is less than num_samples = %lld", path, where,
-           (long long)tot, (long long)S64);
-    r->samples_total = (long)tot;
-  }
+  BPS_CALL_GOTO(load_n_attrs(path, g, where, piece, r, &PA, &P));
 
   /* per-sample datasets */
   hsize_t S = (hsize_t)r->samples, d1[1] = {S}, d2[2] = {S, (hsize_t)P};
-  TRY(read_dset_num(path, g, where, "cost", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "cost", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   r->cost = vp;
-  TRY(read_dset_num(path, g, where, "grad", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "grad", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   r->grad = vp;
   d2[1] = BPS_NDIAG;
-  TRY(read_dset_num(path, g, where, "diag", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "diag", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   r->diag = vp;
   htri_t ex = H5Lexists(g, "params", H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up dataset %sparams", path, where);
   if (ex) {
     d2[1] = (hsize_t)PA;
-    TRY(read_dset_num(path, g, where, "params", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+    BPS_CALL_GOTO(
+        read_dset_num(path, g, where, "params", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
     r->params = vp;
   }
   if (piece) {
-    TRY(read_dset_num(path, g, where, "sample_index", 1, d1, H5T_NATIVE_LONG, sizeof(long), &vp));
+    BPS_CALL_GOTO(read_dset_num(path, g, where, "sample_index", 1, d1, H5T_NATIVE_LONG,
+                                sizeof(long), &vp));
     r->sample_index = vp;
     for (long s = 0; s < r->samples; s++)
       if (r->sample_index[s] < (s ? r->sample_index[s - 1] + 1 : 0) ||
           r->sample_index[s] >= r->samples_total)
-        FAIL(BPS_ERR_IO, "%s: %ssample_index[%ld] = %ld is not increasing in [0, %ld)", path,
-             where, s, r->sample_index[s], r->samples_total);
+        BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %ssample_index[%ld] = %ld is not increasing in [0, %ld)",
+                      path, where, s, r->sample_index[s], r->samples_total);
   }
 
   ex = H5Lexists(g, "landscape", H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up group %slandscape", path, where);
-  if (ex) TRY(load_land(path, g, gname, r));
+  if (ex) BPS_CALL_GOTO(load_land(path, g, gname, r));
 
   /* parameters: names, tracked indices, per-parameter statistics */
   r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);
-  if (!r->param_names) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!r->param_names) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   r->nparams = PA;
   char **names = NULL;
-  TRY(read_dset_strings(path, g, where, "param_names_all", (hsize_t)PA, &names));
+  BPS_CALL_GOTO(read_dset_strings(path, g, where, "param_names_all", (hsize_t)PA, &names));
   memcpy(r->param_names, names, (size_t)PA * sizeof *names);
   free(names);
   d1[0] = (hsize_t)P;
-  TRY(read_dset_num(path, g, where, "param_index", 1, d1, H5T_NATIVE_INT, sizeof(int), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "param_index", 1, d1, H5T_NATIVE_INT, sizeof(int), &vp));
   r->tracked = vp;
   r->ntracked = P;
   for (int k = 0; k < P; k++)
     if (r->tracked[k] < 0 || r->tracked[k] >= PA)
-      FAIL(BPS_ERR_IO, "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where, k,
-           r->tracked[k], PA);
-  TRY(read_dset_num(path, g, where, "grad_mean", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where,
+                    k, r->tracked[k], PA);
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "grad_mean", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   gm = vp;
-  TRY(read_dset_num(path, g, where, "grad_var", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "grad_var", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   gv = vp;
-  TRY(read_dset_num(path, g, where, "grad_var_se", 1, d1, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "grad_var_se", 1, d1, H5T_NATIVE_DOUBLE,
+                              sizeof(double), &vp));
   gse = vp;
   r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
-  if (!r->grad_stats) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!r->grad_stats) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   for (int k = 0; k < P; k++) {
     r->grad_stats[k].count = r->samples;
     r->grad_stats[k].mean = gm[k];
     r->grad_stats[k].var = gv[k];
     r->grad_stats[k].var_se = gse[k];
   }
-done:
+cleanup:
   free(gm);
   free(gv);
   free(gse);
@@ -1783,44 +1828,46 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   h5_silence();
   if (res) memset(res, 0, sizeof *res);
   if (meta) memset(meta, 0, sizeof *meta);
-  if (!res) FAIL(BPS_ERR_ARG, "no result to fill");
-  if (!path || !path[0]) FAIL(BPS_ERR_IO, "no file name given");
-  TRY(open_result(path, &file, &sv));
+  if (!res) BPS_FAIL_GOTO(BPS_ERR_ARG, "no result to fill");
+  if (!path || !path[0]) BPS_FAIL_GOTO(BPS_ERR_IO, "no file name given");
+  BPS_CALL_GOTO(open_result(path, &file, &sv));
 
   /* root attributes */
   char *s = NULL;
-  TRY(need_str(path, file, "/", "job", &s));
+  BPS_CALL_GOTO(need_str(path, file, "/", "job", &s));
   res->job_text = s;
-  TRY(need_str(path, file, "/", "model", &s));
+  BPS_CALL_GOTO(need_str(path, file, "/", "model", &s));
   res->model = s;
-  TRY(need_str(path, file, "/", "grad_method", &s));
+  BPS_CALL_GOTO(need_str(path, file, "/", "grad_method", &s));
   res->grad_method = s;
-  TRY(need_str(path, file, "/", "host", &s));
+  BPS_CALL_GOTO(need_str(path, file, "/", "host", &s));
   res->host = s;
-  TRY(need_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &res->job_hash));
-  TRY(need_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &res->seed));
-  TRY(need_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &res->mpi_ranks));
-  TRY(need_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &res->omp_threads));
-  TRY(need_num(path, file, "/", "start_unix", H5T_NATIVE_DOUBLE, &res->start_time));
-  TRY(need_num(path, file, "/", "end_unix", H5T_NATIVE_DOUBLE, &res->end_time));
-  TRY(need_num(path, file, "/", "wall_plan", H5T_NATIVE_DOUBLE, &res->wall_plan));
-  TRY(need_num(path, file, "/", "wall_compute", H5T_NATIVE_DOUBLE, &res->wall_compute));
-  TRY(need_num(path, file, "/", "wall_reduce", H5T_NATIVE_DOUBLE, &res->wall_reduce));
-  TRY(need_num(path, file, "/", "wall_write", H5T_NATIVE_DOUBLE, &res->wall_write));
+  BPS_CALL_GOTO(need_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &res->job_hash));
+  BPS_CALL_GOTO(need_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &res->seed));
+  BPS_CALL_GOTO(need_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &res->mpi_ranks));
+  BPS_CALL_GOTO(need_num(path, file, "/", "omp_threads", H5T_NATIVE_INT, &res->omp_threads));
+  BPS_CALL_GOTO(need_num(path, file, "/", "start_unix", H5T_NATIVE_DOUBLE, &res->start_time));
+  BPS_CALL_GOTO(need_num(path, file, "/", "end_unix", H5T_NATIVE_DOUBLE, &res->end_time));
+  BPS_CALL_GOTO(need_num(path, file, "/", "wall_plan", H5T_NATIVE_DOUBLE, &res->wall_plan));
+  BPS_CALL_GOTO(need_num(path, file, "/", "wall_compute", H5T_NATIVE_DOUBLE, &res->wall_compute));
+  BPS_CALL_GOTO(need_num(path, file, "/", "wall_reduce", H5T_NATIVE_DOUBLE, &res->wall_reduce));
+  BPS_CALL_GOTO(need_num(path, file, "/", "wall_write", H5T_NATIVE_DOUBLE, &res->wall_write));
   res->slice_index = 0;
   res->slice_count = 1;
-  TRY(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &res->slice_count, &f));
+  BPS_CALL_GOTO(
+      read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &res->slice_count, &f));
   if (!f) res->slice_count = 1;
-  if (res->slice_count < 1) FAIL(BPS_ERR_IO, "%s: invalid slice_count %d", path, res->slice_count);
+  if (res->slice_count < 1)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: invalid slice_count %d", path, res->slice_count);
   if (res->slice_count > 1) {
-    TRY(need_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &res->slice_index));
+    BPS_CALL_GOTO(need_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &res->slice_index));
     if (res->slice_index < 0 || res->slice_index >= res->slice_count)
-      FAIL(BPS_ERR_IO, "%s: slice_index %d not in [0, %d)", path, res->slice_index,
-           res->slice_count);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: slice_index %d not in [0, %d)", path, res->slice_index,
+                    res->slice_count);
   }
   if (meta) {
     static const char *const vn[3] = {"bpscan_version", "git_commit", "hdf5_version"};
-    for (int k = 0; k < 3; k++) TRY(read_attr_str(path, file, "/", vn[k], &vs[k]));
+    for (int k = 0; k < 3; k++) BPS_CALL_GOTO(read_attr_str(path, file, "/", vn[k], &vs[k]));
     meta->schema_version = sv;
     snprintf(meta->bpscan_version, sizeof meta->bpscan_version, "%s", vs[0] ? vs[0] : "");
     snprintf(meta->git_commit, sizeof meta->git_commit, "%s", vs[1] ? vs[1] : "");
@@ -1832,7 +1879,7 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   H5_TRY(H5Gget_info(file, &gi), "%s: cannot list the root group", path);
   gn = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *gn);
   gnames = calloc(gi.nlinks > 0 ? gi.nlinks : 1, sizeof *gnames);
-  if (!gn || !gnames) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!gn || !gnames) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   for (hsize_t i = 0; i < gi.nlinks; i++) {
     char name[64];
     ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
@@ -1851,17 +1898,18 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
     }
     gn[at] = (int)nv;
     gnames[at] = strdup(name);
-    if (!gnames[at]) FAIL(BPS_ERR_MEM, "out of memory");
+    if (!gnames[at]) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   }
   res->per_n = calloc(ng > 0 ? (size_t)ng : 1, sizeof *res->per_n);
-  if (!res->per_n) FAIL(BPS_ERR_MEM, "out of memory");
+  if (!res->per_n) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   res->nn = ng;
   for (int i = 0; i < ng; i++) {
-    TRY(load_n(path, file, gnames[i], res->slice_count > 1, &res->per_n[i]));
+    BPS_CALL_GOTO(load_n(path, file, gnames[i], res->slice_count > 1, &res->per_n[i]));
     if (res->per_n[i].n != gn[i])
-      FAIL(BPS_ERR_IO, "%s: group /%s has attribute n = %d", path, gnames[i], res->per_n[i].n);
+      BPS_FAIL_GOTO(BPS_ERR_IO, "%s: group /%s has attribute n = %d", path, gnames[i],
+                    res->per_n[i].n);
   }
-done:
+cleanup:
   if (gnames)
     for (int i = 0; i < ng; i++) free(gnames[i]);
   free(gnames);

@@ -157,7 +157,7 @@ static int masks_of(int q, const char *p, pauli_masks *m) {
     case 'X': m->x |= bit; break;
     case 'Z': m->z |= bit; break;
     case 'Y': m->x |= bit; m->z |= bit; ny++; break;
-    default: BPS_CHECK(0, BPS_ERR_ARG, "bad Pauli letter '%c'", p[t]);
+    default: BPS_FAIL(BPS_ERR_ARG, "bad Pauli letter '%c'", p[t]);
     }
   }
   static const bps_cplx ipow[4] = {1, I, -1, -I};
@@ -207,15 +207,11 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
     return BPS_OK;
   }
   /* FACTORED: Tr[B B^dag P A A^dag] = sum_cd (B^dag P A)_cd conj((B^dag A)_cd) */
+  int rc = BPS_OK;
   bps_idx ra = rho->rank, rb = O->rank;
   bps_cplx *pa = bps_alloc((size_t)(d * ra)), *x = bps_alloc((size_t)(rb * ra)),
            *y = bps_alloc((size_t)(rb * ra));
-  if (!pa || !x || !y) {
-    bps_free(pa);
-    bps_free(x);
-    bps_free(y);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CHECK_GOTO(pa && x && y, BPS_ERR_MEM, "out of memory");
   BPS_PAR_FOR(bps_par_ok(d * ra), bps_idx, c, ra,
               for (bps_idx b = 0; b < d; b++)
                 pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c]);
@@ -224,10 +220,11 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
   bps_cplx z = 0;
   for (bps_idx i = 0; i < rb * ra; i++) z += x[i] * conj(y[i]);
   *out = z;
+cleanup:
   bps_free(pa);
   bps_free(x);
   bps_free(y);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
@@ -295,28 +292,29 @@ static int split_maps(int q, int k, const int *qubits, bps_idx **sidx, bps_idx *
   }
   for (int t = 0; t < q; t++)
     if (!in_s[t]) kq[nk++] = t;
+  int rc = BPS_OK;
   bps_idx ns = (bps_idx)1 << k, no = (bps_idx)1 << nk;
-  *sidx = malloc(sizeof(bps_idx) * (size_t)ns);
-  *kidx = malloc(sizeof(bps_idx) * (size_t)no);
-  if (!*sidx || !*kidx) {
-    free(*sidx);
-    free(*kidx);
-    *sidx = *kidx = NULL;
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  bps_idx *si = malloc(sizeof(bps_idx) * (size_t)ns), *ki = malloc(sizeof(bps_idx) * (size_t)no);
+  BPS_CHECK_GOTO(si && ki, BPS_ERR_MEM, "out of memory");
   for (bps_idx s = 0; s < ns; s++) {
     bps_idx v = 0;
     for (int t = 0; t < k; t++)
       if ((s >> (k - 1 - t)) & 1) v |= (bps_idx)1 << (q - 1 - qubits[t]);
-    (*sidx)[s] = v;
+    si[s] = v;
   }
   for (bps_idx o = 0; o < no; o++) {
     bps_idx v = 0;
     for (int t = 0; t < nk; t++)
       if ((o >> (nk - 1 - t)) & 1) v |= (bps_idx)1 << (q - 1 - kq[t]);
-    (*kidx)[o] = v;
+    ki[o] = v;
   }
-  return BPS_OK;
+  *sidx = si;
+  *kidx = ki;
+  si = ki = NULL;
+cleanup:
+  free(si);
+  free(ki);
+  return rc;
 }
 
 /* Lt = L diag(1 / |A_j|^2): with A = U S (orthogonal columns, a compressed factor) and
@@ -370,27 +368,32 @@ int bps_lambda_trace(bps_state *L, int k, const int *qubits, const bps_state *be
                      const bps_state *after) {
   BPS_CALL(lambda_shapes(L, before, after));
   BPS_CHECK(qubits && k >= 1 && before->q - k == after->q, BPS_ERR_ARG, "bad trace shapes");
+  int rc = BPS_OK;
   int q = before->q;
   bps_idx dim = before->dim, r = before->rank, D = dim >> k, R = r << k, ns = (bps_idx)1 << k;
   bps_idx *sidx = NULL, *kidx = NULL;
-  BPS_CALL(split_maps(q, k, qubits, &sidx, &kidx));
-  bps_cplx *out = bps_alloc((size_t)(dim * r));
-  int rc = out ? BPS_OK : BPS_ERR_MEM;
-  if (!rc && R <= D) {
+  bps_cplx *out = NULL, *Lt = NULL, *As = NULL, *Y = NULL, *Z = NULL;
+  BPS_CALL_GOTO(split_maps(q, k, qubits, &sidx, &kidx));
+  out = bps_alloc((size_t)(dim * r));
+  BPS_CHECK_GOTO(out, BPS_ERR_MEM, "out of memory");
+  if (R <= D) {
     /* not compressed: the factor after the trace is A reshaped (traced value fastest in the
      * column index), so Lambda before it is the same numbers put back */
-    if (L->rank != R) rc = BPS_ERR_INTERNAL;
-    for (bps_idx c = 0; c < r && !rc; c++)
+    BPS_CHECK_GOTO(L->rank == R, BPS_ERR_INTERNAL, "Lambda rank %lld, expected %lld",
+                   (long long)L->rank, (long long)R);
+    for (bps_idx c = 0; c < r; c++)
       for (bps_idx s = 0; s < ns; s++)
         for (bps_idx o = 0; o < D; o++)
           out[(sidx[s] | kidx[o]) + dim * c] = L->a[o + D * (s + ns * c)];
-  } else if (!rc) {
+  } else {
     /* compressed (A'' = U S): rows s of Lambda = (O P) A_s = Lt (A''^dag A_s) */
     bps_idx rr = after->rank;
-    bps_cplx *Lt = scaled_lambda(L, after), *As = bps_alloc((size_t)(D * r)),
-             *Y = bps_alloc((size_t)(rr * r)), *Z = bps_alloc((size_t)(D * r));
-    if (!Lt || !As || !Y || !Z) rc = BPS_ERR_MEM;
-    for (bps_idx s = 0; s < ns && !rc; s++) {
+    Lt = scaled_lambda(L, after);
+    As = bps_alloc((size_t)(D * r));
+    Y = bps_alloc((size_t)(rr * r));
+    Z = bps_alloc((size_t)(D * r));
+    BPS_CHECK_GOTO(Lt && As && Y && Z, BPS_ERR_MEM, "out of memory");
+    for (bps_idx s = 0; s < ns; s++) {
       for (bps_idx c = 0; c < r; c++)
         for (bps_idx o = 0; o < D; o++) As[o + D * c] = before->a[(sidx[s] | kidx[o]) + dim * c];
       bps_lin_gemm('C', 'N', rr, r, D, 1.0, after->a, D, As, D, 0.0, Y, rr);
@@ -398,19 +401,17 @@ int bps_lambda_trace(bps_state *L, int k, const int *qubits, const bps_state *be
       for (bps_idx c = 0; c < r; c++)
         for (bps_idx o = 0; o < D; o++) out[(sidx[s] | kidx[o]) + dim * c] = Z[o + D * c];
     }
-    bps_free(Lt);
-    bps_free(As);
-    bps_free(Y);
-    bps_free(Z);
   }
-  if (!rc) rc = lambda_store(L, q, r, out);
+  BPS_CALL_GOTO(lambda_store(L, q, r, out));
+cleanup:
   bps_free(out);
+  bps_free(Lt);
+  bps_free(As);
+  bps_free(Y);
+  bps_free(Z);
   free(sidx);
   free(kidx);
-  BPS_CHECK(rc != BPS_ERR_INTERNAL, rc, "Lambda rank %lld, expected %lld", (long long)L->rank,
-            (long long)R);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_lambda_kraus(bps_state *L, int k, const int *qubits, int nk, const bps_cplx *K,
@@ -424,37 +425,36 @@ int bps_lambda_kraus(bps_state *L, int k, const int *qubits, int nk, const bps_c
   int compressed = r * nk > dim;
   BPS_CHECK(compressed || L->rank == r * nk, BPS_ERR_INTERNAL, "Lambda rank %lld, expected %lld",
             (long long)L->rank, (long long)(r * nk));
+  int rc = BPS_OK;
   bps_cplx *acc = bps_alloc((size_t)N), *Lt = NULL, *Y = NULL;
   bps_state *tmp = NULL;
-  int rc = acc ? BPS_OK : BPS_ERR_MEM;
-  if (!rc) rc = bps_state_create(BPS_FACTORED, 0, &tmp);
-  if (!rc && compressed) {
+  BPS_CHECK_GOTO(acc, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_state_create(BPS_FACTORED, 0, &tmp));
+  if (compressed) {
     Lt = scaled_lambda(L, after);
     Y = bps_alloc((size_t)(rr * r));
-    if (!Lt || !Y) rc = BPS_ERR_MEM;
+    BPS_CHECK_GOTO(Lt && Y, BPS_ERR_MEM, "out of memory");
   }
-  if (!rc) memset(acc, 0, sizeof(bps_cplx) * (size_t)N);
-  for (int m = 0; m < nk && !rc; m++) {
+  memset(acc, 0, sizeof(bps_cplx) * (size_t)N);
+  for (int m = 0; m < nk; m++) {
     if (!compressed) { /* the factor after the channel is [K_1 A, ..., K_m A] */
-      rc = bps_state_set_factor(tmp, q, r, L->a + (size_t)m * (size_t)N);
+      BPS_CALL_GOTO(bps_state_set_factor(tmp, q, r, L->a + (size_t)m * (size_t)N));
     } else { /* (O P) K_m A = Lt (A''^dag K_m A) */
-      rc = bps_state_set_factor(tmp, q, r, before->a);
-      if (!rc) rc = bps_apply_unitary(tmp, k, qubits, K + (size_t)m * kk);
-      if (!rc) {
-        bps_lin_gemm('C', 'N', rr, r, dim, 1.0, after->a, dim, tmp->a, dim, 0.0, Y, rr);
-        bps_lin_gemm('N', 'N', dim, r, rr, 1.0, Lt, dim, Y, rr, 0.0, tmp->a, dim);
-      }
+      BPS_CALL_GOTO(bps_state_set_factor(tmp, q, r, before->a));
+      BPS_CALL_GOTO(bps_apply_unitary(tmp, k, qubits, K + (size_t)m * kk));
+      bps_lin_gemm('C', 'N', rr, r, dim, 1.0, after->a, dim, tmp->a, dim, 0.0, Y, rr);
+      bps_lin_gemm('N', 'N', dim, r, rr, 1.0, Lt, dim, Y, rr, 0.0, tmp->a, dim);
     }
-    if (!rc) rc = bps_apply_unitary(tmp, k, qubits, Kh + (size_t)m * kk);
-    for (bps_idx i = 0; i < N && !rc; i++) acc[i] += tmp->a[i];
+    BPS_CALL_GOTO(bps_apply_unitary(tmp, k, qubits, Kh + (size_t)m * kk));
+    for (bps_idx i = 0; i < N; i++) acc[i] += tmp->a[i];
   }
-  if (!rc) rc = lambda_store(L, q, r, acc);
+  BPS_CALL_GOTO(lambda_store(L, q, r, acc));
+cleanup:
   bps_state_destroy(&tmp);
   bps_free(acc);
   bps_free(Lt);
   bps_free(Y);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_lambda_depol(bps_state *L, int k, const int *qubits, double p, const bps_state *before,
@@ -462,41 +462,41 @@ int bps_lambda_depol(bps_state *L, int k, const int *qubits, double p, const bps
   if (p == 0) return BPS_OK; /* the channel is the identity (nothing was compressed) */
   BPS_CALL(lambda_shapes(L, before, after));
   BPS_CHECK(qubits && k >= 1 && before->q == after->q, BPS_ERR_ARG, "bad depolarising shapes");
+  int rc = BPS_OK;
   int q = before->q;
   bps_idx dim = before->dim, r = before->rank, rr = after->rank, D = dim >> k,
           ns = (bps_idx)1 << k;
   bps_idx *sidx = NULL, *kidx = NULL;
-  BPS_CALL(split_maps(q, k, qubits, &sidx, &kidx));
   bps_cplx *Lt = scaled_lambda(L, after), *out = bps_alloc((size_t)(dim * r)),
            *Y0 = bps_alloc((size_t)(rr * r)), *Xs = bps_alloc((size_t)(dim * rr)),
            *Ys = bps_alloc((size_t)(dim * rr)), *Ab = bps_alloc((size_t)(D * r)),
            *W = bps_alloc((size_t)(rr * r)), *Z = bps_alloc((size_t)(D * r));
-  int rc = (Lt && out && Y0 && Xs && Ys && Ab && W && Z) ? BPS_OK : BPS_ERR_MEM;
-  if (!rc) {
-    /* (1 - p) (O P) A */
-    bps_lin_gemm('C', 'N', rr, r, dim, 1.0, after->a, dim, before->a, dim, 0.0, Y0, rr);
-    bps_lin_gemm('N', 'N', dim, r, rr, 1.0 - p, Lt, dim, Y0, rr, 0.0, out, dim);
-    /* + p/2^k (Tr_S(O P) (x) 1_S) A, Tr_S(O P) = sum_s X_s Y_s^dag (rows s of Lt, A'') */
-    for (bps_idx s = 0; s < ns; s++)
-      for (bps_idx j = 0; j < rr; j++)
-        for (bps_idx o = 0; o < D; o++) {
-          bps_idx src = (sidx[s] | kidx[o]) + dim * j, dst = o + D * j + s * D * rr;
-          Xs[dst] = Lt[src];
-          Ys[dst] = after->a[src];
-        }
-    double f = p / (double)ns;
-    for (bps_idx b = 0; b < ns; b++) {
-      for (bps_idx c = 0; c < r; c++)
-        for (bps_idx o = 0; o < D; o++) Ab[o + D * c] = before->a[(sidx[b] | kidx[o]) + dim * c];
-      for (bps_idx s = 0; s < ns; s++) {
-        bps_lin_gemm('C', 'N', rr, r, D, 1.0, Ys + s * D * rr, D, Ab, D, 0.0, W, rr);
-        bps_lin_gemm('N', 'N', D, r, rr, 1.0, Xs + s * D * rr, D, W, rr, s ? 1.0 : 0.0, Z, D);
+  BPS_CHECK_GOTO(Lt && out && Y0 && Xs && Ys && Ab && W && Z, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(split_maps(q, k, qubits, &sidx, &kidx));
+  /* (1 - p) (O P) A */
+  bps_lin_gemm('C', 'N', rr, r, dim, 1.0, after->a, dim, before->a, dim, 0.0, Y0, rr);
+  bps_lin_gemm('N', 'N', dim, r, rr, 1.0 - p, Lt, dim, Y0, rr, 0.0, out, dim);
+  /* + p/2^k (Tr_S(O P) (x) 1_S) A, Tr_S(O P) = sum_s X_s Y_s^dag (rows s of Lt, A'') */
+  for (bps_idx s = 0; s < ns; s++)
+    for (bps_idx j = 0; j < rr; j++)
+      for (bps_idx o = 0; o < D; o++) {
+        bps_idx src = (sidx[s] | kidx[o]) + dim * j, dst = o + D * j + s * D * rr;
+        Xs[dst] = Lt[src];
+        Ys[dst] = after->a[src];
       }
-      for (bps_idx c = 0; c < r; c++)
-        for (bps_idx o = 0; o < D; o++) out[(sidx[b] | kidx[o]) + dim * c] += f * Z[o + D * c];
+  double f = p / (double)ns;
+  for (bps_idx b = 0; b < ns; b++) {
+    for (bps_idx c = 0; c < r; c++)
+      for (bps_idx o = 0; o < D; o++) Ab[o + D * c] = before->a[(sidx[b] | kidx[o]) + dim * c];
+    for (bps_idx s = 0; s < ns; s++) {
+      bps_lin_gemm('C', 'N', rr, r, D, 1.0, Ys + s * D * rr, D, Ab, D, 0.0, W, rr);
+      bps_lin_gemm('N', 'N', D, r, rr, 1.0, Xs + s * D * rr, D, W, rr, s ? 1.0 : 0.0, Z, D);
     }
+    for (bps_idx c = 0; c < r; c++)
+      for (bps_idx o = 0; o < D; o++) out[(sidx[b] | kidx[o]) + dim * c] += f * Z[o + D * c];
   }
-  if (!rc) rc = lambda_store(L, q, r, out);
+  BPS_CALL_GOTO(lambda_store(L, q, r, out));
+cleanup:
   free(sidx);
   free(kidx);
   bps_free(Lt);
@@ -507,6 +507,5 @@ int bps_lambda_depol(bps_state *L, int k, const int *qubits, double p, const bps
   bps_free(Ab);
   bps_free(W);
   bps_free(Z);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }

@@ -1432,9 +1432,10 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
                   bps_job *job) {
   bps_error_clear();
   BPS_CHECK(text && job && nsets >= 0 && (sets || nsets == 0), BPS_ERR_ARG, "NULL argument");
+  int rc = BPS_OK;
   memset(job, 0, sizeof *job);
   ctx *c = calloc(1, sizeof *c);
-  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory");
   c->src = source_name ? source_name : "<job>";
   c->sets = sets;
   c->p = text;
@@ -1518,16 +1519,14 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
     if (!job->text) fail(c, BPS_ERR_MEM, "out of memory");
   }
 
-  int rc = c->failed ? c->rc : BPS_OK;
-  char msg[sizeof c->msg];
-  snprintf(msg, sizeof msg, "%s", c->msg);
-  for (int k = 0; k < NKEYS; k++) free(c->slots[k].val);
+  /* fail() kept the first failure in c (the INI callbacks cannot return one) */
+  BPS_CHECK_GOTO(!c->failed, c->rc, "%s", c->msg);
+cleanup:
+  if (c)
+    for (int k = 0; k < NKEYS; k++) free(c->slots[k].val);
   free(c);
-  if (rc) {
-    bps_job_free(job);
-    return bps_error_push(rc, __FILE__, __LINE__, __func__, "%s", msg);
-  }
-  return BPS_OK;
+  if (rc) bps_job_free(job);
+  return rc;
 }
 
 int bps_job_load(const char *path, const char *const *sets, int nsets, bps_job *job) {
@@ -1542,31 +1541,29 @@ int bps_job_load(const char *path, const char *const *sets, int nsets, bps_job *
   BPS_CHECK(st.st_size <= BPS_JOB_MAX_FILE, BPS_ERR_IO,
             "%s: job file too large (%lld bytes; at most %d)", path, (long long)st.st_size,
             BPS_JOB_MAX_FILE);
+  int rc = BPS_OK;
+  char *buf = NULL;
   FILE *f = fopen(path, "rb");
-  BPS_CHECK(f, BPS_ERR_IO, "%s: cannot open job file: %s", path, strerror(errno));
-  char *buf = malloc((size_t)BPS_JOB_MAX_FILE + 2);
-  if (!buf) {
-    fclose(f);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CHECK_GOTO(f, BPS_ERR_IO, "%s: cannot open job file: %s", path, strerror(errno));
+  buf = malloc((size_t)BPS_JOB_MAX_FILE + 2);
+  BPS_CHECK_GOTO(buf, BPS_ERR_MEM, "out of memory");
   size_t n = fread(buf, 1, (size_t)BPS_JOB_MAX_FILE + 1, f);
   int err = ferror(f);
   fclose(f);
-  if (err || n > BPS_JOB_MAX_FILE) {
-    free(buf);
-    BPS_CHECK(!err, BPS_ERR_IO, "%s: read error", path);
-    BPS_CHECK(0, BPS_ERR_IO, "%s: job file too large (more than %d bytes)", path,
-              BPS_JOB_MAX_FILE);
-  }
+  f = NULL;
+  BPS_CHECK_GOTO(!err, BPS_ERR_IO, "%s: read error", path);
+  BPS_CHECK_GOTO(n <= BPS_JOB_MAX_FILE, BPS_ERR_IO,
+                 "%s: job file too large (more than %d bytes)", path, BPS_JOB_MAX_FILE);
   buf[n] = 0;
   const char *nul = memchr(buf, 0, n);
   if (nul) {
     int line = 1;
     for (const char *q = buf; q < nul; q++) line += *q == '\n';
-    free(buf);
-    BPS_CHECK(0, BPS_ERR_JOB, "%s:%d: NUL byte in the job file (is it a text file?)", path, line);
+    BPS_FAIL_GOTO(BPS_ERR_JOB, "%s:%d: NUL byte in the job file (is it a text file?)", path, line);
   }
-  int rc = bps_job_parse(buf, path, sets, nsets, job);
+  BPS_CALL_GOTO(bps_job_parse(buf, path, sets, nsets, job));
+cleanup:
+  if (f) fclose(f);
   free(buf);
   return rc;
 }
@@ -1725,6 +1722,7 @@ int bps_job_json(const bps_job *job, char **json) {
   BPS_CHECK(job && json, BPS_ERR_ARG, "NULL argument");
   *json = NULL;
   BPS_CHECK(job->text, BPS_ERR_ARG, "the job was not parsed (no job text)");
+  int rc = BPS_OK;
   sbuf b = {0};
   char v[VAL_LEN];
   sb_str(&b, "{\"format\": 1, \"model\": ");
@@ -1744,21 +1742,17 @@ int bps_job_json(const bps_job *job, char **json) {
   for (int i = 0; i < job->nq; i++) {
     snprintf(v, sizeof v, "%s{\"n\": %d", i ? ", " : "", job->qubits[i]);
     sb_str(&b, v);
-    int rc = json_registers(&b, &job->model, job->qubits[i]);
-    if (rc) {
-      free(b.p);
-      return bps_error_push(rc, __FILE__, __LINE__, __func__, "registers at n = %d",
-                            job->qubits[i]);
-    }
+    rc = json_registers(&b, &job->model, job->qubits[i]);
+    BPS_CHECK_GOTO(!rc, rc, "registers at n = %d", job->qubits[i]);
     sb_str(&b, "}");
   }
   sb_str(&b, "]}");
-  if (b.oom) {
-    free(b.p);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CHECK_GOTO(!b.oom, BPS_ERR_MEM, "out of memory");
   *json = b.p;
-  return BPS_OK;
+  b.p = NULL;
+cleanup:
+  free(b.p);
+  return rc;
 }
 
 const char *bps_job_where(const bps_job *job, const char *section, const char *key, char *buf,

@@ -81,16 +81,12 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
     for (int i = 0; i < m; i++)
       BPS_CHECK(isfinite(creal(A[i + (size_t)lda * j])) && isfinite(cimag(A[i + (size_t)lda * j])),
                 BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry at (%d, %d)", m, n, i, j);
+  int rc = BPS_OK;
   int k = m < n ? m : n;
   size_t na = (size_t)lda * (size_t)n;
   bps_cplx *vt = U ? bps_alloc(padded(k, n)) : NULL, *a = bps_alloc(padded(lda, n)),
            *u = U ? bps_alloc(padded(m, k)) : NULL;
-  if ((U && (!vt || !u)) || !a) {
-    bps_free(vt);
-    bps_free(a);
-    bps_free(u);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
-  }
+  BPS_CHECK_GOTO(a && (!U || (vt && u)), BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
   memcpy(a, A, na * sizeof(bps_cplx));
   int nt = lapack_threads();
   lapack_int info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, U ? 'S' : 'N', m, n,
@@ -109,22 +105,21 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
   lapack_restore(nt);
   if (U && info == 0) memcpy(U, u, (size_t)m * (size_t)k * sizeof(bps_cplx));
   memcpy(A, a, na * sizeof(bps_cplx)); /* A is documented as destroyed; keep LAPACK's bytes */
+  BPS_CHECK_GOTO(info == 0, BPS_ERR_LAPACK, "zgesdd and zgesvd failed (info=%d, %dx%d)",
+                 (int)info, m, n);
+cleanup:
   bps_free(vt);
   bps_free(a);
   bps_free(u);
-  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgesdd and zgesvd failed (info=%d, %dx%d)", (int)info, m, n);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
   BPS_CHECK(m >= n && n >= 1 && lda >= m, BPS_ERR_ARG, "bad qr shape %dx%d", m, n);
+  int rc = BPS_OK;
   size_t na = (size_t)lda * (size_t)n;
   bps_cplx *tau = bps_alloc((size_t)n + 1024), *a = bps_alloc(padded(lda, n));
-  if (!tau || !a) {
-    bps_free(tau);
-    bps_free(a);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (qr %dx%d)", m, n);
-  }
+  BPS_CHECK_GOTO(tau && a, BPS_ERR_MEM, "out of memory (qr %dx%d)", m, n);
   memcpy(a, A, na * sizeof(bps_cplx));
   int nt = lapack_threads();
   lapack_int info = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, m, n, (lapack_complex_double *)a, lda,
@@ -136,10 +131,11 @@ int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
   }
   lapack_restore(nt);
   memcpy(A, a, na * sizeof(bps_cplx));
+  BPS_CHECK_GOTO(info == 0, BPS_ERR_LAPACK, "zgeqrf/zungqr failed (info=%d)", (int)info);
+cleanup:
   bps_free(tau);
   bps_free(a);
-  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "zgeqrf/zungqr failed (info=%d)", (int)info);
-  return BPS_OK;
+  return rc;
 }
 
 static enum CBLAS_TRANSPOSE op_of(char c) {

@@ -47,18 +47,15 @@ static void msg_add(msgbuf *m, const char *fmt, ...) {
   }
 }
 
-/* Refuse with the message already in m (also pushed, shortened, onto the traceback). */
-static int refuse(const msgbuf *m, int line) {
-  return bps_error_push(BPS_ERR_ARG, __FILE__, line, "bps_merge_results", "%s",
-                        m->buf ? m->buf : "cannot merge");
-}
+/* The text of a refusal: the whole message in m (the traceback holds it shortened). */
+static const char *mb_text(const msgbuf *m) { return m->buf ? m->buf : "cannot merge"; }
 
-/* Refuse with a message (into the msgbuf *mb of the function; needs rc and a done label). */
+/* Refuse (BPS_ERR_USAGE) with a message added to the msgbuf *mb of the function, in the
+ * cleanup idiom of error.h. */
 #define REFUSE(...)                                                                        \
   do {                                                                                     \
     msg_add(mb, __VA_ARGS__);                                                              \
-    rc = refuse(mb, __LINE__);                                                             \
-    goto done;                                                                             \
+    BPS_FAIL_GOTO(BPS_ERR_USAGE, "%s", mb_text(mb));                                       \
   } while (0)
 
 /* ------------------------------------------------------------------------------------ */
@@ -72,7 +69,7 @@ static int piece_job(const bps_result *p, const char *name, const char *const *s
     msg_add(m, "'%s': its job text is not a job this bpscan reads (%s)", name,
             p->job_text ? bps_error_message() : "no job text");
     bps_error_clear();
-    return refuse(m, __LINE__);
+    BPS_FAIL(BPS_ERR_USAGE, "%s", mb_text(m));
   }
   return BPS_OK;
 }
@@ -170,11 +167,8 @@ static int check_pieces(const bps_result *pieces, const char *const *names, int 
              "(different slice counts)", names[0], p0->slice_index, N, names[i], p->slice_index,
              p->slice_count);
     bps_job_free(&job);
-    rc = piece_job(p, names[i], NULL, 0, i ? &job : &job0, mb);
-    if (rc || i == 0) {
-      if (rc) goto done;
-      continue;
-    }
+    BPS_CALL_GOTO(piece_job(p, names[i], NULL, 0, i ? &job : &job0, mb));
+    if (i == 0) continue;
     /* the same job: every key but the output ones ([output] path, checkpoint_seconds) */
     char diff[400] = "";
     int differ = bps_job_diff(&job0, &job, BPS_ROLES_NOT_OUTPUT, diff, sizeof diff);
@@ -186,10 +180,7 @@ static int check_pieces(const bps_result *pieces, const char *const *names, int 
   }
   /* each piece once */
   slot = malloc(sizeof(int) * (size_t)N);
-  if (!slot) {
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-    goto done;
-  }
+  BPS_CHECK_GOTO(slot, BPS_ERR_MEM, "out of memory");
   for (int k = 0; k < N; k++) slot[k] = -1;
   for (int i = 0; i < count; i++) {
     int k = pieces[i].slice_index;
@@ -223,7 +214,7 @@ static int check_pieces(const bps_result *pieces, const char *const *names, int 
   }
   *slot_out = slot;
   slot = NULL;
-done:
+cleanup:
   bps_job_free(&job0);
   bps_job_free(&job);
   free(slot);
@@ -317,16 +308,11 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   r->grad = malloc(sizeof(double) * Sz * (size_t)(P > 0 ? P : 1));
   r->diag = malloc(sizeof(double) * Sz * BPS_NDIAG);
   r->params = ref->params ? malloc(sizeof(double) * Sz * (size_t)(PA > 0 ? PA : 1)) : NULL;
-  if (ref->land && bps_landscape_n_alloc(ref->land, S, &r->land) != BPS_OK) r->land = NULL;
+  if (ref->land) BPS_CALL_GOTO(bps_landscape_n_alloc(ref->land, S, &r->land));
   int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
-           r->grad && r->diag && (r->params || !ref->params) && (r->land || !ref->land) &&
-           filled && owner;
+           r->grad && r->diag && (r->params || !ref->params) && filled && owner;
   for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
-  if (!ok) {
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
-                        "out of memory merging n = %d", ref->n);
-    goto done;
-  }
+  BPS_CHECK_GOTO(ok, BPS_ERR_MEM, "out of memory merging n = %d", ref->n);
   memcpy(r->tracked, ref->tracked, sizeof(int) * (size_t)P);
   for (int k = 0; k < N; k++) {
     int i = slot[k];
@@ -367,7 +353,7 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
     msg_add(mb, ")");
     (*gaps)++;
   }
-done:
+cleanup:
   free(filled);
   free(owner);
   return rc;
@@ -382,19 +368,14 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
   BPS_CHECK(pieces && names && count >= 0 && out_path && merged, BPS_ERR_ARG, "NULL argument");
   memset(merged, 0, sizeof *merged);
   if (count < 1) REFUSE("no pieces given");
-  rc = check_pieces(pieces, names, count, &slot, mb);
-  if (rc) goto done;
+  BPS_CALL_GOTO(check_pieces(pieces, names, count, &slot, mb));
   const bps_result *p0 = &pieces[0];
   int N = p0->slice_count;
-  rc = merged_header(pieces, names, slot, N, out_path, merged, mb);
-  if (rc) goto done;
+  BPS_CALL_GOTO(merged_header(pieces, names, slot, N, out_path, merged, mb));
 
   /* the samples, per qubit count, in sample order */
   merged->per_n = calloc(p0->nn > 0 ? (size_t)p0->nn : 1, sizeof *merged->per_n);
-  if (!merged->per_n) {
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-    goto done;
-  }
+  BPS_CHECK_GOTO(merged->per_n, BPS_ERR_MEM, "out of memory");
   merged->nn = p0->nn;
   int missing_pieces = 0;
   for (int k = 0; k < N; k++) missing_pieces += slot[k] < 0;
@@ -406,19 +387,11 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
     msg_add(mb, " of %d missing (bpscan run --slice K/%d writes piece K)", N, N);
   }
   int gaps = 0;
-  for (int j = 0; j < p0->nn; j++) {
-    rc = merge_n(pieces, names, slot, N, j, missing_pieces, &merged->per_n[j], &gaps, mb);
-    if (rc) goto done;
-  }
-  if (missing_pieces || gaps) {
-    rc = refuse(mb, __LINE__);
-    goto done;
-  }
-  for (int j = 0; j < merged->nn; j++) {
-    rc = bps_result_n_stats(&merged->per_n[j]);
-    if (rc) goto done;
-  }
-done:
+  for (int j = 0; j < p0->nn; j++)
+    BPS_CALL_GOTO(merge_n(pieces, names, slot, N, j, missing_pieces, &merged->per_n[j], &gaps, mb));
+  BPS_CHECK_GOTO(!missing_pieces && !gaps, BPS_ERR_USAGE, "%s", mb_text(mb));
+  for (int j = 0; j < merged->nn; j++) BPS_CALL_GOTO(bps_result_n_stats(&merged->per_n[j]));
+cleanup:
   free(slot);
   if (rc) bps_h5_result_free(merged);
   return rc;
@@ -435,109 +408,109 @@ static void usage(FILE *out) {
           "same data as a single run with -o OUT.h5. Refuses pieces of different jobs, missing\n"
           "or duplicate pieces and samples, and files that are not pieces.\n"
           "  --force   overwrite an existing OUT.h5\n"
-          "exit codes: 0 merged, 2 usage or refused, 3 OUT.h5 exists (use --force), 1 error\n");
+          "exit codes: 0 merged, 2 usage or refused, 3 OUT.h5 exists (use --force), 6 OUT.h5\n"
+          "cannot be written there (no such directory, not writable, a directory), 1 error\n");
 }
 
-int bps_merge_main(int argc, char **argv) {
-  int force = 0, nin = 0, code = BPS_EXIT_OK, positional_only = 0;
-  const char *out = NULL;
-  const char **in = calloc(argc > 0 ? (size_t)argc : 1, sizeof *in);
-  bps_result *pieces = NULL;
-  bps_result merged;
-  char *msg = NULL;
-  memset(&merged, 0, sizeof merged);
-  if (!in) {
-    fprintf(stderr, "bpscan merge: out of memory\n");
-    return BPS_EXIT_ERROR;
-  }
+typedef struct {
+  const char *out;
+  const char **in; /* argc entries */
+  int nin, force, help;
+} merge_args;
+
+/* The command line. Usage errors are said in plain words (no traceback message) and return
+ * BPS_ERR_USAGE; --help prints the usage and sets help. */
+static int parse_args(int argc, char **argv, merge_args *a) {
+  int positional_only = 0;
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     if (!positional_only && !strcmp(s, "--")) {
       positional_only = 1;
     } else if (!positional_only && !strcmp(s, "--force")) {
-      force = 1;
+      a->force = 1;
     } else if (!positional_only && (!strcmp(s, "-h") || !strcmp(s, "--help"))) {
       usage(stdout);
-      free(in);
-      return BPS_EXIT_OK;
+      a->help = 1;
+      return BPS_OK;
     } else if (!positional_only && s[0] == '-' && s[1]) {
       fprintf(stderr, "bpscan merge: unknown option '%s'\n", s);
       usage(stderr);
-      free(in);
-      return BPS_EXIT_USAGE;
-    } else if (!out) {
-      out = s;
+      return BPS_ERR_USAGE;
+    } else if (!a->out) {
+      a->out = s;
     } else {
-      in[nin++] = s;
+      a->in[a->nin++] = s;
     }
   }
-  if (!out || nin < 1) {
+  if (!a->out || a->nin < 1) {
     usage(stderr);
-    free(in);
-    return BPS_EXIT_USAGE;
+    return BPS_ERR_USAGE;
   }
-  /* the output first, before reading anything */
+  return BPS_OK;
+}
+
+/* The output first, before reading anything: writable (bps_h5_check_writable: EXISTS
+ * without --force, OUTPUT for an unusable path) and not one of the inputs. */
+static int check_output(const merge_args *a) {
   struct stat so, si;
-  int out_exists = stat(out, &so) == 0;
-  if (bps_h5_check_writable(out, force)) {
-    fprintf(stderr, "bpscan merge: %s\n", bps_error_message());
-    bps_error_clear();
-    free(in);
-    return out_exists && !force && !S_ISDIR(so.st_mode) ? BPS_EXIT_EXISTS : BPS_EXIT_USAGE;
-  }
-  for (int i = 0; i < nin; i++)
-    if (!strcmp(in[i], out) ||
-        (out_exists && stat(in[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)) {
-      fprintf(stderr, "bpscan merge: the output '%s' is also an input; write the merged file "
-                      "elsewhere\n", out);
-      free(in);
-      return BPS_EXIT_USAGE;
-    }
+  int out_exists = stat(a->out, &so) == 0;
+  BPS_CALL(bps_h5_check_writable(a->out, a->force));
+  for (int i = 0; i < a->nin; i++)
+    BPS_CHECK(strcmp(a->in[i], a->out) && !(out_exists && stat(a->in[i], &si) == 0 &&
+                                            si.st_dev == so.st_dev && si.st_ino == so.st_ino),
+              BPS_ERR_USAGE, "the output '%s' is also an input; write the merged file elsewhere",
+              a->out);
+  return BPS_OK;
+}
+
+/* The exit code comes from bps_exit_code, as for run: 2 usage or a refusal (BPS_ERR_USAGE;
+ * an input that cannot be read is one too), 3 OUT.h5 exists, 6 OUT.h5 unusable, 1 other
+ * errors. A refusal prints its whole message; other failures their traceback. */
+int bps_merge_main(int argc, char **argv) {
+  int rc = BPS_OK, refused = 0;
+  merge_args a = {NULL, NULL, 0, 0, 0};
+  bps_result *pieces = NULL;
+  bps_result merged;
+  char *msg = NULL;
+  memset(&merged, 0, sizeof merged);
+  a.in = calloc(argc > 0 ? (size_t)argc : 1, sizeof *a.in);
+  BPS_CHECK_GOTO(a.in, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(parse_args(argc, argv, &a));
+  if (a.help) goto cleanup;
+  BPS_CALL_GOTO(check_output(&a));
   /* read every piece */
-  pieces = calloc((size_t)nin, sizeof *pieces);
+  pieces = calloc((size_t)a.nin, sizeof *pieces);
   msg = malloc(4096);
-  if (!pieces || !msg) {
-    fprintf(stderr, "bpscan merge: out of memory\n");
-    code = BPS_EXIT_ERROR;
-    goto done;
-  }
+  BPS_CHECK_GOTO(pieces && msg, BPS_ERR_MEM, "out of memory");
   bps_h5_meta meta0, meta;
-  for (int i = 0; i < nin; i++) {
-    if (bps_h5_read(in[i], &pieces[i], i ? &meta : &meta0)) {
-      fprintf(stderr, "bpscan merge: cannot use '%s': %s\n", in[i], bps_error_message());
-      bps_error_clear();
-      code = BPS_EXIT_USAGE;
-      goto done;
-    }
+  for (int i = 0; i < a.nin; i++) {
+    rc = bps_h5_read(a.in[i], &pieces[i], i ? &meta : &meta0);
+    BPS_CHECK_GOTO(!rc, rc == BPS_ERR_MEM ? rc : BPS_ERR_USAGE, "cannot use '%s'", a.in[i]);
     if (i && strcmp(meta.git_commit, meta0.git_commit))
-      fprintf(stderr, "bpscan merge: warning: '%s' was written by bpscan %s (git %s), '%s' by "
-                      "bpscan %s (git %s)\n", in[0], meta0.bpscan_version, meta0.git_commit,
-              in[i], meta.bpscan_version, meta.git_commit);
+      fprintf(stderr,
+              "bpscan merge: warning: '%s' was written by bpscan %s (git %s), '%s' by "
+              "bpscan %s (git %s)\n",
+              a.in[0], meta0.bpscan_version, meta0.git_commit, a.in[i], meta.bpscan_version,
+              meta.git_commit);
   }
-  int rc = bps_merge_results(pieces, in, nin, out, &merged, msg, 4096);
-  if (rc) {
-    if (rc == BPS_ERR_ARG) fprintf(stderr, "bpscan merge: refusing to merge: %s\n", msg);
-    else fprintf(stderr, "bpscan merge: %s\n", bps_error_message());
-    bps_error_clear();
-    code = rc == BPS_ERR_ARG ? BPS_EXIT_USAGE : BPS_EXIT_ERROR;
-    goto done;
-  }
-  rc = bps_h5_write(out, &merged, force);
-  if (rc) {
-    fprintf(stderr, "bpscan merge: %s\n", bps_error_message());
-    bps_error_clear();
-    code = !force && stat(out, &so) == 0 ? BPS_EXIT_EXISTS : BPS_EXIT_ERROR;
-    goto done;
-  }
-  fprintf(stderr, "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
-                  "samples each\n", nin, pieces[0].slice_count, out, merged.nn,
-          merged.nn == 1 ? "" : "s", merged.nn ? merged.per_n[0].samples : 0L);
-done:
+  rc = bps_merge_results(pieces, a.in, a.nin, a.out, &merged, msg, 4096);
+  refused = rc == BPS_ERR_USAGE;
+  BPS_CHECK_GOTO(!rc, rc, "merging %d pieces", a.nin);
+  BPS_CALL_GOTO(bps_h5_write(a.out, &merged, a.force));
+  fprintf(stderr,
+          "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
+          "samples each\n",
+          a.nin, pieces[0].slice_count, a.out, merged.nn, merged.nn == 1 ? "" : "s",
+          merged.nn ? merged.per_n[0].samples : 0L);
+cleanup:
+  if (refused) fprintf(stderr, "bpscan merge: refusing to merge: %s\n", msg);
+  else if (rc && bps_error_message()[0]) bps_error_print(stderr);
+  bps_error_clear();
   if (pieces)
-    for (int i = 0; i < nin; i++) bps_h5_result_free(&pieces[i]);
+    for (int i = 0; i < a.nin; i++) bps_h5_result_free(&pieces[i]);
   free(pieces);
   bps_h5_result_free(&merged);
   free(msg);
-  free(in);
-  return code;
+  free(a.in);
+  return bps_exit_code(rc);
 }

@@ -59,29 +59,28 @@ static int create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
   BPS_CHECK(spec && out, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(n >= 1 && n <= (ensemble ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS), BPS_ERR_ARG,
             "qubit count n = %d", n);
+  int rc = BPS_OK;
   bps_model_instance *m = calloc(1, sizeof *m);
-  BPS_CHECK(m, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(m, BPS_ERR_MEM, "out of memory");
   m->kind = spec->kind;
   m->n = n;
   m->ensemble = ensemble;
-  int rc;
   switch (spec->kind) {
   case BPS_MODEL_DQNN: rc = bps_dqnn_build(spec, n, seed, sample, repr, m); break;
   case BPS_MODEL_VH: rc = bps_vh_build(spec, n, seed, sample, repr, m); break;
   case BPS_MODEL_QBM:
-    rc = ensemble ? bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                                   "the QBM has no circuit ensemble (a Gibbs state)")
-                  : bps_qbm_build(spec, n, seed, sample, repr, m);
+    if (ensemble) BPS_FAIL_GOTO(BPS_ERR_JOB, "the QBM has no circuit ensemble (a Gibbs state)");
+    rc = bps_qbm_build(spec, n, seed, sample, repr, m);
     break;
   case BPS_MODEL_HEA: rc = bps_hea_build(spec, n, seed, sample, repr, m); break;
-  default: rc = bps_error_push(BPS_ERR_ARG, __FILE__, __LINE__, __func__, "unknown model kind %d", (int)spec->kind);
+  default: BPS_FAIL_GOTO(BPS_ERR_ARG, "unknown model kind %d", (int)spec->kind);
   }
-  if (rc) {
-    bps_model_instance_destroy(&m);
-    return bps_error_push(rc, __FILE__, __LINE__, __func__, "building the model at n = %d, sample %u", n, sample);
-  }
+  BPS_CHECK_GOTO(!rc, rc, "building the model at n = %d, sample %u", n, sample);
   *out = m;
-  return BPS_OK;
+  m = NULL;
+cleanup:
+  bps_model_instance_destroy(&m);
+  return rc;
 }
 
 int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
@@ -104,39 +103,39 @@ int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_gr
   BPS_CHECK(m->circuit && m->npairs >= 1, BPS_ERR_INTERNAL, "instance has no circuit or pairs");
   BPS_CHECK(m->circuit->nparams <= m->nparams, BPS_ERR_INTERNAL,
             "circuit uses %d parameters, the instance has %d", m->circuit->nparams, m->nparams);
+  int rc = BPS_OK;
   double *gx = NULL;
+  bps_state *s = NULL;
   if (grad) {
     gx = calloc((size_t)(m->nparams ? m->nparams : 1), sizeof(double));
-    BPS_CHECK(gx, BPS_ERR_MEM, "out of memory");
+    BPS_CHECK_GOTO(gx, BPS_ERR_MEM, "out of memory");
     for (int p = 0; p < m->nparams; p++) grad[p] = 0.0;
   }
   double acc = 0.0;
-  int rc = BPS_OK;
-  bps_state *s = NULL;
-  for (int x = 0; x < m->npairs && !rc; x++) {
+  for (int x = 0; x < m->npairs; x++) {
     double cx = 0.0;
     if (!grad) {
-      if (!s) rc = bps_state_create(m->inputs[x]->repr, 0, &s);
-      if (!rc) rc = bps_state_copy(s, m->inputs[x]);
-      if (!rc) rc = bps_circuit_run(m->circuit, theta, s);
-      if (!rc) rc = bps_cost_eval(m->costs[x], s, &cx);
+      if (!s) BPS_CALL_GOTO(bps_state_create(m->inputs[x]->repr, 0, &s));
+      BPS_CALL_GOTO(bps_state_copy(s, m->inputs[x]));
+      BPS_CALL_GOTO(bps_circuit_run(m->circuit, theta, s));
+      BPS_CALL_GOTO(bps_cost_eval(m->costs[x], s, &cx));
     } else if (method == BPS_GRAD_SHIFT) {
-      rc = bps_grad_shift(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx);
+      BPS_CALL_GOTO(bps_grad_shift(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx));
     } else {
-      rc = bps_grad_adjoint(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx);
+      BPS_CALL_GOTO(bps_grad_adjoint(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx));
     }
     acc += cx;
-    if (grad && !rc)
+    if (grad)
       for (int p = 0; p < m->nparams; p++) grad[p] += gx[p];
   }
-  bps_state_destroy(&s);
-  free(gx);
-  BPS_CALL(rc);
   double inv = 1.0 / m->npairs;
   *cost = acc * inv;
   if (grad)
     for (int p = 0; p < m->nparams; p++) grad[p] *= inv;
-  return BPS_OK;
+cleanup:
+  bps_state_destroy(&s);
+  free(gx);
+  return rc;
 }
 
 int bps_model_diag_state(const bps_model_instance *m, const double *theta, bps_state *out) {

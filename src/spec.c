@@ -63,7 +63,7 @@ static int eval_entry(const char *tok, int n, int qmax, int *out) {
     val = n;
     p++;
   } else {
-    BPS_CHECK(0, BPS_ERR_ARG, "bad width entry '%s' (use integers, n, n+k, n-k, k*n)", buf);
+    BPS_FAIL(BPS_ERR_ARG, "bad width entry '%s' (use integers, n, n+k, n-k, k*n)", buf);
   }
   if (*p == '+' || *p == '-') {
     char sign = *p++;

@@ -76,14 +76,15 @@ int bps_state_create(bps_repr repr, int q, bps_state **out) {
   BPS_CHECK(repr == BPS_DENSE || repr == BPS_FACTORED, BPS_ERR_ARG, "unknown representation");
   bps_state *s = calloc(1, sizeof *s);
   BPS_CHECK(s, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
   s->repr = repr;
-  int rc = bps_state_set_zero(s, q);
-  if (rc) {
-    bps_state_destroy(&s);
-    return bps_error_push(rc, __FILE__, __LINE__, __func__, "creating a %d-qubit state", q);
-  }
+  rc = bps_state_set_zero(s, q);
+  BPS_CHECK_GOTO(!rc, rc, "creating a %d-qubit state", q);
   *out = s;
-  return BPS_OK;
+  s = NULL;
+cleanup:
+  bps_state_destroy(&s);
+  return rc;
 }
 
 int bps_state_destroy(bps_state **s) {
@@ -154,48 +155,34 @@ int bps_state_set_dense(bps_state *s, int q, const bps_cplx *rho) {
     return BPS_OK;
   }
   /* FACTORED: rho = V diag(w) V^dag, A = V sqrt(w) over the non-negligible eigenvalues. */
+  int rc = BPS_OK;
   bps_cplx *v = bps_alloc((size_t)(d * d));
   double *w = malloc((size_t)d * sizeof(double));
-  if (!v || !w) {
-    bps_free(v);
-    free(w);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CHECK_GOTO(v && w, BPS_ERR_MEM, "out of memory");
   /* row-major rho read column-major is conj(rho) = rho^T: transpose back by conjugating */
   for (bps_idx i = 0; i < d * d; i++) v[i] = conj(rho[i]);
-  int rc = bps_lin_eigh((int)d, v, (int)d, w, 1);
-  if (rc) {
-    bps_free(v);
-    free(w);
-    BPS_CALL(rc);
-  }
+  BPS_CALL_GOTO(bps_lin_eigh((int)d, v, (int)d, w, 1));
   double wmax = 0.0;
   for (bps_idx i = 0; i < d; i++) wmax = fmax(wmax, fabs(w[i]));
   double tol = 1e-14 * wmax;
   bps_idx r = 0;
   for (bps_idx i = 0; i < d; i++)
-    if (w[i] < -1e-10 * (wmax > 0 ? wmax : 1)) {
-      double wi = w[i];
-      bps_free(v);
-      free(w);
-      BPS_CHECK(0, BPS_ERR_NUMERIC, "matrix is not positive semidefinite (eigenvalue %g)", wi);
-    }
+    BPS_CHECK_GOTO(!(w[i] < -1e-10 * (wmax > 0 ? wmax : 1)), BPS_ERR_NUMERIC,
+                   "matrix is not positive semidefinite (eigenvalue %g)", w[i]);
   for (bps_idx i = 0; i < d; i++) r += w[i] > tol;
   if (r == 0) r = 1;
-  rc = reshape_zero(s, q, r);
-  if (!rc) {
-    bps_idx c = 0;
-    for (bps_idx i = d - 1; i >= 0 && c < r; i--) {
-      if (w[i] <= tol && !(c == 0 && i == 0)) continue;
-      double sw = sqrt(fmax(w[i], 0.0));
-      for (bps_idx row = 0; row < d; row++) s->a[row + d * c] = v[row + d * i] * sw;
-      c++;
-    }
+  BPS_CALL_GOTO(reshape_zero(s, q, r));
+  bps_idx c = 0;
+  for (bps_idx i = d - 1; i >= 0 && c < r; i--) {
+    if (w[i] <= tol && !(c == 0 && i == 0)) continue;
+    double sw = sqrt(fmax(w[i], 0.0));
+    for (bps_idx row = 0; row < d; row++) s->a[row + d * c] = v[row + d * i] * sw;
+    c++;
   }
+cleanup:
   bps_free(v);
   free(w);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_state_to_dense(const bps_state *s, bps_cplx *rho) {
@@ -214,16 +201,15 @@ int bps_state_convert(bps_state *s, bps_repr repr) {
   BPS_CHECK(s, BPS_ERR_ARG, "NULL state");
   if (s->repr == repr) return BPS_OK;
   bps_idx d = s->dim;
+  int rc = BPS_OK;
   bps_cplx *rho = bps_alloc((size_t)(d * d));
-  BPS_CHECK(rho, BPS_ERR_MEM, "out of memory converting a %d-qubit state", s->q);
-  int rc = bps_state_to_dense(s, rho);
-  if (!rc) {
-    s->repr = repr;
-    rc = bps_state_set_dense(s, s->q, rho);
-  }
+  BPS_CHECK_GOTO(rho, BPS_ERR_MEM, "out of memory converting a %d-qubit state", s->q);
+  BPS_CALL_GOTO(bps_state_to_dense(s, rho));
+  s->repr = repr;
+  BPS_CALL_GOTO(bps_state_set_dense(s, s->q, rho));
+cleanup:
   bps_free(rho);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int check_qubits(const bps_state *s, int k, const int *qubits) {

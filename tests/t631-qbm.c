@@ -1,7 +1,7 @@
 /* t631-qbm: the quantum Boltzmann machine (src/models/qbm.c; physics.md Secs. 3.1(b), 3.6).
  * - structure: one parameter per term of Eq. (10) on all N qubits, names "h.t<t>", no
- *   circuit, a cost_grad hook, the visible objective in costs[0], and the BPS_ERR_ARG cases
- *   (too many qubits, parameter shift requested);
+ *   circuit, a cost_grad hook, the visible objective in costs[0], BPS_ERR_TOO_BIG for too
+ *   many qubits and the BPS_ERR_ARG cases (parameter shift requested, bad specs);
  * - the Gibbs state of the output_state hook (dense and factored, at theta_0 and a second
  *   point) has trace 1, is Hermitian and positive definite, equals e^{-H}/Z computed
  *   independently (Pauli matrices of ref.c, Taylor series with scaling and squaring) and
@@ -169,7 +169,7 @@ static void test_structure_and_state(void) {
   printf("Gibbs state vs independent exp(-H)/Z: max |diff| %.2e\n", worst_rho);
   bps_model_instance *m = NULL;
   bps_model_spec b = qbm_spec("1", "n", BPS_VH_OBJ_PAULI, "Z");
-  CHECK_FAILS(bps_model_instance_create(&b, 12, 1, 0, BPS_DENSE, &m), BPS_ERR_ARG); /* N = 13 */
+  CHECK_FAILS(bps_model_instance_create(&b, 12, 1, 0, BPS_DENSE, &m), BPS_ERR_TOO_BIG); /* N = 13 */
   b = qbm_spec("1", "n", BPS_VH_OBJ_PAULI, "XX");
   CHECK_FAILS(bps_model_instance_create(&b, 2, 1, 0, BPS_DENSE, &m), BPS_ERR_ARG);
   b = qbm_spec("1", "n", BPS_VH_OBJ_PAULI, "Z");

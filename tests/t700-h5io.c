@@ -1,7 +1,7 @@
 /* t700-h5io: bps_h5_write writes the documented schema (read back here with the HDF5 C
  * API and compared exactly), atomically (no temporary left behind, after success or
- * failure), refuses to overwrite without force (the old file stays byte for byte), fails
- * cleanly on a missing directory, and bps_h5_info summarises a file and rejects missing,
+ * failure), refuses to overwrite without force (BPS_ERR_EXISTS; the old file stays byte for
+ * byte), fails cleanly on a missing directory or a directory as the name (BPS_ERR_OUTPUT), and bps_h5_info summarises a file and rejects missing,
  * non-HDF5, non-bpscan and newer-schema files. Array-job pieces carry slice_index/slice_count,
  * sample_index and samples_total (complete scans: slice 0 of 1, neither dataset nor
  * attribute), and bps_h5_read loads a file so completely that writing it again gives the
@@ -799,8 +799,8 @@ static void test_merge_landscape(void) {
 #define REFUSED(part)                                                                      \
   do {                                                                                     \
     rc = bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg);              \
-    CHECK(rc == BPS_ERR_ARG && strstr(msg, part) && merged.per_n == NULL);                 \
-    if (rc != BPS_ERR_ARG || !strstr(msg, part))                                           \
+    CHECK(rc == BPS_ERR_USAGE && strstr(msg, part) && merged.per_n == NULL);               \
+    if (rc != BPS_ERR_USAGE || !strstr(msg, part))                                         \
       fprintf(stderr, "  merge: rc %d, message '%s' lacks '%s'\n", rc, msg, part);         \
     bps_error_clear();                                                                     \
   } while (0)
@@ -892,7 +892,7 @@ int main(void) {
   CHECK_FAILS(bps_h5_check_writable(out, 0), BPS_ERR_EXISTS);
   CHECK_OK(bps_h5_check_writable(out, 1));
   int rc = bps_h5_write(out, &other, 0);
-  CHECK(rc == BPS_ERR_IO);
+  CHECK(rc == BPS_ERR_EXISTS);
   CHECK(strstr(bps_error_message(), "exists; use --force to overwrite") != NULL);
   bps_error_clear();
   long len1 = 0;
@@ -910,13 +910,13 @@ int main(void) {
   /* a directory that does not exist; a directory as the output name */
   path_in(missing, sizeof missing, "no/such/dir/out.h5");
   rc = bps_h5_write(missing, &res, 0);
-  CHECK(rc == BPS_ERR_IO && strstr(bps_error_message(), "does not exist"));
+  CHECK(rc == BPS_ERR_OUTPUT && strstr(bps_error_message(), "does not exist"));
   bps_error_clear();
   CHECK_FAILS(bps_h5_check_writable(missing, 1), BPS_ERR_OUTPUT);
   CHECK_FAILS(bps_h5_check_writable(missing, 0), BPS_ERR_OUTPUT);
   CHECK_FAILS(bps_h5_check_writable(dir, 1), BPS_ERR_OUTPUT);
   CHECK_FAILS(bps_h5_check_writable(dir, 0), BPS_ERR_OUTPUT);
-  CHECK_FAILS(bps_h5_write(dir, &res, 1), BPS_ERR_IO);
+  CHECK_FAILS(bps_h5_write(dir, &res, 1), BPS_ERR_OUTPUT);
   CHECK_FAILS(bps_h5_check_writable("", 0), BPS_ERR_OUTPUT);
   if (geteuid() != 0) { /* root ignores permissions */
     char ro[512], rof[600];

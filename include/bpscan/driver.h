@@ -21,10 +21,10 @@
  *   0 success; 1 runtime error (numerical, memory, I/O, MPI); 2 bad command line or invalid
  *   job (BPS_ERR_USAGE, BPS_ERR_JOB); 3 the output exists (BPS_ERR_EXISTS); 4 a checkpoint
  *   of another job, corrupt, or of an earlier run without --resume (BPS_ERR_CHECKPOINT);
- *   5 a task too big for one rank (BPS_ERR_TOO_BIG); 6 the output path is unusable: its
- *   directory is missing, not a directory or not writable, or the output is a directory
- *   (BPS_ERR_OUTPUT); 75 stopped by a signal with the checkpoint written
- *   (BPS_ERR_INTERRUPTED).
+ *   5 a task too big for one rank or beyond a size limit (BPS_ERR_TOO_BIG); 6 the output
+ *   path is unusable: its directory is missing, not a directory or not writable, or the
+ *   output is a directory (BPS_ERR_OUTPUT); 75 stopped by a signal with the checkpoint
+ *   written (BPS_ERR_INTERRUPTED).
  */
 #ifndef BPSCAN_DRIVER_H
 #define BPSCAN_DRIVER_H

@@ -46,7 +46,7 @@
 typedef enum {
   BPS_OK = 0,
   BPS_ERR_ARG = 1,          /* invalid argument (a caller bug) */
-  BPS_ERR_MEM = 2,          /* allocation failed or a state would exceed the size limit */
+  BPS_ERR_MEM = 2,          /* an allocation failed */
   BPS_ERR_LAPACK = 3,       /* a LAPACK/BLAS routine reported failure */
   BPS_ERR_NUMERIC = 4,      /* a numerical invariant broke (trace, positivity, ...) */
   BPS_ERR_IO = 5,           /* file input/output */
@@ -59,7 +59,8 @@ typedef enum {
                                directory, not writable, or the path is a directory */
   BPS_ERR_CHECKPOINT = 12,  /* a checkpoint of another job, a corrupt one, or one of an
                                earlier run without --resume */
-  BPS_ERR_TOO_BIG = 13,     /* a task cannot fit in the memory of one rank */
+  BPS_ERR_TOO_BIG = 13,     /* a task cannot fit in the memory of one rank, or exceeds a
+                               size limit (a LAPACK int dimension, the QBM's register) */
   BPS_ERR_INTERRUPTED = 14  /* stopped by a signal with the checkpoint written (a status:
                                returned without a traceback) */
 } bps_err;
@@ -71,7 +72,7 @@ enum {
   BPS_EXIT_USAGE = 2,       /* bad command line or invalid job file */
   BPS_EXIT_EXISTS = 3,      /* the output exists and --force was not given */
   BPS_EXIT_CHECKPOINT = 4,  /* checkpoint of another job, corrupt, or not resumed */
-  BPS_EXIT_TOO_BIG = 5,     /* a task cannot fit in the memory of one rank */
+  BPS_EXIT_TOO_BIG = 5,     /* a task too big for one rank or beyond a size limit */
   BPS_EXIT_OUTPUT = 6,      /* the output path is unusable (directory missing, not
                                writable, not a directory, or a directory as the output) */
   BPS_EXIT_INTERRUPTED = 75 /* stopped by a signal; checkpoint written; rerun with --resume */

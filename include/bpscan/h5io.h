@@ -44,7 +44,9 @@
  * stats = 1, <field>_mean, _mean_se, _var, _var_se (f8 [dims...], scalar for ndim 0).
  * Field names are 1..BPS_LAND_NAME_LEN-1 characters of [A-Za-z0-9_], unique, and may not
  * clash with degree, size or another field's statistics datasets.
- * Returns BPS_OK, BPS_ERR_ARG (inconsistent res), BPS_ERR_MEM or BPS_ERR_IO. */
+ * Returns BPS_OK, BPS_ERR_ARG (inconsistent res), BPS_ERR_MEM, BPS_ERR_EXISTS or
+ * BPS_ERR_OUTPUT (as bps_h5_check_writable; a file that appeared while writing is
+ * BPS_ERR_EXISTS) or BPS_ERR_IO. */
 int bps_h5_write(const char *path, const bps_result *res, int force);
 
 /* The driver's up-front check, before any computing: path is not a directory, does not

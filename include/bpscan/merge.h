@@ -26,7 +26,7 @@
 
 /* Combine count pieces (as loaded by bps_h5_read; names[i] names pieces[i] in messages, in
  * any order) into *merged, whose job text records out_path as its [output] path.
- * Refuses (BPS_ERR_ARG, with the reason in msg, and shortened in the error traceback): an
+ * Refuses (BPS_ERR_USAGE, with the reason in msg, and shortened in the error traceback): an
  * input that is not a piece (slice_count 1), a piece whose job text this bpscan does not
  * parse, pieces of different jobs (a key of role result, ensemble or layout differs, or the
  * stored job hashes do), different
@@ -42,9 +42,11 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
 
 /* `bpscan merge [--force] OUT.h5 PIECE.h5 ...` (argv[0] = "merge"). Reads every piece,
  * merges, and writes OUT.h5 atomically with bps_h5_write (an existing OUT.h5 only with
- * --force; OUT.h5 may not be one of the inputs). Not collective (no MPI). Returns
- * BPS_EXIT_OK, BPS_EXIT_USAGE (bad arguments, an unreadable input or a refusal above),
- * BPS_EXIT_EXISTS (OUT.h5 exists without --force) or BPS_EXIT_ERROR (writing failed). */
+ * --force; OUT.h5 may not be one of the inputs). Not collective (no MPI). Returns the exit
+ * code bps_exit_code gives its error code, as `bpscan run` does: BPS_EXIT_OK,
+ * BPS_EXIT_USAGE (bad arguments, an unreadable input or a refusal above: BPS_ERR_USAGE),
+ * BPS_EXIT_EXISTS (OUT.h5 exists without --force), BPS_EXIT_OUTPUT (OUT.h5 cannot be
+ * written there: no such directory, not writable, a directory) or BPS_EXIT_ERROR. */
 int bps_merge_main(int argc, char **argv);
 
 #endif

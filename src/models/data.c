@@ -22,7 +22,7 @@ static int make_input(const bps_model_spec *spec, int n, int q, uint64_t seed, u
   case BPS_INPUT_ZERO: psi[0] = 1; break;
   case BPS_INPUT_BASIS: psi[bps_rng_u64(&r) % (uint64_t)d] = 1; break;
   case BPS_INPUT_HAAR: bps_haar_state(&r, d, psi); break;
-  default: BPS_CHECK(0, BPS_ERR_ARG, "unknown input kind %d", (int)spec->inputs);
+  default: BPS_FAIL(BPS_ERR_ARG, "unknown input kind %d", (int)spec->inputs);
   }
   return BPS_OK;
 }
@@ -45,23 +45,24 @@ int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint6
   m->inputs = calloc((size_t)N, sizeof(bps_state *));
   m->costs = calloc((size_t)N, sizeof(bps_cost *));
   BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
   bps_idx din = (bps_idx)1 << q_in, dout = (bps_idx)1 << q_out;
   bps_cplx *psi = bps_alloc((size_t)din), *phi = bps_alloc((size_t)dout), *V = NULL;
   bps_cplx *loc = bps_alloc((size_t)(2 * q_out));
-  int rc = (psi && phi && loc) ? BPS_OK : BPS_ERR_MEM;
-  if (!rc && spec->targets == BPS_TARGET_UNITARY) {
+  BPS_CHECK_GOTO(psi && phi && loc, BPS_ERR_MEM, "out of memory (training pairs)");
+  if (spec->targets == BPS_TARGET_UNITARY) {
     V = bps_alloc((size_t)(din * din));
+    BPS_CHECK_GOTO(V, BPS_ERR_MEM, "out of memory (target unitary on %d qubits)", q_in);
     bps_rng r;
     bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_TARGET, TARGET_V_SUB);
-    rc = V ? bps_haar_unitary(&r, (int)din, V) : BPS_ERR_MEM;
+    BPS_CALL_GOTO(bps_haar_unitary(&r, (int)din, V));
   }
   int all[BPS_MAX_QUBITS];
   for (int i = 0; i < q_out; i++) all[i] = i;
-  for (int x = 0; x < N && !rc; x++) {
-    rc = make_input(spec, n, q_in, seed, sample, x, psi);
-    if (!rc) rc = bps_state_create(repr, q_in, &m->inputs[x]);
-    if (!rc) rc = bps_state_set_pure(m->inputs[x], q_in, psi);
-    if (rc) break;
+  for (int x = 0; x < N; x++) {
+    BPS_CALL_GOTO(make_input(spec, n, q_in, seed, sample, x, psi));
+    BPS_CALL_GOTO(bps_state_create(repr, q_in, &m->inputs[x]));
+    BPS_CALL_GOTO(bps_state_set_pure(m->inputs[x], q_in, psi));
     /* target: product form in loc (2 amplitudes per qubit) or the full phi */
     bps_rng r;
     bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_TARGET, (uint32_t)x);
@@ -86,21 +87,20 @@ int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint6
         phi[i] = a;
       }
     }
-    rc = bps_cost_create(q_out, 1.0, &m->costs[x]);
-    if (rc) break;
+    BPS_CALL_GOTO(bps_cost_create(q_out, 1.0, &m->costs[x]));
     if (spec->cost == BPS_COST_GLOBAL) {
-      rc = bps_cost_add(m->costs[x], -1.0, q_out, all, 1, phi);
+      BPS_CALL_GOTO(bps_cost_add(m->costs[x], -1.0, q_out, all, 1, phi));
     } else {
-      for (int j = 0; j < q_out && !rc; j++)
-        rc = bps_cost_add(m->costs[x], -1.0 / q_out, 1, &j, 1, loc + 2 * j);
+      for (int j = 0; j < q_out; j++)
+        BPS_CALL_GOTO(bps_cost_add(m->costs[x], -1.0 / q_out, 1, &j, 1, loc + 2 * j));
     }
   }
+cleanup:
   bps_free(psi);
   bps_free(phi);
   bps_free(loc);
   bps_free(V);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[16]) {
@@ -149,7 +149,7 @@ int bps_noise_plan_make(const bps_model_spec *spec, bps_noise_plan *nz) {
     return BPS_OK;
   default: break;
   }
-  BPS_CHECK(0, BPS_ERR_ARG, "unknown noise kind %d", (int)spec->noise);
+  BPS_FAIL(BPS_ERR_ARG, "unknown noise kind %d", (int)spec->noise);
 }
 
 int bps_noise_after_gate(bps_circuit *c, const bps_noise_plan *nz, int k, const int *qubits) {

@@ -222,17 +222,15 @@ static int layer_haar(ctx *x, int l, int min, int mout) {
   size_t cap = HAAR_BATCH_BYTES / (dd * sizeof(bps_cplx));
   if ((size_t)batch > cap) batch = cap ? (int)cap : 1;
   if (batch > nu) batch = nu;
+  int rc = BPS_OK;
   bps_cplx *U = bps_alloc(dd * (size_t)batch);
   int *rcs = calloc((size_t)batch, sizeof(int));
-  if (!U || !rcs) {
-    bps_free(U);
-    free(rcs);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (Haar perceptrons on %d qubits)", k);
-  }
-  int qs[BPS_OP_MAXQ], rc = BPS_OK;
+  BPS_CHECK_GOTO(U && rcs, BPS_ERR_MEM, "out of memory (Haar perceptrons on %d qubits)", k);
+  int qs[BPS_OP_MAXQ];
   for (int i = 0; i < min; i++) qs[i] = i;
-  for (int u0 = 0; u0 < nu && !rc; u0 += batch) {
+  for (int u0 = 0; u0 < nu; u0 += batch) {
     const int nb = nu - u0 < batch ? nu - u0 : batch;
+    /* the threads keep their codes in rcs (no jump out of an OpenMP loop) */
 #pragma omp parallel for schedule(static, 1) num_threads(nb) if (nb > 1)
     for (int b = 0; b < nb; b++) {
       const int u = u0 + b;
@@ -241,28 +239,25 @@ static int layer_haar(ctx *x, int l, int min, int mout) {
                    unitary_sub(l, u / 2 + 1, u % 2));
       rcs[b] = bps_haar_unitary(&r, 1 << k, U + (size_t)b * dd);
     }
-    for (int b = 0; b < nb && !rc; b++) {
+    for (int b = 0; b < nb; b++) {
       const int u = u0 + b, j = u / 2 + 1;
-      if (rcs[b]) {
-        rc = bps_error_push(rcs[b], __FILE__, __LINE__, __func__,
-                            "Haar unitary %c of perceptron %d, layer %d", u % 2 ? 'A' : 'B', j, l);
-        break;
-      }
+      BPS_CHECK_GOTO(!rcs[b], rcs[b], "Haar unitary %c of perceptron %d, layer %d",
+                     u % 2 ? 'A' : 'B', j, l);
       qs[min] = min + j - 1;
       if (u % 2) { /* B was the previous unitary: the rotation, then A */
         int idx = -1;
-        rc = new_param(x, 0.0, &idx, "l%d.p%d.g1", l, j);
-        if (!rc) rc = rot(x, "Z", &qs[min], 0.5, idx);
-        if (!rc) rc = bps_circuit_param_angle(x->c, idx, BPS_ANGLE_FIXED); /* theta = 0 */
-        if (!rc) rc = gate_noise(x, 1, &qs[min]);
+        BPS_CALL_GOTO(new_param(x, 0.0, &idx, "l%d.p%d.g1", l, j));
+        BPS_CALL_GOTO(rot(x, "Z", &qs[min], 0.5, idx));
+        BPS_CALL_GOTO(bps_circuit_param_angle(x->c, idx, BPS_ANGLE_FIXED)); /* theta = 0 */
+        BPS_CALL_GOTO(gate_noise(x, 1, &qs[min]));
       }
-      if (!rc) rc = gate_haar(x, k, qs, U + (size_t)b * dd);
+      BPS_CALL_GOTO(gate_haar(x, k, qs, U + (size_t)b * dd));
     }
   }
+cleanup:
   bps_free(U);
   free(rcs);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int layer_toy(ctx *x, int l, int min, int mout) {
@@ -504,24 +499,23 @@ int bps_dqnn_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sa
   } else {
     memcpy(wl, w, sizeof(int) * (size_t)nw);
   }
+  int rc = BPS_OK;
   ctx x = {.spec = spec, .n = n, .seed = seed, .sample = sample, .ens = m->ensemble};
   bps_rng_init(&x.prm, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
-  int rc = build(&x, wl, L);
-  if (!rc) {
-    m->circuit = x.c;
-    x.c = NULL;
-    m->q_in = wl[0];
-    m->q_out = wl[L];
-    rc = bps_model_alloc_params(m, x.np);
-    for (int p = 0; p < x.np && !rc; p++) {
-      m->theta[p] = x.theta[p];
-      rc = bps_model_name_param(m, p, "%s", x.names[p]);
-    }
+  BPS_CALL_GOTO(build(&x, wl, L));
+  m->circuit = x.c;
+  x.c = NULL;
+  m->q_in = wl[0];
+  m->q_out = wl[L];
+  BPS_CALL_GOTO(bps_model_alloc_params(m, x.np));
+  for (int p = 0; p < x.np; p++) {
+    m->theta[p] = x.theta[p];
+    BPS_CALL_GOTO(bps_model_name_param(m, p, "%s", x.names[p]));
   }
+  BPS_CALL_GOTO(bps_data_pairs(spec, n, m->q_in, m->q_out, seed, sample, repr, m));
+cleanup:
   bps_circuit_destroy(&x.c);
   free(x.theta);
   free(x.names);
-  BPS_CALL(rc);
-  BPS_CALL(bps_data_pairs(spec, n, m->q_in, m->q_out, seed, sample, repr, m));
-  return BPS_OK;
+  return rc;
 }

@@ -113,16 +113,12 @@ static int expand_term(const qbm_impl *q, const bps_cost_term *T, bps_cplx *O) {
  * V diag(sqrt p) (factor, for bps_state_set_factor). */
 static int qbm_eval(const qbm_impl *q, const double *theta, double *cost, double *grad,
                     bps_cplx *rho_rm, bps_cplx *factor) {
+  int rc = BPS_OK;
   const bps_idx D = q->D;
   const size_t DD = (size_t)(D * D);
-  bps_cplx *V = bps_alloc(DD), *A = bps_alloc(DD), *B = bps_alloc(DD);
+  bps_cplx *V = bps_alloc(DD), *A = bps_alloc(DD), *B = bps_alloc(DD), *R = NULL;
   double *E = malloc(sizeof(double) * (size_t)D), *p = malloc(sizeof(double) * (size_t)D);
-  int rc = BPS_OK;
-  if (!V || !A || !B || !E || !p) {
-    rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
-                        "out of memory (QBM on %d qubits)", q->N);
-    goto done;
-  }
+  BPS_CHECK_GOTO(V && A && B && E && p, BPS_ERR_MEM, "out of memory (QBM on %d qubits)", q->N);
   /* H = sum_t theta_t P_t: column j gets theta_t phase_j in row j ^ x */
   memset(V, 0, sizeof(bps_cplx) * DD);
   for (int t = 0; t < q->T; t++) {
@@ -131,8 +127,7 @@ static int qbm_eval(const qbm_impl *q, const double *theta, double *cost, double
     for (bps_idx j = 0; j < D; j++)
       V[(j ^ x) + D * j] += (__builtin_popcountll((unsigned long long)(j & z)) & 1) ? -f : f;
   }
-  rc = bps_lin_eigh((int)D, V, (int)D, E, 1);
-  if (rc) goto done;
+  BPS_CALL_GOTO(bps_lin_eigh((int)D, V, (int)D, E, 1));
   double Z = 0;
   for (bps_idx a = 0; a < D; a++) Z += (p[a] = exp(-(E[a] - E[0])));
   for (bps_idx a = 0; a < D; a++) p[a] /= Z;
@@ -150,11 +145,8 @@ static int qbm_eval(const qbm_impl *q, const double *theta, double *cost, double
       for (bps_idx a = 0; a < D; a++) A[a + D * b] = V[a + D * b] * p[b];
   }
   if (grad) {
-    bps_cplx *R = bps_alloc(DD);
-    if (!R) {
-      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__, "out of memory");
-      goto done;
-    }
+    R = bps_alloc(DD);
+    BPS_CHECK_GOTO(R, BPS_ERR_MEM, "out of memory");
     bps_lin_gemm('N', 'C', D, D, D, 1, A, D, V, D, 0, R, D); /* R = rho */
     for (bps_idx b = 0; b < D; b++) /* B = (V^dag O V) o K */
       for (bps_idx a = 0; a < D; a++) {
@@ -169,16 +161,16 @@ static int qbm_eval(const qbm_impl *q, const double *theta, double *cost, double
     if (rho_rm)
       for (bps_idx i = 0; i < D; i++)
         for (bps_idx j = 0; j < D; j++) rho_rm[i * D + j] = R[i + D * j];
-    bps_free(R);
   } else if (rho_rm) {
     bps_lin_gemm('N', 'C', D, D, D, 1, A, D, V, D, 0, B, D);
     for (bps_idx i = 0; i < D; i++)
       for (bps_idx j = 0; j < D; j++) rho_rm[i * D + j] = B[i + D * j];
   }
-done:
+cleanup:
   bps_free(V);
   bps_free(A);
   bps_free(B);
+  bps_free(R);
   free(E);
   free(p);
   return rc;
@@ -198,21 +190,21 @@ static int qbm_cost_grad(const bps_model_instance *m, const double *theta, int m
 
 static int qbm_output_state(const bps_model_instance *m, const double *theta, bps_state *out) {
   BPS_CHECK(m && m->impl && theta && out, BPS_ERR_ARG, "NULL argument");
+  int rc = BPS_OK;
   const qbm_impl *q = m->impl;
   bps_cplx *rho = bps_alloc((size_t)(q->D * q->D));
-  BPS_CHECK(rho, BPS_ERR_MEM, "out of memory (QBM state on %d qubits)", q->N);
+  BPS_CHECK_GOTO(rho, BPS_ERR_MEM, "out of memory (QBM state on %d qubits)", q->N);
   double c;
-  int rc;
   if (out->repr == BPS_FACTORED) { /* rho = A A^dag with A = V diag(sqrt p): no second eigh */
-    rc = qbm_eval(q, theta, &c, NULL, NULL, rho);
-    if (!rc) rc = bps_state_set_factor(out, q->N, q->D, rho);
+    BPS_CALL_GOTO(qbm_eval(q, theta, &c, NULL, NULL, rho));
+    BPS_CALL_GOTO(bps_state_set_factor(out, q->N, q->D, rho));
   } else {
-    rc = qbm_eval(q, theta, &c, NULL, rho, NULL);
-    if (!rc) rc = bps_state_set_dense(out, q->N, rho);
+    BPS_CALL_GOTO(qbm_eval(q, theta, &c, NULL, rho, NULL));
+    BPS_CALL_GOTO(bps_state_set_dense(out, q->N, rho));
   }
+cleanup:
   bps_free(rho);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_qbm_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
@@ -220,7 +212,7 @@ int bps_qbm_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
   int nv, nh;
   BPS_CALL(bps_vh_registers(spec, n, &nv, &nh));
   const int N = nv + nh, T = bps_vh_nterms(N);
-  BPS_CHECK(N <= QBM_MAX_QUBITS, BPS_ERR_ARG,
+  BPS_CHECK(N <= QBM_MAX_QUBITS, BPS_ERR_TOO_BIG,
             "the QBM diagonalises 2^N x 2^N Hamiltonians: n_v + n_h = %d + %d = %d qubits at "
             "n = %d exceeds %d",
             nv, nh, N, n, QBM_MAX_QUBITS);

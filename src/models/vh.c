@@ -59,14 +59,9 @@ static const char XYZ[] = "XYZ";
 
 int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh) {
   int cnt = 0, rc = bps_pattern_eval(spec->visible, n, nv, 1, &cnt);
-  if (rc)
-    return bps_error_push(rc, __FILE__, __LINE__, __func__,
-                          "visible pattern '%s' at n = %d (one entry, >= 1 qubit)", spec->visible,
-                          n);
+  BPS_CHECK(!rc, rc, "visible pattern '%s' at n = %d (one entry, >= 1 qubit)", spec->visible, n);
   rc = bps_pattern_eval(spec->hidden, n, nh, 1, &cnt);
-  if (rc)
-    return bps_error_push(rc, __FILE__, __LINE__, __func__,
-                          "hidden pattern '%s' at n = %d (one entry, >= 1 qubit)", spec->hidden, n);
+  BPS_CHECK(!rc, rc, "hidden pattern '%s' at n = %d (one entry, >= 1 qubit)", spec->hidden, n);
   BPS_CHECK(*nv + *nh <= BPS_MAX_QUBITS, BPS_ERR_ARG,
             "n_v + n_h = %d + %d = %d qubits at n = %d exceeds the limit of %d", *nv, *nh,
             *nv + *nh, n, BPS_MAX_QUBITS);
@@ -147,14 +142,11 @@ static int pauli_cost(const bps_model_spec *spec, int nv, int nh, bps_cost *cost
   BPS_CHECK(k <= VH_MAX_PAULI_SUPPORT, BPS_ERR_ARG,
             "vh_pauli \"%s\" acts on %d qubits; at most %d non-identity letters are supported",
             P, k, VH_MAX_PAULI_SUPPORT);
+  int rc = BPS_OK;
   int D = 1 << k, half = D / 2;
   bps_cplx *F[2] = {bps_alloc((size_t)D * (size_t)half), bps_alloc((size_t)D * (size_t)half)};
-  if (!F[0] || !F[1]) {
-    bps_free(F[0]);
-    bps_free(F[1]);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
-  int rc = BPS_OK, col[2] = {0, 0};
+  BPS_CHECK_GOTO(F[0] && F[1], BPS_ERR_MEM, "out of memory");
+  int col[2] = {0, 0};
   for (int b = 0; b < D; b++) { /* product eigenvector b: bit u of b = sign on letter u */
     int sgn = __builtin_popcount((unsigned)b) & 1;
     bps_cplx *v = F[sgn] + (size_t)D * (size_t)col[sgn]++;
@@ -165,33 +157,34 @@ static int pauli_cost(const bps_model_spec *spec, int nv, int nh, bps_cost *cost
       v[r] = a;
     }
   }
-  if (!rc) rc = bps_cost_add(cost, +1.0, k, qs, half, F[0]);
-  if (!rc) rc = bps_cost_add(cost, -1.0, k, qs, half, F[1]);
+  BPS_CALL_GOTO(bps_cost_add(cost, +1.0, k, qs, half, F[0]));
+  BPS_CALL_GOTO(bps_cost_add(cost, -1.0, k, qs, half, F[1]));
+cleanup:
   bps_free(F[0]);
   bps_free(F[1]);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uint64_t seed,
                           uint32_t sample, bps_cost **out) {
+  int rc = BPS_OK;
+  bps_cplx *phi = NULL;
   const int N = nv + nh;
   int vis[BPS_MAX_QUBITS];
   for (int i = 0; i < nv; i++) vis[i] = nh + i;
   *out = NULL;
   switch (spec->vh_objective) {
-  case BPS_VH_OBJ_PAULI: {
-    BPS_CALL(bps_cost_create(N, 0.0, out));
-    BPS_CALL(pauli_cost(spec, nv, nh, *out));
-    return BPS_OK;
-  }
+  case BPS_VH_OBJ_PAULI:
+    BPS_CALL_GOTO(bps_cost_create(N, 0.0, out));
+    BPS_CALL_GOTO(pauli_cost(spec, nv, nh, *out));
+    break;
   case BPS_VH_OBJ_PROJECTOR:
   case BPS_VH_OBJ_FIDELITY: {
-    BPS_CHECK(nv <= BPS_OP_MAXQ, BPS_ERR_ARG, "n_v = %d visible qubits (at most %d)", nv,
-              BPS_OP_MAXQ);
+    BPS_CHECK_GOTO(nv <= BPS_OP_MAXQ, BPS_ERR_ARG, "n_v = %d visible qubits (at most %d)", nv,
+                   BPS_OP_MAXQ);
     bps_idx Dv = (bps_idx)1 << nv;
-    bps_cplx *phi = bps_alloc((size_t)Dv);
-    BPS_CHECK(phi, BPS_ERR_MEM, "out of memory");
+    phi = bps_alloc((size_t)Dv);
+    BPS_CHECK_GOTO(phi, BPS_ERR_MEM, "out of memory");
     memset(phi, 0, sizeof(bps_cplx) * (size_t)Dv);
     int fid = spec->vh_objective == BPS_VH_OBJ_FIDELITY;
     if (fid) {
@@ -201,15 +194,18 @@ int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uin
     } else {
       phi[0] = 1;
     }
-    int rc = bps_cost_create(N, fid ? 1.0 : 0.0, out);
-    if (!rc) rc = bps_cost_add(*out, fid ? -1.0 : 1.0, nv, vis, 1, phi);
-    bps_free(phi);
-    BPS_CALL(rc);
-    return BPS_OK;
+    BPS_CALL_GOTO(bps_cost_create(N, fid ? 1.0 : 0.0, out));
+    BPS_CALL_GOTO(bps_cost_add(*out, fid ? -1.0 : 1.0, nv, vis, 1, phi));
+    break;
   }
+  default:
+    BPS_FAIL_GOTO(BPS_ERR_ARG, "unknown vh objective %d (pauli, projector or fidelity)",
+                  (int)spec->vh_objective);
   }
-  BPS_CHECK(0, BPS_ERR_ARG, "unknown vh objective %d (pauli, projector or fidelity)",
-            (int)spec->vh_objective);
+cleanup:
+  bps_free(phi);
+  if (rc) bps_cost_destroy(out); /* a failed call leaves *out NULL */
+  return rc;
 }
 
 int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
@@ -233,53 +229,53 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
   for (int i = 0; i < nv; i++) m->diag_qubits[i] = nh + i;
   m->page_db = (nz.local || nz.global) ? 0.0 : ldexp(1.0, nh);
 
+  int rc = BPS_OK;
   double *J = malloc(sizeof(double) * (size_t)T);
-  BPS_CHECK(J, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(J, BPS_ERR_MEM, "out of memory");
   bps_rng r;
   bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_HAMILTONIAN, 0);
-  int rc = BPS_OK;
   for (int t = 0; t < T; t++) {
     char p[3];
     int qs[2];
     int k = bps_vh_term(N, t, p, qs);
     /* an ensemble records J_t ~ N(0, sigma^2); sigma is a placeholder for the draw */
-    J[t] = (k == 1 ? spec->onsite_sigma : spec->coupling_sigma) * (m->ensemble ? 1.0 : bps_rng_normal(&r));
-    if (J[t] == 0.0 && !rc)
-      rc = bps_error_push(BPS_ERR_NUMERIC, __FILE__, __LINE__, __func__,
-                          "coupling J_%d drawn as exactly 0 (sample %u)", t, sample);
+    J[t] = (k == 1 ? spec->onsite_sigma : spec->coupling_sigma) *
+           (m->ensemble ? 1.0 : bps_rng_normal(&r));
+    BPS_CHECK_GOTO(J[t] != 0.0, BPS_ERR_NUMERIC, "coupling J_%d drawn as exactly 0 (sample %u)",
+                   t, sample);
   }
-  if (!rc) rc = bps_model_alloc_params(m, T * L);
-  if (!rc) {
-    bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
-    for (int p = 0; p < T * L; p++) m->theta[p] = bps_rng_angle(&r);
-  }
-  if (!rc) rc = m->ensemble ? bps_circuit_create_ensemble(N, &m->circuit) : bps_circuit_create(N, &m->circuit);
-  for (int l = 0; l < L && !rc; l++) {
-    for (int t = 0; t < T && !rc; t++) {
+  BPS_CALL_GOTO(bps_model_alloc_params(m, T * L));
+  bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
+  for (int p = 0; p < T * L; p++) m->theta[p] = bps_rng_angle(&r);
+  BPS_CALL_GOTO(m->ensemble ? bps_circuit_create_ensemble(N, &m->circuit)
+                            : bps_circuit_create(N, &m->circuit));
+  for (int l = 0; l < L; l++) {
+    for (int t = 0; t < T; t++) {
       char p[3];
       int qs[2];
       bps_vh_term(N, t, p, qs);
       int idx = l * T + t;
-      rc = bps_circuit_prot(m->circuit, p, qs, J[t], idx);
-      if (!rc) /* J_t ~ N(0, sigma^2), drawn once per sample and shared by the layers */
-        rc = bps_circuit_tag_last(m->circuit, BPS_ENS_GAUSS,
-                                  strlen(p) == 1 ? spec->onsite_sigma : spec->coupling_sigma, 0, NULL);
-      if (!rc) rc = bps_circuit_tag_shared(m->circuit, t); /* J_t: one draw for every layer */
-      if (!rc) rc = bps_model_name_param(m, idx, "l%d.t%d", l + 1, t);
-      if (!rc) rc = bps_noise_after_gate(m->circuit, &nz, (int)strlen(p), qs);
+      BPS_CALL_GOTO(bps_circuit_prot(m->circuit, p, qs, J[t], idx));
+      /* J_t ~ N(0, sigma^2), drawn once per sample and shared by the layers */
+      BPS_CALL_GOTO(bps_circuit_tag_last(m->circuit, BPS_ENS_GAUSS,
+                                         strlen(p) == 1 ? spec->onsite_sigma : spec->coupling_sigma,
+                                         0, NULL));
+      BPS_CALL_GOTO(bps_circuit_tag_shared(m->circuit, t));
+      BPS_CALL_GOTO(bps_model_name_param(m, idx, "l%d.t%d", l + 1, t));
+      BPS_CALL_GOTO(bps_noise_after_gate(m->circuit, &nz, (int)strlen(p), qs));
     }
-    if (!rc) rc = bps_noise_after_layer(m->circuit, &nz, N);
+    BPS_CALL_GOTO(bps_noise_after_layer(m->circuit, &nz, N));
   }
-  free(J);
-  BPS_CALL(rc);
 
-  BPS_CALL(bps_vh_objective_ens(spec, nv, nh, &m->data));
+  BPS_CALL_GOTO(bps_vh_objective_ens(spec, nv, nh, &m->data));
   m->npairs = 1;
-  if (m->ensemble) return BPS_OK; /* nothing drawn */
+  if (m->ensemble) goto cleanup; /* nothing drawn */
   m->inputs = calloc(1, sizeof(bps_state *));
   m->costs = calloc(1, sizeof(bps_cost *));
-  BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
-  BPS_CALL(bps_state_create(repr, N, &m->inputs[0]));
-  BPS_CALL(bps_vh_objective_cost(spec, n, nv, nh, seed, sample, &m->costs[0]));
-  return BPS_OK;
+  BPS_CHECK_GOTO(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(bps_state_create(repr, N, &m->inputs[0]));
+  BPS_CALL_GOTO(bps_vh_objective_cost(spec, n, nv, nh, seed, sample, &m->costs[0]));
+cleanup:
+  free(J);
+  return rc;
 }

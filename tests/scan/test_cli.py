@@ -47,6 +47,9 @@ with tempfile.TemporaryDirectory() as d:
     assert p.returncode == 5 and "more than" in p.stderr, (p.returncode, p.stderr)
     assert not os.path.exists(os.path.join(d, "big.h5"))
     print("check and run refuse a 28-qubit task that cannot fit (exit 5)")
+    p = run(["check", os.path.join(JOBS, "tiny-qbm.ini"), "--set", "scan.qubits=13"], check=False)
+    assert p.returncode == 5 and "exceeds 12" in p.stderr, (p.returncode, p.stderr)
+    print("check refuses a QBM beyond its 12 qubits (exit 5)")
 
     p = run(["info", out])
     assert "complete" in p.stdout and "Var" in p.stdout, p.stdout

@@ -8,7 +8,8 @@ the merged file pass tests/py/check_schema.py, and `bpscan info` calls a piece "
 N" and the merged file complete. merge refuses (exit 2, naming the cause): a missing piece
 (which K, which n and samples), a duplicate piece, pieces of another job or of another
 slice count, a complete scan given as a piece, overlapping samples, a file that is not a
-result, and an output that is also an input; an existing output needs --force (exit 3).
+result, and an output that is also an input; an existing output needs --force (exit 3), an
+output in a missing directory or a directory as the output is exit 6.
 slurm/bpscan.sbatch and slurm/merge-array.sbatch also run outside Slurm (mpirun) with the
 environment of an array job whose task ids start at 4 (--array=4-6): the pieces are
 0, 1, 2 of 3 and merge to the same data. Run with /usr/bin/python3 (h5py); needs BPSCAN_BIN.
@@ -97,7 +98,13 @@ with tempfile.TemporaryDirectory() as d:
     assert_same_data(ref, merged)
     err = merge(["--force", "p0.h5"] + pieces, pd, 2)
     assert "also an input" in err, err
-    ok("existing output: exit 3 without --force, replaced with --force; output = input refused")
+    err = merge(["no/such/dir/out.h5"] + pieces, pd, 6)
+    assert "does not exist" in err, err
+    os.mkdir(os.path.join(pd, "adir"))
+    err = merge(["--force", "adir"] + pieces, pd, 6)
+    assert "is a directory" in err, err
+    ok("existing output: exit 3 without --force, replaced with --force; output = input refused; "
+       "missing directory or a directory as the output: exit 6")
 
     # refusals
     refused(["x.h5", "p0.h5", "p2.h5"], pd, "piece 1 of 3 missing", "n = 1:", "samples missing")
