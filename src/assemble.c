@@ -8,6 +8,7 @@
 #include "assign.h"
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
+#include "bpscan/moments.h"
 #include "bpscan/state.h"
 #include "bpscan/threads.h"
 
@@ -51,7 +52,7 @@ static int assemble_n(const bps_plan *p, int i, const bps_block *blocks, bps_res
   long S = 0; /* samples in this file */
   for (long b = 0; b < pn->nblocks; b++)
     if (bps_slice_has(cfg->slice_index, cfg->slice_count, p->task_off[i] + b))
-      S += bps_plan_block_samples(p, b);
+      S += bps_plan_block_count(p, i, b);
   BPS_CALL(alloc_n(cfg, pn, S, r));
   long s = 0; /* row in this file */
   for (long b = 0; b < pn->nblocks; b++) {
@@ -68,13 +69,51 @@ static int assemble_n(const bps_plan *p, int i, const bps_block *blocks, bps_res
   return BPS_OK;
 }
 
+/* Qubit count i of a moments scan: the records of its items in item order (a piece: the
+ * items of its blocks). */
+static int assemble_mom(const bps_plan *p, int i, const bps_block *blocks, bps_result_n *r) {
+  const bps_scan_config *cfg = p->cfg;
+  const bps_plan_n *pn = &p->pn[i];
+  long m = 0;
+  for (long b = 0; b < pn->nblocks; b++)
+    if (bps_slice_has(cfg->slice_index, cfg->slice_count, p->task_off[i] + b))
+      m += bps_plan_block_count(p, i, b);
+  BPS_CALL(alloc_n(cfg, pn, 0, r));
+  r->samples_total = 0;
+  r->mom = calloc(1, sizeof *r->mom);
+  BPS_CHECK(r->mom, BPS_ERR_MEM, "out of memory");
+  bps_mom_n *mo = r->mom;
+  snprintf(mo->engine, sizeof mo->engine, "%s", bps_mom_engine_name(bps_mom_engine_of(pn->mom)));
+  snprintf(mo->precision, sizeof mo->precision, "%s", bps_mom_precision(pn->mom));
+  mo->item = malloc(sizeof(long) * (size_t)(m ? m : 1));
+  mo->rec = malloc(sizeof(double) * (size_t)(m ? m : 1) * BPS_MOMREC_LEN);
+  BPS_CHECK(mo->item && mo->rec, BPS_ERR_MEM, "out of memory");
+  for (long b = 0; b < pn->nblocks; b++) {
+    if (!bps_slice_has(cfg->slice_index, cfg->slice_count, p->task_off[i] + b)) continue;
+    const bps_block *bd = &blocks[p->task_off[i] + b];
+    BPS_CHECK(bd->rec, BPS_ERR_INTERNAL, "block %ld of n = %d missing", b, pn->n);
+    for (int k = 0; k < bd->count; k++) {
+      mo->item[mo->nitems] = b * cfg->block + k;
+      memcpy(mo->rec + (size_t)mo->nitems * BPS_MOMREC_LEN, bd->rec + (size_t)k * BPS_MOMREC_LEN,
+             sizeof(double) * BPS_MOMREC_LEN);
+      mo->nitems++;
+    }
+  }
+  double da = ldexp(1.0, pn->diag_qubits);
+  r->page_entropy = pn->page_db > 0 ? bps_page_entropy(da, pn->page_db) : NAN;
+  r->page_purity = pn->page_db > 0 ? bps_page_purity(da, pn->page_db) : NAN;
+  return BPS_OK;
+}
+
 int bps_assemble(const bps_plan *p, const bps_block *blocks, bps_result *res) {
   const bps_scan_config *cfg = p->cfg;
   const int partial = cfg->slice_count > 1;
   res->per_n = calloc((size_t)p->nn, sizeof(bps_result_n));
   BPS_CHECK(res->per_n, BPS_ERR_MEM, "out of memory");
   res->nn = p->nn;
-  for (int i = 0; i < p->nn; i++) BPS_CALL(assemble_n(p, i, blocks, &res->per_n[i]));
+  for (int i = 0; i < p->nn; i++)
+    BPS_CALL(cfg->moments ? assemble_mom(p, i, blocks, &res->per_n[i])
+                          : assemble_n(p, i, blocks, &res->per_n[i]));
   res->slice_index = partial ? cfg->slice_index : 0;
   res->slice_count = partial ? cfg->slice_count : 1;
   res->job_text = strdup(cfg->job_text);

@@ -666,6 +666,193 @@ cleanup:
   return rc;
 }
 
+/* ---------------------------------------------------------------- exact-moments results */
+
+/* The values of a complete moments result for one n, decoded from its item records. */
+typedef struct {
+  int P, exact, bond;
+  long peak;
+  long double cost_mean, cost_var, cost_lo, cost_hi, purity;
+  long double gvm, gvm_lo, gvm_hi; /* mean over the tracked parameters of Var dC */
+  double *gm, *gv, *gvl2, *glo, *ghi, *glo2, *ghi2, *zero;
+} mom_vals;
+
+static void mom_vals_free(mom_vals *v) {
+  free(v->gm);
+  memset(v, 0, sizeof *v);
+}
+
+static double log2_or_nan(long double v, int ok) { return ok ? bps_mom_log2(v) : NAN; }
+
+static int mom_vals_make(const bps_result_n *r, mom_vals *v) {
+  const bps_mom_n *mo = r->mom;
+  memset(v, 0, sizeof *v);
+  const int P = r->ntracked;
+  v->P = P;
+  BPS_CHECK(mo->nitems == 1 + P, BPS_ERR_ARG, "n = %d: %d moment items for %d parameters",
+            r->n, mo->nitems, P);
+  v->gm = calloc((size_t)(8 * (P > 0 ? P : 1)), sizeof(double));
+  BPS_CHECK(v->gm, BPS_ERR_MEM, "out of memory");
+  v->gv = v->gm + P, v->gvl2 = v->gv + P, v->glo = v->gvl2 + P, v->ghi = v->glo + P;
+  v->glo2 = v->ghi + P, v->ghi2 = v->glo2 + P, v->zero = v->ghi2 + P;
+  v->exact = 1;
+  for (int i = 0; i <= P; i++) {
+    const double *rec = mo->rec + (size_t)i * BPS_MOMREC_LEN;
+    BPS_CHECK(mo->item[i] == i, BPS_ERR_ARG, "n = %d: moment item %d is %ld", r->n, i, mo->item[i]);
+    v->exact &= rec[BPS_MOMREC_EXACT] != 0;
+    if ((long)rec[BPS_MOMREC_PEAK] > v->peak) v->peak = (long)rec[BPS_MOMREC_PEAK];
+    if ((int)rec[BPS_MOMREC_BOND] > v->bond) v->bond = (int)rec[BPS_MOMREC_BOND];
+  }
+  const double *c = mo->rec;
+  v->cost_mean = bps_mom_decode(c + BPS_MOMREC_MEAN);
+  v->cost_var = bps_mom_decode(c + BPS_MOMREC_VAR);
+  v->cost_lo = bps_mom_decode(c + BPS_MOMREC_VAR_LO);
+  v->cost_hi = bps_mom_decode(c + BPS_MOMREC_VAR_HI);
+  v->purity = bps_mom_decode(c + BPS_MOMREC_PURITY);
+  for (int k = 0; k < P; k++) {
+    const double *rec = mo->rec + (size_t)(k + 1) * BPS_MOMREC_LEN;
+    const long double var = bps_mom_decode(rec + BPS_MOMREC_VAR), lo = bps_mom_decode(rec + BPS_MOMREC_VAR_LO),
+                      hi = bps_mom_decode(rec + BPS_MOMREC_VAR_HI);
+    v->gm[k] = (double)bps_mom_decode(rec + BPS_MOMREC_MEAN);
+    v->gv[k] = v->exact ? (double)var : NAN;
+    v->gvl2[k] = log2_or_nan(var, v->exact);
+    v->glo[k] = (double)lo, v->ghi[k] = (double)hi;
+    v->glo2[k] = bps_mom_log2(lo), v->ghi2[k] = bps_mom_log2(hi);
+    v->gvm += var / P, v->gvm_lo += lo / P, v->gvm_hi += hi / P;
+  }
+  return BPS_OK;
+}
+
+/* /n{N} of a moments scan: a complete one (public datasets, README "Result files") or an
+ * array-job piece (its item records, for `bpscan merge`). */
+static int write_n_mom(const writer *w, hid_t file, const bps_result_n *r, int piece) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  mom_vals v;
+  memset(&v, 0, sizeof v);
+  char gname[32], where[40];
+  snprintf(gname, sizeof gname, "n%d", r->n);
+  snprintf(where, sizeof where, "/%s/", gname);
+  const bps_mom_n *mo = r->mom;
+  H5_TRY(g = H5Gcreate2(file, gname, H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /%s", w->path, gname);
+  const hsize_t P = (hsize_t)r->ntracked;
+  hsize_t d1[1] = {P}, d2[2];
+  BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
+                             (const char *const *)r->param_names, r->tracked));
+  BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
+                           r->tracked, 0));
+  BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
+                             (const char *const *)r->param_names, NULL));
+  BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
+  BPS_CALL_GOTO(attr_i64(w, g, where, "num_samples", 0));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_params", r->nparams));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_tracked", r->ntracked));
+  BPS_CALL_GOTO(attr_int(w, g, where, "q_in", r->q_in));
+  BPS_CALL_GOTO(attr_int(w, g, where, "q_out", r->q_out));
+  BPS_CALL_GOTO(attr_int(w, g, where, "diag_qubits", r->diag_qubits));
+  BPS_CALL_GOTO(attr_str(w, g, where, "engine", mo->engine));
+  BPS_CALL_GOTO(attr_str(w, g, where, "precision", mo->precision));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "page_entropy", r->page_entropy));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "page_purity", r->page_purity));
+  if (piece) {
+    d1[0] = (hsize_t)mo->nitems;
+    BPS_CALL_GOTO(dset_write(w, g, where, "mom_items", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
+                             mo->item, 0));
+    d2[0] = (hsize_t)mo->nitems, d2[1] = BPS_MOMREC_LEN;
+    BPS_CALL_GOTO(dset_write(w, g, where, "mom_records", 2, d2, H5T_IEEE_F64LE,
+                             H5T_NATIVE_DOUBLE, mo->rec, 0));
+    H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
+    goto cleanup;
+  }
+  BPS_CALL_GOTO(mom_vals_make(r, &v));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_mean", P, v.gm));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var", P, v.gv));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_log2", P, v.gvl2));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_se", P, v.zero));
+  if (!v.exact) {
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_lower", P, v.glo));
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_upper", P, v.ghi));
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_lower_log2", P, v.glo2));
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_upper_log2", P, v.ghi2));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_lower", (double)v.gvm_lo));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_upper", (double)v.gvm_hi));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_lower_log2", bps_mom_log2(v.gvm_lo)));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_upper_log2", bps_mom_log2(v.gvm_hi)));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_lower", (double)v.cost_lo));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_upper", (double)v.cost_hi));
+  }
+  BPS_CALL_GOTO(attr_int(w, g, where, "exact", v.exact));
+  BPS_CALL_GOTO(attr_i64(w, g, where, "peak_pairs", v.peak));
+  BPS_CALL_GOTO(attr_int(w, g, where, "bond_dim", v.bond));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_mean", (double)v.cost_mean));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_mean_se", 0.0));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var", v.exact ? (double)v.cost_var : NAN));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_se", 0.0));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_log2", log2_or_nan(v.cost_var, v.exact)));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean", v.exact ? (double)v.gvm : NAN));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_se", 0.0));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_log2", log2_or_nan(v.gvm, v.exact)));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "purity_mean", (double)v.purity));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "purity_mean_se", 0.0));
+  H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
+cleanup:
+  mom_vals_free(&v);
+  h5_close(&g);
+  return rc;
+}
+
+/* /summary of a complete moments scan (pieces: the qubit counts only). */
+static int write_summary_mom(const writer *w, hid_t file, const bps_result *res, int piece) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  const int K = res->nn;
+  static const char *const names[] = {"grad_var_mean", "grad_var_mean_log2", "grad_var_mean_se",
+                                      "cost_mean", "cost_mean_se", "cost_var", "cost_var_se",
+                                      "cost_var_log2", "purity_mean", "purity_mean_se",
+                                      "page_entropy", "page_purity"};
+  enum { NF = sizeof names / sizeof *names };
+  double *x = malloc(sizeof(double) * (size_t)(K > 0 ? K : 1) * NF);
+  int *nv = malloc(sizeof(int) * (size_t)(K > 0 ? K : 1) * 2), *ex = nv + (K > 0 ? K : 1);
+  long *sv = calloc((size_t)(K > 0 ? K : 1), sizeof(long));
+  mom_vals v;
+  memset(&v, 0, sizeof v);
+  if (!x || !nv || !sv) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+  H5_TRY(g = H5Gcreate2(file, "summary", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /summary", w->path);
+  for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n;
+  hsize_t dims[1] = {(hsize_t)K};
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
+                           H5T_NATIVE_LONG, sv, 0));
+  if (piece) {
+    H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
+    goto cleanup;
+  }
+  for (int i = 0; i < K; i++) {
+    const bps_result_n *r = &res->per_n[i];
+    BPS_CALL_GOTO(mom_vals_make(r, &v));
+    const double f[NF] = {v.exact ? (double)v.gvm : NAN, log2_or_nan(v.gvm, v.exact), 0.0,
+                          (double)v.cost_mean, 0.0, v.exact ? (double)v.cost_var : NAN, 0.0,
+                          log2_or_nan(v.cost_var, v.exact), (double)v.purity, 0.0,
+                          r->page_entropy, r->page_purity};
+    for (int k = 0; k < NF; k++) x[(size_t)k * (size_t)K + (size_t)i] = f[k];
+    ex[i] = v.exact;
+    mom_vals_free(&v);
+  }
+  for (int k = 0; k < NF; k++)
+    BPS_CALL_GOTO(dset_f64(w, g, "/summary/", names[k], (hsize_t)K, x + (size_t)k * (size_t)K));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "exact", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, ex, 0));
+  H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
+cleanup:
+  mom_vals_free(&v);
+  free(x);
+  free(nv);
+  free(sv);
+  h5_close(&g);
+  return rc;
+}
+
 static int write_contents(const writer *w, hid_t file, const bps_result *res, double t0) {
   int rc = BPS_OK;
   char t[64];
@@ -697,11 +884,13 @@ static int write_contents(const writer *w, hid_t file, const bps_result *res, do
   int piece = res->slice_count > 1;
   BPS_CALL_GOTO(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
   BPS_CALL_GOTO(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
-  int land = 0;
-  for (int i = 0; i < res->nn; i++) land |= res->per_n[i].land != NULL;
-  BPS_CALL_GOTO(attr_str(w, file, "/", "mode", land ? "landscape" : "gradient"));
-  for (int i = 0; i < res->nn; i++) BPS_CALL_GOTO(write_n(w, file, &res->per_n[i], piece));
-  BPS_CALL_GOTO(write_summary(w, file, res));
+  int land = 0, mom = 0;
+  for (int i = 0; i < res->nn; i++) land |= res->per_n[i].land != NULL, mom |= res->per_n[i].mom != NULL;
+  BPS_CALL_GOTO(attr_str(w, file, "/", "mode", mom ? "moments" : land ? "landscape" : "gradient"));
+  for (int i = 0; i < res->nn; i++)
+    BPS_CALL_GOTO(mom ? write_n_mom(w, file, &res->per_n[i], piece)
+                      : write_n(w, file, &res->per_n[i], piece));
+  BPS_CALL_GOTO(mom ? write_summary_mom(w, file, res, piece) : write_summary(w, file, res));
   double ww = res->wall_write;
   if (!(ww >= 0)) ww = now_monotonic() - t0;
   BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_write", ww));
@@ -1435,6 +1624,8 @@ void bps_h5_result_free(bps_result *res) {
     free(r->sample_index);
     bps_landscape_n_free(r->land);
     free(r->land);
+    if (r->mom) free(r->mom->item), free(r->mom->rec);
+    free(r->mom);
   }
   free(res->per_n);
   memset(res, 0, sizeof *res);

@@ -33,7 +33,6 @@
 #include "bpscan/state.h"
 
 #define BPS_OP_MAXQ 24          /* qubits of an executable operation (state kernels) */
-#define BPS_ENS_MAX_QUBITS 65536 /* register width of an ensemble-only circuit */
 
 typedef enum {
   BPS_OP_UNITARY = 0,

@@ -31,6 +31,7 @@
 #define BPSCAN_MOMENTS_H
 
 #include "bpscan/model.h"
+#include "bpscan/result.h" /* bps_mom_log2 */
 
 typedef enum {
   BPS_MOM_AUTO = 0,
@@ -86,7 +87,5 @@ int bps_mom_purity(const bps_mom *M, bps_mom_value *purity);
 int bps_mom_predict(const bps_model_instance *m, bps_mom_engine e, const bps_mom_opts *o,
                     double *seconds, double *bytes, char *why, size_t whylen);
 
-/* log2 of a positive long double (-inf for 0), for result files. */
-double bps_mom_log2(long double v);
 
 #endif

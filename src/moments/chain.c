@@ -124,9 +124,19 @@ static void e1_release(void *v) {
 /* Pending maps are interned: identical maps share an id (the in-block qubits usually all
  * carry the same one), so overlaps of m qubits cost one power. */
 typedef struct {
-  double *m; /* [n][256] */
+  double *m;   /* [n][256] */
+  double *img; /* [n][3][16]: the map applied to the labels 1, F and the fresh |0><0| pair */
+  long double *tw; /* [n][3][2]: 4 <tau, img> for tau = 1, F (the twirl overlaps) */
   int n, cap;
 } maptab;
+
+static const double LABEL[3][16] = {
+    {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5},
+    {0.25, 0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0, 0.25, 0, 0, 0.25}};
+static const double SITE_TAU[2][16] = {
+    {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                /* tau = 1: Tr(.) / 4 */
+    {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5}};       /* tau = F */
 
 static int maptab_find(maptab *t, const double *M, int *id) {
   for (int i = 0; i < t->n; i++)
@@ -137,11 +147,28 @@ static int maptab_find(maptab *t, const double *M, int *id) {
   if (t->n == t->cap) {
     int nc = t->cap ? 2 * t->cap : 16;
     double *a = realloc(t->m, sizeof(double) * 256 * (size_t)nc);
-    BPS_CHECK(a, BPS_ERR_MEM, "out of memory");
-    t->m = a;
+    if (a) t->m = a;
+    double *b = realloc(t->img, sizeof(double) * 48 * (size_t)nc);
+    if (b) t->img = b;
+    long double *w = realloc(t->tw, sizeof(long double) * 6 * (size_t)nc);
+    if (w) t->tw = w;
+    BPS_CHECK(a && b && w, BPS_ERR_MEM, "out of memory");
     t->cap = nc;
   }
   memcpy(t->m + (size_t)t->n * 256, M, sizeof(double) * 256);
+  double *img = t->img + (size_t)t->n * 48;
+  for (int s = 0; s < 3; s++)
+    for (int r = 0; r < 16; r++) {
+      double acc = 0;
+      for (int c = 0; c < 16; c++) acc += M[r * 16 + c] * LABEL[s][c];
+      img[s * 16 + r] = acc;
+    }
+  for (int s = 0; s < 3; s++)
+    for (int tau = 0; tau < 2; tau++) {
+      long double acc = 0;
+      for (int c = 0; c < 16; c++) acc += 4.0L * (long double)SITE_TAU[tau][c] * (long double)img[s * 16 + c];
+      t->tw[(size_t)t->n * 6 + (size_t)(2 * s + tau)] = acc;
+    }
   *id = t->n++;
   return BPS_OK;
 }
@@ -167,6 +194,7 @@ typedef struct {
   int prev_len;   /* 0: the inputs are the model input (a product) */
   ld pa[2], (*pK)[2][2], pt[2]; /* its qubits are positions 0..prev_len-1 (maps in mid) */
   int *run_id, *run_len, nrun, runs_ok; /* run-length code of the inputs' map ids (cache) */
+  ld ov[2][2];    /* inputs_overlap(tau, s), valid with runs_ok */
   ld gterm[4];    /* global depolarising after the previous layer: term weights */
   int gdepol;
   const mom_prod *in;
@@ -176,17 +204,9 @@ typedef struct {
 
 /* 4 <v, Phi(s)> for label s (0 = 1 (x) 1, 1 = F, 2 = fresh |0><0| (x) |0><0|) and map id. */
 static ld weight(const e1_pass *x, int id, int s, const double v[16], int lmap) {
-  static const double lab[3][16] = {
-      {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-      {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5},
-      {0.25, 0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0, 0.25, 0, 0, 0.25}};
-  const double *M = x->maps.m + (size_t)id * 256;
+  const double *y0 = x->maps.img + (size_t)id * 48 + 16 * s;
   double y[16];
-  for (int r = 0; r < 16; r++) {
-    double acc = 0;
-    for (int c = 0; c < 16; c++) acc += M[r * 16 + c] * lab[s][c];
-    y[r] = acc;
-  }
+  memcpy(y, y0, sizeof y);
   /* global depolarising terms (per qubit): a: I/2 (x) Tr_1, b: Tr_2 (x) I/2, c: Tr I/4 */
   if (lmap) {
     double z[16] = {0};
@@ -203,9 +223,10 @@ static ld weight(const e1_pass *x, int id, int s, const double v[16], int lmap) 
   return acc;
 }
 
-static const double SITE_TAU[2][16] = {
-    {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                /* tau = 1: Tr(.) / 4 */
-    {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5}};       /* tau = F */
+/* weight(id, s, tau site) from the table (the twirls' overlaps). */
+static inline ld tau_weight(const e1_pass *x, int id, int s, int tau) {
+  return x->maps.tw[(size_t)id * 6 + (size_t)(2 * s + tau)];
+}
 
 /* Contract the previous layer's chain (or the model input) with per-qubit site vectors
  * site(i) (NULL: the trace), as needed by a twirl (site = tau) or the cost. */
@@ -274,11 +295,15 @@ static ld inputs_overlap(e1_pass *x, int tau, int s) {
       x->run_len[x->nrun++] = j - i;
       i = j;
     }
+    for (int t = 0; t < 2; t++)
+      for (int l = 0; l < 2; l++) {
+        ld p = 1;
+        for (int r = 0; r < x->nrun; r++) p *= powl(tau_weight(x, x->run_id[r], l, t), (ld)x->run_len[r]);
+        x->ov[t][l] = p;
+      }
     x->runs_ok = 1;
   }
-  ld p = 1;
-  for (int r = 0; r < x->nrun; r++) p *= powl(weight(x, x->run_id[r], s, SITE_TAU[tau], 0), (ld)x->run_len[r]);
-  return p;
+  return x->ov[tau][s];
 }
 
 static int push_link(e1_pass *x, ld L[2][2]) {
@@ -339,7 +364,7 @@ static int twirl(e1_pass *x, const bps_op *op) {
     x->gdepol = 0; /* the depolarising terms were part of that contraction */
     BPS_CHECK(x->kind[out] == LBL_FRESH, BPS_ERR_JOB, "chain engine: first twirl on a used output");
     ld ov[2];
-    for (int tau = 0; tau < 2; tau++) ov[tau] = x->v0[tau] * weight(x, x->mid[out], 2, SITE_TAU[tau], 0);
+    for (int tau = 0; tau < 2; tau++) ov[tau] = x->v0[tau] * tau_weight(x, x->mid[out], 2, tau);
     ld b[2];
     wg(k, ov, b);
     x->open[0][0] = b[0], x->open[1][0] = b[1];
@@ -351,7 +376,7 @@ static int twirl(e1_pass *x, const bps_op *op) {
     ld A[2][2];
     for (int s = 0; s < 2; s++) {
       ld ov[2];
-      for (int tau = 0; tau < 2; tau++) ov[tau] = inputs_overlap(x, tau, s) * weight(x, x->mid[out], s, SITE_TAU[tau], 0);
+      for (int tau = 0; tau < 2; tau++) ov[tau] = inputs_overlap(x, tau, s) * tau_weight(x, x->mid[out], s, tau);
       ld c[2];
       wg(k, ov, c);
       A[0][s] = c[0], A[1][s] = c[1];
@@ -366,7 +391,7 @@ static int twirl(e1_pass *x, const bps_op *op) {
     ld B[2][2];
     for (int s = 0; s < 2; s++) {
       ld ov[2];
-      for (int tau = 0; tau < 2; tau++) ov[tau] = inputs_overlap(x, tau, s) * weight(x, x->mid[out], 2, SITE_TAU[tau], 0);
+      for (int tau = 0; tau < 2; tau++) ov[tau] = inputs_overlap(x, tau, s) * tau_weight(x, x->mid[out], 2, tau);
       ld c[2];
       wg(k, ov, c);
       B[0][s] = c[0], B[1][s] = c[1];
@@ -572,6 +597,8 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
   free(x.K);
   free(x.pK);
   free(x.maps.m);
+  free(x.maps.img);
+  free(x.maps.tw);
   BPS_CALL(rc);
   return BPS_OK;
 }

@@ -44,11 +44,6 @@ static const mom_engine *engine(bps_mom_engine e) {
   }
 }
 
-double bps_mom_log2(long double v) {
-  if (v == 0) return -INFINITY;
-  if (!(v > 0)) return NAN;
-  return (double)log2l(v);
-}
 
 bps_mom_engine bps_mom_engine_of(const bps_mom *M) { return M->eng->id; }
 const char *bps_mom_precision(const bps_mom *M) {
