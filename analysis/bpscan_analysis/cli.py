@@ -114,18 +114,18 @@ CALIBRATE = """\
 Run the calibration study (study.py): synthetic scans from heavy-tailed gradient laws with a
 known exponential or polynomial law, fitted like result files; prints per scenario how often
 the verdict is right, inconclusive, wrong, wrong with strong or very strong evidence, and
-how often the 95% CI covers the true rate (or exponent). The quick set is what the test
-suite asserts; --long adds scenarios and uses bpfit's default calibration settings (the
-README table).
+how often the 95% CI covers the true rate (or exponent). Without options: the table that
+analysis/tests/test_calibration.py asserts (the same for any --jobs); --long adds scenarios
+and uses bpfit's default calibration settings (the README table).
 """
 
 
 def add_calibrate_arguments(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--runs", type=int, default=250, help="replicates per scenario (default 250)")
+    c.add_argument("--runs", type=int, default=200, help="replicates per scenario (default 200)")
     c.add_argument("--long", action="store_true",
                    help="more scenarios, --bootstrap 1000 --sims %d (bpfit's defaults)" % DEFAULT_SIMS)
     c.add_argument("--bootstrap", type=int, help="resamples per n (default 200; --long 1000)")
-    c.add_argument("--sims", type=int, help="simulated scans per law (default 4000; --long %d)"
+    c.add_argument("--sims", type=int, help="simulated scans per law (default 10000; --long %d)"
                    % DEFAULT_SIMS)
     c.add_argument("--seed", type=int, default=1, help="seed of the first scenario (default 1)")
     c.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
@@ -137,7 +137,7 @@ def run_calibrate(args) -> int:
     if args.runs < 1:
         raise AnalysisError("--runs must be >= 1")
     B = args.bootstrap if args.bootstrap is not None else (1000 if args.long else 200)
-    M = args.sims if args.sims is not None else (DEFAULT_SIMS if args.long else 4000)
+    M = args.sims if args.sims is not None else (DEFAULT_SIMS if args.long else 10000)
     if B < 0 or M < 1 or args.jobs < 1:
         raise AnalysisError("--bootstrap must be >= 0, --sims and --jobs >= 1")
 

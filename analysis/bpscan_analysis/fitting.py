@@ -365,8 +365,12 @@ def _verdict(res: FitResult, sub: Series) -> None:
                              % (ps, how))
     elif p_other >= cal.ALPHA_POSITIVE:
         res.verdict, res.evidence = "inconclusive", "inconclusive"
+        flat = (res.log2_rate_ci[0] <= 0 <= res.log2_rate_ci[1]
+                and res.poly_exponent_ci[0] <= 0 <= res.poly_exponent_ci[1])
         res.evidence_text = ("inconclusive: n = %d..%d with %d samples per n cannot separate the "
                              "laws (%s; %s); %s" % (sub.n.min(), sub.n.max(), S, ps, how,
+                                                    "the values do not decrease with n (both "
+                                                    "rates are consistent with 0)" if flat else
                                                     res.separation.text(int(sub.n.min()),
                                                                         int(sub.n.max()), S)))
     else:

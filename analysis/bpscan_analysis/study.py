@@ -3,7 +3,9 @@
 Synthetic scans are drawn from heavy-tailed gradient distributions with a known law, fitted
 by ``fit_series`` exactly as bpfit fits a result file, and the verdicts and intervals are
 counted against the truth. ``bpfit calibrate`` prints the table (README "Calibration");
-analysis/tests/test_calibration.py runs the quick version and asserts its rates.
+analysis/tests/test_calibration.py runs the quick version and asserts its rates. For
+comparison the table also counts what the old, uncalibrated rule said on the same fits (the
+lower AIC wins when delta AIC >= 2, "strong" from delta AIC >= 6).
 
 Gradient families (each draw is one sample's gradient row, [S, P]):
 
@@ -116,6 +118,8 @@ class Row:
     wrong_strong: int = 0     # the other law, strong or very strong
     covered: int = 0          # the analytic CI of the true law's parameter covers the truth
     covered_boot: int = 0     # the bootstrap percentile CI does
+    aic_wrong: int = 0        # the old rule (lower AIC, uncalibrated): the other law
+    aic_wrong_strong: int = 0  # ... with delta AIC >= 6 (its "strong" or "very strong")
     seconds: float = 0.0      # CPU-side wall time summed over the worker processes
 
     def rate(self, k: int) -> float:
@@ -126,7 +130,8 @@ STRONG = ("strong", "very strong")
 
 
 COUNTS = ("right", "right_strong", "inconclusive", "wrong", "wrong_strong", "covered",
-          "covered_boot")
+          "covered_boot", "aic_wrong", "aic_wrong_strong")
+AIC_STRONG = 6.0      # the uncalibrated rule bpfit used before: delta AIC >= 6 "strong"
 
 
 def _runs(sc: Scenario, index: int, k0: int, k1: int, seed: int, bootstrap: int, sims: int,
@@ -154,6 +159,11 @@ def _runs(sc: Scenario, index: int, k0: int, k1: int, seed: int, bootstrap: int,
             ci, cb = r.poly_exponent_ci, r.poly_exponent_ci_bootstrap
         out["covered"] += bool(ci[0] <= law.truth <= ci[1])
         out["covered_boot"] += bool(cb[0] <= law.truth <= cb[1])
+        if r.exp is not None:       # the old rule on the same fit: lower AIC, delta AIC >= 2
+            aic = "exponential" if r.exp.chi2 <= r.poly.chi2 else "polynomial"
+            if aic != law.model and r.delta_aic >= 2.0:
+                out["aic_wrong"] += 1
+                out["aic_wrong_strong"] += r.delta_aic >= AIC_STRONG
     return out
 
 
@@ -165,8 +175,8 @@ def _task(args):
     return index, out
 
 
-def run_study(runs: int = 250, long: bool = False, seed: int = 1, bootstrap: int = 200,
-              sims: int = 4000, level: float = 0.95, jobs: int = 1,
+def run_study(runs: int = 200, long: bool = False, seed: int = 1, bootstrap: int = 200,
+              sims: int = 10000, level: float = 0.95, jobs: int = 1,
               progress: Optional[Callable] = None) -> List[Row]:
     """Every scenario ``runs`` times; ``jobs`` worker processes share the replicates (the
     result is the same for any number of jobs)."""
@@ -202,7 +212,8 @@ def pooled(rows: Sequence[Row]) -> Row:
 
 def format_rows(rows: Sequence[Row], markdown: bool = True) -> str:
     head = ["law", "tails", "n", "S", "runs", "right", "right, strong+", "inconclusive",
-            "wrong", "wrong, strong+", "CI covers", "bootstrap CI covers"]
+            "wrong", "wrong, strong+", "CI covers", "bootstrap CI covers", "old dAIC: wrong",
+            "old dAIC: wrong, strong+"]
 
     def pct(r, k):
         return "%.1f%%" % (100 * r.rate(k))
@@ -215,7 +226,8 @@ def format_rows(rows: Sequence[Row], markdown: bool = True) -> str:
             cells = ["%s (%s)" % (sc.law.name, sc.law.model[:3]), sc.law.tails,
                      "%d..%d" % (min(sc.n), max(sc.n)), str(sc.samples), str(r.runs)]
         cells += [pct(r, r.right), pct(r, r.right_strong), pct(r, r.inconclusive), pct(r, r.wrong),
-                  pct(r, r.wrong_strong), pct(r, r.covered), pct(r, r.covered_boot)]
+                  pct(r, r.wrong_strong), pct(r, r.covered), pct(r, r.covered_boot),
+                  pct(r, r.aic_wrong), pct(r, r.aic_wrong_strong)]
         body.append(cells)
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
