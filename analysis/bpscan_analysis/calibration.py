@@ -44,6 +44,7 @@ EVIDENCE_LEVELS = ((ALPHA_VERY_STRONG, "very strong"), (ALPHA_STRONG, "strong"),
                    (ALPHA_POSITIVE, "positive"))
 POWER = 0.8                # "what would separate them": strong evidence in 80% of scans
 DEFAULT_SIMS = 20000
+MOMENT_DRAWS = 1000        # draws per n of the moments model when --bootstrap 0
 
 
 def evidence_label(p_other: float) -> str:
@@ -80,13 +81,12 @@ def draws(series, B: int, rng) -> Tuple[np.ndarray, np.ndarray, str]:
     """(d [B, K], s [B, K], method): log deviations ln V* - ln V and relative errors
     SE*/V* of B draws per qubit count of ``series`` (module docstring, step 1)."""
     K = series.n.size
-    d = np.empty((max(B, 1), K))
+    d = np.empty((B if B > 0 else MOMENT_DRAWS, K))
     s = np.empty_like(d)
     methods = set()
     for i in range(K):
         V, SE = float(series.value[i]), float(series.se[i])
         cols = series.columns[i] if i < len(series.columns) else None
-        ok = None
         if B > 0 and cols is not None and cols.shape[0] >= 3 and series.estimator:
             v, e = estimators.resample(cols, series.estimator, B, rng)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -121,8 +121,8 @@ class Calibration:
     p_poly: float                # P_poly(T* >= t_obs)
     gof_exp: float               # P_exp(chi2_exp* >= chi2_exp)
     gof_poly: float
-    t_exp: Tuple[float, float]   # median and 2.5/97.5% of T* under the exponential law
-    t_poly: Tuple[float, float]
+    t_exp: Tuple[float, float, float]   # median and 2.5/97.5% of T* under the exponential law
+    t_poly: Tuple[float, float, float]
     exp_fraction: float          # fraction of unrestricted bootstrap refits preferring exp
     boot_exp_slope: np.ndarray = field(repr=False, default=None)    # [B] unrestricted refits
     boot_poly_slope: np.ndarray = field(repr=False, default=None)

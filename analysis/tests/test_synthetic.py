@@ -69,6 +69,7 @@ def test_polynomial_recovered(poly_file):
     assert inside(3.0, r.poly_exponent_ci_bootstrap), (r.poly_exponent, r.poly_exponent_ci_bootstrap)
     rc = fit_series(cost_series(scan), bootstrap=0)         # calibrated from the moments
     assert rc.calibration.method == "moments" and rc.bootstrap == 0
+    assert rc.calibration.draws == 1000 and rc.calibration.t_exp[1] < rc.calibration.t_exp[2]
     assert rc.verdict == "polynomial" and inside(1.0, rc.poly_exponent_ci)
 
 
