@@ -26,6 +26,7 @@ packages=(
   libopenblas-openmp-dev liblapacke-dev
   libinih-dev
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest
+  python3-pip   # pip install ./analysis (offline: brings Debian's setuptools and wheel)
 )
 
 # mpirun as root and more ranks than cores (tests use 4 ranks on 2 cores).
@@ -75,8 +76,8 @@ case "$cmd" in
     say "main job: bpscan run jobs/quickstart.ini -> $out"
     "$build/bpscan" run "$here/jobs/quickstart.ini" -o "$out"
     "$build/bpscan" info "$out"
-    say "fit and plot: analysis/bpfit"
-    /usr/bin/python3 "$here/analysis/bpfit" "$out" --plot "${out%.h5}.png" \
+    say "fit and plot: analysis/bpfit fit"
+    /usr/bin/python3 "$here/analysis/bpfit" fit "$out" --plot "${out%.h5}.png" \
       --table "${out%.h5}.csv" --json "${out%.h5}.json"
     say "results: $out, ${out%.h5}.png, ${out%.h5}.csv"
     ;;

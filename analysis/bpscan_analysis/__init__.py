@@ -6,18 +6,23 @@ Quick start::
     rep = analyze(["global.h5", "local.h5"], bootstrap=1000)
     print(rep.table())
     r = rep.fit(quantity="grad", group="mean", scan=rep.scans[0].name)
-    r.log2_rate, r.log2_rate_ci, r.preferred_model, r.evidence_text
+    r.log2_rate, r.log2_rate_ci, r.verdict, r.evidence, r.evidence_text
 
 Lower level: ``load`` (files -> merged ``Scan`` objects), ``grad_series`` / ``cost_series``
 / ``diag_series`` (a quantity against n, with standard errors), ``fit_series`` (weighted
-least squares of ln V on n and on ln n, CIs, bootstrap, AIC comparison), ``compare_page``,
+least squares of ln V on n and on ln n, CIs, the verdict calibrated by simulation
+(calibration.py); exact points of moments scans: exact.py), ``compare_page``,
 ``plot_variance`` / ``plot_diagnostics`` / ``plot_layer_heatmap``, ``write_csv`` /
 ``write_json`` / ``format_table``. Landscape scans: ``analyze_landscape`` (``bpfit
 landscape``), ``plot_spectra`` / ``plot_lipschitz`` / ``plot_spread`` / ``plot_images``.
-See analysis/README.md for the definitions.
+The calibration study: ``study.run_study`` (``bpfit calibrate``). See analysis/README.md
+for the definitions.
 """
+from ._version import __version__
+from .calibration import Calibration, Separation
 from .errors import AnalysisError
-from .estimators import mean_se, mean_var_se, var_se
+from .estimators import mean_se, mean_var_se, resample, var_se
+from .exact import ExactFit, fit_exact_points
 from .fitting import FitResult, ModelFit, fit_all, fit_series, wls
 from .landscape import (LandscapePoint, LandscapeReport, LandscapeSummary, LipschitzLaw,
                         analyze_landscape, fit_lipschitz, fourier_upsample, summarize,
@@ -26,16 +31,16 @@ from .landscape_plots import plot_images, plot_lipschitz, plot_spectra, plot_spr
 from .page import PageComparison, compare_all, compare_page
 from .plots import plot_diagnostics, plot_layer_heatmap, plot_variance
 from .report import Report, analyze
-from .results import (LandscapeData, QubitData, ResultFile, Scan, column_stats, group_files, load,
-                      job_settings, merge_files, read_result)
-from .series import (Series, cost_series, diag_series, from_samples, grad_series, layer_matrix,
-                     series_for)
+from .results import (LandscapeData, MomentsData, QubitData, ResultFile, Scan, column_stats,
+                      group_files, job_settings, load, merge_files, read_result)
+from .series import (Series, cost_series, diag_series, from_moments, from_samples, grad_series,
+                     layer_matrix, series_for)
 from .tables import format_page, format_table, report_dict, write_csv, write_json
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "AnalysisError", "FitResult", "LandscapeData", "LandscapePoint", "LandscapeReport",
+    "AnalysisError", "Calibration", "ExactFit", "FitResult", "MomentsData", "Separation",
+    "__version__", "fit_exact_points", "from_moments", "resample", "LandscapeData",
+    "LandscapePoint", "LandscapeReport",
     "LandscapeSummary", "LipschitzLaw", "analyze_landscape", "column_stats", "fit_lipschitz",
     "fourier_upsample", "plot_images", "plot_lipschitz", "plot_spectra",
     "plot_spread", "summarize", "vh_registers", "ModelFit", "PageComparison", "QubitData", "Report",

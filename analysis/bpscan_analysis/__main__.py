@@ -1,4 +1,4 @@
-"""``/usr/bin/python3 -m bpscan_analysis`` = bpfit."""
+"""``python3 -m bpscan_analysis`` = bpfit."""
 import sys
 
 from .cli import main

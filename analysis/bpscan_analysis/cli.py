@@ -1,11 +1,22 @@
-"""The bpfit command line (analysis/bpfit, or /usr/bin/python3 -m bpscan_analysis)."""
+"""The bpfit command line: ``bpfit fit`` (variance fits and the calibrated verdict),
+``bpfit landscape`` (landscape scans), ``bpfit calibrate`` (the calibration study).
+
+Entry points: the ``bpfit`` console script of the installed package, analysis/bpfit (runs
+the package next to it), ``python3 -m bpscan_analysis``. ``bpfit FILES...`` without a
+subcommand is ``bpfit fit FILES...``.
+"""
 import argparse
 import os
+import platform
 import sys
 
+from ._version import __version__
+from .calibration import DEFAULT_SIMS
 from .errors import AnalysisError, run_cli
 from .results import MERGE_MODES
 from .series import GROUPINGS, QUANTITIES
+
+SUBCOMMANDS = ("fit", "landscape", "calibrate")
 
 DESCRIPTION = """\
 Fit the variance of the gradient (and of the cost, and the state diagnostics) of bpscan
@@ -18,21 +29,24 @@ count, e.g. the pieces of an array job; different jobs are separate series. Ever
 
 Definitions: Var ∝ base^(-n), i.e. ln Var = c - n ln(base), fitted by weighted least squares
 on ln Var with weights (Var/SE)^2; log2 rate = log2(base) bits per qubit, positive = decay
-(toy global cost: base 8/3, log2 rate 1.415). The polynomial model is Var ∝ n^(-a). The two
-are compared by AIC (equal parameter counts: delta AIC = delta chi2); evidence: delta AIC < 2
-inconclusive, 2-6 positive, 6-10 strong, >= 10 very strong.
+(toy global cost: base 8/3, log2 rate 1.415). The polynomial model is Var ∝ n^(-a).
+
+Verdict, calibrated by simulation: T = chi2_poly - chi2_exp is compared with its
+distribution under each fitted law, obtained by refitting thousands of simulated scans
+(every n's stored gradient rows resampled and rescaled onto the law). The p-value of the
+rejected law gives the evidence: < 0.05 positive, < 1e-3 strong, < 1e-4 very strong.
+Otherwise the verdict is inconclusive, with the n range or samples per n that would
+separate the laws. Moments scans (exact points): the local rate at the largest n.
 """
 
 EPILOG = """\
 examples:
-  bpfit run.h5                                   table of Var dC and Var C fits
+  bpfit fit run.h5                               table of Var dC and Var C fits
+  bpfit run.h5                                   the same (fit is the default subcommand)
   bpfit piece-*.h5 --plot var.png --plot var.pdf array-job pieces merged, two figures
   bpfit global.h5 local.h5 --json fits.json      two jobs = two series
   bpfit deep.h5 --by layer --layer-plot heat.png per-layer fits and heatmap
   bpfit vh.h5 -q grad,purity,entropy --diag-plot diag.png
-
-landscape scans ([scan] mode = landscape): spectra, Lipschitz constants, spreads, images:
-  bpfit landscape FILES... [--plot OUT.png ...] [--table] [--json OUT]   (see bpfit landscape -h)
 
 exit status: 0 success, 2 bad arguments or unreadable/incompatible result files.
 """
@@ -54,9 +68,90 @@ def _csv_list(values, allowed, what):
     return list(dict.fromkeys(out))
 
 
+TOP = """\
+bpscan result files -> is it a barren plateau? Var[dC] against the qubit count n: an
+exponential decay (log2 rate = log2(base) bits per qubit, Var ∝ base^(-n)) or a polynomial
+one (Var ∝ n^(-a)), with a verdict calibrated by simulation.
+"""
+
+TOP_EPILOG = """\
+bpfit FILES... (no subcommand) is bpfit fit FILES...; bpfit COMMAND -h for each command.
+exit status: 0 success, 2 bad arguments or unreadable/incompatible result files.
+"""
+
+
+def version_text() -> str:
+    import numpy
+    import scipy
+    return "bpfit %s (bpscan_analysis, Python %s, numpy %s, scipy %s)" % (
+        __version__, platform.python_version(), numpy.__version__, scipy.__version__)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bpfit", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    """bpfit and its subcommands."""
+    from . import landscape_cli
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="bpfit", description=TOP, epilog=TOP_EPILOG, formatter_class=raw)
+    p.add_argument("--version", action="version", version=version_text())
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    f = sub.add_parser("fit", help="fit Var[dC] (and Var[C], diagnostics) against n: rate, CI, verdict",
+                       description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
+    add_fit_arguments(f)
+    f.set_defaults(func=run)
+    ls = sub.add_parser("landscape", help="landscape scans: spectra, Lipschitz law, spreads, images",
+                        description=landscape_cli.DESCRIPTION, epilog=landscape_cli.EPILOG,
+                        formatter_class=raw)
+    landscape_cli.add_arguments(ls)
+    ls.set_defaults(func=landscape_cli.run)
+    c = sub.add_parser("calibrate", help="the calibration study behind the verdict (README table)",
+                       description=CALIBRATE, formatter_class=raw)
+    add_calibrate_arguments(c)
+    c.set_defaults(func=run_calibrate)
+    return p
+
+
+CALIBRATE = """\
+Run the calibration study (study.py): synthetic scans from heavy-tailed gradient laws with a
+known exponential or polynomial law, fitted like result files; prints per scenario how often
+the verdict is right, inconclusive, wrong, wrong with strong or very strong evidence, and
+how often the 95% CI covers the true rate (or exponent). Without options: the table that
+analysis/tests/test_calibration.py asserts (the same for any --jobs); --long adds scenarios
+and uses bpfit's default calibration settings (the README table).
+"""
+
+
+def add_calibrate_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--runs", type=int, default=200, help="replicates per scenario (default 200)")
+    c.add_argument("--long", action="store_true",
+                   help="more scenarios, --bootstrap 1000 --sims %d (bpfit's defaults)" % DEFAULT_SIMS)
+    c.add_argument("--bootstrap", type=int, help="resamples per n (default 200; --long 1000)")
+    c.add_argument("--sims", type=int, help="simulated scans per law (default 10000; --long %d)"
+                   % DEFAULT_SIMS)
+    c.add_argument("--seed", type=int, default=1, help="seed of the first scenario (default 1)")
+    c.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    c.add_argument("--markdown", action="store_true", help="a Markdown table (the README's)")
+
+
+def run_calibrate(args) -> int:
+    from . import study
+    if args.runs < 1:
+        raise AnalysisError("--runs must be >= 1")
+    B = args.bootstrap if args.bootstrap is not None else (1000 if args.long else 200)
+    M = args.sims if args.sims is not None else (DEFAULT_SIMS if args.long else 10000)
+    if B < 0 or M < 1 or args.jobs < 1:
+        raise AnalysisError("--bootstrap must be >= 0, --sims and --jobs >= 1")
+
+    def progress(r):
+        print("bpfit: %s: %d runs in %.1f s" % (r.scenario.label, r.runs, r.seconds), file=sys.stderr)
+    rows = study.run_study(runs=args.runs, long=args.long, seed=args.seed, bootstrap=B, sims=M,
+                           jobs=args.jobs, progress=progress)
+    sys.stdout.write("calibration study: %d runs per scenario, --bootstrap %d --sims %d, seed %d\n"
+                     % (args.runs, B, M, args.seed))
+    sys.stdout.write(study.format_rows(rows, markdown=args.markdown))
+    return 0
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="RESULTS.h5", help="bpscan result files")
     g = p.add_argument_group("what to fit")
     g.add_argument("-q", "--quantity", action="append", metavar="Q",
@@ -79,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = p.add_argument_group("statistics")
     s.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     s.add_argument("--bootstrap", type=int, default=1000, metavar="B",
-                   help="bootstrap replicates (default 1000; 0 = analytic CIs only)")
-    s.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345)")
+                   help="resamples of each n's gradient rows behind the verdict and the "
+                        "bootstrap CI (default 1000; 0 = draw from a model of the moments instead)")
+    s.add_argument("--sims", type=int, default=DEFAULT_SIMS, metavar="M",
+                   help="simulated scans per law for the verdict's p-values (default %d; the "
+                        "smallest p-value is 1/(M+1))" % DEFAULT_SIMS)
+    s.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
     o = p.add_argument_group("output")
     o.add_argument("--plot", action="append", metavar="FILE",
                    help="variance against n with fits (.png, .pdf or .svg); repeatable")
@@ -91,10 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--table", metavar="FILE.csv", help="one CSV row per series")
     o.add_argument("--json", metavar="FILE.json", help="fits, Page comparisons and provenance")
     o.add_argument("--quiet", action="store_true", help="no terminal table")
-    return p
 
 
 def run(args) -> int:
+    """bpfit fit."""
     from . import plots, tables
     from .report import analyze
 
@@ -103,6 +202,8 @@ def run(args) -> int:
     params = [x.strip() for x in args.params.split(",") if x.strip()] if args.params else None
     if args.bootstrap < 0:
         raise AnalysisError("--bootstrap must be >= 0")
+    if args.sims < 1:
+        raise AnalysisError("--sims must be >= 1")
     for paths in (args.plot, args.diag_plot, args.layer_plot):
         plots.check_paths(paths or [])          # before the (possibly long) analysis
     for p, what in [(args.table, "table"), (args.json, "JSON")] + \
@@ -111,7 +212,7 @@ def run(args) -> int:
             raise AnalysisError("%s: cannot write %s: no such directory" % (p, what))
     rep = analyze(args.files, quantities=quantities, by=by, params=params, merge=args.merge,
                   labels=args.label, level=args.level, bootstrap=args.bootstrap,
-                  seed=args.seed, nmin=args.nmin, nmax=args.nmax)
+                  seed=args.seed, nmin=args.nmin, nmax=args.nmax, sims=args.sims)
     for w in rep.warnings:
         print("bpfit: warning: %s" % w, file=sys.stderr)
     if not args.quiet:
@@ -135,8 +236,10 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The bpfit console script. A first argument that is not a subcommand or a top-level
+    option is a file (or a fit option): ``bpfit fit`` is implied (a result file called
+    ``fit``, ``landscape`` or ``calibrate`` is ``./fit``...)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "landscape":      # subcommand (a file named landscape: ./landscape)
-        from .landscape_cli import main as landscape_main
-        return landscape_main(argv[1:])
-    return run_cli(build_parser(), run, argv)
+    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["fit"] + argv
+    return run_cli(build_parser(), lambda args: args.func(args), argv)

@@ -6,12 +6,14 @@
   of the mean over samples of z_s = (1/P) sum_p (x_sp - xbar_p)^2 S/(S-1) (this is how
   bpscan computes ``grad_var_mean_se``; it accounts for correlations between columns).
 * ``mean_se``: mean and s/sqrt(S).
-* ``bootstrap``: B replicates of one of these statistics, each from S rows drawn with
-  replacement (done with multinomial counts, so an [B, S] x [S, P] product per chunk).
+* ``resample``: B bootstrap replicates of one of these statistics *and its standard error*,
+  each from S rows drawn with replacement (the calibration of fitting.py / calibration.py
+  needs both: a heavy tail moves them together).
 """
 import numpy as np
 
 KINDS = ("var", "mean")
+ESTIMATORS = ("column", "zmean", "mean")
 
 
 def as_matrix(x) -> np.ndarray:
@@ -52,34 +54,64 @@ def mean_se(x):
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(S))
 
 
-def _counts(rng, S, b):
-    """[b, S] multinomial counts of S draws with replacement from S rows."""
-    idx = rng.integers(0, S, size=(b, S))
-    flat = (np.arange(b)[:, None] * S + idx).ravel()
-    return np.bincount(flat, minlength=b * S).reshape(b, S).astype(float)
-
-
-def bootstrap(x, kind: str, B: int, rng, chunk_bytes: int = 32 << 20) -> np.ndarray:
-    """B bootstrap replicates of the statistic ``kind`` of x [S, P]:
-    "var" = mean over columns of the unbiased variance, "mean" = mean over all entries."""
-    X = as_matrix(x)
-    S, P = X.shape
-    out = np.empty(B)
-    if S < 2:
-        out[:] = np.nan
-        return out
-    Xc = X - X.mean(axis=0)          # centring keeps the one-pass moments accurate
-    X2 = Xc * Xc
-    b = max(1, min(B, chunk_bytes // (8 * S)))
+def _resampled_means(A: np.ndarray, B: int, rng, chunk_bytes: int = 32 << 20) -> np.ndarray:
+    """[B, m]: the column means of A [S, m] over B resamples of its S rows with replacement.
+    Few columns: gather the drawn rows column by column; many: multinomial counts times A."""
+    S, m = A.shape
+    out = np.empty((B, m))
+    b = max(1, min(B, chunk_bytes // (8 * S * (1 if m <= 8 else 2))))
     for lo in range(0, B, b):
         hi = min(B, lo + b)
-        c = _counts(rng, S, hi - lo)
-        m1 = c @ Xc / S                  # [b, P]
-        if kind == "mean":
-            out[lo:hi] = np.mean(m1, axis=1) + X.mean(axis=0).mean()
-        elif kind == "var":
-            m2 = c @ X2 / S
-            out[lo:hi] = np.mean((m2 - m1 * m1) * (S / (S - 1)), axis=1)
+        idx = rng.integers(0, S, size=(hi - lo, S))
+        if m <= 8:
+            for j in range(m):
+                out[lo:hi, j] = A[:, j][idx].mean(axis=1)
         else:
-            raise ValueError("kind must be one of %s" % (KINDS,))
+            flat = (np.arange(hi - lo)[:, None] * S + idx).ravel()
+            c = np.bincount(flat, minlength=(hi - lo) * S).reshape(hi - lo, S).astype(float)
+            out[lo:hi] = c @ A / S
     return out
+
+
+def resample(x, estimator: str, B: int, rng):
+    """B bootstrap replicates (value*, se*) of one of the estimators above, each from the S
+    rows of x [S, P] drawn with replacement (whole rows: correlations between columns kept).
+
+    estimator: "column" = var_se of one column, "zmean" = mean_var_se, "mean" = mean_se over
+    all entries. Every replicate is the statistic and its standard error recomputed from the
+    resampled rows, so the correlation between a value and its SE is reproduced. For
+    "zmean" the SE of a replicate uses the original column means (a difference of relative
+    order 1/S); the value is exact."""
+    X = as_matrix(x)
+    S, P = X.shape
+    if S < 2:
+        nan = np.full(B, np.nan)
+        return nan, nan.copy()
+    d = X - X.mean(axis=0)
+    if estimator == "column":
+        if P != 1:
+            raise ValueError("estimator 'column' needs one column")
+        v = d[:, 0]
+        M = _resampled_means(np.column_stack([v, v * v, v ** 3, v ** 4]), B, rng)
+        m1, m2, m3, m4 = M.T
+        c2 = m2 - m1 * m1
+        c4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 ** 4
+        s2 = c2 * S / (S - 1)
+        se = np.sqrt(np.maximum(c4 - (S - 3) / (S - 1) * s2 * s2, 0.0) / S)
+        return s2, se
+    if estimator == "zmean":
+        z = np.mean(d * d, axis=1)
+        M = _resampled_means(np.column_stack([z, z * z, d]), B, rng)
+        mz, mz2, m1 = M[:, 0], M[:, 1], M[:, 2:]
+        val = (mz - np.mean(m1 * m1, axis=1)) * S / (S - 1)
+        sd = np.sqrt(np.maximum(mz2 - mz * mz, 0.0) * S / (S - 1)) * S / (S - 1)
+        return val, sd / np.sqrt(S)
+    if estimator == "mean":         # as mean_se: every entry one observation
+        v = X.reshape(-1)
+        N = v.size
+        c = v - v.mean()
+        M = _resampled_means(c.reshape(-1, 1) ** np.arange(1, 3), B, rng)
+        m1, m2 = M.T
+        sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0) * N / (N - 1))
+        return m1 + v.mean(), sd / np.sqrt(N)
+    raise ValueError("unknown estimator %r (use column, zmean, mean)" % estimator)

@@ -1,4 +1,4 @@
-"""``bpfit landscape``: the landscape-scan subcommand (dispatched from cli.main)."""
+"""``bpfit landscape``: the landscape-scan subcommand (a subparser of cli.build_parser)."""
 import argparse
 import os
 import sys
@@ -40,8 +40,14 @@ incompatible or non-landscape result files.
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The subcommand's parser on its own (``bpfit landscape`` is cli.build_parser's)."""
     p = argparse.ArgumentParser(prog="bpfit landscape", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="RESULTS.h5", help="bpscan landscape result files")
     g = p.add_argument_group("data")
     g.add_argument("--merge", choices=MERGE_MODES, default="job",
@@ -72,7 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--csv", metavar="FILE.csv", help="write the per-n table as CSV")
     o.add_argument("--json", metavar="FILE.json", help="per-n numbers, fits, self-check, provenance")
     o.add_argument("--quiet", action="store_true", help="no terminal table")
-    return p
 
 
 def _figures(args, has_plane):
@@ -133,4 +138,5 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
+    """``bpfit landscape ARGS`` (the same as cli.main(["landscape", *ARGS]))."""
     return run_cli(build_parser(), run, argv)

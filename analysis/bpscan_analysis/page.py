@@ -63,6 +63,8 @@ class PageComparison:
 def compare_page(scan: Scan, column: str, level: float = 0.01) -> Optional[PageComparison]:
     """The comparison for one diagnostic, or None when no n has a Page prediction."""
     s = diag_series(scan, column)
+    if s.page is None or s.exact:       # moments scans: no sampled diagnostics
+        return None
     ok = np.isfinite(s.page) & np.isfinite(s.value) & np.isfinite(s.se) & (s.se > 0)
     if not ok.any():
         return None

@@ -1,9 +1,10 @@
-"""``analyze``: load, build series, fit, compare with Page, in one call (what bpfit runs)."""
+"""``analyze``: load, build series, fit, compare with Page, in one call (what ``bpfit fit`` runs)."""
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 from . import tables
 from .errors import AnalysisError
+from .calibration import DEFAULT_SIMS
 from .fitting import FitResult, fit_all
 from .page import PageComparison, compare_all
 from .results import Scan, load
@@ -37,8 +38,11 @@ def analyze(paths: Sequence[str], quantities: Sequence[str] = ("grad", "cost"),
             by: Sequence[str] = ("mean",), params: Optional[Sequence[str]] = None,
             merge: str = "job", labels: Optional[Sequence[str]] = None, level: float = 0.95,
             bootstrap: int = 1000, seed: int = 12345, nmin: Optional[int] = None,
-            nmax: Optional[int] = None, page_level: float = 0.01) -> Report:
-    """Load result files, fit every requested series, compare the diagnostics with Page."""
+            nmax: Optional[int] = None, page_level: float = 0.01,
+            sims: int = DEFAULT_SIMS) -> Report:
+    """Load result files, fit every requested series, compare the diagnostics with Page.
+    ``bootstrap``: resamples per n behind the calibrated verdict (0: draws from the moments),
+    ``sims``: simulated scans per law (calibration.py)."""
     if isinstance(by, str):
         by = [by]
     if isinstance(quantities, str):
@@ -60,7 +64,10 @@ def analyze(paths: Sequence[str], quantities: Sequence[str] = ("grad", "cost"),
                     series.extend(series_for(sc, q, b, params))
             else:
                 series.extend(series_for(sc, q))
-    fits = fit_all(series, level=level, bootstrap=bootstrap, seed=seed, nmin=nmin, nmax=nmax)
+    if bootstrap < 0 or sims < 1:
+        raise AnalysisError("bootstrap must be >= 0 and sims >= 1")
+    fits = fit_all(series, level=level, bootstrap=bootstrap, seed=seed, nmin=nmin, nmax=nmax,
+                   sims=sims)
     warnings = ["%s: %s" % (sc.name, w) for sc in scans for w in sc.warnings]
     for r in fits:
         warnings.extend("%s: %s" % (r.name, x) for x in r.notes)

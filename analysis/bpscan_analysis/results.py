@@ -28,6 +28,15 @@ scans"): the cut settings (``directions``, ``pad``, ``num_cuts``, ``degree``, ``
 one per-sample dataset per field (``lipschitz`` [S] or [S, P], ``power``, ``image``, ...).
 They are read into ``QubitData.land`` (a ``LandscapeData``) and merged row by row together
 with the gradient rows; their statistics, like all others, are recomputed from the rows.
+
+Moments scans (root attribute ``mode = "moments"``, /work/wt/MOMENTS_SCHEMA.md) hold exact
+second moments instead of samples: per qubit count ``grad_var_log2`` [P] (log2 of the exact
+Var dC of each tracked parameter; values reach 2^-4000, far below the double range, so only
+the ``*_log2`` fields are used), the attributes ``exact`` (1 exact, 0 certified bounds only:
+``grad_var_lower_log2`` / ``grad_var_upper_log2``), ``engine``, ``cost_var_log2``,
+``purity_mean``. They are read into ``QubitData.moments`` (a ``MomentsData``) with no
+per-sample rows (S = 0). The same qubit count in two files of one job must hold identical
+numbers (counted once, with a warning).
 """
 import json
 import math
@@ -46,7 +55,8 @@ MERGE_MODES = ("job", "ensemble", "none")
 # the key roles (job_json "roles") that must agree for files to merge, per merge mode
 MERGE_ROLES = {"job": ("result", "ensemble", "layout"), "ensemble": ("result",)}
 REQUIRED_N_DATASETS = ("grad", "cost", "diag", "param_names")
-MODES = ("gradient", "landscape")
+MODES = ("gradient", "landscape", "moments")
+MOMENTS_REQUIRED = ("grad_var_log2", "param_names")
 DIRECTIONS = ("random", "axes", "plane")
 LANDSCAPE_ATTRS = ("directions", "pad", "num_cuts", "fields")
 STAT_SUFFIXES = ("_mean", "_mean_se", "_var", "_var_se")
@@ -162,6 +172,33 @@ class LandscapeData:
 
 
 @dataclass
+class MomentsData:
+    """The exact second moments of one qubit count (a ``mode = moments`` file)."""
+    exact: bool                           # False: certified bounds only (attribute exact = 0)
+    engine: str                           # "chain", "pauli", "mps" or "dense"
+    grad_var_log2: np.ndarray             # [P] log2 Var dC per tracked parameter (NaN: bounds only)
+    grad_var_lower_log2: Optional[np.ndarray] = None   # [P] bounds (exact = 0)
+    grad_var_upper_log2: Optional[np.ndarray] = None
+    grad_var_mean_log2: float = math.nan  # log2 of the mean over the tracked parameters
+    grad_var_mean_lower_log2: float = math.nan
+    grad_var_mean_upper_log2: float = math.nan
+    cost_mean: float = math.nan
+    cost_var_log2: float = math.nan
+    purity_mean: float = math.nan
+    engine_stats: Dict[str, object] = field(default_factory=dict)   # peak_pairs, bond_dim, precision
+
+    def key(self) -> tuple:
+        """Everything that must agree when the same n is in two files."""
+        def num(v):         # NaN == NaN here
+            return "nan" if v != v else v
+
+        def arr(a):
+            return None if a is None else tuple(num(v) for v in np.asarray(a, dtype=float).tolist())
+        return (self.exact, self.engine, arr(self.grad_var_log2), arr(self.grad_var_lower_log2),
+                arr(self.grad_var_upper_log2), num(self.cost_var_log2), num(self.purity_mean))
+
+
+@dataclass
 class QubitData:
     """All samples of one qubit count n (of one file, or merged over files)."""
     n: int
@@ -180,6 +217,7 @@ class QubitData:
     samples_total: int = 0      # the samples of the whole scan at this n (pieces: samples_total)
     sources: Tuple[str, ...] = ()
     land: Optional[LandscapeData] = None   # landscape scans: the cut fields; None otherwise
+    moments: Optional[MomentsData] = None  # moments scans: the exact moments; None otherwise
 
     @property
     def samples(self) -> int:
@@ -245,7 +283,10 @@ class Scan:
 
     @property
     def mode(self) -> str:
-        """"landscape" when the scan holds landscape cuts, else "gradient"."""
+        """"landscape" when the scan holds landscape cuts, "moments" when it holds exact
+        moments, else "gradient"."""
+        if any(q.moments is not None for q in self.data.values()):
+            return "moments"
         return "landscape" if any(q.land is not None for q in self.data.values()) else "gradient"
 
     def page(self, what: str) -> np.ndarray:
@@ -323,12 +364,77 @@ def _read_landscape(g, path, where, S):
                          size=size, fields=fields, stats_fields=stats)
 
 
+def _float_attr(a, key, default=math.nan):
+    if key not in a:
+        return default
+    try:
+        return float(np.asarray(a[key]).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        return default
+
+
+def _log2_mean(l2: np.ndarray) -> float:
+    """log2 of the mean of 2^l2 without leaving the double range (NaN if any is NaN)."""
+    l2 = np.asarray(l2, dtype=float)
+    if l2.size == 0 or np.any(np.isnan(l2)):
+        return math.nan
+    m = float(np.max(l2))
+    if not math.isfinite(m):
+        return m
+    return m + math.log2(float(np.mean(np.exp2(l2 - m))))
+
+
+def _read_moments(g, path, where, n, names):
+    """The /n{N} group of a moments file (MOMENTS_SCHEMA.md)."""
+    P = len(names)
+
+    def vec(name, required):
+        if name not in g:
+            if required:
+                raise AnalysisError("%s: %s: dataset '%s' missing (moments file)" % (path, where, name))
+            return None
+        x = np.asarray(g[name][()], dtype=float).reshape(-1)
+        if x.shape != (P,):
+            raise AnalysisError("%s: %s/%s has %d entries for %d parameters"
+                                % (path, where, name, x.size, P))
+        return x
+    a = g.attrs
+    exact = bool(int(_float_attr(a, "exact", 1)))
+    l2 = vec("grad_var_log2", True)
+    lo, hi = vec("grad_var_lower_log2", False), vec("grad_var_upper_log2", False)
+    if not exact and (lo is None or hi is None):
+        raise AnalysisError("%s: %s: exact = 0 without grad_var_lower_log2/grad_var_upper_log2"
+                            % (path, where))
+    if exact and np.any(np.isnan(l2)):
+        raise AnalysisError("%s: %s: exact = 1 but grad_var_log2 holds NaN" % (path, where))
+    mean_l2 = _float_attr(a, "grad_var_mean_log2")
+    if exact and math.isnan(mean_l2):
+        mean_l2 = _log2_mean(l2)
+    stats = {}
+    for k in ("peak_pairs", "bond_dim", "precision"):
+        if k in a:
+            v = a[k]
+            stats[k] = v.decode() if isinstance(v, bytes) else (v.item() if isinstance(v, np.generic) else v)
+    return MomentsData(
+        exact=exact, engine=str(_attr(g, "engine", path, where)) if "engine" in a else "",
+        grad_var_log2=l2, grad_var_lower_log2=lo, grad_var_upper_log2=hi,
+        grad_var_mean_log2=mean_l2,
+        grad_var_mean_lower_log2=_float_attr(a, "grad_var_mean_lower_log2",
+                                             _log2_mean(lo) if lo is not None else math.nan),
+        grad_var_mean_upper_log2=_float_attr(a, "grad_var_mean_upper_log2",
+                                             _log2_mean(hi) if hi is not None else math.nan),
+        cost_mean=_float_attr(a, "cost_mean"), cost_var_log2=_float_attr(a, "cost_var_log2"),
+        purity_mean=_float_attr(a, "purity_mean"), engine_stats=stats)
+
+
 def _read_group(f, gname, path, root_seed, piece, mode="gradient"):
     h5py = _h5py()
     g = f[gname]
     where = "/" + gname
     if not isinstance(g, h5py.Group):
         raise AnalysisError("%s: %s is not a group" % (path, where))
+    if mode == "moments":
+        return _read_moments_group(g, gname, path, where)
     for ds in REQUIRED_N_DATASETS:
         if ds not in g:
             raise AnalysisError("%s: %s: dataset '%s' missing" % (path, where, ds))
@@ -386,6 +492,30 @@ def _read_group(f, gname, path, root_seed, piece, mode="gradient"):
         q_out=num("q_out", 0, int),
         representation=str(_attr(g, "representation", path, where)) if "representation" in a else "",
         samples_total=total, sources=(path,), land=land)
+
+
+def _read_moments_group(g, gname, path, where) -> QubitData:
+    h5py = _h5py()
+    for ds in MOMENTS_REQUIRED:
+        if ds not in g:
+            raise AnalysisError("%s: %s: dataset '%s' missing" % (path, where, ds))
+        if not isinstance(g[ds], h5py.Dataset):
+            raise AnalysisError("%s: %s/%s is not a dataset" % (path, where, ds))
+    n = int(gname[1:])
+    if "n" in g.attrs and int(g.attrs["n"]) != n:
+        raise AnalysisError("%s: %s has attribute n = %d" % (path, where, int(g.attrs["n"])))
+    names = g["param_names"]
+    if h5py.check_string_dtype(names.dtype) is None:
+        raise AnalysisError("%s: %s/param_names is not a string dataset" % (path, where))
+    names = tuple(str(s) for s in names.asstr()[()].reshape(-1))
+    mom = _read_moments(g, path, where, n, names)
+    P = len(names)
+    return QubitData(n=n, grad=np.zeros((0, P)), cost=np.zeros(0), diag=np.zeros((0, 4)),
+                     seed=np.zeros(0, dtype=np.uint64), index=np.zeros(0, dtype=np.int64),
+                     param_names=names, diag_qubits=int(_float_attr(g.attrs, "diag_qubits", 0)),
+                     q_in=int(_float_attr(g.attrs, "q_in", 0)),
+                     q_out=int(_float_attr(g.attrs, "q_out", 0)),
+                     samples_total=0, sources=(path,), moments=mom)
 
 
 def read_result(path: str) -> ResultFile:
@@ -473,9 +603,23 @@ def _same_float(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
+def _merge_moments(parts: List[QubitData], warnings: List[str]) -> QubitData:
+    """The same n of a moments scan in several files: identical numbers, counted once."""
+    ref = parts[0]
+    for q in parts[1:]:
+        if q.moments is None or q.param_names != ref.param_names or q.moments.key() != ref.moments.key():
+            raise AnalysisError("conflicting moments: n=%d is in both %s and %s with different "
+                                "values or parameters" % (ref.n, ref.sources[0], q.sources[0]))
+    warnings.append("n=%d: in %d files with identical moments (%s); counted once"
+                    % (ref.n, len(parts), ", ".join(q.sources[0] for q in parts)))
+    return ref
+
+
 def _merge_n(parts: List[QubitData], warnings: List[str]) -> QubitData:
     """Merge the samples of one n from several files of the same job."""
     ref = parts[0]
+    if any(q.moments is not None for q in parts):
+        return _merge_moments(parts, warnings)
     for q in parts[1:]:
         what = None
         if q.param_names != ref.param_names:
@@ -554,6 +698,8 @@ def merge_files(files: List[ResultFile], name: str = "") -> Scan:
         parts = [f.data[n] for f in files if n in f.data]
         data[n] = parts[0] if len(parts) == 1 else _merge_n(parts, warnings)
         q = data[n]
+        if q.moments is not None:
+            continue
         if q.samples < q.samples_total:
             warnings.append("n=%d: %d of %d samples present (array-job pieces missing?)"
                             % (n, q.samples, q.samples_total))

@@ -447,3 +447,100 @@ def write_landscape(path, data, job=None, rows=None, mode="landscape", stats=Tru
                     for suf, v in _stats(x).items():
                         g.create_dataset(k + suf, data=np.asarray(v, dtype="<f8"))
     return str(path)
+
+
+# ------------------------------------------------------------------------------------------
+# Moments scans ([scan] mode = moments, /work/wt/MOMENTS_SCHEMA.md): exact second moments,
+# no per-sample rows; every *_se is 0 and values go below the double range (use *_log2).
+
+def moments_job_text(qubits="2:6", path="moments.h5", cost="global", engine="auto"):
+    keys = _scan_keys("dqnn", qubits, 0, 1, "moments") + [
+        ("dqnn", "widths", "n,n", "result"), ("dqnn", "perceptron", "toy", "result"),
+        ("dqnn", "depth", 0, "result"), ("cost", "type", cost, "result"),
+        ("cost", "inputs", "zero", "result"), ("cost", "targets", "zero", "result"),
+        ("cost", "pairs", 1, "result"), ("moments", "engine", engine, "result")] + _tail_keys(path)
+    return JobText(keys, lambda n: {"widths": [n, n]})
+
+
+def _exp2(x):
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp2(np.asarray(x, dtype=float))
+
+
+def _log2_mean(l2):
+    l2 = np.asarray(l2, dtype=float)
+    if np.any(np.isnan(l2)):
+        return math.nan
+    m = float(np.max(l2))
+    return m if not math.isfinite(m) else m + math.log2(float(np.mean(np.exp2(l2 - m))))
+
+
+def write_moments(path, points, job=None, names=("l1.p1.g1", "l1.p2.g1"), engine="chain"):
+    """points: {n: dict(log2=[P] log2 Var dC, or None with bounds=([P] lo, [P] hi) for an
+    exact = 0 point; cost_log2=..., purity=...)}. Writes the MOMENTS_SCHEMA.md layout."""
+    job = job if job is not None else moments_job_text(path=str(path))
+    P = len(names)
+    with h5py.File(path, "w") as f:
+        a = f.attrs
+        a.create("schema_version", 1, dtype="<i4")
+        for k, v in (("bpscan_version", "0.1.0"), ("git_commit", "synthetic"), ("hdf5_version", "1.10"),
+                     ("job", job), ("model", "dqnn"), ("grad_method", "adjoint"), ("host", "test"),
+                     ("start_time", ""), ("end_time", ""), ("mode", "moments")):
+            a.create(k, v, dtype=STR)
+        a.create("job_hash", default_hash(job), dtype="<u8")
+        if hasattr(job, "json"):
+            ns = sorted(points)
+            a.create("job_json", json.dumps(dict(job.json, qubits=ns, per_n=[
+                dict(n=n, **job.registers(n)) for n in ns])), dtype=STR)
+        a.create("seed", 1, dtype="<u8")
+        for k in ("mpi_ranks", "omp_threads"):
+            a.create(k, 1, dtype="<i4")
+        a.create("slice_index", 0, dtype="<i4")
+        a.create("slice_count", 1, dtype="<i4")
+        summary = {k: [] for k in ("n", "grad_var_mean", "grad_var_mean_log2", "grad_var_mean_se",
+                                   "cost_mean", "cost_var", "cost_var_log2", "purity_mean", "exact")}
+        for n, pt in sorted(points.items()):
+            g = f.create_group("n%d" % n)
+            exact = pt.get("log2") is not None
+            nan = np.full(P, np.nan)
+            l2 = np.asarray(pt["log2"], dtype=float) if exact else nan
+            g.create_dataset("grad_mean", data=np.zeros(P))
+            g.create_dataset("grad_var", data=_exp2(l2))
+            g.create_dataset("grad_var_log2", data=l2)
+            g.create_dataset("grad_var_se", data=np.zeros(P))
+            g.create_dataset("param_names", data=np.array(names, dtype=object), dtype=STR)
+            g.create_dataset("param_names_all", data=np.array(names, dtype=object), dtype=STR)
+            g.create_dataset("param_index", data=np.arange(P, dtype="<i4"))
+            at = g.attrs
+            at.create("n", n, dtype="<i4")
+            at.create("exact", int(exact), dtype="<i4")
+            at.create("engine", engine, dtype=STR)
+            at.create("precision", "double", dtype=STR)
+            at.create("peak_pairs", 64, dtype="<i8")
+            at.create("bond_dim", 1, dtype="<i4")
+            at.create("num_samples", 0, dtype="<i8")
+            cl2 = pt.get("cost_log2", math.nan)
+            mean_l2 = _log2_mean(l2) if exact else math.nan
+            for k, v in (("cost_mean", 0.5), ("cost_var", float(_exp2(cl2))), ("cost_var_log2", cl2),
+                         ("grad_var_mean", float(_exp2(mean_l2))), ("grad_var_mean_log2", mean_l2),
+                         ("purity_mean", pt.get("purity", math.nan)), ("grad_var_mean_se", 0.0),
+                         ("cost_var_se", 0.0), ("cost_mean_se", 0.0)):
+                at.create(k, v, dtype="<f8")
+            if not exact:
+                lo, hi = (np.asarray(b, dtype=float) for b in pt["bounds"])
+                for k, v in (("grad_var_lower", _exp2(lo)), ("grad_var_upper", _exp2(hi)),
+                             ("grad_var_lower_log2", lo), ("grad_var_upper_log2", hi)):
+                    g.create_dataset(k, data=v)
+                for k, v in (("lower", _log2_mean(lo)), ("upper", _log2_mean(hi))):
+                    at.create("grad_var_mean_%s_log2" % k, v, dtype="<f8")
+                    at.create("grad_var_mean_%s" % k, float(_exp2(v)), dtype="<f8")
+            for k, v in (("n", n), ("grad_var_mean", float(_exp2(mean_l2))),
+                         ("grad_var_mean_log2", mean_l2), ("grad_var_mean_se", 0.0),
+                         ("cost_mean", 0.5), ("cost_var", float(_exp2(cl2))), ("cost_var_log2", cl2),
+                         ("purity_mean", pt.get("purity", math.nan)), ("exact", int(exact))):
+                summary[k].append(v)
+        s = f.create_group("summary")
+        for k, v in summary.items():
+            t = "<i4" if k in ("n", "exact") else "<f8"
+            s.create_dataset(k, data=np.array(v, dtype=t))
+    return str(path)

@@ -2,6 +2,7 @@
 from the command line."""
 import os
 import subprocess
+import sys
 
 import h5py
 import pytest
@@ -91,7 +92,8 @@ def test_cli_errors_subprocess(tmp_path):
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
     c = cases(tmp_path)
     for why in ("not an HDF5 file",):
-        p = subprocess.run([BPFIT, c[[k for k in c if k.startswith(why)][0]]], capture_output=True,
+        p = subprocess.run([sys.executable, BPFIT, c[[k for k in c if k.startswith(why)][0]]],
+                           capture_output=True,
                            text=True, cwd=str(tmp_path), env=env, timeout=120)
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(lines) == 1 and why in lines[0], p.stderr

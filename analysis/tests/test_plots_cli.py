@@ -3,12 +3,14 @@ import csv
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
 import synth
-from bpscan_analysis import (analyze, load, plot_diagnostics, plot_layer_heatmap, plot_variance,
-                             write_csv, write_json)
+from bpscan_analysis import (__version__, analyze, load, plot_diagnostics, plot_layer_heatmap,
+                             plot_variance, write_csv, write_json)
+from bpscan_analysis.cli import main
 
 BPFIT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bpfit")
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
@@ -66,13 +68,13 @@ def test_cli(files, tmp_path):
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
     out = {k: str(tmp_path / v) for k, v in (("png", "v.png"), ("pdf", "v.pdf"), ("csv", "t.csv"),
                                              ("json", "f.json"), ("diag", "d.pdf"), ("heat", "h.pdf"))}
-    p = subprocess.run([BPFIT, *files, "--plot", out["png"], "--plot", out["pdf"], "--table", out["csv"],
+    p = subprocess.run([sys.executable, BPFIT, *files, "--plot", out["png"], "--plot", out["pdf"], "--table", out["csv"],
                         "--json", out["json"], "--diag-plot", out["diag"], "--layer-plot", out["heat"],
                         "--by", "mean,layer", "--bootstrap", "200"],
                        capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
-    assert "exponential preferred over polynomial" in p.stdout
+    assert "exponential (very strong): the polynomial law is rejected" in p.stdout
     assert "Page comparison" in p.stdout
     for k in ("png", "pdf", "diag", "heat"):
         check_figure(out[k])
@@ -84,6 +86,8 @@ def test_cli(files, tmp_path):
         for key in ("name", "n", "log2_rate", "log2_rate_ci", "base", "preferred_model", "evidence"):
             assert key in s
         assert s["preferred_model"] in ("exponential", "polynomial")
+        assert s["verdict"] in ("exponential", "polynomial", "inconclusive")
+        assert 0 < s["p_exponential"] <= 1 and s["calibration"]["sims"] > 0
         assert len(s["log2_rate_ci"]) == 2
     g = doc["series"][names.index("cost.type=global: Var[dC] (mean over parameters)")]
     assert g["n"] == [1, 2, 3, 4, 5, 6] and g["preferred_model"] == "exponential"
@@ -92,12 +96,31 @@ def test_cli(files, tmp_path):
 
 def test_cli_help(tmp_path):
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    p = subprocess.run([BPFIT, "--help"], capture_output=True, text=True, env=env, cwd=str(tmp_path),
+    p = subprocess.run([sys.executable, BPFIT, "--help"], capture_output=True, text=True, env=env,
+                       cwd=str(tmp_path), timeout=120)
+    assert p.returncode == 0 and "log2 rate = log2(base)" in p.stdout
+    assert all(c in p.stdout for c in ("fit", "landscape", "calibrate"))
+    p = subprocess.run([sys.executable, BPFIT, "fit", "--help"], capture_output=True, text=True,
+                       env=env, cwd=str(tmp_path), timeout=120)
+    assert p.returncode == 0 and "--plot" in p.stdout and "--sims" in p.stdout
+    p = subprocess.run([sys.executable, BPFIT, "--version"], capture_output=True, text=True, env=env,
                        timeout=120)
-    assert p.returncode == 0 and "log2 rate = log2(base)" in p.stdout and "--plot" in p.stdout
-    with open(BPFIT) as fh:
-        assert fh.readline() == "#!/usr/bin/python3\n"
+    assert p.returncode == 0 and p.stdout.startswith("bpfit %s " % __version__)
+    with open(BPFIT) as fh:       # no interpreter path: the first python3 on PATH
+        assert fh.readline() == "#!/usr/bin/env python3\n"
     assert os.access(BPFIT, os.X_OK)
+
+
+def test_subcommands_and_short_form(files, tmp_path, capsys):
+    """bpfit FILES... is bpfit fit FILES...; the same numbers either way."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["fit", files[0], "--quiet", "--bootstrap", "50", "--sims", "500", "--json", str(a)]) == 0
+    assert main([files[0], "--quiet", "--bootstrap", "50", "--sims", "500", "--json", str(b)]) == 0
+    assert json.loads(a.read_text())["series"] == json.loads(b.read_text())["series"]
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("bpfit %s" % __version__)
+    assert main(["calibrate", "--runs", "0"]) == 2
 
 
 def test_labels(files):

@@ -42,10 +42,11 @@ def test_exponential_recovered(exp_file):
     assert inside(2.5, r.base_ci)
     assert abs(r.base - 2.5) < 0.05
     assert r.log2_rate_ci[1] - r.log2_rate_ci[0] < 0.05
-    assert r.preferred_model == "exponential"
+    assert r.verdict == r.preferred_model == "exponential"
     assert r.evidence == "very strong" and r.akaike_weight > 0.999
+    assert r.p_polynomial < 1e-4 and r.p_exponential > 1e-3
     assert r.bootstrap_exp_fraction > 0.99
-    assert "exponential preferred over polynomial" in r.evidence_text
+    assert "exponential (very strong): the polynomial law is rejected" in r.evidence_text
     # the analytic and bootstrap intervals agree roughly in width
     wa = r.log2_rate_ci[1] - r.log2_rate_ci[0]
     wb = r.log2_rate_ci_bootstrap[1] - r.log2_rate_ci_bootstrap[0]
@@ -56,18 +57,20 @@ def test_cost_concentration(exp_file):
     (scan,) = load([exp_file])
     r = fit_series(cost_series(scan), bootstrap=200)
     assert inside(math.log2(3.0), r.log2_rate_ci), (r.log2_rate, r.log2_rate_ci)
-    assert r.preferred_model == "exponential"
+    assert r.verdict == "exponential"
 
 
 def test_polynomial_recovered(poly_file):
     (scan,) = load([poly_file])
     r = fit_series(grad_series(scan)[0], bootstrap=400)
-    assert r.preferred_model == "polynomial"
+    assert r.verdict == "polynomial"
     assert r.evidence in ("strong", "very strong")
     assert inside(3.0, r.poly_exponent_ci), (r.poly_exponent, r.poly_exponent_ci)
     assert inside(3.0, r.poly_exponent_ci_bootstrap), (r.poly_exponent, r.poly_exponent_ci_bootstrap)
-    rc = fit_series(cost_series(scan), bootstrap=0)
-    assert rc.preferred_model == "polynomial" and inside(1.0, rc.poly_exponent_ci)
+    rc = fit_series(cost_series(scan), bootstrap=0)         # calibrated from the moments
+    assert rc.calibration.method == "moments" and rc.bootstrap == 0
+    assert rc.calibration.draws == 1000 and rc.calibration.t_exp[1] < rc.calibration.t_exp[2]
+    assert rc.verdict == "polynomial" and inside(1.0, rc.poly_exponent_ci)
 
 
 def test_statistics_match_stored_attributes(exp_file):
@@ -96,7 +99,7 @@ def test_layers_and_params(tmp_path):
     l1 = rep.fit(quantity="grad", group="l1")
     l2 = rep.fit(quantity="grad", group="l2")
     assert inside(1.0, l1.log2_rate_ci) and inside(2.0, l2.log2_rate_ci)
-    assert l1.preferred_model == l2.preferred_model == "exponential"
+    assert l1.verdict == l2.verdict == "exponential"
     p = rep.fit(quantity="grad", group="l2.p2.g1")
     assert inside(2.0, p.log2_rate_ci)
     assert {r.series.group for r in rep.fits} == {"l1", "l2", "l1.p1", "l1.p2", "l2.p1", "l2.p2"} | set(names)
@@ -142,7 +145,7 @@ def test_insufficient_points(tmp_path):
     d = synth.draw([2, 3], lambda n, p: 0.1 * 2.0 ** -n, 200)
     (scan,) = load([synth.write(tmp_path / "two.h5", d)])
     r = fit_series(grad_series(scan)[0])
-    assert r.preferred_model is None and "insufficient" in r.evidence_text
+    assert r.preferred_model is None and r.verdict is None and "insufficient" in r.evidence_text
     assert r.to_dict()["log2_rate"] is None
 
 
