@@ -58,6 +58,7 @@ typedef struct {
   unsigned char *done, *mine; /* [ntasks] restored from a checkpoint; computed here */
   long my_samples;
   char tag[64];              /* this run's checkpoint file names */
+  char *hosts;               /* rank 0: every rank's host (gather.c), until res owns it */
   bps_result res;            /* rank 0: the result written */
 } run_state;
 
@@ -66,6 +67,7 @@ static void run_state_free(run_state *st) {
   free(st->blocks);
   free(st->done);
   free(st->mine);
+  free(st->hosts);
   bps_h5_result_free(&st->res);
   bps_plan_free(&st->p);
 }
@@ -147,6 +149,9 @@ static int prolog(run_state *st) {
   BPS_CALL_GOTO(bps_plan_calibrate(&st->p));
   BPS_CALL_GOTO(bps_agree(assign_tasks(st)));
   BPS_CALL_GOTO(make_tag(st));
+  BPS_CALL_GOTO(bps_gather_hosts(&st->hosts));
+  st->res.hosts = st->hosts;
+  st->hosts = NULL; /* the result owns it */
 cleanup:
   return rc;
 }

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
@@ -103,5 +104,73 @@ cleanup:
   free(g.all);
   free(g.lens);
   free(g.counts);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ host names */
+
+/* Append "a" or "a-b" (with a ',' before unless first) to buf at *len (room enough). */
+static void put_range(char *buf, size_t *len, int a, int b, int first) {
+  *len += (size_t)sprintf(buf + *len, a == b ? "%s%d" : "%s%d-%d", first ? "" : ",", a, b);
+}
+
+/* names[r * BPS_HOST_LEN] = rank r's host -> "name:ranks;..." (see gather.h). */
+static int format_hosts(const char *names, int size, char **out) {
+  int rc = BPS_OK;
+  unsigned char *done = calloc((size_t)size, 1);
+  /* each rank adds at most its name, ':' or ';', and ",r-r" (2 x 11 digits + 2) */
+  char *buf = malloc((size_t)size * (BPS_HOST_LEN + 26) + 1);
+  size_t len = 0;
+  BPS_CHECK_GOTO(done && buf, BPS_ERR_MEM, "out of memory (host names of %d ranks)", size);
+  buf[0] = '\0';
+  for (int r = 0; r < size; r++) {
+    if (done[r]) continue;
+    const char *name = names + (size_t)r * BPS_HOST_LEN;
+    len += (size_t)sprintf(buf + len, "%s%s:", len ? ";" : "", name);
+    int first = 1, a = -1, b = -1;
+    for (int q = r; q < size; q++) {
+      if (done[q] || strcmp(name, names + (size_t)q * BPS_HOST_LEN)) continue;
+      done[q] = 1;
+      if (a >= 0 && q == b + 1) {
+        b = q;
+        continue;
+      }
+      if (a >= 0) put_range(buf, &len, a, b, first), first = 0;
+      a = b = q;
+    }
+    put_range(buf, &len, a, b, first);
+  }
+  *out = buf;
+  buf = NULL;
+cleanup:
+  free(done);
+  free(buf);
+  return rc;
+}
+
+static int have_memory(const void *p) {
+  BPS_CHECK(p, BPS_ERR_MEM, "out of memory");
+  return BPS_OK;
+}
+
+int bps_gather_hosts(char **hosts) {
+  enum { NI = BPS_HOST_LEN / (int)sizeof(int) };
+  int rc = BPS_OK, size = bps_comm_size();
+  int mine[NI];
+  int *all = malloc(sizeof(int) * NI * (size_t)size);
+  char name[BPS_HOST_LEN + 1];
+  *hosts = NULL;
+  memset(name, 0, sizeof name);
+  if (gethostname(name, BPS_HOST_LEN) != 0 || !name[0]) snprintf(name, sizeof name, "unknown");
+  name[BPS_HOST_LEN - 1] = '\0';
+  for (char *c = name; *c; c++) /* the separators of the list: never in a host name */
+    if (*c == ':' || *c == ';' || *c == ',') *c = '_';
+  memcpy(mine, name, BPS_HOST_LEN);
+  BPS_CALL_GOTO(bps_agree(have_memory(all)));
+  BPS_CALL_GOTO(bps_comm_allgather_int(mine, NI, all));
+  if (bps_comm_rank() == 0) rc = format_hosts((const char *)all, size, hosts);
+  BPS_CALL_GOTO(bps_agree(rc));
+cleanup:
+  free(all);
   return rc;
 }

@@ -15,4 +15,11 @@ int bps_agree(int rc);
  * to rank 0 and put them into its blocks[] (rank 0's own blocks stay). */
 int bps_gather_blocks(const bps_plan *p, bps_block *blocks, const unsigned char *mine);
 
+/* Collective. Rank 0 gets in *hosts (malloc'ed) every rank's host name as
+ * "name:ranks;name:ranks..." (README "Result files", root attribute hosts): one entry per
+ * distinct host in order of its lowest rank, its ranks as ascending ranges "0-3,8". Host
+ * names are cut at BPS_HOST_LEN - 1 bytes. The other ranks get NULL. */
+#define BPS_HOST_LEN 64
+int bps_gather_hosts(char **hosts);
+
 #endif

@@ -685,6 +685,7 @@ static int write_contents(const writer *w, hid_t file, const bps_result *res, do
   BPS_CALL_GOTO(attr_int(w, file, "/", "mpi_ranks", res->mpi_ranks));
   BPS_CALL_GOTO(attr_int(w, file, "/", "omp_threads", res->omp_threads));
   BPS_CALL_GOTO(attr_str(w, file, "/", "host", res->host));
+  BPS_CALL_GOTO(attr_str(w, file, "/", "hosts", res->hosts ? res->hosts : ""));
   iso8601_utc(res->start_time, t, sizeof t);
   BPS_CALL_GOTO(attr_str(w, file, "/", "start_time", t));
   iso8601_utc(res->end_time, t, sizeof t);
@@ -1336,10 +1337,11 @@ int bps_h5_info(const char *path, FILE *out) {
   hid_t file = H5I_INVALID_HID;
   info_row *rows = NULL;
   int nrows = 0;
-  enum { NSTR = 9 };
+  enum { NSTR = 10 };
   static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
                                           "model",          "grad_method", "host",
-                                          "start_time",     "end_time",    "mode"};
+                                          "start_time",     "end_time",    "mode",
+                                          "hosts"};
   char *str[NSTR] = {0};
   bps_job jb;
   memset(&jb, 0, sizeof jb);
@@ -1388,6 +1390,7 @@ int bps_h5_info(const char *path, FILE *out) {
   fprintf(out, "provenance\n  %-13s %s (git %s)\n", "bpscan", ver, commit);
   fprintf(out, "  %-13s %s, %d MPI rank%s x %d OpenMP thread%s\n", "host", host, ranks,
           ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+  if (str[9] && str[9][0]) fprintf(out, "  %-13s %s\n", "ranks on", str[9]);
   if (piece)
     fprintf(out, "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
             "bpscan merge\n", "array job", sl_index, sl_count, sl_index, sl_count);
@@ -1420,6 +1423,7 @@ void bps_h5_result_free(bps_result *res) {
   free((void *)res->model);
   free((void *)res->grad_method);
   free((void *)res->host);
+  free((void *)res->hosts);
   for (int i = 0; res->per_n && i < res->nn; i++) {
     bps_result_n *r = &res->per_n[i];
     free(r->tracked);
@@ -1842,6 +1846,8 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   res->grad_method = s;
   BPS_CALL_GOTO(need_str(path, file, "/", "host", &s));
   res->host = s;
+  BPS_CALL_GOTO(read_attr_str(path, file, "/", "hosts", &s)); /* NULL in files written before it */
+  res->hosts = s;
   BPS_CALL_GOTO(need_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &res->job_hash));
   BPS_CALL_GOTO(need_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &res->seed));
   BPS_CALL_GOTO(need_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &res->mpi_ranks));
