@@ -144,11 +144,13 @@ static int prolog(run_state *st) {
   BPS_CALL_GOTO(bps_agree(bps_plan_make(cfg, &st->p)));
   BPS_CALL_GOTO(bps_agree(bps_plan_fits(&st->p)));
   BPS_CALL_GOTO(bps_agree(alloc_tasks(st)));
+  BPS_CALL_GOTO(make_tag(st));
+  /* a resume needs one checkpoint directory that every rank sees (node-local ones refused) */
+  if (cfg->resume) BPS_CALL_GOTO(bps_agree(bps_ckpt_check_shared(cfg, st->tag)));
   BPS_CALL_GOTO(bps_agree(root ? restore(st) : BPS_OK));
   BPS_CALL_GOTO(bps_comm_bcast_bytes(st->done, (size_t)st->p.ntasks, 0));
   BPS_CALL_GOTO(bps_plan_calibrate(&st->p));
   BPS_CALL_GOTO(bps_agree(assign_tasks(st)));
-  BPS_CALL_GOTO(make_tag(st));
   BPS_CALL_GOTO(bps_gather_hosts(&st->hosts));
   st->res.hosts = st->hosts;
   st->hosts = NULL; /* the result owns it */
