@@ -205,6 +205,33 @@ int bps_comm_gatherv_f64(const double *send, int n, double *recv, int *counts_ou
   return BPS_OK;
 }
 
+int bps_comm_scatterv_f64(const double *send, const int *counts, double *recv, int n, int root) {
+  int active = 0;
+  BPS_CALL(usable(&active));
+  BPS_CALL(check_root(root));
+  BPS_CHECK(n >= 0 && (n == 0 || recv), BPS_ERR_ARG, "bad receive buffer for %d values", n);
+  if (!active) {
+    BPS_CHECK(counts && counts[0] == n && (n == 0 || send), BPS_ERR_ARG,
+              "scatterv: %d values for a receive of %d", counts ? counts[0] : -1, n);
+    if (n) memcpy(recv, send, (size_t)n * sizeof(double));
+    return BPS_OK;
+  }
+  int *displs = NULL;
+  if (g.rank == root) {
+    int off = 0;
+    BPS_CHECK(counts, BPS_ERR_ARG, "NULL counts on the root");
+    for (int r = 0; r < g.size; r++) {
+      BPS_CHECK(counts[r] >= 0 && off <= INT_MAX - counts[r], BPS_ERR_ARG,
+                "scatterv: bad count %d for rank %d", counts[r], r);
+      g.displs[r] = off;
+      off += counts[r];
+    }
+    displs = g.displs;
+  }
+  BPS_CALL_MPI(MPI_Scatterv(send, counts, displs, MPI_DOUBLE, recv, n, MPI_DOUBLE, root, g.comm));
+  return BPS_OK;
+}
+
 int bps_comm_allgather_int(const int *send, int n, int *recv) {
   int active = 0;
   BPS_CALL(usable(&active));

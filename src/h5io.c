@@ -733,7 +733,35 @@ struct bps_h5_stream {
   char gname[32];
   int nds;
   sdset ds[MAX_SDSETS];
+  /* deferred encoding (bps_h5_stream_defer): full chunks waiting for their encoding */
+  int defer, npend, cap_pend;
+  struct pending {
+    int ds;              /* index into ds[] */
+    hsize_t row;         /* the chunk's first row */
+    size_t n;            /* bytes of raw */
+    unsigned char *raw;  /* the whole chunk, an edge chunk's tail zero-filled */
+  } *pend;
 };
+
+/* Deferred encoding: d's chunk (zero-filled to whole rows) joins the pending list, and d
+ * gets a fresh buffer. */
+static int pend_chunk(bps_h5_stream *s, sdset *d) {
+  const size_t n = (size_t)d->crows * d->row_bytes;
+  unsigned char *fresh = malloc(n);
+  BPS_CHECK(fresh, BPS_ERR_MEM, "out of memory (a chunk of %s)", d->name);
+  if (s->npend == s->cap_pend) {
+    int cap = s->cap_pend ? 2 * s->cap_pend : 16;
+    struct pending *np = realloc(s->pend, sizeof *np * (size_t)cap);
+    if (!np) free(fresh);
+    BPS_CHECK(np, BPS_ERR_MEM, "out of memory");
+    s->pend = np;
+    s->cap_pend = cap;
+  }
+  memset(d->buf + (size_t)d->fill * d->row_bytes, 0, n - (size_t)d->fill * d->row_bytes);
+  s->pend[s->npend++] = (struct pending){(int)(d - s->ds), d->done, n, d->buf};
+  d->buf = fresh;
+  return BPS_OK;
+}
 
 /* Store buf's chunk (d->fill rows at row d->done), then empty it. */
 static int sdset_flush(bps_h5_stream *s, sdset *d) {
@@ -742,7 +770,9 @@ static int sdset_flush(bps_h5_stream *s, sdset *d) {
   unsigned char *z = NULL;
   hsize_t off[3] = {d->done, 0, 0};
   if (d->fill == 0) return BPS_OK;
-  if (s->direct) { /* encoded here: the whole chunk, an edge chunk's tail zero-filled */
+  if (s->direct && s->defer) { /* the caller has it encoded (bps_h5_stream_pending) */
+    BPS_CALL_GOTO(pend_chunk(s, d));
+  } else if (s->direct) { /* encoded here: the whole chunk, an edge chunk's tail zero-filled */
     size_t n = (size_t)d->crows * d->row_bytes, zlen = n;
     memset(d->buf + (size_t)d->fill * d->row_bytes, 0, (size_t)(d->crows - d->fill) * d->row_bytes);
     if (s->w.have_deflate) BPS_CALL_GOTO(chunk_encode(d->buf, n, d->esz, &z, &zlen));
@@ -1133,6 +1163,8 @@ static void stream_close_all(bps_h5_stream *s) {
 void bps_h5_stream_abort(bps_h5_stream *s) {
   if (!s) return;
   stream_close_all(s);
+  for (int k = 0; k < s->npend; k++) free(s->pend[k].raw);
+  free(s->pend);
   if (s->created) unlink(s->tmp);
   free(s->tmp);
   free(s->dir);
@@ -1256,17 +1288,93 @@ cleanup:
   return rc;
 }
 
+int bps_h5_chunk_encode(const void *raw, size_t n, void **out, size_t *outlen) {
+  static int deflate = -1;
+  if (deflate < 0) deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+  *out = NULL;
+  *outlen = 0;
+  if (deflate) return chunk_encode(raw, n, 8, (unsigned char **)out, outlen);
+  *out = malloc(n ? n : 1); /* no deflate filter: datasets are stored unfiltered */
+  BPS_CHECK(*out, BPS_ERR_MEM, "out of memory (chunk of %zu bytes)", n);
+  memcpy(*out, raw, n);
+  *outlen = n;
+  return BPS_OK;
+}
+
+void bps_h5_stream_defer(bps_h5_stream *s, int on) {
+  if (s) s->defer = on && s->direct;
+}
+
+int bps_h5_stream_pending(const bps_h5_stream *s) { return s ? s->npend : 0; }
+
+const void *bps_h5_stream_pending_raw(const bps_h5_stream *s, int k, size_t *n) {
+  *n = s->pend[k].n;
+  return s->pend[k].raw;
+}
+
+/* Chunk k of the pending list, encoded as z (zlen bytes), to the file. */
+static int put_pending(bps_h5_stream *s, int k, const void *z, size_t zlen) {
+  int rc = BPS_OK;
+  struct pending *c = &s->pend[k];
+  const sdset *d = &s->ds[c->ds];
+  hsize_t off[3] = {c->row, 0, 0};
+  H5_TRY(H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, off, zlen, z),
+                "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+                (unsigned long long)c->row);
+cleanup:
+  free(c->raw);
+  c->raw = NULL;
+  return rc;
+}
+
+int bps_h5_stream_put(bps_h5_stream *s, int count, const void *const *z, const size_t *zlen) {
+  int rc = BPS_OK;
+  const double t0 = now_monotonic();
+  BPS_CHECK(s && count == s->npend, BPS_ERR_ARG, "%d encoded chunks for %d pending",
+            count, s ? s->npend : -1);
+  for (int k = 0; k < count && !rc; k++) rc = put_pending(s, k, z[k], zlen[k]);
+  for (int k = 0; k < count; k++) free(s->pend[k].raw);
+  s->npend = 0;
+  BPS_CALL_GOTO(rc);
+  BPS_CALL_GOTO(vfd_check(s));
+cleanup:
+  s->busy += now_monotonic() - t0;
+  return rc;
+}
+
+int bps_h5_stream_flush(bps_h5_stream *s) {
+  BPS_CHECK(s && s->in_n && s->row == s->S, BPS_ERR_ARG, "bps_h5_stream_flush: rows missing");
+  for (int i = 0; i < s->nds; i++) BPS_CALL(sdset_flush(s, &s->ds[i]));
+  return BPS_OK;
+}
+
+/* Encode and store what is pending here (a caller that deferred and did not encode). */
+static int encode_pending(bps_h5_stream *s) {
+  int rc = BPS_OK;
+  while (s->npend > 0 && !rc) {
+    void *z = NULL;
+    size_t zlen = 0;
+    rc = bps_h5_chunk_encode(s->pend[0].raw, s->pend[0].n, &z, &zlen);
+    if (!rc) rc = put_pending(s, 0, z, zlen);
+    free(z);
+    free(s->pend[0].raw);
+    memmove(s->pend, s->pend + 1, sizeof *s->pend * (size_t)(--s->npend));
+  }
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
 int bps_h5_stream_n_end(bps_h5_stream *s, const bps_result_n *r) {
   int rc = BPS_OK;
   const double t0 = now_monotonic();
   BPS_CHECK(s && s->in_n && r && r->n == s->n, BPS_ERR_ARG, "bps_h5_stream_n_end: n not open");
   BPS_CHECK(s->row == s->S, BPS_ERR_ARG, "n = %d: %ld rows written of %ld", s->n, s->row, s->S);
   BPS_CALL(check_stats(r));
-  for (int i = 0; i < s->nds; i++) {
-    BPS_CALL_GOTO(sdset_flush(s, &s->ds[i]));
+  for (int i = 0; i < s->nds; i++) BPS_CALL_GOTO(sdset_flush(s, &s->ds[i]));
+  BPS_CALL_GOTO(encode_pending(s));
+  for (int i = 0; i < s->nds; i++)
     H5_TRY(h5_close(&s->ds[i].id), "%s: cannot close dataset %s", s->w.path,
                   s->ds[i].name);
-  }
   sdsets_release(s);
   BPS_CALL_GOTO(end_n(s, r));
   H5_TRY(h5_close(&s->lg), "%s: cannot close group /%s/landscape", s->w.path, s->gname);

@@ -48,6 +48,10 @@ int bps_comm_bcast_bytes(void *buf, size_t n, int root);
  * (a negative n, a total above INT_MAX, NULL root buffers) are reported on EVERY rank as
  * BPS_ERR_ARG, so no rank is left waiting. */
 int bps_comm_gatherv_f64(const double *send, int n, double *recv, int *counts_out, int root);
+/* The root sends counts[r] doubles of send (concatenated in rank order) to each rank r,
+ * which receives its n = counts[r] values into recv (n known on every rank; counts and
+ * send are used on the root only). */
+int bps_comm_scatterv_f64(const double *send, const int *counts, double *recv, int n, int root);
 /* Every rank contributes n ints (n the same on every rank); recv gets size() * n ints,
  * rank r's at recv[r * n]. */
 int bps_comm_allgather_int(const int *send, int n, int *recv);

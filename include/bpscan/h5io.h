@@ -52,6 +52,25 @@ int bps_h5_stream_close(bps_h5_stream *s, const bps_result *res);
 void bps_h5_stream_abort(bps_h5_stream *s); /* NULL-safe */
 double bps_h5_stream_busy(const bps_h5_stream *s); /* seconds spent in the writer so far */
 
+/* Deferred chunk encoding, so that other ranks can encode (driver: assemble.c). After
+ * bps_h5_stream_defer(s, 1) every chunk that fills (in bps_h5_stream_rows, or at
+ * bps_h5_stream_flush after the last row of a qubit count) joins a pending list instead of
+ * being encoded: bps_h5_stream_pending gives their number, bps_h5_stream_pending_raw(s, k,
+ * &n) chunk k's n raw bytes (the whole chunk, an edge chunk's tail zero-filled), and
+ * bps_h5_stream_put(s, count, z, zlen) stores all of them, encoded (z[k] =
+ * bps_h5_chunk_encode of chunk k, on any rank), in the list's order, which does not depend
+ * on who encoded what. Whatever is still pending at bps_h5_stream_n_end is encoded there.
+ * A host whose memory layout is not the file's (big-endian) never defers: HDF5 filters. */
+void bps_h5_stream_defer(bps_h5_stream *s, int on);
+int bps_h5_stream_pending(const bps_h5_stream *s);
+const void *bps_h5_stream_pending_raw(const bps_h5_stream *s, int k, size_t *n);
+int bps_h5_stream_put(bps_h5_stream *s, int count, const void *const *z, const size_t *zlen);
+int bps_h5_stream_flush(bps_h5_stream *s);
+/* The bytes a chunk of n raw bytes (8-byte elements) is stored as in a per-sample dataset:
+ * shuffle + deflate (what HDF5's filters make), or the raw bytes where this HDF5 has no
+ * deflate filter. *out is malloc'ed. Not collective; any rank. */
+int bps_h5_chunk_encode(const void *raw, size_t n, void **out, size_t *outlen);
+
 /* Write res to path atomically: the whole file goes to "<path>.tmp.<pid>" in the same
  * directory (created O_EXCL, written, fsync'ed, closed), which is then moved onto path.
  * Without force an existing path is refused up front ("... exists; use --force to
