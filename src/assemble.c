@@ -302,118 +302,118 @@ typedef struct {
 
 /* The rank that encodes pending chunk k: ranks 1.. with three ranks or more (rank 0 is
  * busy enough), else every rank. */
-static int encoder(int k, int size) { return size <= 2 ? k % size : 1 + k % (size - 1); }
+static int encoder(long k, int size) { return (int)(size <= 2 ? k % size : 1 + k % (size - 1)); }
 
-/* This rank's chunks of a round (raw: the scattered chunks, one after the other; sizes in
- * bytes), each encoded, as [byte count, bytes padded to whole doubles] one after the other
- * in *out (*len doubles); a chunk that cannot be encoded is [-1]. */
-static int encode_mine(const double *raw, const long *sizes, int K, double **out, long *len) {
+/* Doubles of an encoded chunk of n raw bytes, as sent: [byte count, bytes padded to whole
+ * doubles]; at most this (zlib's bound: n + n/4096 + n/16384 + 13 bytes, with margin). */
+static long encoded_cap(long n) { return 2 + (n + n / 500 + 64) / 8; }
+
+/* An encoder (not rank 0): receive this round's chunks, encode them, send them back, all
+ * in k order. A chunk that cannot be encoded goes back as [-1]. */
+static void encode_remote(const long *sizes, long K) {
   const int rank = bps_comm_rank(), size = bps_comm_size();
-  long cap = 0;
-  for (int k = 0; k < K; k++)
-    if (encoder(k, size) == rank) cap += 2 + (sizes[k] + sizes[k] / 500 + 64) / 8;
-  *len = 0;
-  *out = malloc(sizeof(double) * (size_t)(cap > 0 ? cap : 1));
-  BPS_CHECK(*out, BPS_ERR_MEM, "out of memory (encoding chunks)");
-  for (int k = 0; k < K; k++) {
+  long total = 0, most = 0;
+  for (long k = 0; k < K; k++)
+    if (encoder(k, size) == rank) {
+      total += sizes[k] / 8;
+      if (encoded_cap(sizes[k]) > most) most = encoded_cap(sizes[k]);
+    }
+  double *raw = malloc(sizeof(double) * (size_t)(total > 0 ? total : 1));
+  double *out = malloc(sizeof(double) * (size_t)(most > 0 ? most : 1));
+  if (!raw || !out) bps_comm_abort(BPS_EXIT_ERROR); /* cannot take part */
+  int got, rc = BPS_OK;
+  for (long k = 0, at = 0; k < K && !rc; k++)
+    if (encoder(k, size) == rank) {
+      rc = bps_comm_recv_f64(raw + at, (int)(sizes[k] / 8), 0, &got);
+      at += sizes[k] / 8;
+    }
+  for (long k = 0, at = 0; k < K && !rc; k++) {
     if (encoder(k, size) != rank) continue;
     void *z = NULL;
     size_t zlen = 0;
-    int rc = bps_h5_chunk_encode(raw, (size_t)sizes[k], &z, &zlen);
-    raw += sizes[k] / 8;
-    long words = rc ? 0 : (long)((zlen + 7) / 8);
-    if (!rc && *len + 1 + words > cap) rc = BPS_ERR_INTERNAL;
-    (*out)[(*len)++] = rc ? -1.0 : (double)zlen;
-    if (!rc && words > 0) {
-      (*out)[*len + words - 1] = 0.0; /* the padding */
-      memcpy(*out + *len, z, zlen);
-      *len += words;
+    long words = 1;
+    out[0] = -1.0;
+    if (bps_h5_chunk_encode(raw + at, (size_t)sizes[k], &z, &zlen) == BPS_OK &&
+        (long)(zlen + 7) / 8 + 1 <= encoded_cap(sizes[k])) {
+      out[0] = (double)zlen;
+      words = 1 + (long)(zlen + 7) / 8;
+      out[words - 1] = 0.0; /* the padding */
+      memcpy(out + 1, z, zlen);
     }
+    if (out[0] < 0) bps_error_clear(); /* reported by rank 0, which learns of it */
     free(z);
+    rc = bps_comm_send_f64(out, (int)words, 0);
+    at += sizes[k] / 8;
   }
-  return BPS_OK;
+  if (rc) bps_comm_abort(BPS_EXIT_ERROR); /* MPI failed: the pipeline cannot go on */
+  free(raw);
+  free(out);
 }
 
-/* Rank 0: the chunks gathered from the encoders (buf, counts per rank) into the file, in
- * the pending list's order. */
-static int store_round(bps_h5_stream *st, const double *buf, const int *counts, int K) {
+/* Rank 0: send the pending chunks to their encoders, then store every chunk in k order:
+ * its own ones encoded here, the others as they come back. */
+static int encode_local(bps_h5_stream *st, long K) {
   int rc = BPS_OK, size = bps_comm_size();
-  const void **z = calloc((size_t)K, sizeof(void *));
-  size_t *zlen = calloc((size_t)K, sizeof(size_t));
-  long *at = calloc((size_t)size, sizeof(long));
-  BPS_CHECK_GOTO(z && zlen && at, BPS_ERR_MEM, "out of memory");
-  for (int r = 1; r < size; r++) at[r] = at[r - 1] + counts[r - 1];
-  for (int k = 0; k < K; k++) {
-    const int e = encoder(k, size);
-    const double n = buf[at[e]++];
-    BPS_CHECK_GOTO(n >= 0, BPS_ERR_MEM, "rank %d could not encode chunk %d of the file", e, k);
-    zlen[k] = (size_t)n;
-    z[k] = buf + at[e];
-    at[e] += (long)((zlen[k] + 7) / 8);
+  long most = 0;
+  double *in = NULL;
+  for (long k = 0; k < K; k++) {
+    size_t n;
+    const void *raw = bps_h5_stream_pending_raw(st, (int)k, &n);
+    if (encoded_cap((long)n) > most) most = encoded_cap((long)n);
+    if (encoder(k, size) != 0) BPS_CALL_GOTO(bps_comm_send_f64(raw, (int)(n / 8), encoder(k, size)));
   }
-  BPS_CALL_GOTO(bps_h5_stream_put(st, K, z, zlen));
+  in = malloc(sizeof(double) * (size_t)(most > 0 ? most : 1));
+  if (!in) bps_comm_abort(BPS_EXIT_ERROR); /* the encoders wait for us */
+  for (long k = 0; k < K; k++) {
+    int got = 0;
+    if (encoder(k, size) == 0) {
+      size_t n, zlen;
+      void *z = NULL;
+      const void *raw = bps_h5_stream_pending_raw(st, (int)k, &n);
+      if (!rc) rc = bps_h5_chunk_encode(raw, n, &z, &zlen);
+      if (!rc) rc = bps_h5_stream_put(st, (int)k, z, zlen);
+      free(z);
+      continue;
+    }
+    int mrc = bps_comm_recv_f64(in, (int)most, encoder(k, size), &got);
+    if (mrc) bps_comm_abort(BPS_EXIT_ERROR);
+    if (!rc && !(got >= 1 && in[0] >= 0 && (long)(in[0] + 7) / 8 + 1 == got))
+      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
+                          "rank %d could not encode chunk %ld of the file", encoder(k, size), k);
+    if (!rc) rc = bps_h5_stream_put(st, (int)k, in + 1, (size_t)in[0]);
+  }
 cleanup:
-  free(z);
-  free(zlen);
-  free(at);
+  free(in);
   return rc;
 }
 
-/* Collective. The chunks pending in rank 0's writer, encoded by the encoder ranks and stored
- * in order: rank 0 announces their number and sizes, scatters them, gathers the encodings.
- * A failure of rank 0 (before: -1 announced) stops every rank. */
-static void encode_round(reduce_state *rs) {
+/* Collective. A round of chunk encoding, once rank 0's writer holds BPS_REDUCE_ROUND bytes
+ * of full chunks (or when `last`: everything pending): rank 0 announces their number (-1
+ * after a failure of its own: every rank stops) and sizes, sends each chunk to its encoder
+ * and stores the encodings in order as they come back (comm.c point to point). */
+static void encode_round(reduce_state *rs, int last) {
   const int size = bps_comm_size();
-  long K = rs->root ? (rs->rc ? -1 : bps_h5_stream_pending(rs->st)) : 0, len = 0, mine = 0;
-  long *sizes = NULL;
-  int *counts = NULL, rc = BPS_OK;
-  double *send = NULL, *raw = NULL, *enc = NULL, *recv = NULL;
+  long K = 0;
+  if (rs->root) {
+    const int due = last || bps_h5_stream_pending_bytes(rs->st) >= BPS_REDUCE_ROUND;
+    K = rs->rc ? -1 : due ? bps_h5_stream_pending(rs->st) : 0;
+  }
   if (bps_comm_bcast_bytes(&K, sizeof K, 0) || K < 0) {
     rs->stop = 1;
     return;
   }
   if (K == 0) return;
-  sizes = malloc(sizeof(long) * (size_t)K);
-  counts = calloc((size_t)size, sizeof(int));
-  if (!sizes || !counts) bps_comm_abort(BPS_EXIT_ERROR); /* cannot take part */
-  for (int k = 0; rs->root && k < K; k++) {
+  long *sizes = malloc(sizeof(long) * (size_t)K);
+  if (!sizes) bps_comm_abort(BPS_EXIT_ERROR); /* cannot take part */
+  for (long k = 0; rs->root && k < K; k++) {
     size_t n;
-    bps_h5_stream_pending_raw(rs->st, k, &n);
+    bps_h5_stream_pending_raw(rs->st, (int)k, &n);
     sizes[k] = (long)n;
   }
-  rc = bps_comm_bcast_bytes(sizes, sizeof(long) * (size_t)K, 0);
-  for (int k = 0; !rc && k < K; k++) counts[encoder((int)k, size)] += (int)(sizes[k] / 8);
-  mine = counts[bps_comm_rank()];
-  raw = malloc(sizeof(double) * (size_t)(mine > 0 ? mine : 1));
-  if (rs->root) {
-    long total = 0;
-    for (int r = 0; r < size; r++) total += counts[r];
-    send = malloc(sizeof(double) * (size_t)(total > 0 ? total : 1));
-    recv = malloc(sizeof(double) * (size_t)(2 * total + 16 * K + 1)); /* encodings < 2x */
-    for (int r = 0, at = 0; send && r < size; r++)
-      for (int k = 0; k < K; k++) {
-        size_t n;
-        if (encoder(k, size) != r) continue;
-        const void *chunk = bps_h5_stream_pending_raw(rs->st, k, &n);
-        memcpy(send + at, chunk, n);
-        at += (int)(n / 8);
-      }
-  }
-  if (!raw || (rs->root && (!send || !recv))) bps_comm_abort(BPS_EXIT_ERROR);
-  int src = bps_comm_scatterv_f64(send, counts, raw, (int)mine, 0);
-  if (!rc) rc = src;
-  if (!rc) rc = encode_mine(raw, sizes, (int)K, &enc, &len);
-  if (rc) len = 0; /* take part all the same */
-  int grc = bps_comm_gatherv_f64(enc, (int)len, recv, counts, 0);
-  if (!rc) rc = grc;
-  if (!rc && rs->root) rc = store_round(rs->st, recv, counts, (int)K);
-  if (rc) rs->rc = rc;
+  if (bps_comm_bcast_bytes(sizes, sizeof(long) * (size_t)K, 0)) bps_comm_abort(BPS_EXIT_ERROR);
+  if (rs->root) rs->rc = encode_local(rs->st, K);
+  else if (size > 1) encode_remote(sizes, K);
   free(sizes);
-  free(counts);
-  free(send);
-  free(raw);
-  free(enc);
-  free(recv);
 }
 
 /* One pass over n index i (S samples in the file): its windows, each gathered after an
@@ -430,11 +430,11 @@ static void run_pass(reduce_state *rs, int i, int pass, long S) {
     int rc = bps_gather_window(p, rs->blocks, rs->holder, t0, t1, &v.cols, &rs->w);
     if (!rc && rs->root) rc = window(p, i, pass, &v, t0, t1, &rs->w, &rs->a, S, rs->st);
     if (rc) rs->rc = rc;
-    if (pass == PASS_A && rs->defer) encode_round(rs); /* the chunks this window filled */
+    if (pass == PASS_A && rs->defer) encode_round(rs, 0); /* once enough chunks are full */
   }
-  if (pass == PASS_A && rs->defer && !rs->stop) { /* the last, partial chunks */
+  if (pass == PASS_A && rs->defer && !rs->stop) { /* the rest, with the partial chunks */
     if (rs->root && !rs->rc) rs->rc = bps_h5_stream_flush(rs->st);
-    encode_round(rs);
+    encode_round(rs, 1);
   }
   if (rs->root && !rs->rc) pass_end(&p->pn[i], &rs->a, pass);
 }

@@ -22,6 +22,9 @@
 
 /* Values (doubles) of packed records per window of the reduction (16 MiB). */
 #define BPS_REDUCE_WINDOW (2L << 20)
+/* Bytes of full chunks rank 0 collects before a round of parallel encoding (32 MiB: about
+ * 32 chunks, so up to 32 ranks encode at once). */
+#define BPS_REDUCE_ROUND (32L << 20)
 
 /* Rank 0: the result's header from the plan: job text and hash, seed, model, gradient
  * method, ranks, threads, the slice; every string malloc'ed (free with

@@ -734,7 +734,7 @@ struct bps_h5_stream {
   int nds;
   sdset ds[MAX_SDSETS];
   /* deferred encoding (bps_h5_stream_defer): full chunks waiting for their encoding */
-  int defer, npend, cap_pend;
+  int defer, npend, nput, cap_pend; /* pending chunks, of which nput are stored */
   struct pending {
     int ds;              /* index into ds[] */
     hsize_t row;         /* the chunk's first row */
@@ -1305,7 +1305,13 @@ void bps_h5_stream_defer(bps_h5_stream *s, int on) {
   if (s) s->defer = on && s->direct;
 }
 
-int bps_h5_stream_pending(const bps_h5_stream *s) { return s ? s->npend : 0; }
+int bps_h5_stream_pending(const bps_h5_stream *s) { return s ? s->npend - s->nput : 0; }
+
+size_t bps_h5_stream_pending_bytes(const bps_h5_stream *s) {
+  size_t n = 0;
+  for (int k = s ? s->nput : 0; s && k < s->npend; k++) n += s->pend[k].n;
+  return n;
+}
 
 const void *bps_h5_stream_pending_raw(const bps_h5_stream *s, int k, size_t *n) {
   *n = s->pend[k].n;
@@ -1327,15 +1333,14 @@ cleanup:
   return rc;
 }
 
-int bps_h5_stream_put(bps_h5_stream *s, int count, const void *const *z, const size_t *zlen) {
+int bps_h5_stream_put(bps_h5_stream *s, int k, const void *z, size_t zlen) {
   int rc = BPS_OK;
   const double t0 = now_monotonic();
-  BPS_CHECK(s && count == s->npend, BPS_ERR_ARG, "%d encoded chunks for %d pending",
-            count, s ? s->npend : -1);
-  for (int k = 0; k < count && !rc; k++) rc = put_pending(s, k, z[k], zlen[k]);
-  for (int k = 0; k < count; k++) free(s->pend[k].raw);
-  s->npend = 0;
-  BPS_CALL_GOTO(rc);
+  BPS_CHECK(s && k == s->nput && k < s->npend, BPS_ERR_ARG,
+            "encoded chunk %d stored out of order (next %d of %d)", k, s ? s->nput : -1,
+            s ? s->npend : -1);
+  BPS_CALL_GOTO(put_pending(s, k, z, zlen));
+  if (++s->nput == s->npend) s->npend = s->nput = 0; /* all stored: the list is empty */
   BPS_CALL_GOTO(vfd_check(s));
 cleanup:
   s->busy += now_monotonic() - t0;
@@ -1354,11 +1359,10 @@ static int encode_pending(bps_h5_stream *s) {
   while (s->npend > 0 && !rc) {
     void *z = NULL;
     size_t zlen = 0;
-    rc = bps_h5_chunk_encode(s->pend[0].raw, s->pend[0].n, &z, &zlen);
-    if (!rc) rc = put_pending(s, 0, z, zlen);
+    const int k = s->nput;
+    rc = bps_h5_chunk_encode(s->pend[k].raw, s->pend[k].n, &z, &zlen);
+    if (!rc) rc = bps_h5_stream_put(s, k, z, zlen);
     free(z);
-    free(s->pend[0].raw);
-    memmove(s->pend, s->pend + 1, sizeof *s->pend * (size_t)(--s->npend));
   }
   BPS_CALL(rc);
   return BPS_OK;

@@ -56,15 +56,17 @@ double bps_h5_stream_busy(const bps_h5_stream *s); /* seconds spent in the write
  * bps_h5_stream_defer(s, 1) every chunk that fills (in bps_h5_stream_rows, or at
  * bps_h5_stream_flush after the last row of a qubit count) joins a pending list instead of
  * being encoded: bps_h5_stream_pending gives their number, bps_h5_stream_pending_raw(s, k,
- * &n) chunk k's n raw bytes (the whole chunk, an edge chunk's tail zero-filled), and
- * bps_h5_stream_put(s, count, z, zlen) stores all of them, encoded (z[k] =
- * bps_h5_chunk_encode of chunk k, on any rank), in the list's order, which does not depend
- * on who encoded what. Whatever is still pending at bps_h5_stream_n_end is encoded there.
- * A host whose memory layout is not the file's (big-endian) never defers: HDF5 filters. */
+ * &n) chunk k's n raw bytes (the whole chunk, an edge chunk's tail zero-filled; n a
+ * multiple of 8), and bps_h5_stream_put(s, k, z, zlen) stores chunk k encoded (z =
+ * bps_h5_chunk_encode of it, made on any rank), for k = 0, 1, ... in order, which does not
+ * depend on who encoded what; once all are stored the list is empty again. Whatever is
+ * still pending at bps_h5_stream_n_end is encoded there. A host whose memory layout is not
+ * the file's (big-endian) never defers: HDF5 filters. */
 void bps_h5_stream_defer(bps_h5_stream *s, int on);
 int bps_h5_stream_pending(const bps_h5_stream *s);
+size_t bps_h5_stream_pending_bytes(const bps_h5_stream *s);
 const void *bps_h5_stream_pending_raw(const bps_h5_stream *s, int k, size_t *n);
-int bps_h5_stream_put(bps_h5_stream *s, int count, const void *const *z, const size_t *zlen);
+int bps_h5_stream_put(bps_h5_stream *s, int k, const void *z, size_t zlen);
 int bps_h5_stream_flush(bps_h5_stream *s);
 /* The bytes a chunk of n raw bytes (8-byte elements) is stored as in a per-sample dataset:
  * shuffle + deflate (what HDF5's filters make), or the raw bytes where this HDF5 has no
