@@ -23,6 +23,7 @@
 #include "ckpt.h"
 #include "gather.h"
 #include "plan.h"
+#include "predict.h"
 #include "progress.h"
 #include "sample.h"
 
@@ -297,6 +298,8 @@ int bps_scan_check(const bps_scan_config *cfg, FILE *out) {
   const int fits = bps_plan_fits(&p);
   if (fits == BPS_OK) BPS_CALL_GOTO(bps_plan_calibrate(&p)); /* time one sample per n */
   bps_plan_print(&p, fits == BPS_OK, out);
+  if (fits == BPS_OK && cfg->npredict > 0 && bps_comm_rank() == 0)
+    BPS_CALL_GOTO(bps_predict(&p, cfg->predict, cfg->npredict, out));
   rc = fits;
 cleanup:
   bps_plan_free(&p);

@@ -36,6 +36,7 @@
 #include "bpscan/model.h"
 
 #define BPS_MAX_SCAN_N 64
+#define BPS_MAX_PREDICT 32
 
 typedef struct {
   bps_model_spec model;
@@ -62,6 +63,9 @@ typedef struct {
   /* Array-job piece: compute only blocks b with (global block number) % slice_count ==
    * slice_index, and write a partial file for `bpscan merge`. slice_count <= 1: all. */
   int slice_index, slice_count;
+  /* `bpscan check --ranks N,...`: predict the run on these rank counts (predict.h). */
+  int npredict;
+  int predict[BPS_MAX_PREDICT];
 } bps_scan_config;
 
 /* Install SIGTERM/SIGINT/SIGUSR1 handlers (call before MPI_Init). */
@@ -69,8 +73,9 @@ void bps_driver_install_signals(void);
 /* Run the scan. Collective; every rank returns the same code, except after a signal
  * (BPS_ERR_INTERRUPTED, returned at once without waiting for the other ranks). */
 int bps_scan_run(const bps_scan_config *cfg);
-/* Plan, check the memory, calibrate (collective) and print the plan to out; BPS_OK, or
- * BPS_ERR_TOO_BIG after printing the refusal. */
+/* Plan, check the memory, calibrate (collective) and print the plan to out, with the
+ * prediction for cfg->predict rank counts (rank 0 measures); BPS_OK, or BPS_ERR_TOO_BIG
+ * after printing the refusal. */
 int bps_scan_check(const bps_scan_config *cfg, FILE *out);
 
 #endif
