@@ -500,6 +500,11 @@ static hsize_t chunk_rows(size_t esz, int rank, const hsize_t *dims) {
   return rows;
 }
 
+long bps_h5_chunk_rows(long rows, long cols) {
+  hsize_t dims[2] = {(hsize_t)(rows > 0 ? rows : 1), (hsize_t)(cols > 0 ? cols : 1)};
+  return (long)chunk_rows(8, 2, dims);
+}
+
 /* A new dataset of rank 0 (scalar) to 3 (row-major dims). crows > 0: chunked by crows
  * rows (whole rows) and compressed (the per-sample datasets); otherwise contiguous. */
 static int dset_create(const writer *w, hid_t loc, const char *where, const char *name,

@@ -27,7 +27,8 @@ typedef struct {
 
 /* One row of the table. */
 typedef struct {
-  double calib, compute, reduce, total, balance;
+  double calib, compute, reduce, net, total, balance; /* net: the bandwidth part of the
+                                                         reduction's transfers */
 } row;
 
 /* ------------------------------------------------------------------ measurements */
@@ -152,10 +153,12 @@ static double assumed(const char *name, double def) {
   return v && e != v && x > 0 ? x * 1e9 : def;
 }
 
-/* The reduction on N ranks (seconds), dedicated cores. */
-static double reduce_time(const bps_plan *p, const measures *m, int N) {
+/* The reduction on N ranks (seconds), dedicated cores: *net the transfers at the network
+ * bandwidth, the rest returned. */
+static double reduce_time(const bps_plan *p, const measures *m, int N, double *net_part) {
   const bps_scan_config *cfg = p->cfg;
-  double va = 0, vb = 0, vc = 0, windows = 0;
+  const int enc = N <= 2 ? N : N - 1; /* assemble.c: the ranks that encode chunks */
+  double va = 0, vb = 0, vc = 0, windows = 0, encode = 0;
   const double W = 8.0 * BPS_REDUCE_WINDOW;
   for (int i = 0; i < p->nn; i++) {
     const bps_plan_n *pn = &p->pn[i];
@@ -169,18 +172,32 @@ static double reduce_time(const bps_plan *p, const measures *m, int N) {
     const double c = S >= 2 && pn->ntracked > 0 ? S * pn->ntracked * 8.0 : 0.0;
     va += a, vb += b, vc += c;
     windows += ceil(a / W) + ceil(b / W) + (c > 0 ? ceil(c / W) : 0);
+    /* its chunks (cost, grad, diag, params; landscape fields counted as one dataset of the
+     * tail's width), in rounds of BPS_REDUCE_ROUND bytes over `enc` encoders */
+    const long cols[5] = {1, pn->ntracked, BPS_NDIAG, cfg->store_samples ? pn->nparams : 0,
+                          pn->rec_len - pn->off_land};
+    double chunks = 0, biggest = 0;
+    for (int d = 0; d < 5; d++) {
+      if (cols[d] <= 0) continue;
+      const long rows = bps_h5_chunk_rows((long)S, cols[d]);
+      chunks += ceil(S / (double)rows);
+      biggest = fmax(biggest, rows * cols[d] * 8.0);
+    }
+    const double rounds = ceil(a / (double)BPS_REDUCE_ROUND);
+    const double per_round = fmax(1.0, fmin((double)enc, chunks / rounds));
+    encode += fmax(a / (m->enc_rate * per_round), rounds * biggest / m->enc_rate);
   }
   const double hops = N > 1 ? ceil(log2((double)N)) : 0.0;
   const double net = assumed("BPSCAN_PREDICT_NET_GBS", BPS_PREDICT_NET);
   const double mem = assumed("BPSCAN_PREDICT_MEM_GBS", BPS_PREDICT_MEM);
   const double disk = assumed("BPSCAN_PREDICT_DISK_GBS", BPS_PREDICT_DISK);
-  const int encoders = N <= 2 ? N : (N - 1 < 32 ? N - 1 : 32);
-  double t = (2 * va + vb + vc) / mem;           /* rank 0's copies and statistics */
-  t += va / (m->enc_rate * encoders);             /* chunk encoding */
+  double t = (va + vb + vc) / mem;               /* rank 0's copies and statistics */
+  t += encode;                                    /* chunk encoding */
   t += va * m->enc_ratio / disk;                  /* the file */
+  *net_part = 0;
   if (N > 1) {
-    t += (va + vb + vc) / net;                    /* records to rank 0 */
-    t += va * (1.0 + m->enc_ratio) / net;         /* chunks out to the encoders and back */
+    *net_part = (va + vb + vc) / net;             /* records to rank 0 */
+    *net_part += va * (1.0 + m->enc_ratio) / net; /* chunks out to the encoders and back */
     t += windows * 3 * BPS_PREDICT_LAT * hops;    /* collectives per window */
     t += ceil(va / (double)BPS_REDUCE_ROUND) * 2 * BPS_PREDICT_LAT * hops; /* rounds */
   }
@@ -198,8 +215,8 @@ static int model(const bps_plan *p, const measures *m, int N, row *r) {
   }
   BPS_CALL(makespan(p, m, p->cfg->block, N, &r->compute, &sum));
   r->balance = r->compute > 0 ? sum / (N * r->compute) : 1.0;
-  r->reduce = reduce_time(p, m, N);
-  r->total = r->calib + r->compute + r->reduce;
+  r->reduce = reduce_time(p, m, N, &r->net);
+  r->total = r->calib + r->compute + r->reduce + r->net;
   return BPS_OK;
 }
 
@@ -249,8 +266,8 @@ int bps_predict(const bps_plan *p, const int *ranks, int nranks, FILE *out) {
           m.enc_rate / 1e6, m.enc_ratio, assumed("BPSCAN_PREDICT_NET_GBS", BPS_PREDICT_NET) / 1e9,
           assumed("BPSCAN_PREDICT_MEM_GBS", BPS_PREDICT_MEM) / 1e9,
           assumed("BPSCAN_PREDICT_DISK_GBS", BPS_PREDICT_DISK) / 1e9);
-  fprintf(out, "%7s %10s %11s %10s %11s %10s %8s %13s\n", "ranks", "calib", "compute", "reduce",
-          "total", "efficiency", "balance", "this host");
+  fprintf(out, "%7s %9s %11s %9s %9s %11s %10s %8s %13s\n", "ranks", "calib", "compute",
+          "reduce", "network", "total", "efficiency", "balance", "this host");
   for (int k = 0; k < nranks; k++) {
     const int N = ranks[k];
     row r;
@@ -258,13 +275,16 @@ int bps_predict(const bps_plan *p, const int *ranks, int nranks, FILE *out) {
     /* threads beyond the idle cores share them; a sample's measured cost already holds
      * this host's speed with what else runs (so one thread is not slowed twice) */
     const double f = fmax(1.0, (double)N * m.T / fmax(m.idle, 1.0));
-    fprintf(out, "%7d %9.2fs %10.2fs %9.2fs %10.2fs %9.1f%% %7.1f%% %12.2fs\n", N, r.calib,
-            r.compute, r.reduce, r.total, 100.0 * one.total / (N * r.total), 100.0 * r.balance,
-            r.total * f);
+    fprintf(out, "%7d %8.2fs %10.2fs %8.2fs %8.2fs %10.2fs %9.1f%% %7.1f%% %12.2fs\n", N,
+            r.calib, r.compute, r.reduce, r.net, r.total, 100.0 * one.total / (N * r.total),
+            100.0 * r.balance, r.total * f);
     if (N > Nmax) Nmax = N;
   }
   fprintf(out, "(\"this host\": %d core(s), %.1f of them idle now: ranks x threads beyond "
           "them share them)\n", m.cores, m.idle);
+  fprintf(out, "per-sample costs measured:");
+  for (int i = 0; i < p->nn; i++) fprintf(out, " n=%d %.3g s", p->pn[i].n, m.t[i]);
+  fprintf(out, "\n");
   if (Nmax > 1) BPS_CALL_GOTO(best_block(p, &m, Nmax, out));
 cleanup:
   free(m.t);

@@ -72,6 +72,9 @@ int bps_h5_stream_flush(bps_h5_stream *s);
  * shuffle + deflate (what HDF5's filters make), or the raw bytes where this HDF5 has no
  * deflate filter. *out is malloc'ed. Not collective; any rank. */
 int bps_h5_chunk_encode(const void *raw, size_t n, void **out, size_t *outlen);
+/* Rows per chunk of a per-sample dataset of rows x cols 8-byte values (README "Result
+ * files": at most 4096 rows and 1 MiB, whole rows). */
+long bps_h5_chunk_rows(long rows, long cols);
 
 /* Write res to path atomically: the whole file goes to "<path>.tmp.<pid>" in the same
  * directory (created O_EXCL, written, fsync'ed, closed), which is then moved onto path.
