@@ -350,8 +350,13 @@ static void encode_remote(const long *sizes, long K) {
   free(out);
 }
 
+static int encode_failed(int rank, long k) {
+  BPS_FAIL(BPS_ERR_MEM, "rank %d could not encode chunk %ld of the file", rank, k);
+}
+
 /* Rank 0: send the pending chunks to their encoders, then store every chunk in k order:
- * its own ones encoded here, the others as they come back. */
+ * its own ones encoded here, the others as they come back. Whatever fails here, rank 0
+ * still receives every encoding (the encoders must not wait for ever). */
 static int encode_local(bps_h5_stream *st, long K) {
   int rc = BPS_OK, size = bps_comm_size();
   long most = 0;
@@ -360,7 +365,8 @@ static int encode_local(bps_h5_stream *st, long K) {
     size_t n;
     const void *raw = bps_h5_stream_pending_raw(st, (int)k, &n);
     if (encoded_cap((long)n) > most) most = encoded_cap((long)n);
-    if (encoder(k, size) != 0) BPS_CALL_GOTO(bps_comm_send_f64(raw, (int)(n / 8), encoder(k, size)));
+    if (encoder(k, size) != 0 && bps_comm_send_f64(raw, (int)(n / 8), encoder(k, size)))
+      bps_comm_abort(BPS_EXIT_ERROR); /* MPI failed: the pipeline cannot go on */
   }
   in = malloc(sizeof(double) * (size_t)(most > 0 ? most : 1));
   if (!in) bps_comm_abort(BPS_EXIT_ERROR); /* the encoders wait for us */
@@ -378,11 +384,9 @@ static int encode_local(bps_h5_stream *st, long K) {
     int mrc = bps_comm_recv_f64(in, (int)most, encoder(k, size), &got);
     if (mrc) bps_comm_abort(BPS_EXIT_ERROR);
     if (!rc && !(got >= 1 && in[0] >= 0 && (long)(in[0] + 7) / 8 + 1 == got))
-      rc = bps_error_push(BPS_ERR_MEM, __FILE__, __LINE__, __func__,
-                          "rank %d could not encode chunk %ld of the file", encoder(k, size), k);
+      rc = encode_failed(encoder(k, size), k);
     if (!rc) rc = bps_h5_stream_put(st, (int)k, in + 1, (size_t)in[0]);
   }
-cleanup:
   free(in);
   return rc;
 }

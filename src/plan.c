@@ -262,11 +262,11 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
   BPS_CHECK_GOTO(rec, BPS_ERR_MEM, "out of memory");
   BPS_CALL_GOTO(bps_sample_ws_init(&ws, pn->nparams));
   double tT = INFINITY, spent = 0;
-  /* timed up to 3 times while under 0.1 s in all, the fastest kept: the first run of a
-   * process pays for its allocations and caches (up to 30x a small sample's time) and other
-   * processes may preempt one, which skews the assignment's cost model between qubit
-   * counts (README "Scaling model") */
-  for (int k = 0; k < 3 && (k == 0 || spent < 0.1); k++) {
+  /* a fast sample is timed up to 3 times while under 0.02 s in all, the fastest kept: the
+   * first run of a process pays for its allocations and caches (up to 30x a small sample's
+   * time), which skews the assignment's cost model between qubit counts (README "Scaling
+   * model"); a slow one is timed once (the calibration is on the critical path) */
+  for (int k = 0; k < 3 && (k == 0 || spent < 0.02); k++) {
     double t0 = bps_wtime();
     BPS_CALL_GOTO(bps_sample_record(cfg, pn, 0, rec, &ws));
     tT = fmin(tT, bps_wtime() - t0);
