@@ -261,21 +261,22 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
   double *rec = malloc(sizeof(double) * (size_t)pn->rec_len);
   BPS_CHECK_GOTO(rec, BPS_ERR_MEM, "out of memory");
   BPS_CALL_GOTO(bps_sample_ws_init(&ws, pn->nparams));
-  double tT = INFINITY, spent = 0;
-  /* a fast sample is timed up to 3 times while under 0.02 s in all, the fastest kept: the
-   * first run of a process pays for its allocations and caches (up to 30x a small sample's
-   * time), which skews the assignment's cost model between qubit counts (README "Scaling
-   * model"); a slow one is timed once (the calibration is on the critical path) */
-  for (int k = 0; k < 3 && (k == 0 || spent < 0.02); k++) {
-    double t0 = bps_wtime();
-    BPS_CALL_GOTO(bps_sample_record(cfg, pn, 0, rec, &ws));
-    tT = fmin(tT, bps_wtime() - t0);
-    spent += bps_wtime() - t0;
+  double t0 = bps_wtime(), tT;
+  BPS_CALL_GOTO(bps_sample_record(cfg, pn, 0, rec, &ws));
+  tT = bps_wtime() - t0;
+  if (tT < 0.01) {
+    /* a fast sample is timed twice more, the mean of those kept: the first run of a process
+     * pays for its allocations and caches (up to 30x a small sample's time), which skews
+     * the assignment's cost model between qubit counts (README "Scaling model"); a slow one
+     * is timed once (its calibration is on the critical path) */
+    t0 = bps_wtime();
+    for (int k = 0; k < 2; k++) BPS_CALL_GOTO(bps_sample_record(cfg, pn, 0, rec, &ws));
+    tT = (bps_wtime() - t0) / 2;
   }
   double t1 = tT * T;
   if (T > 1) {
     bps_threads_set(1);
-    double t0 = bps_wtime();
+    t0 = bps_wtime();
     rc = bps_sample_record(cfg, pn, 0, rec, &ws);
     t1 = bps_wtime() - t0;
     bps_threads_set(T);
