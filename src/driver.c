@@ -3,7 +3,8 @@
  *           of an earlier run (ckpt.c), calibration (plan.c), task -> rank (assign.c);
  *   loop    this rank's tasks (sample.c), checkpoints every checkpoint_seconds and at a
  *           signal (ckpt.c), progress (progress.c);
- *   epilog  the records to rank 0 (gather.c), the result (assemble.c), the file (h5io).
+ *   epilog  the streamed reduction (assemble.c: windows of records to rank 0 by gather.c,
+ *           statistics, chunks encoded on the other ranks) into the file (h5io).
  * It also owns the signal handlers. Every phase ends with an agreement across ranks
  * (gather.c bps_agree), so a failure on one rank stops all with the same code. */
 #include "bpscan/driver.h"

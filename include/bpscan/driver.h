@@ -1,9 +1,10 @@
 /* driver: `bpscan run` and `bpscan check`: plan -> calibrate -> compute -> reduce -> write.
  *
  * Work unit: (n, block of samples). Every sample is a pure function of (job, n, sample)
- * (model.h), blocks are assigned to ranks by a measured cost model, and rank 0 gathers
- * all per-sample records and computes the statistics in sample order, so the result file
- * does not depend on the number of ranks or threads, nor on the assignment.
+ * (model.h), blocks are assigned to ranks by a measured cost model, and rank 0 reads
+ * all per-sample records in sample order, window by window, and computes the statistics in
+ * that order, so the result file does not depend on the number of ranks or threads, nor on
+ * the assignment.
  *
  * Nothing lost: every rank writes the blocks it has completed to its own checkpoint file
  * in OUT.h5.ckpt/ (atomically, at most every checkpoint_seconds, and at once on SIGTERM,
@@ -12,8 +13,9 @@
  *
  * src/driver.c orchestrates the internal modules src/plan.c (plans, memory model,
  * calibration), assign.c (task -> rank), ckpt.c (checkpoint files), sample.c (one sample
- * -> one record), progress.c, gather.c (agreement, records to rank 0) and assemble.c
- * (records -> result); landscape fields come from landfields.h.
+ * -> one record), progress.c, gather.c (agreement, host names, windows of records to
+ * rank 0), assemble.c (the streamed reduction and the file) and predict.c (`check
+ * --ranks`); landscape fields come from landfields.h.
  *
  * Errors and exit codes: both functions return BPS_OK or a bps_err code (error.h) with a
  * traceback on the rank(s) that failed; the command turns it into the process exit code
