@@ -55,11 +55,16 @@ find_path(INIH_INCLUDE ini.h HINTS ${INIH_INCLUDE_DIRS})
 find_library(INIH_LIB inih HINTS ${INIH_LIBRARY_DIRS})
 bps_require("INIH_INCLUDE;INIH_LIB" "libinih-dev" "inih (INI parser)")
 
+# zlib: h5io.c encodes the chunks of its deflate-compressed datasets itself (zlib1g-dev,
+# installed with libhdf5-dev).
+find_package(ZLIB)
+bps_require(ZLIB_FOUND "zlib1g-dev" "zlib")
+
 add_library(bps_deps INTERFACE)
 add_library(bps::deps ALIAS bps_deps)
 target_include_directories(bps_deps INTERFACE ${HDF5_C_INCLUDE_DIRS} ${FFTW3_INCLUDE}
   ${CBLAS_INCLUDE} ${LAPACKE_INCLUDE} ${RANDOM123_INCLUDE} ${INIH_INCLUDE})
 target_compile_definitions(bps_deps INTERFACE ${HDF5_C_DEFINITIONS} _DEFAULT_SOURCE)
 target_link_libraries(bps_deps INTERFACE MPI::MPI_C OpenMP::OpenMP_C ${HDF5_C_LIBRARIES}
-  ${FFTW3_OMP_LIB} ${FFTW3_LIB} ${LAPACKE_LIB} ${OPENBLAS_LIB} ${INIH_LIB})
+  ${FFTW3_OMP_LIB} ${FFTW3_LIB} ${LAPACKE_LIB} ${OPENBLAS_LIB} ${INIH_LIB} ZLIB::ZLIB)
 message(STATUS "bpscan: MPI ${MPI_C_VERSION}, HDF5 ${HDF5_VERSION} (parallel), OpenBLAS ${OPENBLAS_LIB}")

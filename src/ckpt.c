@@ -144,6 +144,56 @@ cleanup:
   return rc;
 }
 
+/* The marker file of rank r in dir. */
+static void marker_path(const char *dir, const char *tag, int r, char *buf, size_t len) {
+  snprintf(buf, len, "%s/visible-%s-r%d.mark", dir, tag, r);
+}
+
+/* This rank's marker (its host name inside); *created = this call made the directory. */
+static int make_marker(const char *dir, const char *path, int *created) {
+  char host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  *created = mkdir(dir, 0755) == 0;
+  BPS_CHECK(*created || errno == EEXIST, BPS_ERR_CHECKPOINT,
+            "cannot create checkpoint directory %s on host %s: %s", dir, host, strerror(errno));
+  FILE *f = fopen(path, "w");
+  BPS_CHECK(f, BPS_ERR_CHECKPOINT, "cannot create %s on host %s: %s", path, host,
+            strerror(errno));
+  int ok = fprintf(f, "%s\n", host) > 0;
+  ok = fclose(f) == 0 && ok;
+  BPS_CHECK(ok, BPS_ERR_CHECKPOINT, "cannot write %s on host %s", path, host);
+  return BPS_OK;
+}
+
+/* The neighbour's marker next, seen from this rank (on host). */
+static int see_marker(const char *dir, const char *next, int rank, int size, const char *host) {
+  struct stat sb;
+  BPS_CHECK(stat(next, &sb) == 0, BPS_ERR_CHECKPOINT,
+            "rank %d on host %s cannot see the files rank %d writes in the checkpoint directory "
+            "%s (its marker %s: %s): the checkpoint directory must be on a file system that "
+            "every node shares (README \"Running on a cluster\"); resume refused",
+            rank, host, (rank + 1) % size, dir, next, strerror(errno));
+  return BPS_OK;
+}
+
+int bps_ckpt_check_shared(const bps_scan_config *cfg, const char *tag) {
+  int rc = BPS_OK, created = 0, rank = bps_comm_rank(), size = bps_comm_size();
+  char dir[4096], mine[4400], next[4400], host[256] = "?";
+  if (size < 2) return BPS_OK;
+  ckpt_dir(cfg, dir, sizeof dir);
+  marker_path(dir, tag, rank, mine, sizeof mine);
+  marker_path(dir, tag, (rank + 1) % size, next, sizeof next);
+  gethostname(host, sizeof host - 1);
+  rc = make_marker(dir, mine, &created);
+  /* every marker exists once this returns 1; else the failing rank has said why and the
+   * caller's agreement passes its code on */
+  if (bps_comm_agree(rc == BPS_OK)) rc = see_marker(dir, next, rank, size, host);
+  bps_comm_barrier(); /* every rank has looked */
+  unlink(mine);
+  if (bps_comm_barrier() == BPS_OK && created) rmdir(dir); /* only if empty: no checkpoint */
+  return rc;
+}
+
 int bps_ckpt_absent(const bps_scan_config *cfg) {
   char dir[4096];
   struct stat sb;

@@ -27,6 +27,16 @@ int bps_ckpt_read_all(const bps_plan *p, bps_block *blocks, unsigned char *done,
 /* Without --resume: BPS_ERR_CHECKPOINT if a checkpoint directory of an earlier run exists. */
 int bps_ckpt_absent(const bps_scan_config *cfg);
 
+/* Collective, for --resume on several ranks: whether every rank sees the files the others
+ * write in the checkpoint directory, which must live on a file system every node shares
+ * (README "Running on a cluster"). Each rank creates OUT.h5.ckpt/visible-<tag>-r<rank>.mark
+ * (creating the directory if needed), then looks for the marker of rank (rank + 1) % size:
+ * on a partition of the ranks into groups that see different directories the ring crosses
+ * a group boundary somewhere, so some rank misses its neighbour's marker. The markers are
+ * removed, and the directory too if this check created it. BPS_ERR_CHECKPOINT (on the
+ * ranks that failed; the caller agrees) naming the rank, its host and the directory. */
+int bps_ckpt_check_shared(const bps_scan_config *cfg, const char *tag);
+
 /* Remove the checkpoint directory and its files (after the result is written). */
 void bps_ckpt_remove(const bps_scan_config *cfg);
 

@@ -23,7 +23,24 @@ typedef struct {
   const char *sets[MAX_SETS + 1];
   int nsets, resume, force;
   int slice_index, slice_count;
+  int npredict, predict[BPS_MAX_PREDICT]; /* check --ranks */
 } run_args;
+
+/* `--ranks N[,N...]` (check): 1 <= N <= 1e7, at most BPS_MAX_PREDICT of them. */
+static int parse_ranks(const char *v, run_args *a) {
+  for (const char *c = v; c && *c;) {
+    char *e;
+    long n = strtol(c, &e, 10);
+    if (e == c || n < 1 || n > 10000000 || (*e && *e != ',') || a->npredict == BPS_MAX_PREDICT) {
+      fprintf(stderr, "bpscan check: --ranks needs rank counts N[,N...] (1..1e7, at most %d), "
+              "e.g. --ranks 1,2,4,1024\n", BPS_MAX_PREDICT);
+      return BPS_ERR_USAGE;
+    }
+    a->predict[a->npredict++] = (int)n;
+    c = *e ? e + 1 : e;
+  }
+  return BPS_OK;
+}
 
 /* The arguments of run / check. Usage errors are said in plain words (no traceback) and
  * return BPS_ERR_USAGE. */
@@ -58,6 +75,13 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
       i++;
       a->slice_index = k;
       a->slice_count = n;
+    } else if (!allow_run_flags && (!strcmp(s, "--ranks") || !strncmp(s, "--ranks=", 8))) {
+      const char *v = s[7] == '=' ? s + 8 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!v || !*v) {
+        fprintf(stderr, "bpscan check: --ranks needs N[,N...]\n");
+        return BPS_ERR_USAGE;
+      }
+      BPS_CALL(parse_ranks(v, a));
     } else if (allow_run_flags && !strcmp(s, "--resume")) {
       a->resume = 1;
     } else if (allow_run_flags && !strcmp(s, "--force")) {
@@ -74,7 +98,8 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
   }
   if (!a->job_path) {
     fprintf(stderr, "usage: bpscan %s JOB.ini%s [--set section.key=value ...]\n", argv[0],
-            allow_run_flags ? " [-o OUT.h5] [--resume] [--force] [--slice K/N]" : "");
+            allow_run_flags ? " [-o OUT.h5] [--resume] [--force] [--slice K/N]"
+                            : " [--ranks N[,N...]]");
     return BPS_ERR_USAGE;
   }
   return BPS_OK;
@@ -165,6 +190,8 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   cfg->force = a->force;
   cfg->slice_index = a->slice_index;
   cfg->slice_count = a->slice_count;
+  cfg->npredict = a->npredict;
+  memcpy(cfg->predict, a->predict, sizeof(int) * (size_t)a->npredict);
 }
 
 /* The exit code of a command that ended with rc, after printing its traceback: rank 0

@@ -13,6 +13,9 @@
 
 #include "bpscan/error.h"
 
+/* The tag of bpscan's point-to-point messages. */
+#define BPS_COMM_TAG 7315
+
 /* An MPI call that must return MPI_SUCCESS; our communicator has MPI_ERRORS_RETURN, so
  * failures come back here as codes and are turned into a traceback entry. */
 #define BPS_CALL_MPI(expr)                                                               \
@@ -202,6 +205,26 @@ int bps_comm_gatherv_f64(const double *send, int n, double *recv, int *counts_ou
     displs = g.displs;
   }
   BPS_CALL_MPI(MPI_Gatherv(send, n, MPI_DOUBLE, recv, counts, displs, MPI_DOUBLE, root, g.comm));
+  return BPS_OK;
+}
+
+int bps_comm_send_f64(const double *buf, int n, int dest) {
+  int active = 0;
+  BPS_CALL(usable(&active));
+  BPS_CHECK(active && dest >= 0 && dest < g.size && dest != g.rank && n >= 0 && (n == 0 || buf),
+            BPS_ERR_ARG, "send of %d values to rank %d", n, dest);
+  BPS_CALL_MPI(MPI_Send(buf, n, MPI_DOUBLE, dest, BPS_COMM_TAG, g.comm));
+  return BPS_OK;
+}
+
+int bps_comm_recv_f64(double *buf, int max, int src, int *got) {
+  int active = 0;
+  MPI_Status st;
+  BPS_CALL(usable(&active));
+  BPS_CHECK(active && src >= 0 && src < g.size && src != g.rank && max >= 0 && (max == 0 || buf),
+            BPS_ERR_ARG, "receive of up to %d values from rank %d", max, src);
+  BPS_CALL_MPI(MPI_Recv(buf, max, MPI_DOUBLE, src, BPS_COMM_TAG, g.comm, &st));
+  BPS_CALL_MPI(MPI_Get_count(&st, MPI_DOUBLE, got));
   return BPS_OK;
 }
 

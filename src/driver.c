@@ -3,7 +3,8 @@
  *           of an earlier run (ckpt.c), calibration (plan.c), task -> rank (assign.c);
  *   loop    this rank's tasks (sample.c), checkpoints every checkpoint_seconds and at a
  *           signal (ckpt.c), progress (progress.c);
- *   epilog  the records to rank 0 (gather.c), the result (assemble.c), the file (h5io).
+ *   epilog  the streamed reduction (assemble.c: windows of records to rank 0 by gather.c,
+ *           statistics, chunks encoded on the other ranks) into the file (h5io).
  * It also owns the signal handlers. Every phase ends with an agreement across ranks
  * (gather.c bps_agree), so a failure on one rank stops all with the same code. */
 #include "bpscan/driver.h"
@@ -24,6 +25,7 @@
 #include "gather.h"
 #include "momtask.h"
 #include "plan.h"
+#include "predict.h"
 #include "progress.h"
 #include "sample.h"
 
@@ -57,8 +59,11 @@ typedef struct {
   bps_plan p;
   bps_block *blocks;         /* [ntasks] computed, restored or gathered records */
   unsigned char *done, *mine; /* [ntasks] restored from a checkpoint; computed here */
+  int *holder;               /* [ntasks] the rank holding a task's records at the end (rank 0
+                                for restored ones), -1 for tasks not in this file */
   long my_samples;
   char tag[64];              /* this run's checkpoint file names */
+  char *hosts;               /* rank 0: every rank's host (gather.c), until res owns it */
   bps_result res;            /* rank 0: the result written */
 } run_state;
 
@@ -67,6 +72,8 @@ static void run_state_free(run_state *st) {
   free(st->blocks);
   free(st->done);
   free(st->mine);
+  free(st->holder);
+  free(st->hosts);
   bps_h5_result_free(&st->res);
   bps_plan_free(&st->p);
 }
@@ -78,7 +85,8 @@ static int alloc_tasks(run_state *st) {
   st->blocks = calloc((size_t)nt, sizeof(bps_block));
   st->done = calloc((size_t)nt, 1);
   st->mine = calloc((size_t)nt, 1);
-  BPS_CHECK(st->blocks && st->done && st->mine, BPS_ERR_MEM, "out of memory");
+  st->holder = malloc(sizeof(int) * (size_t)nt);
+  BPS_CHECK(st->blocks && st->done && st->mine && st->holder, BPS_ERR_MEM, "out of memory");
   return BPS_OK;
 }
 
@@ -98,7 +106,7 @@ static int restore(run_state *st) {
 }
 
 /* The open tasks of this file (not restored, in the slice) to ranks by their calibrated
- * cost; mine[] and my_samples for this rank. */
+ * cost; mine[] and my_samples for this rank; holder[] for the reduction. */
 static int assign_tasks(run_state *st) {
   const bps_plan *p = &st->p;
   const long nt = p->ntasks;
@@ -114,6 +122,8 @@ static int assign_tasks(run_state *st) {
   }
   BPS_CALL_GOTO(bps_assign_lpt(nt, cost, open, bps_comm_size(), owner));
   for (long t = 0; t < nt; t++) {
+    const int in_file = bps_slice_has(st->cfg->slice_index, st->cfg->slice_count, t);
+    st->holder[t] = !in_file ? -1 : st->done[t] ? 0 : owner[t];
     st->mine[t] = owner[t] == rank;
     if (st->mine[t]) {
       const int i = bps_plan_task_n(p, t);
@@ -146,11 +156,16 @@ static int prolog(run_state *st) {
   BPS_CALL_GOTO(bps_agree(bps_plan_make(cfg, &st->p)));
   BPS_CALL_GOTO(bps_agree(bps_plan_fits(&st->p)));
   BPS_CALL_GOTO(bps_agree(alloc_tasks(st)));
+  BPS_CALL_GOTO(make_tag(st));
+  /* a resume needs one checkpoint directory that every rank sees (node-local ones refused) */
+  if (cfg->resume) BPS_CALL_GOTO(bps_agree(bps_ckpt_check_shared(cfg, st->tag)));
   BPS_CALL_GOTO(bps_agree(root ? restore(st) : BPS_OK));
   BPS_CALL_GOTO(bps_comm_bcast_bytes(st->done, (size_t)st->p.ntasks, 0));
   BPS_CALL_GOTO(bps_plan_calibrate(&st->p));
   BPS_CALL_GOTO(bps_agree(assign_tasks(st)));
-  BPS_CALL_GOTO(make_tag(st));
+  BPS_CALL_GOTO(bps_gather_hosts(&st->hosts));
+  st->res.hosts = st->hosts;
+  st->hosts = NULL; /* the result owns it */
 cleanup:
   return rc;
 }
@@ -226,18 +241,24 @@ cleanup:
 
 /* ------------------------------------------------------------------ epilog */
 
-/* Rank 0: assemble, write, remove the checkpoints. */
+/* Rank 0: the result's header (assemble.c) and host. */
+static int result_head(run_state *st) {
+  char host[256] = "unknown";
+  gethostname(host, sizeof host - 1);
+  st->res.host = strdup(host);
+  BPS_CHECK(st->res.host, BPS_ERR_MEM, "out of memory");
+  BPS_CALL(bps_assemble_head(&st->p, &st->res));
+  return BPS_OK;
+}
+
+/* The reduction and the file (assemble.c; collective), then rank 0 removes the
+ * checkpoints and says what it wrote. */
 static int write_result(run_state *st) {
   const bps_scan_config *cfg = st->cfg;
   bps_result *res = &st->res;
-  char host[256] = "unknown";
-  BPS_CALL(bps_assemble(&st->p, st->blocks, res));
-  gethostname(host, sizeof host - 1);
-  res->host = strdup(host);
-  BPS_CHECK(res->host, BPS_ERR_MEM, "out of memory");
-  res->end_time = epoch_now();
-  res->wall_write = -1; /* h5io measures and stores its own write time */
-  BPS_CALL(bps_h5_write(cfg->out_path, res, cfg->force));
+  BPS_CALL(bps_agree(bps_comm_rank() == 0 ? result_head(st) : BPS_OK));
+  BPS_CALL(bps_assemble_write(&st->p, st->blocks, st->holder, res));
+  if (bps_comm_rank() != 0) return BPS_OK;
   bps_ckpt_remove(cfg);
   if (cfg->moments)
     fprintf(stderr, "[bpscan] wrote %s (exact moments of %d qubit counts%s) in %.1f s\n",
@@ -267,10 +288,7 @@ static int run(run_state *st) {
   if (rc == BPS_ERR_INTERRUPTED) goto cleanup; /* no agreement: other ranks may still run */
   BPS_CALL_GOTO(bps_agree(rc));
   res->wall_compute = epoch_now() - t;
-  t = epoch_now();
-  BPS_CALL_GOTO(bps_gather_blocks(&st->p, st->blocks, st->mine));
-  res->wall_reduce = epoch_now() - t;
-  BPS_CALL_GOTO(bps_agree(bps_comm_rank() == 0 ? write_result(st) : BPS_OK));
+  BPS_CALL_GOTO(write_result(st));
 cleanup:
   return rc;
 }
@@ -292,6 +310,8 @@ int bps_scan_check(const bps_scan_config *cfg, FILE *out) {
   const int fits = bps_plan_fits(&p);
   if (fits == BPS_OK) BPS_CALL_GOTO(bps_plan_calibrate(&p)); /* time one sample per n */
   bps_plan_print(&p, fits == BPS_OK, out);
+  if (fits == BPS_OK && cfg->npredict > 0 && bps_comm_rank() == 0)
+    BPS_CALL_GOTO(bps_predict(&p, cfg->predict, cfg->npredict, out));
   rc = fits;
 cleanup:
   bps_plan_free(&p);

@@ -1,9 +1,9 @@
 /* gather: phase agreement and the gather of the computed blocks (see gather.h). */
 #include "gather.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
@@ -29,79 +29,172 @@ int bps_agree(int rc) {
   return code;
 }
 
-/* The buffers of one gather. */
-typedef struct {
-  double *packed, *all;
-  int mylen, *lens, *counts;
-} gather_bufs;
+/* ------------------------------------------------------------------ windows of records */
 
-/* This rank's blocks in g->packed as [task, count, count x rec_len records] one after the
- * other, and the per-rank arrays of the gather. */
-static int pack(const bps_plan *p, const bps_block *blocks, const unsigned char *mine,
-                gather_bufs *g) {
-  size_t len = 0, off = 0;
-  for (long t = 0; t < p->ntasks; t++)
-    if (mine[t]) len += 2 + (size_t)blocks[t].count * (size_t)p->pn[bps_plan_task_n(p, t)].rec_len;
-  BPS_CHECK(len < (size_t)INT_MAX, BPS_ERR_MEM, "too much data on one rank for one gather");
-  g->packed = malloc(sizeof(double) * (len ? len : 1));
-  g->lens = calloc((size_t)bps_comm_size(), sizeof(int));
-  g->counts = calloc((size_t)bps_comm_size(), sizeof(int));
-  BPS_CHECK(g->packed && g->lens && g->counts, BPS_ERR_MEM, "out of memory");
-  for (long t = 0; t < p->ntasks; t++)
-    if (mine[t]) {
-      size_t nd = (size_t)blocks[t].count * (size_t)p->pn[bps_plan_task_n(p, t)].rec_len;
-      g->packed[off++] = (double)t;
-      g->packed[off++] = blocks[t].count;
-      memcpy(g->packed + off, blocks[t].rec, nd * sizeof(double));
-      off += nd;
-    }
-  g->mylen = (int)len;
+static int have_memory(const void *p) {
+  BPS_CHECK(p, BPS_ERR_MEM, "out of memory");
   return BPS_OK;
 }
 
-/* Rank 0: room for the gathered total. */
-static int alloc_all(long total, gather_bufs *g) {
-  g->all = malloc(sizeof(double) * (size_t)(total ? total : 1));
-  BPS_CHECK(g->all, BPS_ERR_MEM, "out of memory gathering %ld values", total);
-  return BPS_OK;
+int bps_window_init(const bps_plan *p, long cap, bps_window *w) {
+  int rc = BPS_OK;
+  const int size = bps_comm_size(), root = bps_comm_rank() == 0;
+  long maxtasks = 1;
+  memset(w, 0, sizeof *w);
+  for (int i = 0; i < p->nn; i++)
+    if (p->pn[i].nblocks > maxtasks) maxtasks = p->pn[i].nblocks;
+  w->cap = cap;
+  w->pack = malloc(sizeof(double) * (size_t)cap);
+  w->counts = calloc((size_t)size, sizeof(int));
+  w->at = calloc((size_t)size, sizeof(long));
+  if (root) {
+    w->buf = malloc(sizeof(double) * (size_t)cap);
+    w->rec = calloc((size_t)maxtasks, sizeof(double *));
+  }
+  rc = have_memory(w->pack && w->counts && w->at && (!root || (w->buf && w->rec)) ? w : NULL);
+  return bps_agree(rc);
 }
 
-/* Rank 0: the blocks of the gathered buffer (total doubles) that are not its own. */
-static int unpack(const bps_plan *p, bps_block *blocks, const unsigned char *mine,
-                  const double *all, long total) {
-  for (size_t o = 0; (long)o < total;) {
-    long t = (long)all[o];
-    int cnt = (int)all[o + 1];
-    o += 2;
-    size_t nd = (size_t)cnt * (size_t)p->pn[bps_plan_task_n(p, t)].rec_len;
-    if (!blocks[t].rec || !mine[t]) { /* other ranks' blocks: disjoint from rank 0's */
-      free(blocks[t].rec);
-      blocks[t].rec = malloc(sizeof(double) * nd);
-      BPS_CHECK(blocks[t].rec, BPS_ERR_MEM, "out of memory gathering");
-      memcpy(blocks[t].rec, all + o, nd * sizeof(double));
-      blocks[t].count = cnt;
+void bps_window_free(bps_window *w) {
+  if (!w) return;
+  free(w->pack);
+  free(w->buf);
+  free(w->rec);
+  free(w->counts);
+  free(w->at);
+  memset(w, 0, sizeof *w);
+}
+
+/* Records of task t in this file (0 for tasks not in it). */
+static long task_records(const bps_plan *p, const int *holder, long t) {
+  if (holder[t] < 0) return 0;
+  const int i = bps_plan_task_n(p, t);
+  return bps_plan_block_count(p, i, t - p->task_off[i]);
+}
+
+void bps_window_next(const bps_plan *p, const int *holder, int i, long t0, int width, long cap,
+                     long *t1) {
+  const long end = p->task_off[i + 1];
+  long t = t0, used = 0;
+  for (; t < end; t++) {
+    long need = task_records(p, holder, t) * width;
+    if (t > t0 && used + need > cap) break;
+    used += need;
+  }
+  *t1 = t;
+}
+
+/* This rank's records of tasks [t0, t1), packed as cols into w->pack; *len doubles. */
+static int pack_window(const bps_plan *p, const bps_block *blocks, const int *holder, long t0,
+                       long t1, const bps_cols *cols, bps_window *w, long *len) {
+  const int rank = bps_comm_rank(), rec_len = p->pn[bps_plan_task_n(p, t0)].rec_len;
+  *len = 0;
+  for (long t = t0; t < t1; t++) {
+    if (holder[t] != rank) continue;
+    BPS_CHECK(blocks[t].rec && blocks[t].count == task_records(p, holder, t), BPS_ERR_INTERNAL,
+              "rank %d does not hold the records of task %ld", rank, t);
+    BPS_CHECK(*len + (long)blocks[t].count * cols->width <= w->cap, BPS_ERR_INTERNAL,
+              "window of tasks %ld..%ld overflows %ld values", t0, t1, w->cap);
+    for (int k = 0; k < blocks[t].count; k++) {
+      const double *r = blocks[t].rec + (size_t)k * rec_len;
+      for (int c = 0; c < cols->nr; c++) {
+        memcpy(w->pack + *len, r + cols->off[c], sizeof(double) * (size_t)cols->len[c]);
+        *len += cols->len[c];
+      }
     }
-    o += nd;
   }
   return BPS_OK;
 }
 
-int bps_gather_blocks(const bps_plan *p, bps_block *blocks, const unsigned char *mine) {
-  int rc = BPS_OK, rank = bps_comm_rank();
-  gather_bufs g = {NULL, NULL, 0, NULL, NULL};
-  long total = 0;
-  rc = pack(p, blocks, mine, &g);
-  BPS_CALL_GOTO(bps_agree(rc));
-  BPS_CALL_GOTO(bps_comm_allgather_int(&g.mylen, 1, g.lens));
-  for (int r = 0; r < bps_comm_size(); r++) total += g.lens[r];
-  if (rank == 0) rc = alloc_all(total, &g);
-  BPS_CALL_GOTO(bps_agree(rc));
-  BPS_CALL_GOTO(bps_comm_gatherv_f64(g.packed, g.mylen, g.all, g.counts, 0));
-  if (rank == 0) BPS_CALL_GOTO(unpack(p, blocks, mine, g.all, total));
+/* Rank 0: the first record of every task of the window in w->rec, from the counts. */
+static int map_window(const bps_plan *p, const int *holder, long t0, long t1, int width,
+                      bps_window *w) {
+  const int size = bps_comm_size();
+  long end = 0;
+  w->at[0] = 0;
+  for (int r = 1; r < size; r++) w->at[r] = w->at[r - 1] + w->counts[r - 1]; /* rank order */
+  for (long t = t0; t < t1; t++) {
+    w->rec[t - t0] = holder[t] < 0 ? NULL : w->buf + w->at[holder[t]];
+    if (holder[t] >= 0) w->at[holder[t]] += task_records(p, holder, t) * width;
+  }
+  for (int r = 0; r < size; r++) { /* every rank sent what the plan says it holds */
+    end += w->counts[r];
+    BPS_CHECK(w->at[r] == end, BPS_ERR_INTERNAL, "window %ld..%ld: rank %d sent %d values",
+              t0, t1, r, w->counts[r]);
+  }
+  return BPS_OK;
+}
+
+int bps_gather_window(const bps_plan *p, const bps_block *blocks, const int *holder, long t0,
+                      long t1, const bps_cols *cols, bps_window *w) {
+  long len = 0;
+  int rc = pack_window(p, blocks, holder, t0, t1, cols, w, &len);
+  if (rc) len = 0; /* take part all the same: no rank waits for us */
+  BPS_CALL(bps_comm_gatherv_f64(w->pack, (int)len, w->buf, w->counts, 0));
+  BPS_CALL(rc);
+  if (bps_comm_rank() == 0) BPS_CALL(map_window(p, holder, t0, t1, cols->width, w));
+  return BPS_OK;
+}
+
+/* ------------------------------------------------------------------ host names */
+
+/* Append "a" or "a-b" (with a ',' before unless first) to buf at *len (room enough). */
+static void put_range(char *buf, size_t *len, int a, int b, int first) {
+  *len += (size_t)sprintf(buf + *len, a == b ? "%s%d" : "%s%d-%d", first ? "" : ",", a, b);
+}
+
+/* names[r * BPS_HOST_LEN] = rank r's host -> "name:ranks;..." (see gather.h). */
+static int format_hosts(const char *names, int size, char **out) {
+  int rc = BPS_OK;
+  unsigned char *done = calloc((size_t)size, 1);
+  /* each rank adds at most its name, ':' or ';', and ",r-r" (2 x 11 digits + 2) */
+  char *buf = malloc((size_t)size * (BPS_HOST_LEN + 26) + 1);
+  size_t len = 0;
+  BPS_CHECK_GOTO(done && buf, BPS_ERR_MEM, "out of memory (host names of %d ranks)", size);
+  buf[0] = '\0';
+  for (int r = 0; r < size; r++) {
+    if (done[r]) continue;
+    const char *name = names + (size_t)r * BPS_HOST_LEN;
+    len += (size_t)sprintf(buf + len, "%s%s:", len ? ";" : "", name);
+    int first = 1, a = -1, b = -1;
+    for (int q = r; q < size; q++) {
+      if (done[q] || strcmp(name, names + (size_t)q * BPS_HOST_LEN)) continue;
+      done[q] = 1;
+      if (a >= 0 && q == b + 1) {
+        b = q;
+        continue;
+      }
+      if (a >= 0) put_range(buf, &len, a, b, first), first = 0;
+      a = b = q;
+    }
+    put_range(buf, &len, a, b, first);
+  }
+  *out = buf;
+  buf = NULL;
 cleanup:
-  free(g.packed);
-  free(g.all);
-  free(g.lens);
-  free(g.counts);
+  free(done);
+  free(buf);
+  return rc;
+}
+
+int bps_gather_hosts(char **hosts) {
+  enum { NI = BPS_HOST_LEN / (int)sizeof(int) };
+  int rc = BPS_OK, size = bps_comm_size();
+  int mine[NI];
+  int *all = malloc(sizeof(int) * NI * (size_t)size);
+  char name[BPS_HOST_LEN + 1];
+  *hosts = NULL;
+  memset(name, 0, sizeof name);
+  if (gethostname(name, BPS_HOST_LEN) != 0 || !name[0]) snprintf(name, sizeof name, "unknown");
+  name[BPS_HOST_LEN - 1] = '\0';
+  for (char *c = name; *c; c++) /* the separators of the list: never in a host name */
+    if (*c == ':' || *c == ';' || *c == ',') *c = '_';
+  memcpy(mine, name, BPS_HOST_LEN);
+  BPS_CALL_GOTO(bps_agree(have_memory(all)));
+  BPS_CALL_GOTO(bps_comm_allgather_int(mine, NI, all));
+  if (bps_comm_rank() == 0) rc = format_hosts((const char *)all, size, hosts);
+  BPS_CALL_GOTO(bps_agree(rc));
+cleanup:
+  free(all);
   return rc;
 }

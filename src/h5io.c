@@ -5,10 +5,8 @@
  *  - libver bounds (EARLIEST, V18): each object in the earliest format that can hold it and
  *    never a format newer than HDF5 1.8's, so any reader built on HDF5 >= 1.8 opens the file
  *    (with 1.10's default upper bound, chunked datasets would get 1.10-only chunk indexes
- *    that 1.8-based tools, e.g. older MATLAB releases, reject). The low bound is EARLIEST,
- *    not V18, because of the in-memory build below: with a version-2 superblock (low bound
- *    V18) the image from H5Fget_file_image in HDF5 1.10.8 fails its superblock checksum
- *    when reopened; EARLIEST gives superblock version 0, which has no checksum;
+ *    that 1.8-based tools, e.g. older MATLAB releases, reject); the low bound EARLIEST gives
+ *    a version-0 superblock, as files of earlier bpscan versions have;
  *  - strings are scalar / 1-D variable-length UTF-8 (what h5py writes for `str`);
  *  - numbers are little-endian IEEE doubles and 32/64-bit integers;
  *  - per-sample datasets are chunked by rows (<= 4096 rows, <= 1 MiB per chunk) with
@@ -29,6 +27,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "bpscan/error.h"
 #include "bpscan/job.h"
@@ -237,7 +236,208 @@ int bps_h5_check_writable(const char *path, int force) {
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Writing                                                                               */
+/* Writing: BEGIN write path (the streamed writer, its file driver and chunk encoder)   */
+/*
+ * The file goes to "<path>.tmp.<pid>" through a minimal POSIX file driver of our own
+ * (vfd_*): it never reports a failed system call to HDF5, because HDF5 1.10 cannot close a
+ * file after a failed write and then crashes at exit (HDF5 issues #2257, h5py #914); it
+ * latches the errno instead, which bps_h5_stream_close turns into a clean BPS_ERR_IO
+ * after the file is closed (and the temporary file removed). Per-sample datasets are
+ * streamed: rows are appended to one chunk buffer per dataset, and every full chunk is
+ * encoded here (shuffle + deflate, the bytes HDF5's filter pipeline stores for it, the
+ * zero-filled tail of an edge chunk included) and stored with H5Dwrite_chunk. The writer
+ * so holds one chunk per per-sample dataset whatever the number of samples, and the
+ * datasets' bytes, chunking and compression are those of a whole-dataset H5Dwrite.
+ */
+
+/* ---------------------------------------------------------------- the file driver */
+
+typedef struct {
+  H5FD_t pub; /* first: what HDF5 sees */
+  int fd;
+  haddr_t eoa, eof;
+} vfd_file;
+
+static int vfd_errno;          /* the first failed system call since vfd_reset (0: none) */
+static const char *vfd_what;   /* which call */
+
+static void vfd_reset(void) {
+  vfd_errno = 0;
+  vfd_what = "";
+}
+
+static void vfd_latch(const char *what, int e) {
+  if (vfd_errno) return;
+  vfd_errno = e ? e : EIO;
+  vfd_what = what;
+}
+
+static H5FD_t *vfd_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+  (void)fapl;
+  (void)maxaddr;
+  int o = (flags & H5F_ACC_RDWR) ? O_RDWR : O_RDONLY;
+  if (flags & H5F_ACC_CREAT) o |= O_CREAT;
+  if (flags & H5F_ACC_TRUNC) o |= O_TRUNC;
+  if (flags & H5F_ACC_EXCL) o |= O_EXCL;
+  int fd = open(name, o, 0666);
+  if (fd < 0) return NULL; /* HDF5: "unable to open file" (a tentative open may fail) */
+  struct stat sb;
+  vfd_file *f = calloc(1, sizeof *f);
+  if (!f || fstat(fd, &sb) != 0) {
+    free(f);
+    close(fd);
+    return NULL;
+  }
+  f->fd = fd;
+  f->eof = (haddr_t)sb.st_size;
+  return &f->pub;
+}
+
+static herr_t vfd_close(H5FD_t *file) {
+  vfd_file *f = (vfd_file *)file;
+  if (fsync(f->fd) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
+    vfd_latch("sync", errno);
+  if (close(f->fd) != 0) vfd_latch("close", errno);
+  free(f);
+  return 0;
+}
+
+static herr_t vfd_query(const H5FD_t *file, unsigned long *flags) {
+  (void)file;
+  /* those of HDF5's sec2 driver that concern allocation: the same file layout */
+  *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA |
+           H5FD_FEAT_DATA_SIEVE | H5FD_FEAT_AGGREGATE_SMALLDATA;
+  return 0;
+}
+
+static haddr_t vfd_get_eoa(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const vfd_file *)file)->eoa;
+}
+
+static herr_t vfd_set_eoa(H5FD_t *file, H5FD_mem_t type, haddr_t addr) {
+  (void)type;
+  ((vfd_file *)file)->eoa = addr;
+  return 0;
+}
+
+static haddr_t vfd_get_eof(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const vfd_file *)file)->eof;
+}
+
+static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                       void *buf) {
+  (void)type;
+  (void)dxpl;
+  vfd_file *f = (vfd_file *)file;
+  unsigned char *b = buf;
+  while (size > 0) {
+    ssize_t r = pread(f->fd, b, size, (off_t)addr);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) { /* beyond the end of the file: zeros, as sec2; an error: latched */
+      if (r < 0) vfd_latch("read", errno);
+      memset(b, 0, size);
+      break;
+    }
+    b += r;
+    addr += (haddr_t)r;
+    size -= (size_t)r;
+  }
+  return 0;
+}
+
+static herr_t vfd_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                        const void *buf) {
+  (void)type;
+  (void)dxpl;
+  vfd_file *f = (vfd_file *)file;
+  const unsigned char *b = buf;
+  if (addr + size > f->eof) f->eof = addr + size;
+  while (size > 0 && !vfd_errno) { /* after a failure the file is lost anyway */
+    ssize_t w = pwrite(f->fd, b, size, (off_t)addr);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      vfd_latch("write", w < 0 ? errno : EIO);
+      break;
+    }
+    b += w;
+    addr += (haddr_t)w;
+    size -= (size_t)w;
+  }
+  return 0;
+}
+
+static herr_t vfd_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+  (void)dxpl;
+  (void)closing;
+  vfd_file *f = (vfd_file *)file;
+  if (f->eoa != f->eof) {
+    if (ftruncate(f->fd, (off_t)f->eoa) != 0) vfd_latch("truncate", errno);
+    f->eof = f->eoa;
+  }
+  return 0;
+}
+
+static const H5FD_class_t vfd_class = {
+    .name = "bpscan_posix",
+    .maxaddr = (haddr_t)INT64_MAX,
+    .fc_degree = H5F_CLOSE_WEAK,
+    .open = vfd_open,
+    .close = vfd_close,
+    .query = vfd_query,
+    .get_eoa = vfd_get_eoa,
+    .set_eoa = vfd_set_eoa,
+    .get_eof = vfd_get_eof,
+    .read = vfd_read,
+    .write = vfd_write,
+    .truncate = vfd_truncate,
+    .fl_map = H5FD_FLMAP_DICHOTOMY,
+};
+
+/* The driver's id, registered once. */
+static hid_t vfd_id(void) {
+  static hid_t id = H5I_INVALID_HID;
+  if (id < 0 || H5Iis_valid(id) <= 0) id = H5FDregister(&vfd_class);
+  return id;
+}
+
+/* ---------------------------------------------------------------- chunk encoding */
+
+/* Whether chunks can be encoded here: the file's types (little-endian f8 and i8) are the
+ * memory's bytes. Elsewhere HDF5 converts and filters every chunk itself (H5Dwrite). */
+static int host_is_le64(void) {
+  const uint16_t one = 1;
+  return *(const unsigned char *)&one == 1 && sizeof(long) == 8 && sizeof(double) == 8;
+}
+
+/* n bytes at raw (elements of esz bytes) as HDF5's shuffle + deflate filters store them:
+ * the element bytes regrouped by significance, then zlib compress2 at DEFLATE_LEVEL. *out
+ * is malloc'ed. */
+static int chunk_encode(const unsigned char *raw, size_t n, size_t esz, unsigned char **out,
+                        size_t *outlen) {
+  int rc = BPS_OK;
+  size_t nel = n / esz;
+  unsigned char *sh = malloc(n ? n : 1), *z = NULL;
+  uLongf zlen = compressBound((uLong)n);
+  BPS_CHECK_GOTO(sh, BPS_ERR_MEM, "out of memory (chunk of %zu bytes)", n);
+  for (size_t j = 0; j < esz; j++)
+    for (size_t i = 0; i < nel; i++) sh[j * nel + i] = raw[i * esz + j];
+  memcpy(sh + nel * esz, raw + nel * esz, n - nel * esz);
+  z = malloc(zlen);
+  BPS_CHECK_GOTO(z, BPS_ERR_MEM, "out of memory (chunk of %zu bytes)", n);
+  int zrc = compress2(z, &zlen, sh, (uLong)n, DEFLATE_LEVEL);
+  BPS_CHECK_GOTO(zrc == Z_OK, BPS_ERR_IO, "deflate failed (zlib %d)", zrc);
+  *out = z;
+  *outlen = (size_t)zlen;
+  z = NULL;
+cleanup:
+  free(sh);
+  free(z);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- attributes, datasets */
 
 typedef struct {
   const char *path; /* the final name, for messages */
@@ -252,10 +452,12 @@ static int attr_write(const writer *w, hid_t loc, const char *where, const char 
                       hid_t ftype, hid_t mtype, const void *buf) {
   int rc = BPS_OK;
   hid_t sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
-  H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: attribute %s%s: dataspace", w->path, where, name);
+  H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: attribute %s%s: dataspace", w->path, where,
+                name);
   H5_TRY(a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT),
-         "%s: cannot create attribute %s%s", w->path, where, name);
-  H5_TRY(H5Awrite(a, mtype, buf), "%s: cannot write attribute %s%s", w->path, where, name);
+                "%s: cannot create attribute %s%s", w->path, where, name);
+  H5_TRY(H5Awrite(a, mtype, buf), "%s: cannot write attribute %s%s", w->path, where,
+                name);
   H5_TRY(h5_close(&a), "%s: cannot close attribute %s%s", w->path, where, name);
 cleanup:
   h5_close(&a);
@@ -278,92 +480,111 @@ static int attr_f64(const writer *w, hid_t loc, const char *where, const char *n
 }
 static int attr_str(const writer *w, hid_t loc, const char *where, const char *name,
                     const char *s) {
-  int rc = BPS_OK;
   char *c = utf8_copy(s);
-  BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
   const char *p = c;
-  BPS_CALL_GOTO(attr_write(w, loc, where, name, w->str_type, w->str_type, &p));
-cleanup:
+  int rc = attr_write(w, loc, where, name, w->str_type, w->str_type, &p);
   free(c);
-  return rc;
+  BPS_CALL(rc);
+  return BPS_OK;
 }
 
-/* A dataset of rank 0 (scalar) to 3 written whole from buf (row-major). chunked: rows
- * chunked and compressed, each chunk whole rows (the per-sample datasets); otherwise
- * contiguous. */
-static int dset_write(const writer *w, hid_t loc, const char *where, const char *name, int rank,
-                      const hsize_t *dims, hid_t ftype, hid_t mtype, const void *buf,
-                      int chunked) {
+/* Rows per chunk of a per-sample dataset of shape dims (rank >= 1, elements of esz bytes):
+ * at most CHUNK_ROWS_MAX rows and CHUNK_BYTES_MAX bytes, whole rows, at least one row. */
+static hsize_t chunk_rows(size_t esz, int rank, const hsize_t *dims) {
+  hsize_t cols = 1, rows = dims[0];
+  for (int k = 1; k < rank; k++) cols *= dims[k];
+  hsize_t cap = CHUNK_BYTES_MAX / (esz * cols);
+  if (rows > CHUNK_ROWS_MAX) rows = CHUNK_ROWS_MAX;
+  if (rows > cap) rows = cap > 0 ? cap : 1;
+  return rows;
+}
+
+long bps_h5_chunk_rows(long rows, long cols) {
+  hsize_t dims[2] = {(hsize_t)(rows > 0 ? rows : 1), (hsize_t)(cols > 0 ? cols : 1)};
+  return (long)chunk_rows(8, 2, dims);
+}
+
+/* A new dataset of rank 0 (scalar) to 3 (row-major dims). crows > 0: chunked by crows
+ * rows (whole rows) and compressed (the per-sample datasets); otherwise contiguous. */
+static int dset_create(const writer *w, hid_t loc, const char *where, const char *name,
+                       int rank, const hsize_t *dims, hid_t ftype, hsize_t crows, hid_t *out) {
   int rc = BPS_OK;
-  hid_t sp = H5I_INVALID_HID, d = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
-  hsize_t nelem = 1;
-  if (rank < 0 || rank > 3)
-    BPS_FAIL_GOTO(BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
-  for (int k = 0; k < rank; k++) nelem *= dims[k];
+  hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  BPS_CHECK_GOTO(rank >= 0 && rank <= 3, BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
   if (rank == 0)
     H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: dataset %s%s: dataspace", w->path, where, name);
   else
     H5_TRY(sp = H5Screate_simple(rank, dims, NULL), "%s: dataset %s%s: dataspace", w->path,
-           where, name);
-  if (chunked && rank >= 1 && nelem > 0) {
-    hsize_t cols = 1, rows = dims[0], chunk[3];
-    for (int k = 1; k < rank; k++) cols *= dims[k], chunk[k] = dims[k];
-    size_t esz = H5Tget_size(ftype);
-    hsize_t cap = CHUNK_BYTES_MAX / (esz * cols);
-    if (rows > CHUNK_ROWS_MAX) rows = CHUNK_ROWS_MAX;
-    if (rows > cap) rows = cap > 0 ? cap : 1;
-    chunk[0] = rows;
-    H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "%s: dataset %s%s: property list", w->path,
-           where, name);
+                  where, name);
+  if (crows > 0) {
+    hsize_t chunk[3] = {crows, rank > 1 ? dims[1] : 0, rank > 2 ? dims[2] : 0};
+    H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "%s: dataset %s%s: property list",
+                  w->path, where, name);
     H5_TRY(H5Pset_obj_track_times(dcpl, 0), "%s: dataset %s%s: properties", w->path, where,
-           name);
-    H5_TRY(H5Pset_chunk(dcpl, rank, chunk), "%s: dataset %s%s: chunking", w->path, where, name);
+                  name);
+    H5_TRY(H5Pset_chunk(dcpl, rank, chunk), "%s: dataset %s%s: chunking", w->path, where,
+                  name);
     if (w->have_deflate) {
-      H5_TRY(H5Pset_shuffle(dcpl), "%s: dataset %s%s: shuffle filter", w->path, where, name);
-      H5_TRY(H5Pset_deflate(dcpl, DEFLATE_LEVEL), "%s: dataset %s%s: deflate filter", w->path,
-             where, name);
+      H5_TRY(H5Pset_shuffle(dcpl), "%s: dataset %s%s: shuffle filter", w->path, where,
+                    name);
+      H5_TRY(H5Pset_deflate(dcpl, DEFLATE_LEVEL), "%s: dataset %s%s: deflate filter",
+                    w->path, where, name);
     }
   } else {
-    H5_TRY(dcpl = H5Pcopy(w->dcpl_small), "%s: dataset %s%s: property list", w->path, where,
-           name);
+    H5_TRY(dcpl = H5Pcopy(w->dcpl_small), "%s: dataset %s%s: property list", w->path,
+                  where, name);
   }
-  H5_TRY(d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-         "%s: cannot create dataset %s%s", w->path, where, name);
+  H5_TRY(*out = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                "%s: cannot create dataset %s%s", w->path, where, name);
+cleanup:
+  h5_close(&dcpl);
+  h5_close(&sp);
+  return rc;
+}
+
+/* A small contiguous dataset written whole from buf (row-major). */
+static int dset_write(const writer *w, hid_t loc, const char *where, const char *name, int rank,
+                      const hsize_t *dims, hid_t ftype, hid_t mtype, const void *buf) {
+  int rc = BPS_OK;
+  hid_t d = H5I_INVALID_HID;
+  hsize_t nelem = 1;
+  for (int k = 0; k < rank; k++) nelem *= dims[k];
+  BPS_CALL_GOTO(dset_create(w, loc, where, name, rank, dims, ftype, 0, &d));
   if (nelem > 0)
     H5_TRY(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
-           "%s: cannot write dataset %s%s", w->path, where, name);
-  /* Closing flushes the chunk cache (compression happens there): check it. */
+                  "%s: cannot write dataset %s%s", w->path, where, name);
   H5_TRY(h5_close(&d), "%s: cannot write dataset %s%s (close)", w->path, where, name);
 cleanup:
   h5_close(&d);
-  h5_close(&dcpl);
-  h5_close(&sp);
   return rc;
 }
 
 static int dset_f64(const writer *w, hid_t loc, const char *where, const char *name, hsize_t n,
                     const double *x) {
   hsize_t dims[1] = {n};
-  return dset_write(w, loc, where, name, 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, x, 0);
+  return dset_write(w, loc, where, name, 1, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, x);
 }
 
 static int dset_strings(const writer *w, hid_t loc, const char *where, const char *name,
                         int count, const char *const *s, const int *index) {
   int rc = BPS_OK;
   char **c = calloc(count > 0 ? (size_t)count : 1, sizeof *c);
-  if (!c) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < count; i++) {
     c[i] = utf8_copy(s[index ? index[i] : i]);
-    if (!c[i]) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+    BPS_CHECK_GOTO(c[i], BPS_ERR_MEM, "out of memory");
   }
   hsize_t dims[1] = {(hsize_t)count};
-  BPS_CALL_GOTO(dset_write(w, loc, where, name, 1, dims, w->str_type, w->str_type, c, 0));
+  BPS_CALL_GOTO(dset_write(w, loc, where, name, 1, dims, w->str_type, w->str_type, c));
 cleanup:
   if (c)
     for (int i = 0; i < count; i++) free(c[i]);
   free(c);
   return rc;
 }
+
+/* ---------------------------------------------------------------- checks */
 
 /* The statistics datasets of a landscape field with stats = 1: <field><suffix>. */
 static const char *const land_stat_suffix[4] = {"_mean", "_mean_se", "_var", "_var_se"};
@@ -382,8 +603,8 @@ static int land_name_ok(const char *s) {
   return 1;
 }
 
-/* The landscape part of one qubit count: sizes, names (unique, also against the
- * statistics datasets and degree/size), shapes, and the arrays that will be written. */
+/* The landscape layout of one qubit count: sizes, names (unique, also against the
+ * statistics datasets and degree/size) and shapes. */
 static int check_land(const bps_result_n *r) {
   const bps_landscape_n *l = r->land;
   int n = r->n;
@@ -414,10 +635,6 @@ static int check_land(const bps_result_n *r) {
     for (int d = 0; d < f->ndim; d++)
       BPS_CHECK(f->dims[d] >= 1 && f->dims[d] <= (1L << 30), BPS_ERR_ARG,
                 "n = %d: landscape field %s: dimension %d is %ld", n, f->name, d, f->dims[d]);
-    BPS_CHECK(r->samples == 0 || f->data, BPS_ERR_ARG, "n = %d: landscape field %s: no data",
-              n, f->name);
-    BPS_CHECK(!f->stats || (f->mean && f->mean_se && f->var && f->var_se), BPS_ERR_ARG,
-              "n = %d: landscape field %s: statistics missing (bps_result_n_stats)", n, f->name);
     snprintf(names[nn++], sizeof names[0], "%s", f->name);
     for (int k = 0; f->stats && k < 4; k++)
       snprintf(names[nn++], sizeof names[0], "%s%s", f->name, land_stat_suffix[k]);
@@ -430,127 +647,317 @@ static int check_land(const bps_result_n *r) {
   return BPS_OK;
 }
 
+/* The shape of one qubit count (not its per-sample arrays): sizes, tracked indices,
+ * names, the landscape layout; n above `after`. */
+static int check_shape(const bps_result_n *r, int after, int piece) {
+  BPS_CHECK(r->n >= 1, BPS_ERR_ARG, "invalid qubit count %d", r->n);
+  BPS_CHECK(r->n > after, BPS_ERR_ARG, "result qubit counts must increase (n = %d after %d)",
+            r->n, after);
+  BPS_CHECK(r->samples >= 0 && r->nparams >= 0 && r->ntracked >= 0 && r->ntracked <= r->nparams,
+            BPS_ERR_ARG, "n = %d: invalid sizes (samples %ld, params %d, tracked %d)", r->n,
+            r->samples, r->nparams, r->ntracked);
+  BPS_CHECK(r->ntracked == 0 || r->tracked, BPS_ERR_ARG, "n = %d: tracked indices missing", r->n);
+  BPS_CHECK(r->nparams == 0 || r->param_names, BPS_ERR_ARG, "n = %d: parameter names missing",
+            r->n);
+  for (int k = 0; k < r->ntracked; k++)
+    BPS_CHECK(r->tracked[k] >= 0 && r->tracked[k] < r->nparams, BPS_ERR_ARG,
+              "n = %d: tracked index %d out of range [0, %d)", r->n, r->tracked[k], r->nparams);
+  BPS_CHECK(!piece || r->samples_total >= r->samples, BPS_ERR_ARG,
+            "n = %d: samples_total %ld < samples %ld", r->n, r->samples_total, r->samples);
+  if (r->land) BPS_CALL(check_land(r));
+  return BPS_OK;
+}
+
+/* The statistics of one qubit count that bps_h5_stream_n_end writes. */
+static int check_stats(const bps_result_n *r) {
+  BPS_CHECK(r->ntracked == 0 || r->grad_stats, BPS_ERR_ARG,
+            "n = %d: gradient statistics missing", r->n);
+  for (int i = 0; r->land && i < r->land->nfield; i++) {
+    const bps_land_field *f = &r->land->field[i];
+    BPS_CHECK(!f->stats || (f->mean && f->mean_se && f->var && f->var_se), BPS_ERR_ARG,
+              "n = %d: landscape field %s: statistics missing (bps_result_n_stats)", r->n,
+              f->name);
+  }
+  return BPS_OK;
+}
+
+/* A whole result for bps_h5_write: the shapes, the per-sample arrays, the statistics, the
+ * sample numbers of a piece. */
 static int check_result(const bps_result *res) {
   BPS_CHECK(res, BPS_ERR_ARG, "no result");
   BPS_CHECK(res->nn >= 0 && (res->nn == 0 || res->per_n), BPS_ERR_ARG,
             "result has %d qubit counts and per_n %p", res->nn, (const void *)res->per_n);
+  const int piece = res->slice_count > 1;
   for (int i = 0; i < res->nn; i++) {
     const bps_result_n *r = &res->per_n[i];
-    BPS_CHECK(r->n >= 1, BPS_ERR_ARG, "result %d: invalid qubit count %d", i, r->n);
-    BPS_CHECK(i == 0 || r->n > res->per_n[i - 1].n, BPS_ERR_ARG,
-              "result qubit counts must increase (n = %d after %d)", r->n, res->per_n[i - 1].n);
-    BPS_CHECK(r->samples >= 0 && r->nparams >= 0 && r->ntracked >= 0 &&
-                  r->ntracked <= r->nparams,
-              BPS_ERR_ARG, "n = %d: invalid sizes (samples %ld, params %d, tracked %d)", r->n,
-              r->samples, r->nparams, r->ntracked);
-    BPS_CHECK(r->ntracked == 0 || (r->tracked && r->grad_stats), BPS_ERR_ARG,
-              "n = %d: tracked indices or gradient statistics missing", r->n);
-    BPS_CHECK(r->nparams == 0 || r->param_names, BPS_ERR_ARG, "n = %d: parameter names missing",
-              r->n);
-    for (int k = 0; k < r->ntracked; k++)
-      BPS_CHECK(r->tracked[k] >= 0 && r->tracked[k] < r->nparams, BPS_ERR_ARG,
-                "n = %d: tracked index %d out of range [0, %d)", r->n, r->tracked[k], r->nparams);
+    BPS_CALL(check_shape(r, i ? res->per_n[i - 1].n : 0, piece));
+    BPS_CALL(check_stats(r));
     BPS_CHECK(r->samples == 0 || (r->cost && r->diag && (r->ntracked == 0 || r->grad)),
               BPS_ERR_ARG, "n = %d: per-sample arrays missing", r->n);
-    if (r->land) BPS_CALL(check_land(r));
-    if (res->slice_count > 1) {
-      BPS_CHECK(r->samples == 0 || r->sample_index, BPS_ERR_ARG,
-                "n = %d: array-job piece without sample_index", r->n);
-      BPS_CHECK(r->samples_total >= r->samples, BPS_ERR_ARG,
-                "n = %d: samples_total %ld < samples %ld", r->n, r->samples_total, r->samples);
-      for (long s = 0; s < r->samples; s++)
-        BPS_CHECK(r->sample_index[s] >= (s ? r->sample_index[s - 1] + 1 : 0) &&
-                      r->sample_index[s] < r->samples_total,
-                  BPS_ERR_ARG, "n = %d: sample_index[%ld] = %ld is not increasing in [0, %ld)",
-                  r->n, s, r->sample_index[s], r->samples_total);
-    }
+    for (int k = 0; r->land && r->samples > 0 && k < r->land->nfield; k++)
+      BPS_CHECK(r->land->field[k].data, BPS_ERR_ARG, "n = %d: landscape field %s: no data",
+                r->n, r->land->field[k].name);
+    BPS_CHECK(!piece || r->samples == 0 || r->sample_index, BPS_ERR_ARG,
+              "n = %d: array-job piece without sample_index", r->n);
   }
-  BPS_CHECK(res->slice_count <= 1 || (res->slice_index >= 0 && res->slice_index < res->slice_count),
+  BPS_CHECK(!piece || (res->slice_index >= 0 && res->slice_index < res->slice_count),
             BPS_ERR_ARG, "slice_index %d not in [0, %d)", res->slice_index, res->slice_count);
   return BPS_OK;
 }
 
-/* The group /n{N}/landscape of a landscape scan (README "Result files"). */
-static int write_land(const writer *w, hid_t ng, const char *gname, const bps_result_n *r) {
-  int rc = BPS_OK;
-  const bps_landscape_n *l = r->land;
-  hid_t g = H5I_INVALID_HID;
-  char where[48], nm[BPS_LAND_NAME_LEN + 16];
-  char list[BPS_LAND_MAX_FIELDS * BPS_LAND_NAME_LEN + 1] = "";
-  snprintf(where, sizeof where, "/%s/landscape/", gname);
-  H5_TRY(g = H5Gcreate2(ng, "landscape", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
-         "%s: cannot create group /%s/landscape", w->path, gname);
-  hsize_t d1[1] = {(hsize_t)l->ndeg};
-  BPS_CALL_GOTO(
-      dset_write(w, g, where, "degree", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->degree, 0));
-  BPS_CALL_GOTO(dset_write(w, g, where, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 0));
-  for (int i = 0; i < l->nfield; i++) {
-    const bps_land_field *f = &l->field[i];
-    hsize_t dims[3] = {(hsize_t)r->samples, 0, 0};
-    for (int d = 0; d < f->ndim; d++) dims[d + 1] = (hsize_t)f->dims[d];
-    BPS_CALL_GOTO(dset_write(w, g, where, f->name, f->ndim + 1, dims, H5T_IEEE_F64LE,
-                             H5T_NATIVE_DOUBLE, f->data, 1));
-    const double *st[4] = {f->mean, f->mean_se, f->var, f->var_se};
-    for (int k = 0; f->stats && k < 4; k++) {
-      snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
-      BPS_CALL_GOTO(dset_write(w, g, where, nm, f->ndim, dims + 1, H5T_IEEE_F64LE,
-                               H5T_NATIVE_DOUBLE, st[k], 0));
-    }
-    if (i) strcat(list, ",");
-    strcat(list, f->name);
+/* ---------------------------------------------------------------- streamed datasets */
+
+/* Where the rows of a per-sample dataset come from in a block of rows (bps_result_n). */
+enum { SRC_COST, SRC_GRAD, SRC_DIAG, SRC_PARAMS, SRC_INDEX, SRC_LAND };
+
+typedef struct {
+  hid_t id;
+  char name[BPS_LAND_NAME_LEN + 48]; /* "/n4/landscape/power", for messages */
+  int src, field;                    /* SRC_*; the landscape field index */
+  hid_t mtype;                       /* memory type of the rows */
+  size_t esz;                        /* bytes per element (8) */
+  size_t row_bytes;                  /* bytes per row */
+  hsize_t rows;                      /* rows of the dataset */
+  hsize_t crows;                     /* rows per chunk; 0: empty, nothing to store */
+  hsize_t done, fill;                /* rows stored; rows waiting in buf */
+  unsigned char *buf;                /* one chunk: crows rows */
+} sdset;
+
+#define MAX_SDSETS (5 + BPS_LAND_MAX_FIELDS)
+
+struct bps_h5_stream {
+  writer w;
+  char *tmp, *dir, *json;
+  hid_t fapl, file, g, lg; /* the file; the open /n{N} and its landscape group */
+  int force, piece, created, direct;
+  double busy;             /* seconds spent in the writer's calls */
+  int nn, *ns;             /* the qubit counts written */
+  /* the qubit count being written: from bps_h5_stream_n_begin to _n_end */
+  int in_n, n;
+  long S, total, row, last_index;
+  char gname[32];
+  int nds;
+  sdset ds[MAX_SDSETS];
+  /* deferred encoding (bps_h5_stream_defer): full chunks waiting for their encoding */
+  int defer, npend, nput, cap_pend; /* pending chunks, of which nput are stored */
+  struct pending {
+    int ds;              /* index into ds[] */
+    hsize_t row;         /* the chunk's first row */
+    size_t n;            /* bytes of raw */
+    unsigned char *raw;  /* the whole chunk, an edge chunk's tail zero-filled */
+  } *pend;
+};
+
+/* Deferred encoding: d's chunk (zero-filled to whole rows) joins the pending list, and d
+ * gets a fresh buffer. */
+static int pend_chunk(bps_h5_stream *s, sdset *d) {
+  const size_t n = (size_t)d->crows * d->row_bytes;
+  unsigned char *fresh = malloc(n);
+  BPS_CHECK(fresh, BPS_ERR_MEM, "out of memory (a chunk of %s)", d->name);
+  if (s->npend == s->cap_pend) {
+    int cap = s->cap_pend ? 2 * s->cap_pend : 16;
+    struct pending *np = realloc(s->pend, sizeof *np * (size_t)cap);
+    if (!np) free(fresh);
+    BPS_CHECK(np, BPS_ERR_MEM, "out of memory");
+    s->pend = np;
+    s->cap_pend = cap;
   }
-  BPS_CALL_GOTO(attr_str(w, g, where, "directions", l->directions));
-  BPS_CALL_GOTO(attr_int(w, g, where, "pad", l->pad));
-  BPS_CALL_GOTO(attr_int(w, g, where, "num_cuts", l->ncut));
-  BPS_CALL_GOTO(attr_str(w, g, where, "fields", list));
-  H5_TRY(h5_close(&g), "%s: cannot close group /%s/landscape", w->path, gname);
+  memset(d->buf + (size_t)d->fill * d->row_bytes, 0, n - (size_t)d->fill * d->row_bytes);
+  s->pend[s->npend++] = (struct pending){(int)(d - s->ds), d->done, n, d->buf};
+  d->buf = fresh;
+  return BPS_OK;
+}
+
+/* Store buf's chunk (d->fill rows at row d->done), then empty it. */
+static int sdset_flush(bps_h5_stream *s, sdset *d) {
+  int rc = BPS_OK;
+  hid_t fsp = H5I_INVALID_HID, msp = H5I_INVALID_HID;
+  unsigned char *z = NULL;
+  hsize_t off[3] = {d->done, 0, 0};
+  if (d->fill == 0) return BPS_OK;
+  if (s->direct && s->defer) { /* the caller has it encoded (bps_h5_stream_pending) */
+    BPS_CALL_GOTO(pend_chunk(s, d));
+  } else if (s->direct) { /* encoded here: the whole chunk, an edge chunk's tail zero-filled */
+    size_t n = (size_t)d->crows * d->row_bytes, zlen = n;
+    memset(d->buf + (size_t)d->fill * d->row_bytes, 0, (size_t)(d->crows - d->fill) * d->row_bytes);
+    if (s->w.have_deflate) BPS_CALL_GOTO(chunk_encode(d->buf, n, d->esz, &z, &zlen));
+    H5_TRY(H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, off, zlen, z ? z : d->buf),
+                  "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+                  (unsigned long long)d->done);
+  } else { /* HDF5 converts and filters */
+    hsize_t count[3], dims[3];
+    H5_TRY(fsp = H5Dget_space(d->id), "%s: dataset %s: dataspace", s->w.path, d->name);
+    int rank = H5Sget_simple_extent_dims(fsp, dims, NULL);
+    H5_TRY(rank, "%s: dataset %s: dataspace", s->w.path, d->name);
+    for (int k = 0; k < rank; k++) count[k] = k ? dims[k] : d->fill;
+    H5_TRY(H5Sselect_hyperslab(fsp, H5S_SELECT_SET, off, NULL, count, NULL),
+                  "%s: dataset %s: selection", s->w.path, d->name);
+    H5_TRY(msp = H5Screate_simple(rank, count, NULL), "%s: dataset %s: dataspace",
+                  s->w.path, d->name);
+    H5_TRY(H5Dwrite(d->id, d->mtype, msp, fsp, H5P_DEFAULT, d->buf),
+                  "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+                  (unsigned long long)d->done);
+  }
+  d->done += d->fill;
+  d->fill = 0;
 cleanup:
-  h5_close(&g);
+  free(z);
+  h5_close(&msp);
+  h5_close(&fsp);
   return rc;
 }
 
-static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece) {
-  int rc = BPS_OK;
-  hid_t g = H5I_INVALID_HID, d = H5I_INVALID_HID;
-  double *tmp = NULL;
-  char gname[32], where[40], where2[48], buf[128];
-  snprintf(gname, sizeof gname, "n%d", r->n);
-  snprintf(where, sizeof where, "/%s/", gname);
-  H5_TRY(g = H5Gcreate2(file, gname, H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
-         "%s: cannot create group /%s", w->path, gname);
-  hsize_t S = (hsize_t)r->samples, P = (hsize_t)r->ntracked, PA = (hsize_t)r->nparams;
+/* Append count rows (row-major, d->row_bytes each) to d, storing every chunk that fills. */
+static int sdset_append(bps_h5_stream *s, sdset *d, const unsigned char *src, hsize_t count) {
+  while (count > 0) {
+    hsize_t k = d->crows - d->fill;
+    if (k > count) k = count;
+    memcpy(d->buf + (size_t)d->fill * d->row_bytes, src, (size_t)k * d->row_bytes);
+    d->fill += k;
+    src += (size_t)k * d->row_bytes;
+    count -= k;
+    if (d->fill == d->crows) BPS_CALL(sdset_flush(s, d));
+  }
+  return BPS_OK;
+}
 
-  /* per-sample data */
-  hsize_t d1[1] = {S}, d2[2];
-  BPS_CALL_GOTO(
-      dset_write(w, g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->cost, 1));
-  d2[0] = S, d2[1] = P;
-  BPS_CALL_GOTO(
-      dset_write(w, g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->grad, 1));
+/* Create the per-sample dataset name of shape [S, dims...] in loc and register it. */
+static int sdset_add(bps_h5_stream *s, hid_t loc, const char *where, const char *name, int rank,
+                     const hsize_t *dims, hid_t ftype, hid_t mtype, int src, int field) {
+  BPS_CHECK(s->nds < MAX_SDSETS, BPS_ERR_INTERNAL, "too many per-sample datasets");
+  sdset *d = &s->ds[s->nds++];
+  memset(d, 0, sizeof *d);
+  d->id = H5I_INVALID_HID;
+  snprintf(d->name, sizeof d->name, "%s%s", where, name);
+  d->src = src;
+  d->field = field;
+  d->mtype = mtype;
+  d->esz = 8;
+  d->rows = dims[0];
+  hsize_t nelem = 1, cols = 1;
+  for (int k = 0; k < rank; k++) nelem *= dims[k];
+  for (int k = 1; k < rank; k++) cols *= dims[k];
+  d->row_bytes = (size_t)cols * d->esz;
+  d->crows = nelem > 0 ? chunk_rows(d->esz, rank, dims) : 0;
+  BPS_CALL(dset_create(&s->w, loc, where, name, rank, dims, ftype, d->crows, &d->id));
+  if (d->crows) {
+    d->buf = malloc((size_t)d->crows * d->row_bytes);
+    BPS_CHECK(d->buf, BPS_ERR_MEM, "out of memory (a chunk of %s)", d->name);
+  }
+  return BPS_OK;
+}
+
+/* The rows of d in a block of rows. */
+static const void *sdset_source(const sdset *d, const bps_result_n *rows) {
+  switch (d->src) {
+  case SRC_COST: return rows->cost;
+  case SRC_GRAD: return rows->grad;
+  case SRC_DIAG: return rows->diag;
+  case SRC_PARAMS: return rows->params;
+  case SRC_INDEX: return rows->sample_index;
+  default: return rows->land && d->field < rows->land->nfield ? rows->land->field[d->field].data : NULL;
+  }
+}
+
+/* Close the datasets of the qubit count being written (and drop their buffers). */
+static void sdsets_release(bps_h5_stream *s) {
+  for (int i = 0; i < s->nds; i++) {
+    h5_close(&s->ds[i].id);
+    free(s->ds[i].buf);
+    s->ds[i].buf = NULL;
+  }
+  s->nds = 0;
+}
+
+/* ---------------------------------------------------------------- groups and the root */
+
+/* The per-sample datasets of r (shape only) in /n{N} and /n{N}/landscape. */
+static int begin_datasets(bps_h5_stream *s, const bps_result_n *r, int with_params) {
+  int rc = BPS_OK;
+  char where[48], buf[128] = "";
+  const hsize_t S = (hsize_t)r->samples;
+  snprintf(where, sizeof where, "/%s/", s->gname);
+  hsize_t d1[1] = {S}, d2[2] = {S, (hsize_t)r->ntracked};
+  BPS_CALL_GOTO(sdset_add(s, s->g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                          SRC_COST, 0));
+  BPS_CALL_GOTO(sdset_add(s, s->g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                          SRC_GRAD, 0));
   d2[1] = BPS_NDIAG;
-  BPS_CALL_GOTO(
-      dset_write(w, g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, r->diag, 1));
-  buf[0] = '\0';
+  BPS_CALL_GOTO(sdset_add(s, s->g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                          SRC_DIAG, 0));
   for (int k = 0; k < BPS_NDIAG; k++) {
     if (k) strcat(buf, ",");
     strcat(buf, bps_diag_names[k]);
   }
-  H5_TRY(d = H5Dopen2(g, "diag", H5P_DEFAULT), "%s: cannot open dataset %sdiag", w->path, where);
-  snprintf(where2, sizeof where2, "/%s/diag:", gname);
-  BPS_CALL_GOTO(attr_str(w, d, where2, "columns", buf));
-  H5_TRY(h5_close(&d), "%s: cannot close dataset %sdiag", w->path, where);
-  if (r->params) {
-    d2[1] = PA;
-    BPS_CALL_GOTO(dset_write(w, g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                             r->params, 1));
+  char where2[64];
+  snprintf(where2, sizeof where2, "/%s/diag:", s->gname);
+  BPS_CALL_GOTO(attr_str(&s->w, s->ds[s->nds - 1].id, where2, "columns", buf));
+  if (with_params) {
+    d2[1] = (hsize_t)r->nparams;
+    BPS_CALL_GOTO(sdset_add(s, s->g, where, "params", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                            SRC_PARAMS, 0));
   }
-  if (piece) /* which samples of the scan the rows are (array-job pieces only) */
-    BPS_CALL_GOTO(dset_write(w, g, where, "sample_index", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
-                             r->sample_index, 1));
+  if (s->piece) /* which samples of the scan the rows are (array-job pieces only) */
+    BPS_CALL_GOTO(sdset_add(s, s->g, where, "sample_index", 1, d1, H5T_STD_I64LE,
+                            H5T_NATIVE_LONG, SRC_INDEX, 0));
+  if (r->land) {
+    const bps_landscape_n *l = r->land;
+    snprintf(where, sizeof where, "/%s/landscape/", s->gname);
+    H5_TRY(s->lg = H5Gcreate2(s->g, "landscape", H5P_DEFAULT, s->w.gcpl, H5P_DEFAULT),
+                  "%s: cannot create group /%s/landscape", s->w.path, s->gname);
+    hsize_t dd[1] = {(hsize_t)l->ndeg};
+    BPS_CALL_GOTO(dset_write(&s->w, s->lg, where, "degree", 1, dd, H5T_STD_I32LE, H5T_NATIVE_INT,
+                             l->degree));
+    BPS_CALL_GOTO(dset_write(&s->w, s->lg, where, "size", 1, dd, H5T_STD_I32LE, H5T_NATIVE_INT,
+                             l->size));
+    for (int i = 0; i < l->nfield; i++) {
+      const bps_land_field *f = &l->field[i];
+      hsize_t dims[3] = {S, 0, 0};
+      for (int k = 0; k < f->ndim; k++) dims[k + 1] = (hsize_t)f->dims[k];
+      BPS_CALL_GOTO(sdset_add(s, s->lg, where, f->name, f->ndim + 1, dims, H5T_IEEE_F64LE,
+                              H5T_NATIVE_DOUBLE, SRC_LAND, i));
+    }
+  }
+cleanup:
+  return rc;
+}
 
-  /* per-parameter statistics and names */
+/* The landscape statistics datasets and attributes of r (README "Result files"). */
+static int end_land(bps_h5_stream *s, const bps_result_n *r) {
+  const bps_landscape_n *l = r->land;
+  char where[48], nm[BPS_LAND_NAME_LEN + 16];
+  char list[BPS_LAND_MAX_FIELDS * BPS_LAND_NAME_LEN + 1] = "";
+  snprintf(where, sizeof where, "/%s/landscape/", s->gname);
+  for (int i = 0; i < l->nfield; i++) {
+    const bps_land_field *f = &l->field[i];
+    hsize_t dims[2] = {(hsize_t)f->dims[0], (hsize_t)f->dims[1]};
+    const double *st[4] = {f->mean, f->mean_se, f->var, f->var_se};
+    for (int k = 0; f->stats && k < 4; k++) {
+      snprintf(nm, sizeof nm, "%s%s", f->name, land_stat_suffix[k]);
+      BPS_CALL(dset_write(&s->w, s->lg, where, nm, f->ndim, dims, H5T_IEEE_F64LE,
+                          H5T_NATIVE_DOUBLE, st[k]));
+    }
+    if (i) strcat(list, ",");
+    strcat(list, f->name);
+  }
+  BPS_CALL(attr_str(&s->w, s->lg, where, "directions", l->directions));
+  BPS_CALL(attr_int(&s->w, s->lg, where, "pad", l->pad));
+  BPS_CALL(attr_int(&s->w, s->lg, where, "num_cuts", l->ncut));
+  BPS_CALL(attr_str(&s->w, s->lg, where, "fields", list));
+  return BPS_OK;
+}
+
+/* The statistics, names and attributes of /n{N} (everything but the per-sample rows). */
+static int end_n(bps_h5_stream *s, const bps_result_n *r) {
+  int rc = BPS_OK;
+  const writer *w = &s->w;
+  const hid_t g = s->g;
+  double *tmp = NULL;
+  char where[40], buf[64];
+  const hsize_t P = (hsize_t)r->ntracked;
+  snprintf(where, sizeof where, "/%s/", s->gname);
   tmp = malloc((P > 0 ? P : 1) * sizeof *tmp);
-  if (!tmp) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(tmp, BPS_ERR_MEM, "out of memory");
   for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].mean;
   BPS_CALL_GOTO(dset_f64(w, g, where, "grad_mean", P, tmp));
   for (hsize_t k = 0; k < P; k++) tmp[k] = r->grad_stats[k].var;
@@ -559,13 +966,11 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
   BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_se", P, tmp));
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
                              (const char *const *)r->param_names, r->tracked));
-  d1[0] = P;
+  hsize_t d1[1] = {P};
   BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
-                           r->tracked, 0));
+                           r->tracked));
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
                              (const char *const *)r->param_names, NULL));
-
-  /* attributes */
   BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
   BPS_CALL_GOTO(attr_i64(w, g, where, "num_samples", r->samples));
   BPS_CALL_GOTO(attr_int(w, g, where, "num_params", r->nparams));
@@ -590,13 +995,10 @@ static int write_n(const writer *w, hid_t file, const bps_result_n *r, int piece
   }
   BPS_CALL_GOTO(attr_f64(w, g, where, "page_entropy", r->page_entropy));
   BPS_CALL_GOTO(attr_f64(w, g, where, "page_purity", r->page_purity));
-  if (piece) BPS_CALL_GOTO(attr_i64(w, g, where, "samples_total", r->samples_total));
-  if (r->land) BPS_CALL_GOTO(write_land(w, g, gname, r));
-  H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
+  if (s->piece) BPS_CALL_GOTO(attr_i64(w, g, where, "samples_total", r->samples_total));
+  if (r->land) BPS_CALL_GOTO(end_land(s, r));
 cleanup:
   free(tmp);
-  h5_close(&d);
-  h5_close(&g);
   return rc;
 }
 
@@ -643,14 +1045,14 @@ static int write_summary(const writer *w, hid_t file, const bps_result *res) {
   double *x = malloc(m * sizeof *x);
   int *nv = malloc(m * sizeof *nv);
   long *sv = malloc(m * sizeof *sv);
-  if (!x || !nv || !sv) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(x && nv && sv, BPS_ERR_MEM, "out of memory");
   H5_TRY(g = H5Gcreate2(file, "summary", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
-         "%s: cannot create group /summary", w->path);
+                "%s: cannot create group /summary", w->path);
   for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n, sv[i] = res->per_n[i].samples;
   hsize_t dims[1] = {(hsize_t)K};
-  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv));
   BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
-                           H5T_NATIVE_LONG, sv, 0));
+                           H5T_NATIVE_LONG, sv));
   for (int f = 0; f < SUM_COUNT; f++) {
     char name[64];
     summary_name(f, name, sizeof name);
@@ -741,7 +1143,7 @@ static int write_n_mom(const writer *w, hid_t file, const bps_result_n *r, int p
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
                              (const char *const *)r->param_names, r->tracked));
   BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
-                           r->tracked, 0));
+                           r->tracked));
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
                              (const char *const *)r->param_names, NULL));
   BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
@@ -758,10 +1160,10 @@ static int write_n_mom(const writer *w, hid_t file, const bps_result_n *r, int p
   if (piece) {
     d1[0] = (hsize_t)mo->nitems;
     BPS_CALL_GOTO(dset_write(w, g, where, "mom_items", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
-                             mo->item, 0));
+                             mo->item));
     d2[0] = (hsize_t)mo->nitems, d2[1] = BPS_MOMREC_LEN;
     BPS_CALL_GOTO(dset_write(w, g, where, "mom_records", 2, d2, H5T_IEEE_F64LE,
-                             H5T_NATIVE_DOUBLE, mo->rec, 0));
+                             H5T_NATIVE_DOUBLE, mo->rec));
     H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
     goto cleanup;
   }
@@ -822,9 +1224,9 @@ static int write_summary_mom(const writer *w, hid_t file, const bps_result *res,
          "%s: cannot create group /summary", w->path);
   for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n;
   hsize_t dims[1] = {(hsize_t)K};
-  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv, 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv));
   BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
-                           H5T_NATIVE_LONG, sv, 0));
+                           H5T_NATIVE_LONG, sv));
   if (piece) {
     H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
     goto cleanup;
@@ -842,7 +1244,7 @@ static int write_summary_mom(const writer *w, hid_t file, const bps_result *res,
   }
   for (int k = 0; k < NF; k++)
     BPS_CALL_GOTO(dset_f64(w, g, "/summary/", names[k], (hsize_t)K, x + (size_t)k * (size_t)K));
-  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "exact", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, ex, 0));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "exact", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, ex));
   H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
 cleanup:
   mom_vals_free(&v);
@@ -853,120 +1255,67 @@ cleanup:
   return rc;
 }
 
-static int write_contents(const writer *w, hid_t file, const bps_result *res, double t0) {
-  int rc = BPS_OK;
+/* The root attributes but wall_write. */
+static int write_root(const writer *w, hid_t file, const bps_result *res, int piece,
+                      const char *mode) {
   char t[64];
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
-  BPS_CALL_GOTO(attr_int(w, file, "/", "schema_version", BPS_H5_SCHEMA_VERSION));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "bpscan_version", BPS_VERSION_STRING));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "git_commit", BPS_GIT_COMMIT));
+  BPS_CALL(attr_int(w, file, "/", "schema_version", BPS_H5_SCHEMA_VERSION));
+  BPS_CALL(attr_str(w, file, "/", "bpscan_version", BPS_VERSION_STRING));
+  BPS_CALL(attr_str(w, file, "/", "git_commit", BPS_GIT_COMMIT));
   snprintf(t, sizeof t, "%u.%u.%u", maj, min, rel);
-  BPS_CALL_GOTO(attr_str(w, file, "/", "hdf5_version", t));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "job", res->job_text));
-  BPS_CALL_GOTO(attr_u64(w, file, "/", "job_hash", res->job_hash));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "job_json", w->job_json));
-  BPS_CALL_GOTO(attr_u64(w, file, "/", "seed", res->seed));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "model", res->model));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "grad_method", res->grad_method));
-  BPS_CALL_GOTO(attr_int(w, file, "/", "mpi_ranks", res->mpi_ranks));
-  BPS_CALL_GOTO(attr_int(w, file, "/", "omp_threads", res->omp_threads));
-  BPS_CALL_GOTO(attr_str(w, file, "/", "host", res->host));
+  BPS_CALL(attr_str(w, file, "/", "hdf5_version", t));
+  BPS_CALL(attr_str(w, file, "/", "job", res->job_text));
+  BPS_CALL(attr_u64(w, file, "/", "job_hash", res->job_hash));
+  BPS_CALL(attr_str(w, file, "/", "job_json", w->job_json));
+  BPS_CALL(attr_u64(w, file, "/", "seed", res->seed));
+  BPS_CALL(attr_str(w, file, "/", "model", res->model));
+  BPS_CALL(attr_str(w, file, "/", "grad_method", res->grad_method));
+  BPS_CALL(attr_int(w, file, "/", "mpi_ranks", res->mpi_ranks));
+  BPS_CALL(attr_int(w, file, "/", "omp_threads", res->omp_threads));
+  BPS_CALL(attr_str(w, file, "/", "host", res->host));
+  BPS_CALL(attr_str(w, file, "/", "hosts", res->hosts ? res->hosts : ""));
   iso8601_utc(res->start_time, t, sizeof t);
-  BPS_CALL_GOTO(attr_str(w, file, "/", "start_time", t));
+  BPS_CALL(attr_str(w, file, "/", "start_time", t));
   iso8601_utc(res->end_time, t, sizeof t);
-  BPS_CALL_GOTO(attr_str(w, file, "/", "end_time", t));
-  BPS_CALL_GOTO(attr_f64(w, file, "/", "start_unix", res->start_time));
-  BPS_CALL_GOTO(attr_f64(w, file, "/", "end_unix", res->end_time));
-  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_plan", res->wall_plan));
-  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_compute", res->wall_compute));
-  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
-  int piece = res->slice_count > 1;
-  BPS_CALL_GOTO(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
-  BPS_CALL_GOTO(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
-  int land = 0, mom = 0;
-  for (int i = 0; i < res->nn; i++) land |= res->per_n[i].land != NULL, mom |= res->per_n[i].mom != NULL;
-  BPS_CALL_GOTO(attr_str(w, file, "/", "mode", mom ? "moments" : land ? "landscape" : "gradient"));
-  for (int i = 0; i < res->nn; i++)
-    BPS_CALL_GOTO(mom ? write_n_mom(w, file, &res->per_n[i], piece)
-                      : write_n(w, file, &res->per_n[i], piece));
-  BPS_CALL_GOTO(mom ? write_summary_mom(w, file, res, piece) : write_summary(w, file, res));
-  double ww = res->wall_write;
-  if (!(ww >= 0)) ww = now_monotonic() - t0;
-  BPS_CALL_GOTO(attr_f64(w, file, "/", "wall_write", ww));
-cleanup:
-  return rc;
-}
-
-/* Write len bytes to a new file tmp (O_EXCL) and fsync it. On failure the caller removes
- * tmp if *created. */
-static int write_image(const char *path, const char *tmp, const unsigned char *buf, size_t len,
-                       int *created) {
-  int rc = BPS_OK;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-  if (fd < 0) {
-    if (errno == EEXIST)
-      BPS_FAIL_GOTO(BPS_ERR_IO,
-                    "cannot write '%s': temporary file '%s' exists (another bpscan writing "
-                    "it?); remove it",
-                    path, tmp);
-    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot create temporary file '%s': %s", tmp, strerror(errno));
-  }
-  *created = 1;
-  size_t off = 0;
-  while (off < len) {
-    ssize_t w = write(fd, buf + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int e = w < 0 ? errno : EIO;
-      close(fd);
-      BPS_FAIL_GOTO(BPS_ERR_IO, "cannot write '%s' (temporary '%s'): %s", path, tmp, strerror(e));
-    }
-    off += (size_t)w;
-  }
-  if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP) {
-    int e = errno;
-    close(fd);
-    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot write '%s' (sync of '%s'): %s", path, tmp, strerror(e));
-  }
-  if (close(fd) != 0)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot write '%s' (close of '%s'): %s", path, tmp, strerror(errno));
-cleanup:
-  return rc;
+  BPS_CALL(attr_str(w, file, "/", "end_time", t));
+  BPS_CALL(attr_f64(w, file, "/", "start_unix", res->start_time));
+  BPS_CALL(attr_f64(w, file, "/", "end_unix", res->end_time));
+  BPS_CALL(attr_f64(w, file, "/", "wall_plan", res->wall_plan));
+  BPS_CALL(attr_f64(w, file, "/", "wall_compute", res->wall_compute));
+  BPS_CALL(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
+  BPS_CALL(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
+  BPS_CALL(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
+  BPS_CALL(attr_str(w, file, "/", "mode", mode));
+  return BPS_OK;
 }
 
 /* Move the finished tmp onto path: rename() with force, else link() + unlink() so that a
  * file created meanwhile is not clobbered (check-then-rename where links are missing). */
 static int move_into_place(const char *tmp, const char *path, int force) {
-  int rc = BPS_OK;
+  struct stat st;
   if (force) {
-    if (rename(tmp, path) != 0)
-      BPS_FAIL_GOTO(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
-  } else if (link(tmp, path) == 0) {
-    unlink(tmp);
-  } else if (errno == EEXIST) {
-    BPS_FAIL_GOTO(BPS_ERR_EXISTS,
-                  "'%s' exists; use --force to overwrite (it appeared while writing)", path);
-  } else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS ||
-             errno == EMLINK) {
-    struct stat st;
-    if (stat(path, &st) == 0)
-      BPS_FAIL_GOTO(BPS_ERR_EXISTS,
-                    "'%s' exists; use --force to overwrite (it appeared while writing)", path);
-    if (rename(tmp, path) != 0)
-      BPS_FAIL_GOTO(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
-  } else {
-    BPS_FAIL_GOTO(BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+    BPS_CHECK(rename(tmp, path) == 0, BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path,
+              strerror(errno));
+    return BPS_OK;
   }
-cleanup:
-  return rc;
+  if (link(tmp, path) == 0) {
+    unlink(tmp);
+    return BPS_OK;
+  }
+  BPS_CHECK(errno != EEXIST, BPS_ERR_EXISTS,
+            "'%s' exists; use --force to overwrite (it appeared while writing)", path);
+  BPS_CHECK(errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS ||
+                errno == EMLINK,
+            BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+  BPS_CHECK(stat(path, &st) != 0, BPS_ERR_EXISTS,
+            "'%s' exists; use --force to overwrite (it appeared while writing)", path);
+  BPS_CHECK(rename(tmp, path) == 0, BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path,
+            strerror(errno));
+  return BPS_OK;
 }
 
-/* The file is built in memory (core driver, no backing store) and then written with plain
- * POSIX calls. Reason: when a write fails inside HDF5 1.10 (a full disk, a quota), the
- * file can no longer be closed and the library crashes at exit (HDF5 issues #2257 and
- * h5py #914); in memory HDF5 cannot hit a disk error, and ours are clean BPS_ERR_IO. The
- * cost is the compressed file size in memory, twice, on rank 0 for a moment. */
 /* The root attribute job_json: job.c's JSON of the result's job text, which must be a job
  * this bpscan reads (the driver's and merge's always are). */
 static int result_job_json(const char *path, const bps_result *res, char **json) {
@@ -982,77 +1331,339 @@ cleanup:
   return rc;
 }
 
-int bps_h5_write(const char *path, const bps_result *res, int force) {
-  double t0 = now_monotonic();
-  int rc = BPS_OK, created = 0, moved = 0;
-  char *tmp = NULL, *dir = NULL;
-  unsigned char *image = NULL;
-  char *json = NULL;
-  hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-  writer w = {path, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, 0, NULL};
+/* ---------------------------------------------------------------- the stream */
+
+/* A write of the driver failed (a full disk, a quota): say so now, not only at close. */
+static int vfd_check(const bps_h5_stream *s) {
+  BPS_CHECK(!vfd_errno, BPS_ERR_IO, "cannot write '%s' (temporary '%s', %s): %s", s->w.path,
+            s->tmp, vfd_what, strerror(vfd_errno));
+  return BPS_OK;
+}
+
+/* Close every HDF5 object of s and the file (a failure: nothing is kept). */
+static void stream_close_all(bps_h5_stream *s) {
+  sdsets_release(s);
+  h5_close(&s->lg);
+  h5_close(&s->g);
+  h5_close(&s->file);
+  h5_close(&s->fapl);
+  h5_close(&s->w.str_type);
+  h5_close(&s->w.dcpl_small);
+  h5_close(&s->w.gcpl);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+void bps_h5_stream_abort(bps_h5_stream *s) {
+  if (!s) return;
+  stream_close_all(s);
+  for (int k = 0; k < s->npend; k++) free(s->pend[k].raw);
+  free(s->pend);
+  if (s->created) unlink(s->tmp);
+  free(s->tmp);
+  free(s->dir);
+  free(s->json);
+  free(s->ns);
+  free(s);
+}
+
+/* The stream's HDF5 types and property lists, and the temporary file. */
+static int stream_create(bps_h5_stream *s) {
+  int rc = BPS_OK;
+  writer *w = &s->w;
+  H5_TRY(w->str_type = H5Tcopy(H5T_C_S1), "%s: string type", w->path);
+  H5_TRY(H5Tset_size(w->str_type, H5T_VARIABLE), "%s: string type", w->path);
+  H5_TRY(H5Tset_cset(w->str_type, H5T_CSET_UTF8), "%s: string type", w->path);
+  H5_TRY(w->dcpl_small = H5Pcreate(H5P_DATASET_CREATE), "%s: property list", w->path);
+  H5_TRY(H5Pset_obj_track_times(w->dcpl_small, 0), "%s: property list", w->path);
+  H5_TRY(w->gcpl = H5Pcreate(H5P_GROUP_CREATE), "%s: property list", w->path);
+  H5_TRY(H5Pset_obj_track_times(w->gcpl, 0), "%s: property list", w->path);
+  w->have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+  H5_TRY(s->fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", w->path);
+  H5_TRY(H5Pset_driver(s->fapl, vfd_id(), NULL), "%s: file driver", w->path);
+  H5_TRY(H5Pset_libver_bounds(s->fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
+                "%s: format bounds", w->path);
+  H5_TRY(H5Pset_fclose_degree(s->fapl, H5F_CLOSE_STRONG), "%s: close degree", w->path);
+  vfd_reset();
+  s->file = H5Fcreate(s->tmp, H5F_ACC_EXCL, H5P_DEFAULT, s->fapl);
+  H5_TRY(s->file, "cannot create temporary file '%s' for '%s'", s->tmp, w->path);
+  s->created = 1;
+cleanup:
+  return rc;
+}
+
+int bps_h5_stream_open(const char *path, const bps_result *head, int force,
+                       bps_h5_stream **out) {
+  int rc = BPS_OK;
+  const double t0 = now_monotonic();
+  bps_h5_stream *s = calloc(1, sizeof *s);
+  *out = NULL;
   h5_silence();
-  BPS_CALL_GOTO(check_result(res));
-  BPS_CALL_GOTO(result_job_json(path, res, &json));
-  w.job_json = json;
+  BPS_CHECK_GOTO(s, BPS_ERR_MEM, "out of memory");
+  s->fapl = s->file = s->g = s->lg = H5I_INVALID_HID;
+  s->w.str_type = s->w.dcpl_small = s->w.gcpl = H5I_INVALID_HID;
+  s->w.path = path;
+  s->force = force;
+  s->piece = head && head->slice_count > 1;
+  s->direct = host_is_le64();
+  BPS_CALL_GOTO(result_job_json(path, head, &s->json));
+  s->w.job_json = s->json;
   BPS_CALL_GOTO(check_target(path, force, 0));
-  tmp = tmp_name(path);
-  dir = dir_of(path);
-  if (!tmp || !dir) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
-  if (access(tmp, F_OK) == 0) /* fail before the work; write_image checks again (O_EXCL) */
-    BPS_FAIL_GOTO(BPS_ERR_IO,
-                  "cannot write '%s': temporary file '%s' exists (another bpscan writing "
-                  "it?); remove it",
-                  path, tmp);
+  s->tmp = tmp_name(path);
+  s->dir = dir_of(path);
+  BPS_CHECK_GOTO(s->tmp && s->dir, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(access(s->tmp, F_OK) != 0, BPS_ERR_IO,
+                 "cannot write '%s': temporary file '%s' exists (another bpscan writing it?); "
+                 "remove it", path, s->tmp);
+  BPS_CALL_GOTO(stream_create(s));
+  s->busy = now_monotonic() - t0;
+  *out = s;
+  s = NULL;
+cleanup:
+  bps_h5_stream_abort(s);
+  return rc;
+}
 
-  H5_TRY(w.str_type = H5Tcopy(H5T_C_S1), "%s: string type", path);
-  H5_TRY(H5Tset_size(w.str_type, H5T_VARIABLE), "%s: string type", path);
-  H5_TRY(H5Tset_cset(w.str_type, H5T_CSET_UTF8), "%s: string type", path);
-  H5_TRY(w.dcpl_small = H5Pcreate(H5P_DATASET_CREATE), "%s: property list", path);
-  H5_TRY(H5Pset_obj_track_times(w.dcpl_small, 0), "%s: property list", path);
-  H5_TRY(w.gcpl = H5Pcreate(H5P_GROUP_CREATE), "%s: property list", path);
-  H5_TRY(H5Pset_obj_track_times(w.gcpl, 0), "%s: property list", path);
-  w.have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+double bps_h5_stream_busy(const bps_h5_stream *s) { return s ? s->busy : 0.0; }
 
-  H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", path);
-  H5_TRY(H5Pset_fapl_core(fapl, (size_t)4 << 20, 0), "%s: in-memory file driver", path);
-  H5_TRY(H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), "%s: format bounds",
-         path);
-  H5_TRY(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "%s: close degree", path);
-  H5_TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "%s: cannot create the file",
-         path);
-  BPS_CALL_GOTO(write_contents(&w, file, res, t0));
-  H5_TRY(H5Fflush(file, H5F_SCOPE_GLOBAL), "%s: cannot flush the file", path);
-  ssize_t len = H5Fget_file_image(file, NULL, 0);
-  H5_TRY(len, "%s: cannot get the file image", path);
-  image = malloc(len > 0 ? (size_t)len : 1);
-  if (!image)
-    BPS_FAIL_GOTO(BPS_ERR_MEM, "%s: out of memory for the file image (%zd bytes)", path, len);
-  H5_TRY(H5Fget_file_image(file, image, (size_t)len), "%s: cannot get the file image", path);
-  H5_TRY(h5_close(&file), "%s: cannot close the file", path);
+int bps_h5_stream_n_begin(bps_h5_stream *s, const bps_result_n *r, int with_params) {
+  int rc = BPS_OK;
+  const double t0 = now_monotonic();
+  BPS_CHECK(s && r && !s->in_n, BPS_ERR_ARG, "bps_h5_stream_n_begin: no stream, or n open");
+  BPS_CALL(check_shape(r, s->nn ? s->ns[s->nn - 1] : 0, s->piece));
+  int *ns = realloc(s->ns, sizeof(int) * (size_t)(s->nn + 1));
+  BPS_CHECK(ns, BPS_ERR_MEM, "out of memory");
+  s->ns = ns;
+  s->in_n = 1;
+  s->n = r->n;
+  s->S = r->samples;
+  s->total = r->samples_total;
+  s->row = 0;
+  s->last_index = -1;
+  snprintf(s->gname, sizeof s->gname, "n%d", r->n);
+  H5_TRY(s->g = H5Gcreate2(s->file, s->gname, H5P_DEFAULT, s->w.gcpl, H5P_DEFAULT),
+                "%s: cannot create group /%s", s->w.path, s->gname);
+  BPS_CALL_GOTO(begin_datasets(s, r, with_params));
+cleanup:
+  s->busy += now_monotonic() - t0;
+  return rc;
+}
 
-  BPS_CALL_GOTO(write_image(path, tmp, image, (size_t)len, &created));
-  BPS_CALL_GOTO(move_into_place(tmp, path, force));
-  moved = 1;
-  /* make the new directory entry durable (best effort) */
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+/* The sample numbers of a piece: increasing, in [0, total). */
+static int check_index(bps_h5_stream *s, const long *idx, long count, long total) {
+  BPS_CHECK(idx || count == 0, BPS_ERR_ARG, "n = %d: array-job piece without sample_index", s->n);
+  for (long k = 0; k < count; k++) {
+    BPS_CHECK(idx[k] > s->last_index && idx[k] < total, BPS_ERR_ARG,
+              "n = %d: sample_index[%ld] = %ld is not increasing in [0, %ld)", s->n,
+              s->row + k, idx[k], total);
+    s->last_index = idx[k];
+  }
+  return BPS_OK;
+}
+
+int bps_h5_stream_rows(bps_h5_stream *s, const bps_result_n *rows, long count) {
+  int rc = BPS_OK;
+  const double t0 = now_monotonic();
+  BPS_CHECK(s && s->in_n && rows && count >= 0, BPS_ERR_ARG, "bps_h5_stream_rows: no n open");
+  BPS_CHECK(s->row + count <= s->S, BPS_ERR_ARG, "n = %d: %ld rows more than its %ld samples",
+            s->n, s->row + count, s->S);
+  if (s->piece) BPS_CALL(check_index(s, rows->sample_index, count, s->total));
+  for (int i = 0; i < s->nds && count > 0; i++) {
+    sdset *d = &s->ds[i];
+    if (!d->crows) continue;
+    const void *src = sdset_source(d, rows);
+    BPS_CHECK_GOTO(src, BPS_ERR_ARG, "%s: no rows given", d->name);
+    BPS_CALL_GOTO(sdset_append(s, d, src, (hsize_t)count));
+  }
+  s->row += count;
+  BPS_CALL_GOTO(vfd_check(s));
+cleanup:
+  s->busy += now_monotonic() - t0;
+  return rc;
+}
+
+int bps_h5_chunk_encode(const void *raw, size_t n, void **out, size_t *outlen) {
+  static int deflate = -1;
+  if (deflate < 0) deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+  *out = NULL;
+  *outlen = 0;
+  if (deflate) return chunk_encode(raw, n, 8, (unsigned char **)out, outlen);
+  *out = malloc(n ? n : 1); /* no deflate filter: datasets are stored unfiltered */
+  BPS_CHECK(*out, BPS_ERR_MEM, "out of memory (chunk of %zu bytes)", n);
+  memcpy(*out, raw, n);
+  *outlen = n;
+  return BPS_OK;
+}
+
+void bps_h5_stream_defer(bps_h5_stream *s, int on) {
+  if (s) s->defer = on && s->direct;
+}
+
+int bps_h5_stream_pending(const bps_h5_stream *s) { return s ? s->npend - s->nput : 0; }
+
+size_t bps_h5_stream_pending_bytes(const bps_h5_stream *s) {
+  size_t n = 0;
+  for (int k = s ? s->nput : 0; s && k < s->npend; k++) n += s->pend[k].n;
+  return n;
+}
+
+const void *bps_h5_stream_pending_raw(const bps_h5_stream *s, int k, size_t *n) {
+  *n = s->pend[k].n;
+  return s->pend[k].raw;
+}
+
+/* Chunk k of the pending list, encoded as z (zlen bytes), to the file. */
+static int put_pending(bps_h5_stream *s, int k, const void *z, size_t zlen) {
+  int rc = BPS_OK;
+  struct pending *c = &s->pend[k];
+  const sdset *d = &s->ds[c->ds];
+  hsize_t off[3] = {c->row, 0, 0};
+  H5_TRY(H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, off, zlen, z),
+                "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+                (unsigned long long)c->row);
+cleanup:
+  free(c->raw);
+  c->raw = NULL;
+  return rc;
+}
+
+int bps_h5_stream_put(bps_h5_stream *s, int k, const void *z, size_t zlen) {
+  int rc = BPS_OK;
+  const double t0 = now_monotonic();
+  BPS_CHECK(s && k == s->nput && k < s->npend, BPS_ERR_ARG,
+            "encoded chunk %d stored out of order (next %d of %d)", k, s ? s->nput : -1,
+            s ? s->npend : -1);
+  BPS_CALL_GOTO(put_pending(s, k, z, zlen));
+  if (++s->nput == s->npend) s->npend = s->nput = 0; /* all stored: the list is empty */
+  BPS_CALL_GOTO(vfd_check(s));
+cleanup:
+  s->busy += now_monotonic() - t0;
+  return rc;
+}
+
+int bps_h5_stream_flush(bps_h5_stream *s) {
+  BPS_CHECK(s && s->in_n && s->row == s->S, BPS_ERR_ARG, "bps_h5_stream_flush: rows missing");
+  for (int i = 0; i < s->nds; i++) BPS_CALL(sdset_flush(s, &s->ds[i]));
+  return BPS_OK;
+}
+
+/* Encode and store what is pending here (a caller that deferred and did not encode). */
+static int encode_pending(bps_h5_stream *s) {
+  int rc = BPS_OK;
+  while (s->npend > 0 && !rc) {
+    void *z = NULL;
+    size_t zlen = 0;
+    const int k = s->nput;
+    rc = bps_h5_chunk_encode(s->pend[k].raw, s->pend[k].n, &z, &zlen);
+    if (!rc) rc = bps_h5_stream_put(s, k, z, zlen);
+    free(z);
+  }
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
+int bps_h5_stream_n_end(bps_h5_stream *s, const bps_result_n *r) {
+  int rc = BPS_OK;
+  const double t0 = now_monotonic();
+  BPS_CHECK(s && s->in_n && r && r->n == s->n, BPS_ERR_ARG, "bps_h5_stream_n_end: n not open");
+  BPS_CHECK(s->row == s->S, BPS_ERR_ARG, "n = %d: %ld rows written of %ld", s->n, s->row, s->S);
+  BPS_CALL(check_stats(r));
+  for (int i = 0; i < s->nds; i++) BPS_CALL_GOTO(sdset_flush(s, &s->ds[i]));
+  BPS_CALL_GOTO(encode_pending(s));
+  for (int i = 0; i < s->nds; i++)
+    H5_TRY(h5_close(&s->ds[i].id), "%s: cannot close dataset %s", s->w.path,
+                  s->ds[i].name);
+  sdsets_release(s);
+  BPS_CALL_GOTO(end_n(s, r));
+  H5_TRY(h5_close(&s->lg), "%s: cannot close group /%s/landscape", s->w.path, s->gname);
+  H5_TRY(h5_close(&s->g), "%s: cannot close group /%s", s->w.path, s->gname);
+  s->ns[s->nn++] = s->n;
+  s->in_n = 0;
+  BPS_CALL_GOTO(vfd_check(s));
+cleanup:
+  s->busy += now_monotonic() - t0;
+  return rc;
+}
+
+/* Root attributes, /summary, the file closed (and checked), moved into place. */
+static int stream_finish(bps_h5_stream *s, const bps_result *res, double t0) {
+  int rc = BPS_OK, land = 0, mom = 0;
+  BPS_CHECK(res && !s->in_n && res->nn == s->nn, BPS_ERR_ARG,
+            "bps_h5_stream_close: %d qubit counts written, the result has %d",
+            s->nn, res ? res->nn : -1);
+  for (int i = 0; i < res->nn; i++) {
+    BPS_CHECK(res->per_n[i].n == s->ns[i], BPS_ERR_ARG, "result n = %d, written n = %d",
+              res->per_n[i].n, s->ns[i]);
+    land |= res->per_n[i].land != NULL;
+    mom |= res->per_n[i].mom != NULL;
+  }
+  BPS_CALL(write_root(&s->w, s->file, res, s->piece,
+                      mom ? "moments" : land ? "landscape" : "gradient"));
+  BPS_CALL(mom ? write_summary_mom(&s->w, s->file, res, s->piece)
+               : write_summary(&s->w, s->file, res));
+  double ww = res->wall_write;
+  if (!(ww >= 0)) ww = s->busy + (now_monotonic() - t0);
+  BPS_CALL(attr_f64(&s->w, s->file, "/", "wall_write", ww));
+  H5_TRY(H5Fflush(s->file, H5F_SCOPE_GLOBAL), "%s: cannot flush the file", s->w.path);
+  H5_TRY(h5_close(&s->file), "%s: cannot close the file", s->w.path);
+  BPS_CALL(vfd_check(s));
+  BPS_CALL(move_into_place(s->tmp, s->w.path, s->force));
+  s->created = 0;
+  int dfd = open(s->dir, O_RDONLY | O_DIRECTORY); /* the new entry, durable (best effort) */
   if (dfd >= 0) {
     fsync(dfd);
     close(dfd);
   }
 cleanup:
-  h5_close(&file);
-  h5_close(&fapl);
-  h5_close(&w.str_type);
-  h5_close(&w.dcpl_small);
-  h5_close(&w.gcpl);
-  if (created && !moved) unlink(tmp);
-  H5Eclear2(H5E_DEFAULT);
-  free(image);
-  free(json);
-  free(tmp);
-  free(dir);
   return rc;
 }
+
+int bps_h5_stream_close(bps_h5_stream *s, const bps_result *res) {
+  const double t0 = now_monotonic();
+  BPS_CHECK(s, BPS_ERR_ARG, "bps_h5_stream_close: no stream");
+  int rc = stream_finish(s, res, t0);
+  bps_h5_stream_abort(s); /* frees s; removes the temporary file unless moved */
+  return rc;
+}
+
+/* The group of a moments result r (write_n_mom), in the stream's order of n. */
+static int stream_n_mom(bps_h5_stream *s, const bps_result_n *r) {
+  const double t0 = now_monotonic();
+  BPS_CHECK(!s->in_n, BPS_ERR_ARG, "stream_n_mom: an n is open");
+  BPS_CALL(check_shape(r, s->nn ? s->ns[s->nn - 1] : 0, s->piece));
+  int *ns = realloc(s->ns, sizeof(int) * (size_t)(s->nn + 1));
+  BPS_CHECK(ns, BPS_ERR_MEM, "out of memory");
+  s->ns = ns;
+  BPS_CALL(write_n_mom(&s->w, s->file, r, s->piece));
+  s->ns[s->nn++] = r->n;
+  s->busy += now_monotonic() - t0;
+  return BPS_OK;
+}
+
+int bps_h5_write(const char *path, const bps_result *res, int force) {
+  int rc = BPS_OK;
+  bps_h5_stream *s = NULL;
+  h5_silence();
+  BPS_CALL(check_result(res));
+  BPS_CALL_GOTO(bps_h5_stream_open(path, res, force, &s));
+  for (int i = 0; i < res->nn; i++) {
+    const bps_result_n *r = &res->per_n[i];
+    if (r->mom) { /* exact moments: (1 + P) records, no rows to stream */
+      BPS_CALL_GOTO(stream_n_mom(s, r));
+      continue;
+    }
+    BPS_CALL_GOTO(bps_h5_stream_n_begin(s, r, r->params != NULL));
+    BPS_CALL_GOTO(bps_h5_stream_rows(s, r, r->samples));
+    BPS_CALL_GOTO(bps_h5_stream_n_end(s, r));
+  }
+  rc = bps_h5_stream_close(s, res);
+  s = NULL;
+  BPS_CALL_GOTO(rc);
+cleanup:
+  bps_h5_stream_abort(s);
+  return rc;
+}
+
+/* END write path */
 
 /* ------------------------------------------------------------------------------------ */
 /* Reading (bpscan info)                                                                 */
@@ -1605,10 +2216,11 @@ int bps_h5_info(const char *path, FILE *out) {
   hid_t file = H5I_INVALID_HID;
   info_row *rows = NULL;
   int nrows = 0;
-  enum { NSTR = 9 };
+  enum { NSTR = 10 };
   static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
                                           "model",          "grad_method", "host",
-                                          "start_time",     "end_time",    "mode"};
+                                          "start_time",     "end_time",    "mode",
+                                          "hosts"};
   char *str[NSTR] = {0};
   bps_job jb;
   memset(&jb, 0, sizeof jb);
@@ -1658,6 +2270,7 @@ int bps_h5_info(const char *path, FILE *out) {
   fprintf(out, "provenance\n  %-13s %s (git %s)\n", "bpscan", ver, commit);
   fprintf(out, "  %-13s %s, %d MPI rank%s x %d OpenMP thread%s\n", "host", host, ranks,
           ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+  if (str[9] && str[9][0]) fprintf(out, "  %-13s %s\n", "ranks on", str[9]);
   if (piece)
     fprintf(out, "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
             "bpscan merge\n", "array job", sl_index, sl_count, sl_index, sl_count);
@@ -1694,6 +2307,7 @@ void bps_h5_result_free(bps_result *res) {
   free((void *)res->model);
   free((void *)res->grad_method);
   free((void *)res->host);
+  free((void *)res->hosts);
   for (int i = 0; res->per_n && i < res->nn; i++) {
     bps_result_n *r = &res->per_n[i];
     free(r->tracked);
@@ -2197,6 +2811,8 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   res->grad_method = s;
   BPS_CALL_GOTO(need_str(path, file, "/", "host", &s));
   res->host = s;
+  BPS_CALL_GOTO(read_attr_str(path, file, "/", "hosts", &s)); /* NULL in files written before it */
+  res->hosts = s;
   BPS_CALL_GOTO(need_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &res->job_hash));
   BPS_CALL_GOTO(need_num(path, file, "/", "seed", H5T_NATIVE_UINT64, &res->seed));
   BPS_CALL_GOTO(need_num(path, file, "/", "mpi_ranks", H5T_NATIVE_INT, &res->mpi_ranks));

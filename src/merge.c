@@ -235,18 +235,22 @@ static int merged_header(const bps_result *pieces, const char *const *names, con
   bps_job_free(&job);
   merged->model = strdup(p0->model);
   merged->grad_method = strdup(p0->grad_method);
-  size_t hcap = 1;
+  size_t hcap = 1, rcap = 1;
   for (int k = 0; k < N; k++) hcap += slot[k] >= 0 ? strlen(pieces[slot[k]].host) + 1 : 0;
-  char *hosts = calloc(hcap, 1);
+  for (int k = 0; k < N; k++) /* hosts: the pieces' values joined by " | " */
+    rcap += slot[k] >= 0 && pieces[slot[k]].hosts ? strlen(pieces[slot[k]].hosts) + 3 : 3;
+  char *hosts = calloc(hcap, 1), *rhosts = calloc(rcap, 1);
   merged->host = hosts;
-  BPS_CHECK(merged->job_text && merged->model && merged->grad_method && hosts, BPS_ERR_MEM,
-            "out of memory");
+  merged->hosts = rhosts;
+  BPS_CHECK(merged->job_text && merged->model && merged->grad_method && hosts && rhosts,
+            BPS_ERR_MEM, "out of memory");
   merged->job_hash = p0->job_hash;
   merged->seed = p0->seed;
   merged->slice_index = 0;
   merged->slice_count = 1;
   merged->start_time = NAN;
   merged->end_time = NAN;
+  int joined = 0;
   for (int k = 0; k < N; k++) {
     int i = slot[k];
     if (i < 0) continue;
@@ -261,6 +265,8 @@ static int merged_header(const bps_result *pieces, const char *const *names, con
     merged->wall_compute += p->wall_compute;
     merged->wall_reduce += p->wall_reduce;
     merged->wall_write += p->wall_write;
+    if (joined++) strcat(rhosts, " | ");
+    strcat(rhosts, p->hosts ? p->hosts : "");
     /* distinct hosts, in piece order */
     size_t hl = strlen(p->host);
     int seen = 0;

@@ -785,6 +785,8 @@ static void test_merge_landscape(void) {
   free((void *)merged.host);
   merged.job_text = strdup(full.job_text);
   merged.host = strdup(full.host);
+  free((void *)merged.hosts);
+  merged.hosts = full.hosts ? strdup(full.hosts) : NULL;
   merged.mpi_ranks = full.mpi_ranks, merged.omp_threads = full.omp_threads;
   merged.start_time = full.start_time, merged.end_time = full.end_time;
   merged.wall_plan = full.wall_plan, merged.wall_compute = full.wall_compute;

@@ -5,8 +5,9 @@
  * in one place. This header exposes no MPI types.
  *
  * Model: bpscan parallelises over samples across ranks and over matrix elements within a
- * rank (OpenMP). Collectives happen only at phase boundaries, on the main thread
- * (MPI_THREAD_FUNNELED). Reductions are NOT done by MPI: results are gathered to the root,
+ * rank (OpenMP). Collectives happen only at phase boundaries and in the final reduction
+ * (with point-to-point messages between rank 0 and the ranks that encode the result's
+ * chunks), on the main thread (MPI_THREAD_FUNNELED). Reductions are NOT done by MPI: results are gathered to the root,
  * which reduces them in a fixed global order, so the answer does not depend on the rank
  * count. Hence there is deliberately no allreduce-sum here.
  *
@@ -48,6 +49,11 @@ int bps_comm_bcast_bytes(void *buf, size_t n, int root);
  * (a negative n, a total above INT_MAX, NULL root buffers) are reported on EVERY rank as
  * BPS_ERR_ARG, so no rank is left waiting. */
 int bps_comm_gatherv_f64(const double *send, int n, double *recv, int *counts_out, int root);
+/* Point to point (a pipeline between two ranks; messages between a pair arrive in the
+ * order sent): send n doubles to rank dest; receive up to max doubles from rank src, *got
+ * of them. Only with several ranks. */
+int bps_comm_send_f64(const double *buf, int n, int dest);
+int bps_comm_recv_f64(double *buf, int max, int src, int *got);
 /* Every rank contributes n ints (n the same on every rank); recv gets size() * n ints,
  * rank r's at recv[r * n]. */
 int bps_comm_allgather_int(const int *send, int n, int *recv);

@@ -1,9 +1,10 @@
 /* driver: `bpscan run` and `bpscan check`: plan -> calibrate -> compute -> reduce -> write.
  *
  * Work unit: (n, block of samples). Every sample is a pure function of (job, n, sample)
- * (model.h), blocks are assigned to ranks by a measured cost model, and rank 0 gathers
- * all per-sample records and computes the statistics in sample order, so the result file
- * does not depend on the number of ranks or threads, nor on the assignment.
+ * (model.h), blocks are assigned to ranks by a measured cost model, and rank 0 reads
+ * all per-sample records in sample order, window by window, and computes the statistics in
+ * that order, so the result file does not depend on the number of ranks or threads, nor on
+ * the assignment.
  *
  * Nothing lost: every rank writes the blocks it has completed to its own checkpoint file
  * in OUT.h5.ckpt/ (atomically, at most every checkpoint_seconds, and at once on SIGTERM,
@@ -12,8 +13,9 @@
  *
  * src/driver.c orchestrates the internal modules src/plan.c (plans, memory model,
  * calibration), assign.c (task -> rank), ckpt.c (checkpoint files), sample.c (one sample
- * -> one record), progress.c, gather.c (agreement, records to rank 0) and assemble.c
- * (records -> result); landscape fields come from landfields.h.
+ * -> one record), progress.c, gather.c (agreement, host names, windows of records to
+ * rank 0), assemble.c (the streamed reduction and the file) and predict.c (`check
+ * --ranks`); landscape fields come from landfields.h.
  *
  * Errors and exit codes: both functions return BPS_OK or a bps_err code (error.h) with a
  * traceback on the rank(s) that failed; the command turns it into the process exit code
@@ -36,6 +38,7 @@
 #include "bpscan/model.h"
 
 #define BPS_MAX_SCAN_N 64
+#define BPS_MAX_PREDICT 32
 
 typedef struct {
   bps_model_spec model;
@@ -68,6 +71,9 @@ typedef struct {
   /* Array-job piece: compute only blocks b with (global block number) % slice_count ==
    * slice_index, and write a partial file for `bpscan merge`. slice_count <= 1: all. */
   int slice_index, slice_count;
+  /* `bpscan check --ranks N,...`: predict the run on these rank counts (predict.h). */
+  int npredict;
+  int predict[BPS_MAX_PREDICT];
 } bps_scan_config;
 
 /* Install SIGTERM/SIGINT/SIGUSR1 handlers (call before MPI_Init). */
@@ -75,8 +81,9 @@ void bps_driver_install_signals(void);
 /* Run the scan. Collective; every rank returns the same code, except after a signal
  * (BPS_ERR_INTERRUPTED, returned at once without waiting for the other ranks). */
 int bps_scan_run(const bps_scan_config *cfg);
-/* Plan, check the memory, calibrate (collective) and print the plan to out; BPS_OK, or
- * BPS_ERR_TOO_BIG after printing the refusal. */
+/* Plan, check the memory, calibrate (collective) and print the plan to out, with the
+ * prediction for cfg->predict rank counts (rank 0 measures); BPS_OK, or BPS_ERR_TOO_BIG
+ * after printing the refusal. */
 int bps_scan_check(const bps_scan_config *cfg, FILE *out);
 
 #endif

@@ -4,10 +4,12 @@
  * tests/t701-h5-python.c (h5py, h5dump).
  *
  * Not collective: rank 0 alone calls these, with serial HDF5 drivers of the parallel HDF5
- * library (no MPI-IO); the result is small (statistics plus per-sample rows). The writer
- * builds the file in memory (core driver) and writes the bytes itself, so a full disk or
- * quota is a clean BPS_ERR_IO (HDF5 1.10 cannot close a file after a failed write and then
- * crashes at exit); it holds the compressed file in memory, twice, for a moment.
+ * library (no MPI-IO). The writer streams: per-sample rows are appended to one chunk
+ * buffer per dataset and every full chunk is encoded (shuffle + deflate, the bytes HDF5's
+ * filters store) and written at once, so it holds one chunk per dataset (at most 1 MiB
+ * each) whatever the number of samples. It writes through its own POSIX file driver, which
+ * never lets HDF5 see a failed write (HDF5 1.10 cannot close a file after one and then
+ * crashes at exit) but remembers it: a full disk or quota is a clean BPS_ERR_IO at close.
  * Every function turns HDF5's automatic error printing off (H5Eset_auto2) and reports
  * failures as BPS_ERR_IO with a message naming the file and the object, followed by the
  * innermost HDF5 error text.
@@ -21,6 +23,59 @@
 
 #define BPS_H5_SCHEMA_VERSION 1
 
+/* The streamed writer (the one write path; bps_h5_write below is a whole result through
+ * it). Rank 0 only; the file equals bps_h5_write's of the same result, bitwise in every
+ * dataset (chunks and compression included):
+ *   bps_h5_stream_open(path, head, force, &s)     head: job_text (must parse: job_json),
+ *                                                 slice_count (a piece or not); the checks
+ *                                                 of bps_h5_write on path and its temporary
+ *   per qubit count, in increasing n:
+ *     bps_h5_stream_n_begin(s, shape, with_params) shape: n, samples, nparams, ntracked,
+ *                                                 tracked, param_names, samples_total, the
+ *                                                 landscape layout (land, no data needed);
+ *                                                 with_params: store the params dataset
+ *     bps_h5_stream_rows(s, rows, count)  (repeated) the next count rows, in sample order,
+ *                                                 from rows->cost, grad, diag, params,
+ *                                                 sample_index (pieces) and land fields'
+ *                                                 data (each its first count rows)
+ *     bps_h5_stream_n_end(s, r)                   r: the shape and its statistics
+ *   bps_h5_stream_close(s, res)                   res: root attributes and per_n statistics
+ *                                                 (per-sample arrays not needed); frees s
+ * After any failure call bps_h5_stream_abort(s) (frees s, removes the temporary file);
+ * bps_h5_stream_close frees s whatever it returns. Errors as bps_h5_write's. */
+typedef struct bps_h5_stream bps_h5_stream;
+int bps_h5_stream_open(const char *path, const bps_result *head, int force, bps_h5_stream **s);
+int bps_h5_stream_n_begin(bps_h5_stream *s, const bps_result_n *shape, int with_params);
+int bps_h5_stream_rows(bps_h5_stream *s, const bps_result_n *rows, long count);
+int bps_h5_stream_n_end(bps_h5_stream *s, const bps_result_n *r);
+int bps_h5_stream_close(bps_h5_stream *s, const bps_result *res);
+void bps_h5_stream_abort(bps_h5_stream *s); /* NULL-safe */
+double bps_h5_stream_busy(const bps_h5_stream *s); /* seconds spent in the writer so far */
+
+/* Deferred chunk encoding, so that other ranks can encode (driver: assemble.c). After
+ * bps_h5_stream_defer(s, 1) every chunk that fills (in bps_h5_stream_rows, or at
+ * bps_h5_stream_flush after the last row of a qubit count) joins a pending list instead of
+ * being encoded: bps_h5_stream_pending gives their number, bps_h5_stream_pending_raw(s, k,
+ * &n) chunk k's n raw bytes (the whole chunk, an edge chunk's tail zero-filled; n a
+ * multiple of 8), and bps_h5_stream_put(s, k, z, zlen) stores chunk k encoded (z =
+ * bps_h5_chunk_encode of it, made on any rank), for k = 0, 1, ... in order, which does not
+ * depend on who encoded what; once all are stored the list is empty again. Whatever is
+ * still pending at bps_h5_stream_n_end is encoded there. A host whose memory layout is not
+ * the file's (big-endian) never defers: HDF5 filters. */
+void bps_h5_stream_defer(bps_h5_stream *s, int on);
+int bps_h5_stream_pending(const bps_h5_stream *s);
+size_t bps_h5_stream_pending_bytes(const bps_h5_stream *s);
+const void *bps_h5_stream_pending_raw(const bps_h5_stream *s, int k, size_t *n);
+int bps_h5_stream_put(bps_h5_stream *s, int k, const void *z, size_t zlen);
+int bps_h5_stream_flush(bps_h5_stream *s);
+/* The bytes a chunk of n raw bytes (8-byte elements) is stored as in a per-sample dataset:
+ * shuffle + deflate (what HDF5's filters make), or the raw bytes where this HDF5 has no
+ * deflate filter. *out is malloc'ed. Not collective; any rank. */
+int bps_h5_chunk_encode(const void *raw, size_t n, void **out, size_t *outlen);
+/* Rows per chunk of a per-sample dataset of rows x cols 8-byte values (README "Result
+ * files": at most 4096 rows and 1 MiB, whole rows). */
+long bps_h5_chunk_rows(long rows, long cols);
+
 /* Write res to path atomically: the whole file goes to "<path>.tmp.<pid>" in the same
  * directory (created O_EXCL, written, fsync'ed, closed), which is then moved onto path.
  * Without force an existing path is refused up front ("... exists; use --force to
@@ -28,8 +83,8 @@
  * created meanwhile (on file systems without hard links: check, then rename()). With force
  * the move is rename(), which replaces path atomically. On any failure the temporary file
  * is removed and path is left as it was.
- * res->wall_write < 0 (or NaN) means "not measured": the file then records the time this
- * call spent until its last attribute (all but writing the bytes out and the move).
+ * res->wall_write < 0 (or NaN) means "not measured": the file then records the time spent
+ * in the writer's calls until its last attribute (all but closing the file and the move).
  * Strings that are not valid UTF-8 are stored with each invalid byte replaced by '?'.
  * The root attribute job_json is job.c's bps_job_json of res->job_text, which must be a job
  * this bpscan parses (else BPS_ERR_ARG, nothing written); res->job_hash is stored as given.

@@ -117,7 +117,11 @@ typedef struct {
   const char *model;     /* "dqnn", ... */
   const char *grad_method;
   int mpi_ranks, omp_threads;
-  const char *host;
+  const char *host;      /* host name of rank 0 */
+  /* every rank's host (README "Result files", root attribute hosts): "name:ranks" per
+   * distinct host in order of its lowest rank, joined by ';', ranks as ranges ("0-3,8");
+   * a merged file: the pieces' values in piece order joined by " | "; NULL: unknown */
+  const char *hosts;
   double start_time, end_time; /* seconds since the epoch */
   double wall_plan, wall_compute, wall_reduce, wall_write;
   int slice_index, slice_count; /* array-job piece K of N (slice_count <= 1: whole scan) */

@@ -28,7 +28,7 @@ DIAG = ["purity", "entropy", "renyi2", "trace_distance"]
 ROOT_ATTRS = {
     "schema_version": "i4", "bpscan_version": "str", "git_commit": "str", "hdf5_version": "str",
     "job": "str", "job_hash": "u8", "job_json": "str", "seed": "u8", "model": "str", "grad_method": "str",
-    "mpi_ranks": "i4", "omp_threads": "i4", "host": "str", "start_time": "str",
+    "mpi_ranks": "i4", "omp_threads": "i4", "host": "str", "hosts": "str", "start_time": "str",
     "end_time": "str", "start_unix": "f8", "end_unix": "f8", "wall_plan": "f8",
     "wall_compute": "f8", "wall_reduce": "f8", "wall_write": "f8",
     "slice_index": "i4", "slice_count": "i4", "mode": "str",
@@ -360,9 +360,43 @@ def check_job_json(f, per_n):
             err(f"/@job_json: n = {n}: layers {r['layers']!r}")
 
 
+def check_hosts(f):
+    """/@hosts: "name:ranks;..." covering ranks 0..mpi_ranks-1 once, the first entry's name
+    = /@host (rank 0); a merged file: the pieces' values joined by " | "; "" = unknown."""
+    hosts, ranks = f.attrs.get("hosts"), f.attrs.get("mpi_ranks")
+    if not isinstance(hosts, str) or not hosts or ranks is None:
+        return
+    runs = hosts.split(" | ")
+    if len(runs) > 1 and int(f.attrs.get("slice_count", 1)) > 1:
+        err(f"/@hosts = {hosts!r}: several runs in an array-job piece")
+    seen = []
+    for run in runs:
+        got, names = [], []
+        for entry in run.split(";") if run else []:
+            name, sep, rl = entry.rpartition(":")
+            if not sep or not name or name in names:
+                err(f"/@hosts: bad or repeated entry {entry!r}")
+                return
+            names.append(name)
+            for part in rl.split(","):
+                a, _, b = part.partition("-")
+                if not a.isdigit() or (b and not b.isdigit()) or (b and int(b) < int(a)):
+                    err(f"/@hosts: bad rank range {part!r} in {entry!r}")
+                    return
+                got += range(int(a), int(b or a) + 1)
+        if run and sorted(got) != list(range(len(got))):
+            err(f"/@hosts: the ranks of {run!r} are not 0..{len(got) - 1} once each")
+        seen.append(len(got))
+        if len(runs) == 1 and names and names[0] != f.attrs.get("host"):
+            err(f"/@hosts: rank 0 on {names[0]!r} but /@host = {f.attrs.get('host')!r}")
+    if all(seen) and sum(seen) != int(ranks):
+        err(f"/@hosts: {sum(seen)} ranks listed, mpi_ranks = {int(ranks)}")
+
+
 def check(path, synthetic):
     with h5py.File(path, "r") as f:
         attr_types(f, ROOT_ATTRS, "/")
+        check_hosts(f)
         if f.attrs.get("schema_version") != 1:
             err(f"schema_version = {f.attrs.get('schema_version')}")
         for k in ("start_time", "end_time"):

@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 JOBS = os.path.join(ROOT, "jobs", "test")
 
 # Attributes that legitimately differ between runs (provenance).
-PROVENANCE = {"mpi_ranks", "omp_threads", "host", "start_time", "end_time", "start_unix",
+PROVENANCE = {"mpi_ranks", "omp_threads", "host", "hosts", "start_time", "end_time", "start_unix",
               "end_unix", "wall_plan", "wall_compute", "wall_reduce", "wall_write",
               "git_commit", "bpscan_version"}
 
