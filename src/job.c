@@ -1254,7 +1254,9 @@ static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
   int kv = find_key(sec, "visible"), kh = find_key(sec, "hidden"), ko = find_key(sec, "objective"),
       kpa = find_key(sec, "pauli");
   char ob[32];
-  if (m->vh_objective != BPS_VH_OBJ_PAULI && is_set(c, kpa)) {
+  /* by value, like depth: the canonical text lists the default pauli = Z with every
+   * objective and must parse again (the result writer re-parses it) */
+  if (m->vh_objective != BPS_VH_OBJ_PAULI && strcmp(m->vh_pauli, keys[kpa].def)) {
     fail_key(c, kpa, "pauli applies only to objective = pauli (objective = %s)",
              enum_name(keys[ko].values, (int)m->vh_objective, ob, sizeof ob));
     return;
