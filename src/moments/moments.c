@@ -63,7 +63,7 @@ static int choose(const mom_prob *P, const bps_mom_opts *o, bps_mom_engine *out,
     double s = INFINITY, b = INFINITY;
     char w[256] = "";
     BPS_CALL(engine(order[i])->predict(P, o, &s, &b, w, sizeof w));
-    if (o && o->max_bytes > 0 && b > (double)o->max_bytes) {
+    if (isfinite(s) && o && o->max_bytes > 0 && b > (double)o->max_bytes) { /* else: its why */
       snprintf(w, sizeof w, "%s: needs about %.3g bytes, more than the %.3g a rank has",
                bps_mom_engine_name(order[i]), b, (double)o->max_bytes);
       s = INFINITY;
@@ -75,7 +75,9 @@ static int choose(const mom_prob *P, const bps_mom_opts *o, bps_mom_engine *out,
     if (isinf(s) && w[0] && used + 4 < whylen)
       used += (size_t)snprintf(why + used, whylen - used, "%s%s", used ? "; " : "", w);
   }
-  BPS_CHECK(isfinite(best), BPS_ERR_MEM, "no exact-moments engine can do this model: %s", why);
+  /* too big for every engine (moments.h: refusals of the ensemble itself are BPS_ERR_JOB,
+   * made earlier by mom_prob_make) */
+  BPS_CHECK(isfinite(best), BPS_ERR_TOO_BIG, "no exact-moments engine can do this model: %s", why);
   return BPS_OK;
 }
 
