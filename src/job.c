@@ -1240,6 +1240,15 @@ static void check_dqnn(ctx *c, const bps_job *job) {
                    w[l], n);
           return;
         }
+    /* dqnn.c builds the 2*depth layers of a brick DQNN itself, from two-qubit bricks (the
+     * builder's own checks come too late: after the whole plan, with exit 1) */
+    if (m->perceptron == BPS_PERC_BRICK && (cnt != 2 || w[0] < 2)) {
+      fail_key(c, blame(c, kp, kw), "perceptron = brick builds 2*depth layers of one width "
+                                    "itself, from two-qubit bricks: widths must be two equal "
+                                    "entries of at least 2 such as n,n (widths = %s gives %d "
+                                    "entries of %d at n = %d)", m->widths, cnt, w[0], n);
+      return;
+    }
     if (m->targets == BPS_TARGET_UNITARY && w[0] != w[cnt - 1]) {
       int k = blame(c, kt, kw);
       fail_key(c, k, "targets = unitary needs equal input and output widths, but widths = %s "
@@ -1883,10 +1892,15 @@ void bps_job_print_keys(FILE *out, int markdown) {
       fprintf(out, " |\n");
     }
     fprintf(out, "\nSections apply by model:");
-    for (int s = 0; s < NSEC; s++)
+    for (int s = 0; s < NSEC; s++) {
+      char md[256] = ""; /* " with mode = a, b" for a mode-restricted section */
+      for (int mo = 0; sections[s].modes && mo < 3; mo++)
+        if (sections[s].modes & MODE_BIT(mo))
+          snprintf(md + strlen(md), sizeof md - strlen(md), "%s%s", md[0] ? ", " : " with mode = ",
+                   enum_name(keys[find_key(S_SCAN, "mode")].values, mo, ab, sizeof ab));
       fprintf(out, " `[%s]` %s%s%s", sections[s].name,
-              models_text(sections[s].models, mb, sizeof mb),
-              sections[s].modes ? " with mode = landscape" : "", s + 1 < NSEC ? ";" : ".\n");
+              models_text(sections[s].models, mb, sizeof mb), md, s + 1 < NSEC ? ";" : ".\n");
+    }
     fprintf(out, "\n%s\n", roles_text);
     return;
   }
