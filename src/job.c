@@ -1251,6 +1251,15 @@ static void check_dqnn(ctx *c, const bps_job *job) {
                    w[l], n);
           return;
         }
+    /* dqnn.c builds the 2*depth layers of a brick DQNN itself, from two-qubit bricks (the
+     * builder's own checks come too late: after the whole plan, with exit 1) */
+    if (m->perceptron == BPS_PERC_BRICK && (cnt != 2 || w[0] < 2)) {
+      fail_key(c, blame(c, kp, kw), "perceptron = brick builds 2*depth layers of one width "
+                                    "itself, from two-qubit bricks: widths must be two equal "
+                                    "entries of at least 2 such as n,n (widths = %s gives %d "
+                                    "entries of %d at n = %d)", m->widths, cnt, w[0], n);
+      return;
+    }
     if (m->targets == BPS_TARGET_UNITARY && w[0] != w[cnt - 1]) {
       int k = blame(c, kt, kw);
       fail_key(c, k, "targets = unitary needs equal input and output widths, but widths = %s "
@@ -1265,7 +1274,9 @@ static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
   int kv = find_key(sec, "visible"), kh = find_key(sec, "hidden"), ko = find_key(sec, "objective"),
       kpa = find_key(sec, "pauli");
   char ob[32];
-  if (m->vh_objective != BPS_VH_OBJ_PAULI && is_set(c, kpa)) {
+  /* by value, like depth: the canonical text lists the default pauli = Z with every
+   * objective and must parse again (the result writer re-parses it) */
+  if (m->vh_objective != BPS_VH_OBJ_PAULI && strcmp(m->vh_pauli, keys[kpa].def)) {
     fail_key(c, kpa, "pauli applies only to objective = pauli (objective = %s)",
              enum_name(keys[ko].values, (int)m->vh_objective, ob, sizeof ob));
     return;

@@ -354,7 +354,66 @@ static void random_circuits(int count) {
   }
 }
 
+/* Memory limits (bps_mom_opts.max_bytes): the Pauli pairs of an all-to-all nisq DQNN grow as
+ * 4^(2n) (peak 4096 pairs at n = 3); a pass that outgrows its share is refused with
+ * BPS_ERR_TOO_BIG instead of taking the host's memory, while a problem that fits gives the
+ * same values as without a limit. With AUTO, a model every engine predicts impossible is
+ * BPS_ERR_TOO_BIG too, naming each engine's own reason. */
+static int mom_all(const bps_model_instance *m, const bps_mom_opts *o, long double *out) {
+  bps_mom *M = NULL;
+  BPS_CALL(bps_mom_create(m, BPS_MOM_PAULI, o, &M));
+  bps_mom_value a, b;
+  int rc = bps_mom_cost(M, &a, &b, NULL);
+  out[0] = a.v, out[1] = b.v;
+  for (int p = 0; p < m->nparams && !rc; p++) {
+    rc = bps_mom_grad(M, p, &a, &b, NULL);
+    out[2 + 2 * p] = a.v, out[3 + 2 * p] = b.v;
+  }
+  bps_mom_destroy(&M);
+  return rc;
+}
+
+static void memory_limits(void) {
+  bps_model_spec s;
+  bps_model_spec_default(&s);
+  s.perceptron = BPS_PERC_NISQ;
+  const bps_mom_opts lim = {0, 512L * 1024 * bps_threads_max()}; /* 256 KiB per pair set */
+  for (int n = 2; n <= 3; n++) {
+    bps_model_instance *m = NULL;
+    CHECK_OK(bps_model_instance_create_ensemble(&s, n, &m));
+    long double *a = calloc(2 + 2 * (size_t)m->nparams, sizeof(long double)),
+                *b = calloc(2 + 2 * (size_t)m->nparams, sizeof(long double));
+    CHECK_OK(mom_all(m, NULL, a));
+    int rc = mom_all(m, &lim, b);
+    if (n == 2) {
+      CHECK(rc == BPS_OK && !memcmp(a, b, sizeof(long double) * (2 + 2 * (size_t)m->nparams)));
+    } else {
+      CHECK(rc == BPS_ERR_TOO_BIG && strstr(bps_error_message(), "Pauli-pair set outgrows"));
+      if (rc != BPS_ERR_TOO_BIG) fprintf(stderr, "nisq n = 3 with 512 KiB: got %d\n", rc);
+    }
+    bps_error_clear();
+    free(a);
+    free(b);
+    bps_model_instance_destroy(&m);
+  }
+  /* n = 14: 4^14 pairs in one light-cone component, too many for pauli; no Haar block for
+   * chain; 28 qubits for dense */
+  bps_model_instance *m = NULL;
+  CHECK_OK(bps_model_instance_create_ensemble(&s, 14, &m));
+  bps_mom *M = NULL;
+  const bps_mom_opts big = {0, 1L << 34};
+  int rc = bps_mom_create(m, BPS_MOM_AUTO, &big, &M);
+  const char *msg = bps_error_message();
+  CHECK(rc == BPS_ERR_TOO_BIG && strstr(msg, "chain: no Haar blocks") &&
+        strstr(msg, "pauli: the cost expands") && strstr(msg, "dense: a 28-qubit register"));
+  if (rc != BPS_ERR_TOO_BIG) fprintf(stderr, "nisq n = 14, auto: got %d: %s\n", rc, msg);
+  bps_error_clear();
+  bps_mom_destroy(&M);
+  bps_model_instance_destroy(&m);
+}
+
 int main(void) {
+  memory_limits();
   dqnn_models();
   data_kinds();
   hea_vh();

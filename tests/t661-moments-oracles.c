@@ -4,8 +4,9 @@
  *     Var dC_G = (1/8)(3/8)^(n-1), Var dC_L = 1/(8 n^2), Var C_G = (3/8)^n - (1/4)^n,
  *     Var C_L = 1/(8n), E C_G = 1 - 2^-n, E C_L = 1/2, at n = 1024 too (global: 2^-1450);
  *   - the n -> 1 Haar perceptron: Var dC = d^2 / (8 (d+1)(d^2-1)), d = 2^(n+1), both costs,
- *     n up to 200 (values far below the double range), and its output purity (Page):
- *     (2 + 2^n) / (2^(n+1) + 1);
+ *     n up to 200 (values far below the double range), E C = 1/2 and Var C = 1/(4 (d+1))
+ *     (physics Sec. 4.4 with Tr O = Tr O^2 = d/2: far below E[C]^2, so no cancellation
+ *     may lose it), and its output purity (Page): (2 + 2^n) / (2^(n+1) + 1);
  *   - exact zeros: E[dC] = 0 for uniform angles and for Haar perceptrons; a parameter whose
  *     gate cannot reach the cost has Var dC = 0 exactly;
  *   - Parseval: Var C <= sum_k Var dC_k for uniform integer-spectrum angles (every family). */
@@ -97,6 +98,10 @@ static void haar_n_to_1(void) {
       const ld d = ldexpl(1.0L, n + 1);
       CHECK_REL(gv.v, d * d / (8.0L * (d + 1.0L) * (d * d - 1.0L)), 1e-15L);
       CHECK(fabsl(gm.v) <= 1e-30L * gv.v); /* Haar perceptrons: E[dC] = 0 */
+      bps_mom_value cm, cv;
+      CHECK_OK(bps_mom_cost(M, &cm, &cv, NULL));
+      CHECK_REL(cm.v, 0.5L, 1e-15L);
+      CHECK_REL(cv.v, 1.0L / (4.0L * (d + 1.0L)), 1e-15L);
       CHECK_OK(bps_mom_purity(M, &pur));
       const ld D = ldexpl(1.0L, n);
       CHECK_REL(pur.v, (2.0L + D) / (2.0L * D + 1.0L), 1e-15L);

@@ -65,7 +65,10 @@ typedef struct bps_mom bps_mom; /* a prepared problem: one model ensemble at one
 
 /* Prepare the moments of the ensemble of instance m (built by bps_model_instance_create or
  * bps_model_instance_create_ensemble). eng = AUTO picks the cheapest exact engine. Refusals
- * (a model or option no engine can do exactly) are BPS_ERR_JOB with the reason. */
+ * of the ensemble (a model or option no engine can do exactly) are BPS_ERR_JOB with the
+ * reason; with AUTO, a model every engine predicts too big (or impossible) is
+ * BPS_ERR_TOO_BIG with each engine's reason, and so is a pauli pass whose pair set outgrows
+ * o->max_bytes shared by the item threads. */
 int bps_mom_create(const bps_model_instance *m, bps_mom_engine eng, const bps_mom_opts *o,
                    bps_mom **out);
 void bps_mom_destroy(bps_mom **M);

@@ -244,14 +244,42 @@ static ld chain_contract(const e1_pass *x, site_fn f, void *ctx, int lmap) {
   return r[0] * x->pt[0] + r[1] * x->pt[1];
 }
 
-/* The same with the global-depolarising terms. */
-static ld chain_value(const e1_pass *x, site_fn f, void *ctx) {
-  if (!x->gdepol) return chain_contract(x, f, ctx, 0);
+/* The connected part of chain_contract (MOM_CONNECTED): in the label basis {1, F~} with
+ * F~ = F - 1/2 (x) ... per qubit (F~ has zero one-copy marginals), the chain's two-copy
+ * state Y is b0 (1 (x) 1) plus configurations with at least one F~, and b0 (1 (x) 1) is the
+ * product M (x) M of the copies' mean states (the labels come from Haar twirls: M = 1/2^q
+ * before the pending maps). The chain is summed over the configurations with an F~ only
+ * (g = 0: none yet, 1: some), so nothing O(1) is subtracted at the end. */
+static ld chain_contract_conn(const e1_pass *x, site_fn f, void *ctx, int lmap) {
+  ld r[2][2], w[2];
+  for (int i = 0; i < x->prev_len; i++) {
+    for (int s = 0; s < 2; s++) w[s] = weight(x, x->mid[i], s, f(ctx, i), lmap);
+    const ld wt = w[1] - 0.5L * w[0]; /* F = F~ + 1/2 (x) 1: the F~ part of label F */
+    ld in[2][2], nr[2][2];
+    for (int s = 0; s < 2; s++)
+      for (int g = 0; g < 2; g++)
+        in[s][g] = i == 0 ? (g == 0 ? x->pa[s] : 0)
+                          : x->pK[i][s][0] * r[0][g] + x->pK[i][s][1] * r[1][g];
+    for (int g = 0; g < 2; g++) {
+      nr[0][g] = in[0][g] * w[0];
+      nr[1][g] = in[1][g] * 0.5L * w[0] + (g ? in[1][0] * wt + in[1][1] * wt : 0);
+    }
+    memcpy(r, nr, sizeof r);
+  }
+  return r[0][1] * x->pt[0] + r[1][1] * x->pt[1];
+}
+
+/* The same with the global-depolarising terms (conn: the connected part). */
+static ld chain_value_c(const e1_pass *x, site_fn f, void *ctx, int conn) {
+  ld (*c)(const e1_pass *, site_fn, void *, int) = conn ? chain_contract_conn : chain_contract;
+  if (!x->gdepol) return c(x, f, ctx, 0);
   ld v = 0;
   for (int t = 0; t < 4; t++)
-    if (x->gterm[t] != 0) v += x->gterm[t] * chain_contract(x, f, ctx, t);
+    if (x->gterm[t] != 0) v += x->gterm[t] * c(x, f, ctx, t);
   return v;
 }
+
+static ld chain_value(const e1_pass *x, site_fn f, void *ctx) { return chain_value_c(x, f, ctx, 0); }
 
 static const double *tau_site(void *ctx, int i) {
   (void)i;
@@ -493,7 +521,7 @@ static ld local_contract(const e1_pass *x, const mom_obs *o, int lmap) {
   return o->lcoef * (r[full][0] * x->pt[0] + r[full][1] * x->pt[1]);
 }
 
-static ld cost_value(const e1_pass *x, const mom_obs *o) {
+static ld cost_value(const e1_pass *x, const mom_obs *o, int conn) {
   ld v = 0;
   if (o->local) {
     if (!x->gdepol) return local_contract(x, o, 0);
@@ -503,7 +531,7 @@ static ld cost_value(const e1_pass *x, const mom_obs *o) {
   }
   for (int t = 0; t < o->prod.nterm; t++) {
     cost_ctx c = {o, t, x->q};
-    v += o->prod.coef[t] * chain_value(x, cost_site, &c);
+    v += o->prod.coef[t] * chain_value_c(x, cost_site, &c, conn);
   }
   return v;
 }
@@ -588,7 +616,11 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
   if (!rc && (x.started || x.q != x.m))
     rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
                         "chain engine: the circuit must end with a traced layer");
-  if (!rc) *out = cost_value(&x, obs);
+  const int conn = p < 0 && mode == MOM_CONNECTED;
+  if (!rc && conn && obs->local)
+    rc = bps_error_push(BPS_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                        "chain engine: connected passes of local costs are not implemented");
+  if (!rc) *out = cost_value(&x, obs, conn);
   if (ps) ps->bond_dim = 2;
   free(x.kind);
   free(x.mid);

@@ -5,7 +5,11 @@
  *   pass(in, obs, p, mode) = Tr[ obs . E( U (x) U )( in ) ]   (two copies of the register)
  *
  * with the derivative map of parameter p on no copy (mode 0), copy 1 (mode 1) or both
- * copies (mode 2). moments.c combines passes into E[C], Var[C], E[dC], Var[dC].
+ * copies (mode 2). moments.c combines passes into E[C], Var[C], E[dC], Var[dC]. The chain
+ * engine also has mode MOM_CONNECTED (p < 0): the two-copy value minus that of the product
+ * of the copies' one-copy mean states, Tr[obs (Y - M (x) M)], summed without that
+ * subtraction (Var[C] of a projector cost whose mean is O(1), e.g. n,1 Haar DQNNs, is
+ * 2^-(n+3): SAME - ONE^2 would lose it to rounding from n ~ 25).
  *
  * Two-copy operators are written in the Pauli-pair basis: a site vector holds 16 real
  * coefficients, index 4a + b for sigma_a (x) sigma_b (letter a on copy 1, b on copy 2;
@@ -24,6 +28,7 @@
 
 enum { MOM_I = 0, MOM_X = 1, MOM_Y = 2, MOM_Z = 3 };
 enum { MOM_ONE = 0, MOM_SAME = 1, MOM_CROSS = 2 }; /* pass kinds (moments.c) */
+enum { MOM_CONNECTED = 3 };                        /* pass mode (chain engine, p < 0) */
 #define MOM_MAXTERM 4
 
 /* Per operation: what the executor precomputes for every engine. */

@@ -63,7 +63,7 @@ static int choose(const mom_prob *P, const bps_mom_opts *o, bps_mom_engine *out,
     double s = INFINITY, b = INFINITY;
     char w[256] = "";
     BPS_CALL(engine(order[i])->predict(P, o, &s, &b, w, sizeof w));
-    if (o && o->max_bytes > 0 && b > (double)o->max_bytes) {
+    if (isfinite(s) && o && o->max_bytes > 0 && b > (double)o->max_bytes) { /* else: its why */
       snprintf(w, sizeof w, "%s: needs about %.3g bytes, more than the %.3g a rank has",
                bps_mom_engine_name(order[i]), b, (double)o->max_bytes);
       s = INFINITY;
@@ -75,7 +75,9 @@ static int choose(const mom_prob *P, const bps_mom_opts *o, bps_mom_engine *out,
     if (isinf(s) && w[0] && used + 4 < whylen)
       used += (size_t)snprintf(why + used, whylen - used, "%s%s", used ? "; " : "", w);
   }
-  BPS_CHECK(isfinite(best), BPS_ERR_MEM, "no exact-moments engine can do this model: %s", why);
+  /* too big for every engine (moments.h: refusals of the ensemble itself are BPS_ERR_JOB,
+   * made earlier by mom_prob_make) */
+  BPS_CHECK(isfinite(best), BPS_ERR_TOO_BIG, "no exact-moments engine can do this model: %s", why);
   return BPS_OK;
 }
 
@@ -173,12 +175,31 @@ static void combine(const bps_mom *M, long double c, const bps_mom_value *one,
   if (!mean->exact) mean->v = NAN;
 }
 
+/* Var[C] from connected passes (mom.h MOM_CONNECTED, chain engine): without the
+ * cancellation of SAME - ONE^2. They subtract Tr[obs (M (x) M)], which is ONE^2 when the
+ * observable is not random: a Pauli string or the projector onto |0...0>, not a local cost
+ * (whose ONE is small anyway). */
+static int connected_ok(const bps_mom *M) {
+  const bps_data_ens *d = &M->P.data;
+  return M->eng->id == BPS_MOM_CHAIN &&
+         (d->kind == BPS_OBS_PAULI || (d->kind == BPS_OBS_GLOBAL && d->target == BPS_TARGET_ZERO));
+}
+
 int bps_mom_cost(const bps_mom *M, bps_mom_value *mean, bps_mom_value *var, bps_mom_stats *st) {
   BPS_CHECK(M && mean && var, BPS_ERR_ARG, "NULL argument");
   bps_mom_value one, same, cross;
+  const int conn = connected_ok(M), mode = conn ? MOM_CONNECTED : 0;
   BPS_CALL(pass(M, MOM_ONE, -1, 0, &one, st));
-  BPS_CALL(pass(M, MOM_SAME, -1, 0, &same, st));
-  if (!M->same_only) BPS_CALL(pass(M, MOM_CROSS, -1, 0, &cross, st));
+  BPS_CALL(pass(M, MOM_SAME, -1, mode, &same, st));
+  if (!M->same_only) BPS_CALL(pass(M, MOM_CROSS, -1, mode, &cross, st));
+  if (conn) { /* E[C] as always; Var[C] = w^2 (SAME - ONE^2 ...) with ONE^2 already out */
+    bps_mom_value zero = {0, 0, 0, 1};
+    combine(M, M->c0, &zero, &same, M->same_only ? NULL : &cross, mean, var);
+    bps_mom_value v = *var;
+    combine(M, M->c0, &one, &same, M->same_only ? NULL : &cross, mean, var);
+    *var = v;
+    return BPS_OK;
+  }
   combine(M, M->c0, &one, &same, M->same_only ? NULL : &cross, mean, var);
   return BPS_OK;
 }

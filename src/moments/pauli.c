@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bpscan/error.h"
+#include "bpscan/threads.h"
 #include "mom.h"
 
 #define E2_MAXSUP 4096 /* entries of one pair */
@@ -44,6 +45,7 @@ typedef struct {
   long n, cap;
   long *tab; /* open addressing: pair index or -1 */
   size_t tabsz;
+  size_t max_bytes; /* the set's share of the memory of an evaluation (0: no limit) */
 } pset;
 
 static void pset_free(pset *s) {
@@ -72,7 +74,24 @@ static uint64_t hash_run(const uint32_t *e, uint32_t n) {
   return h;
 }
 
+/* The arrays of a set of cap pairs, tabsz slots and capent entries fit its share of memory?
+ * (The pairs of an all-to-all circuit grow as 4^(register width): without this check a scan
+ * too big for exact moments would take all the memory of the host.) */
+static int pset_fits(const pset *s, long cap, size_t tabsz, size_t capent) {
+  if (!s->max_bytes) return BPS_OK;
+  const double b = (double)cap * (double)(sizeof(size_t) + sizeof(uint32_t) + sizeof(double) +
+                                          sizeof(uint64_t)) +
+                   (double)tabsz * (double)sizeof(long) + (double)capent * (double)sizeof(uint32_t);
+  BPS_CHECK(b <= (double)s->max_bytes, BPS_ERR_TOO_BIG,
+            "pauli: the Pauli-pair set outgrows its share of the memory of a rank (%ld pairs, "
+            "%.3g GiB of at most %.3g GiB per set, two sets per evaluation, one evaluation per "
+            "thread): too big for exact moments; scan fewer qubits or set [moments] truncation "
+            "for certified bounds", s->n, b / 1073741824.0, (double)s->max_bytes / 1073741824.0);
+  return BPS_OK;
+}
+
 static int pset_rehash(pset *s, size_t sz) {
+  BPS_CALL(pset_fits(s, s->cap, sz, s->capent));
   long *t = malloc(sizeof(long) * sz);
   BPS_CHECK(t, BPS_ERR_MEM, "out of memory (Pauli-pair table of %zu slots)", sz);
   memset(t, 0xff, sizeof(long) * sz);
@@ -103,6 +122,7 @@ static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
   }
   if (s->n == s->cap) {
     long nc = s->cap ? 2 * s->cap : 1024;
+    BPS_CALL(pset_fits(s, nc, s->tabsz, s->capent));
     size_t *o = realloc(s->off, sizeof(size_t) * (size_t)nc);
     if (o) s->off = o;
     uint32_t *l = realloc(s->len, sizeof(uint32_t) * (size_t)nc);
@@ -117,6 +137,7 @@ static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
   if (s->nent + n > s->capent) {
     size_t nc = s->capent ? 2 * s->capent : 4096;
     while (nc < s->nent + n) nc *= 2;
+    BPS_CALL(pset_fits(s, s->cap, s->tabsz, nc));
     uint32_t *a = realloc(s->ent, sizeof(uint32_t) * nc);
     BPS_CHECK(a, BPS_ERR_MEM, "out of memory (Pauli-pair entries)");
     s->ent = a;
@@ -147,6 +168,7 @@ typedef struct {
   long double *cval[3], *cexcl[3];
   int *cost_wire;       /* [nq] global wire of cost qubit j */
   long budget;
+  size_t max_bytes;     /* one evaluation's memory (bps_mom_opts.max_bytes / threads; 0: any) */
   int certifiable;      /* every map is mass-non-increasing and sign-preserving */
 } e2_state;
 
@@ -351,6 +373,8 @@ static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   e2_state *st = calloc(1, sizeof *st);
   BPS_CHECK(st, BPS_ERR_MEM, "out of memory");
   st->budget = o ? o->pair_budget : 0;
+  /* evaluations of different parameters run one per thread (momtask.c) */
+  st->max_bytes = o && o->max_bytes > 0 ? (size_t)o->max_bytes / (size_t)bps_threads_max() : 0;
   st->certifiable = cert;
   st->cost_wire = malloc(sizeof(int) * (size_t)(P->data.nq ? P->data.nq : 1));
   int rc = st->cost_wire ? BPS_OK : BPS_ERR_MEM;
@@ -997,6 +1021,7 @@ static int pass_init(e2_pass *x, const mom_prob *P, const e2_state *st, int **wi
   x->buf = malloc(sizeof(uint32_t) * E2_MAXSUP);
   *wire_to_in = malloc(sizeof(int) * (size_t)P->nwires);
   BPS_CHECK(x->occ && x->buf && *wire_to_in, BPS_ERR_MEM, "out of memory");
+  x->cur.max_bytes = x->nxt.max_bytes = st->max_bytes / 2;
   BPS_CALL(pset_rehash(&x->cur, 1024));
   BPS_CALL(pset_rehash(&x->nxt, 1024));
   for (int w = 0; w < P->nwires; w++) (*wire_to_in)[w] = -1;
