@@ -1073,10 +1073,15 @@ static int step_apply(e3_ctx *x, const mom_prob *P, const e3_state *st, int s, i
   const e3_step *sp = &st->steps[s];
   const int right = next_pos(st, s, fwd) > sp->p;
   double v[16];
+  if (sp->kind == S_OP1 || sp->kind == S_OP2) { /* the layout walk placed the op's wires here */
+    const int *w;
+    const int k = op_width(&P->ops[sp->op], &w);
+    BPS_CHECK(m->wire[sp->p + (k == 2 && sp->flip)] == w[0] &&
+                  (k == 1 || m->wire[sp->p + !sp->flip] == w[1]),
+              BPS_ERR_INTERNAL, "mps: layout of step %d", s);
+  }
   switch (sp->kind) {
   case S_OP1:
-    BPS_CHECK(m->wire[sp->p] == P->ops[sp->op].wire[0] ||
-                  P->ops[sp->op].op->ens == BPS_ENS_PAULI, BPS_ERR_INTERNAL, "mps: layout");
     BPS_CALL(apply1(x, m, sp->p, &st->map0[sp->op], fwd));
     return BPS_OK;
   case S_OP2:
