@@ -502,6 +502,7 @@ typedef struct {
   smap swap;      /* the transposition of two sites */
   int chi_est;    /* estimated largest bond dimension */
   double flops;   /* estimated time of a gradient table's two sweeps (ns) */
+  double tensors; /* estimated doubles of the tensors a table's snapshots keep */
   e3_table *tables; /* gradient tables, built lazily under a critical section */
 } e3_state;
 
@@ -541,7 +542,7 @@ static int is_swap(const mom_op *o) {
 typedef struct {
   int n, *lay, *cut; /* cut[i]: between positions i and i + 1 */
   int lg_max;
-  double flops, chi_now;
+  double flops, tensors; /* time (ns) and doubles of the new tensors of the steps so far */
 } walk;
 
 static int pos_of(const walk *w, int wire) {
@@ -557,6 +558,7 @@ static void walk_cross(walk *w, int p, int lg) {
   if (c > w->lg_max) w->lg_max = c;
   const double chi = ldexp(1.0, c);
   w->flops += E3_FLOPS * chi * chi * chi; /* theta, map and SVD of a two-site update */
+  w->tensors += 3.0 * 16.0 * chi * chi;   /* two new tensors and a centre move */
 }
 
 /* Bring wire b next to wire a by transpositions (steps XPOS). */
@@ -664,7 +666,7 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
       return BPS_ERR_JOB;
     }
   }
-  walk w = {0, NULL, NULL, 0, 0, 0};
+  walk w = {0, NULL, NULL, 0, 0.0, 0.0};
   w.lay = malloc(sizeof(int) * (size_t)(P->q_max + 1));
   w.cut = calloc((size_t)P->q_max + 1, sizeof(int));
   int rc = w.lay && w.cut ? BPS_OK : BPS_ERR_MEM;
@@ -684,6 +686,7 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
   const double chi = fmin(ldexp(1.0, w.lg_max) * b0, 1e30);
   st->chi_est = chi > 1e9 ? 1000000000 : (int)chi;
   st->flops = w.flops * (1.0 + b0 * b0 * b0) + 1e3 * (double)st->nsteps; /* B and F sweeps */
+  st->tensors = w.tensors * b0 * b0 + 16.0 * (double)st->nsteps; /* B's snapshots */
   free(w.lay);
   free(w.cut);
   BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
@@ -1493,11 +1496,12 @@ static void e3_release(void *vst) {
   free(st);
 }
 
-/* Memory of one gradient table: the snapshots' tensors (about three new tensors per step at
- * the estimated bond), their site lists, the environments. */
+/* Memory of one gradient table: the snapshots' tensors (three new tensors per two-site step
+ * at the bond estimated for that cut and time), their site lists, the environments and the
+ * largest two-site SVD. */
 static double e3_bytes(const mom_prob *P, const e3_state *st) {
-  const double chi = st->chi_est, t = 16.0 * chi * chi * 8.0;
-  return 3.0 * st->nsteps * t + 12.0 * P->nparams * st->nmax + 2.0 * st->nmax * chi * chi * 8.0 +
+  const double chi = st->chi_est;
+  return 8.0 * st->tensors + 12.0 * P->nparams * st->nmax + 2.0 * st->nmax * chi * chi * 8.0 +
          4.0 * 256.0 * chi * chi * 8.0;
 }
 
