@@ -38,7 +38,14 @@
  * environments that are reused while the tensors they were built from are unchanged (tensor
  * serial numbers), so the cost is two sweeps plus O(1) site transfers per parameter. The
  * table is built under an OpenMP critical section and read by every later pass (passes on
- * a prepared problem are thread-safe); the values do not depend on which thread built it. */
+ * a prepared problem are thread-safe); the values do not depend on which thread built it.
+ * The sweeps run only between the first and the last parameterised rotation.
+ *
+ * Precision: product (global) observables keep a relative accuracy of about n eps (3e-14 at
+ * n = 4096 against the toy closed forms, values near 2^-5800). A local cost's marker sum is
+ * carried whole, and its rounding reaches the few light-cone terms a derivative sees as about
+ * n^2 eps (2e-11 at n = 1024): auto sends local costs to the pauli engine. Values that E0 and
+ * E2 give as exact zeros (sectors killed structurally) can come out as rounding residues. */
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
