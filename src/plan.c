@@ -300,10 +300,24 @@ int bps_plan_task_n(const bps_plan *p, long t) {
  * state (us[0]) and with one thread (us[1]; T x us[0] when there is one thread). */
 static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[2]) {
   int rc = BPS_OK;
-  if (cfg->moments) { /* one item (a gradient when there is one), one thread per item */
-    double rec[BPS_MOMREC_LEN], t0 = bps_wtime();
-    BPS_CALL(bps_mom_item(pn, pn->nitems > 1 ? 1 : 0, rec));
-    us[0] = us[1] = (int)fmin(2e9, (bps_wtime() - t0) * 1e6 + 1);
+  if (cfg->moments) {
+    /* one item (a gradient when there is one), one thread per item; an item predicted to
+     * take over 30 s is not run (check would take minutes): the prediction stands. The
+     * first item may build tables the others reuse (mps: the gradient tables), so a fast
+     * one is followed by a second, and the estimate is their mean over the items */
+    double rec[BPS_MOMREC_LEN], t = pn->mom_seconds;
+    if (pn->mom_seconds <= 30) {
+      double t0 = bps_wtime();
+      BPS_CALL(bps_mom_item(pn, pn->nitems > 1 ? 1 : 0, rec));
+      t = bps_wtime() - t0;
+      if (t < 2 && pn->nitems > 2) {
+        t0 = bps_wtime();
+        BPS_CALL(bps_mom_item(pn, 2, rec));
+        const double t2 = bps_wtime() - t0;
+        t = (t + t2 * (double)(pn->nitems - 1)) / (double)pn->nitems;
+      }
+    }
+    us[0] = us[1] = (int)fmin(2e9, t * 1e6 + 1);
     return BPS_OK;
   }
   bps_sample_ws ws = {NULL, NULL};
@@ -423,8 +437,9 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     if (calibrated) fprintf(out, " %10.3gs\n", est);
     else fprintf(out, " %11s\n", "-");
   }
-  fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one measured "
-               "item per n)\n", total, size, T);
+  fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one or two "
+               "measured items per n; an item predicted over 30 s is not run: its prediction "
+               "stands)\n", total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
 
