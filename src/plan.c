@@ -303,14 +303,14 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
   if (cfg->moments) {
     /* one item (a gradient when there is one), one thread per item; an item predicted to
      * take over 30 s is not run (check would take minutes): the prediction stands. The
-     * first item may build tables the others reuse (mps: the gradient tables), so a fast
-     * one is followed by a second, and the estimate is their mean over the items */
+     * first item may build tables the others reuse (mps: the gradient tables), so mps or a
+     * fast first item is followed by a second, and the estimate is their mean over the items */
     double rec[BPS_MOMREC_LEN], t = pn->mom_seconds;
     if (pn->mom_seconds <= 30) {
       double t0 = bps_wtime();
       BPS_CALL(bps_mom_item(pn, pn->nitems > 1 ? 1 : 0, rec));
       t = bps_wtime() - t0;
-      if (t < 2 && pn->nitems > 2) {
+      if ((t < 2 || bps_mom_engine_of(pn->mom) == BPS_MOM_MPS) && pn->nitems > 2) {
         t0 = bps_wtime();
         BPS_CALL(bps_mom_item(pn, 2, rec));
         const double t2 = bps_wtime() - t0;
