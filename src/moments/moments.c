@@ -166,6 +166,10 @@ static void combine(const bps_mom *M, long double c, const bps_mom_value *one,
   long double m2lo = one->lo > 0 ? one->lo * one->lo : one->hi < 0 ? one->hi * one->hi : 0;
   long double m2hi = fmaxl(one->lo * one->lo, one->hi * one->hi);
   var->v = w * w * (s - one->v * one->v);
+  /* a variance that vanishes exactly (a derivative that cannot reach the cost) comes out
+   * of E[X^2] - E[X]^2 as a rounding residue of either sign (dense engine: -5.7e-73 for a vh
+   * term): a negative one is 0, not a NaN in log2 */
+  if (var->v < 0) var->v = 0;
   var->lo = w * w * (slo - m2hi);
   var->hi = w * w * (shi - m2lo);
   if (var->lo < 0) var->lo = 0;
