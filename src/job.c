@@ -76,6 +76,17 @@ static int sec_applies(int s, unsigned ab) {
 }
 static const char *const model_names[] = {"dqnn", "vh", "qbm", "hea"};
 
+/* " with mode = landscape" (lead " with") for a section of one mode; "" for every mode. */
+static const char *mode_text(unsigned modes, const char *lead) {
+  static char b[64];
+  const char *m = modes == MODE_BIT(BPS_JOB_MODE_LANDSCAPE) ? "landscape"
+                  : modes == MODE_BIT(BPS_JOB_MODE_MOMENTS) ? "moments"
+                  : NULL;
+  if (!modes || !m) return "";
+  snprintf(b, sizeof b, "%s mode = %s", lead, m);
+  return b;
+}
+
 typedef enum {
   K_INT,     /* decimal integer in [min, max], stored as int or long (by size) */
   K_U64,     /* decimal uint64 */
@@ -1892,15 +1903,10 @@ void bps_job_print_keys(FILE *out, int markdown) {
       fprintf(out, " |\n");
     }
     fprintf(out, "\nSections apply by model:");
-    for (int s = 0; s < NSEC; s++) {
-      char md[256] = ""; /* " with mode = a, b" for a mode-restricted section */
-      for (int mo = 0; sections[s].modes && mo < 3; mo++)
-        if (sections[s].modes & MODE_BIT(mo))
-          snprintf(md + strlen(md), sizeof md - strlen(md), "%s%s", md[0] ? ", " : " with mode = ",
-                   enum_name(keys[find_key(S_SCAN, "mode")].values, mo, ab, sizeof ab));
+    for (int s = 0; s < NSEC; s++)
       fprintf(out, " `[%s]` %s%s%s", sections[s].name,
-              models_text(sections[s].models, mb, sizeof mb), md, s + 1 < NSEC ? ";" : ".\n");
-    }
+              models_text(sections[s].models, mb, sizeof mb),
+              mode_text(sections[s].modes, " with"), s + 1 < NSEC ? ";" : ".\n");
     fprintf(out, "\n%s\n", roles_text);
     return;
   }
@@ -1911,7 +1917,7 @@ void bps_job_print_keys(FILE *out, int markdown) {
     if (d->sec != prev)
       fprintf(out, "\n[%s]  (%s%s)\n", sections[d->sec].name,
               models_text(sections[d->sec].models, mb, sizeof mb),
-              sections[d->sec].modes ? ", mode = landscape" : "");
+              mode_text(sections[d->sec].modes, ","));
     prev = d->sec;
     char kv[80];
     snprintf(kv, sizeof kv, "%s = %s", d->key, d->def ? d->def : "(required)");

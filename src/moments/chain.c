@@ -703,24 +703,3 @@ static int e1_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
 
 const mom_engine bps_mom_engine_chain = {BPS_MOM_CHAIN, e1_prepare, e1_pass_run, e1_release,
                                          e1_predict};
-
-/* The MPS engine is not part of this build yet: it predicts impossibility so that AUTO
- * never picks it, and refuses when asked by name. */
-static int e3_prepare(const mom_prob *P, const bps_mom_opts *o, void **st) {
-  (void)P, (void)o, (void)st;
-  BPS_CHECK(0, BPS_ERR_JOB, "the two-copy MPS engine (mps) is not available in this build");
-}
-static int e3_pass(const mom_prob *P, const void *st, int kind, const mom_prod *in,
-                   const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps) {
-  (void)P, (void)st, (void)kind, (void)in, (void)obs, (void)p, (void)mode, (void)out, (void)ps;
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "mps engine unavailable");
-}
-static void e3_release(void *st) { (void)st; }
-static int e3_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,
-                      char *why, size_t whylen) {
-  (void)P, (void)o;
-  snprintf(why, whylen, "mps: not available in this build");
-  *seconds = *bytes = INFINITY;
-  return BPS_OK;
-}
-const mom_engine bps_mom_engine_mps = {BPS_MOM_MPS, e3_prepare, e3_pass, e3_release, e3_predict};
