@@ -126,14 +126,14 @@ FAMILIES = [
     ("brick", "dqnn", "2:4", "[dqnn]\nperceptron = brick\ndepth = 2\n", "2", True),
     ("brick local", "dqnn", "2:4", "[dqnn]\nperceptron = brick\ndepth = 1\n[cost]\n"
      "type = local\ntargets = product\n", "2", False),
-    ("nisq", "dqnn", "1:2", "[dqnn]\nperceptron = nisq\n", "1:2", False),
-    ("pauli", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 2\n", "1:2", False),
+    ("nisq", "dqnn", "1:2", "[dqnn]\nperceptron = nisq\n", "1", False),
+    ("pauli", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 2\n", "1", False),
     ("hea alt", "hea", "2:4", "[hea]\nansatz = alt\nlayers = 2\n", "2:4", True),
     ("hea mcclean local", "hea", "2:4", "[hea]\nansatz = mcclean\nlayers = 2\n[cost]\n"
-     "type = local\n", "2:4", True),
-    ("vh pauli", "vh", "1:3", "[vh]\nvisible = 1\nhidden = n\n", "1:3", False),
+     "type = local\n", "2:3", True),
+    ("vh pauli", "vh", "1:3", "[vh]\nvisible = 1\nhidden = n\n", "1:2", False),
     ("vh projector", "vh", "1:2", "[vh]\nvisible = 2\nhidden = n\nobjective = projector\n",
-     "1:2", False),
+     "1", False),
     ("depolarizing", "dqnn", "1:2", "[dqnn]\nwidths = n,n\n[noise]\nchannel = depolarizing\n"
      "p = 0.1\n", "1:2", False),
     ("dephasing", "dqnn", "2:3", "[dqnn]\nperceptron = toy\n[noise]\nchannel = dephasing\n"
@@ -143,7 +143,7 @@ FAMILIES = [
     ("global_depolarizing", "dqnn", "1:3", "[dqnn]\nwidths = n,n\n[noise]\n"
      "channel = global_depolarizing\np = 0.2\nplacement = layer\n", "1:2", False),
     ("pauli depolarizing", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 1\n[noise]\n"
-     "channel = depolarizing\np = 0.1\nplacement = layer\n", "1:2", False),
+     "channel = depolarizing\np = 0.1\nplacement = layer\n", "1", False),
 ]
 SAMPLES = 2000
 Z_MAX = 4.5
@@ -205,21 +205,31 @@ def rms_bounds(k, tr2):
 
 
 def same_exact(a, b, label):
-    """Two exact engines' files agree to 1e-10 on the n they share."""
+    """Two exact engines' files agree on the n they share, with t660's contract (engine vs
+    dense) at 1e-10 relative: |x - r| <= 1e-10 |r| + 1e-14 scale, the scale being that of
+    the sums the engines round (costs in [-1, 1], |E[C]| + 1 for E[C], E[C^2] for Var C, the
+    largest Var dC and |E dC| for the gradients). An exact zero (a vanishing mean, a parameter
+    that cannot reach the cost) comes out of the dense engine as a residue of either sign;
+    vh's E[C] ~ 1e-8 is a cancellation of terms of size 1 (pauli and dense differ by 7e-17)."""
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
         for g in fb:
             if not g.startswith("n"):
                 continue
             x, y = fa[g], fb[g]
-            for k in ("grad_mean", "grad_var"):
+            gm, gv = y["grad_mean"][()], y["grad_var"][()]
+            cm = float(y.attrs["cost_mean"])
+            sv, sm = float(np.max(np.abs(gv))), float(np.max(np.abs(gm)))
+            for k, scale in (("grad_mean", sm + sv), ("grad_var", sv)):
                 u, v = x[k][()], y[k][()]
-                scale = max(float(np.max(np.abs(v))), 1e-300)
-                assert np.allclose(u, v, rtol=1e-10, atol=1e-14 * scale), (label, g, k, u, v)
-            for k in ("cost_mean", "cost_var", "purity_mean"):
+                assert np.all(np.abs(u - v) <= 1e-10 * np.abs(v) + 1e-14 * scale), \
+                    (label, g, k, u, v)
+            for k, scale in (("cost_mean", abs(cm) + 1), ("cost_var", None),
+                             ("purity_mean", 1.0)):
                 u, v = float(x.attrs[k]), float(y.attrs[k])
                 if math.isnan(u) or math.isnan(v):
                     continue
-                assert abs(u - v) <= 1e-10 * abs(v) + 1e-14, (label, g, k, u, v)
+                scale = v + cm * cm if scale is None else scale
+                assert abs(u - v) <= 1e-10 * abs(v) + 1e-14 * scale, (label, g, k, u, v)
 
 
 def part_a(d):
@@ -290,6 +300,7 @@ def part_b(d):
         ("chain", "dqnn", "2:40:6", "[dqnn]\nwidths = n,n\n[cost]\ntype = local\n"),
         ("pauli", "dqnn", "2:16:7", "[dqnn]\nperceptron = brick\ndepth = 1\n[cost]\n"
                                      "type = local\n"),
+        ("mps", "hea", "2:7", "[hea]\nansatz = alt\nlayers = 2\n"),
     ]
     for eng, model, qubits, body in jobs:
         job = write(os.path.join(d, "inv-%s.ini" % eng),
