@@ -4,24 +4,37 @@ MOMENTS_SCHEMA.md). Every result file written here passes tests/py/check_schema.
 (a) Sampler against exact. For every family the moments engines accept (dqnn haar n,n, n,1
     and n,2n,n with random data; toy, brick, nisq and pauli perceptrons; global and local
     costs; hea alt and mcclean; vh with one layer; depolarizing, dephasing, amplitude
-    damping and global depolarizing noise) the same job runs once with mode = gradient
-    (fixed seed, S samples) and once with mode = moments (engine auto, and every other engine
-    that accepts it: dense where the register is small, mps where it exists). For every
-    quantity the sampler estimates, z = (sampled - exact) / SE:
+    damping and global depolarizing noise: every family and noise kind once) the same job
+    runs once with mode = gradient (fixed seed, S = 2000 samples) and once with mode =
+    moments (engine auto, and every other engine that accepts it: dense where the register
+    is small enough to take seconds, mps on every family without Haar blocks; the global
+    costs of toy, brick and alt at n <= 4 are mps under auto too). For every quantity the
+    sampler estimates, z = (sampled - exact) / SE:
       E[C] (SE cost_mean_se), Var C (cost_var_se), E[dC_k] (SE = sqrt(grad_var_k / S): the
       file has no grad_mean_se; it is s/sqrt(S) as for cost_mean_se), Var dC_k (grad_var_se),
       and the output purity where the engine gives it (purity_mean_se).
-    Each |z| < 4.5, and per family (and engine) the RMS of the z's lies within the two-sided
-    1e-4 chi-square bounds for its *effective* number of degrees of freedom. The z's of one n
-    come from the same samples and are correlated (the parameters of one model, a mean and a
-    variance of one column); the z's of different n are independent (Philox streams keyed by
-    n). So the bounds are those of sum z^2 ~ sum_j lambda_j chi^2_1 (lambda = eigenvalues of
-    the z's correlation matrix R, block diagonal over n), approximated by Satterthwaite:
+    Per parameter |z| < 4.5 (issue 12 says 4). The threshold is family-wise: the test looks
+    at every z at once (K = 972 distinct ones, printed), and for a correct engine the
+    chance that some |z| passes t is at most K P(|N(0,1)| > t) whatever the z's correlations
+    (union bound): 6% at t = 4, 0.7% at t = 4.5. The sample variances' z's are moreover
+    skewed at S = 2000 (heavy-tailed gradients), so their tails are heavier than normal.
+    Largest |z| seen: 3.64 (haar n,2n,n data, n = 2, Var dC4; with 40000 samples that z is
+    0.33, and the same family's Var C at n = 1, -3.13, becomes -1.13 with 60000).
+    Per family (and engine) the RMS of the z's is printed and lies within the two-sided 1e-4
+    chi-square bounds for its *effective* number of degrees of freedom nu. This is the
+    honest form of issue 12's "RMS between 0.7 and 1.3": that band is the chi-square range
+    for nu of about 100; the families here have nu from 3 to 200 (a few n, a few parameters),
+    and correct engines give RMS 0.55 (haar n,n local, dense, nu 7) to 1.58 (haar n,2n,n
+    data, dense, nu 9), which the last column marks. The z's of one n come from the same
+    samples and are correlated (the parameters of one model, a mean and a variance of one
+    column); the z's of different n are independent (Philox streams keyed by n). So the
+    bounds are those of sum z^2 ~ sum_j lambda_j chi^2_1 (lambda = eigenvalues of the z's
+    correlation matrix R, block diagonal over n), approximated by Satterthwaite:
     sum z^2 / k ~ chi^2_nu / nu with nu = k^2 / sum_n tr(R_n^2). R_n is estimated from the
     samples through the estimators' influence functions (x - mean for a mean, (x - mean)^2
     for a variance). Quantities whose sample SE is 0 (a constant, e.g. the purity of pure
     states) must equal the exact value to 1e-9 and carry no z. Exact engines must agree
-    with each other to 1e-10.
+    with each other to 1e-10 relative (see same_exact for the absolute part).
 (b) Bitwise invariance: moments files at 1, 2, 4 MPI ranks and 1, 2 OpenMP threads have the
     same data (everything but the provenance attributes).
 (c) SIGTERM during a moments run: exit 75 with a checkpoint, a plain rerun refused (exit 4),
@@ -34,10 +47,16 @@ MOMENTS_SCHEMA.md). Every result file written here passes tests/py/check_schema.
     moments, pauli perceptrons with gate noise, a shared unitary target over random inputs,
     a truncation for the chain engine), 5 (too big: an engine that cannot do the model, a
     register too wide for dense, a model every engine predicts too big).
-(f) Large n: dqnn toy (global and local) at n = 1000 and haar n,1 at n = 1000, Var dC and
+(f) Large n: dqnn toy (global: mps under auto, and pauli; local: pauli) at n = 1000 and
+    haar n,1 at n = 1000, Var dC and
     Var C against the closed forms of physics.md (Secs. 4.4, 4.5, 4.7) to 1e-9 relative in
     log2; haar n,n up to n = 256 (times printed, never asserted).
-Run with /usr/bin/python3 (h5py, numpy, scipy); needs BPSCAN_BIN.
+Run with /usr/bin/python3 (h5py, numpy, scipy); needs BPSCAN_BIN. Arguments: the parts to
+run (default all), e.g. `test_moments.py a c`; M290_VERBOSE=1 prints the time of every run
+of part (a). Times on the 2-core test machine shared with other builds (load 5-7), whole test
+66 s: (a) 38 s (74 bpscan runs, 3 at a time), (b) 10 s, (c) 6 s, (d) 2 s, (e) 6 s, (f) 5 s.
+Before the dense engine was limited to registers it does in seconds, part (a) alone took
+4 minutes (vh dense at 4 qubits 173 s, nisq and pauli perceptrons 12-52 s).
 """
 import math
 import os
@@ -120,30 +139,30 @@ FAMILIES = [
      "targets = product\npairs = 2\n", "1", False),
     ("toy", "dqnn", "2:4", "[dqnn]\nperceptron = toy\n", "2", True),
     ("toy n,n,n local", "dqnn", "2:4", "[dqnn]\nwidths = n,n,n\nperceptron = toy\n[cost]\n"
-     "type = local\n", "2", False),
+     "type = local\n", "2", True),
     ("toy haar data", "dqnn", "2:3", "[dqnn]\nperceptron = toy\n[cost]\ninputs = haar\n"
-     "targets = unitary\n", "2", False),
+     "targets = unitary\n", "2", True),
     ("brick", "dqnn", "2:4", "[dqnn]\nperceptron = brick\ndepth = 2\n", "2", True),
     ("brick local", "dqnn", "2:4", "[dqnn]\nperceptron = brick\ndepth = 1\n[cost]\n"
-     "type = local\ntargets = product\n", "2", False),
-    ("nisq", "dqnn", "1:2", "[dqnn]\nperceptron = nisq\n", "1", False),
-    ("pauli", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 2\n", "1", False),
+     "type = local\ntargets = product\n", "2", True),
+    ("nisq", "dqnn", "1:2", "[dqnn]\nperceptron = nisq\n", "1", True),
+    ("pauli", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 2\n", "1", True),
     ("hea alt", "hea", "2:4", "[hea]\nansatz = alt\nlayers = 2\n", "2:4", True),
     ("hea mcclean local", "hea", "2:4", "[hea]\nansatz = mcclean\nlayers = 2\n[cost]\n"
      "type = local\n", "2:3", True),
-    ("vh pauli", "vh", "1:3", "[vh]\nvisible = 1\nhidden = n\n", "1:2", False),
+    ("vh pauli", "vh", "1:3", "[vh]\nvisible = 1\nhidden = n\n", "1:2", True),
     ("vh projector", "vh", "1:2", "[vh]\nvisible = 2\nhidden = n\nobjective = projector\n",
-     "1", False),
+     "1", True),
     ("depolarizing", "dqnn", "1:2", "[dqnn]\nwidths = n,n\n[noise]\nchannel = depolarizing\n"
      "p = 0.1\n", "1:2", False),
     ("dephasing", "dqnn", "2:3", "[dqnn]\nperceptron = toy\n[noise]\nchannel = dephasing\n"
-     "p = 0.2\nplacement = layer\n", "2", False),
+     "p = 0.2\nplacement = layer\n", "2", True),
     ("amplitude_damping", "hea", "2:3", "[hea]\nansatz = alt\nlayers = 2\n[noise]\n"
-     "channel = amplitude_damping\np = 0.15\n", "2:3", False),
+     "channel = amplitude_damping\np = 0.15\n", "2:3", True),
     ("global_depolarizing", "dqnn", "1:3", "[dqnn]\nwidths = n,n\n[noise]\n"
      "channel = global_depolarizing\np = 0.2\nplacement = layer\n", "1:2", False),
     ("pauli depolarizing", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 1\n[noise]\n"
-     "channel = depolarizing\np = 0.1\nplacement = layer\n", "1", False),
+     "channel = depolarizing\np = 0.1\nplacement = layer\n", "1", True),
 ]
 SAMPLES = 2000
 Z_MAX = 4.5
@@ -266,10 +285,12 @@ def part_a(d):
                 continue
             assert rc == 0, "%s, engine %s: exit %d\n%s" % (name, eng, rc, err)
             schema(path)
-    # the table: one row per family and exact engine
-    print("%-22s %-6s %-7s %4s %6s %7s %7s  %s" % ("family", "engine", "n", "#z", "nu",
-                                                   "max|z|", "RMS z", "RMS bounds (1e-4)"))
-    bad = []
+    # the table: one row per family and exact engine (auto: the engines it chose). Rows of
+    # one family share the samples, and their exact values agree to 1e-10 (same_exact): the
+    # distinct z's are those of the auto rows.
+    print("%-22s %-10s %-5s %4s %6s %7s %7s  %-16s %s" % (
+        "family", "engine", "n", "#z", "nu", "max|z|", "RMS z", "RMS bounds 1e-4", "0.7-1.3"))
+    bad, distinct = [], 0
     for name, eng, path, _ in runs:
         if not os.path.exists(path):
             continue
@@ -277,17 +298,23 @@ def part_a(d):
         if eng != "auto":
             assert engines == [eng], (name, eng, engines)
             same_exact(os.path.join(os.path.dirname(path), "auto.h5"), path, (name, eng))
+        else:
+            distinct += len(zs)
         k = len(zs)
         nu, lo, hi = rms_bounds(k, tr2)
         rms, zmax = math.sqrt(float(np.mean(zs ** 2))), float(np.max(np.abs(zs)))
-        print("%-22s %-6s %-7s %4d %6.1f %7.2f %7.3f  [%.3f, %.3f]" % (
-            name, eng if eng != "auto" else ",".join(engines), "%d..%d" % (ns[0], ns[-1]), k, nu,
-            zmax, rms, lo, hi))
+        print("%-22s %-10s %-5s %4d %6.1f %7.2f %7.3f  [%.3f, %.3f]   %s" % (
+            name, eng if eng != "auto" else "auto=" + ",".join(engines),
+            "%d..%d" % (ns[0], ns[-1]), k, nu, zmax, rms, lo, hi,
+            "in" if 0.7 <= rms <= 1.3 else "out (nu %.0f)" % nu))
         for z, w in zip(zs, where):
             if abs(z) >= Z_MAX:
                 bad.append("%s (%s) %s: z = %.2f" % (name, eng, w, z))
         if not lo <= rms <= hi:
             bad.append("%s (%s): RMS z %.3f outside [%.3f, %.3f]" % (name, eng, rms, lo, hi))
+    fwer = distinct * math.erfc(Z_MAX / math.sqrt(2))
+    print("%d distinct z's; P(some |z| >= %.1f) <= %.2g for exact engines (union bound)"
+          % (distinct, Z_MAX, fwer))
     assert not bad, "sampler and exact moments disagree:\n  " + "\n  ".join(bad)
     print("(a) the sampler agrees with every exact engine on %d families" % len(FAMILIES))
 
@@ -416,9 +443,12 @@ def part_e(d):
         r"^\s+(\d+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(\w+)\s+\S+ \S+\s+\S+s\s+\S+s$", out, re.M)}
     assert rows == {2: "chain", 3: "chain", 40: "chain"}, out
     toy = job_text("dqnn", "2,31,1000", "[dqnn]\nperceptron = toy\n", mode="moments")
-    out = check(d, toy, words=["(plan OK)"])
-    assert re.search(r"^\s+1000\s+1000\s+1000\s+1000\s+1000\s+pauli\s", out, re.M), out
-    print("(e) check: engine and predicted memory / time per n (haar: chain; toy n = 1000: pauli)")
+    # auto: the cheapest predicted engine (toy global: mps), local costs to pauli (moments.c)
+    for sets, eng in (((), "mps"), (("cost.type=local",), "pauli")):
+        out = check(d, toy, sets, words=["(plan OK)"])
+        assert re.search(r"^\s+1000\s+1000\s+1000\s+1000\s+1000\s+%s\s" % eng, out, re.M), out
+    print("(e) check: engine and predicted memory / time per n (haar: chain; toy n = 1000: "
+          "mps, local cost pauli)")
     refusals = [
         # (what, job text, --set, exit code, words)
         ("qbm", job_text("qbm", "2", "", mode="moments"), (), 2, ["needs a circuit model"]),
@@ -439,10 +469,11 @@ def part_e(d):
          ("moments.engine=dense",), 5, ["n = 7", "dense: a 7-qubit register"]),
         ("pauli on haar", haar, ("moments.engine=pauli",), 5,
          ["pauli: Haar blocks are not Pauli rotations"]),
+        ("mps on haar", haar, ("moments.engine=mps",), 5, ["n = 2", "mps: Haar blocks"]),
         ("nisq n = 14, auto", job_text("dqnn", "14", "[dqnn]\nperceptron = nisq\n",
                                        mode="moments"), (), 5,
          ["no exact-moments engine", "chain: no Haar blocks", "pauli: the cost expands",
-          "dense: a 28-qubit register"]),
+          "mps: estimated bond dimension", "dense: a 28-qubit register"]),
     ]
     for what, text, sets, code, words in refusals:
         check(d, text, sets, code, words, run_too=what in ("qbm", "chain on hea", "nisq n = 14, auto"))
@@ -466,6 +497,8 @@ def part_f(d):
     L3, L8 = math.log2(3 / 8), math.log2(1 / 8)
     for name, body, qubits in (
             ("toy global", "[dqnn]\nperceptron = toy\n", "1,2,3,10,100,1000"),
+            ("toy global pauli", "[dqnn]\nperceptron = toy\n[moments]\nengine = pauli\n",
+             "1,2,3,10,100,1000"),
             ("toy local", "[dqnn]\nperceptron = toy\n[cost]\ntype = local\n", "1,2,3,10,100,1000"),
             ("haar n,1", "[dqnn]\nwidths = n,1\n", "1,2,5,30,100,1000"),
             ("haar n,n", "[dqnn]\nwidths = n,n\n", "8,64,128,256")):
@@ -482,7 +515,7 @@ def part_f(d):
             for n in [int(x) for x in f["summary/n"][()]]:
                 g = f["n%d" % n]
                 gl, cl = g["grad_var_log2"][()], float(g.attrs["cost_var_log2"])
-                if name == "toy global":  # physics 4.7
+                if name.startswith("toy global"):  # physics 4.7 (auto: mps; and pauli)
                     closed("%s n=%d Var dC" % (name, n), gl, L8 + (n - 1) * L3)
                     closed("%s n=%d Var C" % (name, n), cl, n * L3 + log2_1p(-(2 / 3) ** n))
                 elif name == "toy local":
