@@ -164,6 +164,9 @@ FAMILIES = [
     ("pauli depolarizing", "dqnn", "1:2", "[dqnn]\nperceptron = pauli\ndepth = 1\n[noise]\n"
      "channel = depolarizing\np = 0.1\nplacement = layer\n", "1", True),
 ]
+PRECISION = {"dense": "double complex (53-bit mantissa, exponents to 2^-1022)",
+             "mps": "double tensors (53-bit mantissa), a power-of-two exponent per MPS "
+                    "(no underflow)"}
 SAMPLES = 2000
 Z_MAX = 4.5
 ALPHA = 1e-4
@@ -297,6 +300,9 @@ def part_a(d):
         zs, tr2, where, ns, engines = zscores(grads[name], path, "%s/%s" % (name, eng))
         if eng != "auto":
             assert engines == [eng], (name, eng, engines)
+            with h5py.File(path, "r") as f:  # the engine's arithmetic (moments.c)
+                prec = {str(f[g].attrs["precision"]) for g in f if g.startswith("n")}
+            assert prec == {PRECISION[eng]}, (name, eng, prec)
             same_exact(os.path.join(os.path.dirname(path), "auto.h5"), path, (name, eng))
         else:
             distinct += len(zs)
