@@ -482,7 +482,8 @@ def part_e(d):
           "mps: estimated bond dimension", "dense: a 28-qubit register"]),
     ]
     for what, text, sets, code, words in refusals:
-        check(d, text, sets, code, words, run_too=what in ("qbm", "chain on hea", "nisq n = 14, auto"))
+        check(d, text, sets, code, words,
+              run_too=what in ("qbm", "chain on hea", "nisq n = 14, auto"))
         print("(e) refused, exit %d: %s" % (code, what))
     timings.append(("(e) check and refusals", time.time() - t0))
 
