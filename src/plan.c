@@ -300,20 +300,22 @@ int bps_plan_task_n(const bps_plan *p, long t) {
  * state (us[0]) and with one thread (us[1]; T x us[0] when there is one thread). */
 static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[2]) {
   int rc = BPS_OK;
-  if (cfg->moments) { /* one item (a gradient when there is one), one thread per item */
-    double rec[BPS_MOMREC_LEN], t0 = bps_wtime();
-    BPS_CALL(bps_mom_item(pn, pn->nitems > 1 ? 1 : 0, rec));
-    double t = bps_wtime() - t0;
-    /* the first gradient also builds what the engine shares among all parameters (mps: the
-     * two sweeps of its gradient table; 0.04 s for toy at n = 1000, where each further
-     * parameter takes 1e-5 s: check predicted 41 s for a 0.6 s run). A cheap first item is
-     * followed by a second one: the mean over the gradients is the second's time plus the
-     * first's surplus spread over them. */
-    if (pn->nitems > 2 && t < 1.0) {
-      t0 = bps_wtime();
-      BPS_CALL(bps_mom_item(pn, 2, rec));
-      const double t2 = bps_wtime() - t0;
-      if (t2 < t) t = t2 + (t - t2) / (double)(pn->nitems - 1);
+  if (cfg->moments) {
+    /* one item (a gradient when there is one), one thread per item; an item predicted to
+     * take over 30 s is not run (check would take minutes): the prediction stands. The
+     * first item may build tables the others reuse (mps: the gradient tables), so mps or a
+     * fast first item is followed by a second, and the estimate is their mean over the items */
+    double rec[BPS_MOMREC_LEN], t = pn->mom_seconds;
+    if (pn->mom_seconds <= 30) {
+      double t0 = bps_wtime();
+      BPS_CALL(bps_mom_item(pn, pn->nitems > 1 ? 1 : 0, rec));
+      t = bps_wtime() - t0;
+      if ((t < 2 || bps_mom_engine_of(pn->mom) == BPS_MOM_MPS) && pn->nitems > 2) {
+        t0 = bps_wtime();
+        BPS_CALL(bps_mom_item(pn, 2, rec));
+        const double t2 = bps_wtime() - t0;
+        t = (t + t2 * (double)(pn->nitems - 1)) / (double)pn->nitems;
+      }
     }
     us[0] = us[1] = (int)fmin(2e9, t * 1e6 + 1);
     return BPS_OK;
@@ -410,8 +412,7 @@ static void print_landscape(const bps_landscape_n *l, FILE *out) {
 }
 
 /* The check table of a moments scan: per n the engine chosen (or asked for), its predicted
- * memory and time, and the time measured on one item (two when the first is cheap:
- * time_sample). */
+ * memory and time, and the time measured on one item. */
 static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
   const bps_scan_config *cfg = p->cfg;
   const int T = bps_threads_max(), size = bps_comm_size();
@@ -437,7 +438,8 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     else fprintf(out, " %11s\n", "-");
   }
   fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one or two "
-               "measured items per n)\n", total, size, T);
+               "measured items per n; an item predicted over 30 s is not run: its prediction "
+               "stands)\n", total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
 

@@ -78,7 +78,7 @@ static int choose(const mom_prob *P, const bps_mom_opts *o, bps_mom_engine *out,
     double s = INFINITY, b = INFINITY;
     char w[256] = "";
     BPS_CALL(engine(order[i])->predict(P, o, &s, &b, w, sizeof w));
-    if (isfinite(s) && o && o->max_bytes > 0 && b > (double)o->max_bytes) { /* else: its why */
+    if (isfinite(s) && isfinite(b) && o && o->max_bytes > 0 && b > (double)o->max_bytes) {
       snprintf(w, sizeof w, "%s: needs about %.3g bytes, more than the %.3g a rank has",
                bps_mom_engine_name(order[i]), b, (double)o->max_bytes);
       s = INFINITY;

@@ -1620,7 +1620,7 @@ static int e3_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
     *seconds = *bytes = INFINITY;
   } else if (!rc) {
     const double chi = st.chi_est, np = P->nparams > 0 ? P->nparams : 1;
-    *seconds = (st.flops / np + 50.0 * chi * chi * chi) * 1e-9;
+    *seconds = (st.flops / np + 50.0 * chi * chi) * 1e-9;
     *bytes = e3_bytes(P, &st);
     why[0] = 0;
   }

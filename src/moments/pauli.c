@@ -114,7 +114,8 @@ static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
   size_t h = (size_t)hv & (s->tabsz - 1);
   while (s->tab[h] >= 0) {
     long i = s->tab[h];
-    if (s->hash[i] == hv && s->len[i] == n && !memcmp(s->ent + s->off[i], e, sizeof(uint32_t) * n)) {
+    if (s->hash[i] == hv && s->len[i] == n &&
+        (n == 0 || !memcmp(s->ent + s->off[i], e, sizeof(uint32_t) * n))) { /* e: NULL if n = 0 */
       s->coef[i] += coef;
       return BPS_OK;
     }
@@ -143,7 +144,7 @@ static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
     s->ent = a;
     s->capent = nc;
   }
-  memcpy(s->ent + s->nent, e, sizeof(uint32_t) * n);
+  if (n) memcpy(s->ent + s->nent, e, sizeof(uint32_t) * n);
   s->off[s->n] = s->nent;
   s->len[s->n] = n;
   s->coef[s->n] = coef;
@@ -1126,9 +1127,41 @@ static int factor_cache(const mom_prob *P, e2_state *st) {
   return BPS_OK;
 }
 
-/* Predicted cost: the observable's pair count times the light-cone growth, measured on the
- * parameter with the widest cone (moments.c times one evaluation; here only impossibility
- * is decided: the expansion of a product observable is known in advance). */
+/* The widest the backward light cone of the output qubits outs[0..n) gets at a register
+ * boundary: the most wires live when the circuit is walked from the cost back to the
+ * inputs, counted where ancillas are created (a DQNN layer's start) and at the inputs. A
+ * pair set there holds up to about 4^width Pauli strings per copy (pairs of equal strings
+ * for uniform rotations; measured peaks: half of that for brick DQNNs, n = 4..8). */
+static int cone_width(const mom_prob *P, const int *outs, int n, unsigned char *live) {
+  const int W = P->nwires;
+  memset(live, 0, (size_t)W);
+  int nlive = 0, most = 0;
+  for (int j = 0; j < n; j++) nlive += !live[P->out_wire[outs[j]]], live[P->out_wire[outs[j]]] = 1;
+  most = nlive;
+  for (int i = P->nops - 1; i >= 0; i--) {
+    const mom_op *o = &P->ops[i];
+    const bps_op *op = o->op;
+    if (op->kind == BPS_OP_TRACE || op->kind == BPS_OP_DEPOL) continue;
+    if (op->kind == BPS_OP_APPEND) {
+      for (int u = 0; u < op->k; u++) nlive -= live[o->wire[u]], live[o->wire[u]] = 0;
+      if (nlive > most) most = nlive;
+      continue;
+    }
+    const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
+    const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
+    int hit = 0;
+    for (int u = 0; u < k && !hit; u++) hit = live[w[u]];
+    if (!hit) continue;
+    for (int u = 0; u < k; u++) nlive += !live[w[u]], live[w[u]] = 1;
+  }
+  return nlive > most ? nlive : most;
+}
+
+/* Predicted cost: per light-cone component (product observables) or per cost qubit and its
+ * neighbour batch (local costs), the larger of the observable's own expansion and the
+ * strings its backward light cone can hold (cone_width), at 2e-7 s per pair and gate
+ * (moments.c times one evaluation where a run needs it). A cone too wide for a rank's
+ * memory is impossibility, with the reason. */
 static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,
                       char *why, size_t whylen) {
   (void)o;
@@ -1155,18 +1188,37 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
   for (int j = 0; j < P->data.nq && !rc; j++) st.cost_wire[j] = P->out_wire[P->data.q0 + j];
   if (!rc) rc = cones(P, &st);
   if (!rc) rc = neighbours(P, &st);
+  /* DQNN layers (ancillas appended) mix their whole cone: up to 4^width strings (brick:
+   * measured half of that). Circuits without layers (hea) keep few strings, because a
+   * uniform rotation pairs a string with one partner and CZ/CNOT map strings to strings:
+   * 16 width^2 (alt, 4 layers, local cost: width 9, 925 pairs measured at every n). */
+  int layered = 0;
+  for (int i = 0; i < P->nops; i++) layered |= P->ops[i].op->kind == BPS_OP_APPEND;
   double pairs = 0, work = 0;
-  if (!rc) {
+  unsigned char *live = rc ? NULL : malloc((size_t)(P->nwires ? P->nwires : 1));
+  if (!rc && !live) rc = BPS_ERR_MEM;
+  if (!rc && P->data.kind == BPS_OBS_LOCAL) {
+    for (int j = P->data.q0; j < P->data.q0 + P->data.nq; j++) {
+      const double nb = st.nbr_off[j + 1] - st.nbr_off[j];
+      const int w = cone_width(P, &j, 1, live);
+      const double cp = fmax(4.0 * nb, layered ? pow(4.0, w) : 16.0 * w * w);
+      pairs = fmax(pairs, cp);
+      work += cp * nb;
+    }
+  } else if (!rc) {
     const int per = P->data.kind == BPS_OBS_PAULI ? 1 : 4;
     for (int c = 0; c < st.ncomp; c++) {
       int in = 0; /* component qubits that carry the cost */
       for (int a = st.comp_off[c]; a < st.comp_off[c + 1]; a++)
         in += st.comp_q[a] >= P->data.q0 && st.comp_q[a] < P->data.q0 + P->data.nq;
-      double cp = P->data.kind == BPS_OBS_LOCAL ? (double)in * in * 4.0 : pow(per, in);
+      const int w = cone_width(P, st.comp_q + st.comp_off[c], st.comp_off[c + 1] - st.comp_off[c],
+                               live);
+      const double cp = fmax(pow(per, in), layered ? pow(4.0, w) : 16.0 * w * w);
       pairs = fmax(pairs, cp);
       work += cp;
     }
   }
+  free(live);
   free(st.cost_wire);
   free(st.cone_off);
   free(st.cone);
@@ -1177,13 +1229,17 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
   free(st.comp_q);
   BPS_CALL(rc);
   if (pairs > 1e8) {
-    snprintf(why, whylen, "pauli: the cost expands into %.3g Pauli pairs in one light-cone "
-             "component (a global cost over %d coupled qubits)", pairs, P->data.nq);
+    snprintf(why, whylen, "pauli: up to %.3g Pauli pairs in one light cone (%s)", pairs,
+             P->data.kind == BPS_OBS_LOCAL ? "a local term's cone spans too many qubits"
+                                           : "a global cost over coupled qubits");
     *seconds = *bytes = INFINITY;
     return BPS_OK;
   }
-  *bytes = 64.0 * 16.0 * pairs + 64.0 * (double)P->nwires;
-  *seconds = 2e-7 * 16.0 * (work + (double)P->nops);
+  *bytes = 256.0 * pairs + 64.0 * (double)P->nwires; /* measured: about 1/4 of this */
+  /* per item, without layers: a local cost's pass for one parameter touches the terms whose cones hold it
+   * (the factor cache keeps the others), i.e. about work / parameters */
+  if (!layered && P->data.kind == BPS_OBS_LOCAL && P->nparams > 0) work /= P->nparams;
+  *seconds = 2e-7 * work + 2e-8 * (double)P->nops;
   return BPS_OK;
 }
 
