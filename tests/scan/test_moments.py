@@ -478,7 +478,7 @@ def part_e(d):
         ("mps on haar", haar, ("moments.engine=mps",), 5, ["n = 2", "mps: Haar blocks"]),
         ("nisq n = 14, auto", job_text("dqnn", "14", "[dqnn]\nperceptron = nisq\n",
                                        mode="moments"), (), 5,
-         ["no exact-moments engine", "chain: no Haar blocks", "pauli: the cost expands",
+         ["no exact-moments engine", "chain: no Haar blocks", "pauli: up to",
           "mps: estimated bond dimension", "dense: a 28-qubit register"]),
     ]
     for what, text, sets, code, words in refusals:
