@@ -874,7 +874,7 @@ static void print_goal(const row_list *rows, const bench_opts *o) {
 /* The exact-moments rows (src/moments/bench.c): one whole moments scan at one n each. */
 static int run_moments(const bench_opts *o, bps_bench_moments_row **rows, int *nrows) {
   printf("\nExact-moments rows: E[C], Var[C] and every parameter's E/Var dC at one n (engine "
-         "auto,\none item per thread, as `bpscan run` with mode = moments); goals of issue 12 "
+         "auto,\none item per thread, as `bpscan run` with mode = moments); goals "
          "on 2 cores.\n");
   bps_bench_moments_print_head(stdout);
   return bps_bench_moments(o->quick, 0, rows, nrows);

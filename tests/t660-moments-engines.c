@@ -65,6 +65,11 @@ static void compare(const char *label, const vals *t, const vals *r, const char 
            (isnan((double)t->pur) || close_to(t->pur, r->pur, 1));
   for (int p = 0; p < r->np; p++)
     ok &= close_to(t->gv[p], r->gv[p], sv) && close_to(t->gm[p], r->gm[p], sm + sv);
+  /* variances are never negative, not even by a rounding residue (log2 in the files) */
+  int nonneg = t->cv >= 0 && r->cv >= 0;
+  for (int p = 0; p < r->np; p++) nonneg &= t->gv[p] >= 0 && r->gv[p] >= 0;
+  CHECK(nonneg);
+  if (!nonneg) fprintf(stderr, "%s: a negative variance (%s or dense)\n", label, eng);
   CHECK(ok);
   if (!ok) {
     fprintf(stderr, "%s: %s vs dense: E[C] %.17Lg / %.17Lg, Var C %.17Lg / %.17Lg, purity %.17Lg / %.17Lg\n",

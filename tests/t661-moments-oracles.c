@@ -111,7 +111,11 @@ static void haar_n_to_1(void) {
     }
 }
 
-/* Var C <= sum_k Var dC_k (uniform integer-spectrum angles: Parseval, physics Sec. 5.4). */
+/* Var C <= sum_k Var dC_k (moments.md Sec. 5; physics Sec. 5.4): for angles uniform on the
+ * torus with integer spectrum, C = sum_w c_w e^{i w.theta}, Var C = sum_{w != 0} |c_w|^2 and
+ * Var dC_k = sum_w w_k^2 |c_w|^2; every nonzero integer w has |w|^2 >= 1, so the sum over k
+ * bounds Var C. It does not hold for Haar perceptrons (one angle between two Haar blocks is
+ * not a torus of the whole ensemble): n -> 1 has Var C = 1/(4(d+1)) > Var dC ~ 1/(8d). */
 static void parseval(const char *label, const bps_model_spec *s, int n) {
   bps_mom *M = NULL;
   bps_model_instance *m = NULL;
@@ -176,6 +180,23 @@ int main(void) {
   parseval("hea alt L3 local", &s, 12);
   s.hea = BPS_HEA_MCCLEAN;
   parseval("hea mcclean L3 local", &s, 6);
+  /* the identity on the families issue 12 names, global and local costs (toy: the angle
+   * families of Sec. 4.7; brick and alt global: the mps engine when auto takes it) */
+  bps_model_spec_default(&s);
+  s.perceptron = BPS_PERC_TOY;
+  for (int n = 1; n <= 6; n++) parseval("dqnn toy n,n global", &s, n);
+  snprintf(s.widths, sizeof s.widths, "%s", "n,n,n");
+  s.cost = BPS_COST_LOCAL;
+  for (int n = 1; n <= 6; n++) parseval("dqnn toy n,n,n local", &s, n);
+  bps_model_spec_default(&s);
+  s.perceptron = BPS_PERC_BRICK;
+  s.depth = 2;
+  for (int n = 2; n <= 4; n++) parseval("dqnn brick global", &s, n);
+  bps_model_spec_default(&s);
+  s.kind = BPS_MODEL_HEA;
+  s.hea = BPS_HEA_ALT;
+  s.hea_layers = 2;
+  for (int n = 2; n <= 6; n += 2) parseval("hea alt L2 global", &s, n);
   unreachable();
   return bps_test_result("t661-moments-oracles");
 }

@@ -2,7 +2,7 @@
  *
  * Per row (a model ensemble at one n): the engine auto picks, the wall time of a whole
  * moments scan at that n (E[C], Var[C] and every parameter's E/Var of the derivative, one
- * item per thread), issue 12's goal for it, the engine statistics and log2 of the mean
+ * item per thread), its time goal on 2 cores, the engine statistics and log2 of the mean
  * Var dC. Rows: Haar DQNN n,n global and local at n = 1024 (goal 60 s), toy and brick DQNNs,
  * hea alt with 4 layers local at 1024 (goal 60 s) and global at 128 (goal 600 s) and 1024;
  * --quick uses smaller n for the slowest rows.

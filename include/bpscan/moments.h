@@ -21,6 +21,8 @@
  *   dense   E0 dense two-copy averaging (16^q entries): everything, small q; the reference.
  * Values are long double (x86-64 extended precision: exponents to 2^-16382), so variances
  * of 2^-4000 at n = 1000 keep full relative precision; result files store doubles plus log2.
+ * chain and pauli compute in long double; mps in double tensors with a power-of-two exponent
+ * (no underflow, 53-bit rounding), dense in double complex (bps_mom_precision says which).
  *
  * Not covered: the QBM (Gibbs states); vh with >= 2 layers (the couplings are shared across
  * layers, so the layers are not independent); noise after a random Pauli rotation placed on
@@ -73,7 +75,8 @@ int bps_mom_create(const bps_model_instance *m, bps_mom_engine eng, const bps_mo
                    bps_mom **out);
 void bps_mom_destroy(bps_mom **M);
 bps_mom_engine bps_mom_engine_of(const bps_mom *M);
-const char *bps_mom_precision(const bps_mom *M); /* e.g. "long double (64-bit mantissa)" */
+/* The arithmetic of M's engine, e.g. "long double (x87 extended: ...)" (attribute precision). */
+const char *bps_mom_precision(const bps_mom *M);
 
 /* E[C] and Var[C]. */
 int bps_mom_cost(const bps_mom *M, bps_mom_value *mean, bps_mom_value *var, bps_mom_stats *st);

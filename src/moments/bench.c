@@ -3,7 +3,7 @@
  * Each row prepares one model ensemble (engine auto, a rank's memory limit) and computes
  * what a moments scan computes at that n: E[C], Var[C] and E/Var of every parameter's
  * derivative, one item per thread as in momtask.c. It reports the engine, the wall time
- * against the goal of issue 12 and the engine statistics. One run per row: every row
+ * against its goal (the project's targets for exact moments on 2 cores) and the engine statistics. One run per row: every row
  * takes seconds, and the rows are sized to show the scaling, not timer noise.
  */
 #include "bpscan/bench_moments.h"
@@ -22,7 +22,7 @@ typedef struct {
   bps_perceptron perc;
   bps_cost_type cost;
   int n, n_quick;
-  double goal_s;   /* issue 12's goal on 2 cores (0: none) */
+  double goal_s;   /* the target on 2 cores (0: none) */
 } bmm_case;
 
 static const bmm_case cases[] = {
