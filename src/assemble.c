@@ -10,6 +10,7 @@
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
 #include "bpscan/h5io.h"
+#include "bpscan/moments.h"
 #include "bpscan/state.h"
 #include "bpscan/stats.h"
 #include "bpscan/threads.h"
@@ -84,7 +85,7 @@ int bps_assemble_head(const bps_plan *p, bps_result *res) {
 static long file_samples(const bps_plan *p, const int *holder, int i) {
   long S = 0;
   for (long b = 0; b < p->pn[i].nblocks; b++)
-    if (holder[p->task_off[i] + b] >= 0) S += bps_plan_block_samples(p, b);
+    if (holder[p->task_off[i] + b] >= 0) S += bps_plan_block_count(p, i, b);
   return S;
 }
 
@@ -216,7 +217,7 @@ static int window(const bps_plan *p, int i, int pass, const view *v, long t0, lo
   for (long t = t0; t < t1; t++) {
     const double *rec = w->rec[t - t0];
     if (!rec) continue;
-    const long b = t - p->task_off[i], cnt = bps_plan_block_samples(p, b);
+    const long b = t - p->task_off[i], cnt = bps_plan_block_count(p, i, b);
     for (long k = 0; k < cnt; k++, rec += v->cols.width) {
       if (pass == PASS_A) record_a(pn, a, rows++, b * p->cfg->block + k, rec);
       else if (pass == PASS_B) record_b(pn, v, a, S, rec);
@@ -466,6 +467,70 @@ static void reduce_n(reduce_state *rs, int i) {
   if (rs->root) acc_free(&rs->a);
 }
 
+/* ------------------------------------------------------------------ exact moments */
+
+/* Collective. Qubit count i of a moments scan: its items' records (BPS_MOMREC_LEN doubles
+ * each, in item order; a piece: the items of its blocks) gathered window by window into
+ * rank 0's r->mom. No statistics: the records are the exact moments. */
+static void reduce_mom(reduce_state *rs, int i) {
+  const bps_plan *p = rs->p;
+  const bps_plan_n *pn = &p->pn[i];
+  const view v = make_view(pn, PASS_A);
+  const long m = file_samples(p, rs->holder, i);
+  bps_result_n *r = &rs->res->per_n[i];
+  bps_mom_n *mo = NULL;
+  if (rs->root && !rs->rc) {
+    rs->rc = shape_n(p->cfg, pn, 0, r);
+    r->samples_total = 0;
+    mo = r->mom = calloc(1, sizeof *r->mom);
+    if (mo) {
+      mo->item = malloc(sizeof(long) * (size_t)(m ? m : 1));
+      mo->rec = malloc(sizeof(double) * (size_t)(m ? m : 1) * BPS_MOMREC_LEN);
+    }
+    if (!rs->rc && !(mo && mo->item && mo->rec)) rs->rc = no_memory();
+    if (!rs->rc) {
+      snprintf(mo->engine, sizeof mo->engine, "%s", bps_mom_engine_name(bps_mom_engine_of(pn->mom)));
+      snprintf(mo->precision, sizeof mo->precision, "%s", bps_mom_precision(pn->mom));
+    }
+  }
+  for (long t0 = p->task_off[i], t1; t0 < p->task_off[i + 1] && !rs->stop; t0 = t1) {
+    bps_window_next(p, rs->holder, i, t0, v.cols.width, rs->w.cap, &t1);
+    if (!bps_comm_agree(rs->rc == BPS_OK)) {
+      rs->stop = 1;
+      break;
+    }
+    int rc = bps_gather_window(p, rs->blocks, rs->holder, t0, t1, &v.cols, &rs->w);
+    for (long t = t0; !rc && rs->root && t < t1; t++) {
+      const double *rec = rs->w.rec[t - t0];
+      if (!rec) continue;
+      const long b = t - p->task_off[i], cnt = bps_plan_block_count(p, i, b);
+      for (long k = 0; k < cnt; k++, mo->nitems++) {
+        mo->item[mo->nitems] = b * p->cfg->block + k;
+        memcpy(mo->rec + (size_t)mo->nitems * BPS_MOMREC_LEN, rec + k * BPS_MOMREC_LEN,
+               sizeof(double) * BPS_MOMREC_LEN);
+      }
+    }
+    if (rc) rs->rc = rc;
+  }
+}
+
+/* Collective: a moments scan's records to rank 0, and its file (h5io's whole-file writer:
+ * a moments file is (1 + P) short records per n, no per-sample datasets). */
+static int write_mom(reduce_state *rs) {
+  const bps_plan *p = rs->p;
+  bps_result *res = rs->res;
+  const double t0 = bps_wtime();
+  for (int i = 0; i < p->nn && !rs->stop; i++) reduce_mom(rs, i);
+  if (rs->root && !rs->rc && !rs->stop) {
+    const double t1 = bps_wtime();
+    res->wall_reduce = t1 - t0;
+    res->end_time = epoch_now();
+    res->wall_write = -1; /* the writer records its own time */
+    rs->rc = bps_h5_write(p->cfg->out_path, res, p->cfg->force);
+  }
+  return bps_agree(rs->rc);
+}
+
 int bps_assemble_write(const bps_plan *p, const bps_block *blocks, const int *holder,
                        bps_result *res) {
   const double t0 = bps_wtime();
@@ -479,7 +544,12 @@ int bps_assemble_write(const bps_plan *p, const bps_block *blocks, const int *ho
     res->per_n = calloc((size_t)p->nn, sizeof(bps_result_n));
     res->nn = res->per_n ? p->nn : 0;
     rs.rc = res->per_n ? BPS_OK : no_memory();
-    if (!rs.rc) rs.rc = bps_h5_stream_open(p->cfg->out_path, res, p->cfg->force, &rs.st);
+    if (!rs.rc && !p->cfg->moments)
+      rs.rc = bps_h5_stream_open(p->cfg->out_path, res, p->cfg->force, &rs.st);
+  }
+  if (p->cfg->moments) {
+    rc = write_mom(&rs);
+    goto cleanup;
   }
   rs.defer = bps_comm_size() > 1;
   if (rs.root) bps_h5_stream_defer(rs.st, rs.defer);

@@ -23,6 +23,7 @@
  */
 #include "bpscan/bench.h"
 #include "bpscan/bench_models.h"
+#include "bpscan/bench_moments.h"
 
 #include <errno.h>
 #include <math.h>
@@ -61,7 +62,7 @@ typedef struct {
   int nthreads, threads[BENCH_MAX_THREADS];
   int tmax; /* largest entry of threads */
   const char *json;
-  int quick, full, no_models;
+  int quick, full, no_models, no_moments, moments_only;
   int reps, triad_reps;
   double min_time;     /* seconds, lower bound of one repetition */
   double max_rep_time; /* seconds: above this, a repetition covers a subset of targets */
@@ -71,6 +72,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: bpscan bench [--quick | --full] [--qmin N] [--qmax N] [--threads LIST]\n"
           "                    [--reps N] [--min-time SEC] [--json FILE] [--no-models]\n"
+          "                    [--no-moments | --moments-only]\n"
           "\n"
           "Gate throughput of the dense and factored state kernels against the memory\n"
           "bandwidth of this machine (a STREAM triad measured in the same run).\n"
@@ -91,6 +93,9 @@ static void usage(FILE *out) {
           "  --min-time SEC  minimum duration of one repetition (default 0.2, quick 0.1)\n"
           "  --json FILE     also write the results as JSON to FILE\n"
           "  --no-models     skip the DQNN model rows (cost vs adjoint gradient, dense vs factored)\n"
+          "  --no-moments    skip the exact-moments rows (a whole moments scan at one n per row:\n"
+          "                  Haar DQNN n,n and hea alt L4 at n = 1024 and others; about a minute)\n"
+          "  --moments-only  only the exact-moments rows (--quick: smaller n for the slow ones)\n"
           "  --help          print this text\n"
           "\n"
           "Numbers are best-of-N wall-clock times and are noisy on a shared machine: rows\n"
@@ -153,6 +158,14 @@ static int parse_options(int argc, char **argv, bench_opts *o) {
     }
     if (!strcmp(arg, "--no-models")) {
       o->no_models = 1;
+      continue;
+    }
+    if (!strcmp(arg, "--no-moments")) {
+      o->no_moments = 1;
+      continue;
+    }
+    if (!strcmp(arg, "--moments-only")) {
+      o->moments_only = 1;
       continue;
     }
     if (!strcmp(arg, "--quick")) {
@@ -672,7 +685,8 @@ static void json_num(FILE *f, double v) {
 
 static int write_json(FILE *f, const char *path, const bench_opts *o, const bench_machine *m,
                       const double *triad, const bench_row *rows, int nrows,
-                      const bps_bench_model_row *mrows, int nmrows) {
+                      const bps_bench_model_row *mrows, int nmrows,
+                      const bps_bench_moments_row *orows, int norows) {
   int itmax = 0;
   for (int i = 0; i < o->nthreads; i++)
     if (o->threads[i] == o->tmax) itmax = i;
@@ -751,6 +765,10 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   if (nmrows > 0) {
     fprintf(f, ",\n  \"models\": ");
     BPS_CALL(bps_bench_models_json(f, mrows, nmrows));
+  }
+  if (norows > 0) {
+    fprintf(f, ",\n");
+    BPS_CALL(bps_bench_moments_json(f, orows, norows));
   }
   fprintf(f, "\n}\n");
   BPS_CHECK(!ferror(f), BPS_ERR_IO, "error writing %s", path);
@@ -853,6 +871,32 @@ static void print_goal(const row_list *rows, const bench_opts *o) {
   printf("\n");
 }
 
+/* The exact-moments rows (src/moments/bench.c): one whole moments scan at one n each. */
+static int run_moments(const bench_opts *o, bps_bench_moments_row **rows, int *nrows) {
+  printf("\nExact-moments rows: E[C], Var[C] and every parameter's E/Var dC at one n (engine "
+         "auto,\none item per thread, as `bpscan run` with mode = moments); goals "
+         "on 2 cores.\n");
+  bps_bench_moments_print_head(stdout);
+  return bps_bench_moments(o->quick, 0, rows, nrows);
+}
+
+/* --moments-only: the moments rows and a JSON file holding only them. */
+static int bench_moments_only(const bench_opts *o, FILE *json) {
+  bps_bench_moments_row *rows = NULL;
+  int nrows = 0, rc = run_moments(o, &rows, &nrows);
+  if (!rc && json) {
+    fprintf(json, "{\n  \"tool\": \"bpscan bench\",\n  \"version\": ");
+    json_str(json, BPS_VERSION_STRING);
+    fprintf(json, ",\n");
+    rc = bps_bench_moments_json(json, rows, nrows);
+    fprintf(json, "\n}\n");
+    if (!rc && ferror(json)) rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__,
+                                                 "error writing %s", o->json);
+  }
+  free(rows);
+  return rc;
+}
+
 static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
   int rc = BPS_OK;
   row_list rows = {NULL, 0, 0};
@@ -860,7 +904,8 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
   gate_pool pool;
   triad_arrays ta = {0, NULL, NULL, NULL};
   bps_bench_model_row *mrows = NULL;
-  int nmrows = 0;
+  bps_bench_moments_row *orows = NULL;
+  int nmrows = 0, norows = 0;
   BPS_CALL_GOTO(pool_create(&pool));
 
   /* Bandwidth first, with the gate states not yet allocated. */
@@ -915,9 +960,12 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
     BPS_CALL_GOTO(bps_bench_models(4, nmax, dense_nmax, o->reps, &mrows, &nmrows));
     bps_bench_models_print(stdout, mrows, nmrows);
   }
+  if (!o->no_moments) BPS_CALL_GOTO(run_moments(o, &orows, &norows));
   if (json)
-    BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows));
+    BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows,
+                             orows, norows));
 cleanup:
+  free(orows);
   triad_destroy(&ta);
   free(mrows);
   free(rows.rows);
@@ -965,7 +1013,7 @@ int bps_bench_main(int argc, char **argv) {
   }
 
   bps_threads_set_dynamic(0);
-  BPS_CALL_GOTO(bench_run(&o, &m, json));
+  BPS_CALL_GOTO(o.moments_only ? bench_moments_only(&o, json) : bench_run(&o, &m, json));
   if (json) {
     int closed = fclose(json) == 0;
     json = NULL;

@@ -13,31 +13,62 @@
 
 /* ---------------------------------------------------------------- building */
 
-int bps_circuit_create(int q_in, bps_circuit **out) {
-  BPS_CHECK(out && q_in >= 0 && q_in <= BPS_MAX_QUBITS, BPS_ERR_ARG, "bad input width %d", q_in);
+static int create(int q_in, int ensemble, bps_circuit **out) {
+  const int qmax = ensemble ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS;
+  BPS_CHECK(out && q_in >= 0 && q_in <= qmax, BPS_ERR_ARG, "bad input width %d", q_in);
   bps_circuit *c = calloc(1, sizeof *c);
   BPS_CHECK(c, BPS_ERR_MEM, "out of memory");
   c->q_in = c->q_out = q_in;
+  c->ensemble = ensemble;
   *out = c;
   return BPS_OK;
 }
 
+int bps_circuit_create(int q_in, bps_circuit **out) { return create(q_in, 0, out); }
+int bps_circuit_create_ensemble(int q_in, bps_circuit **out) { return create(q_in, 1, out); }
+
+static void op_free(bps_op *op) {
+  free(op->qubits);
+  free(op->pauli);
+  free(op->ens_qubits);
+}
+
 int bps_circuit_destroy(bps_circuit **c) {
   if (!c || !*c) return BPS_OK;
+  for (int i = 0; i < (*c)->nops; i++) op_free(&(*c)->ops[i]);
   free((*c)->ops);
+  free((*c)->angle);
   bps_free((*c)->pool);
   free(*c);
   *c = NULL;
   return BPS_OK;
 }
 
-static int push_op(bps_circuit *c, const bps_op *op) {
+/* Append op, taking a copy of its k qubits (and of pauli when given). */
+static int push_op(bps_circuit *c, bps_op *op, const int *qubits, const char *pauli) {
   if (c->nops == c->cap) {
     int ncap = c->cap ? 2 * c->cap : 64;
     bps_op *p = realloc(c->ops, (size_t)ncap * sizeof *p);
     BPS_CHECK(p, BPS_ERR_MEM, "out of memory");
     c->ops = p;
     c->cap = ncap;
+  }
+  op->qubits = NULL;
+  op->pauli = NULL;
+  op->ens_qubits = NULL;
+  op->ens_var = -1;
+  if (qubits) {
+    op->qubits = malloc(sizeof(int) * (size_t)(op->k ? op->k : 1));
+    BPS_CHECK(op->qubits, BPS_ERR_MEM, "out of memory");
+    memcpy(op->qubits, qubits, sizeof(int) * (size_t)op->k);
+  }
+  if (pauli) {
+    op->pauli = malloc((size_t)op->k + 1);
+    if (!op->pauli) {
+      op_free(op);
+      BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
+    }
+    memcpy(op->pauli, pauli, (size_t)op->k + 1);
   }
   c->ops[c->nops++] = *op;
   return BPS_OK;
@@ -61,22 +92,37 @@ static int push_mats(bps_circuit *c, size_t n, const bps_cplx *m, size_t *offset
 }
 
 static int check_targets(const bps_circuit *c, int k, const int *qubits) {
-  BPS_CHECK(k >= 1 && k <= BPS_OP_MAXQ && k <= c->q_out, BPS_ERR_ARG,
+  BPS_CHECK(k >= 1 && (k <= BPS_OP_MAXQ || c->ensemble) && k <= c->q_out, BPS_ERR_ARG,
             "%d target qubits on a %d-qubit register", k, c->q_out);
   for (int i = 0; i < k; i++) {
     BPS_CHECK(qubits[i] >= 0 && qubits[i] < c->q_out, BPS_ERR_ARG, "qubit %d outside [0, %d)",
               qubits[i], c->q_out);
-    for (int j = 0; j < i; j++)
-      BPS_CHECK(qubits[i] != qubits[j], BPS_ERR_ARG, "qubit %d repeated", qubits[i]);
   }
+  /* distinct qubits: sorted copy for long lists, pairwise for short ones */
+  if (k <= 32) {
+    for (int i = 0; i < k; i++)
+      for (int j = 0; j < i; j++)
+        BPS_CHECK(qubits[i] != qubits[j], BPS_ERR_ARG, "qubit %d repeated", qubits[i]);
+    return BPS_OK;
+  }
+  unsigned char *seen = calloc((size_t)c->q_out, 1);
+  BPS_CHECK(seen, BPS_ERR_MEM, "out of memory");
+  int rep = -1;
+  for (int i = 0; i < k && rep < 0; i++) {
+    if (seen[qubits[i]]) rep = qubits[i];
+    seen[qubits[i]] = 1;
+  }
+  free(seen);
+  BPS_CHECK(rep < 0, BPS_ERR_ARG, "qubit %d repeated", rep);
   return BPS_OK;
 }
 
-int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U) {
-  BPS_CHECK(c && U, BPS_ERR_ARG, "NULL argument");
+static int unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U, bps_ens_kind ens) {
+  BPS_CHECK(c && (U || (c->ensemble && ens == BPS_ENS_HAAR)), BPS_ERR_ARG, "NULL argument");
   BPS_CALL(check_targets(c, k, qubits));
-  bps_op op = {.kind = BPS_OP_UNITARY, .k = k, .param = -1};
-  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  bps_op op = {.kind = BPS_OP_UNITARY, .k = k, .param = -1, .ens = ens};
+  if (!U) return push_op(c, &op, qubits, NULL); /* an ensemble's Haar block: no matrix */
+  BPS_CHECK(k <= BPS_OP_MAXQ, BPS_ERR_ARG, "a %d-qubit matrix is too large", k);
   /* U, then U^dag right after it (the backward pass applies U^dag) */
   int rc = BPS_OK;
   int d = 1 << k;
@@ -86,10 +132,18 @@ int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx
   bps_mat_adjoint(d, U, Uh);
   BPS_CALL_GOTO(push_mats(c, dd, U, &op.mat));
   BPS_CALL_GOTO(push_mats(c, dd, Uh, &off2));
-  BPS_CALL_GOTO(push_op(c, &op));
+  BPS_CALL_GOTO(push_op(c, &op, qubits, NULL));
 cleanup:
   bps_free(Uh);
   return rc;
+}
+
+int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U) {
+  return unitary(c, k, qubits, U, BPS_ENS_FIXED);
+}
+
+int bps_circuit_haar(bps_circuit *c, int k, const int *qubits, const bps_cplx *U) {
+  return unitary(c, k, qubits, U, BPS_ENS_HAAR);
 }
 
 int bps_circuit_prot(bps_circuit *c, const char *pauli, const int *qubits, double scale,
@@ -103,17 +157,74 @@ int bps_circuit_prot(bps_circuit *c, const char *pauli, const int *qubits, doubl
     BPS_CHECK(pauli[i] == 'X' || pauli[i] == 'Y' || pauli[i] == 'Z', BPS_ERR_ARG,
               "rotation generator \"%s\": letters must be X, Y or Z", pauli);
   bps_op op = {.kind = BPS_OP_PROT, .k = k, .param = param, .scale = scale};
-  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
-  memcpy(op.pauli, pauli, (size_t)k + 1);
+  if (param + 1 > c->capangle) { /* new parameters default to uniform angles */
+    int ncap = c->capangle ? 2 * c->capangle : 64;
+    while (ncap < param + 1) ncap *= 2;
+    unsigned char *a = realloc(c->angle, (size_t)ncap);
+    BPS_CHECK(a, BPS_ERR_MEM, "out of memory");
+    memset(a + c->capangle, BPS_ANGLE_UNIFORM, (size_t)(ncap - c->capangle));
+    c->angle = a;
+    c->capangle = ncap;
+  }
+  BPS_CALL(push_op(c, &op, qubits, pauli));
   if (param + 1 > c->nparams) c->nparams = param + 1;
-  return push_op(c, &op);
+  return BPS_OK;
+}
+
+int bps_circuit_tag_last(bps_circuit *c, bps_ens_kind ens, double sigma, int ens_k,
+                         const int *ens_qubits) {
+  BPS_CHECK(c && c->nops > 0, BPS_ERR_ARG, "no operation to tag");
+  bps_op *op = &c->ops[c->nops - 1];
+  BPS_CHECK(op->kind == BPS_OP_PROT, BPS_ERR_ARG, "only rotations carry an ensemble tag");
+  switch (ens) {
+  case BPS_ENS_AXIS:
+    BPS_CHECK(op->k == 1, BPS_ERR_ARG, "a random axis acts on one qubit");
+    break;
+  case BPS_ENS_GAUSS:
+    BPS_CHECK(isfinite(sigma) && sigma > 0, BPS_ERR_ARG, "scale deviation %g", sigma);
+    op->ens_sigma = sigma;
+    break;
+  case BPS_ENS_PAULI:
+    BPS_CHECK(ens_qubits && ens_k >= op->k, BPS_ERR_ARG, "bad Pauli-string support");
+    BPS_CALL(check_targets(c, ens_k, ens_qubits));
+    op->ens_qubits = malloc(sizeof(int) * (size_t)ens_k);
+    BPS_CHECK(op->ens_qubits, BPS_ERR_MEM, "out of memory");
+    memcpy(op->ens_qubits, ens_qubits, sizeof(int) * (size_t)ens_k);
+    op->ens_k = ens_k;
+    break;
+  default: BPS_CHECK(0, BPS_ERR_ARG, "ensemble %d is not for rotations", (int)ens);
+  }
+  op->ens = ens;
+  return BPS_OK;
+}
+
+int bps_circuit_tag_shared(bps_circuit *c, int var) {
+  BPS_CHECK(c && c->nops > 0 && var >= 0, BPS_ERR_ARG, "no operation to tag");
+  c->ops[c->nops - 1].ens_var = var;
+  return BPS_OK;
+}
+
+int bps_circuit_tag_support(bps_circuit *c, int n) {
+  BPS_CHECK(c && n >= 0 && n <= c->nops, BPS_ERR_ARG, "no operations to tag");
+  for (int i = c->nops - n; i < c->nops; i++) {
+    BPS_CHECK(c->ops[i].kind == BPS_OP_KRAUS, BPS_ERR_ARG, "only channels follow a support");
+    c->ops[i].ens = BPS_ENS_SUPPORT;
+  }
+  return BPS_OK;
+}
+
+int bps_circuit_param_angle(bps_circuit *c, int p, bps_angle_kind kind) {
+  BPS_CHECK(c && p >= 0 && p < c->nparams, BPS_ERR_ARG, "parameter %d of %d", p,
+            c ? c->nparams : 0);
+  c->angle[p] = (unsigned char)kind;
+  return BPS_OK;
 }
 
 int bps_circuit_kraus(bps_circuit *c, int k, const int *qubits, int nkraus, const bps_cplx *K) {
   BPS_CHECK(c && K && nkraus >= 1, BPS_ERR_ARG, "bad Kraus channel");
   BPS_CALL(check_targets(c, k, qubits));
   bps_op op = {.kind = BPS_OP_KRAUS, .k = k, .param = -1, .nkraus = nkraus};
-  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
+  BPS_CHECK(k <= BPS_OP_MAXQ, BPS_ERR_ARG, "a %d-qubit channel is too large", k);
   /* K_1..K_m, then K_1^dag..K_m^dag (the adjoint channel) */
   int rc = BPS_OK;
   int d = 1 << k;
@@ -123,16 +234,17 @@ int bps_circuit_kraus(bps_circuit *c, int k, const int *qubits, int nkraus, cons
   for (int m = 0; m < nkraus; m++) bps_mat_adjoint(d, K + m * dd, Kh + m * dd);
   BPS_CALL_GOTO(push_mats(c, dd * (size_t)nkraus, K, &op.mat));
   BPS_CALL_GOTO(push_mats(c, dd * (size_t)nkraus, Kh, &off2));
-  BPS_CALL_GOTO(push_op(c, &op));
+  BPS_CALL_GOTO(push_op(c, &op, qubits, NULL));
 cleanup:
   bps_free(Kh);
   return rc;
 }
 
 int bps_circuit_append(bps_circuit *c, int a) {
-  BPS_CHECK(c && a >= 1 && c->q_out + a <= BPS_MAX_QUBITS, BPS_ERR_ARG, "bad append of %d", a);
+  BPS_CHECK(c && a >= 1 && c->q_out + a <= (c->ensemble ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS),
+            BPS_ERR_ARG, "bad append of %d", a);
   bps_op op = {.kind = BPS_OP_APPEND, .k = a, .param = -1};
-  BPS_CALL(push_op(c, &op));
+  BPS_CALL(push_op(c, &op, NULL, NULL));
   c->q_out += a;
   return BPS_OK;
 }
@@ -144,9 +256,8 @@ int bps_circuit_trace(bps_circuit *c, int k, const int *qubits) {
   BPS_CALL(check_targets(c, k, qubits));
   BPS_CHECK(k < c->q_out, BPS_ERR_ARG, "tracing out every qubit");
   bps_op op = {.kind = BPS_OP_TRACE, .k = k, .param = -1};
-  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
-  qsort(op.qubits, (size_t)k, sizeof(int), cmp_int);
-  BPS_CALL(push_op(c, &op));
+  BPS_CALL(push_op(c, &op, qubits, NULL));
+  qsort(c->ops[c->nops - 1].qubits, (size_t)k, sizeof(int), cmp_int);
   c->q_out -= k;
   return BPS_OK;
 }
@@ -156,9 +267,9 @@ int bps_circuit_depol(bps_circuit *c, int k, const int *qubits, double p) {
   BPS_CALL(check_targets(c, k, qubits));
   BPS_CHECK(p >= 0 && p <= 1, BPS_ERR_ARG, "depolarising probability %g outside [0, 1]", p);
   bps_op op = {.kind = BPS_OP_DEPOL, .k = k, .param = -1, .scale = p};
-  memcpy(op.qubits, qubits, (size_t)k * sizeof(int));
-  qsort(op.qubits, (size_t)k, sizeof(int), cmp_int);
-  return push_op(c, &op);
+  BPS_CALL(push_op(c, &op, qubits, NULL));
+  qsort(c->ops[c->nops - 1].qubits, (size_t)k, sizeof(int), cmp_int);
+  return BPS_OK;
 }
 
 /* ---------------------------------------------------------------- execution */
@@ -254,6 +365,7 @@ static int run_range(const bps_circuit *c, const double *theta, bps_state *s, in
 
 int bps_circuit_run(const bps_circuit *c, const double *theta, bps_state *s) {
   BPS_CHECK(c && s, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(!c->ensemble, BPS_ERR_ARG, "an ensemble-only circuit cannot run on a state");
   BPS_CHECK(c->nparams == 0 || theta, BPS_ERR_ARG, "circuit needs %d parameters", c->nparams);
   BPS_CHECK(s->q == c->q_in, BPS_ERR_ARG, "circuit expects %d input qubits, state has %d",
             c->q_in, s->q);
@@ -552,6 +664,7 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
                      const bps_state *in, double *value, double *grad) {
   BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(c->nparams == 0 || theta, BPS_ERR_ARG, "NULL parameters");
+  BPS_CHECK(!c->ensemble, BPS_ERR_ARG, "an ensemble-only circuit cannot run on a state");
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG,
             "shapes: circuit %d -> %d qubits, input %d, cost %d", c->q_in, c->q_out, in->q,
             cost->q);
@@ -594,6 +707,7 @@ static int eval_at(const bps_circuit *c, const bps_cost *cost, const double *the
 int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *theta,
                    const bps_state *in, double *value, double *grad) {
   BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(!c->ensemble, BPS_ERR_ARG, "an ensemble-only circuit cannot run on a state");
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG, "shape mismatch");
   int rc = BPS_OK;
   int P = c->nparams;

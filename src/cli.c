@@ -176,6 +176,9 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   cfg->landscape = job->mode == BPS_JOB_MODE_LANDSCAPE;
   cfg->land_directions = (int)job->land_directions;
   cfg->land_pad = job->land_pad;
+  cfg->moments = job->mode == BPS_JOB_MODE_MOMENTS;
+  cfg->mom_engine = (int)job->mom_engine;
+  cfg->mom_truncation = job->mom_truncation;
   cfg->out_path = job->out_path;
   cfg->store_samples = job->store_samples;
   cfg->checkpoint_seconds = job->checkpoint_seconds;

@@ -23,6 +23,7 @@
 #include "bpscan/threads.h"
 #include "ckpt.h"
 #include "gather.h"
+#include "momtask.h"
 #include "plan.h"
 #include "predict.h"
 #include "progress.h"
@@ -116,7 +117,7 @@ static int assign_tasks(run_state *st) {
   BPS_CHECK_GOTO(owner && cost && open, BPS_ERR_MEM, "out of memory");
   for (long t = 0; t < nt; t++) {
     const int i = bps_plan_task_n(p, t);
-    cost[t] = p->pn[i].t_sample * (double)bps_plan_block_samples(p, t - p->task_off[i]);
+    cost[t] = p->pn[i].t_sample * (double)bps_plan_block_count(p, i, t - p->task_off[i]);
     open[t] = !st->done[t] && bps_slice_has(st->cfg->slice_index, st->cfg->slice_count, t);
   }
   BPS_CALL_GOTO(bps_assign_lpt(nt, cost, open, bps_comm_size(), owner));
@@ -124,7 +125,10 @@ static int assign_tasks(run_state *st) {
     const int in_file = bps_slice_has(st->cfg->slice_index, st->cfg->slice_count, t);
     st->holder[t] = !in_file ? -1 : st->done[t] ? 0 : owner[t];
     st->mine[t] = owner[t] == rank;
-    if (st->mine[t]) st->my_samples += bps_plan_block_samples(p, t - p->task_off[bps_plan_task_n(p, t)]);
+    if (st->mine[t]) {
+      const int i = bps_plan_task_n(p, t);
+      st->my_samples += bps_plan_block_count(p, i, t - p->task_off[i]);
+    }
   }
 cleanup:
   free(owner);
@@ -171,11 +175,14 @@ cleanup:
 /* Task t = block b of n index i on this rank's threads; *stopped by a signal. */
 static int compute_task(run_state *st, int i, long b, int *stopped) {
   const bps_plan_n *pn = &st->p.pn[i];
-  const long t = st->p.task_off[i] + b, cnt = bps_plan_block_samples(&st->p, b);
+  const long t = st->p.task_off[i] + b, cnt = bps_plan_block_count(&st->p, i, b);
   int rc = BPS_OK;
   double *rec = malloc(sizeof(double) * (size_t)cnt * (size_t)pn->rec_len);
   BPS_CHECK_GOTO(rec, BPS_ERR_MEM, "out of memory");
-  BPS_CALL_GOTO(bps_sample_block(st->cfg, pn, b * st->cfg->block, (int)cnt, rec, &g_stop, stopped));
+  if (st->cfg->moments)
+    BPS_CALL_GOTO(bps_mom_items(pn, b * st->cfg->block, (int)cnt, rec, &g_stop, stopped));
+  else
+    BPS_CALL_GOTO(bps_sample_block(st->cfg, pn, b * st->cfg->block, (int)cnt, rec, &g_stop, stopped));
   if (!*stopped) { /* a stopped block is incomplete: dropped */
     st->blocks[t].rec = rec;
     st->blocks[t].count = (int)cnt;
@@ -211,7 +218,7 @@ static int loop(run_state *st) {
   const bps_plan *p = &st->p;
   int rc = BPS_OK, stopped = 0, dirty = 0;
   bps_progress pr;
-  bps_progress_start(&pr, st->my_samples);
+  bps_progress_start(&pr, st->my_samples, st->cfg->moments ? "items" : "samples");
   double last_ckpt = bps_wtime();
   for (int i = p->nn - 1; i >= 0 && !stopped; i--)
     for (long b = 0; b < p->pn[i].nblocks && !stopped; b++) {
@@ -253,7 +260,11 @@ static int write_result(run_state *st) {
   BPS_CALL(bps_assemble_write(&st->p, st->blocks, st->holder, res));
   if (bps_comm_rank() != 0) return BPS_OK;
   bps_ckpt_remove(cfg);
-  if (cfg->slice_count > 1)
+  if (cfg->moments)
+    fprintf(stderr, "[bpscan] wrote %s (exact moments of %d qubit counts%s) in %.1f s\n",
+            cfg->out_path, st->p.nn, cfg->slice_count > 1 ? ", an array-job piece" : "",
+            epoch_now() - res->start_time);
+  else if (cfg->slice_count > 1)
     fprintf(stderr, "[bpscan] wrote %s (piece %d of %d: its share of %d qubit counts x %ld samples) in %.1f s\n",
             cfg->out_path, cfg->slice_index, cfg->slice_count, st->p.nn, cfg->samples,
             epoch_now() - res->start_time);

@@ -67,7 +67,9 @@ void bps_window_free(bps_window *w) {
 
 /* Records of task t in this file (0 for tasks not in it). */
 static long task_records(const bps_plan *p, const int *holder, long t) {
-  return holder[t] < 0 ? 0 : bps_plan_block_samples(p, t - p->task_off[bps_plan_task_n(p, t)]);
+  if (holder[t] < 0) return 0;
+  const int i = bps_plan_task_n(p, t);
+  return bps_plan_block_count(p, i, t - p->task_off[i]);
 }
 
 void bps_window_next(const bps_plan *p, const int *holder, int i, long t0, int width, long cap,

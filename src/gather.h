@@ -44,7 +44,7 @@ void bps_window_next(const bps_plan *p, const int *holder, int i, long t0, int w
  * t's records, -1: not in this file), packed as cols: each rank sends its tasks' records
  * in task order from blocks[t].rec; rank 0 receives them into w->buf and sets
  * w->rec[t - t0] to task t's first packed record (NULL for tasks not in the file; a task
- * holds bps_plan_block_samples records). A rank that cannot pack still takes part (and
+ * holds bps_plan_block_count records). A rank that cannot pack still takes part (and
  * returns its error); rank 0 checks every rank sent what the plan says it holds. */
 int bps_gather_window(const bps_plan *p, const bps_block *blocks, const int *holder, long t0,
                       long t1, const bps_cols *cols, bps_window *w);

@@ -1068,8 +1068,196 @@ cleanup:
   return rc;
 }
 
+/* ---------------------------------------------------------------- exact-moments results */
+
+/* The values of a complete moments result for one n, decoded from its item records. */
+typedef struct {
+  int P, exact, bond;
+  long peak;
+  long double cost_mean, cost_var, cost_lo, cost_hi, purity;
+  long double gvm, gvm_lo, gvm_hi; /* mean over the tracked parameters of Var dC */
+  double *gm, *gv, *gvl2, *glo, *ghi, *glo2, *ghi2, *zero;
+} mom_vals;
+
+static void mom_vals_free(mom_vals *v) {
+  free(v->gm);
+  memset(v, 0, sizeof *v);
+}
+
+static double log2_or_nan(long double v, int ok) { return ok ? bps_mom_log2(v) : NAN; }
+
+static int mom_vals_make(const bps_result_n *r, mom_vals *v) {
+  const bps_mom_n *mo = r->mom;
+  memset(v, 0, sizeof *v);
+  const int P = r->ntracked;
+  v->P = P;
+  BPS_CHECK(mo->nitems == 1 + P, BPS_ERR_ARG, "n = %d: %d moment items for %d parameters",
+            r->n, mo->nitems, P);
+  v->gm = calloc((size_t)(8 * (P > 0 ? P : 1)), sizeof(double));
+  BPS_CHECK(v->gm, BPS_ERR_MEM, "out of memory");
+  v->gv = v->gm + P, v->gvl2 = v->gv + P, v->glo = v->gvl2 + P, v->ghi = v->glo + P;
+  v->glo2 = v->ghi + P, v->ghi2 = v->glo2 + P, v->zero = v->ghi2 + P;
+  v->exact = 1;
+  for (int i = 0; i <= P; i++) {
+    const double *rec = mo->rec + (size_t)i * BPS_MOMREC_LEN;
+    BPS_CHECK(mo->item[i] == i, BPS_ERR_ARG, "n = %d: moment item %d is %ld", r->n, i, mo->item[i]);
+    v->exact &= rec[BPS_MOMREC_EXACT] != 0;
+    if ((long)rec[BPS_MOMREC_PEAK] > v->peak) v->peak = (long)rec[BPS_MOMREC_PEAK];
+    if ((int)rec[BPS_MOMREC_BOND] > v->bond) v->bond = (int)rec[BPS_MOMREC_BOND];
+  }
+  const double *c = mo->rec;
+  v->cost_mean = bps_mom_decode(c + BPS_MOMREC_MEAN);
+  v->cost_var = bps_mom_decode(c + BPS_MOMREC_VAR);
+  v->cost_lo = bps_mom_decode(c + BPS_MOMREC_VAR_LO);
+  v->cost_hi = bps_mom_decode(c + BPS_MOMREC_VAR_HI);
+  v->purity = bps_mom_decode(c + BPS_MOMREC_PURITY);
+  for (int k = 0; k < P; k++) {
+    const double *rec = mo->rec + (size_t)(k + 1) * BPS_MOMREC_LEN;
+    const long double var = bps_mom_decode(rec + BPS_MOMREC_VAR), lo = bps_mom_decode(rec + BPS_MOMREC_VAR_LO),
+                      hi = bps_mom_decode(rec + BPS_MOMREC_VAR_HI);
+    v->gm[k] = (double)bps_mom_decode(rec + BPS_MOMREC_MEAN);
+    v->gv[k] = v->exact ? (double)var : NAN;
+    v->gvl2[k] = log2_or_nan(var, v->exact);
+    v->glo[k] = (double)lo, v->ghi[k] = (double)hi;
+    v->glo2[k] = bps_mom_log2(lo), v->ghi2[k] = bps_mom_log2(hi);
+    v->gvm += var / P, v->gvm_lo += lo / P, v->gvm_hi += hi / P;
+  }
+  return BPS_OK;
+}
+
+/* /n{N} of a moments scan: a complete one (public datasets, README "Result files") or an
+ * array-job piece (its item records, for `bpscan merge`). */
+static int write_n_mom(const writer *w, hid_t file, const bps_result_n *r, int piece) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  mom_vals v;
+  memset(&v, 0, sizeof v);
+  char gname[32], where[40];
+  snprintf(gname, sizeof gname, "n%d", r->n);
+  snprintf(where, sizeof where, "/%s/", gname);
+  const bps_mom_n *mo = r->mom;
+  H5_TRY(g = H5Gcreate2(file, gname, H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /%s", w->path, gname);
+  const hsize_t P = (hsize_t)r->ntracked;
+  hsize_t d1[1] = {P}, d2[2];
+  BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
+                             (const char *const *)r->param_names, r->tracked));
+  BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
+                           r->tracked));
+  BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
+                             (const char *const *)r->param_names, NULL));
+  BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
+  BPS_CALL_GOTO(attr_i64(w, g, where, "num_samples", 0));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_params", r->nparams));
+  BPS_CALL_GOTO(attr_int(w, g, where, "num_tracked", r->ntracked));
+  BPS_CALL_GOTO(attr_int(w, g, where, "q_in", r->q_in));
+  BPS_CALL_GOTO(attr_int(w, g, where, "q_out", r->q_out));
+  BPS_CALL_GOTO(attr_int(w, g, where, "diag_qubits", r->diag_qubits));
+  BPS_CALL_GOTO(attr_str(w, g, where, "engine", mo->engine));
+  BPS_CALL_GOTO(attr_str(w, g, where, "precision", mo->precision));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "page_entropy", r->page_entropy));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "page_purity", r->page_purity));
+  if (piece) {
+    d1[0] = (hsize_t)mo->nitems;
+    BPS_CALL_GOTO(dset_write(w, g, where, "mom_items", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
+                             mo->item));
+    d2[0] = (hsize_t)mo->nitems, d2[1] = BPS_MOMREC_LEN;
+    BPS_CALL_GOTO(dset_write(w, g, where, "mom_records", 2, d2, H5T_IEEE_F64LE,
+                             H5T_NATIVE_DOUBLE, mo->rec));
+    H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
+    goto cleanup;
+  }
+  BPS_CALL_GOTO(mom_vals_make(r, &v));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_mean", P, v.gm));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var", P, v.gv));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_log2", P, v.gvl2));
+  BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_se", P, v.zero));
+  if (!v.exact) {
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_lower", P, v.glo));
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_upper", P, v.ghi));
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_lower_log2", P, v.glo2));
+    BPS_CALL_GOTO(dset_f64(w, g, where, "grad_var_upper_log2", P, v.ghi2));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_lower", (double)v.gvm_lo));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_upper", (double)v.gvm_hi));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_lower_log2", bps_mom_log2(v.gvm_lo)));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_upper_log2", bps_mom_log2(v.gvm_hi)));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_lower", (double)v.cost_lo));
+    BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_upper", (double)v.cost_hi));
+  }
+  BPS_CALL_GOTO(attr_int(w, g, where, "exact", v.exact));
+  BPS_CALL_GOTO(attr_i64(w, g, where, "peak_pairs", v.peak));
+  BPS_CALL_GOTO(attr_int(w, g, where, "bond_dim", v.bond));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_mean", (double)v.cost_mean));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_mean_se", 0.0));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var", v.exact ? (double)v.cost_var : NAN));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_se", 0.0));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "cost_var_log2", log2_or_nan(v.cost_var, v.exact)));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean", v.exact ? (double)v.gvm : NAN));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_se", 0.0));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "grad_var_mean_log2", log2_or_nan(v.gvm, v.exact)));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "purity_mean", (double)v.purity));
+  BPS_CALL_GOTO(attr_f64(w, g, where, "purity_mean_se", 0.0));
+  H5_TRY(h5_close(&g), "%s: cannot close group /%s", w->path, gname);
+cleanup:
+  mom_vals_free(&v);
+  h5_close(&g);
+  return rc;
+}
+
+/* /summary of a complete moments scan (pieces: the qubit counts only). */
+static int write_summary_mom(const writer *w, hid_t file, const bps_result *res, int piece) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  const int K = res->nn;
+  static const char *const names[] = {"grad_var_mean", "grad_var_mean_log2", "grad_var_mean_se",
+                                      "cost_mean", "cost_mean_se", "cost_var", "cost_var_se",
+                                      "cost_var_log2", "purity_mean", "purity_mean_se",
+                                      "page_entropy", "page_purity"};
+  enum { NF = sizeof names / sizeof *names };
+  double *x = malloc(sizeof(double) * (size_t)(K > 0 ? K : 1) * NF);
+  int *nv = malloc(sizeof(int) * (size_t)(K > 0 ? K : 1) * 2), *ex = nv + (K > 0 ? K : 1);
+  long *sv = calloc((size_t)(K > 0 ? K : 1), sizeof(long));
+  mom_vals v;
+  memset(&v, 0, sizeof v);
+  if (!x || !nv || !sv) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
+  H5_TRY(g = H5Gcreate2(file, "summary", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
+         "%s: cannot create group /summary", w->path);
+  for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n;
+  hsize_t dims[1] = {(hsize_t)K};
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
+                           H5T_NATIVE_LONG, sv));
+  if (piece) {
+    H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
+    goto cleanup;
+  }
+  for (int i = 0; i < K; i++) {
+    const bps_result_n *r = &res->per_n[i];
+    BPS_CALL_GOTO(mom_vals_make(r, &v));
+    const double f[NF] = {v.exact ? (double)v.gvm : NAN, log2_or_nan(v.gvm, v.exact), 0.0,
+                          (double)v.cost_mean, 0.0, v.exact ? (double)v.cost_var : NAN, 0.0,
+                          log2_or_nan(v.cost_var, v.exact), (double)v.purity, 0.0,
+                          r->page_entropy, r->page_purity};
+    for (int k = 0; k < NF; k++) x[(size_t)k * (size_t)K + (size_t)i] = f[k];
+    ex[i] = v.exact;
+    mom_vals_free(&v);
+  }
+  for (int k = 0; k < NF; k++)
+    BPS_CALL_GOTO(dset_f64(w, g, "/summary/", names[k], (hsize_t)K, x + (size_t)k * (size_t)K));
+  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "exact", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, ex));
+  H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
+cleanup:
+  mom_vals_free(&v);
+  free(x);
+  free(nv);
+  free(sv);
+  h5_close(&g);
+  return rc;
+}
+
 /* The root attributes but wall_write. */
-static int write_root(const writer *w, hid_t file, const bps_result *res, int piece, int land) {
+static int write_root(const writer *w, hid_t file, const bps_result *res, int piece,
+                      const char *mode) {
   char t[64];
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
@@ -1099,7 +1287,7 @@ static int write_root(const writer *w, hid_t file, const bps_result *res, int pi
   BPS_CALL(attr_f64(w, file, "/", "wall_reduce", res->wall_reduce));
   BPS_CALL(attr_int(w, file, "/", "slice_index", piece ? res->slice_index : 0));
   BPS_CALL(attr_int(w, file, "/", "slice_count", piece ? res->slice_count : 1));
-  BPS_CALL(attr_str(w, file, "/", "mode", land ? "landscape" : "gradient"));
+  BPS_CALL(attr_str(w, file, "/", "mode", mode));
   return BPS_OK;
 }
 
@@ -1398,7 +1586,7 @@ cleanup:
 
 /* Root attributes, /summary, the file closed (and checked), moved into place. */
 static int stream_finish(bps_h5_stream *s, const bps_result *res, double t0) {
-  int rc = BPS_OK, land = 0;
+  int rc = BPS_OK, land = 0, mom = 0;
   BPS_CHECK(res && !s->in_n && res->nn == s->nn, BPS_ERR_ARG,
             "bps_h5_stream_close: %d qubit counts written, the result has %d",
             s->nn, res ? res->nn : -1);
@@ -1406,9 +1594,12 @@ static int stream_finish(bps_h5_stream *s, const bps_result *res, double t0) {
     BPS_CHECK(res->per_n[i].n == s->ns[i], BPS_ERR_ARG, "result n = %d, written n = %d",
               res->per_n[i].n, s->ns[i]);
     land |= res->per_n[i].land != NULL;
+    mom |= res->per_n[i].mom != NULL;
   }
-  BPS_CALL(write_root(&s->w, s->file, res, s->piece, land));
-  BPS_CALL(write_summary(&s->w, s->file, res));
+  BPS_CALL(write_root(&s->w, s->file, res, s->piece,
+                      mom ? "moments" : land ? "landscape" : "gradient"));
+  BPS_CALL(mom ? write_summary_mom(&s->w, s->file, res, s->piece)
+               : write_summary(&s->w, s->file, res));
   double ww = res->wall_write;
   if (!(ww >= 0)) ww = s->busy + (now_monotonic() - t0);
   BPS_CALL(attr_f64(&s->w, s->file, "/", "wall_write", ww));
@@ -1434,6 +1625,20 @@ int bps_h5_stream_close(bps_h5_stream *s, const bps_result *res) {
   return rc;
 }
 
+/* The group of a moments result r (write_n_mom), in the stream's order of n. */
+static int stream_n_mom(bps_h5_stream *s, const bps_result_n *r) {
+  const double t0 = now_monotonic();
+  BPS_CHECK(!s->in_n, BPS_ERR_ARG, "stream_n_mom: an n is open");
+  BPS_CALL(check_shape(r, s->nn ? s->ns[s->nn - 1] : 0, s->piece));
+  int *ns = realloc(s->ns, sizeof(int) * (size_t)(s->nn + 1));
+  BPS_CHECK(ns, BPS_ERR_MEM, "out of memory");
+  s->ns = ns;
+  BPS_CALL(write_n_mom(&s->w, s->file, r, s->piece));
+  s->ns[s->nn++] = r->n;
+  s->busy += now_monotonic() - t0;
+  return BPS_OK;
+}
+
 int bps_h5_write(const char *path, const bps_result *res, int force) {
   int rc = BPS_OK;
   bps_h5_stream *s = NULL;
@@ -1442,6 +1647,10 @@ int bps_h5_write(const char *path, const bps_result *res, int force) {
   BPS_CALL_GOTO(bps_h5_stream_open(path, res, force, &s));
   for (int i = 0; i < res->nn; i++) {
     const bps_result_n *r = &res->per_n[i];
+    if (r->mom) { /* exact moments: (1 + P) records, no rows to stream */
+      BPS_CALL_GOTO(stream_n_mom(s, r));
+      continue;
+    }
     BPS_CALL_GOTO(bps_h5_stream_n_begin(s, r, r->params != NULL));
     BPS_CALL_GOTO(bps_h5_stream_rows(s, r, r->samples));
     BPS_CALL_GOTO(bps_h5_stream_n_end(s, r));
@@ -1534,6 +1743,11 @@ typedef struct {
   int land, ncut, deg_min, deg_max;
   char directions[16];
   double lip, lip_se, alias_max, slope_diff, cut_var;
+  /* exact-moments scans */
+  char engine[16];
+  int exact, bond, items;  /* items: mom_items entries of a piece (-1: a complete file) */
+  int64_t peak;
+  double gvm_log2, cvar_log2;
 } info_row;
 
 static int read_dset_num(const char *path, hid_t loc, const char *where, const char *name,
@@ -1689,12 +1903,38 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
   ex = H5Lexists(g, "landscape", H5P_DEFAULT);
   H5_TRY(ex, "%s: cannot look up group %slandscape", path, where);
   if (ex) BPS_CALL_GOTO(read_land_row(path, g, gname, r));
+  /* exact moments: the engine and its statistics (absent in sampling scans) */
+  char *eng = NULL;
+  BPS_CALL_GOTO(read_attr_str(path, g, where, "engine", &eng));
+  snprintf(r->engine, sizeof r->engine, "%s", eng ? eng : "");
+  free(eng);
+  struct {
+    const char *name;
+    hid_t t;
+    void *v;
+  } mom[] = {{"exact", H5T_NATIVE_INT, &r->exact}, {"bond_dim", H5T_NATIVE_INT, &r->bond},
+             {"peak_pairs", H5T_NATIVE_INT64, &r->peak},
+             {"grad_var_mean_log2", H5T_NATIVE_DOUBLE, &r->gvm_log2},
+             {"cost_var_log2", H5T_NATIVE_DOUBLE, &r->cvar_log2}};
+  r->gvm_log2 = r->cvar_log2 = NAN;
+  for (size_t k = 0; k < sizeof mom / sizeof mom[0]; k++)
+    BPS_CALL_GOTO(read_attr_num(path, g, where, mom[k].name, mom[k].t, mom[k].v, &f));
+  r->items = -1;
+  ex = H5Lexists(g, "mom_items", H5P_DEFAULT);
+  H5_TRY(ex, "%s: cannot look up dataset %smom_items", path, where);
+  if (ex) {
+    int rank = 0;
+    hsize_t dims[3] = {0, 0, 0};
+    BPS_CALL_GOTO(dset_shape(path, g, where, "mom_items", &rank, dims));
+    r->items = rank == 1 ? (int)dims[0] : -2;
+  }
 cleanup:
   h5_close(&sp);
   h5_close(&d);
   h5_close(&g);
   return rc;
 }
+
 
 /* v with format f ("-" for NaN); a value that rounds to zero prints without a sign. */
 static void fmt_num(char *b, size_t n, double v, const char *f) {
@@ -1786,7 +2026,8 @@ cleanup:
  * (returns 1; 0 with the reason printed when there is no text or it does not parse): the
  * model, the keys of its own section (its shape), cost, noise, representation, mode,
  * qubits and samples. */
-static int info_job(FILE *out, const char *text, const char *model, int landscape, bps_job *jb) {
+static int info_job(FILE *out, const char *text, const char *model, const char *mode, bps_job *jb) {
+  const int moments = mode && !strcmp(mode, "moments");
   char v[256], why[300] = "", mv[32];
   int have_job = 0;
   if (text) {
@@ -1806,15 +2047,20 @@ static int info_job(FILE *out, const char *text, const char *model, int landscap
       bps_job_value(jb, "noise", "p", pv, sizeof pv);
       fprintf(out, "  %-13s %s, p = %s\n", "noise", v, pv);
     }
-    if (bps_job_value(jb, "scan", "representation", v, sizeof v))
+    if (!moments && bps_job_value(jb, "scan", "representation", v, sizeof v))
       fprintf(out, "  %-13s %s\n", "representation", v);
   } else {
     fprintf(out, "  %-13s not a job this bpscan reads (%s)\n", "job text",
             text ? why : "no job attribute");
   }
-  if (landscape) fprintf(out, "  %-13s %s\n", "mode", "landscape");
+  if (mode) fprintf(out, "  %-13s %s\n", "mode", mode);
+  if (moments && have_job && bps_job_value(jb, "moments", "engine", v, sizeof v))
+    fprintf(out, "  %-13s %s\n", "engine", v);
+  if (moments && have_job && bps_job_value(jb, "moments", "truncation", v, sizeof v))
+    fprintf(out, "  %-13s %s\n", "truncation", v);
   if (have_job) bps_job_value(jb, "scan", "qubits", v, sizeof v);
   fprintf(out, "  %-13s %s\n", "qubits", have_job ? v : "?");
+  if (moments) return have_job; /* exact: no samples, seed or gradient method */
   if (have_job)
     fprintf(out, "  %-13s %ld\n", "samples", jb->samples);
   else
@@ -1823,6 +2069,49 @@ static int info_job(FILE *out, const char *text, const char *model, int landscap
 }
 
 /* The scan table and, for landscape scans, the landscape table. */
+/* The table and completeness of an exact-moments file. */
+static void info_moments(FILE *out, const info_row *rows, int nrows, const bps_job *jb, int piece) {
+  fprintf(out, "exact moments\n  %5s %7s %7s %-6s %-5s  %-11s %-9s  %-11s %-11s %-9s  %-8s %s\n",
+          "n", "params", "tracked", "engine", "exact", "Var dC mean", "log2", "cost mean",
+          "Var C", "log2", "purity", "peak pairs / bond");
+  int problems = 0;
+  for (int i = 0; i < nrows; i++) {
+    const info_row *r = &rows[i];
+    char a[6][32];
+    fmt_num(a[0], 32, r->gvm, "%.4e");
+    fmt_num(a[1], 32, r->gvm_log2, "%.2f");
+    fmt_num(a[2], 32, r->cmean, "%.4e");
+    fmt_num(a[3], 32, r->cvar, "%.4e");
+    fmt_num(a[4], 32, r->cvar_log2, "%.2f");
+    fmt_num(a[5], 32, r->purity, "%.4g");
+    if (piece)
+      fprintf(out, "  %5d %7d %7d %-6s (piece: %d of %d items)\n", r->n, r->nparams, r->ntracked,
+              r->engine, r->items, r->ntracked + 1);
+    else
+      fprintf(out, "  %5d %7d %7d %-6s %-5s  %-11s %-9s  %-11s %-11s %-9s  %-8s %lld / %d\n", r->n,
+              r->nparams, r->ntracked, r->engine, r->exact ? "yes" : "bounds", a[0], a[1], a[2],
+              a[3], a[4], a[5], (long long)r->peak, r->bond);
+    problems += !r->engine[0];
+  }
+  int missing = 0;
+  for (int k = 0; jb && k < jb->nq; k++) {
+    int present = 0;
+    for (int i = 0; i < nrows; i++) present |= rows[i].n == jb->qubits[k];
+    missing += !present;
+  }
+  if (problems || missing)
+    fprintf(out, "completeness: INCOMPLETE: %d qubit count(s) missing, %d without an engine\n",
+            missing, problems);
+  else if (piece)
+    fprintf(out, "completeness: a piece of an exact-moments array job; merge all pieces with "
+                 "bpscan merge\n");
+  else if (!jb)
+    fprintf(out, "completeness: unknown (no job this bpscan reads: see 'job text' above)\n");
+  else
+    fprintf(out, "completeness: complete (%d qubit count%s, exact moments, no samples)\n", jb->nq,
+            jb->nq == 1 ? "" : "s");
+}
+
 static void info_tables(FILE *out, const info_row *rows, int nrows, int landscape) {
   fprintf(out, "scan\n  %4s %8s %7s %7s  %-11s %-9s  %-11s %-11s %-9s  %-9s %s\n", "n",
           "samples", "params", "tracked", "Var dC mean", "+- SE", "cost mean", "Var C", "+- SE",
@@ -1970,9 +2259,10 @@ int bps_h5_info(const char *path, FILE *out) {
   int landscape = str[8] && !strcmp(str[8], "landscape");
   for (int i = 0; i < nrows; i++) landscape |= rows[i].land;
   fprintf(out, "%s: bpscan result (schema %d)\n", path, sv);
-  int have_job = info_job(out, job, model, landscape, &jb);
-  if (fseed) fprintf(out, "  %-13s %llu\n", "seed", (unsigned long long)seed);
-  fprintf(out, "  %-13s %s\n", "grad method", gm);
+  const int moments = str[8] && !strcmp(str[8], "moments");
+  int have_job = info_job(out, job, model, moments ? "moments" : landscape ? "landscape" : NULL, &jb);
+  if (fseed && !moments) fprintf(out, "  %-13s %llu\n", "seed", (unsigned long long)seed);
+  if (!moments) fprintf(out, "  %-13s %s\n", "grad method", gm);
   if (fhash) fprintf(out, "  %-13s %016llx\n", "job hash", (unsigned long long)hash);
 
   /* provenance */
@@ -1993,8 +2283,12 @@ int bps_h5_info(const char *path, FILE *out) {
   fprintf(out, "  %-13s plan %.3g s, compute %.3g s, reduce %.3g s, write %.3g s\n", "wall time",
           wv[2], wv[3], wv[4], wv[5]);
 
-  info_tables(out, rows, nrows, landscape);
-  info_completeness(out, rows, nrows, have_job ? &jb : NULL, sl_index, sl_count);
+  if (str[8] && !strcmp(str[8], "moments")) {
+    info_moments(out, rows, nrows, have_job ? &jb : NULL, piece);
+  } else {
+    info_tables(out, rows, nrows, landscape);
+    info_completeness(out, rows, nrows, have_job ? &jb : NULL, sl_index, sl_count);
+  }
 cleanup:
   free(rows);
   bps_job_free(&jb);
@@ -2029,6 +2323,8 @@ void bps_h5_result_free(bps_result *res) {
     free(r->sample_index);
     bps_landscape_n_free(r->land);
     free(r->land);
+    if (r->mom) free(r->mom->item), free(r->mom->rec);
+    free(r->mom);
   }
   free(res->per_n);
   memset(res, 0, sizeof *res);
@@ -2412,6 +2708,85 @@ cleanup:
   return rc;
 }
 
+/* /n{N} of a moments piece: the shape, the engine and the item records (items play the
+ * part of samples: sample_index = item numbers, samples_total = 1 + tracked parameters). A
+ * complete moments file holds no records: merging takes pieces only. */
+static int load_n_mom(const char *path, hid_t file, const char *gname, int piece, bps_result_n *r) {
+  int rc = BPS_OK;
+  hid_t g = H5I_INVALID_HID;
+  void *vp = NULL;
+  char where[80], *str = NULL;
+  snprintf(where, sizeof where, "/%s/", gname);
+  BPS_CHECK_GOTO(piece, BPS_ERR_IO, "%s: a complete exact-moments result holds no item records "
+                                    "(bpscan merge takes the pieces of an array job)", path);
+  H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
+  int PA = -1, P = -1;
+  BPS_CALL_GOTO(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
+  BPS_CALL_GOTO(need_num(path, g, where, "num_params", H5T_NATIVE_INT, &PA));
+  BPS_CALL_GOTO(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, &P));
+  BPS_CHECK_GOTO(PA >= 1 && P >= 1 && P <= PA, BPS_ERR_IO, "%s: group %s: invalid sizes "
+                 "(num_params %d, num_tracked %d)", path, where, PA, P);
+  BPS_CALL_GOTO(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
+  BPS_CALL_GOTO(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
+  BPS_CALL_GOTO(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
+  BPS_CALL_GOTO(need_num(path, g, where, "page_entropy", H5T_NATIVE_DOUBLE, &r->page_entropy));
+  BPS_CALL_GOTO(need_num(path, g, where, "page_purity", H5T_NATIVE_DOUBLE, &r->page_purity));
+  r->mom = calloc(1, sizeof *r->mom);
+  BPS_CHECK_GOTO(r->mom, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(need_str(path, g, where, "engine", &str));
+  snprintf(r->mom->engine, sizeof r->mom->engine, "%s", str);
+  free(str), str = NULL;
+  BPS_CALL_GOTO(need_str(path, g, where, "precision", &str));
+  snprintf(r->mom->precision, sizeof r->mom->precision, "%s", str);
+  free(str), str = NULL;
+  r->representation = strdup(r->mom->engine);
+  BPS_CHECK_GOTO(r->representation, BPS_ERR_MEM, "out of memory");
+  r->param_names = calloc((size_t)PA, sizeof *r->param_names);
+  BPS_CHECK_GOTO(r->param_names, BPS_ERR_MEM, "out of memory");
+  r->nparams = PA;
+  char **names = NULL;
+  BPS_CALL_GOTO(read_dset_strings(path, g, where, "param_names_all", (hsize_t)PA, &names));
+  memcpy(r->param_names, names, (size_t)PA * sizeof *names);
+  free(names);
+  hsize_t d1[1] = {(hsize_t)P}, d2[2];
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "param_index", 1, d1, H5T_NATIVE_INT, sizeof(int), &vp));
+  r->tracked = vp;
+  r->ntracked = P;
+  for (int k = 0; k < P; k++)
+    BPS_CHECK_GOTO(r->tracked[k] >= 0 && r->tracked[k] < PA, BPS_ERR_IO,
+                   "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where, k, r->tracked[k], PA);
+  r->grad_stats = calloc((size_t)P, sizeof *r->grad_stats);
+  BPS_CHECK_GOTO(r->grad_stats, BPS_ERR_MEM, "out of memory");
+  int rank = 0;
+  hsize_t dims[3] = {0, 0, 0};
+  BPS_CALL_GOTO(dset_shape(path, g, where, "mom_items", &rank, dims));
+  BPS_CHECK_GOTO(rank == 1, BPS_ERR_IO, "%s: %smom_items has rank %d", path, where, rank);
+  const hsize_t m = dims[0];
+  BPS_CHECK_GOTO(m <= (hsize_t)P + 1, BPS_ERR_IO, "%s: %smom_items has %llu entries for %d items",
+                 path, where, (unsigned long long)m, P + 1);
+  d1[0] = m;
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "mom_items", 1, d1, H5T_NATIVE_LONG, sizeof(long), &vp));
+  r->mom->item = vp;
+  d2[0] = m, d2[1] = BPS_MOMREC_LEN;
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "mom_records", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  r->mom->rec = vp;
+  r->mom->nitems = (int)m;
+  r->samples = (long)m;
+  r->samples_total = P + 1;
+  r->sample_index = malloc(sizeof(long) * (size_t)(m ? m : 1));
+  BPS_CHECK_GOTO(r->sample_index, BPS_ERR_MEM, "out of memory");
+  for (hsize_t i = 0; i < m; i++) {
+    r->sample_index[i] = r->mom->item[i];
+    BPS_CHECK_GOTO(r->mom->item[i] >= (i ? r->mom->item[i - 1] + 1 : 0) && r->mom->item[i] <= P,
+                   BPS_ERR_IO, "%s: %smom_items[%llu] = %ld is not increasing in [0, %d]", path,
+                   where, (unsigned long long)i, r->mom->item[i], P);
+  }
+cleanup:
+  free(str);
+  h5_close(&g);
+  return rc;
+}
+
 int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   int rc = BPS_OK, f, sv = 0;
   hid_t file = H5I_INVALID_HID;
@@ -2499,8 +2874,13 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   res->per_n = calloc(ng > 0 ? (size_t)ng : 1, sizeof *res->per_n);
   if (!res->per_n) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
   res->nn = ng;
+  char *mode = NULL;
+  BPS_CALL_GOTO(read_attr_str(path, file, "/", "mode", &mode));
+  const int mom = mode && !strcmp(mode, "moments");
+  free(mode);
   for (int i = 0; i < ng; i++) {
-    BPS_CALL_GOTO(load_n(path, file, gnames[i], res->slice_count > 1, &res->per_n[i]));
+    BPS_CALL_GOTO(mom ? load_n_mom(path, file, gnames[i], res->slice_count > 1, &res->per_n[i])
+                      : load_n(path, file, gnames[i], res->slice_count > 1, &res->per_n[i]));
     if (res->per_n[i].n != gn[i])
       BPS_FAIL_GOTO(BPS_ERR_IO, "%s: group /%s has attribute n = %d", path, gnames[i],
                     res->per_n[i].n);

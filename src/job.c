@@ -42,8 +42,8 @@
  * Sections and the key table
  * ------------------------------------------------------------------------------------- */
 
-enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_LANDSCAPE, S_NOISE, S_OUTPUT,
-       NSEC };
+enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_LANDSCAPE, S_MOMENTS, S_NOISE,
+       S_OUTPUT, NSEC };
 
 #define M_DQNN (1u << BPS_MODEL_DQNN)
 #define M_VH (1u << BPS_MODEL_VH)
@@ -52,7 +52,8 @@ enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_LANDSCAPE, S_NO
 #define M_ALL (M_DQNN | M_VH | M_QBM | M_HEA)
 /* Scan modes in the applicability mask: bits 8.. (bit 8 + bps_job_mode). */
 #define MODE_BIT(mode) (1u << (8 + (mode)))
-#define MODE_ALL (MODE_BIT(BPS_JOB_MODE_GRADIENT) | MODE_BIT(BPS_JOB_MODE_LANDSCAPE))
+#define MODE_ALL (MODE_BIT(BPS_JOB_MODE_GRADIENT) | MODE_BIT(BPS_JOB_MODE_LANDSCAPE) | \
+                  MODE_BIT(BPS_JOB_MODE_MOMENTS))
 
 static const struct {
   const char *name;
@@ -65,6 +66,7 @@ static const struct {
     [S_GRADIENT] = {"gradient", M_ALL},  [S_NOISE] = {"noise", M_DQNN | M_VH | M_HEA},
     [S_OUTPUT] = {"output", M_ALL},
     [S_LANDSCAPE] = {"landscape", M_ALL, MODE_BIT(BPS_JOB_MODE_LANDSCAPE)},
+    [S_MOMENTS] = {"moments", M_ALL, MODE_BIT(BPS_JOB_MODE_MOMENTS)},
 };
 
 /* Whether section s applies to a job with applicability mask ab = model bit | mode bit. */
@@ -73,6 +75,17 @@ static int sec_applies(int s, unsigned ab) {
   return (sections[s].models & ab) && (modes & ab);
 }
 static const char *const model_names[] = {"dqnn", "vh", "qbm", "hea"};
+
+/* " with mode = landscape" (lead " with") for a section of one mode; "" for every mode. */
+static const char *mode_text(unsigned modes, const char *lead) {
+  static char b[64];
+  const char *m = modes == MODE_BIT(BPS_JOB_MODE_LANDSCAPE) ? "landscape"
+                  : modes == MODE_BIT(BPS_JOB_MODE_MOMENTS) ? "moments"
+                  : NULL;
+  if (!modes || !m) return "";
+  snprintf(b, sizeof b, "%s mode = %s", lead, m);
+  return b;
+}
 
 typedef enum {
   K_INT,     /* decimal integer in [min, max], stored as int or long (by size) */
@@ -124,7 +137,7 @@ static const key_def keys[] = {
     {S_SCAN, "model", R_RESULT, K_ENUM, "dqnn", "dqnn|vh|qbm|hea", 0, 0, 0, 0, FIELD(model.kind),
      "QNN model; its own section is [dqnn], [vh], [qbm] or [hea]"},
     {S_SCAN, "qubits", R_ENSEMBLE, K_QUBITS, NULL, NULL, 0, 1, BPS_MAX_QUBITS, 0, FIELD(qubits),
-     "qubit counts n to scan, strictly increasing: 2:8 (inclusive), 2:10:2 (step), 2,3,5, or mixed 2,4:6"},
+     "qubit counts n to scan, strictly increasing: 2:8 (inclusive), 2:10:2 (step), 2,3,5, or mixed 2,4:6 (mode = moments: up to 65536)"},
     {S_SCAN, "samples", R_ENSEMBLE, K_INT, "1000", NULL, 0, 2, 4294967295.0, F_OPENMAX, FIELD(samples),
      "random parameter samples per qubit count"},
     {S_SCAN, "seed", R_ENSEMBLE, K_U64, "1", NULL, 0, 0, 0, 0, FIELD(seed),
@@ -133,8 +146,8 @@ static const key_def keys[] = {
      "samples per work unit (the unit of load balancing and checkpointing)"},
     {S_SCAN, "representation", R_RESULT, K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0, FIELD(repr),
      "density-matrix representation; auto picks the cheaper one"},
-    {S_SCAN, "mode", R_RESULT, K_ENUM, "gradient", "gradient|landscape", 0, 0, 0, 0, FIELD(mode),
-     "what to scan: gradient statistics, or also FFT landscape cuts through every sample ([landscape])"},
+    {S_SCAN, "mode", R_RESULT, K_ENUM, "gradient", "gradient|landscape|moments", 0, 0, 0, 0, FIELD(mode),
+     "what to scan: gradient statistics, also FFT landscape cuts through every sample ([landscape]), or the exact second moments of the ensemble without sampling ([moments])"},
     /* [dqnn] */
     {S_DQNN, "widths", R_RESULT, K_PATTERN, "n,n", NULL, 0, 0, 0, 0, FIELD(model.widths),
      "layer widths m_0,...,m_L in n (at least 2 entries): integers, n, n+k, n-k, k*n"},
@@ -196,6 +209,12 @@ static const key_def keys[] = {
      "cuts per sample: one along a random +-1 direction over the [gradient] params, one along each of their axes, or a 2-D plane"},
     {S_LANDSCAPE, "pad", R_RESULT, K_INT, "16", NULL, 0, 2, 256, 0, FIELD(land_pad),
      "fine-grid factor of the Lipschitz and extremum search (points per FFT sample, then refined)"},
+    /* [moments] */
+    {S_MOMENTS, "engine", R_RESULT, K_ENUM, "auto", "auto|chain|pauli|mps|dense", 0, 0, 0, 0,
+     FIELD(mom_engine),
+     "exact-moments engine: auto picks the cheapest per n; chain (Haar DQNNs), pauli (Pauli pairs with light cones), mps (two-copy MPS), dense (two-copy density matrix, small n)"},
+    {S_MOMENTS, "truncation", R_RESULT, K_INT, "0", NULL, 0, 0, 1e12, F_OPENMAX, FIELD(mom_truncation),
+     "0: exact; else a Pauli-pair budget (pauli engine): certified lower and upper bounds instead of exact values"},
     /* [noise] */
     {S_NOISE, "channel", R_RESULT, K_ENUM, "none",
      "none|depolarizing|dephasing|amplitude_damping|global_depolarizing", 0, 0, 0, 0,
@@ -223,13 +242,15 @@ _Static_assert(sizeof(bps_model_kind) == sizeof(int) && sizeof(bps_perceptron) =
                    sizeof(bps_vh_objective) == sizeof(int) && sizeof(bps_hea_kind) == sizeof(int) &&
                    sizeof(bps_grad_method) == sizeof(int) && sizeof(bps_job_mode) == sizeof(int) &&
                    sizeof(bps_job_repr) == sizeof(int) &&
-                   sizeof(bps_land_directions) == sizeof(int),
+                   sizeof(bps_land_directions) == sizeof(int) &&
+                   sizeof(bps_job_mom_engine) == sizeof(int),
                "enum fields must be int-sized");
 _Static_assert(BPS_MODEL_HEA == 3 && BPS_PERC_PAULI == 4 && BPS_COST_LOCAL == 1 &&
                    BPS_INPUT_HAAR == 2 && BPS_TARGET_UNITARY == 2 &&
                    BPS_NOISE_GLOBAL_DEPOLARIZING == 4 && BPS_NOISE_AFTER_LAYER == 1 &&
                    BPS_VH_OBJ_FIDELITY == 2 && BPS_HEA_ALT == 1 && BPS_GRAD_SHIFT == 1 &&
-                   BPS_JOB_MODE_LANDSCAPE == 1 && BPS_JOB_REPR_FACTORED == 2 &&
+                   BPS_JOB_MODE_LANDSCAPE == 1 && BPS_JOB_MODE_MOMENTS == 2 &&
+                   BPS_JOB_MOM_DENSE == 4 && BPS_JOB_REPR_FACTORED == 2 &&
                    BPS_LAND_PLANE == 2,
                "enum order must match the value lists of the key table");
 
@@ -542,11 +563,12 @@ static int qubit_number(const char *tok, size_t len, int *v, char *why, size_t n
                (int)(len > 20 ? 20 : len), tok);
       return -1;
     }
-    if (x < 100000) x = 10 * x + (tok[i] - '0');
+    if (x < 1000000) x = 10 * x + (tok[i] - '0');
   }
-  if (x < 1 || x > BPS_MAX_QUBITS) {
-    snprintf(why, nw, "qubit count %.*s is out of range (allowed: 1..%d)",
-             (int)(len > 20 ? 20 : len), tok, BPS_MAX_QUBITS);
+  /* the state limit (BPS_MAX_QUBITS) is checked with the mode: mode = moments holds no state */
+  if (x < 1 || x > BPS_ENS_MAX_QUBITS) {
+    snprintf(why, nw, "qubit count %.*s is out of range (allowed: 1..%d); mode = moments allows "
+             "up to %d", (int)(len > 20 ? 20 : len), tok, BPS_MAX_QUBITS, BPS_ENS_MAX_QUBITS);
     return -1;
   }
   *v = (int)x;
@@ -802,7 +824,10 @@ static const char *allowed_text(const key_def *d, char *buf, size_t n) {
   case K_PATTERN:
     snprintf(buf, n, (d->flags & F_SINGLE) ? "k, n, n+k, n-k, k*n" : "comma list of k, n, n+k, n-k, k*n");
     break;
-  case K_QUBITS: snprintf(buf, n, "a:b, a:b:step, a,b,c (each 1..%d)", BPS_MAX_QUBITS); break;
+  case K_QUBITS:
+    snprintf(buf, n, "a:b, a:b:step, a,b,c (each 1..%d; mode = moments: 1..%d)", BPS_MAX_QUBITS,
+             BPS_ENS_MAX_QUBITS);
+    break;
   case K_PAULI: snprintf(buf, n, "letters I, X, Y, Z"); break;
   case K_PARAMS: snprintf(buf, n, "all, first, last, or a comma list of names"); break;
   }
@@ -1179,9 +1204,10 @@ static int blame(const ctx *c, int a, int b) {
 static int is_set(const ctx *c, int k) { return c->slots[k].line > 0 || c->slots[k].set >= 0; }
 
 /* Evaluate pattern key k at n; on failure fail_key with the evaluator's reason. */
-static int eval_at(ctx *c, int k, const char *pattern, int n, int *w, int max, int *count) {
+static int eval_at(ctx *c, int k, const char *pattern, int n, int *w, int max, int *count,
+                   int qmax) {
   bps_error_clear();
-  if (bps_pattern_eval(pattern, n, w, max, count)) {
+  if (bps_pattern_eval_max(pattern, n, qmax, w, max, count)) {
     char reason[400];
     snprintf(reason, sizeof reason, "%s", bps_error_message());
     bps_error_clear();
@@ -1193,6 +1219,7 @@ static int eval_at(ctx *c, int k, const char *pattern, int n, int *w, int max, i
 
 static void check_dqnn(ctx *c, const bps_job *job) {
   const bps_model_spec *m = &job->model;
+  const int mom = job->mode == BPS_JOB_MODE_MOMENTS, qmax = mom ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS;
   int kw = find_key(S_DQNN, "widths"), kp = find_key(S_DQNN, "perceptron"),
       kd = find_key(S_DQNN, "depth"), kt = find_key(S_COST, "targets");
   char pb[32];
@@ -1203,12 +1230,12 @@ static void check_dqnn(ctx *c, const bps_job *job) {
   }
   for (int i = 0; i < job->nq && !c->failed; i++) {
     int n = job->qubits[i], w[BPS_MAX_LAYERS], cnt;
-    if (eval_at(c, kw, m->widths, n, w, BPS_MAX_LAYERS, &cnt)) return;
+    if (eval_at(c, kw, m->widths, n, w, BPS_MAX_LAYERS, &cnt, qmax)) return;
     if (cnt < 2) {
       fail_key(c, kw, "needs at least 2 layers (input and output widths)");
       return;
     }
-    for (int l = 1; l < cnt; l++)
+    for (int l = 1; l < cnt && !mom; l++)
       if (w[l - 1] + w[l] > BPS_MAX_QUBITS) {
         fail_key(c, kw,
                  "layers %d and %d hold %d + %d qubits at n = %d, more than %d in one state",
@@ -1224,6 +1251,15 @@ static void check_dqnn(ctx *c, const bps_job *job) {
                    w[l], n);
           return;
         }
+    /* dqnn.c builds the 2*depth layers of a brick DQNN itself, from two-qubit bricks (the
+     * builder's own checks come too late: after the whole plan, with exit 1) */
+    if (m->perceptron == BPS_PERC_BRICK && (cnt != 2 || w[0] < 2)) {
+      fail_key(c, blame(c, kp, kw), "perceptron = brick builds 2*depth layers of one width "
+                                    "itself, from two-qubit bricks: widths must be two equal "
+                                    "entries of at least 2 such as n,n (widths = %s gives %d "
+                                    "entries of %d at n = %d)", m->widths, cnt, w[0], n);
+      return;
+    }
     if (m->targets == BPS_TARGET_UNITARY && w[0] != w[cnt - 1]) {
       int k = blame(c, kt, kw);
       fail_key(c, k, "targets = unitary needs equal input and output widths, but widths = %s "
@@ -1238,20 +1274,22 @@ static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
   int kv = find_key(sec, "visible"), kh = find_key(sec, "hidden"), ko = find_key(sec, "objective"),
       kpa = find_key(sec, "pauli");
   char ob[32];
-  if (m->vh_objective != BPS_VH_OBJ_PAULI && is_set(c, kpa)) {
+  /* by value, like depth: the canonical text lists the default pauli = Z with every
+   * objective and must parse again (the result writer re-parses it) */
+  if (m->vh_objective != BPS_VH_OBJ_PAULI && strcmp(m->vh_pauli, keys[kpa].def)) {
     fail_key(c, kpa, "pauli applies only to objective = pauli (objective = %s)",
              enum_name(keys[ko].values, (int)m->vh_objective, ob, sizeof ob));
     return;
   }
   for (int i = 0; i < job->nq && !c->failed; i++) {
     int n = job->qubits[i], w[BPS_MAX_LAYERS], cnt, v, h;
-    if (eval_at(c, kv, m->visible, n, w, BPS_MAX_LAYERS, &cnt)) return;
+    if (eval_at(c, kv, m->visible, n, w, BPS_MAX_LAYERS, &cnt, BPS_MAX_QUBITS)) return;
     if (cnt != 1) {
       fail_key(c, kv, "must be a single entry, not a list");
       return;
     }
     v = w[0];
-    if (eval_at(c, kh, m->hidden, n, w, BPS_MAX_LAYERS, &cnt)) return;
+    if (eval_at(c, kh, m->hidden, n, w, BPS_MAX_LAYERS, &cnt, BPS_MAX_QUBITS)) return;
     if (cnt != 1) {
       fail_key(c, kh, "must be a single entry, not a list");
       return;
@@ -1270,9 +1308,54 @@ static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
   }
 }
 
+/* mode = moments: the ensembles no exact engine can average, refused with the reason (the
+ * engines refuse the same; here the job names the key). Qubit counts beyond a state's size
+ * are allowed only in this mode. */
+static void check_moments(ctx *c, const bps_job *job) {
+  const bps_model_spec *m = &job->model;
+  const int kq = find_key(S_SCAN, "qubits"), kmode = find_key(S_SCAN, "mode");
+  if (job->mode != BPS_JOB_MODE_MOMENTS) {
+    for (int i = 0; i < job->nq; i++)
+      if (job->qubits[i] > BPS_MAX_QUBITS) {
+        fail_key(c, kq, "qubit count %d is out of range (allowed: 1..%d); larger n only with "
+                        "mode = moments, which holds no state", job->qubits[i], BPS_MAX_QUBITS);
+        return;
+      }
+    return;
+  }
+  if (m->kind == BPS_MODEL_QBM) {
+    fail_key(c, kmode, "mode = moments needs a circuit model (dqnn, vh or hea): the QBM's Gibbs "
+                       "state e^{-H(theta)}/Z is not a product of independently averaged gates");
+    return;
+  }
+  if (m->kind == BPS_MODEL_VH && m->vh_layers > 1) {
+    fail_key(c, blame(c, find_key(S_VH, "layers"), kmode),
+             "mode = moments: vh with %d layers repeats the same couplings J_t in every layer, "
+             "so its layers are not independent random elements (use layers = 1)", m->vh_layers);
+    return;
+  }
+  if (m->kind == BPS_MODEL_DQNN && m->perceptron == BPS_PERC_PAULI && m->noise != BPS_NOISE_NONE &&
+      m->noise != BPS_NOISE_GLOBAL_DEPOLARIZING && m->noise_placement == BPS_NOISE_AFTER_GATE) {
+    fail_key(c, blame(c, find_key(S_NOISE, "placement"), kmode),
+             "mode = moments: noise after a random Pauli rotation acts on the drawn string's "
+             "support, which is correlated with the rotation; use placement = layer");
+    return;
+  }
+  if ((m->kind == BPS_MODEL_DQNN || m->kind == BPS_MODEL_HEA) &&
+      m->targets == BPS_TARGET_UNITARY && m->inputs != BPS_INPUT_ZERO && m->pairs > 1) {
+    fail_key(c, blame(c, find_key(S_COST, "pairs"), find_key(S_COST, "targets")),
+             "mode = moments: targets = unitary with random inputs and pairs > 1 couples the "
+             "inputs and targets of different pairs through the shared V (a fourth moment); "
+             "use inputs = zero or pairs = 1");
+    return;
+  }
+}
+
 static void check_job(ctx *c, const bps_job *job) {
   const bps_model_spec *m = &job->model;
   unsigned mbit = (1u << m->kind) | MODE_BIT(job->mode);
+  check_moments(c, job);
+  if (c->failed) return;
   if (job->mode == BPS_JOB_MODE_LANDSCAPE && m->kind == BPS_MODEL_QBM) {
     fail_key(c, find_key(S_SCAN, "mode"),
              "mode = landscape needs a circuit model (dqnn, vh or hea): the QBM state "
@@ -1689,7 +1772,7 @@ static int json_registers(sbuf *b, const bps_model_spec *m, int n) {
   int w[BPS_MAX_LAYERS + 1], cnt = 0, v = 0;
   switch (m->kind) {
   case BPS_MODEL_DQNN:
-    BPS_CALL(bps_pattern_eval(m->widths, n, w, BPS_MAX_LAYERS + 1, &cnt));
+    BPS_CALL(bps_pattern_eval_max(m->widths, n, BPS_ENS_MAX_QUBITS, w, BPS_MAX_LAYERS + 1, &cnt));
     sb_str(b, ", \"widths\": [");
     for (int i = 0; i < cnt; i++) {
       snprintf(num, sizeof num, "%s%d", i ? ", " : "", w[i]);
@@ -1823,7 +1906,7 @@ void bps_job_print_keys(FILE *out, int markdown) {
     for (int s = 0; s < NSEC; s++)
       fprintf(out, " `[%s]` %s%s%s", sections[s].name,
               models_text(sections[s].models, mb, sizeof mb),
-              sections[s].modes ? " with mode = landscape" : "", s + 1 < NSEC ? ";" : ".\n");
+              mode_text(sections[s].modes, " with"), s + 1 < NSEC ? ";" : ".\n");
     fprintf(out, "\n%s\n", roles_text);
     return;
   }
@@ -1834,7 +1917,7 @@ void bps_job_print_keys(FILE *out, int markdown) {
     if (d->sec != prev)
       fprintf(out, "\n[%s]  (%s%s)\n", sections[d->sec].name,
               models_text(sections[d->sec].models, mb, sizeof mb),
-              sections[d->sec].modes ? ", mode = landscape" : "");
+              mode_text(sections[d->sec].modes, ","));
     prev = d->sec;
     char kv[80];
     snprintf(kv, sizeof kv, "%s = %s", d->key, d->def ? d->def : "(required)");

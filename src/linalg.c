@@ -114,6 +114,45 @@ cleanup:
   return rc;
 }
 
+/* Row-major A (m x n) is the column-major A^T (n x m) = U' S V'^T, so A = V' S U'^T: the
+ * column-major V'^T (k x m, ld k) read row-major is U (m x k), and the column-major U'
+ * (n x k, ld n) read row-major is VT (k x n). LAPACK works on padded copies (see padded). */
+int bps_lin_dsvd(int m, int n, const double *A, double *s, double *U, double *VT) {
+  BPS_CHECK(m >= 1 && n >= 1 && A && s && U && VT, BPS_ERR_ARG, "bad svd shape %dx%d", m, n);
+  const size_t na = (size_t)m * (size_t)n;
+  for (size_t i = 0; i < na; i++)
+    BPS_CHECK(isfinite(A[i]), BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry", m, n);
+  const int k = m < n ? m : n;
+  double *a = malloc(sizeof(double) * padded(n, m)), *u = malloc(sizeof(double) * padded(n, k)),
+         *vt = malloc(sizeof(double) * padded(k, m));
+  if (!a || !u || !vt) {
+    free(a);
+    free(u);
+    free(vt);
+    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (svd %dx%d)", m, n);
+  }
+  memcpy(a, A, na * sizeof(double));
+  int nt = lapack_threads();
+  lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', n, m, a, n, s, u, n, vt, k);
+  if (info > 0) {
+    memcpy(a, A, na * sizeof(double));
+    double *superb = malloc(sizeof(double) * (size_t)(k > 1 ? k - 1 : 1));
+    info = superb ? LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'S', 'S', n, m, a, n, s, u, n, vt, k, superb)
+                  : -1000;
+    free(superb);
+  }
+  lapack_restore(nt);
+  if (info == 0) {
+    memcpy(U, vt, (size_t)m * (size_t)k * sizeof(double));
+    memcpy(VT, u, (size_t)k * (size_t)n * sizeof(double));
+  }
+  free(a);
+  free(u);
+  free(vt);
+  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "dgesdd and dgesvd failed (info=%d, %dx%d)", (int)info, m, n);
+  return BPS_OK;
+}
+
 int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r) {
   BPS_CHECK(m >= n && n >= 1 && lda >= m, BPS_ERR_ARG, "bad qr shape %dx%d", m, n);
   int rc = BPS_OK;
@@ -148,6 +187,15 @@ void bps_lin_gemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, bps_cplx 
   int nt = lapack_threads();
   cblas_zgemm(CblasColMajor, op_of(opa), op_of(opb), (blasint)m, (blasint)n, (blasint)k, &alpha,
               A, (blasint)lda, B, (blasint)ldb, &beta, C, (blasint)ldc);
+  lapack_restore(nt);
+}
+
+void bps_lin_dgemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, double alpha,
+                   const double *A, bps_idx lda, const double *B, bps_idx ldb, double beta,
+                   double *C, bps_idx ldc) {
+  int nt = lapack_threads();
+  cblas_dgemm(CblasRowMajor, op_of(opa), op_of(opb), (blasint)m, (blasint)n, (blasint)k, alpha,
+              A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
   lapack_restore(nt);
 }
 

@@ -287,6 +287,43 @@ static int merged_header(const bps_result *pieces, const char *const *names, con
 /* Qubit count j (index into per_n) of the merged result: the layout of the first piece, the
  * rows of every piece at their sample numbers. Missing samples are described in mb (after
  * "incomplete: " unless *gaps or missing_pieces) and counted in *gaps. */
+/* Moments pieces: the item records back in item order (items play the part of samples). */
+static int merge_mom(const bps_result *pieces, const char *const *names, const int *slot, int N,
+                     int j, bps_result_n *r, unsigned char *filled, int *owner, msgbuf *mb) {
+  int rc = BPS_OK;
+  const bps_result_n *ref = &pieces[0].per_n[j];
+  const long S = ref->samples_total;
+  r->samples = 0;
+  r->samples_total = 0;
+  r->mom = calloc(1, sizeof *r->mom);
+  BPS_CHECK_GOTO(r->mom, BPS_ERR_MEM, "out of memory");
+  *r->mom = (bps_mom_n){.nitems = (int)S};
+  snprintf(r->mom->engine, sizeof r->mom->engine, "%s", ref->mom->engine);
+  snprintf(r->mom->precision, sizeof r->mom->precision, "%s", ref->mom->precision);
+  r->mom->item = malloc(sizeof(long) * (size_t)S);
+  r->mom->rec = malloc(sizeof(double) * (size_t)S * BPS_MOMREC_LEN);
+  BPS_CHECK_GOTO(r->mom->item && r->mom->rec, BPS_ERR_MEM, "out of memory merging n = %d", ref->n);
+  for (long s = 0; s < S; s++) r->mom->item[s] = s;
+  for (int k = 0; k < N; k++) {
+    const int i = slot[k];
+    if (i < 0) continue;
+    const bps_result_n *q = &pieces[i].per_n[j];
+    BPS_CHECK_GOTO(q->mom, BPS_ERR_USAGE, "'%s': n = %d is not an exact-moments piece", names[i], q->n);
+    for (long row = 0; row < q->samples; row++) {
+      const long s = q->sample_index[row];
+      if (filled[s])
+        REFUSE("item %ld of n = %d is in both '%s' and '%s': the pieces overlap", s, q->n,
+               names[owner[s]], names[i]);
+      filled[s] = 1;
+      owner[s] = i;
+      memcpy(r->mom->rec + (size_t)s * BPS_MOMREC_LEN, q->mom->rec + (size_t)row * BPS_MOMREC_LEN,
+             sizeof(double) * BPS_MOMREC_LEN);
+    }
+  }
+cleanup:
+  return rc;
+}
+
 static int merge_n(const bps_result *pieces, const char *const *names, const int *slot, int N,
                    int j, int missing_pieces, bps_result_n *r, int *gaps, msgbuf *mb) {
   int rc = BPS_OK;
@@ -310,6 +347,7 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   r->tracked = malloc(sizeof(int) * (size_t)(P > 0 ? P : 1));
   r->param_names = calloc(PA > 0 ? (size_t)PA : 1, sizeof *r->param_names);
   r->grad_stats = calloc(P > 0 ? (size_t)P : 1, sizeof *r->grad_stats);
+  const int mom = ref->mom != NULL;
   r->cost = malloc(sizeof(double) * Sz);
   r->grad = malloc(sizeof(double) * Sz * (size_t)(P > 0 ? P : 1));
   r->diag = malloc(sizeof(double) * Sz * BPS_NDIAG);
@@ -320,7 +358,8 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
   BPS_CHECK_GOTO(ok, BPS_ERR_MEM, "out of memory merging n = %d", ref->n);
   memcpy(r->tracked, ref->tracked, sizeof(int) * (size_t)P);
-  for (int k = 0; k < N; k++) {
+  if (mom) BPS_CALL_GOTO(merge_mom(pieces, names, slot, N, j, r, filled, owner, mb));
+  for (int k = 0; k < N && !mom; k++) {
     int i = slot[k];
     if (i < 0) continue;
     const bps_result_n *q = &pieces[i].per_n[j];
@@ -353,8 +392,8 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   long have = 0;
   for (long s = 0; s < S; s++) have += filled[s];
   if (have < S) {
-    msg_add(mb, "%sn = %d: %ld of %ld samples missing (",
-            missing_pieces || *gaps ? "; " : "incomplete: ", ref->n, S - have, S);
+    msg_add(mb, "%sn = %d: %ld of %ld %s missing (", missing_pieces || *gaps ? "; " : "incomplete: ",
+            ref->n, S - have, S, mom ? "items" : "samples");
     add_gaps(mb, filled, S);
     msg_add(mb, ")");
     (*gaps)++;
@@ -396,7 +435,8 @@ int bps_merge_results(const bps_result *pieces, const char *const *names, int co
   for (int j = 0; j < p0->nn; j++)
     BPS_CALL_GOTO(merge_n(pieces, names, slot, N, j, missing_pieces, &merged->per_n[j], &gaps, mb));
   BPS_CHECK_GOTO(!missing_pieces && !gaps, BPS_ERR_USAGE, "%s", mb_text(mb));
-  for (int j = 0; j < merged->nn; j++) BPS_CALL_GOTO(bps_result_n_stats(&merged->per_n[j]));
+  for (int j = 0; j < merged->nn; j++) /* moments: no samples, the records are the result */
+    if (!merged->per_n[j].mom) BPS_CALL_GOTO(bps_result_n_stats(&merged->per_n[j]));
 cleanup:
   free(slot);
   if (rc) bps_h5_result_free(merged);
@@ -503,11 +543,16 @@ int bps_merge_main(int argc, char **argv) {
   refused = rc == BPS_ERR_USAGE;
   BPS_CHECK_GOTO(!rc, rc, "merging %d pieces", a.nin);
   BPS_CALL_GOTO(bps_h5_write(a.out, &merged, a.force));
-  fprintf(stderr,
-          "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
-          "samples each\n",
-          a.nin, pieces[0].slice_count, a.out, merged.nn, merged.nn == 1 ? "" : "s",
-          merged.nn ? merged.per_n[0].samples : 0L);
+  if (merged.nn && merged.per_n[0].mom)
+    fprintf(stderr, "[bpscan] merged %d pieces (slice count %d) into %s: exact moments of %d "
+                    "qubit count%s\n",
+            a.nin, pieces[0].slice_count, a.out, merged.nn, merged.nn == 1 ? "" : "s");
+  else
+    fprintf(stderr,
+            "[bpscan] merged %d pieces (slice count %d) into %s: %d qubit count%s, %ld "
+            "samples each\n",
+            a.nin, pieces[0].slice_count, a.out, merged.nn, merged.nn == 1 ? "" : "s",
+            merged.nn ? merged.per_n[0].samples : 0L);
 cleanup:
   if (refused) fprintf(stderr, "bpscan merge: refusing to merge: %s\n", msg);
   else if (rc && bps_error_message()[0]) bps_error_print(stderr);

@@ -54,19 +54,24 @@ int bps_model_instance_destroy(bps_model_instance **pm) {
   return BPS_OK;
 }
 
-int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
-                              bps_repr repr, bps_model_instance **out) {
+static int create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
+                  bps_repr repr, int ensemble, bps_model_instance **out) {
   BPS_CHECK(spec && out, BPS_ERR_ARG, "NULL argument");
-  BPS_CHECK(n >= 1 && n <= BPS_MAX_QUBITS, BPS_ERR_ARG, "qubit count n = %d", n);
+  BPS_CHECK(n >= 1 && n <= (ensemble ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS), BPS_ERR_ARG,
+            "qubit count n = %d", n);
   int rc = BPS_OK;
   bps_model_instance *m = calloc(1, sizeof *m);
   BPS_CHECK_GOTO(m, BPS_ERR_MEM, "out of memory");
   m->kind = spec->kind;
   m->n = n;
+  m->ensemble = ensemble;
   switch (spec->kind) {
   case BPS_MODEL_DQNN: rc = bps_dqnn_build(spec, n, seed, sample, repr, m); break;
   case BPS_MODEL_VH: rc = bps_vh_build(spec, n, seed, sample, repr, m); break;
-  case BPS_MODEL_QBM: rc = bps_qbm_build(spec, n, seed, sample, repr, m); break;
+  case BPS_MODEL_QBM:
+    if (ensemble) BPS_FAIL_GOTO(BPS_ERR_JOB, "the QBM has no circuit ensemble (a Gibbs state)");
+    rc = bps_qbm_build(spec, n, seed, sample, repr, m);
+    break;
   case BPS_MODEL_HEA: rc = bps_hea_build(spec, n, seed, sample, repr, m); break;
   default: BPS_FAIL_GOTO(BPS_ERR_ARG, "unknown model kind %d", (int)spec->kind);
   }
@@ -76,6 +81,16 @@ int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, 
 cleanup:
   bps_model_instance_destroy(&m);
   return rc;
+}
+
+int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
+                              bps_repr repr, bps_model_instance **out) {
+  return create(spec, n, seed, sample, repr, 0, out);
+}
+
+int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n,
+                                       bps_model_instance **out) {
+  return create(spec, n, 0, 0, BPS_DENSE, 1, out);
 }
 
 int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_grad_method method,

@@ -10,6 +10,7 @@
 #include "bpscan/comm.h"
 #include "bpscan/error.h"
 #include "bpscan/threads.h"
+#include "momtask.h"
 #include "sample.h"
 
 /* ------------------------------------------------------------------ tracked parameters */
@@ -206,6 +207,45 @@ cleanup:
   return rc;
 }
 
+/* The plan of pn->n in an exact-moments scan: the ensemble instance, the tracked
+ * parameters, the engine (chosen or asked for, with its predicted cost) and the items. A
+ * model no engine can do exactly in the memory of a rank is BPS_ERR_TOO_BIG with the
+ * engines' reasons; an ensemble no engine averages exactly is BPS_ERR_JOB. */
+static int plan_one_moments(const bps_scan_config *cfg, bps_plan_n *pn) {
+  int rc = BPS_OK;
+  BPS_CALL_GOTO(bps_model_instance_create_ensemble(&cfg->model, pn->n, &pn->ens));
+  const bps_model_instance *m = pn->ens;
+  BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
+  pn->nparams = m->nparams;
+  pn->q_in = m->q_in;
+  pn->q_out = m->q_out;
+  pn->diag_qubits = m->ndiag > 0 ? m->ndiag : m->q_out;
+  pn->page_db = m->page_db;
+  pn->names = calloc((size_t)m->nparams, sizeof(char *));
+  BPS_CHECK_GOTO(pn->names, BPS_ERR_MEM, "out of memory");
+  for (int k = 0; k < m->nparams; k++) {
+    pn->names[k] = strdup(m->param_names[k]);
+    BPS_CHECK_GOTO(pn->names[k], BPS_ERR_MEM, "out of memory");
+  }
+  bps_mom_opts o = {.pair_budget = cfg->mom_truncation, .max_bytes = (long)bps_plan_rank_memory()};
+  double bytes = 0;
+  char why[1024] = "";
+  BPS_CALL_GOTO(bps_mom_predict(m, (bps_mom_engine)cfg->mom_engine, &o, &pn->mom_seconds, &bytes,
+                                why, sizeof why));
+  BPS_CHECK_GOTO(isfinite(pn->mom_seconds), BPS_ERR_TOO_BIG,
+                 "n = %d: the %s engine cannot compute these moments exactly: %s", pn->n,
+                 bps_mom_engine_name((bps_mom_engine)cfg->mom_engine), why);
+  BPS_CALL_GOTO(bps_mom_create(m, (bps_mom_engine)cfg->mom_engine, &o, &pn->mom));
+  pn->mem_dense = pn->mem_factored = bytes;
+  pn->repr = BPS_DENSE;
+  pn->rec_len = BPS_MOMREC_LEN;
+  pn->nitems = 1 + pn->ntracked;
+  pn->nblocks = (pn->nitems + cfg->block - 1) / cfg->block;
+  pn->per_sample = 1;
+cleanup:
+  return rc;
+}
+
 int bps_plan_make(const bps_scan_config *cfg, bps_plan *p) {
   int rc = BPS_OK;
   memset(p, 0, sizeof *p);
@@ -216,7 +256,7 @@ int bps_plan_make(const bps_scan_config *cfg, bps_plan *p) {
   BPS_CHECK_GOTO(p->pn && p->task_off, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < p->nn; i++) {
     p->pn[i].n = cfg->qubits[i];
-    BPS_CALL_GOTO(plan_one(cfg, &p->pn[i]));
+    BPS_CALL_GOTO(cfg->moments ? plan_one_moments(cfg, &p->pn[i]) : plan_one(cfg, &p->pn[i]));
     p->task_off[i + 1] = p->task_off[i] + p->pn[i].nblocks;
   }
   p->ntasks = p->task_off[p->nn];
@@ -231,6 +271,8 @@ void bps_plan_free(bps_plan *p) {
     bps_plan_n *pn = &p->pn[i];
     bps_landfields_free(pn->land);
     free(pn->land);
+    bps_mom_destroy(&pn->mom);
+    bps_model_instance_destroy(&pn->ens);
     free(pn->tracked);
     for (int k = 0; pn->names && k < pn->nparams; k++) free(pn->names[k]);
     free(pn->names);
@@ -240,8 +282,9 @@ void bps_plan_free(bps_plan *p) {
   memset(p, 0, sizeof *p);
 }
 
-long bps_plan_block_samples(const bps_plan *p, long b) {
-  long cnt = p->cfg->samples - b * p->cfg->block;
+long bps_plan_block_count(const bps_plan *p, int i, long b) {
+  const long units = p->cfg->moments ? p->pn[i].nitems : p->cfg->samples;
+  long cnt = units - b * p->cfg->block;
   return cnt > p->cfg->block ? p->cfg->block : cnt;
 }
 
@@ -257,6 +300,26 @@ int bps_plan_task_n(const bps_plan *p, long t) {
  * state (us[0]) and with one thread (us[1]; T x us[0] when there is one thread). */
 static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[2]) {
   int rc = BPS_OK;
+  if (cfg->moments) {
+    /* one item (a gradient when there is one), one thread per item; an item predicted to
+     * take over 30 s is not run (check would take minutes): the prediction stands. The
+     * first item may build tables the others reuse (mps: the gradient tables), so mps or a
+     * fast first item is followed by a second, and the estimate is their mean over the items */
+    double rec[BPS_MOMREC_LEN], t = pn->mom_seconds;
+    if (pn->mom_seconds <= 30) {
+      double t0 = bps_wtime();
+      BPS_CALL(bps_mom_item(pn, pn->nitems > 1 ? 1 : 0, rec));
+      t = bps_wtime() - t0;
+      if ((t < 2 || bps_mom_engine_of(pn->mom) == BPS_MOM_MPS) && pn->nitems > 2) {
+        t0 = bps_wtime();
+        BPS_CALL(bps_mom_item(pn, 2, rec));
+        const double t2 = bps_wtime() - t0;
+        t = (t + t2 * (double)(pn->nitems - 1)) / (double)pn->nitems;
+      }
+    }
+    us[0] = us[1] = (int)fmin(2e9, t * 1e6 + 1);
+    return BPS_OK;
+  }
   bps_sample_ws ws = {NULL, NULL};
   double *rec = malloc(sizeof(double) * (size_t)pn->rec_len);
   BPS_CHECK_GOTO(rec, BPS_ERR_MEM, "out of memory");
@@ -306,9 +369,10 @@ int bps_plan_calibrate(bps_plan *p) {
     const int *us = &all[(i % size) * 2 * p->nn + 2 * i]; /* measured on rank i % size */
     double tT = us[0] * 1e-6, t1 = us[1] * 1e-6;
     bps_plan_n *pn = &p->pn[i];
-    /* one sample per thread wins when T samples in t1 beat T samples in T * tT */
-    pn->per_sample = T > 1 && t1 < T * tT;
-    pn->t_sample = pn->per_sample ? t1 / T : tT;
+    /* one sample per thread wins when T samples in t1 beat T samples in T * tT; moments
+     * items always run one per thread */
+    pn->per_sample = p->cfg->moments || (T > 1 && t1 < T * tT);
+    pn->t_sample = p->cfg->moments ? t1 / T : pn->per_sample ? t1 / T : tT;
   }
 cleanup:
   free(mine);
@@ -347,8 +411,44 @@ static void print_landscape(const bps_landscape_n *l, FILE *out) {
             l->directions, l->ncut, kmin, kmax, evals);
 }
 
+/* The check table of a moments scan: per n the engine chosen (or asked for), its predicted
+ * memory and time, and the time measured on one item. */
+static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
+  const bps_scan_config *cfg = p->cfg;
+  const int T = bps_threads_max(), size = bps_comm_size();
+  char b1[32], b2[32];
+  fprintf(out, "bpscan check: model %s, exact moments (engine %s%s), %d qubit counts, items in "
+               "blocks of %d\n",
+          cfg->model_name, bps_mom_engine_name((bps_mom_engine)cfg->mom_engine),
+          cfg->mom_truncation > 0 ? ", truncated: certified bounds" : "", p->nn, cfg->block);
+  fprintf(out, "memory per rank: %s, %d OpenMP thread(s) per rank (one item per thread)\n\n",
+          human_bytes(bps_plan_rank_memory(), b1, sizeof b1), T);
+  fprintf(out, "%6s %7s %7s %8s %8s %7s %11s %11s %11s\n", "n", "q_in", "q_out", "params",
+          "tracked", "engine", "mem (pred)", "time (pred)", "est. time");
+  double total = 0;
+  for (int i = 0; i < p->nn; i++) {
+    const bps_plan_n *pn = &p->pn[i];
+    const double pred = pn->mom_seconds * (double)pn->nitems,
+                 est = pn->t_sample * (double)pn->nitems / size;
+    total += est;
+    fprintf(out, "%6d %7d %7d %8d %8d %7s %11s %10.3gs", pn->n, pn->q_in, pn->q_out, pn->nparams,
+            pn->ntracked, bps_mom_engine_name(bps_mom_engine_of(pn->mom)),
+            human_bytes(pn->mem_dense, b2, sizeof b2), pred);
+    if (calibrated) fprintf(out, " %10.3gs\n", est);
+    else fprintf(out, " %11s\n", "-");
+  }
+  fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one or two "
+               "measured items per n; an item predicted over 30 s is not run: its prediction "
+               "stands)\n", total, size, T);
+  fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
+}
+
 void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
   const bps_scan_config *cfg = p->cfg;
+  if (cfg->moments) {
+    print_moments(p, calibrated, out);
+    return;
+  }
   long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
   double mem = (double)pages * (double)psz, limit = bps_plan_rank_memory();
   int T = bps_threads_max(), size = bps_comm_size();

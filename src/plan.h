@@ -13,6 +13,9 @@
  *   [0] cost | [off_grad] grad of the P tracked parameters | [off_diag] BPS_NDIAG
  *   diagnostics | [off_params] all parameters (store_samples only) | [off_land] the
  *   landscape tail (landfields.h; landscape scans only)
+ * Exact-moments scans (cfg->moments) have items instead of samples (momtask.h): 1 + P per
+ * n, records of BPS_MOMREC_LEN doubles (result.h), blocks of cfg->block items; the plan
+ * holds the ensemble instance and the prepared problem (moments.h) of every n.
  */
 #ifndef BPSCAN_PLAN_H
 #define BPSCAN_PLAN_H
@@ -21,6 +24,7 @@
 
 #include "bpscan/driver.h"
 #include "bpscan/landfields.h"
+#include "bpscan/moments.h"
 
 /* The records of one task: count x rec_len doubles, or rec = NULL (not computed yet). */
 typedef struct {
@@ -41,7 +45,13 @@ typedef struct {
   long nblocks;
   double mem_dense, mem_factored; /* estimated peak bytes of one sample */
   int per_sample;          /* calibrated: 1 one sample per thread, 0 all threads in one */
-  double t_sample;         /* calibrated seconds per sample (per thread in that mode) */
+  double t_sample;         /* calibrated seconds per sample (per thread in that mode) or, in
+                              moments scans, per item */
+  /* exact-moments scans */
+  bps_model_instance *ens; /* the model's ensemble at n (owned) */
+  bps_mom *mom;            /* its prepared problem (owned) */
+  long nitems;             /* 1 + ntracked */
+  double mom_seconds;      /* the engine's prediction for one gradient item */
 } bps_plan_n;
 
 typedef struct {
@@ -57,8 +67,8 @@ typedef struct {
 int bps_plan_make(const bps_scan_config *cfg, bps_plan *p);
 void bps_plan_free(bps_plan *p); /* NULL-safe, idempotent */
 
-/* Samples in block b (of any n). */
-long bps_plan_block_samples(const bps_plan *p, long b);
+/* Units (samples, or items in moments scans) in block b of n index i. */
+long bps_plan_block_count(const bps_plan *p, int i, long b);
 /* The n index of task t. */
 int bps_plan_task_n(const bps_plan *p, long t);
 

@@ -165,7 +165,7 @@ static double reduce_time(const bps_plan *p, const measures *m, int N, double *n
     double S = 0;
     for (long b = 0; b < pn->nblocks; b++)
       if (bps_slice_has(cfg->slice_index, cfg->slice_count, p->task_off[i] + b))
-        S += (double)bps_plan_block_samples(p, b);
+        S += (double)bps_plan_block_count(p, i, b);
     if (S <= 0) continue;
     const double a = S * pn->rec_len * 8.0;
     const double b = S * (pn->rec_len - (cfg->store_samples ? pn->nparams : 0)) * 8.0;

@@ -6,7 +6,8 @@
 
 #include "bpscan/threads.h"
 
-void bps_progress_start(bps_progress *pr, long total) {
+void bps_progress_start(bps_progress *pr, long total, const char *unit) {
+  pr->unit = unit;
   pr->tty = isatty(2);
   pr->start = bps_wtime();
   pr->last = -1e300;
@@ -24,8 +25,9 @@ void bps_progress_add(bps_progress *pr, long samples, int n, int final) {
   double eta = rate > 0 ? (pr->total - pr->done) / rate : 0;
   char line[256];
   snprintf(line, sizeof line,
-           "[bpscan] rank 0: %ld/%ld samples (%.0f%%), n = %d, %.1f samples/s, elapsed %.0fs, ETA %.0fs",
-           pr->done, pr->total, pr->total ? 100.0 * pr->done / pr->total : 100.0, n, rate, el, eta);
+           "[bpscan] rank 0: %ld/%ld %s (%.0f%%), n = %d, %.1f %s/s, elapsed %.0fs, ETA %.0fs",
+           pr->done, pr->total, pr->unit, pr->total ? 100.0 * pr->done / pr->total : 100.0, n,
+           rate, pr->unit, el, eta);
   if (pr->tty)
     fprintf(stderr, "\r%-110s%s", line, final ? "\n" : "");
   else

@@ -7,10 +7,11 @@
 typedef struct {
   int tty;
   double start, last; /* bps_wtime() seconds */
-  long done, total;   /* samples */
+  long done, total;   /* samples (or items of a moments scan) */
+  const char *unit;   /* "samples" | "items" */
 } bps_progress;
 
-void bps_progress_start(bps_progress *pr, long total);
+void bps_progress_start(bps_progress *pr, long total, const char *unit);
 /* Count `samples` more done (at qubit count n) and show the line when it is due; final = 1
  * shows it now and ends a terminal line. */
 void bps_progress_add(bps_progress *pr, long samples, int n, int final);

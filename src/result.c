@@ -155,3 +155,26 @@ int bps_result_n_stats(bps_result_n *r) {
   free(z);
   return BPS_OK;
 }
+
+void bps_mom_encode(long double v, double out[3]) {
+  if (v == 0 || !isfinite((double)v) || isnan((double)v)) {
+    out[0] = (double)v, out[1] = 0, out[2] = 0;
+    return;
+  }
+  int e = 0;
+  long double m = frexpl(v, &e); /* v = m 2^e, 0.5 <= |m| < 1 */
+  out[0] = (double)m;
+  out[1] = (double)(m - (long double)out[0]);
+  out[2] = (double)e;
+}
+
+long double bps_mom_decode(const double in[3]) {
+  if (in[0] == 0 || !isfinite(in[0])) return (long double)in[0];
+  return ldexpl((long double)in[0] + (long double)in[1], (int)in[2]);
+}
+
+double bps_mom_log2(long double v) {
+  if (v == 0) return -INFINITY;
+  if (!(v > 0)) return NAN;
+  return (double)log2l(v);
+}

@@ -34,7 +34,7 @@ void bps_model_spec_default(bps_model_spec *s) {
 }
 
 /* One pattern entry: integer | n | n+k | n-k | k*n | k*n+j ... (whitespace ignored). */
-static int eval_entry(const char *tok, int n, int *out) {
+static int eval_entry(const char *tok, int n, int qmax, int *out) {
   char buf[64];
   int len = 0;
   for (const char *p = tok; *p && len < 63; p++)
@@ -75,14 +75,13 @@ static int eval_entry(const char *tok, int n, int *out) {
     val = sign == '+' ? val + k : val - k;
   }
   BPS_CHECK(*p == 0, BPS_ERR_ARG, "bad width entry '%s'", buf);
-  BPS_CHECK(val >= 1 && val <= BPS_MAX_QUBITS, BPS_ERR_ARG,
-            "width entry '%s' gives %ld qubits at n = %d (must be 1..%d)", buf, val, n,
-            BPS_MAX_QUBITS);
+  BPS_CHECK(val >= 1 && val <= qmax, BPS_ERR_ARG,
+            "width entry '%s' gives %ld qubits at n = %d (must be 1..%d)", buf, val, n, qmax);
   *out = (int)val;
   return BPS_OK;
 }
 
-int bps_pattern_eval(const char *pattern, int n, int *widths, int max, int *count) {
+int bps_pattern_eval_max(const char *pattern, int n, int qmax, int *widths, int max, int *count) {
   BPS_CHECK(pattern && widths && count, BPS_ERR_ARG, "NULL argument");
   *count = 0;
   const char *p = pattern;
@@ -94,7 +93,7 @@ int bps_pattern_eval(const char *pattern, int n, int *widths, int max, int *coun
     memcpy(tok, p, len);
     tok[len] = 0;
     BPS_CHECK(*count < max, BPS_ERR_ARG, "more than %d entries in '%s'", max, pattern);
-    BPS_CALL(eval_entry(tok, n, &widths[*count]));
+    BPS_CALL(eval_entry(tok, n, qmax, &widths[*count]));
     (*count)++;
     if (!comma) break;
     p = comma + 1;
@@ -104,4 +103,8 @@ int bps_pattern_eval(const char *pattern, int n, int *widths, int max, int *coun
 
 int bps_spec_hea_layers(const bps_model_spec *spec, int n) {
   return spec->hea_layers ? spec->hea_layers : n;
+}
+
+int bps_pattern_eval(const char *pattern, int n, int *widths, int max, int *count) {
+  return bps_pattern_eval_max(pattern, n, BPS_MAX_QUBITS, widths, max, count);
 }

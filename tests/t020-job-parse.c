@@ -474,6 +474,13 @@ static void test_values(void) {
   CHECK_OK(bps_job_parse("[scan]\nmodel = vh\nqubits = 2:3\n[vh]\nvisible = n\nhidden = 2\n"
                          "objective = projector\n", NULL, NULL, 0, &job));
   CHECK(!strcmp(job.model.visible, "n") && job.model.vh_objective == BPS_VH_OBJ_PROJECTOR);
+  /* the canonical text (which lists pauli = Z, the default) must parse again: the result
+   * writer re-parses it for job_json (it once refused a run's own text at the very end) */
+  check_round_trip(&job);
+  bps_job_free(&job);
+  CHECK_OK(bps_job_parse("[scan]\nmodel = qbm\nqubits = 2\n[qbm]\nobjective = fidelity\n", NULL,
+                         NULL, 0, &job));
+  check_round_trip(&job);
   bps_job_free(&job);
   CHECK_OK(bps_job_parse("[scan]\nmodel = vh\nqubits = 2\n[vh]\nvisible = n\npauli = xz\n", NULL,
                          NULL, 0, &job));

@@ -69,10 +69,10 @@ int main(void) {
   static const char *const models[] = {"dqnn", "vh", "qbm", "hea"};
   int keys = 0, ndistinct = 0;
   static char distinct[128][512];
-  for (int m = 0; m < 5; m++) { /* m = 4: a dqnn landscape scan (the [landscape] keys) */
+  for (int m = 0; m < 6; m++) { /* m = 4, 5: dqnn landscape and moments scans */
     char text[128];
     snprintf(text, sizeof text, "[scan]\nmodel = %s\nqubits = 2\n%s", models[m % 4],
-             m == 4 ? "mode = landscape\n" : "");
+             m == 4 ? "mode = landscape\n" : m == 5 ? "mode = moments\n" : "");
     bps_job job;
     CHECK_OK(bps_job_parse(text, "t021", NULL, 0, &job));
     char section[256] = "";

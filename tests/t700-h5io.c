@@ -837,10 +837,10 @@ static void test_merge_landscape(void) {
   memcpy(l2->directions, dirs, sizeof dirs);
   /* jobs are compared by job.c on every key but the output ones */
   const char *text1 = rd[1].job_text;
-  rd[1].job_text = SYNTH_JOB "\n[output]\npath = elsewhere.h5\ncheckpoint_seconds = 7\n";
+  rd[1].job_text = SYNTH_JOB_LAND "\n[output]\npath = elsewhere.h5\ncheckpoint_seconds = 7\n";
   CHECK_OK(bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg));
   bps_h5_result_free(&merged);
-  rd[1].job_text = SYNTH_JOB "\n[output]\nstore_samples = false\n";
+  rd[1].job_text = SYNTH_JOB_LAND "\n[output]\nstore_samples = false\n";
   REFUSED("are pieces of different jobs (job hash fedcba9876543210 vs fedcba9876543210) (first "
           "difference, in [output]: 'store_samples = true' vs 'store_samples = false')");
   rd[1].job_text = "[scan]\nmodel = vh\nqubits = 4,6\n";

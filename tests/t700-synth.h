@@ -162,8 +162,17 @@ static void synth_result(bps_result *res, long S) {
 }
 
 /* synth_result plus landscape fields at every qubit count. */
+/* the same job as a landscape scan (its job_json must say mode = landscape, as the root) */
+#define SYNTH_JOB_LAND                                                                     \
+  "[scan]\nmodel = dqnn\nqubits = 4:6:2\nsamples = 100\nseed = 12345\n"                  \
+  "representation = auto\nmode = landscape\n\n"                                            \
+  "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n"                                \
+  "[cost]\ntype = global\npairs = 1\n\n"                                                   \
+  "[noise]\nchannel = depolarizing\np = 0.01\n"
+
 static void synth_result_land(bps_result *res, long S) {
   synth_result(res, S);
+  res->job_text = SYNTH_JOB_LAND;
   for (int i = 0; i < res->nn; i++) synth_land(&res->per_n[i]);
 }
 

@@ -2,7 +2,7 @@
 
 A landscape scan stores, for every sample theta0 and qubit count n, FFT analyses of cuts
 f(t) = C(theta0 + t dir) through the cost landscape (physics.md Sec. 5; file layout in
-/tmp/land/schema.md and README "Landscape scans"). Per n this module reduces the per-sample
+README "Result files" and "Landscape scans"). Per n this module reduces the per-sample
 rows (recomputed, never the stored statistics) to:
 
 * the spectrum by degree normalised by the cut variance, E[W_k] / E[cut_var] for k >= 1

@@ -23,13 +23,13 @@ identical rows (the same file given twice, or a piece next to the merged file) i
 once, with a warning; with different rows the inputs conflict and are refused.
 
 Landscape scans (root attribute ``mode = "landscape"``; absent = ``"gradient"``) also hold,
-per qubit count, the group ``/n{N}/landscape`` (/tmp/land/schema.md, README "Landscape
+per qubit count, the group ``/n{N}/landscape`` (README "Result files" and "Landscape
 scans"): the cut settings (``directions``, ``pad``, ``num_cuts``, ``degree``, ``size``) and
 one per-sample dataset per field (``lipschitz`` [S] or [S, P], ``power``, ``image``, ...).
 They are read into ``QubitData.land`` (a ``LandscapeData``) and merged row by row together
 with the gradient rows; their statistics, like all others, are recomputed from the rows.
 
-Moments scans (root attribute ``mode = "moments"``, /work/wt/MOMENTS_SCHEMA.md) hold exact
+Moments scans (root attribute ``mode = "moments"``, README "Result files", Moments files) hold exact
 second moments instead of samples: per qubit count ``grad_var_log2`` [P] (log2 of the exact
 Var dC of each tracked parameter; values reach 2^-4000, far below the double range, so only
 the ``*_log2`` fields are used), the attributes ``exact`` (1 exact, 0 certified bounds only:
@@ -322,7 +322,7 @@ def _int_attr(obj, name, path, where):
 
 
 def _read_landscape(g, path, where, S):
-    """The /n{N}/landscape group (schema: /tmp/land/schema.md, README "Landscape scans")."""
+    """The /n{N}/landscape group (schema: README "Result files" and "Landscape scans")."""
     h5py = _h5py()
     if not isinstance(g, h5py.Group):
         raise AnalysisError("%s: %s is not a group" % (path, where))
@@ -385,7 +385,7 @@ def _log2_mean(l2: np.ndarray) -> float:
 
 
 def _read_moments(g, path, where, n, names):
-    """The /n{N} group of a moments file (MOMENTS_SCHEMA.md)."""
+    """The /n{N} group of a moments file (README "Result files", Moments files)."""
     P = len(names)
 
     def vec(name, required):

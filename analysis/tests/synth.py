@@ -218,7 +218,7 @@ def page_values(n):
 
 
 # ------------------------------------------------------------------------------------------
-# Landscape scans ([scan] mode = landscape, /tmp/land/schema.md): every cut is a random real
+# Landscape scans ([scan] mode = landscape, README "Result files"): every cut is a random real
 # trigonometric polynomial with known coefficients; the stored fields are computed from its
 # N equispaced samples the way bpscan does (FFT, declared band, zero-padded fine grid).
 
@@ -450,7 +450,7 @@ def write_landscape(path, data, job=None, rows=None, mode="landscape", stats=Tru
 
 
 # ------------------------------------------------------------------------------------------
-# Moments scans ([scan] mode = moments, /work/wt/MOMENTS_SCHEMA.md): exact second moments,
+# Moments scans ([scan] mode = moments, README "Result files", Moments files): exact second moments,
 # no per-sample rows; every *_se is 0 and values go below the double range (use *_log2).
 
 def moments_job_text(qubits="2:6", path="moments.h5", cost="global", engine="auto"):
@@ -477,7 +477,7 @@ def _log2_mean(l2):
 
 def write_moments(path, points, job=None, names=("l1.p1.g1", "l1.p2.g1"), engine="chain"):
     """points: {n: dict(log2=[P] log2 Var dC, or None with bounds=([P] lo, [P] hi) for an
-    exact = 0 point; cost_log2=..., purity=...)}. Writes the MOMENTS_SCHEMA.md layout."""
+    exact = 0 point; cost_log2=..., purity=...)}. Writes the README "Result files" (Moments files) layout."""
     job = job if job is not None else moments_job_text(path=str(path))
     P = len(names)
     with h5py.File(path, "w") as f:

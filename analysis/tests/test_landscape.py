@@ -1,5 +1,5 @@
 """Landscape scans ([scan] mode = landscape): loading, merging, the Lipschitz law, the
-self-check, the figures and `bpfit landscape` (synthetic files following /tmp/land/schema.md)."""
+self-check, the figures and `bpfit landscape` (synthetic files following README "Result files")."""
 import csv
 import json
 import math

@@ -1,4 +1,4 @@
-"""Moments scans ([scan] mode = moments, MOMENTS_SCHEMA.md): exact points are fitted without
+"""Moments scans ([scan] mode = moments, README "Result files" (Moments files)): exact points are fitted without
 sampling error. Synthetic files follow the schema, with values far below the double range
 (grad_var underflowed to 0, grad_var_log2 finite), bounds-only points (exact = 0) and a
 variance that is exactly 0."""

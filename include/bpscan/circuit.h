@@ -17,13 +17,22 @@
  *
  * A cost is C = c0 + sum_t w_t Tr[(F_t F_t^dag (x) 1) rho_out], F_t a 2^k x m matrix on
  * a qubit subset (a projector onto span F_t when F_t has orthonormal columns).
+ *
+ * Ensembles (one model description, two uses). A model builder records, next to the drawn
+ * instance, what each random element was drawn from: the op's `ens` (a Haar block, a
+ * random rotation axis, a random Pauli string, a Gaussian generator scale) and each
+ * parameter's angle ensemble (uniform on [0, 2 pi) or fixed). The state executor ignores
+ * them and runs the drawn instance; the exact-moments engines (moments.h) ignore the drawn
+ * values and average over the ensembles. A circuit built with `ensemble = 1`
+ * (bps_circuit_create_ensemble) holds no drawn matrices (Haar blocks have mat = 0 and no
+ * pool entry), may exceed the state size limits, and cannot be run on a state.
  */
 #ifndef BPSCAN_CIRCUIT_H
 #define BPSCAN_CIRCUIT_H
 
 #include "bpscan/state.h"
 
-#define BPS_OP_MAXQ 24
+#define BPS_OP_MAXQ 24          /* qubits of an executable operation (state kernels) */
 
 typedef enum {
   BPS_OP_UNITARY = 0,
@@ -34,15 +43,37 @@ typedef enum {
   BPS_OP_DEPOL = 5
 } bps_op_kind;
 
+typedef enum {
+  BPS_ENS_FIXED = 0, /* deterministic: the operation as stored */
+  BPS_ENS_HAAR,      /* UNITARY: Haar-random on its k qubits (the stored matrix is one draw) */
+  BPS_ENS_AXIS,      /* PROT on one qubit: axis uniform in {X, Y, Z} (the letter is one draw) */
+  BPS_ENS_PAULI,     /* PROT: string uniform over the 4^e - 1 non-identity Pauli strings on
+                        the e = ens_k qubits ens_qubits (qubits/pauli: one draw's support) */
+  BPS_ENS_GAUSS,     /* PROT: generator scale drawn from N(0, ens_sigma^2) (scale: one draw) */
+  BPS_ENS_SUPPORT    /* KRAUS: placed on the support of the preceding random Pauli string,
+                        so its qubits are part of that string's draw */
+} bps_ens_kind;
+
+typedef enum {
+  BPS_ANGLE_UNIFORM = 0, /* theta uniform on [0, 2 pi) */
+  BPS_ANGLE_FIXED        /* theta fixed at the instance's value (e.g. 0 for Haar perceptrons) */
+} bps_angle_kind;
+
 typedef struct {
   bps_op_kind kind;
   int k;                     /* qubits acted on / appended / traced */
-  int qubits[BPS_OP_MAXQ];   /* target qubits (not used by APPEND) */
+  int *qubits;               /* k target qubits (not used by APPEND; owned by the circuit) */
   int param;                 /* PROT: parameter index */
   double scale;              /* PROT: generator scale; DEPOL: probability p */
-  char pauli[BPS_OP_MAXQ + 1]; /* PROT: Pauli string, k letters */
+  char *pauli;               /* PROT: Pauli string, k letters (owned by the circuit) */
   int nkraus;                /* KRAUS: number of operators */
   size_t mat;                /* UNITARY/KRAUS: offset of the matrices in the pool */
+  bps_ens_kind ens;          /* ensemble of the op's random element (see above) */
+  double ens_sigma;          /* BPS_ENS_GAUSS: standard deviation of the scale */
+  int ens_k;                 /* BPS_ENS_PAULI: qubits the string is drawn over ... */
+  int *ens_qubits;           /* ... (owned by the circuit) */
+  int ens_var;               /* ops with the same ens_var >= 0 share one draw (vh couplings
+                                repeated in every layer); -1: an independent draw */
 } bps_op;
 
 typedef struct {
@@ -53,9 +84,15 @@ typedef struct {
   bps_op *ops;
   size_t npool, cappool;
   bps_cplx *pool;  /* matrices of UNITARY and KRAUS operations */
+  int ensemble;    /* 1: ensemble-only program (no drawn matrices; not executable) */
+  int capangle;
+  unsigned char *angle; /* [nparams] bps_angle_kind of each parameter (default uniform) */
 } bps_circuit;
 
 int bps_circuit_create(int q_in, bps_circuit **c);
+/* An ensemble-only circuit (registers up to BPS_ENS_MAX_QUBITS, Haar blocks without
+ * matrices): for the exact-moments engines, never for the state executor. */
+int bps_circuit_create_ensemble(int q_in, bps_circuit **c);
 int bps_circuit_destroy(bps_circuit **c);
 int bps_circuit_unitary(bps_circuit *c, int k, const int *qubits, const bps_cplx *U);
 int bps_circuit_prot(bps_circuit *c, const char *pauli, const int *qubits, double scale,
@@ -64,6 +101,20 @@ int bps_circuit_kraus(bps_circuit *c, int k, const int *qubits, int nkraus, cons
 int bps_circuit_append(bps_circuit *c, int a);
 int bps_circuit_trace(bps_circuit *c, int k, const int *qubits);
 int bps_circuit_depol(bps_circuit *c, int k, const int *qubits, double p);
+/* A Haar-random unitary on k qubits: U is the drawn matrix (NULL in an ensemble circuit). */
+int bps_circuit_haar(bps_circuit *c, int k, const int *qubits, const bps_cplx *U);
+/* Record the ensemble of the last operation (a PROT): BPS_ENS_AXIS, BPS_ENS_GAUSS (sigma)
+ * or BPS_ENS_PAULI (the ens_k qubits ens_qubits the string is drawn over). */
+int bps_circuit_tag_last(bps_circuit *c, bps_ens_kind ens, double sigma, int ens_k,
+                         const int *ens_qubits);
+/* The random element of the last operation is the draw `var` shared with other
+ * operations tagged with the same var (default: independent). */
+int bps_circuit_tag_shared(bps_circuit *c, int var);
+/* The last n operations (channels) act on the drawn support of the random Pauli string
+ * before them (BPS_ENS_SUPPORT). */
+int bps_circuit_tag_support(bps_circuit *c, int n);
+/* The angle ensemble of parameter p (default BPS_ANGLE_UNIFORM). */
+int bps_circuit_param_angle(bps_circuit *c, int p, bps_angle_kind kind);
 
 /* Run the circuit on s (which holds the input state on q_in qubits). */
 int bps_circuit_run(const bps_circuit *c, const double *theta, bps_state *s);

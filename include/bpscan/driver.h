@@ -55,6 +55,12 @@ typedef struct {
   int landscape;            /* 0 gradient scan, 1 landscape scan */
   int land_directions;      /* BPS_LAND_RANDOM | BPS_LAND_AXES | BPS_LAND_PLANE (job.h) */
   int land_pad;             /* fine-grid factor (bps_cut_analyse pad) */
+  /* [scan] mode = moments: no sampling; the exact moments of the ensemble (moments.h).
+   * Work units are (n, block of `block` items): item 0 = E[C], Var C and the purity, item
+   * 1 + k = E and Var of d C / d theta of tracked parameter k. */
+  int moments;              /* 1: moments scan */
+  int mom_engine;           /* bps_mom_engine (BPS_MOM_AUTO ...) */
+  long mom_truncation;      /* Pauli-pair budget for certified bounds; 0 = exact */
   const char *out_path;
   int store_samples;
   double checkpoint_seconds;

@@ -57,7 +57,11 @@
 #define BPS_JOB_MAX_FILE (1 << 20)  /* bps_job_load refuses larger files */
 #define BPS_JOB_MAX_KEYS 64         /* capacity of bps_job.key_line (the table is smaller) */
 
-typedef enum { BPS_JOB_MODE_GRADIENT = 0, BPS_JOB_MODE_LANDSCAPE } bps_job_mode;
+typedef enum { BPS_JOB_MODE_GRADIENT = 0, BPS_JOB_MODE_LANDSCAPE, BPS_JOB_MODE_MOMENTS } bps_job_mode;
+/* [moments] engine: the values of bps_mom_engine (moments.h), in the same order. */
+typedef enum {
+  BPS_JOB_MOM_AUTO = 0, BPS_JOB_MOM_CHAIN, BPS_JOB_MOM_PAULI, BPS_JOB_MOM_MPS, BPS_JOB_MOM_DENSE
+} bps_job_mom_engine;
 typedef enum {
   BPS_ROLE_RESULT = 0, /* changes the numbers */
   BPS_ROLE_ENSEMBLE,   /* which samples of the ensemble are drawn */
@@ -94,6 +98,9 @@ typedef struct {
   /* [landscape] (mode = landscape only) */
   bps_land_directions land_directions;
   int land_pad;
+  /* [moments] (mode = moments only) */
+  bps_job_mom_engine mom_engine;
+  long mom_truncation; /* Pauli-pair budget for certified bounds; 0 = exact */
   /* [output] */
   char out_path[BPS_JOB_STR_LEN];
   int store_samples; /* 0 or 1 */

@@ -26,6 +26,15 @@ void bps_lin_gemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, bps_cplx 
 /* C = A A^dagger (n x n, full Hermitian matrix written), A is n x k column-major. */
 void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C,
                   bps_idx ldc);
+/* Real SVD of the m x n ROW-MAJOR matrix A (not modified): s gets the k = min(m, n)
+ * singular values (descending), U the m x k left vectors and VT the k x n right vectors
+ * (both row-major); dgesdd, with dgesvd as the fallback when it fails to converge. */
+int bps_lin_dsvd(int m, int n, const double *A, double *s, double *U, double *VT);
+/* C = alpha op(A) op(B) + beta C for ROW-MAJOR real matrices (op 'N' or 'T'; C is m x n,
+ * op(A) m x k, op(B) k x n, leading dimensions = row lengths). */
+void bps_lin_dgemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, double alpha,
+                   const double *A, bps_idx lda, const double *B, bps_idx ldb, double beta,
+                   double *C, bps_idx ldc);
 /* 64-byte aligned allocation of n complex numbers (NULL on failure), and its free. */
 bps_cplx *bps_alloc(size_t n);
 void bps_free(void *p);

@@ -25,6 +25,27 @@
 #include "bpscan/spec.h"
 #include "bpscan/state.h"
 
+/* The training data and cost of an instance as ensembles, for the exact-moments engines
+ * (moments.h): C = (1/N) sum_x [c0 + w X_x], with X_x read off the output register. The
+ * drawn instance (inputs, costs) is one sample of this. */
+typedef enum {
+  BPS_OBS_GLOBAL = 0, /* X = Tr[(|phi><phi| on qubits q0..q0+nq-1) rho], phi the target */
+  BPS_OBS_LOCAL,      /* X = (1/nq) sum_j Tr[(|psi_j><psi_j| on qubit q0+j) rho] */
+  BPS_OBS_PAULI       /* X = Tr[(P on qubits q0..q0+nq-1) rho], P = pauli (I allowed) */
+} bps_obs_kind;
+
+typedef struct {
+  bps_obs_kind kind;
+  int q0, nq;              /* the output qubits the cost reads */
+  double c0, w;
+  bps_target_kind target;  /* GLOBAL, LOCAL: zero |0..0>, product (Haar state per qubit),
+                              unitary (a Haar state on the nq qubits: V|phi_x>, see below) */
+  char pauli[BPS_MAX_QUBITS + 1];
+  bps_input_kind inputs;   /* input states on the q_in input qubits */
+  int pairs;               /* N */
+  int target_of_input;     /* 1: target_x = V |phi_x> with one Haar V per sample */
+} bps_data_ens;
+
 typedef struct bps_model_instance {
   bps_model_kind kind;
   int n;                 /* scanned qubit count */
@@ -51,11 +72,20 @@ typedef struct bps_model_instance {
   int (*output_state)(const struct bps_model_instance *m, const double *theta, bps_state *out);
   double page_db; /* environment dimension for the Page prediction of the diagnosed state
                      (0: no prediction) */
+  bps_data_ens data; /* the data and cost as ensembles (circuit models) */
+  int ensemble;      /* 1: built by bps_model_instance_create_ensemble (nothing drawn) */
 } bps_model_instance;
 
 int bps_model_instance_create(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sample,
                               bps_repr repr, bps_model_instance **out);
 int bps_model_instance_destroy(bps_model_instance **m);
+/* The model's ensemble at n without a drawn instance (exact moments, moments.h): the
+ * circuit records every random element (Haar blocks without matrices, placeholder axes and
+ * strings, placeholder couplings), data and cost are described in m->data, no state is
+ * allocated, and n may exceed the state-size limits (up to BPS_ENS_MAX_QUBITS qubits per
+ * register). theta holds the fixed angles; inputs/costs are NULL. */
+int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n,
+                                       bps_model_instance **m);
 
 /* Cost (1/N) sum_x C_x and its gradient (nparams entries; NULL for the cost only). */
 int bps_model_cost_grad(const bps_model_instance *m, const double *theta,

@@ -50,6 +50,37 @@ void bps_landscape_n_free(bps_landscape_n *l);
  * statistics); free with bps_landscape_n_free and free(). */
 int bps_landscape_n_alloc(const bps_landscape_n *tpl, long S, bps_landscape_n **out);
 
+/* Exact-moments scans ([scan] mode = moments): per qubit count the records of its items
+ * (item 0: E[C], Var C and the output purity; item 1 + k: E and Var of the derivative by
+ * tracked parameter k), MOM_REC doubles each, values in extended precision as three
+ * doubles (bps_mom_encode). h5io derives the public datasets from them; array-job pieces
+ * store the records themselves (they hold a subset of the items) for `bpscan merge`. */
+enum {
+  BPS_MOMREC_MEAN = 0,     /* three doubles per extended value from here on */
+  BPS_MOMREC_VAR = 3,
+  BPS_MOMREC_VAR_LO = 6,   /* certified bounds (equal to VAR when exact) */
+  BPS_MOMREC_VAR_HI = 9,
+  BPS_MOMREC_PURITY = 12,  /* item 0 only (NaN otherwise or when unavailable) */
+  BPS_MOMREC_EXACT = 15,   /* 1 exact, 0 bounds */
+  BPS_MOMREC_PEAK = 16,    /* peak Pauli pairs of the evaluation (pauli engine) */
+  BPS_MOMREC_BOND = 17,    /* largest bond dimension (mps engine) */
+  BPS_MOMREC_LEN = 18
+};
+typedef struct {
+  char engine[16];       /* "chain" | "pauli" | "mps" | "dense" */
+  char precision[96];
+  int nitems;            /* items in this file: 1 + ntracked, or a piece's subset */
+  long *item;            /* [nitems] item numbers, increasing */
+  double *rec;           /* [nitems * BPS_MOMREC_LEN] */
+} bps_mom_n;
+
+/* Extended values as three doubles: mantissa high and low parts and the binary exponent,
+ * exact for a 64-bit mantissa and any exponent (values reach 2^-4000). */
+void bps_mom_encode(long double v, double out[3]);
+long double bps_mom_decode(const double in[3]);
+/* log2 of a non-negative extended value (-inf for 0, NaN otherwise), for result files. */
+double bps_mom_log2(long double v);
+
 typedef struct {
   int n;                 /* scanned qubit count */
   long samples;          /* S */
@@ -76,6 +107,7 @@ typedef struct {
   long *sample_index;
   long samples_total;    /* the job's samples per n (= samples for a complete scan) */
   bps_landscape_n *land; /* landscape scans: the cut fields; NULL for gradient scans */
+  bps_mom_n *mom;        /* moments scans: the exact moments; NULL otherwise (no samples) */
 } bps_result_n;
 
 typedef struct {

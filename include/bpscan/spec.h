@@ -73,6 +73,9 @@ void bps_model_spec_default(bps_model_spec *spec);
  * *count. BPS_ERR_ARG with the reason for a malformed entry or a width outside
  * 1..BPS_MAX_QUBITS. */
 int bps_pattern_eval(const char *pattern, int n, int *widths, int max, int *count);
+/* The same with entries allowed up to qmax qubits (exact-moments ensembles are not limited
+ * by the size of a state). */
+int bps_pattern_eval_max(const char *pattern, int n, int qmax, int *widths, int max, int *count);
 
 /* The HEA layer count at n: spec->hea_layers, or n when it is 0. */
 int bps_spec_hea_layers(const bps_model_spec *spec, int n);

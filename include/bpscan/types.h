@@ -12,6 +12,7 @@ typedef int64_t bps_idx;         /* index into state arrays (2^q can exceed 2^31
 _Static_assert(sizeof(bps_cplx) == 16, "bps_cplx must be two packed doubles");
 
 #define BPS_MAX_QUBITS 30   /* hard cap on qubits in one state */
+#define BPS_ENS_MAX_QUBITS 65536 /* register width of a model ensemble (exact moments: no state) */
 #define BPS_ALIGN 64        /* byte alignment of every state array */
 
 #endif

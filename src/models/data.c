@@ -37,6 +37,11 @@ int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint6
             "targets = unitary needs equal input and output widths (%d vs %d)", q_in, q_out);
   int N = spec->pairs;
   m->npairs = N;
+  m->data = (bps_data_ens){.kind = spec->cost == BPS_COST_GLOBAL ? BPS_OBS_GLOBAL : BPS_OBS_LOCAL,
+                           .q0 = 0, .nq = q_out, .c0 = 1.0, .w = -1.0, .target = spec->targets,
+                           .inputs = spec->inputs, .pairs = N,
+                           .target_of_input = spec->targets == BPS_TARGET_UNITARY};
+  if (m->ensemble) return BPS_OK; /* the ensemble is described; nothing is drawn */
   m->inputs = calloc((size_t)N, sizeof(bps_state *));
   m->costs = calloc((size_t)N, sizeof(bps_cost *));
   BPS_CHECK(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");
@@ -154,10 +159,15 @@ int bps_noise_after_gate(bps_circuit *c, const bps_noise_plan *nz, int k, const 
 }
 
 int bps_noise_after_layer(bps_circuit *c, const bps_noise_plan *nz, int n) {
-  int all[BPS_MAX_QUBITS];
-  for (int i = 0; i < n; i++) all[i] = i;
   if (nz->local && nz->place == BPS_NOISE_AFTER_LAYER)
     for (int i = 0; i < n; i++) BPS_CALL(bps_circuit_kraus(c, 1, &i, nz->local, nz->K));
-  if (nz->global) BPS_CALL(bps_circuit_depol(c, n, all, nz->p));
+  if (nz->global) {
+    int *all = malloc(sizeof(int) * (size_t)n);
+    BPS_CHECK(all, BPS_ERR_MEM, "out of memory");
+    for (int i = 0; i < n; i++) all[i] = i;
+    int rc = bps_circuit_depol(c, n, all, nz->p);
+    free(all);
+    BPS_CALL(rc);
+  }
   return BPS_OK;
 }

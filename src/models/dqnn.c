@@ -97,6 +97,7 @@ typedef struct {
   double *theta;
   char (*names)[PNAME_LEN];
   bps_noise_plan nz;     /* the noise channel and its placement (data.c) */
+  int ens;               /* ensemble-only build: record the random elements, draw nothing */
 } ctx;
 
 static const char *perc_name(bps_perceptron p) {
@@ -146,6 +147,12 @@ static int gate_u(ctx *x, int k, const int *qubits, const bps_cplx *U) {
   return gate_noise(x, k, qubits);
 }
 
+/* A Haar-random block (U: the drawn matrix) and its noise. */
+static int gate_haar(ctx *x, int k, const int *qubits, const bps_cplx *U) {
+  BPS_CALL(bps_circuit_haar(x->c, k, qubits, U));
+  return gate_noise(x, k, qubits);
+}
+
 static int gate_2(ctx *x, int a, int b, void (*make)(bps_cplx *)) {
   bps_cplx U[16];
   make(U);
@@ -186,7 +193,29 @@ static uint32_t unitary_sub(int l, int j, int part) {
  * depend on the thread count); a batch holds at most HAAR_BATCH_BYTES. */
 #define HAAR_BATCH_BYTES ((size_t)256 << 20)
 
+/* The same layer as an ensemble: Haar blocks without matrices, in the same order. */
+static int layer_haar_ens(ctx *x, int l, int min, int mout) {
+  const int k = min + 1;
+  int *qs = malloc(sizeof(int) * (size_t)k), rc = BPS_OK;
+  BPS_CHECK(qs, BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < min; i++) qs[i] = i;
+  for (int j = 1; j <= mout && !rc; j++) {
+    qs[min] = min + j - 1;
+    int idx = -1;
+    rc = gate_haar(x, k, qs, NULL); /* B */
+    if (!rc) rc = new_param(x, 0.0, &idx, "l%d.p%d.g1", l, j);
+    if (!rc) rc = rot(x, "Z", &qs[min], 0.5, idx);
+    if (!rc) rc = bps_circuit_param_angle(x->c, idx, BPS_ANGLE_FIXED); /* theta = 0 */
+    if (!rc) rc = gate_noise(x, 1, &qs[min]);
+    if (!rc) rc = gate_haar(x, k, qs, NULL); /* A */
+  }
+  free(qs);
+  BPS_CALL(rc);
+  return BPS_OK;
+}
+
 static int layer_haar(ctx *x, int l, int min, int mout) {
+  if (x->ens) return layer_haar_ens(x, l, min, mout);
   const int k = min + 1, nu = 2 * mout;
   const size_t dd = (size_t)1 << (2 * k);
   int batch = bps_threads_in_parallel() ? 1 : bps_threads_max();
@@ -219,9 +248,10 @@ static int layer_haar(ctx *x, int l, int min, int mout) {
         int idx = -1;
         BPS_CALL_GOTO(new_param(x, 0.0, &idx, "l%d.p%d.g1", l, j));
         BPS_CALL_GOTO(rot(x, "Z", &qs[min], 0.5, idx));
+        BPS_CALL_GOTO(bps_circuit_param_angle(x->c, idx, BPS_ANGLE_FIXED)); /* theta = 0 */
         BPS_CALL_GOTO(gate_noise(x, 1, &qs[min]));
       }
-      BPS_CALL_GOTO(gate_u(x, k, qs, U + (size_t)b * dd));
+      BPS_CALL_GOTO(gate_haar(x, k, qs, U + (size_t)b * dd));
     }
   }
 cleanup:
@@ -283,36 +313,56 @@ static int layer_nisq(ctx *x, int l, int min, int mout) {
   return BPS_OK;
 }
 
+/* One random Pauli rotation of a pauli perceptron on the k qubits qs (ensemble builds
+ * record the full support with placeholder letters) and its noise on the drawn support. */
+static int pauli_rotation(ctx *x, bps_rng *r, int k, const int *qs, int idx, char *P, int *sup) {
+  int ns = 0;
+  if (x->ens) {
+    for (int t = 0; t < k; t++) P[t] = 'Z', sup[t] = qs[t];
+    ns = k;
+  } else {
+    const uint64_t mask = (k >= 32) ? ~UINT64_C(0) : ((UINT64_C(1) << (2 * k)) - 1);
+    uint64_t u;
+    do u = bps_rng_u64(r) & mask; /* 2 bits per qubit, uniform over non-zero strings */
+    while (u == 0);
+    for (int t = 0; t < k; t++) {
+      int letter = (int)((u >> (2 * t)) & 3); /* 0 I, 1 X, 2 Y, 3 Z */
+      if (!letter) continue;
+      P[ns] = "IXYZ"[letter];
+      sup[ns++] = qs[t];
+    }
+  }
+  P[ns] = 0;
+  BPS_CALL(rot(x, P, sup, 0.5, idx));
+  BPS_CALL(bps_circuit_tag_last(x->c, BPS_ENS_PAULI, 0.0, k, qs)); /* uniform over qs */
+  const int before = x->c->nops;
+  BPS_CALL(gate_noise(x, ns, sup));
+  BPS_CALL(bps_circuit_tag_support(x->c, x->c->nops - before)); /* on the drawn support */
+  return BPS_OK;
+}
+
 static int layer_pauli(ctx *x, int l, int min, int mout, int depth) {
   const int k = min + 1;
-  int qs[BPS_OP_MAXQ];
-  for (int i = 0; i < min; i++) qs[i] = i;
-  for (int j = 1; j <= mout; j++) {
+  int *qs = malloc(sizeof(int) * (size_t)k), *sup = malloc(sizeof(int) * (size_t)k);
+  char *P = malloc((size_t)k + 1);
+  int rc = qs && sup && P ? BPS_OK : BPS_ERR_MEM;
+  for (int i = 0; i < min && !rc; i++) qs[i] = i;
+  for (int j = 1; j <= mout && !rc; j++) {
     qs[min] = min + j - 1;
     bps_rng r;
     bps_rng_init(&r, x->seed, (uint32_t)x->n, x->sample, BPS_STREAM_UNITARY,
                  unitary_sub(l, j, 0));
-    const uint64_t mask = (k >= 32) ? ~UINT64_C(0) : ((UINT64_C(1) << (2 * k)) - 1);
-    for (int rep = 1; rep <= depth; rep++) {
-      uint64_t u;
-      do u = bps_rng_u64(&r) & mask; /* 2 bits per qubit, uniform over non-zero strings */
-      while (u == 0);
-      char P[BPS_OP_MAXQ + 1];
-      int sup[BPS_OP_MAXQ], ns = 0;
-      for (int t = 0; t < k; t++) {
-        int letter = (int)((u >> (2 * t)) & 3); /* 0 I, 1 X, 2 Y, 3 Z */
-        if (!letter) continue;
-        P[ns] = "IXYZ"[letter];
-        sup[ns++] = qs[t];
-      }
-      P[ns] = 0;
+    for (int rep = 1; rep <= depth && !rc; rep++) {
       int idx;
-      BPS_CALL(new_param(x, NAN, &idx, "l%d.p%d.g%d", l, j, rep));
-      BPS_CALL(rot(x, P, sup, 0.5, idx));
-      BPS_CALL(gate_noise(x, ns, sup));
-      for (int t = 0; t + 1 < k; t++) BPS_CALL(gate_2(x, qs[t], qs[t + 1], bps_gate_cz));
+      rc = new_param(x, NAN, &idx, "l%d.p%d.g%d", l, j, rep);
+      if (!rc) rc = pauli_rotation(x, &r, k, qs, idx, P, sup);
+      for (int t = 0; t + 1 < k && !rc; t++) rc = gate_2(x, qs[t], qs[t + 1], bps_gate_cz);
     }
   }
+  free(qs);
+  free(sup);
+  free(P);
+  BPS_CHECK(!rc, rc, "pauli perceptrons of layer %d", l);
   return BPS_OK;
 }
 
@@ -324,7 +374,7 @@ static int ceil_log2(int w) {
   return d;
 }
 
-static int validate(const bps_model_spec *s, int n, const int *w, int nw) {
+static int validate(const bps_model_spec *s, int n, const int *w, int nw, int ens) {
   const char *pn = perc_name(s->perceptron);
   BPS_CHECK(s->perceptron >= BPS_PERC_HAAR && s->perceptron <= BPS_PERC_PAULI, BPS_ERR_ARG,
             "unknown perceptron family %d", (int)s->perceptron);
@@ -333,15 +383,15 @@ static int validate(const bps_model_spec *s, int n, const int *w, int nw) {
             s->widths, nw);
   BPS_CHECK(s->depth >= 0, BPS_ERR_ARG, "depth = %d (must be >= 0)", s->depth);
   for (int l = 1; l < nw; l++) {
-    BPS_CHECK(w[l - 1] + w[l] <= BPS_MAX_QUBITS, BPS_ERR_ARG,
+    BPS_CHECK(ens || w[l - 1] + w[l] <= BPS_MAX_QUBITS, BPS_ERR_ARG,
               "dqnn widths \"%s\" at n = %d: layers %d and %d hold %d + %d qubits (max %d)",
               s->widths, n, l - 1, l, w[l - 1], w[l], BPS_MAX_QUBITS);
-    if (s->perceptron == BPS_PERC_HAAR)
+    if (s->perceptron == BPS_PERC_HAAR && !ens)
       BPS_CHECK(w[l - 1] + 1 <= HAAR_MAXQ, BPS_ERR_ARG,
                 "haar perceptrons of layer %d act on %d + 1 qubits at n = %d (max %d: a "
                 "Haar unitary of dimension 2^%d)",
                 l, w[l - 1], n, HAAR_MAXQ, HAAR_MAXQ);
-    if (s->perceptron == BPS_PERC_PAULI)
+    if (s->perceptron == BPS_PERC_PAULI && !ens)
       BPS_CHECK(w[l - 1] + 1 <= BPS_OP_MAXQ, BPS_ERR_ARG,
                 "pauli perceptrons of layer %d act on %d + 1 qubits at n = %d (max %d)", l,
                 w[l - 1], n, BPS_OP_MAXQ);
@@ -388,13 +438,27 @@ static int validate(const bps_model_spec *s, int n, const int *w, int nw) {
 
 /* ---------------------------------------------------------------- the builder */
 
+static int layers(ctx *x, const int *w, int L, const int *all);
+
 static int build(ctx *x, const int *w, int L) {
+  BPS_CALL(bps_noise_plan_make(x->spec, &x->nz));
+  BPS_CALL(x->ens ? bps_circuit_create_ensemble(w[0], &x->c) : bps_circuit_create(w[0], &x->c));
+  int wmax = 1;
+  for (int l = 0; l <= L; l++) wmax = w[l] > wmax ? w[l] : wmax;
+  int *all = malloc(sizeof(int) * (size_t)wmax);
+  BPS_CHECK(all, BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < wmax; i++) all[i] = i;
+  int rc = layers(x, w, L, all);
+  free(all);
+  BPS_CALL(rc);
+  BPS_CHECK(x->c->nparams == x->np, BPS_ERR_INTERNAL, "circuit uses %d parameters, named %d",
+            x->c->nparams, x->np);
+  return BPS_OK;
+}
+
+static int layers(ctx *x, const int *w, int L, const int *all) {
   const bps_model_spec *s = x->spec;
   const int brick = s->perceptron == BPS_PERC_BRICK;
-  BPS_CALL(bps_noise_plan_make(s, &x->nz));
-  BPS_CALL(bps_circuit_create(w[0], &x->c));
-  int all[BPS_MAX_QUBITS];
-  for (int i = 0; i < BPS_MAX_QUBITS; i++) all[i] = i;
   for (int l = 1; l <= L; l++) {
     const int min = w[brick ? 0 : l - 1], mout = w[brick ? 0 : l];
     BPS_CALL(bps_circuit_append(x->c, mout));
@@ -415,8 +479,6 @@ static int build(ctx *x, const int *w, int L) {
     }
     BPS_CALL(bps_noise_after_layer(x->c, &x->nz, mout));
   }
-  BPS_CHECK(x->c->nparams == x->np, BPS_ERR_INTERNAL, "circuit uses %d parameters, named %d",
-            x->c->nparams, x->np);
   return BPS_OK;
 }
 
@@ -424,8 +486,9 @@ int bps_dqnn_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sa
                    bps_repr repr, bps_model_instance *m) {
   BPS_CHECK(spec && m, BPS_ERR_ARG, "NULL argument");
   int w[BPS_MAX_LAYERS + 1], nw = 0;
-  BPS_CALL(bps_pattern_eval(spec->widths, n, w, BPS_MAX_LAYERS + 1, &nw));
-  BPS_CALL(validate(spec, n, w, nw));
+  BPS_CALL(bps_pattern_eval_max(spec->widths, n, m->ensemble ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS,
+                                 w, BPS_MAX_LAYERS + 1, &nw));
+  BPS_CALL(validate(spec, n, w, nw, m->ensemble));
   int L = nw - 1;
   int wl[BPS_MAX_LAYERS + 1];
   if (spec->perceptron == BPS_PERC_BRICK) { /* 2 D layers of width w[0] */
@@ -437,7 +500,7 @@ int bps_dqnn_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sa
     memcpy(wl, w, sizeof(int) * (size_t)nw);
   }
   int rc = BPS_OK;
-  ctx x = {.spec = spec, .n = n, .seed = seed, .sample = sample};
+  ctx x = {.spec = spec, .n = n, .seed = seed, .sample = sample, .ens = m->ensemble};
   bps_rng_init(&x.prm, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
   BPS_CALL_GOTO(build(&x, wl, L));
   m->circuit = x.c;

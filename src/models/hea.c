@@ -38,8 +38,9 @@
 #include "models.h"
 
 static int rotation(bps_model_instance *m, const bps_noise_plan *nz, const char *axis, int q,
-                    int *p, int l) {
+                    int *p, int l, int random_axis) {
   BPS_CALL(bps_circuit_prot(m->circuit, axis, &q, 0.5, *p));
+  if (random_axis) BPS_CALL(bps_circuit_tag_last(m->circuit, BPS_ENS_AXIS, 0.0, 0, NULL));
   BPS_CALL(bps_model_name_param(m, *p, "l%d.q%d.g%d", l, q, 0));
   (*p)++;
   BPS_CALL(bps_noise_after_gate(m->circuit, nz, 1, &q));
@@ -78,7 +79,8 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
   bps_rng r;
   bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
   for (int p = 0; p < np; p++) m->theta[p] = bps_rng_angle(&r);
-  BPS_CALL(bps_circuit_create(n, &m->circuit));
+  BPS_CALL(m->ensemble ? bps_circuit_create_ensemble(n, &m->circuit)
+                       : bps_circuit_create(n, &m->circuit));
   bps_circuit *c = m->circuit;
 
   int p = 0;
@@ -91,10 +93,11 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
     static const char *axes[3] = {"X", "Y", "Z"};
     for (int l = 1; l <= L; l++) {
       for (int i = 0; i < n; i++) {
-        uint32_t v;
-        do v = bps_rng_u32(&ax); /* unbiased: 2^32 - 1 is a multiple of 3 */
-        while (v == 0xffffffffu);
-        BPS_CALL(rotation(m, &nz, axes[v % 3], i, &p, l));
+        uint32_t v = 2; /* an ensemble records the random axis; "Z" is a placeholder */
+        if (!m->ensemble) do
+            v = bps_rng_u32(&ax); /* unbiased: 2^32 - 1 is a multiple of 3 */
+          while (v == 0xffffffffu);
+        BPS_CALL(rotation(m, &nz, axes[v % 3], i, &p, l, 1));
       }
       for (int i = 0; i + 1 < n; i++) BPS_CALL(cz(c, &nz, i));
       BPS_CALL(bps_noise_after_layer(c, &nz, n));
@@ -102,8 +105,8 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
   } else {
     for (int l = 1; l <= L; l++) {
       for (int i = l % 2 ? 0 : 1; i + 1 < n; i += 2) {
-        BPS_CALL(rotation(m, &nz, "Y", i, &p, l));
-        BPS_CALL(rotation(m, &nz, "Y", i + 1, &p, l));
+        BPS_CALL(rotation(m, &nz, "Y", i, &p, l, 0));
+        BPS_CALL(rotation(m, &nz, "Y", i + 1, &p, l, 0));
         BPS_CALL(cz(c, &nz, i));
       }
       BPS_CALL(bps_noise_after_layer(c, &nz, n));

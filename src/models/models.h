@@ -45,6 +45,8 @@ int bps_vh_nterms(int N);
 int bps_vh_term(int N, int t, char pauli[3], int qubits[2]);
 int bps_vh_objective_cost(const bps_model_spec *spec, int n, int nv, int nh, uint64_t seed,
                           uint32_t sample, bps_cost **out);
+/* The objective as an ensemble (model.h bps_data_ens), for the exact moments. */
+int bps_vh_objective_ens(const bps_model_spec *spec, int nv, int nh, bps_data_ens *d);
 
 /* Kraus operators (2x2 row-major, back to back) of the local noise channel with
  * probability p; returns their number (0 for NONE and GLOBAL_DEPOLARIZING). */

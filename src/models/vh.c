@@ -68,6 +68,25 @@ int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh) {
   return BPS_OK;
 }
 
+/* The objective as an ensemble (model.h bps_data_ens): one pair, input |0..0>. */
+int bps_vh_objective_ens(const bps_model_spec *spec, int nv, int nh, bps_data_ens *d) {
+  *d = (bps_data_ens){.q0 = nh, .nq = nv, .inputs = BPS_INPUT_ZERO, .pairs = 1,
+                      .target = BPS_TARGET_ZERO};
+  switch (spec->vh_objective) {
+  case BPS_VH_OBJ_PAULI:
+    d->kind = BPS_OBS_PAULI;
+    d->w = 1.0;
+    for (int i = 0; i < nv; i++) d->pauli[i] = (char)toupper((unsigned char)spec->vh_pauli[i]);
+    d->pauli[nv] = 0;
+    return BPS_OK;
+  case BPS_VH_OBJ_PROJECTOR: d->kind = BPS_OBS_GLOBAL, d->w = 1.0; return BPS_OK;
+  case BPS_VH_OBJ_FIDELITY:
+    d->kind = BPS_OBS_GLOBAL, d->c0 = 1.0, d->w = -1.0, d->target = BPS_TARGET_UNITARY;
+    return BPS_OK;
+  }
+  BPS_CHECK(0, BPS_ERR_ARG, "unknown vh objective %d", (int)spec->vh_objective);
+}
+
 int bps_vh_nterms(int N) { return 3 * N + 9 * N * (N - 1) / 2; }
 
 int bps_vh_term(int N, int t, char pauli[3], int qubits[2]) {
@@ -219,14 +238,17 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
     char p[3];
     int qs[2];
     int k = bps_vh_term(N, t, p, qs);
-    J[t] = (k == 1 ? spec->onsite_sigma : spec->coupling_sigma) * bps_rng_normal(&r);
+    /* an ensemble records J_t ~ N(0, sigma^2); sigma is a placeholder for the draw */
+    J[t] = (k == 1 ? spec->onsite_sigma : spec->coupling_sigma) *
+           (m->ensemble ? 1.0 : bps_rng_normal(&r));
     BPS_CHECK_GOTO(J[t] != 0.0, BPS_ERR_NUMERIC, "coupling J_%d drawn as exactly 0 (sample %u)",
                    t, sample);
   }
   BPS_CALL_GOTO(bps_model_alloc_params(m, T * L));
   bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);
   for (int p = 0; p < T * L; p++) m->theta[p] = bps_rng_angle(&r);
-  BPS_CALL_GOTO(bps_circuit_create(N, &m->circuit));
+  BPS_CALL_GOTO(m->ensemble ? bps_circuit_create_ensemble(N, &m->circuit)
+                            : bps_circuit_create(N, &m->circuit));
   for (int l = 0; l < L; l++) {
     for (int t = 0; t < T; t++) {
       char p[3];
@@ -234,13 +256,20 @@ int bps_vh_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t samp
       bps_vh_term(N, t, p, qs);
       int idx = l * T + t;
       BPS_CALL_GOTO(bps_circuit_prot(m->circuit, p, qs, J[t], idx));
+      /* J_t ~ N(0, sigma^2), drawn once per sample and shared by the layers */
+      BPS_CALL_GOTO(bps_circuit_tag_last(m->circuit, BPS_ENS_GAUSS,
+                                         strlen(p) == 1 ? spec->onsite_sigma : spec->coupling_sigma,
+                                         0, NULL));
+      BPS_CALL_GOTO(bps_circuit_tag_shared(m->circuit, t));
       BPS_CALL_GOTO(bps_model_name_param(m, idx, "l%d.t%d", l + 1, t));
       BPS_CALL_GOTO(bps_noise_after_gate(m->circuit, &nz, (int)strlen(p), qs));
     }
     BPS_CALL_GOTO(bps_noise_after_layer(m->circuit, &nz, N));
   }
 
+  BPS_CALL_GOTO(bps_vh_objective_ens(spec, nv, nh, &m->data));
   m->npairs = 1;
+  if (m->ensemble) goto cleanup; /* nothing drawn */
   m->inputs = calloc(1, sizeof(bps_state *));
   m->costs = calloc(1, sizeof(bps_cost *));
   BPS_CHECK_GOTO(m->inputs && m->costs, BPS_ERR_MEM, "out of memory");

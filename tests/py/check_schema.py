@@ -12,8 +12,16 @@ contiguous), that every statistic agrees with the per-sample data it summarises,
 directions/pad/num_cuts/fields, degree and size, one [S, dims...] dataset per listed field,
 the four statistics datasets of a field all or none, agreeing with its samples element by
 element). The root attribute job_json (job.c's JSON of the job text): its members and
-types, and its registers against each /n{N}'s q_in, q_out and diag_qubits. --synthetic adds the known values of the synthetic results of
-tests/t700-synth.h. Exit status 0 when everything holds, 1 otherwise.
+types, and its registers against each /n{N}'s q_in, q_out and diag_qubits. Exact-moments
+scans (root mode = "moments", README "Result files" (Moments files)): no per-sample datasets; per /n{N} the exact
+values grad_mean, grad_var, grad_var_log2 (finite or -inf, equal to log2 grad_var where that
+is a normal double) and grad_var_se = 0, the bounds datasets iff exact = 0 (then grad_var and
+grad_var_log2 NaN, lower <= upper), the engine attributes and every *_se = 0, grad_var_mean
+and its log2 against the datasets; /summary with exact and the log2 columns, equal to the
+per-n attributes; array-job pieces hold the item records (mom_items, mom_records) instead.
+--synthetic adds the known values of the synthetic results of tests/t700-synth.h. Exit
+status 0 when everything holds, 1 otherwise. check_file(path) returns the list of errors (for
+tests that check many files in one process).
 Needs Debian's h5py (python3-h5py): run it with /usr/bin/python3.
 """
 import json
@@ -58,6 +66,41 @@ LAND_ATTRS = {"directions": "str", "pad": "i4", "num_cuts": "i4", "fields": "str
 LAND_STATS = ("_mean", "_mean_se", "_var", "_var_se")
 SYNTH_FIELDS = ["cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
                 "spread", "power", "direction", "image"]
+# Exact-moments scans (root mode = "moments"; README "Result files" (Moments files) and the code, h5io.c
+# write_n_mom / write_summary_mom). Every /n{N}, complete or piece:
+MOM_N_ATTRS = {
+    "n": "i4", "num_samples": "i8", "num_params": "i4", "num_tracked": "i4", "q_in": "i4",
+    "q_out": "i4", "diag_qubits": "i4", "engine": "str", "precision": "str",
+    "page_entropy": "f8", "page_purity": "f8",
+}
+# a complete file's /n{N} adds the exact values
+MOM_VALUE_ATTRS = {
+    "exact": "i4", "peak_pairs": "i8", "bond_dim": "i4", "cost_mean": "f8", "cost_mean_se": "f8",
+    "cost_var": "f8", "cost_var_se": "f8", "cost_var_log2": "f8", "grad_var_mean": "f8",
+    "grad_var_mean_se": "f8", "grad_var_mean_log2": "f8", "purity_mean": "f8",
+    "purity_mean_se": "f8",
+}
+# exact = 0 (a truncated Pauli-pair budget): certified bounds. cost_var_lower/upper are
+# written by the code but not listed in README "Result files" (Moments files).
+MOM_BOUND_ATTRS = {
+    "grad_var_mean_lower": "f8", "grad_var_mean_upper": "f8", "grad_var_mean_lower_log2": "f8",
+    "grad_var_mean_upper_log2": "f8", "cost_var_lower": "f8", "cost_var_upper": "f8",
+}
+MOM_N_DSETS = {"grad_mean", "grad_var", "grad_var_log2", "grad_var_se", "param_names",
+               "param_index", "param_names_all"}
+MOM_BOUND_DSETS = {"grad_var_lower", "grad_var_upper", "grad_var_lower_log2",
+                   "grad_var_upper_log2"}
+MOM_PIECE_DSETS = {"param_names", "param_index", "param_names_all", "mom_items", "mom_records"}
+MOM_REC_LEN = 18  # result.h BPS_MOMREC_LEN
+MOM_REC_EXACT = 15
+MOM_ENGINES = {"chain", "pauli", "mps", "dense"}
+MOM_SUMMARY = {"n": "i4", "num_samples": "i8", "exact": "i4"}
+for _c in ("grad_var_mean", "grad_var_mean_log2", "grad_var_mean_se", "cost_mean",
+           "cost_mean_se", "cost_var", "cost_var_se", "cost_var_log2", "purity_mean",
+           "purity_mean_se", "page_entropy", "page_purity"):
+    MOM_SUMMARY[_c] = "f8"
+MOM_PIECE_SUMMARY = {"n": "i4", "num_samples": "i8"}
+TINY = 2.0 ** -1022  # smallest normal double
 ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)?$")
 
 errors = []
@@ -300,6 +343,208 @@ def check_group(g, name, piece):
     return a
 
 
+def log2_matches(v, l2, where):
+    """l2 = log2 of the exact value whose double is v: equal where v is a normal double; -inf
+    or below -1022 where v is 0 (an exact zero, or underflow); below -1021 for subnormals."""
+    v, l2 = np.atleast_1d(np.asarray(v, dtype=float)), np.atleast_1d(np.asarray(l2, dtype=float))
+    for k, (x, y) in enumerate(zip(v, l2)):
+        if math.isnan(y) or y == math.inf:
+            err(f"{where}[{k}]: log2 {y} (finite or -inf expected)")
+        elif x < 0 or math.isnan(x):
+            err(f"{where}[{k}]: value {x} is negative or NaN")
+        elif x >= TINY:
+            if abs(math.log2(x) - y) > 1e-9 * max(1.0, abs(y)):
+                err(f"{where}[{k}]: log2 {y} but log2 of the value {x} is {math.log2(x)}")
+        elif x > 0:
+            if y > -1021.0 or (x > 2.0 ** -1060 and abs(math.log2(x) - y) > 1e-3):
+                err(f"{where}[{k}]: subnormal value {x} with log2 {y}")
+        elif y != -math.inf and y > -1022.0:
+            err(f"{where}[{k}]: value 0 but log2 {y} (-inf, or below -1022 on underflow)")
+
+
+def log2_mean(l2):
+    """log2 of the mean of 2^l2 (-inf entries allowed), without overflow or underflow."""
+    l2 = np.asarray(l2, dtype=float)
+    if l2.size == 0 or np.all(l2 == -np.inf):
+        return -math.inf
+    m = float(np.max(l2))
+    return m + math.log2(float(np.sum(np.exp2(l2 - m)))) - math.log2(l2.size)
+
+
+def check_params(g, where, P, PA):
+    """param_names, param_index, param_names_all of a moments /n{N}."""
+    for k, shape in (("param_names", (P,)), ("param_index", (P,)), ("param_names_all", (PA,))):
+        ds = g[k]
+        if ds.shape != shape:
+            err(f"{where}/{k}: shape {ds.shape}, expected {shape}")
+        check_storage(ds, f"{where}/{k}", False)
+        if k == "param_index":
+            dtype_ok(ds[()], "i4", f"{where}/{k}")
+        else:
+            info = h5py.check_string_dtype(ds.dtype)
+            if info is None or info.encoding != "utf-8" or info.length is not None:
+                err(f"{where}/{k}: not variable-length UTF-8 strings ({ds.dtype})")
+    names = list(g["param_names"].asstr()[()])
+    names_all = list(g["param_names_all"].asstr()[()])
+    idx = g["param_index"][()]
+    if np.any(idx < 0) or np.any(idx >= PA):
+        err(f"{where}/param_index out of range: {idx}")
+    elif names != [names_all[i] for i in idx]:
+        err(f"{where}: param_names != param_names_all[param_index]")
+
+
+def check_mom_piece(g, where, P):
+    """The item records of a moments piece: mom_items [m] i8 increasing in [0, P] (item 0:
+    the cost, 1 + k: tracked parameter k), mom_records [m, 18] f8 with exact flags 0 or 1."""
+    items, recs = g["mom_items"], g["mom_records"]
+    dtype_ok(items[()], "i8", f"{where}/mom_items")
+    dtype_ok(recs[()], "f8", f"{where}/mom_records")
+    check_storage(items, f"{where}/mom_items", False)
+    check_storage(recs, f"{where}/mom_records", False)
+    it, m = items[()], items.shape[0] if items.ndim == 1 else -1
+    if items.ndim != 1 or m > P + 1 or recs.shape != (m, MOM_REC_LEN):
+        err(f"{where}: mom_items {items.shape}, mom_records {recs.shape} for {P + 1} items")
+    elif m and (np.any(np.diff(it) <= 0) or it[0] < 0 or it[-1] > P):
+        err(f"{where}/mom_items {it} is not increasing within [0, {P}]")
+    elif m and not set(np.unique(recs[()][:, MOM_REC_EXACT])) <= {0.0, 1.0}:
+        err(f"{where}/mom_records: exact flags {np.unique(recs[()][:, MOM_REC_EXACT])}")
+
+
+def check_mom_exact(g, where, a, ds):
+    """exact = 1: finite values, log2 datasets and attributes consistent with the doubles,
+    grad_var_mean the mean over the tracked parameters (in log2 too)."""
+    if not np.all(np.isfinite(ds["grad_mean"])) or not math.isfinite(float(a["cost_mean"])):
+        err(f"{where}: grad_mean or cost_mean not finite in an exact file")
+    log2_matches(ds["grad_var"], ds["grad_var_log2"], f"{where}/grad_var_log2")
+    log2_matches(a["cost_var"], a["cost_var_log2"], f"{where}@cost_var_log2")
+    log2_matches(a["grad_var_mean"], a["grad_var_mean_log2"], f"{where}@grad_var_mean_log2")
+    gv, l2 = ds["grad_var"], ds["grad_var_log2"]
+    if not np.all(np.isfinite(l2) | (l2 == -np.inf)):
+        return
+    lm, got = log2_mean(l2), float(a["grad_var_mean_log2"])
+    if not (lm == got == -math.inf) and abs(lm - got) > 1e-9 * max(1.0, abs(lm)):
+        err(f"{where}@grad_var_mean_log2 = {got}, but the log2 of the mean of 2^grad_var_log2 "
+            f"is {lm}")
+    if lm > -1000.0:  # no underflow: the mean of the doubles
+        close(a["grad_var_mean"], float(np.mean(gv)), f"{where}@grad_var_mean",
+              float(np.max(gv)) if gv.size else 1.0)
+
+
+def check_mom_bounds(g, where, a, ds):
+    """exact = 0: NaN for the values, certified bounds 0 <= lower <= upper (log2 consistent,
+    grad_var_mean_{lower,upper} their means)."""
+    for k in ("grad_var", "grad_var_log2"):
+        if not np.all(np.isnan(ds[k])):
+            err(f"{where}/{k}: exact = 0 but not NaN")
+    for k in ("cost_var", "cost_var_log2", "grad_var_mean", "grad_var_mean_log2"):
+        if not math.isnan(float(a[k])):
+            err(f"{where}@{k} = {a[k]}: exact = 0 but not NaN")
+    lo, hi = ds["grad_var_lower"], ds["grad_var_upper"]
+    if np.any(lo < 0) or np.any(lo > hi * (1 + 1e-12)) or not np.all(np.isfinite(hi)):
+        err(f"{where}: certified bounds not 0 <= lower <= upper < inf: {lo} {hi}")
+    log2_matches(lo, ds["grad_var_lower_log2"], f"{where}/grad_var_lower_log2")
+    log2_matches(hi, ds["grad_var_upper_log2"], f"{where}/grad_var_upper_log2")
+    for side in ("lower", "upper"):
+        log2_matches(a[f"grad_var_mean_{side}"], a[f"grad_var_mean_{side}_log2"],
+                     f"{where}@grad_var_mean_{side}_log2")
+        lm, got = log2_mean(ds[f"grad_var_{side}_log2"]), float(a[f"grad_var_mean_{side}_log2"])
+        if not (lm == got == -math.inf) and abs(lm - got) > 1e-9 * max(1.0, abs(lm)):
+            err(f"{where}@grad_var_mean_{side}_log2 = {got}, the mean of the bounds gives {lm}")
+    if not 0 <= float(a["cost_var_lower"]) <= float(a["cost_var_upper"]) * (1 + 1e-12):
+        err(f"{where}: cost_var bounds {a['cost_var_lower']} > {a['cost_var_upper']}")
+
+
+def check_group_mom(g, name, piece):
+    """/n{N} of an exact-moments scan (README "Result files" (Moments files)): a complete file's exact values (or
+    certified bounds), or a piece's item records. Returns the attributes."""
+    where = f"/{name}"
+    a = g.attrs
+    exact = int(a["exact"]) if "exact" in a and not piece else 1
+    spec = dict(MOM_N_ATTRS)
+    if not piece:
+        spec.update(MOM_VALUE_ATTRS)
+        if exact == 0:
+            spec.update(MOM_BOUND_ATTRS)
+    attr_types(g, spec, where)
+    keys = set(g.keys())
+    want = MOM_PIECE_DSETS if piece else MOM_N_DSETS | (MOM_BOUND_DSETS if exact == 0 else set())
+    for missing in sorted(want - keys):
+        err(f"{where}: dataset {missing} missing")
+    for extra in sorted(keys - want):
+        err(f"{where}: unexpected member {extra}" +
+            (" (no per-sample datasets in a moments file)" if extra in N_SAMPLE_DSETS else ""))
+    if set(spec) - set(a.keys()) or want - keys:
+        return None
+    P, PA = int(a["num_tracked"]), int(a["num_params"])
+    if int(a["n"]) != int(name[1:]):
+        err(f"{where}@n = {a['n']}")
+    if int(a["num_samples"]) != 0:
+        err(f"{where}@num_samples = {a['num_samples']}, expected 0 (no samples)")
+    if a["engine"] not in MOM_ENGINES:
+        err(f"{where}@engine = {a['engine']!r}, expected one of {sorted(MOM_ENGINES)}")
+    if not a["precision"]:
+        err(f"{where}@precision is empty")
+    if not 1 <= P <= PA or min(int(a["q_in"]), int(a["q_out"]), int(a["diag_qubits"])) < 1:
+        err(f"{where}: {P} tracked of {PA} parameters, q_in {a['q_in']}, q_out {a['q_out']}, "
+            f"diag_qubits {a['diag_qubits']}")
+    check_params(g, where, P, PA)
+    if piece:
+        check_mom_piece(g, where, P)
+        return a
+    ds = {k: g[k][()] for k in ("grad_mean", "grad_var", "grad_var_log2", "grad_var_se")}
+    if exact == 0:
+        ds.update({k: g[k][()] for k in MOM_BOUND_DSETS})
+    for k, v in ds.items():
+        if g[k].shape != (P,):
+            err(f"{where}/{k}: shape {g[k].shape}, expected ({P},)")
+        dtype_ok(v, "f8", f"{where}/{k}")
+        check_storage(g[k], f"{where}/{k}", False)
+    if any(np.shape(v) != (P,) for v in ds.values()):
+        return a
+    for k in spec:
+        if k.endswith("_se") and float(a[k]) != 0.0:
+            err(f"{where}@{k} = {a[k]}, expected 0 (exact values)")
+    if np.any(ds["grad_var_se"] != 0):
+        err(f"{where}/grad_var_se is not 0")
+    if exact not in (0, 1) or int(a["peak_pairs"]) < 0 or int(a["bond_dim"]) < 0:
+        err(f"{where}: exact {a['exact']}, peak_pairs {a['peak_pairs']}, bond_dim {a['bond_dim']}")
+    pur, dq = float(a["purity_mean"]), int(a["diag_qubits"])
+    if not math.isnan(pur) and not 2.0 ** -dq * (1 - 1e-9) <= pur <= 1 + 1e-12:
+        err(f"{where}@purity_mean = {pur} is outside [2^-{dq}, 1]")
+    if exact == 1:
+        check_mom_exact(g, where, a, ds)
+    else:
+        check_mom_bounds(g, where, a, ds)
+    return a
+
+
+def check_summary(s, groups, per_n, spec):
+    """/summary: one entry per /n{N} in increasing n, each equal to that group's attribute of
+    the same name (n: the qubit count)."""
+    keys = set(s.keys())
+    for missing in sorted(set(spec) - keys):
+        err(f"/summary/{missing} missing")
+    for extra in sorted(keys - set(spec)):
+        err(f"unexpected member /summary/{extra}")
+    K = len(groups)
+    for k in sorted(keys & set(spec)):
+        ds = s[k]
+        if ds.shape != (K,):
+            err(f"/summary/{k}: shape {ds.shape}, expected ({K},)")
+            continue
+        dtype_ok(ds[()], spec[k], f"/summary/{k}")
+        check_storage(ds, f"/summary/{k}", False)
+        for i, gname in enumerate(groups):
+            a = per_n[gname]
+            if a is None:
+                continue
+            want = int(gname[1:]) if k == "n" else a[k]
+            got = ds[i]
+            both_nan = bool(np.isnan(float(got)) and np.isnan(float(want)))
+            if not (got == want or both_nan):
+                err(f"/summary/{k}[{i}] = {got} but /{gname}@{k} = {want}")
+
+
 JSON_ROLES = {"result", "ensemble", "layout", "output"}
 JSON_REGISTERS = {"dqnn": {"widths"}, "vh": {"n_visible", "n_hidden"},
                   "qbm": {"n_visible", "n_hidden"}, "hea": {"layers"}}
@@ -318,7 +563,8 @@ def check_job_json(f, per_n):
         err(f"/@job_json: members {sorted(j) if isinstance(j, dict) else type(j).__name__}")
         return
     if j["format"] != 1 or j["model"] != f.attrs.get("model") or \
-            j["mode"] not in ("gradient", "landscape"):
+            j["mode"] not in ("gradient", "landscape", "moments") or \
+            j["mode"] != f.attrs.get("mode", "gradient"):
         err(f"/@job_json: format {j['format']!r}, model {j['model']!r}, mode {j['mode']!r}")
     sec, roles = j["sections"], j["roles"]
     if {s: set(k) for s, k in sec.items()} != {s: set(k) for s, k in roles.items()}:
@@ -411,12 +657,18 @@ def check(path, synthetic):
             err(f"/@slice_index {f.attrs.get('slice_index')} not in [0, slice_count)")
         if not piece and int(f.attrs.get("slice_index", 0)) != 0:
             err("a complete scan (slice_count 1) must have slice_index 0")
-        per_n = {k: check_group(f[k], k, piece) for k in groups}
+        mode = f.attrs.get("mode")
+        moments = mode == "moments"
+        if moments:
+            per_n = {k: check_group_mom(f[k], k, piece) for k in groups}
+            if not groups:
+                err("a moments file without /n{N} groups")
+        else:
+            per_n = {k: check_group(f[k], k, piece) for k in groups}
         check_job_json(f, {k: a for k, a in per_n.items() if a is not None})
         land = any("landscape" in f[k] for k in groups)
-        mode = f.attrs.get("mode")
-        if mode not in ("gradient", "landscape"):
-            err(f"/@mode = {mode!r}, expected 'gradient' or 'landscape'")
+        if mode not in ("gradient", "landscape", "moments"):
+            err(f"/@mode = {mode!r}, expected 'gradient', 'landscape' or 'moments'")
         elif (mode == "landscape") != land:
             err(f"/@mode = {mode!r} but {'some' if land else 'no'} /n{{N}} has a landscape group")
 
@@ -424,28 +676,8 @@ def check(path, synthetic):
         if s is None:
             err("/summary missing")
         else:
-            keys = set(s.keys())
-            for missing in sorted(set(SUMMARY) - keys):
-                err(f"/summary/{missing} missing")
-            for extra in sorted(keys - set(SUMMARY)):
-                err(f"unexpected member /summary/{extra}")
-            K = len(groups)
-            for k in sorted(keys & set(SUMMARY)):
-                ds = s[k]
-                if ds.shape != (K,):
-                    err(f"/summary/{k}: shape {ds.shape}, expected ({K},)")
-                    continue
-                dtype_ok(ds[()], SUMMARY[k], f"/summary/{k}")
-                check_storage(ds, f"/summary/{k}", False)
-                for i, gname in enumerate(groups):
-                    a = per_n[gname]
-                    if a is None:
-                        continue
-                    want = int(gname[1:]) if k == "n" else a[k]
-                    got = ds[i]
-                    both_nan = bool(np.isnan(float(got)) and np.isnan(float(want)))
-                    if not (got == want or both_nan):
-                        err(f"/summary/{k}[{i}] = {got} but /{gname}@{k} = {want}")
+            spec = (MOM_PIECE_SUMMARY if piece else MOM_SUMMARY) if moments else SUMMARY
+            check_summary(s, groups, per_n, spec)
 
         if synthetic:
             r = f.attrs
@@ -499,6 +731,16 @@ def check_synth_land(f):
             err(f"synthetic: /{gname}/landscape statistics datasets")
         if not set(np.unique(lg["direction"][()])) <= {-1.0, 1.0}:
             err(f"synthetic: /{gname}/landscape/direction is not +-1")
+
+
+def check_file(path, synthetic=False):
+    """The errors of one file (an empty list when it follows the schema)."""
+    del errors[:]
+    try:
+        check(path, synthetic)
+    except Exception as e:  # a broken file is a failed check, with the reason
+        err(f"{type(e).__name__}: {e}")
+    return list(errors)
 
 
 def main():
