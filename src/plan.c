@@ -230,8 +230,9 @@ static int plan_one_moments(const bps_scan_config *cfg, bps_plan_n *pn) {
   bps_mom_opts o = {.pair_budget = cfg->mom_truncation, .max_bytes = (long)bps_plan_rank_memory()};
   double bytes = 0;
   char why[1024] = "";
-  BPS_CALL_GOTO(bps_mom_predict(m, (bps_mom_engine)cfg->mom_engine, &o, &pn->mom_seconds, &bytes,
-                                why, sizeof why));
+  rc = bps_mom_predict(m, (bps_mom_engine)cfg->mom_engine, &o, &pn->mom_seconds, &bytes, why,
+                       sizeof why);
+  BPS_CHECK_GOTO(!rc, rc, "n = %d: the exact moments cannot be planned (above)", pn->n);
   BPS_CHECK_GOTO(isfinite(pn->mom_seconds), BPS_ERR_TOO_BIG,
                  "n = %d: the %s engine cannot compute these moments exactly: %s", pn->n,
                  bps_mom_engine_name((bps_mom_engine)cfg->mom_engine), why);
