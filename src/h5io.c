@@ -15,9 +15,11 @@
  */
 #include "bpscan/h5io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "bpscan/driver.h"
 #include "bpscan/error.h"
 #include "bpscan/job.h"
 #include "bpscan/version.h"
@@ -184,18 +187,66 @@ static char *tmp_name(const char *path) {
   return t;
 }
 
-/* path must not be a directory, nor exist unless force (BPS_ERR_EXISTS); its directory
- * must exist and be a writable directory (else BPS_ERR_OUTPUT). probe: also create and
- * remove the temporary file. */
+/* Remove "<base>.tmp.<pid>" files of path's directory (writers killed before their final
+ * rename) whose pid is not running on this host and that nothing has modified for a minute
+ * (on a shared file system another host's running writer keeps its file fresh): regular
+ * files only (never links), empty or starting with the HDF5 signature. Best effort, and a
+ * note on stderr for each one removed. */
+static void clean_stale_tmp(const char *path, const char *dir) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  const size_t bl = strlen(base);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return;
+  }
+  for (struct dirent *e; (e = readdir(d));) {
+    const char *nm = e->d_name;
+    if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp.", 5)) continue;
+    char *end;
+    errno = 0;
+    long pid = strtol(nm + bl + 5, &end, 10);
+    if (*end || end == nm + bl + 5 || errno || pid <= 0 || pid > 0x3fffffff) continue;
+    if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    int fd = openat(dirfd(d), nm, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    unsigned char sig[8];
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && time(NULL) - st.st_mtime > 60 &&
+             (st.st_size == 0 || (read(fd, sig, 8) == 8 && !memcmp(sig, "\211HDF\r\n\032\n", 8)));
+    close(fd);
+    if (ok && unlinkat(dirfd(d), nm, 0) == 0)
+      fprintf(stderr, "[bpscan] removed %s/%s (left by bpscan pid %ld, no longer running)\n", dir,
+              nm, pid);
+  }
+  closedir(d);
+}
+
+/* path must not be a directory, nor exist unless force (BPS_ERR_EXISTS; a link, even a
+ * dangling one, exists); with force only a regular file or a link (the link itself is
+ * replaced, never what it points to) may be replaced, never a device, FIFO or socket
+ * (BPS_ERR_OUTPUT). Its directory must exist and be a writable directory (else
+ * BPS_ERR_OUTPUT). probe: also create and remove the temporary file, after removing stale
+ * temporary files of killed writers. */
 static int check_target(const char *path, int force, int probe) {
   int rc = BPS_OK;
   char *dir = NULL, *tmp = NULL;
   if (!path || !path[0]) BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "no output file name given");
-  struct stat st;
-  if (stat(path, &st) == 0) {
-    if (S_ISDIR(st.st_mode))
+  struct stat st, lst;
+  if (lstat(path, &lst) == 0) {
+    const int to = stat(path, &st) == 0; /* 0: a dangling link */
+    if (to && S_ISDIR(st.st_mode))
       BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "'%s' is a directory, not an output file", path);
-    if (!force) BPS_FAIL_GOTO(BPS_ERR_EXISTS, "'%s' exists; use --force to overwrite", path);
+    if (!force)
+      BPS_FAIL_GOTO(BPS_ERR_EXISTS, "'%s' exists%s; use --force to overwrite", path,
+                    S_ISLNK(lst.st_mode) && !to ? " (a dangling symbolic link)" : "");
+    if (!S_ISREG(lst.st_mode) && !S_ISLNK(lst.st_mode))
+      BPS_FAIL_GOTO(BPS_ERR_OUTPUT,
+                    "'%s' is not a regular file (a device, FIFO or socket); --force replaces "
+                    "only regular files", path);
   } else if (errno != ENOENT) {
     BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot check '%s': %s", path, strerror(errno));
   }
@@ -210,6 +261,7 @@ static int check_target(const char *path, int force, int probe) {
     BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot write '%s': directory '%s' is not writable (%s)", path,
                   dir, strerror(errno));
   if (probe) {
+    clean_stale_tmp(path, dir);
     tmp = tmp_name(path);
     if (!tmp) BPS_FAIL_GOTO(BPS_ERR_MEM, "out of memory");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -1296,6 +1348,9 @@ static int write_root(const writer *w, hid_t file, const bps_result *res, int pi
 static int move_into_place(const char *tmp, const char *path, int force) {
   struct stat st;
   if (force) {
+    BPS_CHECK(lstat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode), BPS_ERR_OUTPUT,
+              "'%s' is not a regular file (it appeared while writing); --force replaces only "
+              "regular files", path);
     BPS_CHECK(rename(tmp, path) == 0, BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path,
               strerror(errno));
     return BPS_OK;
@@ -1668,8 +1723,29 @@ cleanup:
 /* ------------------------------------------------------------------------------------ */
 /* Reading (bpscan info)                                                                 */
 
-/* String attribute (variable or fixed length) -> malloc'ed C string; *s = NULL if the
- * attribute does not exist. */
+#define ATTR_STR_MAX (64u << 20) /* bytes of the longest fixed-length string attribute read */
+
+/* The attribute a holds exactly one element (a scalar, or a 1-element array): else
+ * BPS_ERR_IO naming the file and the attribute (an array read into one value would
+ * overflow it). */
+static int attr_one(const char *path, hid_t a, const char *where, const char *name) {
+  int rc = BPS_OK;
+  hid_t sp = H5I_INVALID_HID;
+  H5_TRY(sp = H5Aget_space(a), "%s: attribute %s%s: dataspace", path, where, name);
+  H5S_class_t cl = H5Sget_simple_extent_type(sp);
+  hssize_t np = H5Sget_simple_extent_npoints(sp);
+  if (!(cl == H5S_SCALAR || (cl == H5S_SIMPLE && np == 1)))
+    BPS_FAIL_GOTO(BPS_ERR_IO,
+                  "%s: attribute %s%s is not a single value (%s with %lld elements); the file is "
+                  "not a bpscan result file or is damaged", path, where, name,
+                  cl == H5S_NULL ? "empty dataspace" : "array", (long long)np);
+cleanup:
+  h5_close(&sp);
+  return rc;
+}
+
+/* String attribute (variable or fixed length, one value) -> malloc'ed C string; *s = NULL
+ * if the attribute does not exist. */
 static int read_attr_str(const char *path, hid_t loc, const char *where, const char *name,
                          char **s) {
   int rc = BPS_OK;
@@ -1684,6 +1760,10 @@ static int read_attr_str(const char *path, hid_t loc, const char *where, const c
   H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
   if (H5Tget_class(ft) != H5T_STRING)
     BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is not a string", path, where, name);
+  BPS_CALL_GOTO(attr_one(path, a, where, name));
+  if (H5Tis_variable_str(ft) <= 0 && H5Tget_size(ft) > ATTR_STR_MAX)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is a string of %zu bytes (more than %u)", path,
+                  where, name, H5Tget_size(ft), ATTR_STR_MAX);
   H5_TRY(mt = H5Tcopy(H5T_C_S1), "%s: attribute %s%s: type", path, where, name);
   H5_TRY(H5Tset_cset(mt, H5Tget_cset(ft)), "%s: attribute %s%s: type", path, where, name);
   if (H5Tis_variable_str(ft) > 0) {
@@ -1725,6 +1805,10 @@ static int read_attr_num(const char *path, hid_t loc, const char *where, const c
   H5T_class_t cl = H5Tget_class(ft);
   if (cl != H5T_INTEGER && cl != H5T_FLOAT)
     BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is not a number", path, where, name);
+  if (H5Tget_size(ft) > 16)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is a number of %zu bytes", path, where, name,
+                  H5Tget_size(ft));
+  BPS_CALL_GOTO(attr_one(path, a, where, name));
   H5_TRY(H5Aread(a, mtype, v), "%s: cannot read attribute %s%s", path, where, name);
   *found = 1;
 cleanup:
@@ -1957,6 +2041,9 @@ static int open_result(const char *path, hid_t *file_out, int *schema_version) {
     BPS_FAIL_GOTO(BPS_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   if (S_ISDIR(st.st_mode))
     BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
+  if (!S_ISREG(st.st_mode)) /* a FIFO would block the open below */
+    BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is not a regular file (a FIFO, device or socket), not a "
+                  "result file", path);
   if (access(path, R_OK) != 0)
     BPS_FAIL_GOTO(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
 #if H5_VERSION_GE(1, 12, 0)
@@ -2209,6 +2296,25 @@ static void info_completeness(FILE *out, const info_row *rows, int nrows, const 
   else
     fprintf(out, "completeness: complete (%d qubit count%s x %lld samples)\n", nq,
             nq == 1 ? "" : "s", want);
+}
+
+int bps_h5_same_job(const char *path, uint64_t job_hash, int slice_index, int slice_count,
+                    int *same) {
+  int rc = BPS_OK, sv = 0, f1 = 0, f2 = 0, f3 = 0, si = 0, sc = 1;
+  uint64_t hash = 0;
+  hid_t file = H5I_INVALID_HID;
+  *same = 0;
+  h5_silence();
+  BPS_CALL_GOTO(open_result(path, &file, &sv));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "job_hash", H5T_NATIVE_UINT64, &hash, &f1));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &si, &f2));
+  BPS_CALL_GOTO(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sc, &f3));
+  if (slice_count <= 1) slice_index = 0, slice_count = 1;
+  if (!f3 || sc <= 1) si = 0, sc = 1;
+  *same = f1 && hash == job_hash && si == slice_index && sc == slice_count;
+cleanup:
+  h5_close(&file);
+  return rc;
 }
 
 int bps_h5_info(const char *path, FILE *out) {
@@ -2828,8 +2934,9 @@ int bps_h5_read(const char *path, bps_result *res, bps_h5_meta *meta) {
   BPS_CALL_GOTO(
       read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &res->slice_count, &f));
   if (!f) res->slice_count = 1;
-  if (res->slice_count < 1)
-    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: invalid slice_count %d", path, res->slice_count);
+  if (res->slice_count < 1 || res->slice_count > BPS_MAX_SLICES)
+    BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute /slice_count is %d, not in 1..%d", path,
+                  res->slice_count, BPS_MAX_SLICES);
   if (res->slice_count > 1) {
     BPS_CALL_GOTO(need_num(path, file, "/", "slice_index", H5T_NATIVE_INT, &res->slice_index));
     if (res->slice_index < 0 || res->slice_index >= res->slice_count)

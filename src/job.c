@@ -1242,6 +1242,21 @@ static void check_dqnn(ctx *c, const bps_job *job) {
                  l - 1, l, w[l - 1], w[l], n, BPS_MAX_QUBITS);
         return;
       }
+    /* the drawn perceptrons' own limits (sampling modes; dqnn.c refuses the same later,
+     * after planning, with exit 1) */
+    const int pmax = m->perceptron == BPS_PERC_HAAR    ? BPS_HAAR_MAX_QUBITS
+                     : m->perceptron == BPS_PERC_PAULI ? BPS_PAULI_MAX_QUBITS
+                                                       : 0;
+    for (int l = 1; l < cnt && !mom && pmax; l++)
+      if (w[l - 1] + 1 > pmax) {
+        fail_key(c, blame(c, kp, kw),
+                 "perceptron = %s acts on %d + 1 qubits between layers %d and %d at n = %d, "
+                 "more than %d (%s); mode = moments has no such limit",
+                 enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), w[l - 1], l - 1,
+                 l, n, pmax, pmax == BPS_HAAR_MAX_QUBITS ? "a drawn Haar unitary of dimension 2^15"
+                                                         : "a Pauli rotation applied as a dense gate");
+        return;
+      }
     if (m->perceptron == BPS_PERC_TOY || m->perceptron == BPS_PERC_BRICK)
       for (int l = 1; l < cnt; l++)
         if (w[l] != w[0]) {

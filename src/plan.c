@@ -113,7 +113,7 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
   }
   /* cost observable on the output register (built once, for Lambda_out = O A_out) */
   double ro = 0;
-  for (int x = 0; x < m->npairs; x++) {
+  for (int x = 0; m->costs && x < m->npairs; x++) { /* (none in an ensemble: a lower bound) */
     const bps_cost *cost = m->costs[x];
     double rx = 0;
     for (int t = 0; t < cost->nterms; t++) rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
@@ -149,13 +149,23 @@ double bps_plan_rank_memory(void) {
   return (double)pages * (double)psz / bps_comm_size();
 }
 
-int bps_plan_fits(const bps_plan *p) {
-  double limit = bps_plan_rank_memory();
+double bps_plan_records(const bps_plan *p) {
+  const bps_scan_config *cfg = p->cfg;
+  double b = 0;
   for (int i = 0; i < p->nn; i++)
-    BPS_CHECK(bps_plan_need(&p->pn[i]) <= limit, BPS_ERR_TOO_BIG,
-              "n = %d needs about %.3g GiB per sample (%s), more than the %.3g GiB one rank has",
+    b += 8.0 * (double)p->pn[i].rec_len *
+         (double)(cfg->moments ? p->pn[i].nitems : cfg->samples);
+  return b / (cfg->slice_count > 1 ? cfg->slice_count : 1) / bps_comm_size();
+}
+
+int bps_plan_fits(const bps_plan *p) {
+  const double limit = bps_plan_rank_memory(), rec = bps_plan_records(p);
+  for (int i = 0; i < p->nn; i++)
+    BPS_CHECK(bps_plan_need(&p->pn[i]) + rec <= limit, BPS_ERR_TOO_BIG,
+              "n = %d needs about %.3g GiB per sample (%s) besides the %.3g GiB of records a "
+              "rank holds until the reduction, more than the %.3g GiB one rank has",
               p->pn[i].n, bps_plan_need(&p->pn[i]) / 1073741824.0, bps_repr_name(p->pn[i].repr),
-              limit / 1073741824.0);
+              rec / 1073741824.0, limit / 1073741824.0);
   return BPS_OK;
 }
 
@@ -170,11 +180,34 @@ static bps_repr choose_repr(const bps_scan_config *cfg) {
                                                                                   : BPS_FACTORED;
 }
 
+/* Before drawing sample 0 (its inputs, targets and Haar unitaries take memory of their
+ * own): a lower bound of one sample's peak memory from the model's shape alone (its
+ * ensemble: nothing drawn, no cost observable), so that a task far too big for a rank is
+ * BPS_ERR_TOO_BIG before any large allocation. Models without an ensemble (the QBM, which
+ * checks its own limit) are left to the full estimate. */
+static int precheck_size(const bps_scan_config *cfg, bps_plan_n *pn) {
+  bps_model_instance *m = NULL;
+  double dense = 0, factored = 0, limit = bps_plan_rank_memory();
+  if (bps_model_instance_create_ensemble(&cfg->model, pn->n, &m)) {
+    bps_error_clear();
+    return BPS_OK;
+  }
+  estimate_memory(m, &dense, &factored);
+  bps_model_instance_destroy(&m);
+  const double need = pn->repr == BPS_DENSE ? dense : factored;
+  BPS_CHECK(need <= limit, BPS_ERR_TOO_BIG,
+            "n = %d needs at least %.3g GiB per sample (%s), more than the %.3g GiB one rank "
+            "has: scan fewer qubits%s", pn->n, need / 1073741824.0, bps_repr_name(pn->repr),
+            limit / 1073741824.0, cfg->model.kind == BPS_MODEL_QBM ? "" : " (or mode = moments)");
+  return BPS_OK;
+}
+
 /* The plan of pn->n from its instance of sample 0. */
 static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
   bps_model_instance *m = NULL;
   pn->repr = choose_repr(cfg);
+  BPS_CALL_GOTO(precheck_size(cfg, pn));
   BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
   BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
   pn->nparams = m->nparams;
@@ -423,7 +456,10 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     if (calibrated) fprintf(out, " %10.3gs\n", est);
     else fprintf(out, " %11s\n", "-");
   }
-  fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one measured "
+  fprintf(out, "\nrecords held until the reduction: %s per rank (samples x record of %s)\n",
+          human_bytes(bps_plan_records(p), b1, sizeof b1),
+          cfg->moments ? "exact-moment items" : "cost, gradient, diagnostics[, parameters]");
+  fprintf(out, "estimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one measured "
                "item per n)\n", total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }

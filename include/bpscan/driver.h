@@ -38,6 +38,8 @@
 #include "bpscan/model.h"
 
 #define BPS_MAX_SCAN_N 64
+/* Most pieces of an array job (--slice K/N, N <= 1e6; merge refuses files claiming more). */
+#define BPS_MAX_SLICES 1000000
 #define BPS_MAX_PREDICT 32
 
 typedef struct {
@@ -70,7 +72,7 @@ typedef struct {
   int resume, force;
   /* Array-job piece: compute only blocks b with (global block number) % slice_count ==
    * slice_index, and write a partial file for `bpscan merge`. slice_count <= 1: all. */
-  int slice_index, slice_count;
+  int slice_index, slice_count;   /* slice_count <= BPS_MAX_SLICES */
   /* `bpscan check --ranks N,...`: predict the run on these rank counts (predict.h). */
   int npredict;
   int predict[BPS_MAX_PREDICT];

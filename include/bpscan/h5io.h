@@ -112,6 +112,12 @@ int bps_h5_write(const char *path, const bps_result *res, int force);
  * a clear message. */
 int bps_h5_check_writable(const char *path, int force);
 
+/* *same = 1 if path is a result file of the job with job_hash and of the same slice
+ * (slice_count <= 1: a complete scan): the restart of a run killed after its final rename
+ * finds its result there. BPS_ERR_IO (as bps_h5_info) if it is not a readable result. */
+int bps_h5_same_job(const char *path, uint64_t job_hash, int slice_index, int slice_count,
+                    int *same);
+
 /* `bpscan info FILE`: print a human summary of a result file to out: the job (the stored
  * job text parsed by job.c: model, the keys of the model's section, cost, noise,
  * representation, qubits, samples; "job text: not a job this bpscan reads (why)" when it
