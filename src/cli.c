@@ -196,6 +196,7 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
               : job->repr == BPS_JOB_REPR_FACTORED ? BPS_FACTORED : -1;
   cfg->method = job->grad_method;
   cfg->params = job->params;
+  bps_job_where(job, "gradient", "params", cfg->params_where, sizeof cfg->params_where);
   cfg->landscape = job->mode == BPS_JOB_MODE_LANDSCAPE;
   cfg->land_directions = (int)job->land_directions;
   cfg->land_pad = job->land_pad;

@@ -23,7 +23,8 @@ static int find_param(const bps_model_instance *m, const char *s, size_t len) {
 }
 
 /* Resolve "all" | "first" | "last" | comma-separated names into parameter indices. */
-static int resolve_tracked(const char *spec, const bps_model_instance *m, int **out, int *count) {
+static int resolve_tracked(const char *spec, const char *where, const bps_model_instance *m,
+                           int **out, int *count) {
   int rc = BPS_OK;
   const int P = m->nparams;
   int *idx = NULL, c = 0;
@@ -44,11 +45,12 @@ static int resolve_tracked(const char *spec, const bps_model_instance *m, int **
       while (*e && *e != ',' && *e != ' ' && *e != '\t') e++;
       const int len = (int)(e - s), found = find_param(m, s, (size_t)len);
       BPS_CHECK_GOTO(found >= 0, BPS_ERR_JOB,
-                     "[gradient] params: no parameter named '%.*s' at n = %d (names run %s ... "
-                     "%s)", len, s, m->n, m->param_names[0], m->param_names[P - 1]);
+                     "%s%s[gradient] params: no parameter named '%.*s' at n = %d (names run %s "
+                     "... %s)", where, *where ? ": " : "", len, s, m->n, m->param_names[0],
+                     m->param_names[P - 1]);
       for (int k = 0; k < c; k++)
-        BPS_CHECK_GOTO(idx[k] != found, BPS_ERR_JOB, "[gradient] params: '%.*s' listed twice",
-                       len, s);
+        BPS_CHECK_GOTO(idx[k] != found, BPS_ERR_JOB, "%s%s[gradient] params: '%.*s' listed twice",
+                       where, *where ? ": " : "", len, s);
       if (c < P) idx[c++] = found;
       s = e;
     }
@@ -209,7 +211,7 @@ static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   pn->repr = choose_repr(cfg);
   BPS_CALL_GOTO(precheck_size(cfg, pn));
   BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
-  BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
+  BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
   pn->nparams = m->nparams;
   pn->q_in = m->q_in;
   pn->q_out = m->q_out;
@@ -248,7 +250,7 @@ static int plan_one_moments(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
   BPS_CALL_GOTO(bps_model_instance_create_ensemble(&cfg->model, pn->n, &pn->ens));
   const bps_model_instance *m = pn->ens;
-  BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
+  BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
   pn->nparams = m->nparams;
   pn->q_in = m->q_in;
   pn->q_out = m->q_out;

@@ -52,6 +52,7 @@ typedef struct {
   int repr;                 /* -1 auto, BPS_DENSE or BPS_FACTORED */
   bps_grad_method method;
   const char *params;       /* "all" | "first" | "last" | comma list of names */
+  char params_where[320];   /* where params was set ("job.ini:12", "--set ..."), for messages */
   /* [scan] mode = landscape: every sample also gets FFT cuts (landscape.h) through its
    * parameters; the cuts move the tracked parameters ("params") only */
   int landscape;            /* 0 gradient scan, 1 landscape scan */
