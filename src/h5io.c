@@ -210,7 +210,8 @@ static void clean_stale_tmp(const char *path, const char *dir) {
     errno = 0;
     long pid = strtol(nm + bl + 5, &end, 10);
     if (*end || end == nm + bl + 5 || errno || pid <= 0 || pid > 0x3fffffff) continue;
-    if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    /* (this process's own pid: a file of an earlier process that had it) */
+    if (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
     int fd = openat(dirfd(d), nm, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat st;

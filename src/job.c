@@ -1253,7 +1253,7 @@ static void check_dqnn(ctx *c, const bps_job *job) {
                                                        : 0;
     for (int l = 1; l < cnt && !mom && pmax; l++)
       if (w[l - 1] + 1 > pmax) {
-        fail_key(c, blame(c, kp, kw),
+        fail_key(c, blame(c, kw, kp),
                  "perceptron = %s acts on %d + 1 qubits between layers %d and %d at n = %d, "
                  "more than %d (%s); mode = moments has no such limit",
                  enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), w[l - 1], l - 1,
