@@ -416,8 +416,8 @@ static int conv_real(const key_def *d, const char *raw, void *field, char *canon
   /* ERANGE on underflow: a subnormal value (1e-320) is taken as it is; one that rounds to
    * zero (1e-400) is said to */
   const int overflow = errno == ERANGE && fabs(v) >= 1.0, zero = errno == ERANGE && v == 0;
-  if (overflow || !isfinite(v) || below || v > d->max) {
-    snprintf(why, nw, "%s (allowed: %s)", zero ? "underflows to 0" : "out of range",
+  if (overflow || zero || !isfinite(v) || below || v > d->max) {
+    snprintf(why, nw, "out of range%s (allowed: %s)", zero ? ": underflows to 0" : "",
              allowed_text(d, ab, sizeof ab));
     return -1;
   }

@@ -184,33 +184,32 @@ static bps_repr choose_repr(const bps_scan_config *cfg) {
 
 /* Before drawing sample 0 (its inputs, targets and Haar unitaries take memory of their
  * own): a lower bound of one sample's peak memory from the model's shape alone (its
- * ensemble: nothing drawn, no cost observable), so that a task far too big for a rank is
- * BPS_ERR_TOO_BIG before any large allocation. Models without an ensemble (the QBM, which
- * checks its own limit) are left to the full estimate. */
-static int precheck_size(const bps_scan_config *cfg, bps_plan_n *pn) {
-  bps_model_instance *m = NULL;
-  double dense = 0, factored = 0, limit = bps_plan_rank_memory();
-  if (bps_model_instance_create_ensemble(&cfg->model, pn->n, &m)) {
+ * ensemble: nothing drawn, no cost observable). *m = the ensemble instance if that bound
+ * exceeds a rank's memory: the plan of n is then made from it, and bps_plan_fits refuses
+ * it (exit 5, with `check` printing the plan) before any large allocation. Models without
+ * an ensemble (the QBM, which checks its own limit) are left to the full estimate. */
+static void shape_too_big(const bps_scan_config *cfg, const bps_plan_n *pn,
+                          bps_model_instance **m) {
+  double dense = 0, factored = 0;
+  if (bps_model_instance_create_ensemble(&cfg->model, pn->n, m)) {
     bps_error_clear();
-    return BPS_OK;
+    *m = NULL;
+    return;
   }
-  estimate_memory(m, &dense, &factored);
-  bps_model_instance_destroy(&m);
-  const double need = pn->repr == BPS_DENSE ? dense : factored;
-  BPS_CHECK(need <= limit, BPS_ERR_TOO_BIG,
-            "n = %d needs at least %.3g GiB per sample (%s), more than the %.3g GiB one rank "
-            "has: scan fewer qubits%s", pn->n, need / 1073741824.0, bps_repr_name(pn->repr),
-            limit / 1073741824.0, cfg->model.kind == BPS_MODEL_QBM ? "" : " (or mode = moments)");
-  return BPS_OK;
+  estimate_memory(*m, &dense, &factored);
+  if ((pn->repr == BPS_DENSE ? dense : factored) <= bps_plan_rank_memory())
+    bps_model_instance_destroy(m);
 }
 
-/* The plan of pn->n from its instance of sample 0. */
+/* The plan of pn->n from its instance of sample 0 (or from its ensemble: shape_too_big). */
 static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
   bps_model_instance *m = NULL;
   pn->repr = choose_repr(cfg);
-  BPS_CALL_GOTO(precheck_size(cfg, pn));
-  BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
+  shape_too_big(cfg, pn, &m);
+  const int big = m != NULL;
+  if (!big)
+    BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
   BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
   pn->nparams = m->nparams;
   pn->q_in = m->q_in;
@@ -220,7 +219,7 @@ static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   pn->names = calloc((size_t)m->nparams, sizeof(char *));
   BPS_CHECK_GOTO(pn->names, BPS_ERR_MEM, "out of memory");
   for (int k = 0; k < m->nparams; k++) {
-    pn->names[k] = strdup(m->param_names[k]);
+    pn->names[k] = strdup(m->param_names[k] ? m->param_names[k] : "?");
     BPS_CHECK_GOTO(pn->names[k], BPS_ERR_MEM, "out of memory");
   }
   estimate_memory(m, &pn->mem_dense, &pn->mem_factored);
@@ -229,7 +228,7 @@ static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   pn->off_params = pn->off_diag + BPS_NDIAG;
   pn->off_land = pn->off_params + (cfg->store_samples ? pn->nparams : 0);
   pn->rec_len = pn->off_land;
-  if (cfg->landscape) {
+  if (cfg->landscape && !big) { /* (a refused n has no landscape plan) */
     pn->land = calloc(1, sizeof *pn->land);
     BPS_CHECK_GOTO(pn->land, BPS_ERR_MEM, "out of memory");
     BPS_CALL_GOTO(bps_landfields_plan(m, pn->tracked, pn->ntracked, cfg->land_directions,

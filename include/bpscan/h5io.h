@@ -137,6 +137,12 @@ int bps_h5_same_job(const char *path, uint64_t job_hash, int slice_index, int sl
  * build reads, or a damaged layout. An incomplete scan is not an error. */
 int bps_h5_info(const char *path, FILE *out);
 
+/* bps_h5_read of path in a child process, the result discarded: BPS_OK if the file reads,
+ * its error (code and message) if not, BPS_ERR_IO naming the signal if reading it crashed
+ * inside the HDF5 library (a damaged file). bps_h5_info reads in a child process too.
+ * Only for processes without MPI (info, merge). */
+int bps_h5_check_readable(const char *path);
+
 /* Metadata of a file read by bps_h5_read that bps_result does not hold (the writer stores
  * its own version strings, so these are only for messages). */
 typedef struct {

@@ -325,6 +325,52 @@ def result_cases(d):
     assert not os.path.islink(link) and h5py.is_hdf5(link)
 
 
+def damaged_heap_cases(d):
+    """8: a damaged HDF5 global heap (a variable-length string object claiming 2^46 bytes,
+    the effect of one flipped bit) crashes HDF5 1.10 inside H5HG_read; info and merge read
+    in a child process first and exit 1 / 2 naming the file, never by a signal."""
+    global NCASES
+    work = os.path.join(d, "heap")
+    os.mkdir(work)
+    good = os.path.join(work, "good.h5")
+    run(["run", TINY, "-o", good])
+    pieces = [os.path.join(work, "p%d.h5" % k) for k in range(2)]
+    for k, p in enumerate(pieces):
+        run(["run", TINY, "-o", p, "--slice", "%d/2" % k])
+    contained = 0
+    for src, kind in ((good, "info"), (pieces[0], "merge")):
+        raw = open(src, "rb").read()
+        g = raw.find(b"GCOL")
+        assert g > 0, "no global heap in " + src
+        end = g + struct.unpack_from("<Q", raw, g + 8)[0]
+        off = g + 16
+        while off + 16 <= end:
+            idx, _, _, size = struct.unpack_from("<HHIQ", raw, off)
+            if idx == 0:
+                break
+            bad = bytearray(raw)
+            struct.pack_into("<Q", bad, off + 8, size | (0x40 << 40))
+            x = os.path.join(work, "damaged.h5")
+            with open(x, "wb") as f:
+                f.write(bad)
+            args = ["info", x] if kind == "info" else ["merge", "--force",
+                                                         os.path.join(work, "m.h5"), x,
+                                                         pieces[1]]
+            p = subprocess.run(cmd(args), env=env(), capture_output=True, text=True, timeout=60)
+            ok = (0, 1) if kind == "info" else (0, 2)
+            assert p.returncode in ok, "%s: exit %d (object %d)\n%s" % (args, p.returncode, idx,
+                                                                      p.stderr)
+            if "crashed inside the HDF5 library" in p.stderr:
+                assert x in p.stderr
+                contained += 1
+            NCASES += 1
+            off += 16 + (size + 7) // 8 * 8
+    print("damaged global heap objects: %d crashes inside HDF5 contained" % contained)
+    if h5py.version.hdf5_version.startswith("1.10."):
+        assert contained >= 1, "no damaged heap object crashed HDF5 %s" % h5py.version.hdf5_version
+    assert not [f for f in os.listdir(work) if ".tmp." in f]
+
+
 def job_cases(d):
     """5, 6, 7: qubit limits, --slice, params names, checkpoint_seconds, output paths."""
     work = os.path.join(d, "jb")
@@ -417,4 +463,5 @@ with tempfile.TemporaryDirectory() as d:
     result_cases(d)
     job_cases(d)
     checkpoint_cases(d)
+    damaged_heap_cases(d)
 print("m300: %d hostile cases passed" % NCASES)
