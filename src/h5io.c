@@ -32,7 +32,6 @@
 #include <hdf5.h>
 #include <zlib.h>
 
-#include "bpscan/driver.h"
 #include "bpscan/error.h"
 #include "bpscan/job.h"
 #include "bpscan/version.h"

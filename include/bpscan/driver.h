@@ -38,8 +38,6 @@
 #include "bpscan/model.h"
 
 #define BPS_MAX_SCAN_N 64
-/* Most pieces of an array job (--slice K/N, N <= 1e6; merge refuses files claiming more). */
-#define BPS_MAX_SLICES 1000000
 #define BPS_MAX_PREDICT 32
 
 typedef struct {
