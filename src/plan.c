@@ -115,6 +115,11 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
   }
   /* cost observable on the output register (built once, for Lambda_out = O A_out) */
   double ro = 0;
+  /* an ensemble of the training-pair models: the local cost's rank (data.c builds one
+   * one-qubit projector term per output qubit) */
+  if (!m->costs && (m->kind == BPS_MODEL_DQNN || m->kind == BPS_MODEL_HEA) &&
+      m->data.kind == BPS_OBS_LOCAL)
+    ro = fmin((double)m->data.nq * ldexp(1.0, qa[n] - 1), ldexp(1.0, qa[n]));
   for (int x = 0; m->costs && x < m->npairs; x++) { /* (none in an ensemble: a lower bound) */
     const bps_cost *cost = m->costs[x];
     double rx = 0;
