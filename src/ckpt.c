@@ -74,8 +74,9 @@ cleanup:
   return rc;
 }
 
-/* Whether name is one of the files bpscan writes in a checkpoint directory:
- * "run<hex>-r<rank>" followed by suffix (".bin", ".bin.tmp"), or "visible-run<hex>-r<rank>.mark". */
+/* Whether name is one of the files bpscan writes in a checkpoint directory, of the kind
+ * suffix: "run<hex>-r<rank>" followed by suffix (".bin", ".bin.tmp"), or for ".mark" the
+ * marker "visible-run<hex>-r<rank>.mark". */
 static int own_name(const char *name, const char *suffix) {
   const char *c = name;
   if (!strncmp(c, "visible-", 8)) c += 8;
@@ -88,8 +89,8 @@ static int own_name(const char *name, const char *suffix) {
   const char *d = c;
   while (isdigit((unsigned char)*c)) c++;
   if (c == d) return 0;
-  if (!strncmp(name, "visible-", 8)) return !strcmp(c, ".mark");
-  return !strcmp(c, suffix);
+  if (!strncmp(name, "visible-", 8)) return !strcmp(suffix, ".mark") && !strcmp(c, ".mark");
+  return strcmp(suffix, ".mark") && !strcmp(c, suffix);
 }
 
 int bps_ckpt_read_stream(const bps_plan *p, FILE *f, const char *path, const char *dir,

@@ -2358,9 +2358,10 @@ static int contained(const char *path, int (*fn)(const char *, void *), void *ar
     else if (errno != EINTR) break;
   msg[len] = '\0';
   close(fds[0]);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  int st = 0, w;
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
   }
+  BPS_CHECK(w == pid, BPS_ERR_IO, "'%s': lost the process reading it: %s", path, strerror(errno));
   BPS_CHECK(!WIFSIGNALED(st), BPS_ERR_IO,
             "'%s': reading it crashed inside the HDF5 library (signal %d, %s): the file is "
             "damaged (bpscan read it in a child process; nothing was written)", path,

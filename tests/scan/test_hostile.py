@@ -207,11 +207,13 @@ def checkpoint_cases(d):
     os.symlink(os.path.join(user, "run1-r0.bin"), link)
     expect(["run", RESUME, "-o", out, "--resume"], 4, [link], work, skip=("resume.h5.ckpt",))
     os.unlink(link)
-    # the untouched checkpoint resumes; foreign files in the directory are left alone, and
-    # so is the directory
+    # the untouched checkpoint resumes (a leftover visibility marker is neither read nor
+    # kept); foreign files in the directory are left alone, and so is the directory
     for name in ("notes.txt", "run-x.bin", "runZZ-r0.bin"):
         with open(os.path.join(ck, name), "w") as f:
             f.write("the user's\n")
+    with open(os.path.join(ck, "visible-run1f-r3.mark"), "w") as f:  # a killed resume's marker
+        f.write("host\n")
     p = expect(["run", RESUME, "-o", out, "--resume"], 0, ["resuming:", "left in place"],
                work, skip=("resume.h5", "resume.h5.ckpt"))
     assert sorted(os.listdir(ck)) == ["notes.txt", "run-x.bin", "runZZ-r0.bin"], os.listdir(ck)
@@ -307,6 +309,7 @@ def result_cases(d):
     # FIFOs: info and merge refuse them at once; --force does not replace one; nor a device
     fifo = os.path.join(user, "fifo")
     expect(["info", fifo], 1, [fifo, "not a regular file"], work, timeout=30)
+    expect(["check", fifo], 2, [fifo, "not a regular file"], work, timeout=30)
     expect(["merge", merged, fifo, pieces[1]], 2, [fifo, "not a regular file"], work,
            skip=("merged.h5",), timeout=30)
     expect(["merge", "--force", fifo, pieces[0], pieces[1]], 6, [fifo, "not a regular file"],
