@@ -2330,8 +2330,11 @@ cleanup:
  * and the command exits 1 (info) or 2 (merge) with nothing written.
  */
 
+#define CHILD_EXIT_BASE 100 /* the child's exit status: 100 + its bps_err code */
+
 /* fn(path, arg) in a child process: its code and innermost message (through a pipe), or
- * BPS_ERR_IO if it died by a signal. Without fork/pipe: fn in this process. */
+ * BPS_ERR_IO if it died by a signal or exited otherwise (a sanitizer's report). Without
+ * fork/pipe: fn in this process. */
 static int contained(const char *path, int (*fn)(const char *, void *), void *arg) {
   int fds[2];
   fflush(NULL);
@@ -2348,7 +2351,7 @@ static int contained(const char *path, int (*fn)(const char *, void *), void *ar
     const char *m = rc ? bps_error_message() : "";
     if (write(fds[1], m, strlen(m)) < 0) rc = rc ? rc : BPS_ERR_IO;
     fflush(NULL);
-    _exit(rc & 0xff);
+    _exit(CHILD_EXIT_BASE + rc); /* (a sanitizer's report exits with a code below) */
   }
   close(fds[1]);
   char msg[2048];
@@ -2366,7 +2369,12 @@ static int contained(const char *path, int (*fn)(const char *, void *), void *ar
             "'%s': reading it crashed inside the HDF5 library (signal %d, %s): the file is "
             "damaged (bpscan read it in a child process; nothing was written)", path,
             WTERMSIG(st), strsignal(WTERMSIG(st)));
-  const int rc = WIFEXITED(st) ? WEXITSTATUS(st) : BPS_ERR_IO;
+  const int ex = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  BPS_CHECK(ex >= CHILD_EXIT_BASE && ex <= CHILD_EXIT_BASE + BPS_ERR_INTERRUPTED, BPS_ERR_IO,
+            "'%s': reading it crashed (the reading process exited with status %d, e.g. a "
+            "sanitizer's report of the HDF5 library): the file is damaged (bpscan read it in "
+            "a child process; nothing was written)", path, ex);
+  const int rc = ex - CHILD_EXIT_BASE;
   BPS_CHECK(rc == BPS_OK, rc, "%s", msg[0] ? msg : "reading failed");
   return BPS_OK;
 }
