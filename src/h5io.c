@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -2325,9 +2326,10 @@ cleanup:
 /*
  * HDF5 (1.10) trusts a file's internal addresses: a damaged file (a flipped bit in a global
  * heap of variable-length strings, seen in 6 of 400 random bit flips of a result file)
- * makes it read out of bounds and crash. info and merge (no MPI) therefore read a file in
- * a child process first: a crash there becomes BPS_ERR_IO naming the file and the signal,
- * and the command exits 1 (info) or 2 (merge) with nothing written.
+ * makes it read out of bounds and crash, or loop forever. info and merge (no MPI)
+ * therefore read a file in a child process first, under a CPU-time limit: a crash or a
+ * loop there becomes BPS_ERR_IO naming the file, and the command exits 1 (info) or 2
+ * (merge) with nothing written.
  */
 
 #define CHILD_EXIT_BASE 100 /* the child's exit status: 100 + its bps_err code */
@@ -2347,6 +2349,12 @@ static int contained(const char *path, int (*fn)(const char *, void *), void *ar
   }
   if (pid == 0) {
     close(fds[0]);
+    /* a damaged global heap can also make HDF5 spin forever: a CPU-time limit far above
+     * any real read (60 s + 1 s per 10 MB of file; waiting for a slow disk costs none) */
+    struct stat sb;
+    const double lim = 60.0 + (stat(path, &sb) == 0 ? (double)sb.st_size / 1e7 : 0.0);
+    struct rlimit rl = {(rlim_t)lim, (rlim_t)lim + 5};
+    setrlimit(RLIMIT_CPU, &rl);
     int rc = fn(path, arg);
     const char *m = rc ? bps_error_message() : "";
     if (write(fds[1], m, strlen(m)) < 0) rc = rc ? rc : BPS_ERR_IO;
@@ -2365,6 +2373,11 @@ static int contained(const char *path, int (*fn)(const char *, void *), void *ar
   while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
   }
   BPS_CHECK(w == pid, BPS_ERR_IO, "'%s': lost the process reading it: %s", path, strerror(errno));
+  BPS_CHECK(!WIFSIGNALED(st) || (WTERMSIG(st) != SIGXCPU && WTERMSIG(st) != SIGKILL),
+            BPS_ERR_IO,
+            "'%s': reading it did not finish within its CPU-time limit (the HDF5 library "
+            "loops on some damaged files): the file is damaged (bpscan read it in a child "
+            "process; nothing was written)", path);
   BPS_CHECK(!WIFSIGNALED(st), BPS_ERR_IO,
             "'%s': reading it crashed inside the HDF5 library (signal %d, %s): the file is "
             "damaged (bpscan read it in a child process; nothing was written)", path,
@@ -2394,6 +2407,8 @@ static int read_in_child(const char *path, void *unused) {
   if (!rc) bps_h5_result_free(&res);
   return rc;
 }
+
+int bps_h5_info_here(const char *path, FILE *out) { return info_impl(path, out); }
 
 int bps_h5_check_readable(const char *path) {
   BPS_CALL(contained(path, read_in_child, NULL));

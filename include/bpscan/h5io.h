@@ -142,6 +142,8 @@ int bps_h5_info(const char *path, FILE *out);
  * inside the HDF5 library (a damaged file). bps_h5_info reads in a child process too.
  * Only for processes without MPI (info, merge). */
 int bps_h5_check_readable(const char *path);
+/* bps_h5_info in this process (no child): for the HDF5 reader's fuzz target. */
+int bps_h5_info_here(const char *path, FILE *out);
 
 /* Metadata of a file read by bps_h5_read that bps_result does not hold (the writer stores
  * its own version strings, so these are only for messages). */
