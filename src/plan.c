@@ -462,10 +462,7 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     if (calibrated) fprintf(out, " %10.3gs\n", est);
     else fprintf(out, " %11s\n", "-");
   }
-  fprintf(out, "\nrecords held until the reduction: %s per rank (samples x record of %s)\n",
-          human_bytes(bps_plan_records(p), b1, sizeof b1),
-          cfg->moments ? "exact-moment items" : "cost, gradient, diagnostics[, parameters]");
-  fprintf(out, "estimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one measured "
+  fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one measured "
                "item per n)\n", total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
@@ -502,7 +499,10 @@ void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
               pn->n, human_bytes(need, b3, sizeof b3), human_bytes(limit, b1, sizeof b1));
     if (pn->land) print_landscape(&pn->land->layout, out);
   }
-  fprintf(out, "\nestimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
+  fprintf(out, "\nrecords held until the reduction: %s per rank (samples x (cost, gradient, "
+          "diagnostics%s))\n", human_bytes(bps_plan_records(p), b1, sizeof b1),
+          cfg->store_samples ? ", parameters" : "");
+  fprintf(out, "estimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
           total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
