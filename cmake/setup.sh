@@ -88,10 +88,10 @@ case "$cmd" in
     configure_build -DBPSCAN_WERROR=ON
     say "building the job-file fuzzer (clang, libFuzzer + ASan/UBSan)"
     CC=clang cmake -S "$here" -B "$build/fuzz" -DCMAKE_BUILD_TYPE=Release -DBPSCAN_FUZZ=ON >/dev/null
-    cmake --build "$build/fuzz" -j "$jobs" --target fuzz_job
+    cmake --build "$build/fuzz" -j "$jobs" --target fuzz_job fuzz_ckpt
     say "running the test suite"
     (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 900)
-    say "fuzzing the job-file parser for a bounded time"
+    say "fuzzing the job-file parser and the checkpoint reader for a bounded time"
     (cd "$build/fuzz" && ctest --output-on-failure -L fuzz)
     ;;
   *)

@@ -1,8 +1,10 @@
 /* ckpt: writing, reading and removing checkpoint files (see ckpt.h for the format). */
 #include "ckpt.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,7 +57,10 @@ int bps_ckpt_write(const bps_plan *p, const bps_block *blocks, const unsigned ch
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   BPS_CHECK_GOTO(mkdir(dir, 0755) == 0 || errno == EEXIST, BPS_ERR_IO,
                  "cannot create checkpoint directory %s: %s", dir, strerror(errno));
-  f = fopen(tmp, "wb");
+  BPS_CALL_GOTO(bps_ckpt_check_dir(p->cfg)); /* replaced by a link or a file meanwhile */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!f && fd >= 0) close(fd);
   BPS_CHECK_GOTO(f, BPS_ERR_IO, "cannot write checkpoint %s: %s", tmp, strerror(errno));
   int ok = write_blocks(f, p, blocks, mine) && fflush(f) == 0 && fsync(fileno(f)) == 0;
   ok = (fclose(f) == 0) && ok;
@@ -69,16 +74,32 @@ cleanup:
   return rc;
 }
 
-/* The blocks of one checkpoint file (see bps_ckpt_read_all). */
-static int read_file(const bps_plan *p, const char *path, const char *dir, bps_block *blocks,
-                     unsigned char *done, long *nread) {
+/* Whether name is one of the files bpscan writes in a checkpoint directory, of the kind
+ * suffix: "run<hex>-r<rank>" followed by suffix (".bin", ".bin.tmp"), or for ".mark" the
+ * marker "visible-run<hex>-r<rank>.mark". */
+static int own_name(const char *name, const char *suffix) {
+  const char *c = name;
+  if (!strncmp(c, "visible-", 8)) c += 8;
+  if (strncmp(c, "run", 3)) return 0;
+  c += 3;
+  const char *h = c;
+  while (isxdigit((unsigned char)*c)) c++;
+  if (c == h || strncmp(c, "-r", 2)) return 0;
+  c += 2;
+  const char *d = c;
+  while (isdigit((unsigned char)*c)) c++;
+  if (c == d) return 0;
+  if (!strncmp(name, "visible-", 8)) return !strcmp(suffix, ".mark") && !strcmp(c, ".mark");
+  return strcmp(suffix, ".mark") && !strcmp(c, suffix);
+}
+
+int bps_ckpt_read_stream(const bps_plan *p, FILE *f, const char *path, const char *dir,
+                         bps_block *blocks, unsigned char *done, long *nread) {
   int rc = BPS_OK;
   double *rec = NULL;
   char magic[8];
   uint64_t hash;
   uint32_t version, nb;
-  FILE *f = fopen(path, "rb");
-  BPS_CHECK_GOTO(f, BPS_ERR_CHECKPOINT, "cannot read checkpoint %s: %s", path, strerror(errno));
   BPS_CHECK_GOTO(fread(magic, 1, 8, f) == 8 && !memcmp(magic, CKPT_MAGIC, 8) &&
                      fread(&hash, 8, 1, f) == 1 && fread(&version, 4, 1, f) == 1 &&
                      fread(&nb, 4, 1, f) == 1 && version == CKPT_VERSION,
@@ -88,18 +109,25 @@ static int read_file(const bps_plan *p, const char *path, const char *dir, bps_b
                  "checkpoint %s belongs to a different job (hash %016llx, this job %016llx); "
                  "refusing to reuse it: remove %s or use another output path",
                  path, (unsigned long long)hash, (unsigned long long)p->cfg->job_hash, dir);
+  BPS_CHECK_GOTO((long)nb <= p->ntasks, BPS_ERR_CHECKPOINT,
+                 "checkpoint %s is corrupt: %u blocks, the plan has %ld; remove %s to start over",
+                 path, nb, p->ntasks, dir);
   for (uint32_t k = 0; k < nb; k++) {
     int32_t hdr[4];
     BPS_CHECK_GOTO(fread(hdr, sizeof hdr, 1, f) == 1, BPS_ERR_CHECKPOINT,
-                   "checkpoint %s is truncated", path);
+                   "checkpoint %s is truncated (block %u of %u); remove %s to start over", path,
+                   k + 1, nb, dir);
     int i = -1;
     for (int j = 0; j < p->nn; j++)
       if (p->pn[j].n == hdr[0]) i = j;
-    long b = hdr[1];
+    const long b = hdr[1];
+    /* every field against the plan: n, the block number, its exact count, the row width */
     BPS_CHECK_GOTO(i >= 0 && b >= 0 && b < p->pn[i].nblocks && hdr[3] == p->pn[i].rec_len &&
-                       hdr[2] >= 1 && hdr[2] <= p->cfg->block,
-                   BPS_ERR_CHECKPOINT, "checkpoint %s: block (n=%d, %d) does not fit this job's plan",
-                   path, hdr[0], hdr[1]);
+                       hdr[2] == bps_plan_block_count(p, i, b),
+                   BPS_ERR_CHECKPOINT,
+                   "checkpoint %s: block {n=%d, block %d, count %d, width %d} does not fit this "
+                   "job's plan; remove %s to start over",
+                   path, hdr[0], hdr[1], hdr[2], hdr[3], dir);
     size_t nd = (size_t)hdr[2] * (size_t)hdr[3];
     uint64_t sum;
     rec = malloc(sizeof(double) * nd);
@@ -119,8 +147,57 @@ static int read_file(const bps_plan *p, const char *path, const char *dir, bps_b
     free(rec);
     rec = NULL;
   }
+  BPS_CHECK_GOTO(fgetc(f) == EOF, BPS_ERR_CHECKPOINT,
+                 "checkpoint %s is corrupt (bytes after its last block); remove %s to start over",
+                 path, dir);
 cleanup:
   free(rec);
+  return rc;
+}
+
+/* The checkpoint directory opened without following a link (-1 and errno ENOENT: none). */
+static int open_dir(const char *dir) {
+  return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int bps_ckpt_check_dir(const bps_scan_config *cfg) {
+  char dir[4096];
+  struct stat sb;
+  ckpt_dir(cfg, dir, sizeof dir);
+  if (lstat(dir, &sb) != 0) {
+    BPS_CHECK(errno == ENOENT, BPS_ERR_CHECKPOINT, "cannot check the checkpoint directory %s: %s",
+              dir, strerror(errno));
+    return BPS_OK;
+  }
+  BPS_CHECK(!S_ISLNK(sb.st_mode), BPS_ERR_CHECKPOINT,
+            "the checkpoint path %s is a symbolic link; bpscan keeps its checkpoints only in a "
+            "directory of its own: remove the link", dir);
+  BPS_CHECK(S_ISDIR(sb.st_mode), BPS_ERR_CHECKPOINT,
+            "the checkpoint path %s exists and is not a directory; bpscan keeps its checkpoints "
+            "in a directory of that name: move it away", dir);
+  return BPS_OK;
+}
+
+/* One checkpoint file of the directory open as dfd: a regular file (a FIFO or device there
+ * is refused, never opened for blocking reads), then its blocks. */
+static int read_entry(const bps_plan *p, int dfd, const char *dir, const char *name,
+                      bps_block *blocks, unsigned char *done, long *nread) {
+  int rc = BPS_OK;
+  char path[4400];
+  struct stat sb;
+  FILE *f = NULL;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  BPS_CHECK_GOTO(fd >= 0, BPS_ERR_CHECKPOINT, "cannot read checkpoint %s: %s", path,
+                 strerror(errno));
+  BPS_CHECK_GOTO(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode), BPS_ERR_CHECKPOINT,
+                 "checkpoint %s is not a regular file; remove it (or %s) to start over", path, dir);
+  f = fdopen(fd, "rb");
+  BPS_CHECK_GOTO(f, BPS_ERR_CHECKPOINT, "cannot read checkpoint %s: %s", path, strerror(errno));
+  fd = -1;
+  BPS_CALL_GOTO(bps_ckpt_read_stream(p, f, path, dir, blocks, done, nread));
+cleanup:
+  if (fd >= 0) close(fd);
   if (f) fclose(f);
   return rc;
 }
@@ -128,16 +205,21 @@ cleanup:
 int bps_ckpt_read_all(const bps_plan *p, bps_block *blocks, unsigned char *done, long *nread) {
   int rc = BPS_OK;
   char dir[4096];
+  DIR *d = NULL;
   ckpt_dir(p->cfg, dir, sizeof dir);
   *nread = 0;
-  DIR *d = opendir(dir);
-  if (!d) return BPS_OK; /* no checkpoint yet */
+  BPS_CALL(bps_ckpt_check_dir(p->cfg));
+  int dfd = open_dir(dir);
+  if (dfd < 0 && errno == ENOENT) return BPS_OK; /* no checkpoint yet */
+  BPS_CHECK(dfd >= 0, BPS_ERR_CHECKPOINT, "cannot open the checkpoint directory %s: %s", dir,
+            strerror(errno));
+  d = fdopendir(dfd);
+  if (!d) close(dfd);
+  BPS_CHECK(d, BPS_ERR_CHECKPOINT, "cannot open the checkpoint directory %s: %s", dir,
+            strerror(errno));
   for (struct dirent *e; (e = readdir(d));) {
-    size_t len = strlen(e->d_name);
-    if (len < 5 || strcmp(e->d_name + len - 4, ".bin")) continue;
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    BPS_CALL_GOTO(read_file(p, path, dir, blocks, done, nread));
+    if (!own_name(e->d_name, ".bin")) continue; /* not one of ours: never read */
+    BPS_CALL_GOTO(read_entry(p, dirfd(d), dir, e->d_name, blocks, done, nread));
   }
 cleanup:
   closedir(d);
@@ -204,17 +286,43 @@ int bps_ckpt_absent(const bps_scan_config *cfg) {
   return BPS_OK;
 }
 
+/* Whether the entry name of dfd is a file bpscan wrote: its name (own_name), a regular
+ * file (links are never followed), and for checkpoint files the format's magic (an empty
+ * or unfinished temporary file passes). */
+static int own_file(int dfd, const char *name) {
+  const int bin = own_name(name, ".bin"), tmp = own_name(name, ".bin.tmp");
+  if (!bin && !tmp && !own_name(name, ".mark")) return 0;
+  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat sb;
+  char magic[8];
+  int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+  if (ok && (bin || (tmp && sb.st_size > 0)))
+    ok = read(fd, magic, 8) == 8 && !memcmp(magic, CKPT_MAGIC, 8);
+  close(fd);
+  return ok;
+}
+
 void bps_ckpt_remove(const bps_scan_config *cfg) {
   char dir[4096];
+  int left = 0;
   ckpt_dir(cfg, dir, sizeof dir);
-  DIR *d = opendir(dir);
-  if (!d) return;
+  int dfd = open_dir(dir); /* a link is not followed: nothing outside is touched */
+  if (dfd < 0) return;
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return;
+  }
   for (struct dirent *e; (e = readdir(d));) {
-    if (e->d_name[0] == '.') continue;
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    unlink(path);
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (own_file(dirfd(d), e->d_name)) unlinkat(dirfd(d), e->d_name, 0);
+    else left++;
   }
   closedir(d);
-  rmdir(dir);
+  if (left)
+    fprintf(stderr, "[bpscan] %s holds %d file%s bpscan did not write: left in place\n", dir,
+            left, left == 1 ? "" : "s");
+  else
+    rmdir(dir);
 }

@@ -7,7 +7,8 @@
  *              | u64 FNV-1a (hash.h) of the i32[4] header followed by the records
  * Each rank writes the blocks it has computed in this run to its own file (tag = the run,
  * shared by its ranks), atomically: a temporary file, fsync, rename. Resuming reads every
- * .bin file of the directory, whatever number of ranks wrote them.
+ * run<hex>-r<rank>.bin file of the directory, whatever number of ranks wrote them; other
+ * names are ignored (and never removed).
  */
 #ifndef BPSCAN_CKPT_H
 #define BPSCAN_CKPT_H
@@ -24,6 +25,16 @@ int bps_ckpt_write(const bps_plan *p, const bps_block *blocks, const unsigned ch
  * that does not fit the plan; BPS_ERR_MEM. */
 int bps_ckpt_read_all(const bps_plan *p, bps_block *blocks, unsigned char *done, long *nread);
 
+/* The checkpoint path OUT.h5.ckpt is absent or a directory (not a link to one): else
+ * BPS_ERR_CHECKPOINT naming it (checked before computing). */
+int bps_ckpt_check_dir(const bps_scan_config *cfg);
+
+/* The blocks of one checkpoint file read from f (path and dir name it in messages), each
+ * validated against the plan: n, block number, the block's exact count, the row width, the
+ * checksum, and nothing after the last block (bps_ckpt_read_all; the fuzz target). */
+int bps_ckpt_read_stream(const bps_plan *p, FILE *f, const char *path, const char *dir,
+                         bps_block *blocks, unsigned char *done, long *nread);
+
 /* Without --resume: BPS_ERR_CHECKPOINT if a checkpoint directory of an earlier run exists. */
 int bps_ckpt_absent(const bps_scan_config *cfg);
 
@@ -37,7 +48,9 @@ int bps_ckpt_absent(const bps_scan_config *cfg);
  * ranks that failed; the caller agrees) naming the rank, its host and the directory. */
 int bps_ckpt_check_shared(const bps_scan_config *cfg, const char *tag);
 
-/* Remove the checkpoint directory and its files (after the result is written). */
+/* Remove the checkpoint files bpscan wrote (by name, as regular files, .bin by the format's
+ * magic), never following a link, then the directory if that left it empty (after the
+ * result is written). Anything else is left in place, with a note on stderr. */
 void bps_ckpt_remove(const bps_scan_config *cfg);
 
 #endif

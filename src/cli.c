@@ -42,6 +42,32 @@ static int parse_ranks(const char *v, run_args *a) {
   return BPS_OK;
 }
 
+/* One decimal count of --slice: digits only (no sign, no blanks), at most BPS_MAX_SLICES
+ * (no wrap-around: 4294967296 is refused, not read as 0). *end: the character after. */
+static long slice_num(const char *c, const char **end) {
+  long v = 0;
+  *end = c;
+  if (*c < '0' || *c > '9') return -1;
+  for (; *c >= '0' && *c <= '9'; c++) {
+    v = 10 * v + (*c - '0');
+    if (v > BPS_MAX_SLICES) return -1;
+  }
+  *end = c;
+  return v;
+}
+
+/* `--slice K/N`: 0 <= K < N <= BPS_MAX_SLICES; 1 if malformed. */
+static int parse_slice(const char *v, run_args *a) {
+  const char *e;
+  long k = slice_num(v, &e);
+  if (k < 0 || *e != '/') return 1;
+  long n = slice_num(e + 1, &e);
+  if (n < 1 || *e || k >= n) return 1;
+  a->slice_index = (int)k;
+  a->slice_count = (int)n;
+  return 0;
+}
+
 /* The arguments of run / check. Usage errors are said in plain words (no traceback) and
  * return BPS_ERR_USAGE. */
 static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
@@ -66,15 +92,12 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
       }
       a->out = argv[++i];
     } else if (allow_run_flags && !strcmp(s, "--slice")) {
-      int k = -1, n = 0, used = 0;
-      if (i + 1 >= argc || sscanf(argv[i + 1], "%d/%d%n", &k, &n, &used) != 2 ||
-          argv[i + 1][used] || n < 1 || k < 0 || k >= n) {
-        fprintf(stderr, "bpscan run: --slice needs K/N with 0 <= K < N (e.g. --slice 2/3)\n");
+      if (i + 1 >= argc || parse_slice(argv[i + 1], a)) {
+        fprintf(stderr, "bpscan run: --slice needs K/N with 0 <= K < N <= %d (decimal digits, "
+                "e.g. --slice 2/3)\n", BPS_MAX_SLICES);
         return BPS_ERR_USAGE;
       }
       i++;
-      a->slice_index = k;
-      a->slice_count = n;
     } else if (!allow_run_flags && (!strcmp(s, "--ranks") || !strncmp(s, "--ranks=", 8))) {
       const char *v = s[7] == '=' ? s + 8 : (i + 1 < argc ? argv[++i] : NULL);
       if (!v || !*v) {
@@ -173,6 +196,7 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
               : job->repr == BPS_JOB_REPR_FACTORED ? BPS_FACTORED : -1;
   cfg->method = job->grad_method;
   cfg->params = job->params;
+  bps_job_where(job, "gradient", "params", cfg->params_where, sizeof cfg->params_where);
   cfg->landscape = job->mode == BPS_JOB_MODE_LANDSCAPE;
   cfg->land_directions = (int)job->land_directions;
   cfg->land_pad = job->land_pad;

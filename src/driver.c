@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ typedef struct {
                                 for restored ones), -1 for tasks not in this file */
   long my_samples;
   char tag[64];              /* this run's checkpoint file names */
+  int finished;              /* --resume found the finished result of this job: nothing to do */
   char *hosts;               /* rank 0: every rank's host (gather.c), until res owns it */
   bps_result res;            /* rank 0: the result written */
 } run_state;
@@ -146,13 +148,38 @@ static int make_tag(run_state *st) {
   return BPS_OK;
 }
 
+/* Rank 0, --resume without --force: whether the output is already the result of this job
+ * (a run killed between its final rename and removing its checkpoint; the restart then has
+ * nothing to do but remove the checkpoint). Anything unreadable there is not. */
+static int already_finished(const bps_scan_config *cfg) {
+  struct stat sb;
+  int same = 0;
+  if (!cfg->resume || cfg->force || lstat(cfg->out_path, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return 0;
+  if (bps_h5_same_job(cfg->out_path, cfg->job_hash, cfg->slice_index, cfg->slice_count, &same))
+    bps_error_clear(); /* not a result of ours: the output check says "exists" */
+  if (!same || bps_ckpt_check_dir(cfg)) {
+    bps_error_clear();
+    return 0;
+  }
+  bps_ckpt_remove(cfg);
+  fprintf(stderr, "[bpscan] --resume: %s is already the finished result of this job (the run "
+          "was stopped after writing it); nothing to do\n", cfg->out_path);
+  return 1;
+}
+
 /* Everything before computing. Collective; every step ends in an agreement. */
 static int prolog(run_state *st) {
   const bps_scan_config *cfg = st->cfg;
   const int root = bps_comm_rank() == 0;
   int rc = BPS_OK;
+  st->finished = root ? already_finished(cfg) : 0;
+  BPS_CALL_GOTO(bps_comm_bcast_bytes(&st->finished, sizeof st->finished, 0));
+  if (st->finished) goto cleanup;
   /* the output must be usable and, without --force, new (checked before any work) */
   BPS_CALL_GOTO(bps_agree(root ? bps_h5_check_writable(cfg->out_path, cfg->force) : BPS_OK));
+  /* OUT.h5.ckpt: absent or a directory of its own (never a link, never a file) */
+  BPS_CALL_GOTO(bps_agree(root ? bps_ckpt_check_dir(cfg) : BPS_OK));
   BPS_CALL_GOTO(bps_agree(bps_plan_make(cfg, &st->p)));
   BPS_CALL_GOTO(bps_agree(bps_plan_fits(&st->p)));
   BPS_CALL_GOTO(bps_agree(alloc_tasks(st)));
@@ -282,6 +309,7 @@ static int run(run_state *st) {
   int rc = BPS_OK;
   res->start_time = epoch_now();
   BPS_CALL_GOTO(prolog(st));
+  if (st->finished) goto cleanup;
   double t = epoch_now();
   res->wall_plan = t - res->start_time;
   rc = loop(st);

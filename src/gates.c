@@ -18,7 +18,7 @@
 #include "bpscan/error.h"
 #include "bpscan/linalg.h"
 
-#define BPS_PAULI_MAX 10
+#define BPS_PAULI_MAX BPS_PAULI_MAX_QUBITS
 
 /* Validate a Pauli string; on success *k = its length. */
 static int pauli_check(const char *p, int *k) {

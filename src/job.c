@@ -413,8 +413,12 @@ static int conv_real(const key_def *d, const char *raw, void *field, char *canon
     return -1;
   }
   int below = (d->flags & F_GT) ? !(v > d->min) : !(v >= d->min);
-  if (errno == ERANGE || !isfinite(v) || below || v > d->max) {
-    snprintf(why, nw, "out of range (allowed: %s)", allowed_text(d, ab, sizeof ab));
+  /* ERANGE on underflow: a subnormal value (1e-320) is taken as it is; one that rounds to
+   * zero (1e-400) is said to */
+  const int overflow = errno == ERANGE && fabs(v) >= 1.0, zero = errno == ERANGE && v == 0;
+  if (overflow || zero || !isfinite(v) || below || v > d->max) {
+    snprintf(why, nw, "out of range%s (allowed: %s)", zero ? ": underflows to 0" : "",
+             allowed_text(d, ab, sizeof ab));
     return -1;
   }
   real_canon(v, canon, nc);
@@ -1240,6 +1244,21 @@ static void check_dqnn(ctx *c, const bps_job *job) {
         fail_key(c, kw,
                  "layers %d and %d hold %d + %d qubits at n = %d, more than %d in one state",
                  l - 1, l, w[l - 1], w[l], n, BPS_MAX_QUBITS);
+        return;
+      }
+    /* the drawn perceptrons' own limits (sampling modes; dqnn.c refuses the same later,
+     * after planning, with exit 1) */
+    const int pmax = m->perceptron == BPS_PERC_HAAR    ? BPS_HAAR_MAX_QUBITS
+                     : m->perceptron == BPS_PERC_PAULI ? BPS_PAULI_MAX_QUBITS
+                                                       : 0;
+    for (int l = 1; l < cnt && !mom && pmax; l++)
+      if (w[l - 1] + 1 > pmax) {
+        fail_key(c, blame(c, kw, kp),
+                 "perceptron = %s acts on %d + 1 qubits between layers %d and %d at n = %d, "
+                 "more than %d (%s); mode = moments has no such limit",
+                 enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), w[l - 1], l - 1,
+                 l, n, pmax, pmax == BPS_HAAR_MAX_QUBITS ? "a drawn Haar unitary of dimension 2^15"
+                                                         : "a Pauli rotation applied as a dense gate");
         return;
       }
     if (m->perceptron == BPS_PERC_TOY || m->perceptron == BPS_PERC_BRICK)

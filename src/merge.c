@@ -530,7 +530,8 @@ int bps_merge_main(int argc, char **argv) {
   BPS_CHECK_GOTO(pieces && msg, BPS_ERR_MEM, "out of memory");
   bps_h5_meta meta0, meta;
   for (int i = 0; i < a.nin; i++) {
-    rc = bps_h5_read(a.in[i], &pieces[i], i ? &meta : &meta0);
+    rc = bps_h5_check_readable(a.in[i]); /* a damaged file may crash HDF5: in a child first */
+    if (!rc) rc = bps_h5_read(a.in[i], &pieces[i], i ? &meta : &meta0);
     BPS_CHECK_GOTO(!rc, rc == BPS_ERR_MEM ? rc : BPS_ERR_USAGE, "cannot use '%s'", a.in[i]);
     if (i && strcmp(meta.git_commit, meta0.git_commit))
       fprintf(stderr,

@@ -23,7 +23,8 @@ static int find_param(const bps_model_instance *m, const char *s, size_t len) {
 }
 
 /* Resolve "all" | "first" | "last" | comma-separated names into parameter indices. */
-static int resolve_tracked(const char *spec, const bps_model_instance *m, int **out, int *count) {
+static int resolve_tracked(const char *spec, const char *where, const bps_model_instance *m,
+                           int **out, int *count) {
   int rc = BPS_OK;
   const int P = m->nparams;
   int *idx = NULL, c = 0;
@@ -44,11 +45,12 @@ static int resolve_tracked(const char *spec, const bps_model_instance *m, int **
       while (*e && *e != ',' && *e != ' ' && *e != '\t') e++;
       const int len = (int)(e - s), found = find_param(m, s, (size_t)len);
       BPS_CHECK_GOTO(found >= 0, BPS_ERR_JOB,
-                     "[gradient] params: no parameter named '%.*s' at n = %d (names run %s ... "
-                     "%s)", len, s, m->n, m->param_names[0], m->param_names[P - 1]);
+                     "%s%s[gradient] params: no parameter named '%.*s' at n = %d (names run %s "
+                     "... %s)", where, *where ? ": " : "", len, s, m->n, m->param_names[0],
+                     m->param_names[P - 1]);
       for (int k = 0; k < c; k++)
-        BPS_CHECK_GOTO(idx[k] != found, BPS_ERR_JOB, "[gradient] params: '%.*s' listed twice",
-                       len, s);
+        BPS_CHECK_GOTO(idx[k] != found, BPS_ERR_JOB, "%s%s[gradient] params: '%.*s' listed twice",
+                       where, *where ? ": " : "", len, s);
       if (c < P) idx[c++] = found;
       s = e;
     }
@@ -113,7 +115,12 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
   }
   /* cost observable on the output register (built once, for Lambda_out = O A_out) */
   double ro = 0;
-  for (int x = 0; x < m->npairs; x++) {
+  /* an ensemble of the training-pair models: the local cost's rank (data.c builds one
+   * one-qubit projector term per output qubit) */
+  if (!m->costs && (m->kind == BPS_MODEL_DQNN || m->kind == BPS_MODEL_HEA) &&
+      m->data.kind == BPS_OBS_LOCAL)
+    ro = fmin((double)m->data.nq * ldexp(1.0, qa[n] - 1), ldexp(1.0, qa[n]));
+  for (int x = 0; m->costs && x < m->npairs; x++) { /* (none in an ensemble: a lower bound) */
     const bps_cost *cost = m->costs[x];
     double rx = 0;
     for (int t = 0; t < cost->nterms; t++) rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
@@ -149,13 +156,23 @@ double bps_plan_rank_memory(void) {
   return (double)pages * (double)psz / bps_comm_size();
 }
 
-int bps_plan_fits(const bps_plan *p) {
-  double limit = bps_plan_rank_memory();
+double bps_plan_records(const bps_plan *p) {
+  const bps_scan_config *cfg = p->cfg;
+  double b = 0;
   for (int i = 0; i < p->nn; i++)
-    BPS_CHECK(bps_plan_need(&p->pn[i]) <= limit, BPS_ERR_TOO_BIG,
-              "n = %d needs about %.3g GiB per sample (%s), more than the %.3g GiB one rank has",
+    b += 8.0 * (double)p->pn[i].rec_len *
+         (double)(cfg->moments ? p->pn[i].nitems : cfg->samples);
+  return b / (cfg->slice_count > 1 ? cfg->slice_count : 1) / bps_comm_size();
+}
+
+int bps_plan_fits(const bps_plan *p) {
+  const double limit = bps_plan_rank_memory(), rec = bps_plan_records(p);
+  for (int i = 0; i < p->nn; i++)
+    BPS_CHECK(bps_plan_need(&p->pn[i]) + rec <= limit, BPS_ERR_TOO_BIG,
+              "n = %d needs about %.3g GiB per sample (%s) besides the %.3g GiB of records a "
+              "rank holds until the reduction, more than the %.3g GiB one rank has",
               p->pn[i].n, bps_plan_need(&p->pn[i]) / 1073741824.0, bps_repr_name(p->pn[i].repr),
-              limit / 1073741824.0);
+              rec / 1073741824.0, limit / 1073741824.0);
   return BPS_OK;
 }
 
@@ -170,13 +187,35 @@ static bps_repr choose_repr(const bps_scan_config *cfg) {
                                                                                   : BPS_FACTORED;
 }
 
-/* The plan of pn->n from its instance of sample 0. */
+/* Before drawing sample 0 (its inputs, targets and Haar unitaries take memory of their
+ * own): a lower bound of one sample's peak memory from the model's shape alone (its
+ * ensemble: nothing drawn, no cost observable). *m = the ensemble instance if that bound
+ * exceeds a rank's memory: the plan of n is then made from it, and bps_plan_fits refuses
+ * it (exit 5, with `check` printing the plan) before any large allocation. Models without
+ * an ensemble (the QBM, which checks its own limit) are left to the full estimate. */
+static void shape_too_big(const bps_scan_config *cfg, const bps_plan_n *pn,
+                          bps_model_instance **m) {
+  double dense = 0, factored = 0;
+  if (bps_model_instance_create_ensemble(&cfg->model, pn->n, m)) {
+    bps_error_clear();
+    *m = NULL;
+    return;
+  }
+  estimate_memory(*m, &dense, &factored);
+  if ((pn->repr == BPS_DENSE ? dense : factored) <= bps_plan_rank_memory())
+    bps_model_instance_destroy(m);
+}
+
+/* The plan of pn->n from its instance of sample 0 (or from its ensemble: shape_too_big). */
 static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
   bps_model_instance *m = NULL;
   pn->repr = choose_repr(cfg);
-  BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
-  BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
+  shape_too_big(cfg, pn, &m);
+  const int big = m != NULL;
+  if (!big)
+    BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
+  BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
   pn->nparams = m->nparams;
   pn->q_in = m->q_in;
   pn->q_out = m->q_out;
@@ -185,7 +224,7 @@ static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   pn->names = calloc((size_t)m->nparams, sizeof(char *));
   BPS_CHECK_GOTO(pn->names, BPS_ERR_MEM, "out of memory");
   for (int k = 0; k < m->nparams; k++) {
-    pn->names[k] = strdup(m->param_names[k]);
+    pn->names[k] = strdup(m->param_names[k] ? m->param_names[k] : "?");
     BPS_CHECK_GOTO(pn->names[k], BPS_ERR_MEM, "out of memory");
   }
   estimate_memory(m, &pn->mem_dense, &pn->mem_factored);
@@ -194,7 +233,7 @@ static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   pn->off_params = pn->off_diag + BPS_NDIAG;
   pn->off_land = pn->off_params + (cfg->store_samples ? pn->nparams : 0);
   pn->rec_len = pn->off_land;
-  if (cfg->landscape) {
+  if (cfg->landscape && !big) { /* (a refused n has no landscape plan) */
     pn->land = calloc(1, sizeof *pn->land);
     BPS_CHECK_GOTO(pn->land, BPS_ERR_MEM, "out of memory");
     BPS_CALL_GOTO(bps_landfields_plan(m, pn->tracked, pn->ntracked, cfg->land_directions,
@@ -215,7 +254,7 @@ static int plan_one_moments(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
   BPS_CALL_GOTO(bps_model_instance_create_ensemble(&cfg->model, pn->n, &pn->ens));
   const bps_model_instance *m = pn->ens;
-  BPS_CALL_GOTO(resolve_tracked(cfg->params, m, &pn->tracked, &pn->ntracked));
+  BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
   pn->nparams = m->nparams;
   pn->q_in = m->q_in;
   pn->q_out = m->q_out;
@@ -476,7 +515,10 @@ void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
               pn->n, human_bytes(need, b3, sizeof b3), human_bytes(limit, b1, sizeof b1));
     if (pn->land) print_landscape(&pn->land->layout, out);
   }
-  fprintf(out, "\nestimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
+  fprintf(out, "\nrecords held until the reduction: %s per rank (samples x (cost, gradient, "
+          "diagnostics%s))\n", human_bytes(bps_plan_records(p), b1, sizeof b1),
+          cfg->store_samples ? ", parameters" : "");
+  fprintf(out, "estimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
           total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }

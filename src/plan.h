@@ -76,7 +76,11 @@ int bps_plan_task_n(const bps_plan *p, long t);
 double bps_plan_need(const bps_plan_n *pn);
 /* Bytes one rank may use: this host's memory shared by the ranks (a conservative bound). */
 double bps_plan_rank_memory(void);
-/* BPS_ERR_TOO_BIG naming the first n whose sample cannot fit in one rank. */
+/* Bytes of records (8 x samples x rec_len over every n, this file's slice) one rank holds
+ * until the reduction, on average over the ranks. */
+double bps_plan_records(const bps_plan *p);
+/* BPS_ERR_TOO_BIG naming the first n whose sample, besides the rank's records, cannot fit
+ * in one rank. */
 int bps_plan_fits(const bps_plan *p);
 
 /* Time sample 0 of every n (n index i on rank i % size) with all threads inside the state

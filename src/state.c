@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpscan/error.h"
 #include "bpscan/linalg.h"
@@ -22,8 +23,19 @@ double bps_state_bytes(bps_repr repr, int q, bps_idx rank) {
   return 16.0 * dim * (repr == BPS_DENSE ? dim : (double)rank);
 }
 
+/* More than this host's physical memory: too big (exit 5), not an allocation failure. */
+static int fits_host(size_t n, const char *what) {
+  const double bytes = 16.0 * (double)n;
+  const double host = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+  BPS_CHECK(host <= 0 || bytes <= host, BPS_ERR_TOO_BIG,
+            "%s of %.3g GiB is more than this host's %.3g GiB of memory", what,
+            bytes / 1073741824.0, host / 1073741824.0);
+  return BPS_OK;
+}
+
 int bps_state_reserve(bps_state *s, size_t n) {
   if (n <= s->cap) return BPS_OK;
+  BPS_CALL(fits_host(n, "a state"));
   bps_cplx *p = bps_alloc(n);
   BPS_CHECK(p, BPS_ERR_MEM, "cannot allocate %.3g GiB for a state",
             (double)n * 16.0 / 1073741824.0);
@@ -36,6 +48,7 @@ int bps_state_reserve(bps_state *s, size_t n) {
 
 int bps_state_reserve_work(bps_state *s, size_t n) {
   if (n <= s->wcap) return BPS_OK;
+  BPS_CALL(fits_host(n, "a state's scratch"));
   bps_free(s->work);
   s->work = bps_alloc(n);
   s->wcap = s->work ? n : 0;

@@ -32,7 +32,7 @@
 
 #include "bpscan/state.h"
 
-#define BPS_OP_MAXQ 24          /* qubits of an executable operation (state kernels) */
+#define BPS_OP_MAXQ BPS_GATE_MAX_QUBITS /* qubits of an executable operation (state kernels) */
 
 typedef enum {
   BPS_OP_UNITARY = 0,

@@ -50,6 +50,7 @@ typedef struct {
   int repr;                 /* -1 auto, BPS_DENSE or BPS_FACTORED */
   bps_grad_method method;
   const char *params;       /* "all" | "first" | "last" | comma list of names */
+  char params_where[320];   /* where params was set ("job.ini:12", "--set ..."), for messages */
   /* [scan] mode = landscape: every sample also gets FFT cuts (landscape.h) through its
    * parameters; the cuts move the tracked parameters ("params") only */
   int landscape;            /* 0 gradient scan, 1 landscape scan */
@@ -70,7 +71,7 @@ typedef struct {
   int resume, force;
   /* Array-job piece: compute only blocks b with (global block number) % slice_count ==
    * slice_index, and write a partial file for `bpscan merge`. slice_count <= 1: all. */
-  int slice_index, slice_count;
+  int slice_index, slice_count;   /* slice_count <= BPS_MAX_SLICES */
   /* `bpscan check --ranks N,...`: predict the run on these rank counts (predict.h). */
   int npredict;
   int predict[BPS_MAX_PREDICT];

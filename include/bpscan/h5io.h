@@ -112,6 +112,12 @@ int bps_h5_write(const char *path, const bps_result *res, int force);
  * a clear message. */
 int bps_h5_check_writable(const char *path, int force);
 
+/* *same = 1 if path is a result file of the job with job_hash and of the same slice
+ * (slice_count <= 1: a complete scan): the restart of a run killed after its final rename
+ * finds its result there. BPS_ERR_IO (as bps_h5_info) if it is not a readable result. */
+int bps_h5_same_job(const char *path, uint64_t job_hash, int slice_index, int slice_count,
+                    int *same);
+
 /* `bpscan info FILE`: print a human summary of a result file to out: the job (the stored
  * job text parsed by job.c: model, the keys of the model's section, cost, noise,
  * representation, qubits, samples; "job text: not a job this bpscan reads (why)" when it
@@ -130,6 +136,14 @@ int bps_h5_check_writable(const char *path, int force);
  * without schema_version ("not a bpscan result file"), a newer schema_version than this
  * build reads, or a damaged layout. An incomplete scan is not an error. */
 int bps_h5_info(const char *path, FILE *out);
+
+/* bps_h5_read of path in a child process, the result discarded: BPS_OK if the file reads,
+ * its error (code and message) if not, BPS_ERR_IO naming the signal if reading it crashed
+ * inside the HDF5 library (a damaged file). bps_h5_info reads in a child process too.
+ * Only for processes without MPI (info, merge). */
+int bps_h5_check_readable(const char *path);
+/* bps_h5_info in this process (no child): for the HDF5 reader's fuzz target. */
+int bps_h5_info_here(const char *path, FILE *out);
 
 /* Metadata of a file read by bps_h5_read that bps_result does not hold (the writer stores
  * its own version strings, so these are only for messages). */

@@ -7,6 +7,9 @@
 
 #include "bpscan/stats.h"
 
+/* Most pieces of an array job (--slice K/N, N <= 1e6; a file claiming more is refused). */
+#define BPS_MAX_SLICES 1000000
+
 /* State diagnostics of the output state of pair 0 (visible subsystem for vh/qbm). */
 enum { BPS_DIAG_PURITY = 0, BPS_DIAG_ENTROPY, BPS_DIAG_RENYI2, BPS_DIAG_TRACE_DISTANCE, BPS_NDIAG };
 extern const char *const bps_diag_names[BPS_NDIAG]; /* "purity", "entropy", "renyi2",

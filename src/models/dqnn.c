@@ -84,7 +84,7 @@
 #include "models.h"
 
 #define PNAME_LEN 32
-#define HAAR_MAXQ 15 /* bps_haar_unitary: dimension <= 2^15 */
+#define HAAR_MAXQ BPS_HAAR_MAX_QUBITS /* bps_haar_unitary: dimension <= 2^15 */
 
 typedef struct {
   const bps_model_spec *spec;
@@ -392,9 +392,9 @@ static int validate(const bps_model_spec *s, int n, const int *w, int nw, int en
                 "Haar unitary of dimension 2^%d)",
                 l, w[l - 1], n, HAAR_MAXQ, HAAR_MAXQ);
     if (s->perceptron == BPS_PERC_PAULI && !ens)
-      BPS_CHECK(w[l - 1] + 1 <= BPS_OP_MAXQ, BPS_ERR_ARG,
+      BPS_CHECK(w[l - 1] + 1 <= BPS_PAULI_MAX_QUBITS, BPS_ERR_ARG,
                 "pauli perceptrons of layer %d act on %d + 1 qubits at n = %d (max %d)", l,
-                w[l - 1], n, BPS_OP_MAXQ);
+                w[l - 1], n, BPS_PAULI_MAX_QUBITS);
     if (s->perceptron == BPS_PERC_TOY)
       BPS_CHECK(w[l - 1] == w[l], BPS_ERR_ARG,
                 "toy perceptrons connect input j to output j: they need equal widths, but "
