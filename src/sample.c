@@ -28,16 +28,23 @@ int bps_sample_record(const bps_scan_config *cfg, const bps_plan_n *pn, uint32_t
   double cost = 0, *dg = rec + pn->off_diag;
   BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, s, pn->repr, &m));
   BPS_CHECK_GOTO(m->nparams == pn->nparams, BPS_ERR_INTERNAL, "parameter count changed");
-  BPS_CALL_GOTO(bps_model_cost_grad(m, m->theta, cfg->method, &cost, ws->grad_all));
+  if (cfg->diagnostics && !ws->out) BPS_CALL_GOTO(bps_state_create(pn->repr, 0, &ws->out));
+  /* the diagnosed state (the output of pair 0, or its visible part) comes from the
+   * gradient's own forward pass */
+  BPS_CALL_GOTO(bps_model_cost_grad_diag(m, m->theta, cfg->method, &cost, ws->grad_all,
+                                         cfg->diagnostics ? ws->out : NULL));
   rec[0] = cost;
   for (int p = 0; p < pn->ntracked; p++) rec[pn->off_grad + p] = ws->grad_all[pn->tracked[p]];
-  /* diagnostics of the diagnosed state (the output of pair 0, or its visible part) */
-  if (!ws->out) BPS_CALL_GOTO(bps_state_create(pn->repr, 0, &ws->out));
-  BPS_CALL_GOTO(bps_model_diag_state(m, m->theta, ws->out));
-  BPS_CALL_GOTO(bps_purity(ws->out, &dg[BPS_DIAG_PURITY]));
-  BPS_CALL_GOTO(bps_entropy_vn(ws->out, &dg[BPS_DIAG_ENTROPY]));
-  BPS_CALL_GOTO(bps_entropy_renyi2(ws->out, &dg[BPS_DIAG_RENYI2]));
-  BPS_CALL_GOTO(bps_trace_distance_mixed(ws->out, &dg[BPS_DIAG_TRACE_DISTANCE]));
+  if (cfg->diagnostics) {
+    double d4[4];
+    BPS_CALL_GOTO(bps_state_diagnostics(ws->out, d4));
+    dg[BPS_DIAG_PURITY] = d4[0];
+    dg[BPS_DIAG_ENTROPY] = d4[1];
+    dg[BPS_DIAG_RENYI2] = d4[2];
+    dg[BPS_DIAG_TRACE_DISTANCE] = d4[3];
+  } else {
+    for (int k = 0; k < BPS_NDIAG; k++) dg[k] = NAN;
+  }
   if (cfg->store_samples)
     memcpy(rec + pn->off_params, m->theta, sizeof(double) * (size_t)pn->nparams);
   if (pn->land)
