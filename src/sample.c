@@ -57,23 +57,31 @@ cleanup:
   return BPS_OK;
 }
 
-/* One sample per thread (dynamic schedule). A failing sample prints its own traceback
- * (tracebacks are per thread) and the block fails. */
-static int block_per_sample(const bps_scan_config *cfg, const bps_plan_n *pn, long s0,
-                            int count, double *rec, const volatile sig_atomic_t *stop,
-                            int *stopped) {
-  int rc = BPS_OK, threads = bps_threads_max();
-  int *rcs = calloc((size_t)count, sizeof(int));
-  BPS_CHECK(rcs, BPS_ERR_MEM, "out of memory");
+/* The samples of nb blocks as one pool, one sample per thread (dynamic schedule): every
+ * thread has work whatever the block size (blocks of one sample included). A failing
+ * sample prints its own traceback (tracebacks are per thread) and the call fails. */
+static int blocks_per_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int nb,
+                             const long *s0, const int *count, double *const *rec,
+                             const volatile sig_atomic_t *stop, int *stopped) {
+  int rc = BPS_OK, threads = bps_threads_max(), total = 0;
+  for (int k = 0; k < nb; k++) total += count[k];
+  int *rcs = calloc((size_t)(total ? total : 1), sizeof(int));
+  int *blk = malloc(sizeof(int) * (size_t)(total ? total : 1)); /* sample j -> its block */
+  int *idx = malloc(sizeof(int) * (size_t)(total ? total : 1)); /* and its place in it */
+  BPS_CHECK_GOTO(rcs && blk && idx, BPS_ERR_MEM, "out of memory");
+  for (int k = 0, j = 0; k < nb; k++)
+    for (int i = 0; i < count[k]; i++, j++) blk[j] = k, idx[j] = i;
 #pragma omp parallel num_threads(threads)
   {
     bps_sample_ws ws;
     int wrc = bps_sample_ws_init(&ws, pn->nparams);
 #pragma omp for schedule(dynamic, 1)
-    for (int i = 0; i < count; i++) {
+    for (int j = 0; j < total; j++) {
       if (*stop || wrc) continue;
-      rcs[i] = bps_sample_record(cfg, pn, (uint32_t)(s0 + i), rec + (size_t)i * pn->rec_len, &ws);
-      if (rcs[i]) {
+      const int k = blk[j], i = idx[j];
+      rcs[j] = bps_sample_record(cfg, pn, (uint32_t)(s0[k] + i), rec[k] + (size_t)i * pn->rec_len,
+                                 &ws);
+      if (rcs[j]) {
 #pragma omp critical
         bps_error_print(stderr);
       }
@@ -84,10 +92,24 @@ static int block_per_sample(const bps_scan_config *cfg, const bps_plan_n *pn, lo
       rcs[0] = wrc;
     }
   }
-  for (int i = 0; i < count && !rc; i++) rc = rcs[i];
-  free(rcs);
+  for (int j = 0; j < total && !rc; j++) rc = rcs[j];
   if (*stop) *stopped = 1;
-  BPS_CHECK(!rc, rc, "a sample of n = %d failed (see above)", pn->n);
+  BPS_CHECK_GOTO(!rc, rc, "a sample of n = %d failed (see above)", pn->n);
+cleanup:
+  free(rcs);
+  free(blk);
+  free(idx);
+  return rc;
+}
+
+int bps_sample_blocks(const bps_scan_config *cfg, const bps_plan_n *pn, int nb, const long *s0,
+                      const int *count, double *const *rec, const volatile sig_atomic_t *stop,
+                      int *stopped) {
+  *stopped = 0;
+  if (pn->per_sample && bps_threads_max() > 1)
+    return blocks_per_sample(cfg, pn, nb, s0, count, rec, stop, stopped);
+  for (int k = 0; k < nb && !*stopped; k++)
+    BPS_CALL(bps_sample_block(cfg, pn, s0[k], count[k], rec[k], stop, stopped));
   return BPS_OK;
 }
 
@@ -97,7 +119,7 @@ int bps_sample_block(const bps_scan_config *cfg, const bps_plan_n *pn, long s0, 
   bps_sample_ws ws = {NULL, NULL};
   *stopped = 0;
   if (pn->per_sample && bps_threads_max() > 1)
-    return block_per_sample(cfg, pn, s0, count, rec, stop, stopped);
+    return blocks_per_sample(cfg, pn, 1, &s0, &count, &rec, stop, stopped);
   BPS_CALL_GOTO(bps_sample_ws_init(&ws, pn->nparams));
   for (int i = 0; i < count; i++) {
     if (*stop) {
