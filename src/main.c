@@ -4,6 +4,9 @@
  * the step starts). */
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__ /* defined by the headers above */
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <unistd.h>
 
@@ -69,8 +72,21 @@ static void ensure_omp_env(char **argv) {
   /* exec failed (or nothing to do): go on with the environment as it is */
 }
 
+/* Freed state buffers stay in the heap for the next sample: glibc serves blocks above its
+ * mmap threshold (128 KiB, adapting up to 32 MiB) with fresh mappings and trims the heap
+ * top at 128 KiB, so every sample of a small scan paid page faults and zeroing for its
+ * states (quickstart without diagnostics: 6.1 s of system time in a 21 s run; 0.04 s
+ * with these). Allocations above 256 MiB are still mapped and unmapped. */
+static void tune_malloc(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 int main(int argc, char **argv) {
   ensure_omp_env(argv);
+  tune_malloc();
   if (argc < 2) {
     usage(stderr);
     return bps_exit_code(BPS_ERR_USAGE);
