@@ -565,7 +565,7 @@ static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
   BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d is invertible", (int)op->kind);
 }
 
-/* Backward step over a run of rotations: the first op j0 of the run of PROT
+/* FACTORED backward step over a run of rotations: the first op j0 of the run of PROT
  * operations ending at op i (within [b, i]) on the same k <= 2 qubits in the same order
  * (a U3 as R_z R_y R_z, a CAN as XX, YY, ZZ); j0 = i for a lone rotation. */
 static int prot_run_start(const bps_circuit *c, int b, int i) {
@@ -579,27 +579,17 @@ static int prot_run_start(const bps_circuit *c, int b, int i) {
 }
 
 /* The fused backward step of the run [j0, i] (prot_run_start): one sweep for the local Gram
- * matrix G of (Lambda, A) (DENSE: of (O, rho), per observable part) on the run's qubits
- * gives every rotation's 2 s Im Tr[Lambda^dag P A] (G moved back through each un-applied
- * rotation R^dag as conj(R^dag) G R^dag^T, 2^k x 2^k algebra), then one un-apply of the
- * run's product on Lambda (or O) and on A (undo = 0: none; nothing parameterised precedes
- * the run). Replaces a Pauli inner product and two rotations per parameter: the same
- * values up to rounding (about 1e-16 relative). */
+ * matrix G of (Lambda, A) on the run's qubits gives every rotation's 2 s Im Tr[Lambda^dag P
+ * A] (G moved back through each un-applied rotation R^dag as conj(R^dag) G R^dag^T, 2^k x
+ * 2^k algebra), then one un-apply of the run's product on Lambda and on A (undo = 0: none;
+ * nothing parameterised precedes the run). Replaces a Pauli inner product and two
+ * rotations per parameter: same values up to rounding (about 1e-16 relative). */
 static int prot_run_back(const bps_circuit *c, const double *theta, int j0, int i,
-                         bps_state *const *obs, const double *sgn, int nobs, bps_state *lam,
-                         bps_state *rho, double *grad, int undo) {
+                         bps_state *lam, bps_state *rho, double *grad, int undo) {
   const int k = c->ops[i].k, D = 1 << k;
   const int *qubits = c->ops[i].qubits;
   bps_cplx G[16], M[16], R[16], P[16], T[16];
-  if (lam) {
-    BPS_CALL(bps_local_gram(lam, rho, k, qubits, G));
-  } else { /* DENSE: G = sum_o sgn_o G(O_o, rho) */
-    for (int e = 0; e < D * D; e++) G[e] = 0;
-    for (int o = 0; o < nobs; o++) {
-      BPS_CALL(bps_local_gram(obs[o], rho, k, qubits, T));
-      for (int e = 0; e < D * D; e++) G[e] += sgn[o] * T[e];
-    }
-  }
+  BPS_CALL(bps_local_gram(lam, rho, k, qubits, G));
   for (int t = 0; t < D * D; t++) M[t] = t % (D + 1) == 0 ? 1 : 0;
   for (int t = i; t >= j0; t--) {
     const bps_op *o = &c->ops[t];
@@ -625,8 +615,7 @@ static int prot_run_back(const bps_circuit *c, const double *theta, int j0, int 
     memcpy(M, T, sizeof(bps_cplx) * (size_t)(D * D));
   }
   if (undo) {
-    if (lam) BPS_CALL(bps_apply_unitary(lam, k, qubits, M));
-    for (int o = 0; o < nobs; o++) BPS_CALL(bps_apply_unitary(obs[o], k, qubits, M));
+    BPS_CALL(bps_apply_unitary(lam, k, qubits, M));
     BPS_CALL(bps_apply_unitary(rho, k, qubits, M));
   }
   return BPS_OK;
@@ -692,10 +681,9 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
     for (int i = e - 1; i >= b; i--) {
       const bps_op *op = &c->ops[i];
       double ang = op_angle(op, theta, -1, i, 0);
-      const int j0 = prot_run_start(c, b, i);
+      const int j0 = lambda ? prot_run_start(c, b, i) : i;
       if (j0 < i) { /* a run of rotations on the same qubits: one fused step */
-        BPS_CALL_GOTO(prot_run_back(c, theta, j0, i, obs, sgn, *nobs, lambda ? *lam : NULL,
-                                    *rho, grad, prot_before[j0]));
+        BPS_CALL_GOTO(prot_run_back(c, theta, j0, i, *lam, *rho, grad, prot_before[j0]));
         i = j0;
         if (!prot_before[j0]) break;
         continue;

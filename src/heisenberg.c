@@ -376,16 +376,15 @@ ALWAYS_INLINE void gram2_runs(const bps_cplx *La, const bps_cplx *Aa, int s0, in
 int bps_local_gram(const bps_state *L, const bps_state *A, int k, const int *qubits,
                    bps_cplx *G) {
   BPS_CHECK(L && A && qubits && G, BPS_ERR_ARG, "NULL argument");
-  const int dense = A->repr == BPS_DENSE;
-  BPS_CHECK(L->repr == A->repr && L->q == A->q && (dense || L->rank == A->rank), BPS_ERR_ARG,
-            "mismatched states");
+  BPS_CHECK(L->repr == BPS_FACTORED && A->repr == BPS_FACTORED && L->q == A->q &&
+                L->rank == A->rank, BPS_ERR_ARG, "mismatched factored states");
   BPS_CHECK(k >= 1 && k <= 2 && k <= A->q, BPS_ERR_ARG, "local Gram matrix of %d qubits", k);
   const int q = A->q, D = 1 << k;
   int pos[2] = {0, 0};
   for (int j = 0; j < k; j++) {
     BPS_CHECK(qubits[j] >= 0 && qubits[j] < q && (j == 0 || qubits[j] != qubits[0]),
               BPS_ERR_ARG, "bad qubit %d", qubits[j]);
-    pos[j] = q - 1 - qubits[j] + (dense ? q : 0); /* DENSE: row bits above the column's */
+    pos[j] = q - 1 - qubits[j];
   }
   bps_idx off[4];
   for (int a = 0; a < D; a++) {
@@ -394,7 +393,7 @@ int bps_local_gram(const bps_state *L, const bps_state *A, int k, const int *qub
       if ((a >> (k - 1 - j)) & 1) off[a] |= (bps_idx)1 << pos[j];
   }
   /* zero bits inserted lowest first: s0 < s1 (k = 1: the second insertion is at the top) */
-  const bps_idx n = A->dim * (dense ? A->dim : A->rank), ng = n / D;
+  const bps_idx n = A->dim * A->rank, ng = n / D;
   int s0 = pos[0], s1 = pos[1];
   if (k == 2 && s0 > s1) s0 = pos[1], s1 = pos[0];
   if (k == 1) s1 = 62; /* above every index: inserts a zero that is never set */
