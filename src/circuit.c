@@ -565,62 +565,6 @@ static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
   BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d is invertible", (int)op->kind);
 }
 
-/* FACTORED backward step over a run of rotations: the first op j0 of the run of PROT
- * operations ending at op i (within [b, i]) on the same k <= 2 qubits in the same order
- * (a U3 as R_z R_y R_z, a CAN as XX, YY, ZZ); j0 = i for a lone rotation. */
-static int prot_run_start(const bps_circuit *c, int b, int i) {
-  const bps_op *op = &c->ops[i];
-  if (op->kind != BPS_OP_PROT || op->k > 2) return i;
-  int j = i;
-  while (j > b && c->ops[j - 1].kind == BPS_OP_PROT && c->ops[j - 1].k == op->k &&
-         !memcmp(c->ops[j - 1].qubits, op->qubits, sizeof(int) * (size_t)op->k))
-    j--;
-  return j;
-}
-
-/* The fused backward step of the run [j0, i] (prot_run_start): one sweep for the local Gram
- * matrix G of (Lambda, A) on the run's qubits gives every rotation's 2 s Im Tr[Lambda^dag P
- * A] (G moved back through each un-applied rotation R^dag as conj(R^dag) G R^dag^T, 2^k x
- * 2^k algebra), then one un-apply of the run's product on Lambda and on A (undo = 0: none;
- * nothing parameterised precedes the run). Replaces a Pauli inner product and two
- * rotations per parameter: same values up to rounding (about 1e-16 relative). */
-static int prot_run_back(const bps_circuit *c, const double *theta, int j0, int i,
-                         bps_state *lam, bps_state *rho, double *grad, int undo) {
-  const int k = c->ops[i].k, D = 1 << k;
-  const int *qubits = c->ops[i].qubits;
-  bps_cplx G[16], M[16], R[16], P[16], T[16];
-  BPS_CALL(bps_local_gram(lam, rho, k, qubits, G));
-  for (int t = 0; t < D * D; t++) M[t] = t % (D + 1) == 0 ? 1 : 0;
-  for (int t = i; t >= j0; t--) {
-    const bps_op *o = &c->ops[t];
-    BPS_CALL(bps_gate_pauli(o->pauli, P));
-    bps_cplx z = 0;
-    for (int e = 0; e < D * D; e++) z += P[e] * G[e];
-    grad[o->param] += 2.0 * o->scale * cimag(z);
-    if (t == j0 && !undo) break;
-    BPS_CALL(bps_gate_pauli_rot(o->pauli, -2.0 * o->scale * theta[o->param], R));
-    for (int a = 0; a < D; a++) /* T = conj(R) G */
-      for (int bb = 0; bb < D; bb++) {
-        bps_cplx v = 0;
-        for (int e = 0; e < D; e++) v += conj(R[a * D + e]) * G[e * D + bb];
-        T[a * D + bb] = v;
-      }
-    for (int a = 0; a < D; a++) /* G = T R^T */
-      for (int bb = 0; bb < D; bb++) {
-        bps_cplx v = 0;
-        for (int e = 0; e < D; e++) v += T[a * D + e] * R[bb * D + e];
-        G[a * D + bb] = v;
-      }
-    bps_mat_mul(D, R, M, T); /* M = R M: the rotations un-applied so far, latest last */
-    memcpy(M, T, sizeof(bps_cplx) * (size_t)(D * D));
-  }
-  if (undo) {
-    BPS_CALL(bps_apply_unitary(lam, k, qubits, M));
-    BPS_CALL(bps_apply_unitary(rho, k, qubits, M));
-  }
-  return BPS_OK;
-}
-
 /* DENSE: the backward pass evolves the cost observable O (Heisenberg picture). FACTORED:
  * it evolves Lambda = O A instead (A the factor at that point of the circuit, so Lambda
  * has A's shape) through every operation: U^dag Lambda for unitaries and rotations, and
@@ -681,13 +625,6 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
     for (int i = e - 1; i >= b; i--) {
       const bps_op *op = &c->ops[i];
       double ang = op_angle(op, theta, -1, i, 0);
-      const int j0 = lambda ? prot_run_start(c, b, i) : i;
-      if (j0 < i) { /* a run of rotations on the same qubits: one fused step */
-        BPS_CALL_GOTO(prot_run_back(c, theta, j0, i, *lam, *rho, grad, prot_before[j0]));
-        i = j0;
-        if (!prot_before[j0]) break;
-        continue;
-      }
       if (op->kind == BPS_OP_PROT) {
         double g = 0.0;
         if (lambda) {

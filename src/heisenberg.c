@@ -251,10 +251,9 @@ ALWAYS_INLINE bps_cplx pinner_chunk(const bps_cplx *La, const bps_cplx *Aa,
                                     const pauli_masks *m, bps_idx d, bps_idx n, bps_idx chunk,
                                     int c) {
   double re = 0, im = 0;
-  const bps_idx mask = d - 1; /* d is a power of two: idx % d without a division */
   bps_idx lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
   for (bps_idx idx = lo; idx < hi; idx++) {
-    bps_idx b = idx & mask, col = idx - b;
+    bps_idx b = idx % d, col = idx - b;
     bps_cplx l = La[col + (b ^ m->x)], a = Aa[idx];
     double sg = zsign(b, m->z);
     re += sg * (creal(l) * creal(a) + cimag(l) * cimag(a)); /* conj(l) a */
@@ -277,77 +276,6 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   bps_cplx z = 0;
   for (int c = 0; c < BPS_RED_CHUNKS; c++) z += part[c];
   *out = m.iy * z;
-  return BPS_OK;
-}
-
-/* The flat index with a zero bit inserted at position b. */
-static inline bps_idx ins0(bps_idx p, int b) {
-  const bps_idx lo = p & (((bps_idx)1 << b) - 1);
-  return ((p - lo) << 1) | lo;
-}
-
-/* Chunk ch of the local Gram matrix over groups [g0, g1): G[a D + b] += conj(L[x_a]) A[x_b]
- * with x_a = base(g) | off[a] (D = 2^k <= 4 amplitudes per group). */
-ALWAYS_INLINE void gram_chunk(const bps_cplx *La, const bps_cplx *Aa, int D, int s0,
-                                     int s1, const bps_idx *off, bps_idx g0, bps_idx g1,
-                                     bps_cplx *G) {
-  double gr[16] = {0}, gi[16] = {0};
-  for (bps_idx g = g0; g < g1; g++) {
-    const bps_idx base = ins0(ins0(g, s0), s1);
-    double lr[4], li[4], ar[4], ai[4];
-    for (int a = 0; a < D; a++) {
-      lr[a] = creal(La[base | off[a]]), li[a] = cimag(La[base | off[a]]);
-      ar[a] = creal(Aa[base | off[a]]), ai[a] = cimag(Aa[base | off[a]]);
-    }
-    for (int a = 0; a < D; a++)
-      for (int b = 0; b < D; b++) {
-        gr[a * D + b] += lr[a] * ar[b] + li[a] * ai[b];
-        gi[a * D + b] += lr[a] * ai[b] - li[a] * ar[b];
-      }
-  }
-  for (int t = 0; t < D * D; t++) G[t] = gr[t] + I * gi[t];
-}
-
-int bps_local_gram(const bps_state *L, const bps_state *A, int k, const int *qubits,
-                   bps_cplx *G) {
-  BPS_CHECK(L && A && qubits && G, BPS_ERR_ARG, "NULL argument");
-  BPS_CHECK(L->repr == BPS_FACTORED && A->repr == BPS_FACTORED && L->q == A->q &&
-                L->rank == A->rank, BPS_ERR_ARG, "mismatched factored states");
-  BPS_CHECK(k >= 1 && k <= 2 && k <= A->q, BPS_ERR_ARG, "local Gram matrix of %d qubits", k);
-  const int q = A->q, D = 1 << k;
-  int pos[2] = {0, 0};
-  for (int j = 0; j < k; j++) {
-    BPS_CHECK(qubits[j] >= 0 && qubits[j] < q && (j == 0 || qubits[j] != qubits[0]),
-              BPS_ERR_ARG, "bad qubit %d", qubits[j]);
-    pos[j] = q - 1 - qubits[j];
-  }
-  bps_idx off[4];
-  for (int a = 0; a < D; a++) {
-    off[a] = 0;
-    for (int j = 0; j < k; j++)
-      if ((a >> (k - 1 - j)) & 1) off[a] |= (bps_idx)1 << pos[j];
-  }
-  /* zero bits inserted lowest first: s0 < s1 (k = 1: the second insertion is at the top) */
-  const bps_idx n = A->dim * A->rank, ng = n / D;
-  int s0 = pos[0], s1 = pos[1];
-  if (k == 2 && s0 > s1) s0 = pos[1], s1 = pos[0];
-  if (k == 1) s1 = 62; /* above every index: inserts a zero that is never set */
-  bps_cplx part[BPS_RED_CHUNKS][16];
-  const bps_idx chunk = (ng + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
-  if (k == 1) /* constant D: the per-group loops unroll */
-    BPS_PAR_FOR(bps_par_ok(n), int, c, BPS_RED_CHUNKS,
-                gram_chunk(L->a, A->a, 2, s0, s1, off, c * chunk,
-                           (c + 1) * chunk < ng ? (c + 1) * chunk : ng, part[c]));
-  else
-    BPS_PAR_FOR(bps_par_ok(n), int, c, BPS_RED_CHUNKS,
-                gram_chunk(L->a, A->a, 4, s0, s1, off, c * chunk,
-                           (c + 1) * chunk < ng ? (c + 1) * chunk : ng, part[c]));
-  for (int t = 0; t < D * D; t++) {
-    bps_cplx z = 0;
-    for (int c = 0; c < BPS_RED_CHUNKS; c++)
-      if (c * chunk < ng) z += part[c][t];
-    G[t] = z;
-  }
   return BPS_OK;
 }
 
