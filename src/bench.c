@@ -686,6 +686,7 @@ static void json_num(FILE *f, double v) {
 static int write_json(FILE *f, const char *path, const bench_opts *o, const bench_machine *m,
                       const double *triad, const bench_row *rows, int nrows,
                       const bps_bench_model_row *mrows, int nmrows,
+                      const bps_bench_traffic_row *trows, int ntrows,
                       const bps_bench_moments_row *orows, int norows) {
   int itmax = 0;
   for (int i = 0; i < o->nthreads; i++)
@@ -765,6 +766,10 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   if (nmrows > 0) {
     fprintf(f, ",\n  \"models\": ");
     BPS_CALL(bps_bench_models_json(f, mrows, nmrows));
+  }
+  if (ntrows > 0) {
+    fprintf(f, ",\n  \"traffic\": ");
+    BPS_CALL(bps_bench_traffic_json(f, trows, ntrows));
   }
   if (norows > 0) {
     fprintf(f, ",\n");
@@ -904,8 +909,9 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
   gate_pool pool;
   triad_arrays ta = {0, NULL, NULL, NULL};
   bps_bench_model_row *mrows = NULL;
+  bps_bench_traffic_row *trows = NULL;
   bps_bench_moments_row *orows = NULL;
-  int nmrows = 0, norows = 0;
+  int nmrows = 0, ntrows = 0, norows = 0;
   BPS_CALL_GOTO(pool_create(&pool));
 
   /* Bandwidth first, with the gate states not yet allocated. */
@@ -959,15 +965,23 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
            nmax, dense_nmax);
     BPS_CALL_GOTO(bps_bench_models(4, nmax, dense_nmax, o->reps, &mrows, &nmrows));
     bps_bench_models_print(stdout, mrows, nmrows);
+    int tmax = o->quick ? 8 : 10;
+    printf("\nPer-sample gradient vs its traffic bound (DQNN n,n, factored, zero data, global "
+           "cost; n = 6..%d):\nbound = 3 x G x (read + write of the state) / triad at the "
+           "row's thread count; bound/grad = efficiency (1 = at the memory limit).\n",
+           tmax);
+    BPS_CALL_GOTO(bps_bench_traffic(6, tmax, o->nthreads, o->threads, triad, &trows, &ntrows));
+    bps_bench_traffic_print(stdout, trows, ntrows);
   }
   if (!o->no_moments) BPS_CALL_GOTO(run_moments(o, &orows, &norows));
   if (json)
     BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows,
-                             orows, norows));
+                             trows, ntrows, orows, norows));
 cleanup:
   free(orows);
   triad_destroy(&ta);
   free(mrows);
+  free(trows);
   free(rows.rows);
   return rc;
 }

@@ -21,6 +21,7 @@
 #define BM_SEED UINT64_C(0x6d6f64656c73) /* "models" */
 #define BM_NO_REPEAT_S 5.0               /* a measurement this slow is not repeated */
 #define BM_MIN_REP_S 0.2                 /* repetitions of fast calls loop for >= this */
+#define BM_TRAFFIC_MAX_S 20.0            /* traffic rows: no row predicted slower than this */
 
 typedef struct {
   const char *name;
@@ -41,6 +42,145 @@ static void spec_dqnn_haar(bps_model_spec *s) {
 }
 
 static const bm_model models[] = {{"dqnn-haar n,n", spec_dqnn_haar}};
+
+/* DQNN n,n of one perceptron family, zero inputs and targets, global cost (the job
+ * defaults). */
+static void spec_family(bps_model_spec *s, bps_perceptron perc) {
+  bps_model_spec_default(s);
+  s->kind = BPS_MODEL_DQNN;
+  s->perceptron = perc;
+  snprintf(s->widths, sizeof s->widths, "n,n");
+}
+static void spec_nisq(bps_model_spec *s) { spec_family(s, BPS_PERC_NISQ); }
+static void spec_toy(bps_model_spec *s) { spec_family(s, BPS_PERC_TOY); }
+static void spec_brick(bps_model_spec *s) { spec_family(s, BPS_PERC_BRICK); }
+
+static const bm_model families[] = {{"nisq n,n", spec_nisq},
+                                    {"toy n,n", spec_toy},
+                                    {"brick n,n", spec_brick},
+                                    {"haar n,n", spec_dqnn_haar}};
+
+/* Gates G and the bytes one sweep over the state per gate reads and writes, summed over
+ * the forward pass of a factored run: a run of rotations on the same qubits counts as one
+ * gate (a U3, a CAN: what the fused adjoint step sweeps once), the state holds
+ * 2^q x rank amplitudes (rank grows by 2^k at a trace of k qubits, at most 2^q). */
+static void traffic(const bps_model_instance *m, long *gates, double *bytes) {
+  const bps_circuit *c = m->circuit;
+  *gates = 0;
+  *bytes = 0;
+  if (!c) return;
+  int q = c->q_in;
+  double rank = m->inputs[0]->rank;
+  for (int i = 0; i < c->nops; i++) {
+    const bps_op *op = &c->ops[i];
+    if (op->kind == BPS_OP_APPEND) q += op->k;
+    if (op->kind == BPS_OP_TRACE) {
+      q -= op->k;
+      rank = fmin(rank * ldexp(1.0, op->k), ldexp(1.0, q));
+    }
+    if (op->kind != BPS_OP_PROT && op->kind != BPS_OP_UNITARY) continue;
+    const bps_op *prev = i > 0 ? &c->ops[i - 1] : NULL;
+    if (op->kind == BPS_OP_PROT && op->k <= 2 && prev && prev->kind == BPS_OP_PROT &&
+        prev->k == op->k && !memcmp(prev->qubits, op->qubits, sizeof(int) * (size_t)op->k))
+      continue; /* the same run */
+    (*gates)++;
+    *bytes += 2.0 * 16.0 * ldexp(rank, q);
+  }
+}
+
+int bps_bench_traffic(int nmin, int nmax, int nthr, const int *thr, const double *triad_gbs,
+                      bps_bench_traffic_row **rows, int *nrows) {
+  BPS_CHECK(rows && nrows && thr && triad_gbs && nthr >= 1, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(nmin >= 1 && nmax >= nmin && nmax <= BPS_MAX_QUBITS / 2, BPS_ERR_ARG,
+            "traffic bench n range [%d, %d]", nmin, nmax);
+  const int nfam = (int)(sizeof families / sizeof families[0]), T0 = bps_threads_max();
+  int rc = BPS_OK, cnt = 0;
+  bps_model_instance *m = NULL;
+  double *g = NULL;
+  bps_bench_traffic_row *out = calloc((size_t)(nfam * (nmax - nmin + 1) * nthr), sizeof *out);
+  BPS_CHECK_GOTO(out, BPS_ERR_MEM, "out of memory");
+  for (int f = 0; f < nfam; f++)
+    for (int n = nmin, first = -1, second = -1; n <= nmax; n++) {
+      /* a family stops before a row predicted (its time growing as from the last two n)
+       * to take more than BM_TRAFFIC_MAX_S */
+      if (first >= 0 && second >= 0 &&
+          out[second].grad_s * out[second].grad_s / out[first].grad_s > BM_TRAFFIC_MAX_S)
+        break;
+      first = second;
+      second = cnt; /* the first thread count's row of this n */
+      bps_model_spec s;
+      families[f].spec(&s);
+      BPS_CALL_GOTO(bps_model_instance_create(&s, n, BM_SEED, 0, BPS_FACTORED, &m));
+      g = malloc(sizeof(double) * (size_t)(m->nparams ? m->nparams : 1));
+      BPS_CHECK_GOTO(g, BPS_ERR_MEM, "out of memory");
+      long gates;
+      double bytes;
+      traffic(m, &gates, &bytes);
+      for (int t = 0; t < nthr; t++) {
+        bps_bench_traffic_row *r = &out[cnt++];
+        snprintf(r->model, sizeof r->model, "%s", families[f].name);
+        r->n = n;
+        r->threads = thr[t];
+        r->nparams = m->nparams;
+        r->gates = gates;
+        r->bytes = 3.0 * bytes; /* forward, Lambda and A backward: three sweeps per gate */
+        r->triad_gbs = triad_gbs[t];
+        bps_threads_set(thr[t]);
+        double best = INFINITY, c = 0;
+        for (int k = 0; k < 3; k++) { /* best of 3, or of 1 when slower than 5 s */
+          double t0 = bps_wtime();
+          BPS_CALL_GOTO(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &c, g));
+          double dt = bps_wtime() - t0;
+          best = fmin(best, dt);
+          if (dt > BM_NO_REPEAT_S) break;
+        }
+        r->grad_s = best;
+        r->bound_s = r->bytes / (r->triad_gbs * 1e9);
+        r->efficiency = r->bound_s / r->grad_s;
+      }
+      bps_threads_set(T0);
+      free(g);
+      g = NULL;
+      bps_model_instance_destroy(&m);
+    }
+  *rows = out;
+  *nrows = cnt;
+  out = NULL;
+cleanup:
+  bps_threads_set(T0);
+  free(g);
+  bps_model_instance_destroy(&m);
+  free(out);
+  return rc;
+}
+
+void bps_bench_traffic_print(FILE *out, const bps_bench_traffic_row *rows, int nrows) {
+  fprintf(out, "%-12s %3s %4s %7s %6s %12s %10s %10s %11s %10s\n", "family", "n", "thr",
+          "params", "gates", "traffic_GB", "triad_GBs", "grad_s", "bound_s", "bound/grad");
+  for (int i = 0; i < nrows; i++) {
+    const bps_bench_traffic_row *r = &rows[i];
+    fprintf(out, "%-12s %3d %4d %7d %6ld %12.4g %10.2f %10.4g %11.4g %10.3f\n", r->model, r->n,
+            r->threads, r->nparams, r->gates, r->bytes * 1e-9, r->triad_gbs, r->grad_s,
+            r->bound_s, r->efficiency);
+  }
+  fflush(out);
+}
+
+int bps_bench_traffic_json(FILE *f, const bps_bench_traffic_row *rows, int nrows) {
+  BPS_CHECK(f && (rows || nrows == 0), BPS_ERR_ARG, "NULL argument");
+  fprintf(f, "[");
+  for (int i = 0; i < nrows; i++) {
+    const bps_bench_traffic_row *r = &rows[i];
+    fprintf(f, "%s\n    {\"family\": \"%s\", \"n\": %d, \"threads\": %d, \"nparams\": %d, "
+               "\"gates\": %ld, \"traffic_bytes\": %.6g, \"triad_gbs\": %.6g, "
+               "\"grad_s\": %.6g, \"bound_s\": %.6g, \"bound_over_grad\": %.6g}",
+            i ? "," : "", r->model, r->n, r->threads, r->nparams, r->gates, r->bytes,
+            r->triad_gbs, r->grad_s, r->bound_s, r->efficiency);
+  }
+  fprintf(f, "\n  ]");
+  BPS_CHECK(!ferror(f), BPS_ERR_IO, "error writing the traffic bench JSON");
+  return BPS_OK;
+}
 
 static int time_row(const bm_model *md, int n, bps_repr repr, int reps, bps_bench_model_row *r) {
   int rc = BPS_OK;

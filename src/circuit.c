@@ -574,7 +574,7 @@ static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
 static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double *theta,
                         const bps_state *in, double *value, double *grad, segments *sg,
                         bps_state **rho, bps_state **obs, double *sgn, int *nobs,
-                        bps_state ***sub, bps_state **lam) {
+                        bps_state ***sub, bps_state **lam, bps_state *out) {
   int rc = BPS_OK;
   int *prot_before = NULL;
   const int lambda = in->repr == BPS_FACTORED;
@@ -588,6 +588,7 @@ static int adjoint_impl(const bps_circuit *c, const bps_cost *cost, const double
     BPS_CALL_GOTO(run_range(c, theta, *rho, sg->begin[k], sg->end[k], -1, 0.0));
   }
   BPS_CALL_GOTO(bps_cost_eval(cost, *rho, value));
+  if (out) BPS_CALL_GOTO(bps_state_copy(out, *rho));
   BPS_CALL_GOTO(build_observable(cost, in->repr, obs, sgn, nobs));
   if (lambda) { /* Lambda_out = O A_out; O is not needed any more */
     BPS_CALL_GOTO(bps_state_create(BPS_FACTORED, 0, lam));
@@ -662,6 +663,11 @@ cleanup:
 
 int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *theta,
                      const bps_state *in, double *value, double *grad) {
+  return bps_grad_adjoint_out(c, cost, theta, in, value, grad, NULL);
+}
+
+int bps_grad_adjoint_out(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                         const bps_state *in, double *value, double *grad, bps_state *out) {
   BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(c->nparams == 0 || theta, BPS_ERR_ARG, "NULL parameters");
   BPS_CHECK(!c->ensemble, BPS_ERR_ARG, "an ensemble-only circuit cannot run on a state");
@@ -675,7 +681,7 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
   int nobs = 0;
   /* adjoint_impl fills the work space; this function owns and releases it */
   BPS_CALL_GOTO(
-      adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam));
+      adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam, out));
 cleanup:
   bps_state_destroy(&lam);
   if (sub)
@@ -706,6 +712,11 @@ static int eval_at(const bps_circuit *c, const bps_cost *cost, const double *the
 
 int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *theta,
                    const bps_state *in, double *value, double *grad) {
+  return bps_grad_shift_out(c, cost, theta, in, value, grad, NULL);
+}
+
+int bps_grad_shift_out(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                       const bps_state *in, double *value, double *grad, bps_state *out) {
   BPS_CHECK(c && cost && in && value && grad, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(!c->ensemble, BPS_ERR_ARG, "an ensemble-only circuit cannot run on a state");
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG, "shape mismatch");
@@ -729,6 +740,7 @@ int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *the
   }
   BPS_CALL_GOTO(bps_state_create(in->repr, 0, &s));
   BPS_CALL_GOTO(eval_at(c, cost, theta, in, s, -1, 0.0, value));
+  if (out) BPS_CALL_GOTO(bps_state_copy(out, s));
   for (int p = 0; p < P; p++) grad[p] = 0.0;
   memcpy(th, theta, sizeof(double) * (size_t)P);
   /* shared parameters with equidistant frequencies: the general rule on the parameter */

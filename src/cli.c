@@ -205,6 +205,7 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   cfg->mom_truncation = job->mom_truncation;
   cfg->out_path = job->out_path;
   cfg->store_samples = job->store_samples;
+  cfg->diagnostics = job->diagnostics;
   cfg->checkpoint_seconds = job->checkpoint_seconds;
   cfg->job_text = job->text;
   cfg->job_hash = bps_job_hash(job);

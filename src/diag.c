@@ -148,16 +148,28 @@ cleanup:
   return rc;
 }
 
+/* -sum w ln w over w > EIG_FLOOR, and 1/2 sum |w - 1/d|. */
+static double spectrum_entropy(const double *w, bps_idx d) {
+  double e = 0.0;
+  for (bps_idx i = 0; i < d; i++)
+    if (w[i] > EIG_FLOOR) e -= w[i] * log(w[i]);
+  return e;
+}
+
+static double spectrum_distance(const double *w, bps_idx d) {
+  const double u = 1.0 / (double)d;
+  double t = 0.0;
+  for (bps_idx i = 0; i < d; i++) t += fabs(w[i] - u);
+  return 0.5 * t;
+}
+
 int bps_entropy_vn(const bps_state *s, double *out) {
   BPS_CALL(check_state(s));
   BPS_CHECK(out, BPS_ERR_ARG, "NULL output");
   double *w = NULL;
   BPS_CALL(spectrum(s, &w));
-  double e = 0.0;
-  for (bps_idx i = 0; i < s->dim; i++)
-    if (w[i] > EIG_FLOOR) e -= w[i] * log(w[i]);
+  *out = spectrum_entropy(w, s->dim);
   free(w);
-  *out = e;
   return BPS_OK;
 }
 
@@ -175,11 +187,23 @@ int bps_trace_distance_mixed(const bps_state *s, double *out) {
   BPS_CHECK(out, BPS_ERR_ARG, "NULL output");
   double *w = NULL;
   BPS_CALL(spectrum(s, &w));
-  const double u = 1.0 / (double)s->dim;
-  double t = 0.0;
-  for (bps_idx i = 0; i < s->dim; i++) t += fabs(w[i] - u);
+  *out = spectrum_distance(w, s->dim);
   free(w);
-  *out = 0.5 * t;
+  return BPS_OK;
+}
+
+int bps_state_diagnostics(const bps_state *s, double out[4]) {
+  BPS_CALL(check_state(s));
+  BPS_CHECK(out, BPS_ERR_ARG, "NULL output");
+  double p = 0.0, *w = NULL;
+  BPS_CALL(bps_purity(s, &p));
+  BPS_CHECK(p > 0.0, BPS_ERR_NUMERIC, "purity %g is not positive: Renyi-2 entropy undefined", p);
+  BPS_CALL(spectrum(s, &w));
+  out[0] = p;
+  out[1] = spectrum_entropy(w, s->dim);
+  out[2] = -log(p);
+  out[3] = spectrum_distance(w, s->dim);
+  free(w);
   return BPS_OK;
 }
 

@@ -220,6 +220,39 @@ cleanup:
   return rc;
 }
 
+#define GROUP_MAX 64 /* blocks computed as one pool of samples (per-sample thread mode) */
+
+/* Tasks = blocks b[0..nb) of n index i as one pool of samples (bps_sample_blocks): in the
+ * per-sample thread mode every thread has a sample even when blocks are smaller than the
+ * thread count. *stopped by a signal (then none of them is kept). */
+static int compute_tasks(run_state *st, int i, const long *b, int nb, int *stopped) {
+  if (st->cfg->moments || nb == 1) {
+    for (int k = 0; k < nb && !*stopped; k++) BPS_CALL(compute_task(st, i, b[k], stopped));
+    return BPS_OK;
+  }
+  const bps_plan_n *pn = &st->p.pn[i];
+  long s0[GROUP_MAX];
+  int cnt[GROUP_MAX], rc = BPS_OK;
+  double *rec[GROUP_MAX] = {NULL};
+  for (int k = 0; k < nb; k++) {
+    cnt[k] = (int)bps_plan_block_count(&st->p, i, b[k]);
+    s0[k] = b[k] * st->cfg->block;
+    rec[k] = malloc(sizeof(double) * (size_t)cnt[k] * (size_t)pn->rec_len);
+    BPS_CHECK_GOTO(rec[k], BPS_ERR_MEM, "out of memory");
+  }
+  BPS_CALL_GOTO(bps_sample_blocks(st->cfg, pn, nb, s0, cnt, rec, &g_stop, stopped));
+  if (!*stopped) /* stopped blocks are incomplete: dropped */
+    for (int k = 0; k < nb; k++) {
+      const long t = st->p.task_off[i] + b[k];
+      st->blocks[t].rec = rec[k];
+      st->blocks[t].count = cnt[k];
+      rec[k] = NULL;
+    }
+cleanup:
+  for (int k = 0; k < nb; k++) free(rec[k]);
+  return rc;
+}
+
 /* After the loop: a failed or stopped rank keeps what it has done in a checkpoint.
  * Returns rc, or BPS_ERR_INTERRUPTED (no traceback) when a signal stopped it. */
 static int loop_end(run_state *st, int rc, int stopped, int dirty) {
@@ -247,20 +280,31 @@ static int loop(run_state *st) {
   bps_progress pr;
   bps_progress_start(&pr, st->my_samples, st->cfg->moments ? "items" : "samples");
   double last_ckpt = bps_wtime();
-  for (int i = p->nn - 1; i >= 0 && !stopped; i--)
-    for (long b = 0; b < p->pn[i].nblocks && !stopped; b++) {
-      const long t = p->task_off[i] + b;
-      if (!st->mine[t]) continue;
-      BPS_CALL_GOTO(compute_task(st, i, b, &stopped));
+  for (int i = p->nn - 1; i >= 0 && !stopped; i--) {
+    /* per-sample thread mode: this rank's next blocks of n up to one sample per thread */
+    const int want = p->pn[i].per_sample && !st->cfg->moments ? bps_threads_max() : 1;
+    for (long b = 0; b < p->pn[i].nblocks && !stopped;) {
+      long grp[GROUP_MAX];
+      int nb = 0;
+      for (long ns = 0; b < p->pn[i].nblocks && nb < GROUP_MAX && ns < want; b++)
+        if (st->mine[p->task_off[i] + b]) {
+          grp[nb++] = b;
+          ns += bps_plan_block_count(p, i, b);
+        }
+      if (!nb) continue;
+      BPS_CALL_GOTO(compute_tasks(st, i, grp, nb, &stopped));
       if (stopped) break;
       dirty = 1;
-      if (bps_comm_rank() == 0) bps_progress_add(&pr, st->blocks[t].count, p->pn[i].n, 0);
+      if (bps_comm_rank() == 0)
+        for (int k = 0; k < nb; k++)
+          bps_progress_add(&pr, st->blocks[p->task_off[i] + grp[k]].count, p->pn[i].n, 0);
       if (bps_wtime() - last_ckpt >= st->cfg->checkpoint_seconds) {
         dirty = 0;
         last_ckpt = bps_wtime();
         BPS_CALL_GOTO(bps_ckpt_write(p, st->blocks, st->mine, st->tag));
       }
     }
+  }
   if (bps_comm_rank() == 0 && !g_stop) bps_progress_add(&pr, 0, p->pn[0].n, 1);
 cleanup:
   return loop_end(st, rc, stopped || g_stop, dirty);

@@ -103,6 +103,8 @@ typedef enum {
 #define F_GT 1     /* K_REAL: value must be > min (not >=) */
 #define F_SINGLE 2 /* K_PATTERN: exactly one entry */
 #define F_OPENMAX 4 /* K_INT: max is an implementation limit, shown as ">= min" */
+#define F_QUIETDEF 8 /* the canonical text and job JSON omit the key at its default (a key added
+                      * later: jobs that do not use it keep their text, hash and results) */
 
 /* Roles (job.h): what a different value of the key changes. */
 #define R_RESULT BPS_ROLE_RESULT
@@ -228,6 +230,9 @@ static const key_def keys[] = {
      "HDF5 result file"},
     {S_OUTPUT, "store_samples", R_LAYOUT, K_BOOL, "true", NULL, 0, 0, 0, 0, FIELD(store_samples),
      "store every sample's gradient, not only the moments"},
+    {S_OUTPUT, "diagnostics", R_RESULT, K_BOOL, "true", NULL, 0, 0, 0, F_QUIETDEF,
+     FIELD(diagnostics),
+     "state diagnostics per sample (purity, entropies, trace distance of the output of pair 0; about 5-50% of a small sample's time); false: NaN"},
     {S_OUTPUT, "checkpoint_seconds", R_OUTPUT, K_REAL, "300", NULL, 0, 0, 1e9, F_GT,
      FIELD(checkpoint_seconds), "seconds between checkpoints"},
 };
@@ -1493,13 +1498,19 @@ static void sink_put(sink *o, const char *s) {
 /* The canonical text of job restricted to the keys whose role is in roles: a "[section]"
  * header for every applicable section (a blank line before each but the first), then
  * "key = value" lines in table order. */
+/* A F_QUIETDEF key at its default: left out of the canonical text and the job JSON. */
+static int quiet_default(const bps_job *job, int k) {
+  char v[VAL_LEN];
+  return (keys[k].flags & F_QUIETDEF) && !strcmp(key_value(job, k, v, sizeof v), keys[k].def);
+}
+
 static void emit_text(const bps_job *job, unsigned roles, sink *o) {
   unsigned mbit = job_mbit(job);
   char v[VAL_LEN];
   int prev = -1;
   for (int k = 0; k < NKEYS; k++) {
     int s = keys[k].sec;
-    if (!sec_applies(s, mbit)) continue;
+    if (!sec_applies(s, mbit) || quiet_default(job, k)) continue;
     if (s != prev) {
       if (prev >= 0) sink_put(o, "\n");
       sink_put(o, "[");
@@ -1693,7 +1704,7 @@ int bps_job_key(const bps_job *job, int i, const char **section, const char **ke
   if (!job || i < 0) return 0;
   unsigned mbit = job_mbit(job);
   for (int k = 0; k < NKEYS; k++) {
-    if (!sec_applies(keys[k].sec, mbit) || i-- > 0) continue;
+    if (!sec_applies(keys[k].sec, mbit) || quiet_default(job, k) || i-- > 0) continue;
     if (section) *section = sections[keys[k].sec].name;
     if (key) *key = keys[k].key;
     if (role) *role = keys[k].role;
@@ -1763,7 +1774,7 @@ static void json_keys(sbuf *b, const bps_job *job, int values) {
   sb_str(b, "{");
   for (int k = 0; k < NKEYS; k++) {
     int s = keys[k].sec;
-    if (!sec_applies(s, mbit)) continue;
+    if (!sec_applies(s, mbit) || quiet_default(job, k)) continue;
     if (s != prev) {
       sb_str(b, prev >= 0 ? "}, " : "");
       json_str(b, sections[s].name);

@@ -93,11 +93,32 @@ int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n,
   return create(spec, n, 0, 0, BPS_DENSE, 1, out);
 }
 
+/* The diagnosed state out (the output register) reduced to the diagnosed qubits. */
+static int diag_reduce(const bps_model_instance *m, bps_state *out) {
+  int rc = BPS_OK;
+  bps_state *red = NULL;
+  if (m->ndiag > 0 && m->ndiag < out->q) {
+    BPS_CALL_GOTO(bps_state_create(out->repr, 0, &red));
+    BPS_CALL_GOTO(bps_reduced_state(out, m->ndiag, m->diag_qubits, red));
+    BPS_CALL_GOTO(bps_state_copy(out, red));
+  }
+cleanup:
+  bps_state_destroy(&red);
+  return rc;
+}
+
 int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_grad_method method,
                         double *cost, double *grad) {
+  return bps_model_cost_grad_diag(m, theta, method, cost, grad, NULL);
+}
+
+int bps_model_cost_grad_diag(const bps_model_instance *m, const double *theta,
+                             bps_grad_method method, double *cost, double *grad,
+                             bps_state *diag) {
   BPS_CHECK(m && theta && cost, BPS_ERR_ARG, "NULL argument");
   if (m->cost_grad) {
     BPS_CALL(m->cost_grad(m, theta, (int)method, cost, grad));
+    if (diag) BPS_CALL(bps_model_diag_state(m, theta, diag));
     return BPS_OK;
   }
   BPS_CHECK(m->circuit && m->npairs >= 1, BPS_ERR_INTERNAL, "instance has no circuit or pairs");
@@ -119,10 +140,13 @@ int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_gr
       BPS_CALL_GOTO(bps_state_copy(s, m->inputs[x]));
       BPS_CALL_GOTO(bps_circuit_run(m->circuit, theta, s));
       BPS_CALL_GOTO(bps_cost_eval(m->costs[x], s, &cx));
+      if (x == 0 && diag) BPS_CALL_GOTO(bps_state_copy(diag, s));
     } else if (method == BPS_GRAD_SHIFT) {
-      BPS_CALL_GOTO(bps_grad_shift(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx));
+      BPS_CALL_GOTO(bps_grad_shift_out(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx,
+                                       x == 0 ? diag : NULL));
     } else {
-      BPS_CALL_GOTO(bps_grad_adjoint(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx));
+      BPS_CALL_GOTO(bps_grad_adjoint_out(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx,
+                                         x == 0 ? diag : NULL));
     }
     acc += cx;
     if (grad)
@@ -132,6 +156,7 @@ int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_gr
   *cost = acc * inv;
   if (grad)
     for (int p = 0; p < m->nparams; p++) grad[p] *= inv;
+  if (diag) BPS_CALL_GOTO(diag_reduce(m, diag));
 cleanup:
   bps_state_destroy(&s);
   free(gx);
@@ -139,23 +164,15 @@ cleanup:
 }
 
 int bps_model_diag_state(const bps_model_instance *m, const double *theta, bps_state *out) {
-  int rc = BPS_OK;
-  bps_state *red = NULL;
-  BPS_CHECK_GOTO(m && theta && out, BPS_ERR_ARG, "NULL argument");
+  BPS_CHECK(m && theta && out, BPS_ERR_ARG, "NULL argument");
   if (m->output_state) {
-    BPS_CALL_GOTO(m->output_state(m, theta, out));
+    BPS_CALL(m->output_state(m, theta, out));
   } else {
-    BPS_CHECK_GOTO(m->circuit && m->npairs >= 1, BPS_ERR_INTERNAL,
-                   "instance has no circuit and no output state");
-    BPS_CALL_GOTO(bps_state_copy(out, m->inputs[0]));
-    BPS_CALL_GOTO(bps_circuit_run(m->circuit, theta, out));
+    BPS_CHECK(m->circuit && m->npairs >= 1, BPS_ERR_INTERNAL,
+              "instance has no circuit and no output state");
+    BPS_CALL(bps_state_copy(out, m->inputs[0]));
+    BPS_CALL(bps_circuit_run(m->circuit, theta, out));
   }
-  if (m->ndiag > 0 && m->ndiag < out->q) {
-    BPS_CALL_GOTO(bps_state_create(out->repr, 0, &red));
-    BPS_CALL_GOTO(bps_reduced_state(out, m->ndiag, m->diag_qubits, red));
-    BPS_CALL_GOTO(bps_state_copy(out, red));
-  }
-cleanup:
-  bps_state_destroy(&red);
-  return rc;
+  BPS_CALL(diag_reduce(m, out));
+  return BPS_OK;
 }

@@ -33,4 +33,12 @@ int bps_sample_record(const bps_scan_config *cfg, const bps_plan_n *pn, uint32_t
 int bps_sample_block(const bps_scan_config *cfg, const bps_plan_n *pn, long s0, int count,
                      double *rec, const volatile sig_atomic_t *stop, int *stopped);
 
+/* nb blocks of pn at once (block k: samples [s0[k], s0[k] + count[k]) into rec[k]): in the
+ * per-sample thread mode one pool of samples over the threads, so that blocks smaller than
+ * the thread count leave no thread idle; else the blocks one after the other. Stops like
+ * bps_sample_block (all nb blocks are then incomplete). */
+int bps_sample_blocks(const bps_scan_config *cfg, const bps_plan_n *pn, int nb, const long *s0,
+                      const int *count, double *const *rec, const volatile sig_atomic_t *stop,
+                      int *stopped);
+
 #endif

@@ -446,7 +446,7 @@ static void test_values(void) {
   VALUE_FAILS("[gradient]\nparams = first,last\n", "'first' cannot be mixed");
   VALUE_FAILS("[gradient]\nmethod = shift\nmethod = adjoint\n", "t.ini:5: [gradient] method: duplicate key (first set at line 4)");
   VALUE_FAILS("[output]\nhpath = x\n", "[output] hpath: unknown key (did you mean 'path'?)");
-  VALUE_FAILS("[output]\nzzzzzzzz = x\n", "unknown key; keys of [output]: path, store_samples, checkpoint_seconds");
+  VALUE_FAILS("[output]\nzzzzzzzz = x\n", "unknown key; keys of [output]: path, store_samples, diagnostics, checkpoint_seconds");
   VALUE_FAILS("[Scan]\nseed = 2\n", "unknown section [Scan] (did you mean [scan]?)");
   VALUE_FAILS("[]\n", "unknown section []");
   VALUE_FAILS("[ scan ] x\n", "text after the section header");

@@ -72,7 +72,9 @@ int main(void) {
   for (int m = 0; m < 6; m++) { /* m = 4, 5: dqnn landscape and moments scans */
     char text[128];
     snprintf(text, sizeof text, "[scan]\nmodel = %s\nqubits = 2\n%s", models[m % 4],
-             m == 4 ? "mode = landscape\n" : m == 5 ? "mode = moments\n" : "");
+             m == 4   ? "mode = landscape\n"
+             : m == 5 ? "mode = moments\n"
+                      : "[output]\ndiagnostics = false\n"); /* only in the text when false */
     bps_job job;
     CHECK_OK(bps_job_parse(text, "t021", NULL, 0, &job));
     char section[256] = "";

@@ -58,4 +58,30 @@ void bps_bench_models_print(FILE *out, const bps_bench_model_row *rows, int nrow
  * (null for non-finite numbers or goals without rows). */
 int bps_bench_models_json(FILE *out, const bps_bench_model_row *rows, int nrows);
 
+/* Per-sample gradient time against its memory-traffic bound, per perceptron family
+ * (DQNN n,n: nisq, toy, brick, haar; zero data, global cost; factored) and thread count:
+ * gates G (a run of rotations on the same qubits, a U3 or a CAN, is one gate), traffic =
+ * 3 x sum over the gates of the state's bytes read + written (forward, then Lambda and A
+ * backward), bound = traffic / the triad at that thread count (measured by the caller in
+ * the same run), bound/grad = the fraction of the memory limit reached. */
+typedef struct {
+  char model[40];
+  int n, threads, nparams;
+  long gates;
+  double bytes;      /* 3 x G x (read + write) of the state, summed over the gates */
+  double triad_gbs;  /* the triad at this thread count */
+  double grad_s;     /* best of 3 (1 above 5 s): cost and full adjoint gradient */
+  double bound_s;    /* bytes / triad */
+  double efficiency; /* bound_s / grad_s */
+} bps_bench_traffic_row;
+
+/* Rows for n = nmin..nmax and the nthr thread counts thr (triad_gbs[t] the triad at
+ * thr[t]); allocates *rows (free() it). */
+int bps_bench_traffic(int nmin, int nmax, int nthr, const int *thr, const double *triad_gbs,
+                      bps_bench_traffic_row **rows, int *nrows);
+void bps_bench_traffic_print(FILE *out, const bps_bench_traffic_row *rows, int nrows);
+/* The rows as a JSON array of {"family", "n", "threads", "nparams", "gates",
+ * "traffic_bytes", "triad_gbs", "grad_s", "bound_s", "bound_over_grad"}. */
+int bps_bench_traffic_json(FILE *out, const bps_bench_traffic_row *rows, int nrows);
+
 #endif

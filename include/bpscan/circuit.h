@@ -153,6 +153,12 @@ int bps_grad_adjoint(const bps_circuit *c, const bps_cost *cost, const double *t
  * 2R runs. Mixed scales fall back to two runs per occurrence (product rule). */
 int bps_grad_shift(const bps_circuit *c, const bps_cost *cost, const double *theta,
                    const bps_state *in, double *value, double *grad);
+/* The same, also writing the output state of the unshifted forward pass to out (when not
+ * NULL; any state, resized): bitwise the state bps_circuit_run gives. */
+int bps_grad_adjoint_out(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                         const bps_state *in, double *value, double *grad, bps_state *out);
+int bps_grad_shift_out(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                       const bps_state *in, double *value, double *grad, bps_state *out);
 
 /* Nodes and coefficients of the general equidistant shift rule for frequencies
  * Omega * (1..R): C'(0) = sum_mu c[mu] (C(x[mu]) - C(-x[mu])), x_mu = (2mu-1) pi/(2 R Omega),

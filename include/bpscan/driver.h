@@ -64,6 +64,7 @@ typedef struct {
   long mom_truncation;      /* Pauli-pair budget for certified bounds; 0 = exact */
   const char *out_path;
   int store_samples;
+  int diagnostics;          /* 1: state diagnostics per sample; 0: NaN columns */
   double checkpoint_seconds;
   const char *job_text;     /* canonical job text (stored in the result, hashed) */
   uint64_t job_hash;

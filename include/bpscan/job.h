@@ -104,6 +104,7 @@ typedef struct {
   /* [output] */
   char out_path[BPS_JOB_STR_LEN];
   int store_samples; /* 0 or 1 */
+  int diagnostics;   /* 0 or 1: state diagnostics per sample (else NaN) */
   double checkpoint_seconds;
   /* provenance */
   char *text;                     /* canonical resolved job text (owned; see above) */
@@ -144,7 +145,8 @@ uint64_t bps_job_hash(const bps_job *job);
 /* The role of [section] key, or -1 for a key not in the table. */
 int bps_job_key_role(const char *section, const char *key);
 
-/* Iterate over the keys that apply to job, in table order: the i-th one (i = 0, 1, ...)
+/* Iterate over the keys of job's canonical text (those that apply to it; [output]
+ * diagnostics only when false), in table order: the i-th one (i = 0, 1, ...)
  * gives its section, key name, role and canonical value (into value, size n). Returns 1,
  * or 0 when i is past the last key. */
 int bps_job_key(const bps_job *job, int i, const char **section, const char **key,

@@ -90,6 +90,11 @@ int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n,
 /* Cost (1/N) sum_x C_x and its gradient (nparams entries; NULL for the cost only). */
 int bps_model_cost_grad(const bps_model_instance *m, const double *theta,
                         bps_grad_method method, double *cost, double *grad);
+/* The same, also writing the diagnosed state (bps_model_diag_state, bitwise) to diag when
+ * it is not NULL: taken from the forward pass of pair 0, no second run of the circuit. */
+int bps_model_cost_grad_diag(const bps_model_instance *m, const double *theta,
+                             bps_grad_method method, double *cost, double *grad,
+                             bps_state *diag);
 
 /* The diagnosed state of the instance at theta, written to out (any state; resized): the
  * output state of training pair 0 (the model's output_state for models without a

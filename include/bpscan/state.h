@@ -86,6 +86,9 @@ int bps_eigenvalues(const bps_state *s, double *w); /* all 2^q eigenvalues of rh
 int bps_entropy_vn(const bps_state *s, double *out);     /* -Tr rho ln rho */
 int bps_entropy_renyi2(const bps_state *s, double *out); /* -ln Tr rho^2 */
 int bps_trace_distance_mixed(const bps_state *s, double *out); /* 1/2 ||rho - 1/d||_1 */
+/* The four above from one purity and one spectrum (bitwise the same values): out[0..3] =
+ * purity, von Neumann entropy, Renyi-2 entropy, trace distance to 1/d. */
+int bps_state_diagnostics(const bps_state *s, double out[4]);
 int bps_trace_distance(const bps_state *a, const bps_state *b, double *out); /* 1/2||a-b||_1 */
 /* Reduced state on the kept qubits (in the given order), same representation as s. */
 int bps_reduced_state(const bps_state *s, int nkeep, const int *keep, bps_state *out);
