@@ -210,47 +210,48 @@ static void svd_free(svdres *o) {
  * zeros of U and VT. k = 0 for a zero matrix. */
 static int svd_trunc(int m, int n, const double *A, svdres *o) {
   memset(o, 0, sizeof *o);
+  int rc = BPS_OK, mr = 0, nc = 0;
+  double *C = NULL, *u = NULL, *s = NULL, *vt = NULL;
   int *rows = malloc(sizeof(int) * (size_t)m), *cols = malloc(sizeof(int) * (size_t)n);
   unsigned char *cnz = calloc((size_t)n, 1);
-  int rc = rows && cols && cnz ? BPS_OK : BPS_ERR_MEM, mr = 0, nc = 0;
-  for (int i = 0; i < m && !rc; i++) {
+  BPS_CHECK_GOTO(rows && cols && cnz, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
+  for (int i = 0; i < m; i++) {
     int any = 0;
     for (int j = 0; j < n; j++)
       if (A[(size_t)i * n + j] != 0.0) any = 1, cnz[j] = 1;
     if (any) rows[mr++] = i;
   }
-  for (int j = 0; j < n && !rc; j++)
+  for (int j = 0; j < n; j++)
     if (cnz[j]) cols[nc++] = j;
-  double *C = NULL, *u = NULL, *s = NULL, *vt = NULL;
   const int kk = mr < nc ? mr : nc;
-  if (!rc && kk > 0) {
+  if (kk > 0) {
     C = malloc(sizeof(double) * (size_t)mr * (size_t)nc);
     u = malloc(sizeof(double) * (size_t)mr * (size_t)kk);
     s = malloc(sizeof(double) * (size_t)kk);
     vt = malloc(sizeof(double) * (size_t)kk * (size_t)nc);
-    if (!C || !u || !s || !vt) rc = BPS_ERR_MEM;
-    for (int i = 0; i < mr && !rc; i++)
+    BPS_CHECK_GOTO(C && u && s && vt, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
+    for (int i = 0; i < mr; i++)
       for (int j = 0; j < nc; j++) C[(size_t)i * nc + j] = A[(size_t)rows[i] * n + cols[j]];
-    if (!rc) rc = bps_lin_dsvd(mr, nc, C, s, u, vt);
+    BPS_CALL_GOTO(bps_lin_dsvd(mr, nc, C, s, u, vt));
     int k = 0;
-    while (!rc && k < kk && s[k] > E3_TOL * s[0]) k++;
-    if (!rc && k > E3_CHI_MAX)
-      rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                          "mps: bond dimension %d exceeds the engine's limit %d", k, E3_CHI_MAX);
-    if (!rc && k > 0) {
+    while (k < kk && s[k] > E3_TOL * s[0]) k++;
+    BPS_CHECK_GOTO(k <= E3_CHI_MAX, BPS_ERR_JOB, "mps: bond dimension %d exceeds the engine's limit %d",
+                   k, E3_CHI_MAX);
+    if (k > 0) {
       o->k = k;
       o->U = calloc((size_t)m * (size_t)k, sizeof(double));
       o->s = malloc(sizeof(double) * (size_t)k);
       o->VT = calloc((size_t)k * (size_t)n, sizeof(double));
-      if (!o->U || !o->s || !o->VT) rc = BPS_ERR_MEM;
-      for (int i = 0; i < mr && !rc; i++)
+      BPS_CHECK_GOTO(o->U && o->s && o->VT, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
+      for (int i = 0; i < mr; i++)
         for (int j = 0; j < k; j++) o->U[(size_t)rows[i] * k + j] = u[(size_t)i * kk + j];
-      for (int j = 0; j < k && !rc; j++) {
+      for (int j = 0; j < k; j++) {
         o->s[j] = s[j];
         for (int c = 0; c < nc; c++) o->VT[(size_t)j * n + cols[c]] = vt[(size_t)j * nc + c];
       }
     }
   }
+cleanup:
   free(rows);
   free(cols);
   free(cnz);
@@ -259,9 +260,7 @@ static int svd_trunc(int m, int n, const double *A, svdres *o) {
   free(s);
   free(vt);
   if (rc) svd_free(o);
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- sparse site maps */
@@ -668,25 +667,24 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
   why[0] = 0;
   for (int i = 0; i < P->nops; i++) {
     const char *r = refusal(&P->ops[i]);
-    if (r) {
+    if (r) { /* a refusal, not an error: nothing pushed, the reason in why */
       snprintf(why, whylen, "%s (operation %d)", r, i);
       return BPS_ERR_JOB;
     }
   }
+  int rc = BPS_OK;
   walk w = {0, NULL, NULL, 0, 0.0, 0.0};
   w.lay = malloc(sizeof(int) * (size_t)(P->q_max + 1));
   w.cut = calloc((size_t)P->q_max + 1, sizeof(int));
-  int rc = w.lay && w.cut ? BPS_OK : BPS_ERR_MEM;
-  for (int q = 0; q < P->c->q_in && !rc; q++) w.lay[w.n++] = P->in_wire[q];
+  BPS_CHECK_GOTO(w.lay && w.cut, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
+  for (int q = 0; q < P->c->q_in; q++) w.lay[w.n++] = P->in_wire[q];
   st->n0 = w.n;
   st->nmax = P->q_max;
-  for (int i = 0; i < P->nops && !rc; i++) rc = step_op(st, &w, P, i);
-  if (!rc) {
-    st->nT = w.n;
-    st->layT = malloc(sizeof(int) * (size_t)(w.n ? w.n : 1));
-    if (!st->layT) rc = BPS_ERR_MEM;
-    else memcpy(st->layT, w.lay, sizeof(int) * (size_t)w.n);
-  }
+  for (int i = 0; i < P->nops; i++) BPS_CALL_GOTO(step_op(st, &w, P, i));
+  st->nT = w.n;
+  st->layT = malloc(sizeof(int) * (size_t)(w.n ? w.n : 1));
+  BPS_CHECK_GOTO(st->layT, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
+  memcpy(st->layT, w.lay, sizeof(int) * (size_t)w.n);
   int b0 = 1; /* bond of the observable */
   if (P->data.kind == BPS_OBS_LOCAL) b0 = 4;
   else if (P->data.target == BPS_TARGET_UNITARY) b0 = 2;
@@ -694,11 +692,10 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
   st->chi_est = chi > 1e9 ? 1000000000 : (int)chi;
   st->flops = w.flops * (1.0 + b0 * b0 * b0) + 1e3 * (double)st->nsteps; /* B and F sweeps */
   st->tensors = w.tensors * b0 * b0 + 16.0 * (double)st->nsteps; /* B's snapshots */
+cleanup:
   free(w.lay);
   free(w.cut);
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- MPS operations */
@@ -1209,9 +1206,9 @@ static int env_alloc(envc *E, int cap) {
 }
 
 static void env_free(envc *E) {
-  for (int i = 0; E->L && i <= E->cap; i++) {
-    free(E->L[i]);
-    free(E->R[i]);
+  for (int i = 0; i <= E->cap; i++) { /* NULL-safe: env_alloc may have failed half-way */
+    if (E->L) free(E->L[i]);
+    if (E->R) free(E->R[i]);
   }
   free(E->L);
   free(E->R);
@@ -1325,35 +1322,34 @@ static int overlap(const mom_prob *P, const e3_state *st, int s, int mode, const
   const tens *b0 = B->t[p], *f0 = F->t[p], *b1 = B->t[p + w - 1], *f1 = F->t[p + w - 1];
   const int dim = w == 2 ? 256 : 16, bl = b0->l, br = b1->r, fl = f0->l, fr = f1->r;
   const size_t lb = (size_t)bl * dim * br, lf = (size_t)fl * dim * fr;
+  int rc = BPS_OK;
   double *tb = malloc(sizeof(double) * lb), *db = malloc(sizeof(double) * lb),
          *tf = malloc(sizeof(double) * lf), *T = malloc(sizeof(double) * (size_t)bl * dim * fr),
          *M = malloc(sizeof(double) * (size_t)br * fr);
-  int rc = tb && db && tf && T && M ? BPS_OK : BPS_ERR_MEM;
-  if (!rc) {
-    if (w == 2) {
-      gemm(0, 0, bl * 16, 16 * br, b0->r, b0->d, b1->d, tb);
-      gemm(0, 0, fl * 16, 16 * fr, f0->r, f0->d, f1->d, tf);
-    } else {
-      memcpy(tb, b0->d, sizeof(double) * lb);
-      memcpy(tf, f0->d, sizeof(double) * lf);
-    }
-    smap_apply(&D, sp->flip, 0, bl, br, tb, db);
-    gemm(0, 0, bl, dim * fr, fl, E->L[p], tf, T);  /* T[b][c f'] */
-    gemm(1, 0, br, fr, bl * dim, db, T, M);         /* M[b'][f'] */
-    const double *R = E->R[p + w];
-    long double v = 0;
-    for (size_t i = 0; i < (size_t)br * fr; i++) v += (long double)M[i] * R[i];
-    const long e = E->Le[p] + E->Re[p + w] + B->e2 + F->e2 + 2L * w;
-    *out = ldexpl(v, (int)e);
+  BPS_CHECK_GOTO(tb && db && tf && T && M, BPS_ERR_MEM, "out of memory (overlap)");
+  if (w == 2) {
+    gemm(0, 0, bl * 16, 16 * br, b0->r, b0->d, b1->d, tb);
+    gemm(0, 0, fl * 16, 16 * fr, f0->r, f0->d, f1->d, tf);
+  } else {
+    memcpy(tb, b0->d, sizeof(double) * lb);
+    memcpy(tf, f0->d, sizeof(double) * lf);
   }
+  smap_apply(&D, sp->flip, 0, bl, br, tb, db);
+  gemm(0, 0, bl, dim * fr, fl, E->L[p], tf, T);  /* T[b][c f'] */
+  gemm(1, 0, br, fr, bl * dim, db, T, M);         /* M[b'][f'] */
+  const double *R = E->R[p + w];
+  long double v = 0;
+  for (size_t i = 0; i < (size_t)br * fr; i++) v += (long double)M[i] * R[i];
+  const long e = E->Le[p] + E->Re[p + w] + B->e2 + F->e2 + 2L * w;
+  *out = ldexpl(v, (int)e);
+cleanup:
   smap_free(&D);
   free(tb);
   free(db);
   free(tf);
   free(T);
   free(M);
-  BPS_CHECK(!rc, rc, "out of memory (overlap)");
-  return BPS_OK;
+  return rc;
 }
 
 /* The parameter whose rotation is step s (-1: none). */
@@ -1370,13 +1366,14 @@ static int step_param(const mom_prob *P, const e3_state *st, int s) {
 static int build_table(const mom_prob *P, const e3_state *st, const mom_prod *in,
                        const mom_obs *obs, int mode, e3_table *tb) {
   e3_ctx x = {0, 0};
+  int rc = BPS_OK;
   mps B, F;
   envc E;
   memset(&B, 0, sizeof B);
   memset(&F, 0, sizeof F);
   memset(&E, 0, sizeof E);
   mps *snap = calloc((size_t)(P->nparams ? P->nparams : 1), sizeof(mps));
-  int rc = snap ? BPS_OK : BPS_ERR_MEM;
+  BPS_CHECK_GOTO(snap, BPS_ERR_MEM, "out of memory (mps gradient table)");
   /* the sweeps run between the first and the last parameterised step only */
   int first = st->nsteps, last = -1;
   for (int p = 0; p < P->nparams; p++)
@@ -1384,31 +1381,31 @@ static int build_table(const mom_prob *P, const e3_state *st, const mom_prod *in
       first = st->pstep[p] < first ? st->pstep[p] : first;
       last = st->pstep[p] > last ? st->pstep[p] : last;
     }
-  if (!rc) rc = init_obs(&x, P, st, obs, &B);
-  for (int s = st->nsteps - 1; s >= first && !rc; s--) {
+  BPS_CALL_GOTO(init_obs(&x, P, st, obs, &B));
+  for (int s = st->nsteps - 1; s >= first; s--) {
     const int p = step_param(P, st, s);
-    if (p >= 0) rc = mps_snap(&B, &snap[p]);
-    if (!rc && s > first) rc = step_apply(&x, P, st, s, 0, &B);
+    if (p >= 0) BPS_CALL_GOTO(mps_snap(&B, &snap[p]));
+    if (s > first) BPS_CALL_GOTO(step_apply(&x, P, st, s, 0, &B));
   }
   mps_free(&B);
-  if (!rc) rc = init_input(&x, P, in, &F);
-  if (!rc) rc = env_alloc(&E, st->nmax + 1);
-  for (int s = 0; s <= last && !rc; s++) {
+  BPS_CALL_GOTO(init_input(&x, P, in, &F));
+  BPS_CALL_GOTO(env_alloc(&E, st->nmax + 1));
+  for (int s = 0; s <= last; s++) {
     const int p = step_param(P, st, s);
     if (p >= 0) {
-      rc = overlap(P, st, s, mode, &snap[p], &F, &E, &tb->val[p]);
+      BPS_CALL_GOTO(overlap(P, st, s, mode, &snap[p], &F, &E, &tb->val[p]));
       mps_free(&snap[p]);
     }
-    if (!rc && s < last) rc = step_apply(&x, P, st, s, 1, &F);
+    if (s < last) BPS_CALL_GOTO(step_apply(&x, P, st, s, 1, &F));
   }
+cleanup:
+  mps_free(&B);
   mps_free(&F);
   env_free(&E);
   for (int p = 0; snap && p < P->nparams; p++) mps_free(&snap[p]);
   free(snap);
   tb->bond = x.chi_max;
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (mps gradient table)");
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int prod_copy(const mom_prod *a, mom_prod *b) {
@@ -1443,6 +1440,28 @@ static void table_free(e3_table *t) {
   free(t);
 }
 
+/* A new table of (in, obs, mode), built (*out NULL on failure). */
+static int table_new(const mom_prob *P, const e3_state *st, const mom_prod *in,
+                     const mom_obs *obs, int mode, e3_table **out) {
+  int rc = BPS_OK;
+  *out = NULL;
+  e3_table *t = calloc(1, sizeof *t);
+  BPS_CHECK_GOTO(t, BPS_ERR_MEM, "out of memory (mps gradient table)");
+  t->mode = mode;
+  t->obs = *obs;
+  t->obs.prod.site = NULL;
+  t->val = calloc((size_t)(P->nparams ? P->nparams : 1), sizeof(long double));
+  BPS_CHECK_GOTO(t->val, BPS_ERR_MEM, "out of memory (mps gradient table)");
+  BPS_CALL_GOTO(prod_copy(in, &t->in));
+  BPS_CALL_GOTO(prod_copy(&obs->prod, &t->obs.prod));
+  BPS_CALL_GOTO(build_table(P, st, in, obs, mode, t));
+  *out = t;
+  t = NULL; /* ownership handed to the caller */
+cleanup:
+  if (t) table_free(t);
+  return rc;
+}
+
 /* The table of (in, obs, mode), built on first use. The list only grows, under a critical
  * section (one build at a time; a later reader sees a finished table). */
 static int table_get(const mom_prob *P, const e3_state *cst, const mom_prod *in,
@@ -1451,32 +1470,19 @@ static int table_get(const mom_prob *P, const e3_state *cst, const mom_prod *in,
   int rc = BPS_OK;
   const e3_table *found = NULL;
 #pragma omp critical(bps_mps_tables)
-  {
+  { /* no jump out of a critical region: the code is kept in rc */
     for (const e3_table *t = st->tables; t && !found; t = t->next)
       if (t->mode == mode && prod_eq(&t->in, in) && obs_eq(&t->obs, obs)) found = t;
     if (!found) {
-      e3_table *t = calloc(1, sizeof *t);
-      rc = t ? BPS_OK : BPS_ERR_MEM;
-      if (!rc) {
-        t->mode = mode;
-        t->obs = *obs;
-        t->obs.prod.site = NULL;
-        t->val = calloc((size_t)(P->nparams ? P->nparams : 1), sizeof(long double));
-        rc = t->val ? BPS_OK : BPS_ERR_MEM;
-      }
-      if (!rc) rc = prod_copy(in, &t->in);
-      if (!rc) rc = prod_copy(&obs->prod, &t->obs.prod);
-      if (!rc) rc = build_table(P, st, in, obs, mode, t);
+      e3_table *t = NULL;
+      rc = table_new(P, st, in, obs, mode, &t);
       if (!rc) {
         t->next = st->tables;
         st->tables = t;
         found = t;
-      } else if (t) {
-        table_free(t);
       }
     }
   }
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (mps gradient table)");
   BPS_CALL(rc);
   *out = found;
   return BPS_OK;
@@ -1516,67 +1522,66 @@ static int e3_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   BPS_CHECK(!o || o->pair_budget <= 0, BPS_ERR_JOB,
             "[moments] truncation applies to the Pauli-pair engine only (the mps engine is "
             "exact)");
-  e3_state *st = calloc(1, sizeof *st);
-  BPS_CHECK(st, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
+  double *H = NULL;
   char why[256];
-  int rc = make_steps(P, st, why, sizeof why);
-  if (rc == BPS_ERR_JOB) rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__, "%s", why);
-  if (!rc && st->chi_est > E3_CHI_MAX)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "mps: the estimated bond dimension %d exceeds the engine's limit %d "
-                        "(too many two-qubit gates cross one cut of the qubit line)",
-                        st->chi_est, E3_CHI_MAX);
-  if (!rc && o && o->max_bytes > 0 && e3_bytes(P, st) > (double)o->max_bytes)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "mps: needs about %.3g bytes, more than the %.3g allowed",
-                        e3_bytes(P, st), (double)o->max_bytes);
+  e3_state *st = calloc(1, sizeof *st);
+  BPS_CHECK_GOTO(st, BPS_ERR_MEM, "out of memory");
+  const int made = make_steps(P, st, why, sizeof why);
+  if (made == BPS_ERR_JOB) BPS_FAIL_GOTO(BPS_ERR_JOB, "%s", why); /* a refusal: its reason */
+  BPS_CALL_GOTO(made);
+  BPS_CHECK_GOTO(st->chi_est <= E3_CHI_MAX, BPS_ERR_JOB,
+                 "mps: the estimated bond dimension %d exceeds the engine's limit %d "
+                 "(too many two-qubit gates cross one cut of the qubit line)",
+                 st->chi_est, E3_CHI_MAX);
+  BPS_CHECK_GOTO(!(o && o->max_bytes > 0 && e3_bytes(P, st) > (double)o->max_bytes), BPS_ERR_JOB,
+                 "mps: needs about %.3g bytes, more than the %.3g allowed",
+                 e3_bytes(P, st), (double)o->max_bytes);
   st->cap_ops = P->nops;
   st->map0 = calloc((size_t)(P->nops ? P->nops : 1), sizeof(smap));
   st->outpos = malloc(sizeof(int) * (size_t)(P->nwires ? P->nwires : 1));
   st->pstep = malloc(sizeof(int) * (size_t)(P->nparams ? P->nparams : 1));
-  if (!rc && (!st->map0 || !st->outpos || !st->pstep)) rc = BPS_ERR_MEM;
-  for (int w = 0; w < P->nwires && !rc; w++) st->outpos[w] = -1;
-  for (int q = 0; q < P->c->q_out && !rc; q++) st->outpos[P->out_wire[q]] = q;
-  for (int p = 0; p < P->nparams && !rc; p++) st->pstep[p] = -1;
-  for (int s = 0; s < st->nsteps && !rc; s++) {
+  BPS_CHECK_GOTO(st->map0 && st->outpos && st->pstep, BPS_ERR_MEM, "out of memory (mps engine)");
+  for (int w = 0; w < P->nwires; w++) st->outpos[w] = -1;
+  for (int q = 0; q < P->c->q_out; q++) st->outpos[P->out_wire[q]] = q;
+  for (int p = 0; p < P->nparams; p++) st->pstep[p] = -1;
+  for (int s = 0; s < st->nsteps; s++) {
     const e3_step *sp = &st->steps[s];
     if (sp->kind != S_OP1 && sp->kind != S_OP2) continue;
-    rc = op_map(&P->ops[sp->op], 0, &st->map0[sp->op]);
+    BPS_CALL_GOTO(op_map(&P->ops[sp->op], 0, &st->map0[sp->op]));
     const bps_op *op = P->ops[sp->op].op;
     if (op->kind == BPS_OP_PROT) st->pstep[op->param] = s;
   }
-  if (!rc) { /* the transposition of two sites: (c1, c2) -> (c2, c1) */
-    double *H = calloc(65536, sizeof(double));
-    rc = H ? BPS_OK : BPS_ERR_MEM;
-    for (int c = 0; c < 256 && !rc; c++) H[(size_t)((c & 15) << 4 | c >> 4) * 256 + (size_t)c] = 1.0;
-    if (!rc) rc = smap_from_dense(256, H, &st->swap);
-    free(H);
-  }
-  if (rc) {
-    e3_release(st);
-    BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (mps engine)");
-    BPS_CALL(rc);
-  }
+  /* the transposition of two sites: (c1, c2) -> (c2, c1) */
+  H = calloc(65536, sizeof(double));
+  BPS_CHECK_GOTO(H, BPS_ERR_MEM, "out of memory (mps engine)");
+  for (int c = 0; c < 256; c++) H[(size_t)((c & 15) << 4 | c >> 4) * 256 + (size_t)c] = 1.0;
+  BPS_CALL_GOTO(smap_from_dense(256, H, &st->swap));
   *out = st;
-  return BPS_OK;
+  st = NULL; /* ownership handed to the caller */
+cleanup:
+  free(H);
+  e3_release(st);
+  return rc;
 }
 
 /* A pass without derivative: the observable backwards through every step, then <B | in>. */
 static int cost_pass(const mom_prob *P, const e3_state *st, const mom_prod *in,
                      const mom_obs *obs, long double *out, int *bond) {
   e3_ctx x = {0, 0};
+  int rc = BPS_OK;
   mps B;
   memset(&B, 0, sizeof B);
-  int rc = init_obs(&x, P, st, obs, &B);
-  for (int s = st->nsteps - 1; s >= 0 && !rc; s--) rc = step_apply(&x, P, st, s, 0, &B);
-  for (int i = 0; i < B.n && !rc; i++)
-    if (B.wire[i] != P->in_wire[i]) rc = BPS_ERR_INTERNAL;
-  if (!rc) rc = contract_input(&B, in, out);
+  BPS_CALL_GOTO(init_obs(&x, P, st, obs, &B));
+  for (int s = st->nsteps - 1; s >= 0; s--) BPS_CALL_GOTO(step_apply(&x, P, st, s, 0, &B));
+  for (int i = 0; i < B.n; i++)
+    BPS_CHECK_GOTO(B.wire[i] == P->in_wire[i], BPS_ERR_INTERNAL,
+                   "mps: the initial layout is not the input register");
+  BPS_CALL_GOTO(contract_input(&B, in, out));
+cleanup:
   mps_free(&B);
-  *bond = x.chi_max;
-  BPS_CHECK(rc != BPS_ERR_INTERNAL, BPS_ERR_INTERNAL, "mps: the initial layout is not the input register");
-  BPS_CALL(rc);
-  return BPS_OK;
+  *bond = x.chi_max; /* also after a failure, as the pass statistics */
+  return rc;
 }
 
 static int e3_pass(const mom_prob *P, const void *vst, int kind, const mom_prod *in,
@@ -1606,28 +1611,28 @@ static int e3_pass(const mom_prob *P, const void *vst, int kind, const mom_prod 
 static int e3_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,
                       char *why, size_t whylen) {
   (void)o;
+  int rc = BPS_OK;
   e3_state st;
   memset(&st, 0, sizeof st);
-  int rc = make_steps(P, &st, why, whylen);
-  if (rc == BPS_ERR_JOB) {
+  const int made = make_steps(P, &st, why, whylen);
+  if (made == BPS_ERR_JOB) { /* a refusal (the reason is in why), not an error */
     *seconds = *bytes = INFINITY;
-    steps_free(&st);
-    free(st.layT);
-    return BPS_OK;
+  } else {
+    BPS_CALL_GOTO(made);
+    if (st.chi_est > E3_CHI_MAX) {
+      snprintf(why, whylen, "mps: estimated bond dimension %d exceeds %d", st.chi_est, E3_CHI_MAX);
+      *seconds = *bytes = INFINITY;
+    } else {
+      const double chi = st.chi_est, np = P->nparams > 0 ? P->nparams : 1;
+      *seconds = (st.flops / np + 50.0 * chi * chi) * 1e-9;
+      *bytes = e3_bytes(P, &st);
+      why[0] = 0;
+    }
   }
-  if (!rc && st.chi_est > E3_CHI_MAX) {
-    snprintf(why, whylen, "mps: estimated bond dimension %d exceeds %d", st.chi_est, E3_CHI_MAX);
-    *seconds = *bytes = INFINITY;
-  } else if (!rc) {
-    const double chi = st.chi_est, np = P->nparams > 0 ? P->nparams : 1;
-    *seconds = (st.flops / np + 50.0 * chi * chi) * 1e-9;
-    *bytes = e3_bytes(P, &st);
-    why[0] = 0;
-  }
+cleanup:
   steps_free(&st);
   free(st.layT);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 const mom_engine bps_mom_engine_mps = {BPS_MOM_MPS, e3_prepare, e3_pass, e3_release, e3_predict};
