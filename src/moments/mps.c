@@ -446,8 +446,9 @@ static int op_map(const mom_op *o, int mode, smap *out) {
   const bps_op *op = o->op;
   const int *w;
   const int k = op_width(o, &w), dim = 1 << (4 * k);
+  int rc = BPS_OK;
   double *H = calloc((size_t)dim * (size_t)dim, sizeof(double));
-  BPS_CHECK(H, BPS_ERR_MEM, "out of memory (site map)");
+  BPS_CHECK_GOTO(H, BPS_ERR_MEM, "out of memory (site map)");
   if (op->kind == BPS_OP_PROT) {
     int G[2];
     if (op->ens == BPS_ENS_AXIS) {
@@ -465,10 +466,10 @@ static int op_map(const mom_op *o, int mode, smap *out) {
   } else {
     ptm_map(k, o->ptm, H);
   }
-  int rc = smap_from_dense(dim, H, out);
+  BPS_CALL_GOTO(smap_from_dense(dim, H, out));
+cleanup:
   free(H);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -710,23 +711,23 @@ static int shift_right(e3_ctx *x, mps *m) {
     m->zero = 1;
     return BPS_OK;
   }
+  int rc = BPS_OK;
   tens *nA = tens_new(x, A->l, o.k), *nB = tens_new(x, o.k, B->r);
-  if (!nA || !nB) {
-    free(nA);
-    free(nB);
-    svd_free(&o);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  BPS_CHECK_GOTO(nA && nB, BPS_ERR_MEM, "out of memory (MPS tensor)");
   memcpy(nA->d, o.U, sizeof(double) * tens_len(nA));
   for (int j = 0; j < o.k; j++)
     for (int i = 0; i < A->r; i++) o.VT[(size_t)j * A->r + i] *= o.s[j];
   gemm(0, 0, o.k, 16 * B->r, A->r, o.VT, B->d, nB->d);
-  svd_free(&o);
   if (!normalise(nB, &m->e2)) m->zero = 1;
   mps_set(m, c, nA);
   mps_set(m, c + 1, nB);
+  nA = nB = NULL; /* owned by m */
   m->center = c + 1;
-  return BPS_OK;
+cleanup:
+  free(nA);
+  free(nB);
+  svd_free(&o);
+  return rc;
 }
 
 /* Centre c -> c - 1: A_c = V^T (right-orthonormal), A_{c-1} <- A_{c-1} U S. */
@@ -739,23 +740,23 @@ static int shift_left(e3_ctx *x, mps *m) {
     m->zero = 1;
     return BPS_OK;
   }
+  int rc = BPS_OK;
   tens *nA = tens_new(x, o.k, A->r), *nB = tens_new(x, B->l, o.k);
-  if (!nA || !nB) {
-    free(nA);
-    free(nB);
-    svd_free(&o);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  BPS_CHECK_GOTO(nA && nB, BPS_ERR_MEM, "out of memory (MPS tensor)");
   memcpy(nA->d, o.VT, sizeof(double) * tens_len(nA));
   for (int i = 0; i < A->l; i++)
     for (int j = 0; j < o.k; j++) o.U[(size_t)i * o.k + j] *= o.s[j];
   gemm(0, 0, B->l * 16, o.k, B->r, B->d, o.U, nB->d);
-  svd_free(&o);
   if (!normalise(nB, &m->e2)) m->zero = 1;
   mps_set(m, c, nA);
   mps_set(m, c - 1, nB);
+  nA = nB = NULL; /* owned by m */
   m->center = c - 1;
-  return BPS_OK;
+cleanup:
+  free(nA);
+  free(nB);
+  svd_free(&o);
+  return rc;
 }
 
 static int move_center(e3_ctx *x, mps *m, int to) {
@@ -794,29 +795,29 @@ static int apply2(e3_ctx *x, mps *m, int p, const smap *H, int flip, int transpo
   const tens *A = m->t[p], *B = m->t[p + 1];
   const int L = A->l, R = B->r;
   const size_t len = (size_t)L * 256 * (size_t)R;
+  int rc = BPS_OK;
+  tens *nA = NULL, *nB = NULL;
+  svdres o;
+  memset(&o, 0, sizeof o);
   double *th = malloc(sizeof(double) * len), *t2 = H ? malloc(sizeof(double) * len) : NULL;
-  BPS_CHECK(th && (t2 || !H), BPS_ERR_MEM, "out of memory (two-site tensor %d x 256 x %d)", L, R);
+  BPS_CHECK_GOTO(th && (t2 || !H), BPS_ERR_MEM, "out of memory (two-site tensor %d x 256 x %d)", L, R);
   gemm(0, 0, L * 16, 16 * R, A->r, A->d, B->d, th);
   if (H) {
     smap_apply(H, flip, transpose, L, R, th, t2);
     free(th);
     th = t2;
+    t2 = NULL;
   }
-  svdres o;
-  int rc = svd_trunc(L * 16, 16 * R, th, &o);
+  BPS_CALL_GOTO(svd_trunc(L * 16, 16 * R, th, &o));
   free(th);
-  BPS_CALL(rc);
-  if (!o.k) {
+  th = NULL;
+  if (!o.k) { /* a zero operator: not an error */
     m->zero = 1;
-    return BPS_OK;
+    goto cleanup;
   }
-  tens *nA = tens_new(x, L, o.k), *nB = tens_new(x, o.k, R);
-  if (!nA || !nB) {
-    free(nA);
-    free(nB);
-    svd_free(&o);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  nA = tens_new(x, L, o.k);
+  nB = tens_new(x, o.k, R);
+  BPS_CHECK_GOTO(nA && nB, BPS_ERR_MEM, "out of memory (MPS tensor)");
   if (right)
     for (int j = 0; j < o.k; j++)
       for (int i = 0; i < 16 * R; i++) o.VT[(size_t)j * 16 * R + i] *= o.s[j];
@@ -825,12 +826,18 @@ static int apply2(e3_ctx *x, mps *m, int p, const smap *H, int flip, int transpo
       for (int j = 0; j < o.k; j++) o.U[(size_t)i * o.k + j] *= o.s[j];
   memcpy(nA->d, o.U, sizeof(double) * tens_len(nA));
   memcpy(nB->d, o.VT, sizeof(double) * tens_len(nB));
-  svd_free(&o);
   if (!normalise(right ? nB : nA, &m->e2)) m->zero = 1;
   mps_set(m, p, nA);
   mps_set(m, p + 1, nB);
+  nA = nB = NULL; /* owned by m */
   m->center = right ? p + 1 : p;
-  return BPS_OK;
+cleanup:
+  free(th);
+  free(t2);
+  free(nA);
+  free(nB);
+  svd_free(&o);
+  return rc;
 }
 
 /* Contract the site at p with the vector v (times 2^eadd) and absorb it into a neighbour. */
@@ -843,8 +850,9 @@ static int contract_site(e3_ctx *x, mps *m, int p, const double v[16], int eadd)
     return BPS_OK;
   }
   const tens *A = m->t[p];
+  int rc = BPS_OK;
   double *M = calloc((size_t)A->l * (size_t)A->r, sizeof(double));
-  BPS_CHECK(M, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(M, BPS_ERR_MEM, "out of memory");
   for (int l = 0; l < A->l; l++)
     for (int c = 0; c < 16; c++) {
       if (v[c] == 0.0) continue;
@@ -854,25 +862,24 @@ static int contract_site(e3_ctx *x, mps *m, int p, const double v[16], int eadd)
   const int q = p > 0 ? p - 1 : 1;
   const tens *N = m->t[q];
   tens *nN = p > 0 ? tens_new(x, N->l, A->r) : tens_new(x, A->l, N->r);
-  if (!nN) {
-    free(M);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  BPS_CHECK_GOTO(nN, BPS_ERR_MEM, "out of memory (MPS tensor)");
   if (p > 0) gemm(0, 0, N->l * 16, A->r, N->r, N->d, M, nN->d);
   else gemm(0, 0, A->l, 16 * N->r, A->r, M, N->d, nN->d);
-  free(M);
   m->e2 += eadd;
   if (!normalise(nN, &m->e2)) m->zero = 1;
   mps_set(m, q, nN);
   mps_remove(m, p);
   m->center = p > 0 ? p - 1 : 0;
-  return BPS_OK;
+cleanup:
+  free(M);
+  return rc;
 }
 
 /* Insert a product site v on wire `wire` at position p (bond passes through; the unit
  * vector v/|v| keeps the canonical form, |v| goes to the centre). */
 static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
   BPS_CHECK(m->n >= 1, BPS_ERR_INTERNAL, "mps: insertion into an empty register");
+  BPS_CALL(mps_make_room(m)); /* first: Z below is then never released by a failure */
   double nv = 0;
   for (int c = 0; c < 16; c++) nv += v[c] * v[c];
   nv = sqrt(nv);
@@ -882,11 +889,6 @@ static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
   memset(Z->d, 0, sizeof(double) * tens_len(Z));
   for (int l = 0; l < chi && nv > 0; l++)
     for (int c = 0; c < 16; c++) Z->d[((size_t)l * 16 + (size_t)c) * (size_t)chi + (size_t)l] = v[c] / nv;
-  int rc = mps_make_room(m);
-  if (rc) {
-    free(Z);
-    BPS_CALL(rc);
-  }
   memmove(m->t + p + 1, m->t + p, sizeof(tens *) * (size_t)(m->n - p));
   memmove(m->wire + p + 1, m->wire + p, sizeof(int) * (size_t)(m->n - p));
   m->t[p] = Z;
@@ -915,16 +917,21 @@ static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
  * map (1 - pr) per copy with a non-identity letter on the support, as a flag MPO (flags:
  * copy 1 / copy 2 seen a non-identity letter) of bond 4 over [pos[0], pos[k-1]], then two
  * compression sweeps. */
+static int depolarise_site(e3_ctx *x, mps *m, int p, double pr) {
+  int rc = BPS_OK;
+  double H[256] = {0};
+  for (int c = 0; c < 16; c++) H[c * 16 + c] = ((c >> 2) ? 1.0 - pr : 1.0) * ((c & 3) ? 1.0 - pr : 1.0);
+  smap D;
+  BPS_CALL(smap_from_dense(16, H, &D)); /* releases its own arrays when it fails */
+  BPS_CALL_GOTO(apply1(x, m, p, &D, 0));
+cleanup:
+  smap_free(&D);
+  return rc;
+}
 static int depolarise(e3_ctx *x, mps *m, const int *pos, int k, double pr) {
   const int s0 = pos[0], s1 = pos[k - 1];
   if (s0 == s1) {
-    double H[256] = {0};
-    for (int c = 0; c < 16; c++) H[c * 16 + c] = ((c >> 2) ? 1.0 - pr : 1.0) * ((c & 3) ? 1.0 - pr : 1.0);
-    smap D;
-    BPS_CALL(smap_from_dense(16, H, &D));
-    int rc = apply1(x, m, s0, &D, 0);
-    smap_free(&D);
-    BPS_CALL(rc);
+    BPS_CALL(depolarise_site(x, m, s0, pr));
     return BPS_OK;
   }
   BPS_CALL(move_center(x, m, s0));
@@ -1038,30 +1045,32 @@ static int init_local(e3_ctx *x, const mom_obs *o, const int *lay, const int *id
 
 /* The observable on the final layout (cost qubit of each position, or -1). */
 static int init_obs(e3_ctx *x, const mom_prob *P, const e3_state *st, const mom_obs *o, mps *m) {
+  int rc = BPS_OK;
   int *idx = malloc(sizeof(int) * (size_t)(st->nT ? st->nT : 1));
-  BPS_CHECK(idx, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(idx, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < st->nT; i++) {
     const int q = st->outpos[st->layT[i]] - o->q0;
     idx[i] = q >= 0 && q < o->nq ? q : -1;
   }
   (void)P;
-  int rc = o->local ? init_local(x, o, st->layT, idx, st->nT, m)
-                    : init_prod(x, &o->prod, st->layT, idx, st->nT, m);
+  if (o->local) BPS_CALL_GOTO(init_local(x, o, st->layT, idx, st->nT, m));
+  else BPS_CALL_GOTO(init_prod(x, &o->prod, st->layT, idx, st->nT, m));
+cleanup:
   free(idx);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* The input on the initial layout (the input register in order). */
 static int init_input(e3_ctx *x, const mom_prob *P, const mom_prod *in, mps *m) {
   const int n = P->c->q_in;
+  int rc = BPS_OK;
   int *idx = malloc(sizeof(int) * (size_t)(n ? n : 1));
-  BPS_CHECK(idx, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(idx, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < n; i++) idx[i] = i;
-  int rc = init_prod(x, in, P->in_wire, idx, n, m);
+  BPS_CALL_GOTO(init_prod(x, in, P->in_wire, idx, n, m));
+cleanup:
   free(idx);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- steps on an MPS */
@@ -1137,12 +1146,9 @@ static int contract_input(const mps *m, const mom_prod *in, long double *out) {
   if (m->zero) return BPS_OK;
   int chi = 1;
   for (int i = 0; i < m->n; i++) chi = m->t[i]->r > chi ? m->t[i]->r : chi;
+  int rc = BPS_OK;
   double *v = malloc(sizeof(double) * (size_t)chi), *w = malloc(sizeof(double) * (size_t)chi);
-  if (!v || !w) {
-    free(v);
-    free(w);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CHECK_GOTO(v && w, BPS_ERR_MEM, "out of memory");
   long double tot = 0;
   for (int t = 0; t < in->nterm; t++) {
     v[0] = 1.0;
@@ -1167,10 +1173,11 @@ static int contract_input(const mps *m, const mom_prod *in, long double *out) {
     }
     tot += in->coef[t] * ldexpl((long double)v[0], (int)e);
   }
+  *out = tot;
+cleanup:
   free(v);
   free(w);
-  *out = tot;
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- environments */
