@@ -526,7 +526,7 @@ static int run_op(dop *x, const mom_prob *P, int i, int p, int mode) {
     BPS_CALL(depolarise(x, q, op->qubits, op->k, op->scale));
     return BPS_OK;
   }
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "operation kind %d", (int)op->kind);
+  BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d", (int)op->kind);
 }
 
 static int e0_prepare(const mom_prob *P, const bps_mom_opts *o, void **st) {

@@ -280,16 +280,14 @@ static void smap_free(smap *s) {
 
 static int smap_from_dense(int dim, const double *H, smap *s) {
   memset(s, 0, sizeof *s);
+  int rc = BPS_OK;
   s->dim = dim;
   size_t nnz = 0;
   for (size_t i = 0; i < (size_t)dim * (size_t)dim; i++) nnz += H[i] != 0.0;
   s->out = malloc(sizeof(int) * (nnz ? nnz : 1));
   s->in = malloc(sizeof(int) * (nnz ? nnz : 1));
   s->v = malloc(sizeof(double) * (nnz ? nnz : 1));
-  if (!s->out || !s->in || !s->v) {
-    smap_free(s);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (site map)");
-  }
+  BPS_CHECK_GOTO(s->out && s->in && s->v, BPS_ERR_MEM, "out of memory (site map)");
   for (int o = 0; o < dim; o++)
     for (int i = 0; i < dim; i++)
       if (H[(size_t)o * dim + i] != 0.0) {
@@ -297,7 +295,9 @@ static int smap_from_dense(int dim, const double *H, smap *s) {
         s->in[s->nnz] = i;
         s->v[s->nnz++] = H[(size_t)o * dim + i];
       }
-  return BPS_OK;
+cleanup:
+  if (rc) smap_free(s); /* a failed map owns nothing */
+  return rc;
 }
 
 /* Y[l][out][r] = sum H[out][in] X[l][in][r] for a map in op-site order: flip exchanges the
@@ -597,6 +597,38 @@ static const char *refusal(const mom_op *o) {
   return NULL;
 }
 
+/* A TRACE or DEPOL step: its sites' positions (ascending) and wires; a trace removes them. */
+static int step_sites(e3_state *st, walk *w, const mom_op *o, int i) {
+  const bps_op *op = o->op;
+  int rc = BPS_OK;
+  e3_step s = {op->kind == BPS_OP_TRACE ? S_TRACE : S_DEPOL, i, 0, 0, 0, op->k, NULL, NULL};
+  s.pos = malloc(sizeof(int) * (size_t)op->k);
+  s.wires = malloc(sizeof(int) * (size_t)op->k);
+  BPS_CHECK_GOTO(s.pos && s.wires, BPS_ERR_MEM, "out of memory");
+  for (int u = 0; u < op->k; u++) s.pos[u] = pos_of(w, o->wire[u]);
+  for (int u = 1; u < op->k; u++) /* ascending (insertion sort; k is small) */
+    for (int v = u; v > 0 && s.pos[v - 1] > s.pos[v]; v--) {
+      const int t = s.pos[v];
+      s.pos[v] = s.pos[v - 1];
+      s.pos[v - 1] = t;
+    }
+  for (int u = 0; u < op->k; u++) s.wires[u] = w->lay[s.pos[u]];
+  if (s.kind == S_TRACE)
+    for (int u = op->k - 1; u >= 0; u--) { /* remove; the merged cut keeps the larger count */
+      const int p = s.pos[u];
+      if (p > 0 && p < w->n - 1 && w->cut[p] > w->cut[p - 1]) w->cut[p - 1] = w->cut[p];
+      memmove(w->lay + p, w->lay + p + 1, sizeof(int) * (size_t)(w->n - p - 1));
+      if (p < w->n - 1) memmove(w->cut + p, w->cut + p + 1, sizeof(int) * (size_t)(w->n - p - 2));
+      w->n--;
+    }
+  BPS_CALL_GOTO(add_step(st, s));
+  s.pos = s.wires = NULL; /* owned by the step list */
+cleanup:
+  free(s.pos);
+  free(s.wires);
+  return rc;
+}
+
 static int step_op(e3_state *st, walk *w, const mom_prob *P, int i) {
   const mom_op *o = &P->ops[i];
   const bps_op *op = o->op;
@@ -611,34 +643,10 @@ static int step_op(e3_state *st, walk *w, const mom_prob *P, int i) {
     }
     return add_step(st, s);
   }
-  s.k = op->k;
-  s.pos = malloc(sizeof(int) * (size_t)op->k);
-  s.wires = malloc(sizeof(int) * (size_t)op->k);
-  BPS_CHECK(s.pos && s.wires, BPS_ERR_MEM, "out of memory");
   if (op->kind == BPS_OP_TRACE || op->kind == BPS_OP_DEPOL) {
-    s.kind = op->kind == BPS_OP_TRACE ? S_TRACE : S_DEPOL;
-    for (int u = 0; u < op->k; u++) s.pos[u] = pos_of(w, o->wire[u]);
-    for (int u = 1; u < op->k; u++) /* ascending (insertion sort; k is small) */
-      for (int v = u; v > 0 && s.pos[v - 1] > s.pos[v]; v--) {
-        const int t = s.pos[v];
-        s.pos[v] = s.pos[v - 1];
-        s.pos[v - 1] = t;
-      }
-    for (int u = 0; u < op->k; u++) s.wires[u] = w->lay[s.pos[u]];
-    if (s.kind == S_TRACE)
-      for (int u = op->k - 1; u >= 0; u--) { /* remove; the merged cut keeps the larger count */
-        const int p = s.pos[u];
-        if (p > 0 && p < w->n - 1 && w->cut[p] > w->cut[p - 1]) w->cut[p - 1] = w->cut[p];
-        memmove(w->lay + p, w->lay + p + 1, sizeof(int) * (size_t)(w->n - p - 1));
-        if (p < w->n - 1) memmove(w->cut + p, w->cut + p + 1, sizeof(int) * (size_t)(w->n - p - 2));
-        w->n--;
-      }
-    return add_step(st, s);
+    BPS_CALL(step_sites(st, w, o, i));
+    return BPS_OK;
   }
-  free(s.pos);
-  free(s.wires);
-  s.pos = s.wires = NULL;
-  s.k = 0;
   const int *wr;
   const int k = op_width(o, &wr);
   if (k == 1) {
@@ -1137,7 +1145,7 @@ static int step_apply(e3_ctx *x, const mom_prob *P, const e3_state *st, int s, i
     BPS_CALL(depolarise(x, m, sp->pos, sp->k, P->ops[sp->op].op->scale));
     return BPS_OK;
   }
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "mps: step kind %d", (int)sp->kind);
+  BPS_FAIL(BPS_ERR_INTERNAL, "mps: step kind %d", (int)sp->kind);
 }
 
 /* <m | in> at the initial layout: sum over the input's terms of the transfer products. */
