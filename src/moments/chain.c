@@ -540,8 +540,10 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
                        const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps) {
   (void)kind;
   const e1_state *st = vst;
+  int rc = BPS_OK;
   e1_pass x;
   memset(&x, 0, sizeof x);
+  if (ps) ps->bond_dim = 2;
   x.P = P;
   x.st = st;
   x.in = in;
@@ -550,57 +552,45 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
   x.mid = malloc(sizeof(int) * (size_t)(P->q_max + 1));
   x.run_id = malloc(sizeof(int) * (size_t)(P->q_max + 1));
   x.run_len = malloc(sizeof(int) * (size_t)(P->q_max + 1));
-  int rc = x.kind && x.mid && x.run_id && x.run_len ? BPS_OK : BPS_ERR_MEM;
+  BPS_CHECK_GOTO(x.kind && x.mid && x.run_id && x.run_len, BPS_ERR_MEM, "out of memory");
   double idm[256] = {0};
   for (int r = 0; r < 16; r++) idm[r * 16 + r] = 1.0;
   int id0;
-  if (!rc) rc = maptab_find(&x.maps, idm, &id0);
-  for (int i = 0; i < x.q && !rc; i++) x.kind[i] = LBL_CHAIN, x.mid[i] = 0;
-  for (int i = 0; i < P->nops && !rc; i++) {
+  BPS_CALL_GOTO(maptab_find(&x.maps, idm, &id0));
+  for (int i = 0; i < x.q; i++) x.kind[i] = LBL_CHAIN, x.mid[i] = 0;
+  for (int i = 0; i < P->nops; i++) {
     const mom_op *o = &P->ops[i];
     const bps_op *op = o->op;
-    if (x.gdepol && op->kind != BPS_OP_APPEND && !(op->kind == BPS_OP_UNITARY && op->ens == BPS_ENS_HAAR)) {
-      rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                          "chain engine: global depolarising must be followed by the next layer");
-      break;
-    }
+    BPS_CHECK_GOTO(!x.gdepol || op->kind == BPS_OP_APPEND ||
+                       (op->kind == BPS_OP_UNITARY && op->ens == BPS_ENS_HAAR),
+                   BPS_ERR_JOB, "chain engine: global depolarising must be followed by the next layer");
     switch (op->kind) {
     case BPS_OP_UNITARY:
-      if (op->ens != BPS_ENS_HAAR)
-        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                            "chain engine: fixed gates are not Haar blocks (use the Pauli-pair "
-                            "engine for this model)");
-      else rc = twirl(&x, op);
+      BPS_CHECK_GOTO(op->ens == BPS_ENS_HAAR, BPS_ERR_JOB,
+                     "chain engine: fixed gates are not Haar blocks (use the Pauli-pair "
+                     "engine for this model)");
+      BPS_CALL_GOTO(twirl(&x, op));
       break;
     case BPS_OP_PROT:
-      if (op->k != 1 || x.kind[op->qubits[0]] != LBL_OPEN || op->ens != BPS_ENS_FIXED) {
-        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                            "chain engine: rotations must act on the output of the perceptron "
-                            "between its two Haar blocks");
-        break;
-      }
-      rc = pend(&x, op->qubits[0], st->map + st->moff[i] + 256 * (size_t)(op->param == p ? mode : 0));
+      BPS_CHECK_GOTO(op->k == 1 && x.kind[op->qubits[0]] == LBL_OPEN && op->ens == BPS_ENS_FIXED,
+                     BPS_ERR_JOB,
+                     "chain engine: rotations must act on the output of the perceptron "
+                     "between its two Haar blocks");
+      BPS_CALL_GOTO(pend(&x, op->qubits[0], st->map + st->moff[i] + 256 * (size_t)(op->param == p ? mode : 0)));
       break;
     case BPS_OP_KRAUS:
-      if (op->k != 1) {
-        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                            "chain engine: channels must act on single qubits");
-        break;
-      }
-      rc = pend(&x, op->qubits[0], st->map + st->moff[i]);
+      BPS_CHECK_GOTO(op->k == 1, BPS_ERR_JOB, "chain engine: channels must act on single qubits");
+      BPS_CALL_GOTO(pend(&x, op->qubits[0], st->map + st->moff[i]));
       break;
     case BPS_OP_APPEND:
       for (int a = 0; a < op->k; a++) x.kind[x.q + a] = LBL_FRESH, x.mid[x.q + a] = 0;
       x.q += op->k;
       break;
-    case BPS_OP_TRACE: rc = trace(&x, op); break;
+    case BPS_OP_TRACE: BPS_CALL_GOTO(trace(&x, op)); break;
     case BPS_OP_DEPOL: {
-      if (op->k != x.q || x.started || x.q != x.m) {
-        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                            "chain engine: global depolarising acts on a whole layer register "
-                            "after its inputs are traced");
-        break;
-      }
+      BPS_CHECK_GOTO(op->k == x.q && !x.started && x.q == x.m, BPS_ERR_JOB,
+                     "chain engine: global depolarising acts on a whole layer register "
+                     "after its inputs are traced");
       const ld pp = op->scale;
       x.gdepol = 1;
       x.gterm[0] = (1 - pp) * (1 - pp);
@@ -610,18 +600,15 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
     }
     }
   }
-  if (!rc && x.prev_len == 0)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "chain engine: the circuit has no layer (no trace of its inputs)");
-  if (!rc && (x.started || x.q != x.m))
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "chain engine: the circuit must end with a traced layer");
+  BPS_CHECK_GOTO(x.prev_len != 0, BPS_ERR_JOB,
+                 "chain engine: the circuit has no layer (no trace of its inputs)");
+  BPS_CHECK_GOTO(!x.started && x.q == x.m, BPS_ERR_JOB,
+                 "chain engine: the circuit must end with a traced layer");
   const int conn = p < 0 && mode == MOM_CONNECTED;
-  if (!rc && conn && obs->local)
-    rc = bps_error_push(BPS_ERR_INTERNAL, __FILE__, __LINE__, __func__,
-                        "chain engine: connected passes of local costs are not implemented");
-  if (!rc) *out = cost_value(&x, obs, conn);
-  if (ps) ps->bond_dim = 2;
+  BPS_CHECK_GOTO(!(conn && obs->local), BPS_ERR_INTERNAL,
+                 "chain engine: connected passes of local costs are not implemented");
+  *out = cost_value(&x, obs, conn);
+cleanup:
   free(x.kind);
   free(x.mid);
   free(x.run_id);
@@ -631,16 +618,20 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
   free(x.maps.m);
   free(x.maps.img);
   free(x.maps.tw);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int e1_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   BPS_CHECK(!o || o->pair_budget <= 0, BPS_ERR_JOB,
             "[moments] truncation applies to the Pauli-pair engine only (the chain engine is "
             "exact)");
+  int rc = BPS_OK;
+  mom_prod in;
+  mom_obs ob;
+  memset(&in, 0, sizeof in);
+  memset(&ob, 0, sizeof ob);
   e1_state *st = calloc(1, sizeof *st);
-  BPS_CHECK(st, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(st, BPS_ERR_MEM, "out of memory");
   st->moff = calloc((size_t)(P->nops ? P->nops : 1), sizeof(size_t));
   size_t need = 0;
   for (int i = 0; i < P->nops; i++) {
@@ -649,9 +640,9 @@ static int e1_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
     if (op->kind == BPS_OP_KRAUS) need += 256;
   }
   st->map = malloc(sizeof(double) * (need ? need : 1));
-  int rc = st->moff && st->map ? BPS_OK : BPS_ERR_MEM;
+  BPS_CHECK_GOTO(st->moff && st->map, BPS_ERR_MEM, "out of memory");
   size_t off = 0;
-  for (int i = 0; i < P->nops && !rc; i++) {
+  for (int i = 0; i < P->nops; i++) {
     const mom_op *mo = &P->ops[i];
     const bps_op *op = mo->op;
     st->moff[i] = off;
@@ -667,22 +658,17 @@ static int e1_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
     }
   }
   /* a dry run decides whether the structure fits */
-  if (!rc) {
-    mom_prod in;
-    mom_obs ob;
-    rc = mom_input(P, MOM_ONE, &in);
-    if (!rc) rc = mom_observable(P, MOM_ONE, &ob);
-    long double v;
-    if (!rc) rc = e1_pass_run(P, st, MOM_ONE, &in, &ob, -1, 0, &v, NULL);
-    mom_prod_free(&in);
-    mom_obs_free(&ob);
-  }
-  if (rc) {
-    e1_release(st);
-    BPS_CALL(rc);
-  }
+  long double v;
+  BPS_CALL_GOTO(mom_input(P, MOM_ONE, &in));
+  BPS_CALL_GOTO(mom_observable(P, MOM_ONE, &ob));
+  BPS_CALL_GOTO(e1_pass_run(P, st, MOM_ONE, &in, &ob, -1, 0, &v, NULL));
   *out = st;
-  return BPS_OK;
+  st = NULL; /* ownership handed to the caller */
+cleanup:
+  mom_prod_free(&in);
+  mom_obs_free(&ob);
+  e1_release(st);
+  return rc;
 }
 
 static int e1_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,

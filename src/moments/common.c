@@ -46,10 +46,11 @@ int mom_ptm(int k, int nk, const bps_cplx *K, double *R) {
   BPS_CHECK(k >= 1 && k <= 3 && nk >= 1 && K && R, BPS_ERR_ARG, "bad channel for a PTM");
   const int d = 1 << k, np = 1 << (2 * k);
   const size_t dd = (size_t)d * (size_t)d;
+  int rc = BPS_OK;
   bps_cplx *Pm = bps_alloc(dd), *Qm = bps_alloc(dd), *T = bps_alloc(dd), *H = bps_alloc(dd),
            *Kh = bps_alloc(dd);
-  int rc = Pm && Qm && T && H && Kh ? BPS_OK : BPS_ERR_MEM;
-  for (int P = 0; P < np && !rc; P++) {
+  BPS_CHECK_GOTO(Pm && Qm && T && H && Kh, BPS_ERR_MEM, "out of memory (PTM of a %d-qubit channel)", k);
+  for (int P = 0; P < np; P++) {
     pauli_string(k, P, Pm);
     memset(H, 0, sizeof(bps_cplx) * dd);
     for (int m = 0; m < nk; m++) { /* H += K_m^dag P K_m */
@@ -68,13 +69,13 @@ int mom_ptm(int k, int nk, const bps_cplx *K, double *R) {
       R[(size_t)P * (size_t)np + (size_t)Q] = fabs(v) < 1e-15 ? 0.0 : v; /* exact zeros */
     }
   }
+cleanup:
   bps_free(Pm);
   bps_free(Qm);
   bps_free(T);
   bps_free(H);
   bps_free(Kh);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- angle moments */
@@ -138,48 +139,46 @@ static int check_ensemble(const bps_model_instance *m) {
   BPS_CHECK(c, BPS_ERR_JOB,
             "exact moments need a circuit model: the QBM's Gibbs state is not a product of "
             "independently averaged gates (sample it with mode = gradient)");
-  int *uses = calloc((size_t)(c->nparams ? c->nparams : 1), sizeof(int));
-  BPS_CHECK(uses, BPS_ERR_MEM, "out of memory");
+  const bps_data_ens *d = &m->data;
   int rc = BPS_OK, shared = -1;
-  for (int i = 0; i < c->nops && !rc; i++) {
+  int *uses = calloc((size_t)(c->nparams ? c->nparams : 1), sizeof(int));
+  BPS_CHECK_GOTO(uses, BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < c->nops; i++) {
     const bps_op *op = &c->ops[i];
     if (op->kind == BPS_OP_PROT) uses[op->param]++;
-    if (op->ens == BPS_ENS_SUPPORT)
-      rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                          "noise after a random Pauli rotation acts on the drawn string's "
-                          "support, which is correlated with the rotation: exact moments "
-                          "support pauli perceptrons with [noise] placement = layer only");
+    BPS_CHECK_GOTO(op->ens != BPS_ENS_SUPPORT, BPS_ERR_JOB,
+                   "noise after a random Pauli rotation acts on the drawn string's "
+                   "support, which is correlated with the rotation: exact moments "
+                   "support pauli perceptrons with [noise] placement = layer only");
     for (int j = 0; j < i && op->ens_var >= 0 && shared < 0; j++)
       if (c->ops[j].ens_var == op->ens_var) shared = op->ens_var;
   }
-  if (!rc && shared >= 0)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "one random element (draw %d) is shared by several gates: vh with "
-                        "several layers repeats its couplings in every layer, so the layers "
-                        "are not independent (exact over angles only; use [vh] layers = 1)",
-                        shared);
-  for (int p = 0; p < c->nparams && !rc; p++)
-    if (uses[p] > 1)
-      rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                          "parameter %s is shared by %d rotations%s: their angles are not "
-                          "independent, so the exact moments do not factorise",
-                          m->param_names[p], uses[p], "");
+  BPS_CHECK_GOTO(shared < 0, BPS_ERR_JOB,
+                 "one random element (draw %d) is shared by several gates: vh with "
+                 "several layers repeats its couplings in every layer, so the layers "
+                 "are not independent (exact over angles only; use [vh] layers = 1)",
+                 shared);
+  for (int p = 0; p < c->nparams; p++)
+    BPS_CHECK_GOTO(uses[p] <= 1, BPS_ERR_JOB,
+                   "parameter %s is shared by %d rotations%s: their angles are not "
+                   "independent, so the exact moments do not factorise",
+                   m->param_names[p], uses[p], "");
+  BPS_CHECK_GOTO(!(d->target_of_input && d->inputs != BPS_INPUT_ZERO && d->pairs > 1), BPS_ERR_JOB,
+                 "targets = unitary with random inputs and pairs > 1: the shared V couples the "
+                 "inputs and targets of different pairs (a fourth moment); use inputs = zero or "
+                 "pairs = 1");
+  BPS_CHECK_GOTO(!(d->kind == BPS_OBS_LOCAL && d->target == BPS_TARGET_UNITARY), BPS_ERR_JOB,
+                 "the local cost needs product targets");
+cleanup:
   free(uses);
-  BPS_CALL(rc);
-  const bps_data_ens *d = &m->data;
-  BPS_CHECK(!(d->target_of_input && d->inputs != BPS_INPUT_ZERO && d->pairs > 1), BPS_ERR_JOB,
-            "targets = unitary with random inputs and pairs > 1: the shared V couples the "
-            "inputs and targets of different pairs (a fourth moment); use inputs = zero or "
-            "pairs = 1");
-  BPS_CHECK(!(d->kind == BPS_OBS_LOCAL && d->target == BPS_TARGET_UNITARY), BPS_ERR_JOB,
-            "the local cost needs product targets");
-  return BPS_OK;
+  return rc;
 }
 
 int mom_prob_make(const bps_model_instance *m, mom_prob *P) {
   memset(P, 0, sizeof *P);
   BPS_CALL(check_ensemble(m));
   const bps_circuit *c = m->circuit;
+  int rc = BPS_OK;
   P->m = m;
   P->c = c;
   P->nops = c->nops;
@@ -188,43 +187,30 @@ int mom_prob_make(const bps_model_instance *m, mom_prob *P) {
   P->ops = calloc((size_t)(c->nops ? c->nops : 1), sizeof(mom_op));
   P->param_op = malloc(sizeof(int) * (size_t)(m->nparams ? m->nparams : 1));
   int *reg = malloc(sizeof(int) * ((size_t)BPS_ENS_MAX_QUBITS));
-  int rc = P->ops && P->param_op && reg ? BPS_OK : BPS_ERR_MEM;
-  for (int p = 0; p < m->nparams && !rc; p++) P->param_op[p] = -1;
+  BPS_CHECK_GOTO(P->ops && P->param_op && reg, BPS_ERR_MEM, "out of memory");
+  for (int p = 0; p < m->nparams; p++) P->param_op[p] = -1;
   /* walk the register: APPEND creates wires at the end, TRACE removes positions */
   int q = c->q_in, nw = 0;
-  for (int i = 0; i < q && !rc; i++) reg[i] = nw++;
-  if (!rc) {
-    P->in_wire = malloc(sizeof(int) * (size_t)(q ? q : 1));
-    if (!P->in_wire) rc = BPS_ERR_MEM;
-    else memcpy(P->in_wire, reg, sizeof(int) * (size_t)q);
-  }
+  for (int i = 0; i < q; i++) reg[i] = nw++;
+  P->in_wire = malloc(sizeof(int) * (size_t)(q ? q : 1));
+  BPS_CHECK_GOTO(P->in_wire, BPS_ERR_MEM, "out of memory");
+  memcpy(P->in_wire, reg, sizeof(int) * (size_t)q);
   P->q_max = q;
-  for (int i = 0; i < c->nops && !rc; i++) {
+  for (int i = 0; i < c->nops; i++) {
     const bps_op *op = &c->ops[i];
     mom_op *o = &P->ops[i];
     o->op = op;
     o->q_before = q;
     if (op->kind == BPS_OP_PROT) P->param_op[op->param] = i;
+    o->wire = malloc(sizeof(int) * (size_t)op->k);
+    BPS_CHECK_GOTO(o->wire, BPS_ERR_MEM, "out of memory");
     if (op->kind == BPS_OP_APPEND) { /* wire = the k new wires */
-      o->wire = malloc(sizeof(int) * (size_t)op->k);
-      if (!o->wire) {
-        rc = BPS_ERR_MEM;
-        break;
-      }
       for (int a = 0; a < op->k; a++) o->wire[a] = nw, reg[q++] = nw++;
     } else {
-      o->wire = malloc(sizeof(int) * (size_t)op->k);
-      if (!o->wire) {
-        rc = BPS_ERR_MEM;
-        break;
-      }
       for (int u = 0; u < op->k; u++) o->wire[u] = reg[op->qubits[u]];
       if (op->ens == BPS_ENS_PAULI) {
         o->ewire = malloc(sizeof(int) * (size_t)op->ens_k);
-        if (!o->ewire) {
-          rc = BPS_ERR_MEM;
-          break;
-        }
+        BPS_CHECK_GOTO(o->ewire, BPS_ERR_MEM, "out of memory");
         for (int u = 0; u < op->ens_k; u++) o->ewire[u] = reg[op->ens_qubits[u]];
       }
       if (op->kind == BPS_OP_TRACE) { /* qubits are sorted: compact the register */
@@ -238,24 +224,20 @@ int mom_prob_make(const bps_model_instance *m, mom_prob *P) {
     }
     o->q_after = q;
     if (q > P->q_max) P->q_max = q;
-    rc = op_data(c, m->theta, o);
+    BPS_CALL_GOTO(op_data(c, m->theta, o));
   }
   P->nwires = nw;
-  if (!rc) {
-    P->out_wire = malloc(sizeof(int) * (size_t)(q ? q : 1));
-    if (!P->out_wire) rc = BPS_ERR_MEM;
-    else memcpy(P->out_wire, reg, sizeof(int) * (size_t)q);
-  }
-  if (!rc) {
-    P->ndiag = m->ndiag > 0 ? m->ndiag : q;
-    P->diag = malloc(sizeof(int) * (size_t)(P->ndiag ? P->ndiag : 1));
-    if (!P->diag) rc = BPS_ERR_MEM;
-    for (int i = 0; i < P->ndiag && !rc; i++) P->diag[i] = m->ndiag > 0 ? m->diag_qubits[i] : i;
-  }
+  P->out_wire = malloc(sizeof(int) * (size_t)(q ? q : 1));
+  BPS_CHECK_GOTO(P->out_wire, BPS_ERR_MEM, "out of memory");
+  memcpy(P->out_wire, reg, sizeof(int) * (size_t)q);
+  P->ndiag = m->ndiag > 0 ? m->ndiag : q;
+  P->diag = malloc(sizeof(int) * (size_t)(P->ndiag ? P->ndiag : 1));
+  BPS_CHECK_GOTO(P->diag, BPS_ERR_MEM, "out of memory");
+  for (int i = 0; i < P->ndiag; i++) P->diag[i] = m->ndiag > 0 ? m->diag_qubits[i] : i;
+cleanup:
   free(reg);
   if (rc) mom_prob_free(P);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 void mom_prob_free(mom_prob *P) {

@@ -79,11 +79,13 @@ static int groups(int n, const int *pos, int k, size_t **base, size_t *nbase, si
 /* X <- M_S X (left = 1) or X M_S (left = 0), M a 2^k x 2^k matrix on positions pos. */
 static int mul(dop *x, const int *pos, int k, const double complex *M, int left) {
   const size_t D = x->dim, K = (size_t)1 << k;
+  int rc = BPS_OK;
   size_t *base = NULL, *offs = NULL, nb = 0;
   double complex *col = malloc(sizeof(double complex) * K * 2);
-  int rc = col ? groups(x->n, pos, k, &base, &nb, &offs) : BPS_ERR_MEM;
+  BPS_CHECK_GOTO(col, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(groups(x->n, pos, k, &base, &nb, &offs));
   double complex *out = col + K;
-  for (size_t o = 0; o < D && !rc; o++) /* the other index (column for left, row for right) */
+  for (size_t o = 0; o < D; o++) /* the other index (column for left, row for right) */
     for (size_t g = 0; g < nb; g++) {
       const size_t i = base[g];
       for (size_t s = 0; s < K; s++) col[s] = left ? x->a[(i | offs[s]) * D + o] : x->a[o * D + (i | offs[s])];
@@ -97,25 +99,26 @@ static int mul(dop *x, const int *pos, int k, const double complex *M, int left)
         else x->a[o * D + (i | offs[r])] = out[r];
       }
     }
+cleanup:
   free(col);
   free(base);
   free(offs);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* X <- U_S X U_S^dag. */
 static int conj_by(dop *x, const int *pos, int k, const double complex *U) {
   const size_t K = (size_t)1 << k;
+  int rc = BPS_OK;
   double complex *Uh = malloc(sizeof(double complex) * K * K);
-  BPS_CHECK(Uh, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(Uh, BPS_ERR_MEM, "out of memory");
   for (size_t r = 0; r < K; r++)
     for (size_t c = 0; c < K; c++) Uh[r * K + c] = conj(U[c * K + r]);
-  int rc = mul(x, pos, k, U, 1);
-  if (!rc) rc = mul(x, pos, k, Uh, 0);
+  BPS_CALL_GOTO(mul(x, pos, k, U, 1));
+  BPS_CALL_GOTO(mul(x, pos, k, Uh, 0));
+cleanup:
   free(Uh);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* Positions of qubits qs on copy c (0 or 1) of a q-qubit register. */
@@ -206,68 +209,66 @@ static int rotation_avg(const dop *x, int q, const int *qs, int k, const int *L,
   copy_pos(q, 0, qs, k, pos1);
   copy_pos(q, 1, qs, k, pos2);
   const size_t N = x->dim * x->dim;
+  int rc = BPS_OK;
   dop sample, avg;
   memset(&avg, 0, sizeof avg);
-  int rc = dop_alloc(&avg, x->n);
+  memset(&sample, 0, sizeof sample);
+  BPS_CALL_GOTO(dop_alloc(&avg, x->n));
   /* Fourier components: X(phi) = sum_{m=-2..2} M_m e^{i m phi}; E[(2s)^a X] = sum_m M_m E[...] */
   const int a = mode;
-  memset(&sample, 0, sizeof sample);
-  if (!rc) rc = dop_alloc(&sample, x->n);
-  for (int j = 0; j < 5 && !rc; j++) {
+  BPS_CALL_GOTO(dop_alloc(&sample, x->n));
+  for (int j = 0; j < 5; j++) {
     const double phi = 2.0 * M_PI * j / 5.0;
     memcpy(sample.a, x->a, sizeof(double complex) * N);
-    if (!rc) rc = rot_conj(&sample, pos1, k, L, phi);
-    if (!rc) rc = rot_conj(&sample, pos2, k, L, phi);
-    if (!rc) {
-      /* weight of sample j: (1/5) sum_m e^{-i m phi_j} E[(2s)^a e^{i m phi}] */
-      double complex wj = 0;
-      for (int m = -2; m <= 2; m++) {
-        double complex e = m >= 0 ? mom[a][m] : conj(mom[a][-m]);
-        wj += cexp(-I * (double)m * phi) * e;
-      }
-      wj /= 5.0;
-      for (size_t i = 0; i < N; i++) avg.a[i] += wj * sample.a[i];
+    BPS_CALL_GOTO(rot_conj(&sample, pos1, k, L, phi));
+    BPS_CALL_GOTO(rot_conj(&sample, pos2, k, L, phi));
+    /* weight of sample j: (1/5) sum_m e^{-i m phi_j} E[(2s)^a e^{i m phi}] */
+    double complex wj = 0;
+    for (int m = -2; m <= 2; m++) {
+      double complex e = m >= 0 ? mom[a][m] : conj(mom[a][-m]);
+      wj += cexp(-I * (double)m * phi) * e;
     }
+    wj /= 5.0;
+    for (size_t i = 0; i < N; i++) avg.a[i] += wj * sample.a[i];
   }
   dop_free(&sample);
-  if (!rc && mode >= 1) rc = half_commutator(&avg, pos1, k, L);
-  if (!rc && mode == 2) rc = half_commutator(&avg, pos2, k, L);
-  if (!rc)
-    for (size_t i = 0; i < N; i++) acc->a[i] += w * avg.a[i];
+  if (mode >= 1) BPS_CALL_GOTO(half_commutator(&avg, pos1, k, L));
+  if (mode == 2) BPS_CALL_GOTO(half_commutator(&avg, pos2, k, L));
+  for (size_t i = 0; i < N; i++) acc->a[i] += w * avg.a[i];
+cleanup:
+  dop_free(&sample);
   dop_free(&avg);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int rotation(dop *x, int q, const mom_op *o, int mode) {
   const bps_op *op = o->op;
-  dop acc;
-  BPS_CALL(dop_alloc(&acc, x->n));
   int L[64], rc = BPS_OK;
+  dop acc;
+  memset(&acc, 0, sizeof acc);
+  BPS_CALL_GOTO(dop_alloc(&acc, x->n));
   if (op->ens == BPS_ENS_AXIS) {
-    for (int a = 1; a <= 3 && !rc; a++) {
+    for (int a = 1; a <= 3; a++) {
       L[0] = a;
-      rc = rotation_avg(x, q, op->qubits, 1, L, o->mom, mode, 1.0 / 3.0, &acc);
+      BPS_CALL_GOTO(rotation_avg(x, q, op->qubits, 1, L, o->mom, mode, 1.0 / 3.0, &acc));
     }
   } else if (op->ens == BPS_ENS_PAULI) {
     const int e = op->ens_k;
     const long ns = (1L << (2 * e)) - 1;
-    for (long s = 1; s <= ns && !rc; s++) {
+    for (long s = 1; s <= ns; s++) {
       for (int u = 0; u < e; u++) L[u] = (int)((s >> (2 * (e - 1 - u))) & 3);
-      rc = rotation_avg(x, q, op->ens_qubits, e, L, o->mom, mode, 1.0 / (double)ns, &acc);
+      BPS_CALL_GOTO(rotation_avg(x, q, op->ens_qubits, e, L, o->mom, mode, 1.0 / (double)ns, &acc));
     }
   } else {
     for (int u = 0; u < op->k; u++) L[u] = mom_letter(op->pauli[u]);
-    rc = rotation_avg(x, q, op->qubits, op->k, L, o->mom, mode, 1.0, &acc);
+    BPS_CALL_GOTO(rotation_avg(x, q, op->qubits, op->k, L, o->mom, mode, 1.0, &acc));
   }
-  if (!rc) {
-    dop_free(x);
-    *x = acc;
-  } else {
-    dop_free(&acc);
-  }
-  BPS_CALL(rc);
-  return BPS_OK;
+  dop_free(x);
+  *x = acc;
+  acc.a = NULL; /* now owned by x */
+cleanup:
+  dop_free(&acc);
+  return rc;
 }
 
 /* Haar twirl on register qubits qs (k) of both copies. */
@@ -441,27 +442,54 @@ static int build_prod(dop *x, int q, const mom_prod *p, int q0, int ident) {
 
 /* Observable of a local marker sum as a dense matrix. */
 static int build_local(dop *x, int q, const mom_obs *o) {
-  BPS_CALL(dop_alloc(x, 2 * q));
-  mom_prod one;
-  BPS_CALL(mom_prod_alloc(&one, o->nq, 1));
+  BPS_CALL(dop_alloc(x, 2 * q)); /* x is the caller's */
   int rc = BPS_OK;
+  dop t;
+  memset(&t, 0, sizeof t);
+  mom_prod one;
+  BPS_CALL_GOTO(mom_prod_alloc(&one, o->nq, 1)); /* one is zeroed before it can fail */
   const int nj2 = o->two ? o->nq : 1;
-  for (int j = 0; j < o->nq && !rc; j++)
-    for (int j2 = 0; j2 < nj2 && !rc; j2++) {
+  for (int j = 0; j < o->nq; j++)
+    for (int j2 = 0; j2 < nj2; j2++) {
       for (int u = 0; u < o->nq; u++) {
         int role = (u == j) | ((o->two && u == j2) << 1);
         memcpy((double *)mom_site(&one, 0, u), o->lsite[role], sizeof(double) * 16);
       }
       one.coef[0] = o->lcoef;
-      dop t;
-      rc = build_prod(&t, q, &one, o->q0, 1);
-      if (!rc)
-        for (size_t i = 0; i < x->dim * x->dim; i++) x->a[i] += t.a[i];
+      BPS_CALL_GOTO(build_prod(&t, q, &one, o->q0, 1));
+      for (size_t i = 0; i < x->dim * x->dim; i++) x->a[i] += t.a[i];
       dop_free(&t);
     }
+cleanup:
+  dop_free(&t);
   mom_prod_free(&one);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
+}
+
+/* Per copy: X <- sum_m K_m X K_m^dag for the op's Kraus operators (pool: K_0, K_1, ...). */
+static int kraus(dop *x, int q, const bps_op *op, const bps_cplx *pool) {
+  const size_t K = (size_t)1 << op->k, KK = K * K;
+  int pos[128], rc = BPS_OK;
+  dop acc, t;
+  memset(&acc, 0, sizeof acc);
+  memset(&t, 0, sizeof t);
+  for (int c = 0; c < 2; c++) {
+    copy_pos(q, c, op->qubits, op->k, pos);
+    BPS_CALL_GOTO(dop_alloc(&acc, x->n));
+    for (int m = 0; m < op->nkraus; m++) {
+      BPS_CALL_GOTO(dop_copy(&t, x));
+      BPS_CALL_GOTO(conj_by(&t, pos, op->k, (const double complex *)(pool + m * KK)));
+      for (size_t u = 0; u < x->dim * x->dim; u++) acc.a[u] += t.a[u];
+      dop_free(&t);
+    }
+    dop_free(x);
+    *x = acc;
+    acc.a = NULL; /* now owned by x */
+  }
+cleanup:
+  dop_free(&t);
+  dop_free(&acc);
+  return rc;
 }
 
 static int run_op(dop *x, const mom_prob *P, int i, int p, int mode) {
@@ -483,27 +511,9 @@ static int run_op(dop *x, const mom_prob *P, int i, int p, int mode) {
   case BPS_OP_PROT:
     BPS_CALL(rotation(x, q, o, op->param == p ? mode : 0));
     return BPS_OK;
-  case BPS_OP_KRAUS: {
-    const size_t K = (size_t)1 << op->k, KK = K * K;
-    for (int c = 0; c < 2; c++) {
-      copy_pos(q, c, op->qubits, op->k, pos);
-      dop acc;
-      BPS_CALL(dop_alloc(&acc, x->n));
-      int rc = BPS_OK;
-      for (int m = 0; m < op->nkraus && !rc; m++) {
-        dop t;
-        rc = dop_copy(&t, x);
-        if (!rc) rc = conj_by(&t, pos, op->k, (const double complex *)(P->c->pool + op->mat + m * KK));
-        if (!rc)
-          for (size_t u = 0; u < x->dim * x->dim; u++) acc.a[u] += t.a[u];
-        dop_free(&t);
-      }
-      dop_free(x);
-      *x = acc;
-      BPS_CALL(rc);
-    }
+  case BPS_OP_KRAUS:
+    BPS_CALL(kraus(x, q, op, P->c->pool + op->mat));
     return BPS_OK;
-  }
   case BPS_OP_APPEND:
     BPS_CALL(append(x, q, op->k));
     return BPS_OK;
@@ -516,7 +526,7 @@ static int run_op(dop *x, const mom_prob *P, int i, int p, int mode) {
     BPS_CALL(depolarise(x, q, op->qubits, op->k, op->scale));
     return BPS_OK;
   }
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "operation kind %d", (int)op->kind);
+  BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d", (int)op->kind);
 }
 
 static int e0_prepare(const mom_prob *P, const bps_mom_opts *o, void **st) {
@@ -538,25 +548,23 @@ static int e0_pass(const mom_prob *P, const void *st, int kind, const mom_prod *
   (void)st;
   (void)kind;
   (void)ps;
-  dop x, o;
-  memset(&o, 0, sizeof o);
-  BPS_CALL(build_prod(&x, P->c->q_in, in, 0, 0));
   int rc = BPS_OK;
-  for (int i = 0; i < P->nops && !rc; i++) rc = run_op(&x, P, i, p, mode);
-  if (!rc) {
-    const int q = P->c->q_out;
-    rc = obs->local ? build_local(&o, q, obs) : build_prod(&o, q, &obs->prod, obs->q0, 1);
-  }
-  if (!rc) {
-    long double re = 0; /* Tr(O X) */
-    for (size_t r = 0; r < x.dim; r++)
-      for (size_t c = 0; c < x.dim; c++) re += (long double)creal(o.a[c * x.dim + r] * x.a[r * x.dim + c]);
-    *out = re;
-  }
+  dop x, o;
+  memset(&x, 0, sizeof x);
+  memset(&o, 0, sizeof o);
+  BPS_CALL_GOTO(build_prod(&x, P->c->q_in, in, 0, 0));
+  for (int i = 0; i < P->nops; i++) BPS_CALL_GOTO(run_op(&x, P, i, p, mode));
+  const int q = P->c->q_out;
+  if (obs->local) BPS_CALL_GOTO(build_local(&o, q, obs));
+  else BPS_CALL_GOTO(build_prod(&o, q, &obs->prod, obs->q0, 1));
+  long double re = 0; /* Tr(O X) */
+  for (size_t r = 0; r < x.dim; r++)
+    for (size_t c = 0; c < x.dim; c++) re += (long double)creal(o.a[c * x.dim + r] * x.a[r * x.dim + c]);
+  *out = re;
+cleanup:
   dop_free(&x);
   dop_free(&o);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static void e0_release(void *st) { (void)st; }

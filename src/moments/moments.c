@@ -119,23 +119,22 @@ static int make_passes(bps_mom *M) {
 int bps_mom_create(const bps_model_instance *m, bps_mom_engine eng, const bps_mom_opts *o,
                    bps_mom **out) {
   BPS_CHECK(m && out, BPS_ERR_ARG, "NULL argument");
+  int rc = BPS_OK;
+  char why[1024] = "";
   bps_mom *M = calloc(1, sizeof *M);
   BPS_CHECK(M, BPS_ERR_MEM, "out of memory");
   if (o) M->opts = *o;
-  int rc = mom_prob_make(m, &M->P);
-  char why[1024] = "";
-  if (!rc && eng == BPS_MOM_AUTO) rc = choose(&M->P, &M->opts, &eng, why, sizeof why);
-  if (!rc) {
-    M->eng = engine(eng);
-    if (!M->eng) rc = bps_error_push(BPS_ERR_ARG, __FILE__, __LINE__, __func__, "engine %d", (int)eng);
-  }
-  if (!rc) rc = M->eng->prepare(&M->P, &M->opts, &M->st);
-  if (!rc) rc = make_passes(M);
-  if (rc) {
-    bps_mom_destroy(&M);
-    return bps_error_push(rc, __FILE__, __LINE__, __func__, "exact moments at n = %d", m->n);
-  }
+  BPS_CALL_GOTO(mom_prob_make(m, &M->P));
+  if (eng == BPS_MOM_AUTO) BPS_CALL_GOTO(choose(&M->P, &M->opts, &eng, why, sizeof why));
+  M->eng = engine(eng);
+  BPS_CHECK_GOTO(M->eng, BPS_ERR_ARG, "engine %d", (int)eng);
+  BPS_CALL_GOTO(M->eng->prepare(&M->P, &M->opts, &M->st));
+  BPS_CALL_GOTO(make_passes(M));
   *out = M;
+  M = NULL; /* ownership handed to the caller */
+cleanup:
+  bps_mom_destroy(&M);
+  BPS_CHECK(!rc, rc, "exact moments at n = %d", m->n);
   return BPS_OK;
 }
 
@@ -243,33 +242,34 @@ int bps_mom_purity(const bps_mom *M, bps_mom_value *purity) {
   BPS_CHECK(M && purity, BPS_ERR_ARG, "NULL argument");
   purity->v = purity->lo = purity->hi = NAN;
   purity->exact = 0;
+  int rc = BPS_OK;
   mom_obs o;
   BPS_CALL(mom_purity_obs(&M->P, &o));
   /* the diagnosed state is that of training pair 0: the SAME input */
   double s = 0, b = 0;
   char why[256];
-  int rc = M->eng->predict(&M->P, &M->opts, &s, &b, why, sizeof why);
+  BPS_CALL_GOTO(M->eng->predict(&M->P, &M->opts, &s, &b, why, sizeof why));
   long double x = 0;
   mom_pass_stats ps = {0, 0, 0};
   int feasible = M->eng->id != BPS_MOM_PAULI || M->P.ndiag <= 8; /* 4^ndiag pairs */
-  if (!rc && feasible) rc = M->eng->pass(&M->P, M->st, -1, &M->in[MOM_SAME], &o, -1, 0, &x, &ps);
-  mom_obs_free(&o);
-  BPS_CALL(rc);
+  if (feasible) BPS_CALL_GOTO(M->eng->pass(&M->P, M->st, -1, &M->in[MOM_SAME], &o, -1, 0, &x, &ps));
   if (feasible && ps.dropped == 0) {
     purity->v = purity->lo = purity->hi = x;
     purity->exact = 1;
   }
-  return BPS_OK;
+cleanup:
+  mom_obs_free(&o);
+  return rc;
 }
 
 int bps_mom_predict(const bps_model_instance *m, bps_mom_engine e, const bps_mom_opts *o,
                     double *seconds, double *bytes, char *why, size_t whylen) {
   mom_prob P;
-  BPS_CALL(mom_prob_make(m, &P));
+  BPS_CALL(mom_prob_make(m, &P)); /* frees what it made when it fails */
   int rc = BPS_OK;
-  if (e == BPS_MOM_AUTO) rc = choose(&P, o, &e, why, whylen);
-  if (!rc) rc = engine(e)->predict(&P, o, seconds, bytes, why, whylen);
+  if (e == BPS_MOM_AUTO) BPS_CALL_GOTO(choose(&P, o, &e, why, whylen));
+  BPS_CALL_GOTO(engine(e)->predict(&P, o, seconds, bytes, why, whylen));
+cleanup:
   mom_prob_free(&P);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }

@@ -210,47 +210,48 @@ static void svd_free(svdres *o) {
  * zeros of U and VT. k = 0 for a zero matrix. */
 static int svd_trunc(int m, int n, const double *A, svdres *o) {
   memset(o, 0, sizeof *o);
+  int rc = BPS_OK, mr = 0, nc = 0;
+  double *C = NULL, *u = NULL, *s = NULL, *vt = NULL;
   int *rows = malloc(sizeof(int) * (size_t)m), *cols = malloc(sizeof(int) * (size_t)n);
   unsigned char *cnz = calloc((size_t)n, 1);
-  int rc = rows && cols && cnz ? BPS_OK : BPS_ERR_MEM, mr = 0, nc = 0;
-  for (int i = 0; i < m && !rc; i++) {
+  BPS_CHECK_GOTO(rows && cols && cnz, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
+  for (int i = 0; i < m; i++) {
     int any = 0;
     for (int j = 0; j < n; j++)
       if (A[(size_t)i * n + j] != 0.0) any = 1, cnz[j] = 1;
     if (any) rows[mr++] = i;
   }
-  for (int j = 0; j < n && !rc; j++)
+  for (int j = 0; j < n; j++)
     if (cnz[j]) cols[nc++] = j;
-  double *C = NULL, *u = NULL, *s = NULL, *vt = NULL;
   const int kk = mr < nc ? mr : nc;
-  if (!rc && kk > 0) {
+  if (kk > 0) {
     C = malloc(sizeof(double) * (size_t)mr * (size_t)nc);
     u = malloc(sizeof(double) * (size_t)mr * (size_t)kk);
     s = malloc(sizeof(double) * (size_t)kk);
     vt = malloc(sizeof(double) * (size_t)kk * (size_t)nc);
-    if (!C || !u || !s || !vt) rc = BPS_ERR_MEM;
-    for (int i = 0; i < mr && !rc; i++)
+    BPS_CHECK_GOTO(C && u && s && vt, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
+    for (int i = 0; i < mr; i++)
       for (int j = 0; j < nc; j++) C[(size_t)i * nc + j] = A[(size_t)rows[i] * n + cols[j]];
-    if (!rc) rc = bps_lin_dsvd(mr, nc, C, s, u, vt);
+    BPS_CALL_GOTO(bps_lin_dsvd(mr, nc, C, s, u, vt));
     int k = 0;
-    while (!rc && k < kk && s[k] > E3_TOL * s[0]) k++;
-    if (!rc && k > E3_CHI_MAX)
-      rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                          "mps: bond dimension %d exceeds the engine's limit %d", k, E3_CHI_MAX);
-    if (!rc && k > 0) {
+    while (k < kk && s[k] > E3_TOL * s[0]) k++;
+    BPS_CHECK_GOTO(k <= E3_CHI_MAX, BPS_ERR_JOB, "mps: bond dimension %d exceeds the engine's limit %d",
+                   k, E3_CHI_MAX);
+    if (k > 0) {
       o->k = k;
       o->U = calloc((size_t)m * (size_t)k, sizeof(double));
       o->s = malloc(sizeof(double) * (size_t)k);
       o->VT = calloc((size_t)k * (size_t)n, sizeof(double));
-      if (!o->U || !o->s || !o->VT) rc = BPS_ERR_MEM;
-      for (int i = 0; i < mr && !rc; i++)
+      BPS_CHECK_GOTO(o->U && o->s && o->VT, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
+      for (int i = 0; i < mr; i++)
         for (int j = 0; j < k; j++) o->U[(size_t)rows[i] * k + j] = u[(size_t)i * kk + j];
-      for (int j = 0; j < k && !rc; j++) {
+      for (int j = 0; j < k; j++) {
         o->s[j] = s[j];
         for (int c = 0; c < nc; c++) o->VT[(size_t)j * n + cols[c]] = vt[(size_t)j * nc + c];
       }
     }
   }
+cleanup:
   free(rows);
   free(cols);
   free(cnz);
@@ -259,9 +260,7 @@ static int svd_trunc(int m, int n, const double *A, svdres *o) {
   free(s);
   free(vt);
   if (rc) svd_free(o);
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (SVD of %d x %d)", m, n);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- sparse site maps */
@@ -281,16 +280,14 @@ static void smap_free(smap *s) {
 
 static int smap_from_dense(int dim, const double *H, smap *s) {
   memset(s, 0, sizeof *s);
+  int rc = BPS_OK;
   s->dim = dim;
   size_t nnz = 0;
   for (size_t i = 0; i < (size_t)dim * (size_t)dim; i++) nnz += H[i] != 0.0;
   s->out = malloc(sizeof(int) * (nnz ? nnz : 1));
   s->in = malloc(sizeof(int) * (nnz ? nnz : 1));
   s->v = malloc(sizeof(double) * (nnz ? nnz : 1));
-  if (!s->out || !s->in || !s->v) {
-    smap_free(s);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (site map)");
-  }
+  BPS_CHECK_GOTO(s->out && s->in && s->v, BPS_ERR_MEM, "out of memory (site map)");
   for (int o = 0; o < dim; o++)
     for (int i = 0; i < dim; i++)
       if (H[(size_t)o * dim + i] != 0.0) {
@@ -298,7 +295,9 @@ static int smap_from_dense(int dim, const double *H, smap *s) {
         s->in[s->nnz] = i;
         s->v[s->nnz++] = H[(size_t)o * dim + i];
       }
-  return BPS_OK;
+cleanup:
+  if (rc) smap_free(s); /* a failed map owns nothing */
+  return rc;
 }
 
 /* Y[l][out][r] = sum H[out][in] X[l][in][r] for a map in op-site order: flip exchanges the
@@ -447,8 +446,9 @@ static int op_map(const mom_op *o, int mode, smap *out) {
   const bps_op *op = o->op;
   const int *w;
   const int k = op_width(o, &w), dim = 1 << (4 * k);
+  int rc = BPS_OK;
   double *H = calloc((size_t)dim * (size_t)dim, sizeof(double));
-  BPS_CHECK(H, BPS_ERR_MEM, "out of memory (site map)");
+  BPS_CHECK_GOTO(H, BPS_ERR_MEM, "out of memory (site map)");
   if (op->kind == BPS_OP_PROT) {
     int G[2];
     if (op->ens == BPS_ENS_AXIS) {
@@ -466,10 +466,10 @@ static int op_map(const mom_op *o, int mode, smap *out) {
   } else {
     ptm_map(k, o->ptm, H);
   }
-  int rc = smap_from_dense(dim, H, out);
+  BPS_CALL_GOTO(smap_from_dense(dim, H, out));
+cleanup:
   free(H);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -597,6 +597,38 @@ static const char *refusal(const mom_op *o) {
   return NULL;
 }
 
+/* A TRACE or DEPOL step: its sites' positions (ascending) and wires; a trace removes them. */
+static int step_sites(e3_state *st, walk *w, const mom_op *o, int i) {
+  const bps_op *op = o->op;
+  int rc = BPS_OK;
+  e3_step s = {op->kind == BPS_OP_TRACE ? S_TRACE : S_DEPOL, i, 0, 0, 0, op->k, NULL, NULL};
+  s.pos = malloc(sizeof(int) * (size_t)op->k);
+  s.wires = malloc(sizeof(int) * (size_t)op->k);
+  BPS_CHECK_GOTO(s.pos && s.wires, BPS_ERR_MEM, "out of memory");
+  for (int u = 0; u < op->k; u++) s.pos[u] = pos_of(w, o->wire[u]);
+  for (int u = 1; u < op->k; u++) /* ascending (insertion sort; k is small) */
+    for (int v = u; v > 0 && s.pos[v - 1] > s.pos[v]; v--) {
+      const int t = s.pos[v];
+      s.pos[v] = s.pos[v - 1];
+      s.pos[v - 1] = t;
+    }
+  for (int u = 0; u < op->k; u++) s.wires[u] = w->lay[s.pos[u]];
+  if (s.kind == S_TRACE)
+    for (int u = op->k - 1; u >= 0; u--) { /* remove; the merged cut keeps the larger count */
+      const int p = s.pos[u];
+      if (p > 0 && p < w->n - 1 && w->cut[p] > w->cut[p - 1]) w->cut[p - 1] = w->cut[p];
+      memmove(w->lay + p, w->lay + p + 1, sizeof(int) * (size_t)(w->n - p - 1));
+      if (p < w->n - 1) memmove(w->cut + p, w->cut + p + 1, sizeof(int) * (size_t)(w->n - p - 2));
+      w->n--;
+    }
+  BPS_CALL_GOTO(add_step(st, s));
+  s.pos = s.wires = NULL; /* owned by the step list */
+cleanup:
+  free(s.pos);
+  free(s.wires);
+  return rc;
+}
+
 static int step_op(e3_state *st, walk *w, const mom_prob *P, int i) {
   const mom_op *o = &P->ops[i];
   const bps_op *op = o->op;
@@ -611,34 +643,10 @@ static int step_op(e3_state *st, walk *w, const mom_prob *P, int i) {
     }
     return add_step(st, s);
   }
-  s.k = op->k;
-  s.pos = malloc(sizeof(int) * (size_t)op->k);
-  s.wires = malloc(sizeof(int) * (size_t)op->k);
-  BPS_CHECK(s.pos && s.wires, BPS_ERR_MEM, "out of memory");
   if (op->kind == BPS_OP_TRACE || op->kind == BPS_OP_DEPOL) {
-    s.kind = op->kind == BPS_OP_TRACE ? S_TRACE : S_DEPOL;
-    for (int u = 0; u < op->k; u++) s.pos[u] = pos_of(w, o->wire[u]);
-    for (int u = 1; u < op->k; u++) /* ascending (insertion sort; k is small) */
-      for (int v = u; v > 0 && s.pos[v - 1] > s.pos[v]; v--) {
-        const int t = s.pos[v];
-        s.pos[v] = s.pos[v - 1];
-        s.pos[v - 1] = t;
-      }
-    for (int u = 0; u < op->k; u++) s.wires[u] = w->lay[s.pos[u]];
-    if (s.kind == S_TRACE)
-      for (int u = op->k - 1; u >= 0; u--) { /* remove; the merged cut keeps the larger count */
-        const int p = s.pos[u];
-        if (p > 0 && p < w->n - 1 && w->cut[p] > w->cut[p - 1]) w->cut[p - 1] = w->cut[p];
-        memmove(w->lay + p, w->lay + p + 1, sizeof(int) * (size_t)(w->n - p - 1));
-        if (p < w->n - 1) memmove(w->cut + p, w->cut + p + 1, sizeof(int) * (size_t)(w->n - p - 2));
-        w->n--;
-      }
-    return add_step(st, s);
+    BPS_CALL(step_sites(st, w, o, i));
+    return BPS_OK;
   }
-  free(s.pos);
-  free(s.wires);
-  s.pos = s.wires = NULL;
-  s.k = 0;
   const int *wr;
   const int k = op_width(o, &wr);
   if (k == 1) {
@@ -668,25 +676,24 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
   why[0] = 0;
   for (int i = 0; i < P->nops; i++) {
     const char *r = refusal(&P->ops[i]);
-    if (r) {
+    if (r) { /* a refusal, not an error: nothing pushed, the reason in why */
       snprintf(why, whylen, "%s (operation %d)", r, i);
       return BPS_ERR_JOB;
     }
   }
+  int rc = BPS_OK;
   walk w = {0, NULL, NULL, 0, 0.0, 0.0};
   w.lay = malloc(sizeof(int) * (size_t)(P->q_max + 1));
   w.cut = calloc((size_t)P->q_max + 1, sizeof(int));
-  int rc = w.lay && w.cut ? BPS_OK : BPS_ERR_MEM;
-  for (int q = 0; q < P->c->q_in && !rc; q++) w.lay[w.n++] = P->in_wire[q];
+  BPS_CHECK_GOTO(w.lay && w.cut, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
+  for (int q = 0; q < P->c->q_in; q++) w.lay[w.n++] = P->in_wire[q];
   st->n0 = w.n;
   st->nmax = P->q_max;
-  for (int i = 0; i < P->nops && !rc; i++) rc = step_op(st, &w, P, i);
-  if (!rc) {
-    st->nT = w.n;
-    st->layT = malloc(sizeof(int) * (size_t)(w.n ? w.n : 1));
-    if (!st->layT) rc = BPS_ERR_MEM;
-    else memcpy(st->layT, w.lay, sizeof(int) * (size_t)w.n);
-  }
+  for (int i = 0; i < P->nops; i++) BPS_CALL_GOTO(step_op(st, &w, P, i));
+  st->nT = w.n;
+  st->layT = malloc(sizeof(int) * (size_t)(w.n ? w.n : 1));
+  BPS_CHECK_GOTO(st->layT, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
+  memcpy(st->layT, w.lay, sizeof(int) * (size_t)w.n);
   int b0 = 1; /* bond of the observable */
   if (P->data.kind == BPS_OBS_LOCAL) b0 = 4;
   else if (P->data.target == BPS_TARGET_UNITARY) b0 = 2;
@@ -694,11 +701,10 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
   st->chi_est = chi > 1e9 ? 1000000000 : (int)chi;
   st->flops = w.flops * (1.0 + b0 * b0 * b0) + 1e3 * (double)st->nsteps; /* B and F sweeps */
   st->tensors = w.tensors * b0 * b0 + 16.0 * (double)st->nsteps; /* B's snapshots */
+cleanup:
   free(w.lay);
   free(w.cut);
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (layout of %d qubits)", P->q_max);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- MPS operations */
@@ -713,23 +719,23 @@ static int shift_right(e3_ctx *x, mps *m) {
     m->zero = 1;
     return BPS_OK;
   }
+  int rc = BPS_OK;
   tens *nA = tens_new(x, A->l, o.k), *nB = tens_new(x, o.k, B->r);
-  if (!nA || !nB) {
-    free(nA);
-    free(nB);
-    svd_free(&o);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  BPS_CHECK_GOTO(nA && nB, BPS_ERR_MEM, "out of memory (MPS tensor)");
   memcpy(nA->d, o.U, sizeof(double) * tens_len(nA));
   for (int j = 0; j < o.k; j++)
     for (int i = 0; i < A->r; i++) o.VT[(size_t)j * A->r + i] *= o.s[j];
   gemm(0, 0, o.k, 16 * B->r, A->r, o.VT, B->d, nB->d);
-  svd_free(&o);
   if (!normalise(nB, &m->e2)) m->zero = 1;
   mps_set(m, c, nA);
   mps_set(m, c + 1, nB);
+  nA = nB = NULL; /* owned by m */
   m->center = c + 1;
-  return BPS_OK;
+cleanup:
+  free(nA);
+  free(nB);
+  svd_free(&o);
+  return rc;
 }
 
 /* Centre c -> c - 1: A_c = V^T (right-orthonormal), A_{c-1} <- A_{c-1} U S. */
@@ -742,23 +748,23 @@ static int shift_left(e3_ctx *x, mps *m) {
     m->zero = 1;
     return BPS_OK;
   }
+  int rc = BPS_OK;
   tens *nA = tens_new(x, o.k, A->r), *nB = tens_new(x, B->l, o.k);
-  if (!nA || !nB) {
-    free(nA);
-    free(nB);
-    svd_free(&o);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  BPS_CHECK_GOTO(nA && nB, BPS_ERR_MEM, "out of memory (MPS tensor)");
   memcpy(nA->d, o.VT, sizeof(double) * tens_len(nA));
   for (int i = 0; i < A->l; i++)
     for (int j = 0; j < o.k; j++) o.U[(size_t)i * o.k + j] *= o.s[j];
   gemm(0, 0, B->l * 16, o.k, B->r, B->d, o.U, nB->d);
-  svd_free(&o);
   if (!normalise(nB, &m->e2)) m->zero = 1;
   mps_set(m, c, nA);
   mps_set(m, c - 1, nB);
+  nA = nB = NULL; /* owned by m */
   m->center = c - 1;
-  return BPS_OK;
+cleanup:
+  free(nA);
+  free(nB);
+  svd_free(&o);
+  return rc;
 }
 
 static int move_center(e3_ctx *x, mps *m, int to) {
@@ -797,29 +803,29 @@ static int apply2(e3_ctx *x, mps *m, int p, const smap *H, int flip, int transpo
   const tens *A = m->t[p], *B = m->t[p + 1];
   const int L = A->l, R = B->r;
   const size_t len = (size_t)L * 256 * (size_t)R;
+  int rc = BPS_OK;
+  tens *nA = NULL, *nB = NULL;
+  svdres o;
+  memset(&o, 0, sizeof o);
   double *th = malloc(sizeof(double) * len), *t2 = H ? malloc(sizeof(double) * len) : NULL;
-  BPS_CHECK(th && (t2 || !H), BPS_ERR_MEM, "out of memory (two-site tensor %d x 256 x %d)", L, R);
+  BPS_CHECK_GOTO(th && (t2 || !H), BPS_ERR_MEM, "out of memory (two-site tensor %d x 256 x %d)", L, R);
   gemm(0, 0, L * 16, 16 * R, A->r, A->d, B->d, th);
   if (H) {
     smap_apply(H, flip, transpose, L, R, th, t2);
     free(th);
     th = t2;
+    t2 = NULL;
   }
-  svdres o;
-  int rc = svd_trunc(L * 16, 16 * R, th, &o);
+  BPS_CALL_GOTO(svd_trunc(L * 16, 16 * R, th, &o));
   free(th);
-  BPS_CALL(rc);
-  if (!o.k) {
+  th = NULL;
+  if (!o.k) { /* a zero operator: not an error */
     m->zero = 1;
-    return BPS_OK;
+    goto cleanup;
   }
-  tens *nA = tens_new(x, L, o.k), *nB = tens_new(x, o.k, R);
-  if (!nA || !nB) {
-    free(nA);
-    free(nB);
-    svd_free(&o);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  nA = tens_new(x, L, o.k);
+  nB = tens_new(x, o.k, R);
+  BPS_CHECK_GOTO(nA && nB, BPS_ERR_MEM, "out of memory (MPS tensor)");
   if (right)
     for (int j = 0; j < o.k; j++)
       for (int i = 0; i < 16 * R; i++) o.VT[(size_t)j * 16 * R + i] *= o.s[j];
@@ -828,12 +834,18 @@ static int apply2(e3_ctx *x, mps *m, int p, const smap *H, int flip, int transpo
       for (int j = 0; j < o.k; j++) o.U[(size_t)i * o.k + j] *= o.s[j];
   memcpy(nA->d, o.U, sizeof(double) * tens_len(nA));
   memcpy(nB->d, o.VT, sizeof(double) * tens_len(nB));
-  svd_free(&o);
   if (!normalise(right ? nB : nA, &m->e2)) m->zero = 1;
   mps_set(m, p, nA);
   mps_set(m, p + 1, nB);
+  nA = nB = NULL; /* owned by m */
   m->center = right ? p + 1 : p;
-  return BPS_OK;
+cleanup:
+  free(th);
+  free(t2);
+  free(nA);
+  free(nB);
+  svd_free(&o);
+  return rc;
 }
 
 /* Contract the site at p with the vector v (times 2^eadd) and absorb it into a neighbour. */
@@ -846,8 +858,9 @@ static int contract_site(e3_ctx *x, mps *m, int p, const double v[16], int eadd)
     return BPS_OK;
   }
   const tens *A = m->t[p];
+  int rc = BPS_OK;
   double *M = calloc((size_t)A->l * (size_t)A->r, sizeof(double));
-  BPS_CHECK(M, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(M, BPS_ERR_MEM, "out of memory");
   for (int l = 0; l < A->l; l++)
     for (int c = 0; c < 16; c++) {
       if (v[c] == 0.0) continue;
@@ -857,25 +870,24 @@ static int contract_site(e3_ctx *x, mps *m, int p, const double v[16], int eadd)
   const int q = p > 0 ? p - 1 : 1;
   const tens *N = m->t[q];
   tens *nN = p > 0 ? tens_new(x, N->l, A->r) : tens_new(x, A->l, N->r);
-  if (!nN) {
-    free(M);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory (MPS tensor)");
-  }
+  BPS_CHECK_GOTO(nN, BPS_ERR_MEM, "out of memory (MPS tensor)");
   if (p > 0) gemm(0, 0, N->l * 16, A->r, N->r, N->d, M, nN->d);
   else gemm(0, 0, A->l, 16 * N->r, A->r, M, N->d, nN->d);
-  free(M);
   m->e2 += eadd;
   if (!normalise(nN, &m->e2)) m->zero = 1;
   mps_set(m, q, nN);
   mps_remove(m, p);
   m->center = p > 0 ? p - 1 : 0;
-  return BPS_OK;
+cleanup:
+  free(M);
+  return rc;
 }
 
 /* Insert a product site v on wire `wire` at position p (bond passes through; the unit
  * vector v/|v| keeps the canonical form, |v| goes to the centre). */
 static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
   BPS_CHECK(m->n >= 1, BPS_ERR_INTERNAL, "mps: insertion into an empty register");
+  BPS_CALL(mps_make_room(m)); /* first: Z below is then never released by a failure */
   double nv = 0;
   for (int c = 0; c < 16; c++) nv += v[c] * v[c];
   nv = sqrt(nv);
@@ -885,11 +897,6 @@ static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
   memset(Z->d, 0, sizeof(double) * tens_len(Z));
   for (int l = 0; l < chi && nv > 0; l++)
     for (int c = 0; c < 16; c++) Z->d[((size_t)l * 16 + (size_t)c) * (size_t)chi + (size_t)l] = v[c] / nv;
-  int rc = mps_make_room(m);
-  if (rc) {
-    free(Z);
-    BPS_CALL(rc);
-  }
   memmove(m->t + p + 1, m->t + p, sizeof(tens *) * (size_t)(m->n - p));
   memmove(m->wire + p + 1, m->wire + p, sizeof(int) * (size_t)(m->n - p));
   m->t[p] = Z;
@@ -918,16 +925,21 @@ static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
  * map (1 - pr) per copy with a non-identity letter on the support, as a flag MPO (flags:
  * copy 1 / copy 2 seen a non-identity letter) of bond 4 over [pos[0], pos[k-1]], then two
  * compression sweeps. */
+static int depolarise_site(e3_ctx *x, mps *m, int p, double pr) {
+  int rc = BPS_OK;
+  double H[256] = {0};
+  for (int c = 0; c < 16; c++) H[c * 16 + c] = ((c >> 2) ? 1.0 - pr : 1.0) * ((c & 3) ? 1.0 - pr : 1.0);
+  smap D;
+  BPS_CALL(smap_from_dense(16, H, &D)); /* releases its own arrays when it fails */
+  BPS_CALL_GOTO(apply1(x, m, p, &D, 0));
+cleanup:
+  smap_free(&D);
+  return rc;
+}
 static int depolarise(e3_ctx *x, mps *m, const int *pos, int k, double pr) {
   const int s0 = pos[0], s1 = pos[k - 1];
   if (s0 == s1) {
-    double H[256] = {0};
-    for (int c = 0; c < 16; c++) H[c * 16 + c] = ((c >> 2) ? 1.0 - pr : 1.0) * ((c & 3) ? 1.0 - pr : 1.0);
-    smap D;
-    BPS_CALL(smap_from_dense(16, H, &D));
-    int rc = apply1(x, m, s0, &D, 0);
-    smap_free(&D);
-    BPS_CALL(rc);
+    BPS_CALL(depolarise_site(x, m, s0, pr));
     return BPS_OK;
   }
   BPS_CALL(move_center(x, m, s0));
@@ -1041,30 +1053,32 @@ static int init_local(e3_ctx *x, const mom_obs *o, const int *lay, const int *id
 
 /* The observable on the final layout (cost qubit of each position, or -1). */
 static int init_obs(e3_ctx *x, const mom_prob *P, const e3_state *st, const mom_obs *o, mps *m) {
+  int rc = BPS_OK;
   int *idx = malloc(sizeof(int) * (size_t)(st->nT ? st->nT : 1));
-  BPS_CHECK(idx, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(idx, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < st->nT; i++) {
     const int q = st->outpos[st->layT[i]] - o->q0;
     idx[i] = q >= 0 && q < o->nq ? q : -1;
   }
   (void)P;
-  int rc = o->local ? init_local(x, o, st->layT, idx, st->nT, m)
-                    : init_prod(x, &o->prod, st->layT, idx, st->nT, m);
+  if (o->local) BPS_CALL_GOTO(init_local(x, o, st->layT, idx, st->nT, m));
+  else BPS_CALL_GOTO(init_prod(x, &o->prod, st->layT, idx, st->nT, m));
+cleanup:
   free(idx);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* The input on the initial layout (the input register in order). */
 static int init_input(e3_ctx *x, const mom_prob *P, const mom_prod *in, mps *m) {
   const int n = P->c->q_in;
+  int rc = BPS_OK;
   int *idx = malloc(sizeof(int) * (size_t)(n ? n : 1));
-  BPS_CHECK(idx, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(idx, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < n; i++) idx[i] = i;
-  int rc = init_prod(x, in, P->in_wire, idx, n, m);
+  BPS_CALL_GOTO(init_prod(x, in, P->in_wire, idx, n, m));
+cleanup:
   free(idx);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- steps on an MPS */
@@ -1131,7 +1145,7 @@ static int step_apply(e3_ctx *x, const mom_prob *P, const e3_state *st, int s, i
     BPS_CALL(depolarise(x, m, sp->pos, sp->k, P->ops[sp->op].op->scale));
     return BPS_OK;
   }
-  BPS_CHECK(0, BPS_ERR_INTERNAL, "mps: step kind %d", (int)sp->kind);
+  BPS_FAIL(BPS_ERR_INTERNAL, "mps: step kind %d", (int)sp->kind);
 }
 
 /* <m | in> at the initial layout: sum over the input's terms of the transfer products. */
@@ -1140,12 +1154,9 @@ static int contract_input(const mps *m, const mom_prod *in, long double *out) {
   if (m->zero) return BPS_OK;
   int chi = 1;
   for (int i = 0; i < m->n; i++) chi = m->t[i]->r > chi ? m->t[i]->r : chi;
+  int rc = BPS_OK;
   double *v = malloc(sizeof(double) * (size_t)chi), *w = malloc(sizeof(double) * (size_t)chi);
-  if (!v || !w) {
-    free(v);
-    free(w);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CHECK_GOTO(v && w, BPS_ERR_MEM, "out of memory");
   long double tot = 0;
   for (int t = 0; t < in->nterm; t++) {
     v[0] = 1.0;
@@ -1170,10 +1181,11 @@ static int contract_input(const mps *m, const mom_prod *in, long double *out) {
     }
     tot += in->coef[t] * ldexpl((long double)v[0], (int)e);
   }
+  *out = tot;
+cleanup:
   free(v);
   free(w);
-  *out = tot;
-  return BPS_OK;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- environments */
@@ -1209,9 +1221,9 @@ static int env_alloc(envc *E, int cap) {
 }
 
 static void env_free(envc *E) {
-  for (int i = 0; E->L && i <= E->cap; i++) {
-    free(E->L[i]);
-    free(E->R[i]);
+  for (int i = 0; i <= E->cap; i++) { /* NULL-safe: env_alloc may have failed half-way */
+    if (E->L) free(E->L[i]);
+    if (E->R) free(E->R[i]);
   }
   free(E->L);
   free(E->R);
@@ -1325,35 +1337,34 @@ static int overlap(const mom_prob *P, const e3_state *st, int s, int mode, const
   const tens *b0 = B->t[p], *f0 = F->t[p], *b1 = B->t[p + w - 1], *f1 = F->t[p + w - 1];
   const int dim = w == 2 ? 256 : 16, bl = b0->l, br = b1->r, fl = f0->l, fr = f1->r;
   const size_t lb = (size_t)bl * dim * br, lf = (size_t)fl * dim * fr;
+  int rc = BPS_OK;
   double *tb = malloc(sizeof(double) * lb), *db = malloc(sizeof(double) * lb),
          *tf = malloc(sizeof(double) * lf), *T = malloc(sizeof(double) * (size_t)bl * dim * fr),
          *M = malloc(sizeof(double) * (size_t)br * fr);
-  int rc = tb && db && tf && T && M ? BPS_OK : BPS_ERR_MEM;
-  if (!rc) {
-    if (w == 2) {
-      gemm(0, 0, bl * 16, 16 * br, b0->r, b0->d, b1->d, tb);
-      gemm(0, 0, fl * 16, 16 * fr, f0->r, f0->d, f1->d, tf);
-    } else {
-      memcpy(tb, b0->d, sizeof(double) * lb);
-      memcpy(tf, f0->d, sizeof(double) * lf);
-    }
-    smap_apply(&D, sp->flip, 0, bl, br, tb, db);
-    gemm(0, 0, bl, dim * fr, fl, E->L[p], tf, T);  /* T[b][c f'] */
-    gemm(1, 0, br, fr, bl * dim, db, T, M);         /* M[b'][f'] */
-    const double *R = E->R[p + w];
-    long double v = 0;
-    for (size_t i = 0; i < (size_t)br * fr; i++) v += (long double)M[i] * R[i];
-    const long e = E->Le[p] + E->Re[p + w] + B->e2 + F->e2 + 2L * w;
-    *out = ldexpl(v, (int)e);
+  BPS_CHECK_GOTO(tb && db && tf && T && M, BPS_ERR_MEM, "out of memory (overlap)");
+  if (w == 2) {
+    gemm(0, 0, bl * 16, 16 * br, b0->r, b0->d, b1->d, tb);
+    gemm(0, 0, fl * 16, 16 * fr, f0->r, f0->d, f1->d, tf);
+  } else {
+    memcpy(tb, b0->d, sizeof(double) * lb);
+    memcpy(tf, f0->d, sizeof(double) * lf);
   }
+  smap_apply(&D, sp->flip, 0, bl, br, tb, db);
+  gemm(0, 0, bl, dim * fr, fl, E->L[p], tf, T);  /* T[b][c f'] */
+  gemm(1, 0, br, fr, bl * dim, db, T, M);         /* M[b'][f'] */
+  const double *R = E->R[p + w];
+  long double v = 0;
+  for (size_t i = 0; i < (size_t)br * fr; i++) v += (long double)M[i] * R[i];
+  const long e = E->Le[p] + E->Re[p + w] + B->e2 + F->e2 + 2L * w;
+  *out = ldexpl(v, (int)e);
+cleanup:
   smap_free(&D);
   free(tb);
   free(db);
   free(tf);
   free(T);
   free(M);
-  BPS_CHECK(!rc, rc, "out of memory (overlap)");
-  return BPS_OK;
+  return rc;
 }
 
 /* The parameter whose rotation is step s (-1: none). */
@@ -1370,13 +1381,14 @@ static int step_param(const mom_prob *P, const e3_state *st, int s) {
 static int build_table(const mom_prob *P, const e3_state *st, const mom_prod *in,
                        const mom_obs *obs, int mode, e3_table *tb) {
   e3_ctx x = {0, 0};
+  int rc = BPS_OK;
   mps B, F;
   envc E;
   memset(&B, 0, sizeof B);
   memset(&F, 0, sizeof F);
   memset(&E, 0, sizeof E);
   mps *snap = calloc((size_t)(P->nparams ? P->nparams : 1), sizeof(mps));
-  int rc = snap ? BPS_OK : BPS_ERR_MEM;
+  BPS_CHECK_GOTO(snap, BPS_ERR_MEM, "out of memory (mps gradient table)");
   /* the sweeps run between the first and the last parameterised step only */
   int first = st->nsteps, last = -1;
   for (int p = 0; p < P->nparams; p++)
@@ -1384,31 +1396,31 @@ static int build_table(const mom_prob *P, const e3_state *st, const mom_prod *in
       first = st->pstep[p] < first ? st->pstep[p] : first;
       last = st->pstep[p] > last ? st->pstep[p] : last;
     }
-  if (!rc) rc = init_obs(&x, P, st, obs, &B);
-  for (int s = st->nsteps - 1; s >= first && !rc; s--) {
+  BPS_CALL_GOTO(init_obs(&x, P, st, obs, &B));
+  for (int s = st->nsteps - 1; s >= first; s--) {
     const int p = step_param(P, st, s);
-    if (p >= 0) rc = mps_snap(&B, &snap[p]);
-    if (!rc && s > first) rc = step_apply(&x, P, st, s, 0, &B);
+    if (p >= 0) BPS_CALL_GOTO(mps_snap(&B, &snap[p]));
+    if (s > first) BPS_CALL_GOTO(step_apply(&x, P, st, s, 0, &B));
   }
   mps_free(&B);
-  if (!rc) rc = init_input(&x, P, in, &F);
-  if (!rc) rc = env_alloc(&E, st->nmax + 1);
-  for (int s = 0; s <= last && !rc; s++) {
+  BPS_CALL_GOTO(init_input(&x, P, in, &F));
+  BPS_CALL_GOTO(env_alloc(&E, st->nmax + 1));
+  for (int s = 0; s <= last; s++) {
     const int p = step_param(P, st, s);
     if (p >= 0) {
-      rc = overlap(P, st, s, mode, &snap[p], &F, &E, &tb->val[p]);
+      BPS_CALL_GOTO(overlap(P, st, s, mode, &snap[p], &F, &E, &tb->val[p]));
       mps_free(&snap[p]);
     }
-    if (!rc && s < last) rc = step_apply(&x, P, st, s, 1, &F);
+    if (s < last) BPS_CALL_GOTO(step_apply(&x, P, st, s, 1, &F));
   }
+cleanup:
+  mps_free(&B);
   mps_free(&F);
   env_free(&E);
   for (int p = 0; snap && p < P->nparams; p++) mps_free(&snap[p]);
   free(snap);
   tb->bond = x.chi_max;
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (mps gradient table)");
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int prod_copy(const mom_prod *a, mom_prod *b) {
@@ -1443,6 +1455,28 @@ static void table_free(e3_table *t) {
   free(t);
 }
 
+/* A new table of (in, obs, mode), built (*out NULL on failure). */
+static int table_new(const mom_prob *P, const e3_state *st, const mom_prod *in,
+                     const mom_obs *obs, int mode, e3_table **out) {
+  int rc = BPS_OK;
+  *out = NULL;
+  e3_table *t = calloc(1, sizeof *t);
+  BPS_CHECK_GOTO(t, BPS_ERR_MEM, "out of memory (mps gradient table)");
+  t->mode = mode;
+  t->obs = *obs;
+  t->obs.prod.site = NULL;
+  t->val = calloc((size_t)(P->nparams ? P->nparams : 1), sizeof(long double));
+  BPS_CHECK_GOTO(t->val, BPS_ERR_MEM, "out of memory (mps gradient table)");
+  BPS_CALL_GOTO(prod_copy(in, &t->in));
+  BPS_CALL_GOTO(prod_copy(&obs->prod, &t->obs.prod));
+  BPS_CALL_GOTO(build_table(P, st, in, obs, mode, t));
+  *out = t;
+  t = NULL; /* ownership handed to the caller */
+cleanup:
+  if (t) table_free(t);
+  return rc;
+}
+
 /* The table of (in, obs, mode), built on first use. The list only grows, under a critical
  * section (one build at a time; a later reader sees a finished table). */
 static int table_get(const mom_prob *P, const e3_state *cst, const mom_prod *in,
@@ -1451,32 +1485,19 @@ static int table_get(const mom_prob *P, const e3_state *cst, const mom_prod *in,
   int rc = BPS_OK;
   const e3_table *found = NULL;
 #pragma omp critical(bps_mps_tables)
-  {
+  { /* no jump out of a critical region: the code is kept in rc */
     for (const e3_table *t = st->tables; t && !found; t = t->next)
       if (t->mode == mode && prod_eq(&t->in, in) && obs_eq(&t->obs, obs)) found = t;
     if (!found) {
-      e3_table *t = calloc(1, sizeof *t);
-      rc = t ? BPS_OK : BPS_ERR_MEM;
-      if (!rc) {
-        t->mode = mode;
-        t->obs = *obs;
-        t->obs.prod.site = NULL;
-        t->val = calloc((size_t)(P->nparams ? P->nparams : 1), sizeof(long double));
-        rc = t->val ? BPS_OK : BPS_ERR_MEM;
-      }
-      if (!rc) rc = prod_copy(in, &t->in);
-      if (!rc) rc = prod_copy(&obs->prod, &t->obs.prod);
-      if (!rc) rc = build_table(P, st, in, obs, mode, t);
+      e3_table *t = NULL;
+      rc = table_new(P, st, in, obs, mode, &t);
       if (!rc) {
         t->next = st->tables;
         st->tables = t;
         found = t;
-      } else if (t) {
-        table_free(t);
       }
     }
   }
-  BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (mps gradient table)");
   BPS_CALL(rc);
   *out = found;
   return BPS_OK;
@@ -1516,67 +1537,66 @@ static int e3_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
   BPS_CHECK(!o || o->pair_budget <= 0, BPS_ERR_JOB,
             "[moments] truncation applies to the Pauli-pair engine only (the mps engine is "
             "exact)");
-  e3_state *st = calloc(1, sizeof *st);
-  BPS_CHECK(st, BPS_ERR_MEM, "out of memory");
+  int rc = BPS_OK;
+  double *H = NULL;
   char why[256];
-  int rc = make_steps(P, st, why, sizeof why);
-  if (rc == BPS_ERR_JOB) rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__, "%s", why);
-  if (!rc && st->chi_est > E3_CHI_MAX)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "mps: the estimated bond dimension %d exceeds the engine's limit %d "
-                        "(too many two-qubit gates cross one cut of the qubit line)",
-                        st->chi_est, E3_CHI_MAX);
-  if (!rc && o && o->max_bytes > 0 && e3_bytes(P, st) > (double)o->max_bytes)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "mps: needs about %.3g bytes, more than the %.3g allowed",
-                        e3_bytes(P, st), (double)o->max_bytes);
+  e3_state *st = calloc(1, sizeof *st);
+  BPS_CHECK_GOTO(st, BPS_ERR_MEM, "out of memory");
+  const int made = make_steps(P, st, why, sizeof why);
+  if (made == BPS_ERR_JOB) BPS_FAIL_GOTO(BPS_ERR_JOB, "%s", why); /* a refusal: its reason */
+  BPS_CALL_GOTO(made);
+  BPS_CHECK_GOTO(st->chi_est <= E3_CHI_MAX, BPS_ERR_JOB,
+                 "mps: the estimated bond dimension %d exceeds the engine's limit %d "
+                 "(too many two-qubit gates cross one cut of the qubit line)",
+                 st->chi_est, E3_CHI_MAX);
+  BPS_CHECK_GOTO(!(o && o->max_bytes > 0 && e3_bytes(P, st) > (double)o->max_bytes), BPS_ERR_JOB,
+                 "mps: needs about %.3g bytes, more than the %.3g allowed",
+                 e3_bytes(P, st), (double)o->max_bytes);
   st->cap_ops = P->nops;
   st->map0 = calloc((size_t)(P->nops ? P->nops : 1), sizeof(smap));
   st->outpos = malloc(sizeof(int) * (size_t)(P->nwires ? P->nwires : 1));
   st->pstep = malloc(sizeof(int) * (size_t)(P->nparams ? P->nparams : 1));
-  if (!rc && (!st->map0 || !st->outpos || !st->pstep)) rc = BPS_ERR_MEM;
-  for (int w = 0; w < P->nwires && !rc; w++) st->outpos[w] = -1;
-  for (int q = 0; q < P->c->q_out && !rc; q++) st->outpos[P->out_wire[q]] = q;
-  for (int p = 0; p < P->nparams && !rc; p++) st->pstep[p] = -1;
-  for (int s = 0; s < st->nsteps && !rc; s++) {
+  BPS_CHECK_GOTO(st->map0 && st->outpos && st->pstep, BPS_ERR_MEM, "out of memory (mps engine)");
+  for (int w = 0; w < P->nwires; w++) st->outpos[w] = -1;
+  for (int q = 0; q < P->c->q_out; q++) st->outpos[P->out_wire[q]] = q;
+  for (int p = 0; p < P->nparams; p++) st->pstep[p] = -1;
+  for (int s = 0; s < st->nsteps; s++) {
     const e3_step *sp = &st->steps[s];
     if (sp->kind != S_OP1 && sp->kind != S_OP2) continue;
-    rc = op_map(&P->ops[sp->op], 0, &st->map0[sp->op]);
+    BPS_CALL_GOTO(op_map(&P->ops[sp->op], 0, &st->map0[sp->op]));
     const bps_op *op = P->ops[sp->op].op;
     if (op->kind == BPS_OP_PROT) st->pstep[op->param] = s;
   }
-  if (!rc) { /* the transposition of two sites: (c1, c2) -> (c2, c1) */
-    double *H = calloc(65536, sizeof(double));
-    rc = H ? BPS_OK : BPS_ERR_MEM;
-    for (int c = 0; c < 256 && !rc; c++) H[(size_t)((c & 15) << 4 | c >> 4) * 256 + (size_t)c] = 1.0;
-    if (!rc) rc = smap_from_dense(256, H, &st->swap);
-    free(H);
-  }
-  if (rc) {
-    e3_release(st);
-    BPS_CHECK(rc != BPS_ERR_MEM, BPS_ERR_MEM, "out of memory (mps engine)");
-    BPS_CALL(rc);
-  }
+  /* the transposition of two sites: (c1, c2) -> (c2, c1) */
+  H = calloc(65536, sizeof(double));
+  BPS_CHECK_GOTO(H, BPS_ERR_MEM, "out of memory (mps engine)");
+  for (int c = 0; c < 256; c++) H[(size_t)((c & 15) << 4 | c >> 4) * 256 + (size_t)c] = 1.0;
+  BPS_CALL_GOTO(smap_from_dense(256, H, &st->swap));
   *out = st;
-  return BPS_OK;
+  st = NULL; /* ownership handed to the caller */
+cleanup:
+  free(H);
+  e3_release(st);
+  return rc;
 }
 
 /* A pass without derivative: the observable backwards through every step, then <B | in>. */
 static int cost_pass(const mom_prob *P, const e3_state *st, const mom_prod *in,
                      const mom_obs *obs, long double *out, int *bond) {
   e3_ctx x = {0, 0};
+  int rc = BPS_OK;
   mps B;
   memset(&B, 0, sizeof B);
-  int rc = init_obs(&x, P, st, obs, &B);
-  for (int s = st->nsteps - 1; s >= 0 && !rc; s--) rc = step_apply(&x, P, st, s, 0, &B);
-  for (int i = 0; i < B.n && !rc; i++)
-    if (B.wire[i] != P->in_wire[i]) rc = BPS_ERR_INTERNAL;
-  if (!rc) rc = contract_input(&B, in, out);
+  BPS_CALL_GOTO(init_obs(&x, P, st, obs, &B));
+  for (int s = st->nsteps - 1; s >= 0; s--) BPS_CALL_GOTO(step_apply(&x, P, st, s, 0, &B));
+  for (int i = 0; i < B.n; i++)
+    BPS_CHECK_GOTO(B.wire[i] == P->in_wire[i], BPS_ERR_INTERNAL,
+                   "mps: the initial layout is not the input register");
+  BPS_CALL_GOTO(contract_input(&B, in, out));
+cleanup:
   mps_free(&B);
-  *bond = x.chi_max;
-  BPS_CHECK(rc != BPS_ERR_INTERNAL, BPS_ERR_INTERNAL, "mps: the initial layout is not the input register");
-  BPS_CALL(rc);
-  return BPS_OK;
+  *bond = x.chi_max; /* also after a failure, as the pass statistics */
+  return rc;
 }
 
 static int e3_pass(const mom_prob *P, const void *vst, int kind, const mom_prod *in,
@@ -1606,28 +1626,28 @@ static int e3_pass(const mom_prob *P, const void *vst, int kind, const mom_prod 
 static int e3_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds, double *bytes,
                       char *why, size_t whylen) {
   (void)o;
+  int rc = BPS_OK;
   e3_state st;
   memset(&st, 0, sizeof st);
-  int rc = make_steps(P, &st, why, whylen);
-  if (rc == BPS_ERR_JOB) {
+  const int made = make_steps(P, &st, why, whylen);
+  if (made == BPS_ERR_JOB) { /* a refusal (the reason is in why), not an error */
     *seconds = *bytes = INFINITY;
-    steps_free(&st);
-    free(st.layT);
-    return BPS_OK;
+  } else {
+    BPS_CALL_GOTO(made);
+    if (st.chi_est > E3_CHI_MAX) {
+      snprintf(why, whylen, "mps: estimated bond dimension %d exceeds %d", st.chi_est, E3_CHI_MAX);
+      *seconds = *bytes = INFINITY;
+    } else {
+      const double chi = st.chi_est, np = P->nparams > 0 ? P->nparams : 1;
+      *seconds = (st.flops / np + 50.0 * chi * chi) * 1e-9;
+      *bytes = e3_bytes(P, &st);
+      why[0] = 0;
+    }
   }
-  if (!rc && st.chi_est > E3_CHI_MAX) {
-    snprintf(why, whylen, "mps: estimated bond dimension %d exceeds %d", st.chi_est, E3_CHI_MAX);
-    *seconds = *bytes = INFINITY;
-  } else if (!rc) {
-    const double chi = st.chi_est, np = P->nparams > 0 ? P->nparams : 1;
-    *seconds = (st.flops / np + 50.0 * chi * chi) * 1e-9;
-    *bytes = e3_bytes(P, &st);
-    why[0] = 0;
-  }
+cleanup:
   steps_free(&st);
   free(st.layT);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 const mom_engine bps_mom_engine_mps = {BPS_MOM_MPS, e3_prepare, e3_pass, e3_release, e3_predict};

@@ -191,13 +191,14 @@ static void e2_release(void *vst) {
 /* Forward light cones: for each parameter, the cost qubits its gate can influence. */
 static int cones(const mom_prob *P, e2_state *st) {
   const int nq = P->data.nq, W = P->nwires;
+  int rc = BPS_OK;
   unsigned char *inf = malloc((size_t)W);
   int *buf = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
   st->cone_off = calloc((size_t)P->nparams + 1, sizeof(int));
   size_t cap = 1024, used = 0;
   st->cone = malloc(sizeof(int) * cap);
-  int rc = inf && buf && st->cone_off && st->cone ? BPS_OK : BPS_ERR_MEM;
-  for (int p = 0; p < P->nparams && !rc; p++) {
+  BPS_CHECK_GOTO(inf && buf && st->cone_off && st->cone, BPS_ERR_MEM, "out of memory (light cones)");
+  for (int p = 0; p < P->nparams; p++) {
     st->cone_off[p] = (int)used;
     int i0 = P->param_op[p], cnt = 0;
     if (i0 >= 0) {
@@ -223,20 +224,17 @@ static int cones(const mom_prob *P, e2_state *st) {
     if (used + (size_t)cnt > cap) {
       while (used + (size_t)cnt > cap) cap *= 2;
       int *c = realloc(st->cone, sizeof(int) * cap);
-      if (!c) {
-        rc = BPS_ERR_MEM;
-        break;
-      }
+      BPS_CHECK_GOTO(c, BPS_ERR_MEM, "out of memory (light cones)");
       st->cone = c;
     }
     memcpy(st->cone + used, buf, sizeof(int) * (size_t)cnt);
     used += (size_t)cnt;
   }
-  if (!rc) st->cone_off[P->nparams] = (int)used;
+  st->cone_off[P->nparams] = (int)used;
+cleanup:
   free(inf);
   free(buf);
-  BPS_CHECK(!rc, rc, "out of memory (light cones)");
-  return BPS_OK;
+  return rc;
 }
 
 /* Is op i a random element (its average couples the two copies)? */
@@ -255,6 +253,7 @@ static int is_random(const mom_op *o) {
 static int neighbours(const mom_prob *P, e2_state *st) {
   const int nq = P->c->q_out, W = P->nwires, nops = P->nops;
   const size_t nwo = ((size_t)nops + (size_t)W + 63) / 64; /* ops, then wires */
+  int rc = BPS_OK, *id = NULL, *fill = NULL;
   uint64_t *cone = calloc((size_t)nq * nwo, sizeof(uint64_t));
   unsigned char *live = malloc((size_t)W);
   st->nbr_off = calloc((size_t)nq + 1, sizeof(int));
@@ -263,9 +262,9 @@ static int neighbours(const mom_prob *P, e2_state *st) {
   st->comp_q = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
   size_t cap = 1024, used = 0;
   st->nbr = malloc(sizeof(int) * cap);
-  int rc = cone && live && st->nbr_off && st->nbr && st->comp && st->comp_off && st->comp_q
-               ? BPS_OK : BPS_ERR_MEM;
-  for (int j = 0; j < nq && !rc; j++) {
+  BPS_CHECK_GOTO(cone && live && st->nbr_off && st->nbr && st->comp && st->comp_off && st->comp_q,
+                 BPS_ERR_MEM, "out of memory (light cones of %d output qubits)", nq);
+  for (int j = 0; j < nq; j++) {
     uint64_t *b = cone + (size_t)j * nwo;
     memset(live, 0, (size_t)W);
     live[P->out_wire[j]] = 1;
@@ -294,8 +293,8 @@ static int neighbours(const mom_prob *P, e2_state *st) {
       if (live[P->in_wire[q]]) b[bit / 64] |= UINT64_C(1) << (bit % 64);
     }
   }
-  for (int j = 0; j < nq && !rc; j++) st->comp[j] = j; /* union-find */
-  for (int j = 0; j < nq && !rc; j++) {
+  for (int j = 0; j < nq; j++) st->comp[j] = j; /* union-find */
+  for (int j = 0; j < nq; j++) {
     st->nbr_off[j] = (int)used;
     const uint64_t *a = cone + (size_t)j * nwo;
     for (int j2 = 0; j2 < nq; j2++) {
@@ -305,10 +304,7 @@ static int neighbours(const mom_prob *P, e2_state *st) {
       if (!ov) continue;
       if (used == cap) {
         int *nb = realloc(st->nbr, sizeof(int) * (cap *= 2));
-        if (!nb) {
-          rc = BPS_ERR_MEM;
-          break;
-        }
+        BPS_CHECK_GOTO(nb, BPS_ERR_MEM, "out of memory (light cones of %d output qubits)", nq);
         st->nbr = nb;
       }
       st->nbr[used++] = j2;
@@ -318,30 +314,28 @@ static int neighbours(const mom_prob *P, e2_state *st) {
       if (r1 != r2) st->comp[r1 > r2 ? r1 : r2] = r1 < r2 ? r1 : r2;
     }
   }
-  if (!rc) {
-    st->nbr_off[nq] = (int)used;
-    /* components numbered by their smallest qubit, members ascending */
-    int *id = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
-    if (!id) rc = BPS_ERR_MEM;
-    st->ncomp = 0;
-    for (int j = 0; j < nq && !rc; j++) {
-      int r = j;
-      while (st->comp[r] != r) r = st->comp[r];
-      id[j] = r == j ? st->ncomp++ : id[r];
-    }
-    for (int j = 0; j < nq && !rc; j++) st->comp_off[id[j] + 1]++;
-    for (int c = 0; c < st->ncomp && !rc; c++) st->comp_off[c + 1] += st->comp_off[c];
-    int *fill = calloc((size_t)st->ncomp + 1, sizeof(int));
-    if (!rc && !fill) rc = BPS_ERR_MEM;
-    for (int j = 0; j < nq && !rc; j++) st->comp_q[st->comp_off[id[j]] + fill[id[j]]++] = j;
-    for (int j = 0; j < nq && !rc; j++) st->comp[j] = id[j];
-    free(fill);
-    free(id);
+  st->nbr_off[nq] = (int)used;
+  /* components numbered by their smallest qubit, members ascending */
+  st->ncomp = 0;
+  id = malloc(sizeof(int) * (size_t)(nq ? nq : 1));
+  BPS_CHECK_GOTO(id, BPS_ERR_MEM, "out of memory (light cones of %d output qubits)", nq);
+  for (int j = 0; j < nq; j++) {
+    int r = j;
+    while (st->comp[r] != r) r = st->comp[r];
+    id[j] = r == j ? st->ncomp++ : id[r];
   }
+  for (int j = 0; j < nq; j++) st->comp_off[id[j] + 1]++;
+  for (int c = 0; c < st->ncomp; c++) st->comp_off[c + 1] += st->comp_off[c];
+  fill = calloc((size_t)st->ncomp + 1, sizeof(int));
+  BPS_CHECK_GOTO(fill, BPS_ERR_MEM, "out of memory (light cones of %d output qubits)", nq);
+  for (int j = 0; j < nq; j++) st->comp_q[st->comp_off[id[j]] + fill[id[j]]++] = j;
+  for (int j = 0; j < nq; j++) st->comp[j] = id[j];
+cleanup:
+  free(fill);
+  free(id);
   free(cone);
   free(live);
-  BPS_CHECK(!rc, rc, "out of memory (light cones of %d output qubits)", nq);
-  return BPS_OK;
+  return rc;
 }
 
 static int factor_cache(const mom_prob *P, e2_state *st);
@@ -371,30 +365,29 @@ static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
       }
     }
   }
+  int rc = BPS_OK;
   e2_state *st = calloc(1, sizeof *st);
-  BPS_CHECK(st, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(st, BPS_ERR_MEM, "out of memory");
   st->budget = o ? o->pair_budget : 0;
   /* evaluations of different parameters run one per thread (momtask.c) */
   st->max_bytes = o && o->max_bytes > 0 ? (size_t)o->max_bytes / (size_t)bps_threads_max() : 0;
   st->certifiable = cert;
   st->cost_wire = malloc(sizeof(int) * (size_t)(P->data.nq ? P->data.nq : 1));
-  int rc = st->cost_wire ? BPS_OK : BPS_ERR_MEM;
-  for (int j = 0; j < P->data.nq && !rc; j++) st->cost_wire[j] = P->out_wire[P->data.q0 + j];
-  if (!rc) rc = cones(P, st);
-  if (!rc) rc = neighbours(P, st);
-  if (!rc && !st->budget) rc = factor_cache(P, st);
-  if (!rc && st->budget > 0 && !cert)
-    rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                        "[moments] truncation needs a circuit of uniform-angle rotations, "
-                        "Clifford gates and Pauli or damping noise (bounds are certified "
-                        "only for mass-non-increasing maps); this model has fixed-angle or "
-                        "non-Clifford gates: remove the truncation to compute it exactly");
-  if (rc) {
-    e2_release(st);
-    BPS_CALL(rc);
-  }
+  BPS_CHECK_GOTO(st->cost_wire, BPS_ERR_MEM, "out of memory");
+  for (int j = 0; j < P->data.nq; j++) st->cost_wire[j] = P->out_wire[P->data.q0 + j];
+  BPS_CALL_GOTO(cones(P, st));
+  BPS_CALL_GOTO(neighbours(P, st));
+  if (!st->budget) BPS_CALL_GOTO(factor_cache(P, st));
+  BPS_CHECK_GOTO(!(st->budget > 0 && !cert), BPS_ERR_JOB,
+                 "[moments] truncation needs a circuit of uniform-angle rotations, "
+                 "Clifford gates and Pauli or damping noise (bounds are certified "
+                 "only for mass-non-increasing maps); this model has fixed-angle or "
+                 "non-Clifford gates: remove the truncation to compute it exactly");
   *out = st;
-  return BPS_OK;
+  st = NULL; /* ownership handed to the caller */
+cleanup:
+  e2_release(st);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- one pass */
@@ -649,40 +642,40 @@ static int truncate_set(e2_pass *x, long double gain) {
   for (long i = 0; i < s->n; i++)
     if (s->coef[i] < 0) x->neg = 1;
   if (x->neg) return BPS_OK;
+  int rc = BPS_OK;
+  unsigned char *drop = NULL;
   long *idx = malloc(sizeof(long) * (size_t)s->n);
-  BPS_CHECK(idx, BPS_ERR_MEM, "out of memory");
+  BPS_CHECK_GOTO(idx, BPS_ERR_MEM, "out of memory");
   for (long i = 0; i < s->n; i++) idx[i] = i;
   t_coef = s->coef;
   qsort(idx, (size_t)s->n, sizeof(long), cmp_idx);
   const long keep = x->st->budget;
-  unsigned char *drop = calloc((size_t)s->n, 1);
-  if (!drop) {
-    free(idx);
-    BPS_CHECK(0, BPS_ERR_MEM, "out of memory");
-  }
+  drop = calloc((size_t)s->n, 1);
+  BPS_CHECK_GOTO(drop, BPS_ERR_MEM, "out of memory");
   for (long r = keep; r < s->n; r++) {
     drop[idx[r]] = 1;
     x->dropped += gain * (long double)s->coef[idx[r]];
   }
   pset_clear(&x->nxt);
   for (long i = 0; i < s->n; i++)
-    if (!drop[i]) BPS_CALL(pset_add(&x->nxt, s->ent + s->off[i], s->len[i], s->coef[i]));
+    if (!drop[i]) BPS_CALL_GOTO(pset_add(&x->nxt, s->ent + s->off[i], s->len[i], s->coef[i]));
   pset t = x->cur;
   x->cur = x->nxt;
   x->nxt = t;
+cleanup:
   free(idx);
   free(drop);
-  return BPS_OK;
+  return rc;
 }
 
 /* Expand the observable into pairs on the cost wires (local: the (j, j') with j, j' in
  * cone, or all when cone is NULL). */
 static int expand_prod(e2_pass *x, const mom_prod *pr, const int *cw) {
   const int nq = pr->nq;
-  int *pos = calloc((size_t)(nq ? nq : 1), sizeof(int));
-  BPS_CHECK(pos, BPS_ERR_MEM, "out of memory");
   int rc = BPS_OK;
-  for (int t = 0; t < pr->nterm && !rc; t++) {
+  int *pos = calloc((size_t)(nq ? nq : 1), sizeof(int));
+  BPS_CHECK_GOTO(pos, BPS_ERR_MEM, "out of memory");
+  for (int t = 0; t < pr->nterm; t++) {
     /* odometer over the non-zero entries of each site */
     memset(pos, 0, sizeof(int) * (size_t)nq);
     int ok = 1;
@@ -691,7 +684,7 @@ static int expand_prod(e2_pass *x, const mom_prod *pr, const int *cw) {
       while (pos[q] < 16 && v[pos[q]] == 0.0) pos[q]++;
       ok = pos[q] < 16;
     }
-    while (ok && !rc) {
+    while (ok) {
       long double c = pr->coef[t];
       uint32_t m = 0;
       for (int q = 0; q < nq; q++) {
@@ -699,7 +692,7 @@ static int expand_prod(e2_pass *x, const mom_prod *pr, const int *cw) {
         if (pos[q]) x->buf[m++] = ((uint32_t)cw[q] << 4) | (uint32_t)pos[q];
       }
       /* cost wires ascend with q (outputs keep their order), so buf is sorted */
-      rc = pset_add(&x->cur, x->buf, m, (double)c);
+      BPS_CALL_GOTO(pset_add(&x->cur, x->buf, m, (double)c));
       int q = nq - 1;
       for (; q >= 0; q--) {
         const double *v = mom_site(pr, t, q);
@@ -712,9 +705,9 @@ static int expand_prod(e2_pass *x, const mom_prod *pr, const int *cw) {
       if (q < 0) break;
     }
   }
+cleanup:
   free(pos);
-  BPS_CALL(rc);
-  return BPS_OK;
+  return rc;
 }
 
 static int add_site_pairs(e2_pass *x, const double *const *sv, const int *w, int n,
@@ -794,43 +787,39 @@ static int propagate(e2_pass *x, const mom_prod *in, int p, int mode, const int 
                      long double *val) {
   const mom_prob *P = x->P;
   const e2_state *st = x->st;
-  int rc = BPS_OK;
   long double gain = 1.0L; /* the derivative's mass factor still to come (budget bounds) */
   if (p >= 0 && mode > 0) gain = (long double)creal(P->ops[P->param_op[p]].mom[mode][0]);
   occ_rebuild(x);
   if (x->cur.n > x->peak) x->peak = x->cur.n;
-  for (int i = P->nops - 1; i >= 0 && !rc && x->cur.n > 0; i--) {
+  for (int i = P->nops - 1; i >= 0 && x->cur.n > 0; i--) {
     const mom_op *o = &P->ops[i];
     const bps_op *op = o->op;
     const int dmode = (op->kind == BPS_OP_PROT && op->param == p) ? mode : 0;
     if (!dmode && !touches(x, o)) continue;
     if (dmode) gain = 1.0L;
     pset_clear(&x->nxt);
-    for (long j = 0; j < x->cur.n && !rc; j++) {
+    for (long j = 0; j < x->cur.n; j++) {
       switch (op->kind) {
-      case BPS_OP_PROT: rc = rotation(x, j, o, dmode); break;
+      case BPS_OP_PROT: BPS_CALL(rotation(x, j, o, dmode)); break;
       case BPS_OP_UNITARY:
-      case BPS_OP_KRAUS: rc = ptm_pair(x, j, o); break;
-      case BPS_OP_APPEND: rc = append_pair(x, j, o); break;
-      case BPS_OP_DEPOL: rc = depol_pair(x, j, o); break;
+      case BPS_OP_KRAUS: BPS_CALL(ptm_pair(x, j, o)); break;
+      case BPS_OP_APPEND: BPS_CALL(append_pair(x, j, o)); break;
+      case BPS_OP_DEPOL: BPS_CALL(depol_pair(x, j, o)); break;
       case BPS_OP_TRACE: break;
       }
     }
-    if (rc) break;
     pset t = x->cur;
     x->cur = x->nxt;
     x->nxt = t;
     if (x->cur.n > x->peak) x->peak = x->cur.n;
     if (st->budget > 0 && x->cur.n > st->budget) {
-      rc = truncate_set(x, gain);
-      if (!rc && x->neg)
-        rc = bps_error_push(BPS_ERR_JOB, __FILE__, __LINE__, __func__,
-                            "[moments] truncation: a negative pair coefficient appeared, so "
-                            "the bounds would not be certified; remove the truncation");
+      BPS_CALL(truncate_set(x, gain));
+      BPS_CHECK(!x->neg, BPS_ERR_JOB,
+                "[moments] truncation: a negative pair coefficient appeared, so "
+                "the bounds would not be certified; remove the truncation");
     }
     occ_rebuild(x);
   }
-  BPS_CALL(rc);
   long double base[MOM_MAXTERM];
   for (int t = 0; t < in->nterm; t++) { /* prod over every input wire of Tr(site) */
     base[t] = in->coef[t];
@@ -857,38 +846,38 @@ static int local_cost(e2_pass *x, const mom_obs *o, const mom_prod *in, const in
   const e2_state *st = x->st;
   const int nq = o->nq, q0 = o->q0;
   const int *cw = x->P->out_wire + q0;
-  long double *m1 = calloc((size_t)(2 * nq + 1), sizeof(long double)), *m2 = m1 + nq;
-  BPS_CHECK(m1, BPS_ERR_MEM, "out of memory");
   int rc = BPS_OK;
+  long double *m1 = calloc((size_t)(2 * nq + 1), sizeof(long double)), *m2 = m1 + nq;
+  BPS_CHECK_GOTO(m1, BPS_ERR_MEM, "out of memory");
   long double S = 0, s1 = 0, s2 = 0, sub = 0;
-  for (int j = 0; j < nq && !rc; j++) { /* one light-cone-sized batch per cost qubit j */
+  for (int j = 0; j < nq; j++) { /* one light-cone-sized batch per cost qubit j */
     pset_clear(&x->cur);
-    for (int a = st->nbr_off[q0 + j]; a < st->nbr_off[q0 + j + 1] && !rc; a++) {
+    for (int a = st->nbr_off[q0 + j]; a < st->nbr_off[q0 + j + 1]; a++) {
       const int j2 = st->nbr[a] - q0;
       if (j2 < 0 || j2 >= nq) continue; /* not a cost qubit */
       if (j == j2) {
         const double *sv[1] = {o->lsite[3]};
-        rc = add_site_pairs(x, sv, &cw[j], 1, 1.0L);
+        BPS_CALL_GOTO(add_site_pairs(x, sv, &cw[j], 1, 1.0L));
       } else {
         const double *sv[2] = {o->lsite[1], o->lsite[2]};
         int w[2] = {cw[j], cw[j2]};
-        rc = add_site_pairs(x, sv, w, 2, 1.0L);
+        BPS_CALL_GOTO(add_site_pairs(x, sv, w, 2, 1.0L));
       }
     }
     long double Sj = 0;
-    if (!rc) rc = propagate(x, in, -1, 0, wire_to_in, &Sj);
+    BPS_CALL_GOTO(propagate(x, in, -1, 0, wire_to_in, &Sj));
     S += Sj;
   }
-  for (int side = 1; side <= 2 && !rc; side++) {
+  for (int side = 1; side <= 2; side++) {
     if (!site_nonzero(o->lsite[side])) continue;
-    for (int j = 0; j < nq && !rc; j++) {
+    for (int j = 0; j < nq; j++) {
       const double *sv[1] = {o->lsite[side]};
       pset_clear(&x->cur);
-      rc = add_site_pairs(x, sv, &cw[j], 1, 1.0L);
-      if (!rc) rc = propagate(x, in, -1, 0, wire_to_in, side == 1 ? &m1[j] : &m2[j]);
+      BPS_CALL_GOTO(add_site_pairs(x, sv, &cw[j], 1, 1.0L));
+      BPS_CALL_GOTO(propagate(x, in, -1, 0, wire_to_in, side == 1 ? &m1[j] : &m2[j]));
     }
   }
-  for (int j = 0; j < nq && !rc; j++) {
+  for (int j = 0; j < nq; j++) {
     s1 += m1[j];
     s2 += m2[j];
     for (int a = st->nbr_off[q0 + j]; a < st->nbr_off[q0 + j + 1]; a++) {
@@ -896,10 +885,10 @@ static int local_cost(e2_pass *x, const mom_obs *o, const mom_prod *in, const in
       if (j2 >= 0 && j2 < nq) sub += m1[j] * m2[j2];
     }
   }
-  free(m1);
-  BPS_CALL(rc);
   *val = o->lcoef * (S + s1 * s2 - sub);
-  return BPS_OK;
+cleanup:
+  free(m1);
+  return rc;
 }
 
 /* Seed term t of a product observable restricted to the output qubits of component c
@@ -908,9 +897,10 @@ static int seed_component(e2_pass *x, const mom_obs *o, int t, int c) {
   const e2_state *st = x->st;
   const mom_prod *pr = &o->prod;
   const int na = st->comp_off[c + 1] - st->comp_off[c];
+  int rc = BPS_OK;
   int *qs = malloc(sizeof(int) * (size_t)(2 * na + 1)), n = 0;
-  BPS_CHECK(qs, BPS_ERR_MEM, "out of memory");
-  int *pos = qs + na, rc = BPS_OK;
+  BPS_CHECK_GOTO(qs, BPS_ERR_MEM, "out of memory");
+  int *pos = qs + na;
   for (int a = st->comp_off[c]; a < st->comp_off[c + 1]; a++) {
     const int q = st->comp_q[a];
     if (q >= o->q0 && q < o->q0 + o->nq) qs[n++] = q;
@@ -923,14 +913,15 @@ static int seed_component(e2_pass *x, const mom_obs *o, int t, int c) {
     while (pos[u] < 16 && v[pos[u]] == 0.0) pos[u]++;
     empty = pos[u] == 16; /* a zero site: the term vanishes */
   }
-  while (!empty && !rc) {
+  while (!empty) {
     long double cf = 1.0L; /* the term's coefficient enters once, in factor_pass */
     uint32_t m = 0;
     for (int u = 0; u < n; u++) {
       cf *= mom_site(pr, t, qs[u] - o->q0)[pos[u]];
       if (pos[u]) x->buf[m++] = ((uint32_t)x->P->out_wire[qs[u]] << 4) | (uint32_t)pos[u];
     }
-    rc = m <= E2_MAXSUP ? pset_add(&x->cur, x->buf, m, (double)cf) : BPS_ERR_JOB;
+    BPS_CHECK_GOTO(m <= E2_MAXSUP, BPS_ERR_JOB, "a Pauli pair grew beyond %d qubits", E2_MAXSUP);
+    BPS_CALL_GOTO(pset_add(&x->cur, x->buf, m, (double)cf));
     int u = n - 1;
     for (; u >= 0; u--) {
       const double *v = mom_site(pr, t, qs[u] - o->q0);
@@ -942,6 +933,7 @@ static int seed_component(e2_pass *x, const mom_obs *o, int t, int c) {
     }
     if (u < 0) break;
   }
+cleanup:
   free(qs);
   BPS_CHECK(!rc, rc, "component %d of the cost", c);
   return BPS_OK;
@@ -1042,88 +1034,92 @@ static int e2_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
                        const mom_obs *obs, int p, int mode, long double *out,
                        mom_pass_stats *ps) {
   const e2_state *st = vst;
+  int rc = BPS_OK, *wire_to_in = NULL, *all = NULL;
   e2_pass x;
-  int *wire_to_in = NULL, rc = pass_init(&x, P, st, &wire_to_in);
+  memset(&x, 0, sizeof x);
   const int *cw = P->out_wire + obs->q0;
-  if (rc) {
-    /* nothing */
-  } else if (obs->local && obs->two && p < 0 && st->nbr && in->nterm == 1 && st->budget <= 0) {
-    rc = local_cost(&x, obs, in, wire_to_in, out);
+  BPS_CALL_GOTO(pass_init(&x, P, st, &wire_to_in));
+  if (obs->local && obs->two && p < 0 && st->nbr && in->nterm == 1 && st->budget <= 0) {
+    BPS_CALL_GOTO(local_cost(&x, obs, in, wire_to_in, out));
   } else if (factorisable(st, in, obs)) {
-    rc = factor_pass(&x, kind, in, obs, p, mode, wire_to_in, out);
+    BPS_CALL_GOTO(factor_pass(&x, kind, in, obs, p, mode, wire_to_in, out));
   } else {
     if (obs->local) {
       const int *sel = NULL;
-      int nsel = obs->nq, *all = NULL;
+      int nsel = obs->nq;
       if (p >= 0 && mode > 0) { /* only cost qubits in p's forward light cone matter */
         sel = st->cone + st->cone_off[p];
         nsel = st->cone_off[p + 1] - st->cone_off[p];
       } else {
         all = malloc(sizeof(int) * (size_t)(obs->nq ? obs->nq : 1));
-        if (!all) rc = BPS_ERR_MEM;
-        for (int j = 0; j < obs->nq && all; j++) all[j] = j;
+        BPS_CHECK_GOTO(all, BPS_ERR_MEM, "out of memory");
+        for (int j = 0; j < obs->nq; j++) all[j] = j;
         sel = all;
       }
-      if (!rc) rc = expand_local(&x, obs, cw, sel, nsel);
-      free(all);
+      BPS_CALL_GOTO(expand_local(&x, obs, cw, sel, nsel));
     } else {
-      rc = expand_prod(&x, &obs->prod, cw);
+      BPS_CALL_GOTO(expand_prod(&x, &obs->prod, cw));
     }
-    if (!rc) rc = propagate(&x, in, p, mode, wire_to_in, out);
+    BPS_CALL_GOTO(propagate(&x, in, p, mode, wire_to_in, out));
   }
-  if (ps) {
+cleanup:
+  if (ps) { /* the pass's statistics, also of a failed pass */
     ps->peak_pairs = x.peak;
     ps->dropped = x.dropped;
   }
   pass_free(&x, wire_to_in);
-  BPS_CALL(rc);
-  return BPS_OK;
+  free(all);
+  return rc;
+}
+
+/* The cached component values of pass kind `kind` (factor_cache), if it is factorisable. */
+static int factor_cache_kind(const mom_prob *P, e2_state *st, int kind) {
+  const int nc = st->ncomp;
+  int rc = BPS_OK, *w2i = NULL;
+  long double *pre = NULL;
+  mom_prod in;
+  mom_obs obs;
+  e2_pass x;
+  memset(&in, 0, sizeof in);
+  memset(&obs, 0, sizeof obs);
+  memset(&x, 0, sizeof x);
+  BPS_CALL_GOTO(mom_input(P, kind, &in));
+  BPS_CALL_GOTO(mom_observable(P, kind, &obs));
+  if (!factorisable(st, &in, &obs)) goto cleanup; /* nothing to cache: not an error */
+  const int nt = obs.prod.nterm;
+  st->cval[kind] = malloc(sizeof(long double) * (size_t)(nt * nc + 1));
+  st->cexcl[kind] = malloc(sizeof(long double) * (size_t)(nt * nc + 1));
+  pre = malloc(sizeof(long double) * (size_t)(nc + 1));
+  BPS_CHECK_GOTO(st->cval[kind] && st->cexcl[kind] && pre, BPS_ERR_MEM, "out of memory");
+  BPS_CALL_GOTO(pass_init(&x, P, st, &w2i));
+  for (int t = 0; t < nt; t++) {
+    long double *v = st->cval[kind] + t * nc, *e = st->cexcl[kind] + t * nc;
+    for (int c = 0; c < nc; c++) {
+      BPS_CALL_GOTO(seed_component(&x, &obs, t, c));
+      BPS_CALL_GOTO(propagate(&x, &in, -1, 0, w2i, &v[c]));
+    }
+    pre[0] = 1.0L; /* e[c] = (v[0] ... v[c-1]) (v[c+1] ... v[nc-1]) */
+    for (int c = 0; c < nc; c++) pre[c + 1] = pre[c] * v[c];
+    long double suf = 1.0L;
+    for (int c = nc - 1; c >= 0; c--) {
+      e[c] = pre[c] * suf;
+      suf *= v[c];
+    }
+  }
+  st->factor[kind] = 1;
+cleanup:
+  pass_free(&x, w2i);
+  free(pre);
+  mom_prod_free(&in);
+  mom_obs_free(&obs);
+  return rc;
 }
 
 /* Per pass kind with a factorisable input and observable: every component's value without
  * derivative, and the exclusive products prod_{c' != c} (prefix x suffix), so that a
  * gradient pass propagates one component only. */
 static int factor_cache(const mom_prob *P, e2_state *st) {
-  const int nc = st->ncomp;
-  int rc = BPS_OK;
-  for (int kind = 0; kind < 3 && !rc; kind++) {
-    mom_prod in;
-    mom_obs obs;
-    memset(&in, 0, sizeof in);
-    memset(&obs, 0, sizeof obs);
-    rc = mom_input(P, kind, &in);
-    if (!rc) rc = mom_observable(P, kind, &obs);
-    if (!rc && factorisable(st, &in, &obs)) {
-      const int nt = obs.prod.nterm;
-      st->cval[kind] = malloc(sizeof(long double) * (size_t)(nt * nc + 1));
-      st->cexcl[kind] = malloc(sizeof(long double) * (size_t)(nt * nc + 1));
-      long double *pre = malloc(sizeof(long double) * (size_t)(nc + 1));
-      e2_pass x;
-      memset(&x, 0, sizeof x);
-      int *w2i = NULL;
-      rc = st->cval[kind] && st->cexcl[kind] && pre ? pass_init(&x, P, st, &w2i) : BPS_ERR_MEM;
-      for (int t = 0; t < nt && !rc; t++) {
-        long double *v = st->cval[kind] + t * nc, *e = st->cexcl[kind] + t * nc;
-        for (int c = 0; c < nc && !rc; c++) {
-          rc = seed_component(&x, &obs, t, c);
-          if (!rc) rc = propagate(&x, &in, -1, 0, w2i, &v[c]);
-        }
-        pre[0] = 1.0L; /* e[c] = (v[0] ... v[c-1]) (v[c+1] ... v[nc-1]) */
-        for (int c = 0; c < nc; c++) pre[c + 1] = pre[c] * v[c];
-        long double suf = 1.0L;
-        for (int c = nc - 1; c >= 0; c--) {
-          e[c] = pre[c] * suf;
-          suf *= v[c];
-        }
-      }
-      if (!rc) st->factor[kind] = 1;
-      if (w2i || x.occ) pass_free(&x, w2i);
-      free(pre);
-    }
-    mom_prod_free(&in);
-    mom_obs_free(&obs);
-  }
-  BPS_CALL(rc);
+  for (int kind = 0; kind < 3; kind++) BPS_CALL(factor_cache_kind(P, st, kind));
   return BPS_OK;
 }
 
@@ -1181,13 +1177,15 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
   }
   /* the observable's pairs per light-cone component: product observables expand into
    * (entries per site)^(component size), local costs into about (neighbours)^2 per batch */
+  int rc = BPS_OK;
+  unsigned char *live = NULL;
   e2_state st;
   memset(&st, 0, sizeof st);
   st.cost_wire = malloc(sizeof(int) * (size_t)(P->data.nq ? P->data.nq : 1));
-  int rc = st.cost_wire ? BPS_OK : BPS_ERR_MEM;
-  for (int j = 0; j < P->data.nq && !rc; j++) st.cost_wire[j] = P->out_wire[P->data.q0 + j];
-  if (!rc) rc = cones(P, &st);
-  if (!rc) rc = neighbours(P, &st);
+  BPS_CHECK_GOTO(st.cost_wire, BPS_ERR_MEM, "out of memory");
+  for (int j = 0; j < P->data.nq; j++) st.cost_wire[j] = P->out_wire[P->data.q0 + j];
+  BPS_CALL_GOTO(cones(P, &st));
+  BPS_CALL_GOTO(neighbours(P, &st));
   /* DQNN layers (ancillas appended) mix their whole cone: up to 4^width strings (brick:
    * measured half of that). Circuits without layers (hea) keep few strings, because a
    * uniform rotation pairs a string with one partner and CZ/CNOT map strings to strings:
@@ -1195,9 +1193,9 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
   int layered = 0;
   for (int i = 0; i < P->nops; i++) layered |= P->ops[i].op->kind == BPS_OP_APPEND;
   double pairs = 0, work = 0;
-  unsigned char *live = rc ? NULL : malloc((size_t)(P->nwires ? P->nwires : 1));
-  if (!rc && !live) rc = BPS_ERR_MEM;
-  if (!rc && P->data.kind == BPS_OBS_LOCAL) {
+  live = malloc((size_t)(P->nwires ? P->nwires : 1));
+  BPS_CHECK_GOTO(live, BPS_ERR_MEM, "out of memory");
+  if (P->data.kind == BPS_OBS_LOCAL) {
     for (int j = P->data.q0; j < P->data.q0 + P->data.nq; j++) {
       const double nb = st.nbr_off[j + 1] - st.nbr_off[j];
       const int w = cone_width(P, &j, 1, live);
@@ -1205,7 +1203,7 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
       pairs = fmax(pairs, cp);
       work += cp * nb;
     }
-  } else if (!rc) {
+  } else {
     const int per = P->data.kind == BPS_OBS_PAULI ? 1 : 4;
     for (int c = 0; c < st.ncomp; c++) {
       int in = 0; /* component qubits that carry the cost */
@@ -1218,6 +1216,19 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
       work += cp;
     }
   }
+  if (pairs > 1e8) { /* a refusal with its reason, not an error */
+    snprintf(why, whylen, "pauli: up to %.3g Pauli pairs in one light cone (%s)", pairs,
+             P->data.kind == BPS_OBS_LOCAL ? "a local term's cone spans too many qubits"
+                                           : "a global cost over coupled qubits");
+    *seconds = *bytes = INFINITY;
+  } else {
+    *bytes = 256.0 * pairs + 64.0 * (double)P->nwires; /* measured: about 1/4 of this */
+    /* per item, without layers: a local cost's pass for one parameter touches the terms whose
+     * cones hold it (the factor cache keeps the others), i.e. about work / parameters */
+    if (!layered && P->data.kind == BPS_OBS_LOCAL && P->nparams > 0) work /= P->nparams;
+    *seconds = 2e-7 * work + 2e-8 * (double)P->nops;
+  }
+cleanup:
   free(live);
   free(st.cost_wire);
   free(st.cone_off);
@@ -1227,20 +1238,7 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
   free(st.comp);
   free(st.comp_off);
   free(st.comp_q);
-  BPS_CALL(rc);
-  if (pairs > 1e8) {
-    snprintf(why, whylen, "pauli: up to %.3g Pauli pairs in one light cone (%s)", pairs,
-             P->data.kind == BPS_OBS_LOCAL ? "a local term's cone spans too many qubits"
-                                           : "a global cost over coupled qubits");
-    *seconds = *bytes = INFINITY;
-    return BPS_OK;
-  }
-  *bytes = 256.0 * pairs + 64.0 * (double)P->nwires; /* measured: about 1/4 of this */
-  /* per item, without layers: a local cost's pass for one parameter touches the terms whose cones hold it
-   * (the factor cache keeps the others), i.e. about work / parameters */
-  if (!layered && P->data.kind == BPS_OBS_LOCAL && P->nparams > 0) work /= P->nparams;
-  *seconds = 2e-7 * work + 2e-8 * (double)P->nops;
-  return BPS_OK;
+  return rc;
 }
 
 const mom_engine bps_mom_engine_pauli = {BPS_MOM_PAULI, e2_prepare, e2_pass_run, e2_release,
