@@ -905,6 +905,8 @@ static int seed_component(e2_pass *x, const mom_obs *o, int t, int c) {
     const int q = st->comp_q[a];
     if (q >= o->q0 && q < o->q0 + o->nq) qs[n++] = q;
   }
+  /* a term has at most n entries: checked before any is written to x->buf */
+  BPS_CHECK_GOTO(n <= E2_MAXSUP, BPS_ERR_JOB, "a Pauli pair grew beyond %d qubits", E2_MAXSUP);
   pset_clear(&x->cur);
   int empty = 0;
   for (int u = 0; u < n && !empty; u++) {
@@ -920,7 +922,6 @@ static int seed_component(e2_pass *x, const mom_obs *o, int t, int c) {
       cf *= mom_site(pr, t, qs[u] - o->q0)[pos[u]];
       if (pos[u]) x->buf[m++] = ((uint32_t)x->P->out_wire[qs[u]] << 4) | (uint32_t)pos[u];
     }
-    BPS_CHECK_GOTO(m <= E2_MAXSUP, BPS_ERR_JOB, "a Pauli pair grew beyond %d qubits", E2_MAXSUP);
     BPS_CALL_GOTO(pset_add(&x->cur, x->buf, m, (double)cf));
     int u = n - 1;
     for (; u >= 0; u--) {
