@@ -489,7 +489,8 @@ static void reduce_mom(reduce_state *rs, int i) {
     }
     if (!rs->rc && !(mo && mo->item && mo->rec)) rs->rc = no_memory();
     if (!rs->rc) {
-      snprintf(mo->engine, sizeof mo->engine, "%s", bps_mom_engine_name(bps_mom_engine_of(pn->mom)));
+      snprintf(mo->engine, sizeof mo->engine, "%s",
+               bps_mom_engine_name(bps_mom_engine_of(pn->mom)));
       snprintf(mo->precision, sizeof mo->precision, "%s", bps_mom_precision(pn->mom));
     }
   }

@@ -177,8 +177,8 @@ static int parse_options(int argc, char **argv, bench_opts *o) {
       continue;
     }
     /* Options with a value: --name VALUE or --name=VALUE. */
-    static const char *const valued[] = {"--qmin", "--qmax", "--threads", "--json", "--reps",
-                                         "--min-time"};
+    static const char *const valued[] = {"--qmin", "--qmax", "--threads",
+                                         "--json", "--reps", "--min-time"};
     const char *val = NULL;
     int which = -1;
     for (int j = 0; j < (int)(sizeof valued / sizeof valued[0]); j++) {
@@ -193,43 +193,43 @@ static int parse_options(int argc, char **argv, bench_opts *o) {
     }
     if (which < 0) return usage_error("unknown option '%s'%s", arg, "");
     switch (which) {
-      case 0:
-      case 1: {
-        int v = 0;
-        if (parse_int(val, BENCH_QMIN, BENCH_QMAX, &v))
-          return usage_error("%s needs a qubit count in [2, 14], got '%s'", valued[which], val);
-        if (which == 0) qmin = v;
-        else qmax = v;
-        break;
-      }
-      case 2:
-        if (parse_threads(val, o))
-          return usage_error("%s needs distinct thread counts in [1, 1024] separated by "
-                             "commas (at most 16), got '%s'",
-                             valued[which], val);
-        threads_given = 1;
-        break;
-      case 3:
-        if (!*val) return usage_error("%s needs a file name%s", valued[which], "");
-        o->json = val;
-        break;
-      case 4:
-        if (parse_int(val, 1, 1000, &reps))
-          return usage_error("%s needs an integer in [1, 1000], got '%s'", valued[which], val);
-        break;
-      case 5: {
-        char *end = NULL;
-        errno = 0;
-        min_time = strtod(val, &end);
-        if (errno || !*val || *end || !(min_time >= 1e-4 && min_time <= 60.0))
-          return usage_error("%s needs seconds in [0.0001, 60], got '%s'", valued[which], val);
-        break;
-      }
-      default:
-        break;
+    case 0:
+    case 1: {
+      int v = 0;
+      if (parse_int(val, BENCH_QMIN, BENCH_QMAX, &v))
+        return usage_error("%s needs a qubit count in [2, 14], got '%s'", valued[which], val);
+      if (which == 0) qmin = v;
+      else qmax = v;
+      break;
+    }
+    case 2:
+      if (parse_threads(val, o))
+        return usage_error("%s needs distinct thread counts in [1, 1024] separated by "
+                           "commas (at most 16), got '%s'",
+                           valued[which], val);
+      threads_given = 1;
+      break;
+    case 3:
+      if (!*val) return usage_error("%s needs a file name%s", valued[which], "");
+      o->json = val;
+      break;
+    case 4:
+      if (parse_int(val, 1, 1000, &reps))
+        return usage_error("%s needs an integer in [1, 1000], got '%s'", valued[which], val);
+      break;
+    case 5: {
+      char *end = NULL;
+      errno = 0;
+      min_time = strtod(val, &end);
+      if (errno || !*val || *end || !(min_time >= 1e-4 && min_time <= 60.0))
+        return usage_error("%s needs seconds in [0.0001, 60], got '%s'", valued[which], val);
+      break;
+    }
+    default: break;
     }
   }
-  if (o->quick && o->full) return usage_error("--quick and --full exclude each other%s%s", "", "");
+  if (o->quick && o->full)
+    return usage_error("--quick and --full exclude each other%s%s", "", "");
   /* A bound given alone moves the other default out of its way. */
   int def_max = o->quick ? 11 : 13;
   o->qmin = qmin >= 0 ? qmin : (qmax >= 0 && qmax < 8 ? qmax : 8);
@@ -318,8 +318,7 @@ typedef struct {
 static void load_probe_start(load_probe *p) {
   double total = 0.0;
   struct timespec ts;
-  p->ok = !read_cpu_times(&p->busy, &total) &&
-          !clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  p->ok = !read_cpu_times(&p->busy, &total) && !clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   p->proc = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
   p->wall = bps_wtime();
 }
@@ -329,8 +328,8 @@ static double load_probe_other(const load_probe *p) {
   struct timespec ts;
   double wall = bps_wtime() - p->wall;
   long tck = sysconf(_SC_CLK_TCK);
-  if (!p->ok || read_cpu_times(&busy, &total) ||
-      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) || tck <= 0 || wall <= 0.0)
+  if (!p->ok || read_cpu_times(&busy, &total) || clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) ||
+      tck <= 0 || wall <= 0.0)
     return -1.0;
   double proc = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - p->proc;
   return fmax(0.0, ((busy - p->busy) / (double)tck - proc) / wall);
@@ -708,9 +707,10 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   fprintf(f, "], \"quick\": %s, \"full\": %s, \"reps\": %d, \"min_time_s\": ",
           o->quick ? "true" : "false", o->full ? "true" : "false", o->reps);
   json_num(f, o->min_time);
-  fprintf(f, "},\n  \"triad_note\": \"STREAM triad a = b + s*c, best of %d, counted as 3 x 8 "
-             "bytes per element (write-allocate traffic not counted, as STREAM does); "
-             "GB = 1e9 bytes\",\n",
+  fprintf(f,
+          "},\n  \"triad_note\": \"STREAM triad a = b + s*c, best of %d, counted as 3 x 8 "
+          "bytes per element (write-allocate traffic not counted, as STREAM does); "
+          "GB = 1e9 bytes\",\n",
           o->triad_reps);
   fprintf(f, "  \"triad_gbs\": ");
   json_num(f, triad[itmax]);
@@ -722,8 +722,9 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   fprintf(f, "},\n  \"rows\": [");
   for (int i = 0; i < nrows; i++) {
     const bench_row *r = &rows[i];
-    fprintf(f, "%s\n    {\"qubits\": %d, \"representation\": \"%s\", \"gate_qubits\": %d, "
-               "\"threads\": %d, \"gates_per_s\": ",
+    fprintf(f,
+            "%s\n    {\"qubits\": %d, \"representation\": \"%s\", \"gate_qubits\": %d, "
+            "\"threads\": %d, \"gates_per_s\": ",
             i ? "," : "", r->q, bps_repr_name(r->repr), r->k, r->threads);
     json_num(f, r->gates_per_s);
     fprintf(f, ", \"bandwidth_gbs\": ");
@@ -736,8 +737,7 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
     json_num(f, r->triad_same);
     fprintf(f, ", \"bandwidth_ratio_same_threads\": ");
     json_num(f, r->ratio_same);
-    fprintf(f, ", \"gates_per_rep\": %ld, \"reps\": %d, \"best_s\": ", r->gates_per_rep,
-            o->reps);
+    fprintf(f, ", \"gates_per_rep\": %ld, \"reps\": %d, \"best_s\": ", r->gates_per_rep, o->reps);
     json_num(f, r->best_s);
     fprintf(f, ", \"rep_spread\": ");
     json_num(f, r->spread);
@@ -750,8 +750,9 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   double g = goal_min(rows, nrows, 0, &gi);
   int gti = -1;
   double gt = goal_min(rows, nrows, o->tmax, &gti);
-  fprintf(f, "\n  ],\n  \"goal\": {\"description\": \"min bandwidth_ratio over dense 1q/2q rows "
-             "at q >= %d\", \"target\": ",
+  fprintf(f,
+          "\n  ],\n  \"goal\": {\"description\": \"min bandwidth_ratio over dense 1q/2q rows "
+          "at q >= %d\", \"target\": ",
           BENCH_GOAL_Q);
   json_num(f, BENCH_GOAL_RATIO);
   fprintf(f, ", \"min_ratio\": ");
@@ -802,8 +803,7 @@ static int row_push(row_list *l, const bench_row *r) {
 
 /* All rows of one state shape (q, repr, rank): 1q and 2q gates at every thread count. */
 static int bench_shape(int q, bps_repr repr, int64_t rank, const bench_opts *o,
-                       const gate_pool *p, const double *triad, double triad_top,
-                       row_list *out) {
+                       const gate_pool *p, const double *triad, double triad_top, row_list *out) {
   int rc = BPS_OK;
   bps_state *st = NULL;
   bps_threads_set(o->tmax); /* first touch at the largest thread count */
@@ -895,8 +895,8 @@ static int bench_moments_only(const bench_opts *o, FILE *json) {
     fprintf(json, ",\n");
     rc = bps_bench_moments_json(json, rows, nrows);
     fprintf(json, "\n}\n");
-    if (!rc && ferror(json)) rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__,
-                                                 "error writing %s", o->json);
+    if (!rc && ferror(json))
+      rc = bps_error_push(BPS_ERR_IO, __FILE__, __LINE__, __func__, "error writing %s", o->json);
   }
   free(rows);
   return rc;
@@ -919,8 +919,7 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
   printf("STREAM triad a[i] = b[i] + s*c[i]: 3 arrays of 2^%d doubles (%lld MiB each; L3 "
          "%.0f MiB), best of %d,\n  counted as 3 x 8 bytes per element (write-allocate "
          "traffic not counted, as STREAM does)\n",
-         (int)llround(log2((double)ta.n)), (long long)(ta.n * 8 >> 20), m->l3_mb,
-         o->triad_reps);
+         (int)llround(log2((double)ta.n)), (long long)(ta.n * 8 >> 20), m->l3_mb, o->triad_reps);
   double triad_top = 0.0;
   for (int i = 0; i < o->nthreads; i++) {
     BPS_CALL_GOTO(triad_measure(&ta, o->threads[i], o->triad_reps, &triad[i]));
@@ -975,8 +974,8 @@ static int bench_run(const bench_opts *o, const bench_machine *m, FILE *json) {
   }
   if (!o->no_moments) BPS_CALL_GOTO(run_moments(o, &orows, &norows));
   if (json)
-    BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows,
-                             trows, ntrows, orows, norows));
+    BPS_CALL_GOTO(write_json(json, o->json, o, m, triad, rows.rows, rows.n, mrows, nmrows, trows,
+                             ntrows, orows, norows));
 cleanup:
   free(orows);
   triad_destroy(&ta);
@@ -1007,8 +1006,9 @@ int bps_bench_main(int argc, char **argv) {
   }
   for (int i = 0; i < o.nthreads; i++)
     if (o.threads[i] > m.cores)
-      fprintf(stderr, "bpscan bench: warning: %d threads on %ld cores: oversubscribed, the "
-                      "numbers for it mean little\n",
+      fprintf(stderr,
+              "bpscan bench: warning: %d threads on %ld cores: oversubscribed, the "
+              "numbers for it mean little\n",
               o.threads[i], m.cores);
 
   /* Open the JSON output first: a bad path fails now, not after the measurements. It is

@@ -171,9 +171,10 @@ int bps_bench_traffic_json(FILE *f, const bps_bench_traffic_row *rows, int nrows
   fprintf(f, "[");
   for (int i = 0; i < nrows; i++) {
     const bps_bench_traffic_row *r = &rows[i];
-    fprintf(f, "%s\n    {\"family\": \"%s\", \"n\": %d, \"threads\": %d, \"nparams\": %d, "
-               "\"gates\": %ld, \"traffic_bytes\": %.6g, \"triad_gbs\": %.6g, "
-               "\"grad_s\": %.6g, \"bound_s\": %.6g, \"bound_over_grad\": %.6g}",
+    fprintf(f,
+            "%s\n    {\"family\": \"%s\", \"n\": %d, \"threads\": %d, \"nparams\": %d, "
+            "\"gates\": %ld, \"traffic_bytes\": %.6g, \"triad_gbs\": %.6g, "
+            "\"grad_s\": %.6g, \"bound_s\": %.6g, \"bound_over_grad\": %.6g}",
             i ? "," : "", r->model, r->n, r->threads, r->nparams, r->gates, r->bytes,
             r->triad_gbs, r->grad_s, r->bound_s, r->efficiency);
   }
@@ -296,10 +297,16 @@ void bps_bench_models_print(FILE *out, const bps_bench_model_row *rows, int nrow
   goals(rows, nrows, &gmax, &smin);
   fprintf(out, "goal: adjoint gradient <= %g cost evaluations: max ratio %.2f -> %s\n",
           BPS_BENCH_MODELS_GRAD_GOAL, gmax,
-          isnan(gmax) ? "n/a" : gmax <= BPS_BENCH_MODELS_GRAD_GOAL ? "met" : "NOT met");
-  fprintf(out, "goal: factored >= 2^n/4 x faster than dense at n >= 6 (cost evaluation): "
-               "min speedup/target %.3g -> %s\n",
-          smin, isnan(smin) ? "n/a (no dense rows at n >= 6)" : smin >= 1 ? "met" : "NOT met");
+          isnan(gmax)                          ? "n/a"
+          : gmax <= BPS_BENCH_MODELS_GRAD_GOAL ? "met"
+                                               : "NOT met");
+  fprintf(out,
+          "goal: factored >= 2^n/4 x faster than dense at n >= 6 (cost evaluation): "
+          "min speedup/target %.3g -> %s\n",
+          smin,
+          isnan(smin) ? "n/a (no dense rows at n >= 6)"
+          : smin >= 1 ? "met"
+                      : "NOT met");
   fflush(out);
 }
 
@@ -313,8 +320,9 @@ int bps_bench_models_json(FILE *f, const bps_bench_model_row *rows, int nrows) {
   fprintf(f, "{\"rows\": [");
   for (int i = 0; i < nrows; i++) {
     const bps_bench_model_row *r = &rows[i];
-    fprintf(f, "%s\n    {\"model\": \"%s\", \"n\": %d, \"representation\": \"%s\", "
-               "\"qubits\": %d, \"nparams\": %d, \"threads\": %d, \"reps\": %d, \"build_s\": ",
+    fprintf(f,
+            "%s\n    {\"model\": \"%s\", \"n\": %d, \"representation\": \"%s\", "
+            "\"qubits\": %d, \"nparams\": %d, \"threads\": %d, \"reps\": %d, \"build_s\": ",
             i ? "," : "", r->model, r->n, bps_repr_name(r->repr), r->qubits, r->nparams,
             r->threads, r->reps);
     jnum(f, r->build_s);
@@ -334,11 +342,16 @@ int bps_bench_models_json(FILE *f, const bps_bench_model_row *rows, int nrows) {
   jnum(f, gmax);
   fprintf(f, ", \"grad_over_cost_target\": %g, \"grad_met\": %s, \"speedup_min_over_target\": ",
           BPS_BENCH_MODELS_GRAD_GOAL,
-          isnan(gmax) ? "null" : gmax <= BPS_BENCH_MODELS_GRAD_GOAL ? "true" : "false");
+          isnan(gmax)                          ? "null"
+          : gmax <= BPS_BENCH_MODELS_GRAD_GOAL ? "true"
+                                               : "false");
   jnum(f, smin);
-  fprintf(f, ", \"speedup_target\": \"dense/factored cost_eval_s >= 2^n/4 at n >= 6\", "
-             "\"speedup_met\": %s}}",
-          isnan(smin) ? "null" : smin >= 1 ? "true" : "false");
+  fprintf(f,
+          ", \"speedup_target\": \"dense/factored cost_eval_s >= 2^n/4 at n >= 6\", "
+          "\"speedup_met\": %s}}",
+          isnan(smin) ? "null"
+          : smin >= 1 ? "true"
+                      : "false");
   BPS_CHECK(!ferror(f), BPS_ERR_IO, "error writing the model bench JSON");
   return BPS_OK;
 }

@@ -325,12 +325,11 @@ static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double
     BPS_CALL(bps_apply_unitary(s, op->k, op->qubits, c->pool + op->mat + (adjoint ? dd : 0)));
     return BPS_OK;
   }
-  case BPS_OP_PROT:
-    BPS_CALL(apply_prot(s, op, angle, adjoint));
-    return BPS_OK;
+  case BPS_OP_PROT: BPS_CALL(apply_prot(s, op, angle, adjoint)); return BPS_OK;
   case BPS_OP_KRAUS: { /* the pool holds K_1..K_m, then K_1^dag..K_m^dag */
     size_t n = (size_t)op->nkraus << (2 * op->k);
-    BPS_CALL(bps_apply_kraus(s, op->k, op->qubits, op->nkraus, c->pool + op->mat + (adjoint ? n : 0)));
+    BPS_CALL(bps_apply_kraus(s, op->k, op->qubits, op->nkraus,
+                             c->pool + op->mat + (adjoint ? n : 0)));
     return BPS_OK;
   }
   case BPS_OP_APPEND:
@@ -340,15 +339,12 @@ static int apply_op(bps_state *s, const bps_circuit *c, const bps_op *op, double
     BPS_CALL(adjoint ? bps_insert_identity(s, op->k, op->qubits)
                      : bps_partial_trace(s, op->k, op->qubits));
     return BPS_OK;
-  case BPS_OP_DEPOL:
-    BPS_CALL(apply_depol(s, op));
-    return BPS_OK;
+  case BPS_OP_DEPOL: BPS_CALL(apply_depol(s, op)); return BPS_OK;
   }
   BPS_FAIL(BPS_ERR_INTERNAL, "unknown operation kind %d", (int)op->kind);
 }
 
-static double op_angle(const bps_op *op, const double *theta, int shift_op, int i,
-                       double delta) {
+static double op_angle(const bps_op *op, const double *theta, int shift_op, int i, double delta) {
   if (op->kind != BPS_OP_PROT) return 0.0;
   return theta[op->param] + (i == shift_op ? delta : 0.0);
 }
@@ -544,9 +540,7 @@ static int segments_make(const bps_circuit *c, segments *sg) {
 static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
                        const bps_state *before, const bps_state *after) {
   switch (op->kind) {
-  case BPS_OP_APPEND:
-    BPS_CALL(bps_lambda_append(lam, op->k));
-    return BPS_OK;
+  case BPS_OP_APPEND: BPS_CALL(bps_lambda_append(lam, op->k)); return BPS_OK;
   case BPS_OP_TRACE:
     BPS_CALL(bps_lambda_trace(lam, op->k, op->qubits, before, after));
     return BPS_OK;
@@ -559,8 +553,7 @@ static int lambda_back(bps_state *lam, const bps_circuit *c, const bps_op *op,
   case BPS_OP_DEPOL:
     BPS_CALL(bps_lambda_depol(lam, op->k, op->qubits, op->scale, before, after));
     return BPS_OK;
-  default:
-    break;
+  default: break;
   }
   BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d is invertible", (int)op->kind);
 }
@@ -680,8 +673,8 @@ int bps_grad_adjoint_out(const bps_circuit *c, const bps_cost *cost, const doubl
   double sgn[2];
   int nobs = 0;
   /* adjoint_impl fills the work space; this function owns and releases it */
-  BPS_CALL_GOTO(
-      adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub, &lam, out));
+  BPS_CALL_GOTO(adjoint_impl(c, cost, theta, in, value, grad, &sg, &rho, obs, sgn, &nobs, &sub,
+                             &lam, out));
 cleanup:
   bps_state_destroy(&lam);
   if (sub)
@@ -722,8 +715,10 @@ int bps_grad_shift_out(const bps_circuit *c, const bps_cost *cost, const double 
   BPS_CHECK(in->q == c->q_in && cost->q == c->q_out, BPS_ERR_ARG, "shape mismatch");
   int rc = BPS_OK;
   int P = c->nparams;
-  int *count = calloc((size_t)(P ? P : 1), sizeof(int)), *equal = calloc((size_t)(P ? P : 1), sizeof(int));
-  double *scale = calloc((size_t)(P ? P : 1), sizeof(double)), *th = malloc(sizeof(double) * (size_t)(P ? P : 1));
+  int *count = calloc((size_t)(P ? P : 1), sizeof(int)),
+      *equal = calloc((size_t)(P ? P : 1), sizeof(int));
+  double *scale = calloc((size_t)(P ? P : 1), sizeof(double)),
+         *th = malloc(sizeof(double) * (size_t)(P ? P : 1));
   double *x = NULL, *cf = NULL; /* the shift rule of one shared parameter */
   bps_state *s = NULL;
   BPS_CHECK_GOTO(count && equal && scale && th, BPS_ERR_MEM, "out of memory (%d parameters)", P);

@@ -41,8 +41,8 @@ static int write_blocks(FILE *f, const bps_plan *p, const bps_block *blocks,
       int32_t hdr[4] = {p->pn[i].n, (int32_t)b, blocks[t].count, p->pn[i].rec_len};
       size_t nd = (size_t)blocks[t].count * (size_t)p->pn[i].rec_len;
       uint64_t sum = block_sum(hdr, blocks[t].rec, nd);
-      ok = fwrite(hdr, sizeof hdr, 1, f) == 1 && fwrite(blocks[t].rec, sizeof(double), nd, f) == nd &&
-           fwrite(&sum, 8, 1, f) == 1;
+      ok = fwrite(hdr, sizeof hdr, 1, f) == 1 &&
+           fwrite(blocks[t].rec, sizeof(double), nd, f) == nd && fwrite(&sum, 8, 1, f) == 1;
     }
   return ok;
 }
@@ -103,8 +103,8 @@ int bps_ckpt_read_stream(const bps_plan *p, FILE *f, const char *path, const cha
   BPS_CHECK_GOTO(fread(magic, 1, 8, f) == 8 && !memcmp(magic, CKPT_MAGIC, 8) &&
                      fread(&hash, 8, 1, f) == 1 && fread(&version, 4, 1, f) == 1 &&
                      fread(&nb, 4, 1, f) == 1 && version == CKPT_VERSION,
-                 BPS_ERR_CHECKPOINT, "checkpoint %s is corrupt (bad header); remove %s to start over",
-                 path, dir);
+                 BPS_ERR_CHECKPOINT,
+                 "checkpoint %s is corrupt (bad header); remove %s to start over", path, dir);
   BPS_CHECK_GOTO(hash == p->cfg->job_hash, BPS_ERR_CHECKPOINT,
                  "checkpoint %s belongs to a different job (hash %016llx, this job %016llx); "
                  "refusing to reuse it: remove %s or use another output path",
@@ -134,8 +134,8 @@ int bps_ckpt_read_stream(const bps_plan *p, FILE *f, const char *path, const cha
     BPS_CHECK_GOTO(rec, BPS_ERR_MEM, "out of memory");
     BPS_CHECK_GOTO(fread(rec, sizeof(double), nd, f) == nd && fread(&sum, 8, 1, f) == 1 &&
                        sum == block_sum(hdr, rec, nd),
-                   BPS_ERR_CHECKPOINT, "checkpoint %s is corrupt (checksum); remove %s to start over",
-                   path, dir);
+                   BPS_ERR_CHECKPOINT,
+                   "checkpoint %s is corrupt (checksum); remove %s to start over", path, dir);
     long t = p->task_off[i] + b;
     if (!done[t]) { /* else: the same block from two runs, identical by construction */
       blocks[t].rec = rec;
@@ -165,16 +165,18 @@ int bps_ckpt_check_dir(const bps_scan_config *cfg) {
   struct stat sb;
   ckpt_dir(cfg, dir, sizeof dir);
   if (lstat(dir, &sb) != 0) {
-    BPS_CHECK(errno == ENOENT, BPS_ERR_CHECKPOINT, "cannot check the checkpoint directory %s: %s",
-              dir, strerror(errno));
+    BPS_CHECK(errno == ENOENT, BPS_ERR_CHECKPOINT,
+              "cannot check the checkpoint directory %s: %s", dir, strerror(errno));
     return BPS_OK;
   }
   BPS_CHECK(!S_ISLNK(sb.st_mode), BPS_ERR_CHECKPOINT,
             "the checkpoint path %s is a symbolic link; bpscan keeps its checkpoints only in a "
-            "directory of its own: remove the link", dir);
+            "directory of its own: remove the link",
+            dir);
   BPS_CHECK(S_ISDIR(sb.st_mode), BPS_ERR_CHECKPOINT,
             "the checkpoint path %s exists and is not a directory; bpscan keeps its checkpoints "
-            "in a directory of that name: move it away", dir);
+            "in a directory of that name: move it away",
+            dir);
   return BPS_OK;
 }
 
@@ -191,7 +193,8 @@ static int read_entry(const bps_plan *p, int dfd, const char *dir, const char *n
   BPS_CHECK_GOTO(fd >= 0, BPS_ERR_CHECKPOINT, "cannot read checkpoint %s: %s", path,
                  strerror(errno));
   BPS_CHECK_GOTO(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode), BPS_ERR_CHECKPOINT,
-                 "checkpoint %s is not a regular file; remove it (or %s) to start over", path, dir);
+                 "checkpoint %s is not a regular file; remove it (or %s) to start over", path,
+                 dir);
   f = fdopen(fd, "rb");
   BPS_CHECK_GOTO(f, BPS_ERR_CHECKPOINT, "cannot read checkpoint %s: %s", path, strerror(errno));
   fd = -1;
@@ -239,8 +242,7 @@ static int make_marker(const char *dir, const char *path, int *created) {
   BPS_CHECK(*created || errno == EEXIST, BPS_ERR_CHECKPOINT,
             "cannot create checkpoint directory %s on host %s: %s", dir, host, strerror(errno));
   FILE *f = fopen(path, "w");
-  BPS_CHECK(f, BPS_ERR_CHECKPOINT, "cannot create %s on host %s: %s", path, host,
-            strerror(errno));
+  BPS_CHECK(f, BPS_ERR_CHECKPOINT, "cannot create %s on host %s: %s", path, host, strerror(errno));
   int ok = fprintf(f, "%s\n", host) > 0;
   ok = fclose(f) == 0 && ok;
   BPS_CHECK(ok, BPS_ERR_CHECKPOINT, "cannot write %s on host %s", path, host);
@@ -282,7 +284,8 @@ int bps_ckpt_absent(const bps_scan_config *cfg) {
   ckpt_dir(cfg, dir, sizeof dir);
   BPS_CHECK(stat(dir, &sb) != 0, BPS_ERR_CHECKPOINT,
             "a checkpoint of an earlier run exists in %s: continue it with --resume, or remove "
-            "the directory to start over", dir);
+            "the directory to start over",
+            dir);
   return BPS_OK;
 }
 
@@ -323,6 +326,5 @@ void bps_ckpt_remove(const bps_scan_config *cfg) {
   if (left)
     fprintf(stderr, "[bpscan] %s holds %d file%s bpscan did not write: left in place\n", dir,
             left, left == 1 ? "" : "s");
-  else
-    rmdir(dir);
+  else rmdir(dir);
 }

@@ -32,8 +32,10 @@ static int parse_ranks(const char *v, run_args *a) {
     char *e;
     long n = strtol(c, &e, 10);
     if (e == c || n < 1 || n > 10000000 || (*e && *e != ',') || a->npredict == BPS_MAX_PREDICT) {
-      fprintf(stderr, "bpscan check: --ranks needs rank counts N[,N...] (1..1e7, at most %d), "
-              "e.g. --ranks 1,2,4,1024\n", BPS_MAX_PREDICT);
+      fprintf(stderr,
+              "bpscan check: --ranks needs rank counts N[,N...] (1..1e7, at most %d), "
+              "e.g. --ranks 1,2,4,1024\n",
+              BPS_MAX_PREDICT);
       return BPS_ERR_USAGE;
     }
     a->predict[a->npredict++] = (int)n;
@@ -93,8 +95,10 @@ static int parse_args(int argc, char **argv, int allow_run_flags, run_args *a) {
       a->out = argv[++i];
     } else if (allow_run_flags && !strcmp(s, "--slice")) {
       if (i + 1 >= argc || parse_slice(argv[i + 1], a)) {
-        fprintf(stderr, "bpscan run: --slice needs K/N with 0 <= K < N <= %d (decimal digits, "
-                "e.g. --slice 2/3)\n", BPS_MAX_SLICES);
+        fprintf(stderr,
+                "bpscan run: --slice needs K/N with 0 <= K < N <= %d (decimal digits, "
+                "e.g. --slice 2/3)\n",
+                BPS_MAX_SLICES);
         return BPS_ERR_USAGE;
       }
       i++;
@@ -192,8 +196,9 @@ static void to_config(const bps_job *job, const run_args *a, bps_scan_config *cf
   cfg->samples = job->samples;
   cfg->seed = job->seed;
   cfg->block = job->block;
-  cfg->repr = job->repr == BPS_JOB_REPR_DENSE ? BPS_DENSE
-              : job->repr == BPS_JOB_REPR_FACTORED ? BPS_FACTORED : -1;
+  cfg->repr = job->repr == BPS_JOB_REPR_DENSE      ? BPS_DENSE
+              : job->repr == BPS_JOB_REPR_FACTORED ? BPS_FACTORED
+                                                   : -1;
   cfg->method = job->grad_method;
   cfg->params = job->params;
   bps_job_where(job, "gradient", "params", cfg->params_where, sizeof cfg->params_where);

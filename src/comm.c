@@ -18,20 +18,20 @@
 
 /* An MPI call that must return MPI_SUCCESS; our communicator has MPI_ERRORS_RETURN, so
  * failures come back here as codes and are turned into a traceback entry. */
-#define BPS_CALL_MPI(expr)                                                               \
-  do {                                                                                   \
-    int bps_m_ = (expr);                                                                 \
-    if (bps_m_ != MPI_SUCCESS) return mpi_failure(bps_m_, #expr, __LINE__, __func__);    \
+#define BPS_CALL_MPI(expr)                                                                      \
+  do {                                                                                          \
+    int bps_m_ = (expr);                                                                        \
+    if (bps_m_ != MPI_SUCCESS) return mpi_failure(bps_m_, #expr, __LINE__, __func__);           \
   } while (0)
 
 /* The same in a function with the cleanup idiom (error.h): record in rc, go to cleanup. */
-#define BPS_CALL_MPI_GOTO(expr)                                                          \
-  do {                                                                                   \
-    int bps_m_ = (expr);                                                                 \
-    if (bps_m_ != MPI_SUCCESS) {                                                         \
-      rc = mpi_failure(bps_m_, #expr, __LINE__, __func__);                               \
-      goto cleanup;                                                                      \
-    }                                                                                    \
+#define BPS_CALL_MPI_GOTO(expr)                                                                 \
+  do {                                                                                          \
+    int bps_m_ = (expr);                                                                        \
+    if (bps_m_ != MPI_SUCCESS) {                                                                \
+      rc = mpi_failure(bps_m_, #expr, __LINE__, __func__);                                      \
+      goto cleanup;                                                                             \
+    }                                                                                           \
   } while (0)
 
 /* Largest piece sent in one call: counts are int in MPI-3, and 1 GiB keeps well clear. */
@@ -189,8 +189,7 @@ int bps_comm_gatherv_f64(const double *send, int n, double *recv, int *counts_ou
     total += g.pairs[2 * r];
   }
   BPS_CHECK(total <= INT_MAX, BPS_ERR_ARG, "gatherv of %lld values exceeds INT_MAX", total);
-  BPS_CHECK(g.pairs[2 * root + 1] & 1, BPS_ERR_ARG, "NULL counts_out on the root (rank %d)",
-            root);
+  BPS_CHECK(g.pairs[2 * root + 1] & 1, BPS_ERR_ARG, "NULL counts_out on the root (rank %d)", root);
   BPS_CHECK(total == 0 || (g.pairs[2 * root + 1] & 2), BPS_ERR_ARG,
             "NULL recv on the root (rank %d) for %lld values", root, total);
   int *counts = NULL, *displs = NULL;
@@ -238,8 +237,7 @@ int bps_comm_allgather_int(const int *send, int n, int *recv) {
     if (recv != send) memmove(recv, send, (size_t)n * sizeof(int));
     return BPS_OK;
   }
-  BPS_CHECK((long long)n * g.size <= INT_MAX, BPS_ERR_ARG, "allgather of %d x %d ints", n,
-            g.size);
+  BPS_CHECK((long long)n * g.size <= INT_MAX, BPS_ERR_ARG, "allgather of %d x %d ints", n, g.size);
   BPS_CALL_MPI(MPI_Allgather(send, n, MPI_INT, recv, n, MPI_INT, g.comm));
   return BPS_OK;
 }

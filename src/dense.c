@@ -145,12 +145,12 @@ ALWAYS_INLINE cv cmul1(cc u, cv x, cv xs) { return cv_fma(u.i, xs, cv_mul(u.r, x
 /* ---------------------------------------------------------------------------------------
  * Index layout of a k-qubit operation. */
 typedef struct {
-  int q, k, N;   /* N = 2^k */
-  bps_idx D, R;  /* dim and number of rest indices D/N */
+  int q, k, N;            /* N = 2^k */
+  bps_idx D, R;           /* dim and number of rest indices D/N */
   int sp[BPS_MAX_QUBITS]; /* target bit positions, ascending */
-  bps_idx tmask; /* all target bits */
-  bps_idx *off;  /* off[g], g in [0, N): index bits of gate index g */
-  int lobit;     /* the gate-index bit of a target at index bit 0, or 0 */
+  bps_idx tmask;          /* all target bits */
+  bps_idx *off;           /* off[g], g in [0, N): index bits of gate index g */
+  int lobit;              /* the gate-index bit of a target at index bit 0, or 0 */
 } layout;
 
 /* Insert zero bits at the ascending positions sp[0..n-1]. */
@@ -202,13 +202,13 @@ enum { OP_UNI = 0, OP_KRAUS = 1, OP_MONO = 2 };
 typedef struct {
   layout L;
   double *rho;
-  int nk;          /* OP_KRAUS: sum over nk matrices of K V K^dag */
-  const cc *u;     /* OP_UNI / OP_KRAUS: nk * N * N prepared coefficients */
-  const cc *f;     /* OP_MONO: N*N phase products */
-  const int *src;  /* OP_MONO: source gate index of each output index */
-  int phase;       /* OP_MONO: 0 = pure permutation, no multiply */
-  cv *scr;         /* runtime-N scratch, per thread */
-  size_t per;      /* cv per thread */
+  int nk;         /* OP_KRAUS: sum over nk matrices of K V K^dag */
+  const cc *u;    /* OP_UNI / OP_KRAUS: nk * N * N prepared coefficients */
+  const cc *f;    /* OP_MONO: N*N phase products */
+  const int *src; /* OP_MONO: source gate index of each output index */
+  int phase;      /* OP_MONO: 0 = pure permutation, no multiply */
+  cv *scr;        /* runtime-N scratch, per thread */
+  size_t per;     /* cv per thread */
 } sweep;
 
 #define UNROLL _Pragma("GCC unroll 64")
@@ -265,7 +265,7 @@ ALWAYS_INLINE void core_conj(const int N, const cc *u, const cv *V, cv *O, int a
       }
     }
     UNROLL for (int aa = 0; aa < OB; aa++) UNROLL for (int bb = 0; bb < NB; bb++)
-      T[(a0 + aa) * N + b0 + bb] = cv_add(ar[aa][bb], ai[aa][bb]);
+        T[(a0 + aa) * N + b0 + bb] = cv_add(ar[aa][bb], ai[aa][bb]);
   }
   ROLL for (int a0 = 0; a0 < N; a0 += NB) ROLL for (int c0 = 0; c0 < N; c0 += OB) {
     cv ar[2][4], ai[2][4];
@@ -350,8 +350,7 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
 /* core_conj for any N (a multiple of 4, known at run time): outputs in blocks of 4 with
  * split accumulators (8 FMA chains), the swapped inputs computed once into S (N cv). The
  * per-element operation order is that of core_conj. */
-static inline void core_var(const int N, const cc *u, const cv *V, cv *T, cv *S, cv *O,
-                            int acc0) {
+static inline void core_var(const int N, const cc *u, const cv *V, cv *T, cv *S, cv *O, int acc0) {
   for (int b = 0; b < N; b++) {
     for (int x = 0; x < N; x++) S[x] = cv_swap(V[x * N + b]);
     for (int a0 = 0; a0 < N; a0 += 4) {
@@ -459,33 +458,32 @@ static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx r
 }
 
 /* Sweeps: every block row computes all its blocks; static schedule over block rows. */
-#define DEF_SWEEP(name, N_, LO, KIND)                                                      \
-  static void name(const sweep *w) {                                                       \
-    const bps_idx R = w->L.R;                                                              \
-    if (bps_par_ok(w->L.D * w->L.D)) {                                                            \
-      _Pragma("omp parallel for schedule(static)")                                         \
-      for (bps_idx ri = 0; ri < R; ri++) {                                                 \
-        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                       \
+#define DEF_SWEEP(name, N_, LO, KIND)                                                           \
+  static void name(const sweep *w) {                                                            \
+    const bps_idx R = w->L.R;                                                                   \
+    if (bps_par_ok(w->L.D * w->L.D)) {                                                          \
+      _Pragma("omp parallel for schedule(static)") for (bps_idx ri = 0; ri < R; ri++) {         \
+        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                            \
         else rowgroup_var(LO, KIND, w, ri, bps_thread_num());                                   \
-      }                                                                                    \
-    } else {                                                                               \
-      for (bps_idx ri = 0; ri < R; ri++) {                                                 \
-        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                       \
-        else rowgroup_var(LO, KIND, w, ri, 0);                                             \
-      }                                                                                    \
-    }                                                                                      \
+      }                                                                                         \
+    } else {                                                                                    \
+      for (bps_idx ri = 0; ri < R; ri++) {                                                      \
+        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                            \
+        else rowgroup_var(LO, KIND, w, ri, 0);                                                  \
+      }                                                                                         \
+    }                                                                                           \
   }
-#define DEF_ALL(KIND, kname)                                                               \
-  DEF_SWEEP(sweep_##kname##_2_0, 2, 0, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_2_1, 2, 1, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_4_0, 4, 0, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_4_1, 4, 1, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_4_2, 4, 2, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_8_0, 8, 0, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_8_1, 8, 1, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_8_2, 8, 2, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_8_4, 8, 4, KIND)                                               \
-  DEF_SWEEP(sweep_##kname##_n_0, 0, 0, KIND)                                               \
+#define DEF_ALL(KIND, kname)                                                                    \
+  DEF_SWEEP(sweep_##kname##_2_0, 2, 0, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_2_1, 2, 1, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_4_0, 4, 0, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_4_1, 4, 1, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_4_2, 4, 2, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_8_0, 8, 0, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_8_1, 8, 1, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_8_2, 8, 2, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_8_4, 8, 4, KIND)                                                    \
+  DEF_SWEEP(sweep_##kname##_n_0, 0, 0, KIND)                                                    \
   DEF_SWEEP(sweep_##kname##_n_1, 0, 1, KIND)
 
 DEF_ALL(OP_UNI, uni)
@@ -494,11 +492,14 @@ DEF_ALL(OP_MONO, mono)
 
 typedef void (*sweep_fn)(const sweep *);
 /* [kind][N = 2, 4, 8, other][lobit 0, 1, 2, 4 (N > 8: any non-zero lobit -> 1)] */
-#define FN_TABLE(kname)                                                                    \
-  {{sweep_##kname##_2_0, sweep_##kname##_2_1, NULL, NULL},                                 \
-   {sweep_##kname##_4_0, sweep_##kname##_4_1, sweep_##kname##_4_2, NULL},                  \
-   {sweep_##kname##_8_0, sweep_##kname##_8_1, sweep_##kname##_8_2, sweep_##kname##_8_4},   \
-   {sweep_##kname##_n_0, sweep_##kname##_n_1, sweep_##kname##_n_1, sweep_##kname##_n_1}}
+#define FN_TABLE(kname)                                                                         \
+  {                                                                                             \
+    {sweep_##kname##_2_0, sweep_##kname##_2_1, NULL, NULL},                                     \
+        {sweep_##kname##_4_0, sweep_##kname##_4_1, sweep_##kname##_4_2, NULL},                  \
+        {sweep_##kname##_8_0, sweep_##kname##_8_1, sweep_##kname##_8_2, sweep_##kname##_8_4}, { \
+      sweep_##kname##_n_0, sweep_##kname##_n_1, sweep_##kname##_n_1, sweep_##kname##_n_1        \
+    }                                                                                           \
+  }
 static const sweep_fn sweep_fns[3][4][4] = {FN_TABLE(uni), FN_TABLE(kraus), FN_TABLE(mono)};
 
 /* Reserve the work buffer: [ncoef cv of coefficients][runtime-N scratch per thread].
@@ -734,7 +735,9 @@ int bps_dense_partial_trace(bps_state *s, int ntr, const int *traced) {
 }
 
 /* Chunk c of BPS_RED_CHUNKS over n terms: [n*c/C, n*(c+1)/C). */
-static bps_idx chunk_lo(bps_idx n, int c) { return (bps_idx)((uint64_t)n * (uint64_t)c / BPS_RED_CHUNKS); }
+static bps_idx chunk_lo(bps_idx n, int c) {
+  return (bps_idx)((uint64_t)n * (uint64_t)c / BPS_RED_CHUNKS);
+}
 
 /* Chunk c of sum_j (-1)^|j & zm| rho[j][j^xm] into part[0] (re), part[1] (im). */
 ALWAYS_INLINE void dpauli_chunk(const double *rho, bps_idx D, bps_idx xm, bps_idx zm, int c,
@@ -768,10 +771,10 @@ int bps_dense_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   for (int c = 0; c < BPS_RED_CHUNKS; c++) sr += part[c][0], si += part[c][1];
   /* Re(i^ny (sr + i si)) */
   switch (ny & 3) {
-    case 0: *out = sr; break;
-    case 1: *out = -si; break;
-    case 2: *out = -sr; break;
-    default: *out = si; break;
+  case 0: *out = sr; break;
+  case 1: *out = -si; break;
+  case 2: *out = -sr; break;
+  default: *out = si; break;
   }
   return BPS_OK;
 }
@@ -805,8 +808,8 @@ ALWAYS_INLINE double dproj_chunk(const double *rho, const double *ps, bps_idx D,
   return acc_r;
 }
 
-int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits,
-                               const bps_cplx *psi, double *out) {
+int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits, const bps_cplx *psi,
+                               double *out) {
   BPS_CHECK(k <= BPS_MAX_QUBITS, BPS_ERR_ARG, "bad k");
   const int q = s->q;
   const bps_idx D = s->dim, N = (bps_idx)1 << k, R = D >> k;

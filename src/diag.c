@@ -242,8 +242,8 @@ int bps_reduced_state(const bps_state *s, int nkeep, const int *keep, bps_state 
   const int q = s->q;
   int kept[BPS_MAX_QUBITS] = {0};
   for (int m = 0; m < nkeep; m++) {
-    BPS_CHECK(keep[m] >= 0 && keep[m] < q, BPS_ERR_ARG, "qubit %d out of range [0, %d)",
-              keep[m], q);
+    BPS_CHECK(keep[m] >= 0 && keep[m] < q, BPS_ERR_ARG, "qubit %d out of range [0, %d)", keep[m],
+              q);
     BPS_CHECK(!kept[keep[m]], BPS_ERR_ARG, "qubit %d listed twice", keep[m]);
     kept[keep[m]] = 1;
   }

@@ -58,15 +58,15 @@ static double epoch_now(void) {
 typedef struct {
   const bps_scan_config *cfg;
   bps_plan p;
-  bps_block *blocks;         /* [ntasks] computed, restored or gathered records */
+  bps_block *blocks;          /* [ntasks] computed, restored or gathered records */
   unsigned char *done, *mine; /* [ntasks] restored from a checkpoint; computed here */
-  int *holder;               /* [ntasks] the rank holding a task's records at the end (rank 0
+  int *holder;                /* [ntasks] the rank holding a task's records at the end (rank 0
                                 for restored ones), -1 for tasks not in this file */
   long my_samples;
-  char tag[64];              /* this run's checkpoint file names */
-  int finished;              /* --resume found the finished result of this job: nothing to do */
-  char *hosts;               /* rank 0: every rank's host (gather.c), until res owns it */
-  bps_result res;            /* rank 0: the result written */
+  char tag[64];   /* this run's checkpoint file names */
+  int finished;   /* --resume found the finished result of this job: nothing to do */
+  char *hosts;    /* rank 0: every rank's host (gather.c), until res owns it */
+  bps_result res; /* rank 0: the result written */
 } run_state;
 
 static void run_state_free(run_state *st) {
@@ -102,8 +102,7 @@ static int restore(run_state *st) {
   if (nread)
     fprintf(stderr, "[bpscan] resuming: %ld of %ld blocks restored from %s.ckpt/\n", nread,
             st->p.ntasks, cfg->out_path);
-  else
-    fprintf(stderr, "[bpscan] --resume: no checkpoint found, starting from the beginning\n");
+  else fprintf(stderr, "[bpscan] --resume: no checkpoint found, starting from the beginning\n");
   return BPS_OK;
 }
 
@@ -141,8 +140,8 @@ cleanup:
 
 /* The run tag shared by the ranks of this run (rank 0's start time and pid). */
 static int make_tag(run_state *st) {
-  unsigned long long tagv =
-      ((unsigned long long)st->res.start_time << 20) ^ (unsigned long long)getpid();
+  unsigned long long tagv = ((unsigned long long)st->res.start_time << 20) ^
+                            (unsigned long long)getpid();
   BPS_CALL(bps_comm_bcast_bytes(&tagv, sizeof tagv, 0));
   snprintf(st->tag, sizeof st->tag, "run%llx", tagv);
   return BPS_OK;
@@ -163,8 +162,10 @@ static int already_finished(const bps_scan_config *cfg) {
     return 0;
   }
   bps_ckpt_remove(cfg);
-  fprintf(stderr, "[bpscan] --resume: %s is already the finished result of this job (the run "
-          "was stopped after writing it); nothing to do\n", cfg->out_path);
+  fprintf(stderr,
+          "[bpscan] --resume: %s is already the finished result of this job (the run "
+          "was stopped after writing it); nothing to do\n",
+          cfg->out_path);
   return 1;
 }
 
@@ -209,7 +210,8 @@ static int compute_task(run_state *st, int i, long b, int *stopped) {
   if (st->cfg->moments)
     BPS_CALL_GOTO(bps_mom_items(pn, b * st->cfg->block, (int)cnt, rec, &g_stop, stopped));
   else
-    BPS_CALL_GOTO(bps_sample_block(st->cfg, pn, b * st->cfg->block, (int)cnt, rec, &g_stop, stopped));
+    BPS_CALL_GOTO(
+        bps_sample_block(st->cfg, pn, b * st->cfg->block, (int)cnt, rec, &g_stop, stopped));
   if (!*stopped) { /* a stopped block is incomplete: dropped */
     st->blocks[t].rec = rec;
     st->blocks[t].count = (int)cnt;
@@ -336,7 +338,8 @@ static int write_result(run_state *st) {
             cfg->out_path, st->p.nn, cfg->slice_count > 1 ? ", an array-job piece" : "",
             epoch_now() - res->start_time);
   else if (cfg->slice_count > 1)
-    fprintf(stderr, "[bpscan] wrote %s (piece %d of %d: its share of %d qubit counts x %ld samples) in %.1f s\n",
+    fprintf(stderr,
+            "[bpscan] wrote %s (piece %d of %d: its share of %d qubit counts x %ld samples) in %.1f s\n",
             cfg->out_path, cfg->slice_index, cfg->slice_count, st->p.nn, cfg->samples,
             epoch_now() - res->start_time);
   else

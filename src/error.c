@@ -31,7 +31,10 @@ int bps_error_push(int code, const char *file, int line, const char *func, const
   return code;
 }
 
-void bps_error_clear(void) { trace.depth = 0; trace.code = 0; }
+void bps_error_clear(void) {
+  trace.depth = 0;
+  trace.code = 0;
+}
 
 const char *bps_error_message(void) {
   for (int i = 0; i < trace.depth; i++) {

@@ -32,8 +32,8 @@
 #include "bpscan/linalg.h"
 #include "kernels.h"
 
-#define RUN 256                          /* amplitude groups per work unit */
-#define COMPRESS_RTOL 1e-14              /* singular values <= this * s_max are dropped */
+#define RUN 256             /* amplitude groups per work unit */
+#define COMPRESS_RTOL 1e-14 /* singular values <= this * s_max are dropped */
 /* Slack behind the SVD buffers of bps_fact_compress. Not what protects LAPACK: OpenBLAS
  * 0.3.21's zgemv_n kernel (inside zgesdd/zgesvd) reads past the end of the matrix it is
  * given (OpenBLAS issue #4013), and bps_lin_svd (linalg.c) therefore hands LAPACK only its
@@ -253,8 +253,8 @@ static ALWAYS_INLINE void apply2_unit(double *ad, const vcoef *c, int lo, int hi
 
 /* lo = 0: a group is (x[0], x[1]) and (x[shi], x[shi+1]), groups st apart; unit un = at
  * most L groups from un * L. */
-static ALWAYS_INLINE void apply2_unit0(double *ad, const vcoef *c, int hi, bps_idx st,
-                                       bps_idx L, bps_idx nquads, bps_idx un) {
+static ALWAYS_INLINE void apply2_unit0(double *ad, const vcoef *c, int hi, bps_idx st, bps_idx L,
+                                       bps_idx nquads, bps_idx un) {
   const bps_idx shi = (bps_idx)1 << hi;
   const bps_idx p0 = un * L, Lu = nquads - p0 < L ? nquads - p0 : L;
   double *x = ad + 2 * ins0(ins0(p0, 0), hi), *z = x + 2 * shi;
@@ -451,9 +451,9 @@ static int apply_panels(bps_cplx *a, const bitmap *om, const bitmap *gm, int q, 
     bps_cplx *X, *Y;
     bps_idx *base;
     if (panels_alloc(K, B, &X, &Y, &base))
-      for (bps_idx t = 0; t < nbatch; t++) panel_batch(a, om, gm, q, k, nout, B, U, X, Y, base, t);
-    else
-      err = 1;
+      for (bps_idx t = 0; t < nbatch; t++)
+        panel_batch(a, om, gm, q, k, nout, B, U, X, Y, base, t);
+    else err = 1;
     panels_free(X, Y, base);
   }
   BPS_CHECK(!err, BPS_ERR_MEM, "out of memory (gemm panels for a %d-qubit gate)", k);
@@ -481,14 +481,12 @@ static ALWAYS_INLINE void gs_block(bps_cplx *buf, const bps_cplx *x, const bitma
 }
 
 static ALWAYS_INLINE void gather_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
-                                       const bitmap *gm, int q, int k, bps_idx nout,
-                                       bps_idx jb) {
+                                       const bitmap *gm, int q, int k, bps_idx nout, bps_idx jb) {
   gs_block(buf, a, om, gm, q, k, nout, jb, 0);
 }
 
 static ALWAYS_INLINE void scatter_block(bps_cplx *buf, const bps_cplx *a, const bitmap *om,
-                                        const bitmap *gm, int q, int k, bps_idx nout,
-                                        bps_idx jb) {
+                                        const bitmap *gm, int q, int k, bps_idx nout, bps_idx jb) {
   gs_block(buf, a, om, gm, q, k, nout, jb, 1);
 }
 
@@ -502,16 +500,26 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
     leading &= qubits[m] == m;
   }
   if (trailing) { /* A as K x (N/K): A' = U A (U row-major = column-major U^T) */
-    gemm_grid g = {.opa = 'T', .M = K, .N = nout, .K = K, .A = U, .lda = K, .B = a, .ldb = K,
-                   .C = buf, .ldc = K};
+    gemm_grid g = {
+        .opa = 'T', .M = K, .N = nout, .K = K, .A = U, .lda = K, .B = a, .ldb = K, .C = buf, .ldc = K};
     grid_run(&g, 1);
     *in_buf = 1;
     return BPS_OK;
   }
   if (leading) { /* each column as X (dim/K x K), gate index = column of X: X' = X U^T */
     const bps_idx m = dim / K;
-    gemm_grid g = {.opa = 'N', .M = m, .N = K, .K = K, .A = a, .lda = m, .sa = dim, .B = U,
-                   .ldb = K, .C = buf, .ldc = m, .sc = dim};
+    gemm_grid g = {.opa = 'N',
+                   .M = m,
+                   .N = K,
+                   .K = K,
+                   .A = a,
+                   .lda = m,
+                   .sa = dim,
+                   .B = U,
+                   .ldb = K,
+                   .C = buf,
+                   .ldc = m,
+                   .sc = dim};
     grid_run(&g, r);
     *in_buf = 1;
     return BPS_OK;
@@ -528,8 +536,8 @@ static int apply_gemm(bps_cplx *a, bps_cplx *buf, int q, bps_idx N, int k, const
   } else { /* gather everything into buf, gemm into a, scatter back into buf */
     const bps_idx nj = (nout + GS_BLOCK - 1) / GS_BLOCK;
     BPS_PAR_FOR(bps_par_ok(N), bps_idx, jb, nj, gather_block(buf, a, &om, &gm, q, k, nout, jb));
-    gemm_grid gg = {.opa = 'T', .M = K, .N = nout, .K = K, .A = U, .lda = K, .B = buf,
-                    .ldb = K, .C = a, .ldc = K};
+    gemm_grid gg = {
+        .opa = 'T', .M = K, .N = nout, .K = K, .A = U, .lda = K, .B = buf, .ldb = K, .C = a, .ldc = K};
     grid_run(&gg, 1);
     BPS_PAR_FOR(bps_par_ok(N), bps_idx, jb, nj, scatter_block(buf, a, &om, &gm, q, k, nout, jb));
     *in_buf = 1;
@@ -716,8 +724,7 @@ int bps_fact_expect_pauli(const bps_state *s, const char *pauli, double *out) {
 
 /* sum over the gate index g in [g0, g1) of conj(psi_g) a[base + gm(g)], into (*vr, *vi). */
 static ALWAYS_INLINE void proj_dot(const bps_cplx *a, const bitmap *gm, const bps_cplx *psi,
-                                   bps_idx base, bps_idx g0, bps_idx g1, double *vr_,
-                                   double *vi_) {
+                                   bps_idx base, bps_idx g0, bps_idx g1, double *vr_, double *vi_) {
   double vr = 0.0, vi = 0.0;
   for (bps_idx g = g0; g < g1; g++) {
     const bps_cplx x = a[base + bitmap_at(gm, g)], p = psi[g];
@@ -730,8 +737,7 @@ static ALWAYS_INLINE void proj_dot(const bps_cplx *a, const bitmap *gm, const bp
 
 /* Chunk ch over the outer indices o of sum_o |<psi| a_o>|^2. */
 static ALWAYS_INLINE double proj_chunk(const bps_cplx *a, const bitmap *om, const bitmap *gm,
-                                       const bps_cplx *psi, int q, int k, bps_idx nout,
-                                       int ch) {
+                                       const bps_cplx *psi, int q, int k, bps_idx nout, int ch) {
   const bps_idx K = (bps_idx)1 << k, rowmask = ((bps_idx)1 << (q - k)) - 1;
   double acc = 0.0;
   const bps_idx o1 = chunk_lo(nout, ch + 1);
@@ -744,8 +750,8 @@ static ALWAYS_INLINE double proj_chunk(const bps_cplx *a, const bitmap *om, cons
   return acc;
 }
 
-int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits,
-                              const bps_cplx *psi, double *out) {
+int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits, const bps_cplx *psi,
+                              double *out) {
   const int q = s->q;
   const bps_idx N = s->dim * s->rank, K = (bps_idx)1 << k, nout = N / K;
   const bps_idx rowmask = ((bps_idx)1 << (q - k)) - 1;

@@ -25,12 +25,11 @@ static int pauli_check(const char *p, int *k) {
   BPS_CHECK(p, BPS_ERR_ARG, "NULL Pauli string");
   size_t n = strnlen(p, BPS_PAULI_MAX + 1);
   BPS_CHECK(n >= 1, BPS_ERR_ARG, "empty Pauli string");
-  BPS_CHECK(n <= BPS_PAULI_MAX, BPS_ERR_ARG, "Pauli string longer than %d letters",
-            BPS_PAULI_MAX);
+  BPS_CHECK(n <= BPS_PAULI_MAX, BPS_ERR_ARG, "Pauli string longer than %d letters", BPS_PAULI_MAX);
   for (size_t t = 0; t < n; t++)
     BPS_CHECK(p[t] == 'I' || p[t] == 'X' || p[t] == 'Y' || p[t] == 'Z', BPS_ERR_ARG,
-              "bad Pauli letter '%c' at position %zu of \"%s\" (expected I, X, Y or Z)", p[t],
-              t, p);
+              "bad Pauli letter '%c' at position %zu of \"%s\" (expected I, X, Y or Z)", p[t], t,
+              p);
   *k = (int)n;
   return BPS_OK;
 }
@@ -43,7 +42,9 @@ static bps_cplx pauli_entry(const char *p, int k, unsigned r) {
     unsigned b = (r >> (k - 1 - t)) & 1u;
     switch (p[t]) {
     case 'Y': v *= b ? I : -I; break; /* Y = [[0,-i],[i,0]]: Y[b][1-b] */
-    case 'Z': if (b) v = -v; break;
+    case 'Z':
+      if (b) v = -v;
+      break;
     default: break; /* I, X: factor 1 */
     }
   }
@@ -134,8 +135,7 @@ void bps_gate_kak(const double p[15], bps_cplx U[16]) {
 
 int bps_haar_unitary(bps_rng *r, int dim, bps_cplx *U) {
   BPS_CHECK(r && U, BPS_ERR_ARG, "NULL argument");
-  BPS_CHECK(dim >= 1 && dim <= (1 << 15), BPS_ERR_ARG, "Haar dimension %d outside [1, 2^15]",
-            dim);
+  BPS_CHECK(dim >= 1 && dim <= (1 << 15), BPS_ERR_ARG, "Haar dimension %d outside [1, 2^15]", dim);
   size_t d = (size_t)dim;
   const double s = sqrt(0.5);
   /* Ginibre Z, column-major: entry (i, j) at U[i + d*j], drawn in storage order. */

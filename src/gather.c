@@ -119,8 +119,8 @@ static int map_window(const bps_plan *p, const int *holder, long t0, long t1, in
   }
   for (int r = 0; r < size; r++) { /* every rank sent what the plan says it holds */
     end += w->counts[r];
-    BPS_CHECK(w->at[r] == end, BPS_ERR_INTERNAL, "window %ld..%ld: rank %d sent %d values",
-              t0, t1, r, w->counts[r]);
+    BPS_CHECK(w->at[r] == end, BPS_ERR_INTERNAL, "window %ld..%ld: rank %d sent %d values", t0,
+              t1, r, w->counts[r]);
   }
   return BPS_OK;
 }

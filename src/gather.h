@@ -22,11 +22,11 @@ typedef struct {
 /* The buffers of the windowed gather: at most cap doubles of packed records per window. */
 typedef struct {
   long cap;
-  double *pack;        /* this rank's packed records of the window */
-  double *buf;         /* rank 0: the window (NULL elsewhere) */
-  const double **rec;  /* rank 0: per task of the window, its first packed record */
-  int *counts;         /* [size] values received from each rank */
-  long *at;            /* [size] */
+  double *pack;       /* this rank's packed records of the window */
+  double *buf;        /* rank 0: the window (NULL elsewhere) */
+  const double **rec; /* rank 0: per task of the window, its first packed record */
+  int *counts;        /* [size] values received from each rank */
+  long *at;           /* [size] */
 } bps_window;
 
 /* Collective (ends in an agreement): the buffers for windows of cap doubles. */

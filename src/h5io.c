@@ -87,12 +87,12 @@ static int h5_fail(int line, const char *func, const char *fmt, ...) {
 
 /* The HDF5 form of BPS_CHECK_GOTO (error.h cleanup idiom): an HDF5 call that returns < 0
  * fails with BPS_ERR_IO, the message and HDF5's innermost one. */
-#define H5_TRY(expr, ...)                                                                 \
-  do {                                                                                    \
-    if ((expr) < 0) {                                                                     \
-      rc = h5_fail(__LINE__, __func__, __VA_ARGS__);                                      \
-      goto cleanup;                                                                       \
-    }                                                                                     \
+#define H5_TRY(expr, ...)                                                                       \
+  do {                                                                                          \
+    if ((expr) < 0) {                                                                           \
+      rc = h5_fail(__LINE__, __func__, __VA_ARGS__);                                            \
+      goto cleanup;                                                                             \
+    }                                                                                           \
   } while (0)
 
 /* Close any HDF5 identifier (NULL-safe, idempotent); returns the close status. */
@@ -221,8 +221,8 @@ static void clean_stale_tmp(const char *path, const char *dir) {
              (st.st_size == 0 || (read(fd, sig, 8) == 8 && !memcmp(sig, "\211HDF\r\n\032\n", 8)));
     close(fd);
     if (ok && unlinkat(dirfd(d), nm, 0) == 0)
-      fprintf(stderr, "[bpscan] removed %s/%s (left by bpscan pid %ld, no longer running)\n", dir,
-              nm, pid);
+      fprintf(stderr, "[bpscan] removed %s/%s (left by bpscan pid %ld, no longer running)\n",
+              dir, nm, pid);
   }
   closedir(d);
 }
@@ -248,7 +248,8 @@ static int check_target(const char *path, int force, int probe) {
     if (!S_ISREG(lst.st_mode) && !S_ISLNK(lst.st_mode))
       BPS_FAIL_GOTO(BPS_ERR_OUTPUT,
                     "'%s' is not a regular file (a device, FIFO or socket); --force replaces "
-                    "only regular files", path);
+                    "only regular files",
+                    path);
   } else if (errno != ENOENT) {
     BPS_FAIL_GOTO(BPS_ERR_OUTPUT, "cannot check '%s': %s", path, strerror(errno));
   }
@@ -312,8 +313,8 @@ typedef struct {
   haddr_t eoa, eof;
 } vfd_file;
 
-static int vfd_errno;          /* the first failed system call since vfd_reset (0: none) */
-static const char *vfd_what;   /* which call */
+static int vfd_errno;        /* the first failed system call since vfd_reset (0: none) */
+static const char *vfd_what; /* which call */
 
 static void vfd_reset(void) {
   vfd_errno = 0;
@@ -359,8 +360,8 @@ static herr_t vfd_close(H5FD_t *file) {
 static herr_t vfd_query(const H5FD_t *file, unsigned long *flags) {
   (void)file;
   /* those of HDF5's sec2 driver that concern allocation: the same file layout */
-  *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA |
-           H5FD_FEAT_DATA_SIEVE | H5FD_FEAT_AGGREGATE_SMALLDATA;
+  *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
+           H5FD_FEAT_AGGREGATE_SMALLDATA;
   return 0;
 }
 
@@ -506,12 +507,10 @@ static int attr_write(const writer *w, hid_t loc, const char *where, const char 
                       hid_t ftype, hid_t mtype, const void *buf) {
   int rc = BPS_OK;
   hid_t sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
-  H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: attribute %s%s: dataspace", w->path, where,
-                name);
+  H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: attribute %s%s: dataspace", w->path, where, name);
   H5_TRY(a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT),
-                "%s: cannot create attribute %s%s", w->path, where, name);
-  H5_TRY(H5Awrite(a, mtype, buf), "%s: cannot write attribute %s%s", w->path, where,
-                name);
+         "%s: cannot create attribute %s%s", w->path, where, name);
+  H5_TRY(H5Awrite(a, mtype, buf), "%s: cannot write attribute %s%s", w->path, where, name);
   H5_TRY(h5_close(&a), "%s: cannot close attribute %s%s", w->path, where, name);
 cleanup:
   h5_close(&a);
@@ -561,8 +560,8 @@ long bps_h5_chunk_rows(long rows, long cols) {
 
 /* A new dataset of rank 0 (scalar) to 3 (row-major dims). crows > 0: chunked by crows
  * rows (whole rows) and compressed (the per-sample datasets); otherwise contiguous. */
-static int dset_create(const writer *w, hid_t loc, const char *where, const char *name,
-                       int rank, const hsize_t *dims, hid_t ftype, hsize_t crows, hid_t *out) {
+static int dset_create(const writer *w, hid_t loc, const char *where, const char *name, int rank,
+                       const hsize_t *dims, hid_t ftype, hsize_t crows, hid_t *out) {
   int rc = BPS_OK;
   hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
   BPS_CHECK_GOTO(rank >= 0 && rank <= 3, BPS_ERR_ARG, "dataset %s%s: rank %d", where, name, rank);
@@ -570,27 +569,23 @@ static int dset_create(const writer *w, hid_t loc, const char *where, const char
     H5_TRY(sp = H5Screate(H5S_SCALAR), "%s: dataset %s%s: dataspace", w->path, where, name);
   else
     H5_TRY(sp = H5Screate_simple(rank, dims, NULL), "%s: dataset %s%s: dataspace", w->path,
-                  where, name);
+           where, name);
   if (crows > 0) {
     hsize_t chunk[3] = {crows, rank > 1 ? dims[1] : 0, rank > 2 ? dims[2] : 0};
-    H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "%s: dataset %s%s: property list",
-                  w->path, where, name);
-    H5_TRY(H5Pset_obj_track_times(dcpl, 0), "%s: dataset %s%s: properties", w->path, where,
-                  name);
-    H5_TRY(H5Pset_chunk(dcpl, rank, chunk), "%s: dataset %s%s: chunking", w->path, where,
-                  name);
+    H5_TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "%s: dataset %s%s: property list", w->path,
+           where, name);
+    H5_TRY(H5Pset_obj_track_times(dcpl, 0), "%s: dataset %s%s: properties", w->path, where, name);
+    H5_TRY(H5Pset_chunk(dcpl, rank, chunk), "%s: dataset %s%s: chunking", w->path, where, name);
     if (w->have_deflate) {
-      H5_TRY(H5Pset_shuffle(dcpl), "%s: dataset %s%s: shuffle filter", w->path, where,
-                    name);
-      H5_TRY(H5Pset_deflate(dcpl, DEFLATE_LEVEL), "%s: dataset %s%s: deflate filter",
-                    w->path, where, name);
+      H5_TRY(H5Pset_shuffle(dcpl), "%s: dataset %s%s: shuffle filter", w->path, where, name);
+      H5_TRY(H5Pset_deflate(dcpl, DEFLATE_LEVEL), "%s: dataset %s%s: deflate filter", w->path,
+             where, name);
     }
   } else {
-    H5_TRY(dcpl = H5Pcopy(w->dcpl_small), "%s: dataset %s%s: property list", w->path,
-                  where, name);
+    H5_TRY(dcpl = H5Pcopy(w->dcpl_small), "%s: dataset %s%s: property list", w->path, where, name);
   }
   H5_TRY(*out = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                "%s: cannot create dataset %s%s", w->path, where, name);
+         "%s: cannot create dataset %s%s", w->path, where, name);
 cleanup:
   h5_close(&dcpl);
   h5_close(&sp);
@@ -607,7 +602,7 @@ static int dset_write(const writer *w, hid_t loc, const char *where, const char 
   BPS_CALL_GOTO(dset_create(w, loc, where, name, rank, dims, ftype, 0, &d));
   if (nelem > 0)
     H5_TRY(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
-                  "%s: cannot write dataset %s%s", w->path, where, name);
+           "%s: cannot write dataset %s%s", w->path, where, name);
   H5_TRY(h5_close(&d), "%s: cannot write dataset %s%s (close)", w->path, where, name);
 cleanup:
   h5_close(&d);
@@ -650,8 +645,7 @@ static int land_name_ok(const char *s) {
   if (n == 0 || n == BPS_LAND_NAME_LEN) return 0;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
       return 0;
   }
   return 1;
@@ -697,7 +691,8 @@ static int check_land(const bps_result_n *r) {
     for (int b = a + 1; b < nn; b++)
       BPS_CHECK(strcmp(names[a], names[b]), BPS_ERR_ARG,
                 "n = %d: landscape dataset name '%s' would be written twice (a field name "
-                "clashes with degree, size or another field's statistics)", n, names[a]);
+                "clashes with degree, size or another field's statistics)",
+                n, names[a]);
   return BPS_OK;
 }
 
@@ -749,8 +744,8 @@ static int check_result(const bps_result *res) {
     BPS_CHECK(r->samples == 0 || (r->cost && r->diag && (r->ntracked == 0 || r->grad)),
               BPS_ERR_ARG, "n = %d: per-sample arrays missing", r->n);
     for (int k = 0; r->land && r->samples > 0 && k < r->land->nfield; k++)
-      BPS_CHECK(r->land->field[k].data, BPS_ERR_ARG, "n = %d: landscape field %s: no data",
-                r->n, r->land->field[k].name);
+      BPS_CHECK(r->land->field[k].data, BPS_ERR_ARG, "n = %d: landscape field %s: no data", r->n,
+                r->land->field[k].name);
     BPS_CHECK(!piece || r->samples == 0 || r->sample_index, BPS_ERR_ARG,
               "n = %d: array-job piece without sample_index", r->n);
   }
@@ -784,8 +779,8 @@ struct bps_h5_stream {
   char *tmp, *dir, *json;
   hid_t fapl, file, g, lg; /* the file; the open /n{N} and its landscape group */
   int force, piece, created, direct;
-  double busy;             /* seconds spent in the writer's calls */
-  int nn, *ns;             /* the qubit counts written */
+  double busy; /* seconds spent in the writer's calls */
+  int nn, *ns; /* the qubit counts written */
   /* the qubit count being written: from bps_h5_stream_n_begin to _n_end */
   int in_n, n;
   long S, total, row, last_index;
@@ -795,11 +790,11 @@ struct bps_h5_stream {
   /* deferred encoding (bps_h5_stream_defer): full chunks waiting for their encoding */
   int defer, npend, nput, cap_pend; /* pending chunks, of which nput are stored */
   struct pending {
-    int ds;              /* index into ds[] */
-    hsize_t row;         /* the chunk's first row */
-    size_t n;            /* bytes of raw */
-    unsigned char *raw;  /* the whole chunk, an edge chunk's tail zero-filled */
-  } *pend;
+    int ds;             /* index into ds[] */
+    hsize_t row;        /* the chunk's first row */
+    size_t n;           /* bytes of raw */
+    unsigned char *raw; /* the whole chunk, an edge chunk's tail zero-filled */
+  } * pend;
 };
 
 /* Deferred encoding: d's chunk (zero-filled to whole rows) joins the pending list, and d
@@ -833,11 +828,12 @@ static int sdset_flush(bps_h5_stream *s, sdset *d) {
     BPS_CALL_GOTO(pend_chunk(s, d));
   } else if (s->direct) { /* encoded here: the whole chunk, an edge chunk's tail zero-filled */
     size_t n = (size_t)d->crows * d->row_bytes, zlen = n;
-    memset(d->buf + (size_t)d->fill * d->row_bytes, 0, (size_t)(d->crows - d->fill) * d->row_bytes);
+    memset(d->buf + (size_t)d->fill * d->row_bytes, 0,
+           (size_t)(d->crows - d->fill) * d->row_bytes);
     if (s->w.have_deflate) BPS_CALL_GOTO(chunk_encode(d->buf, n, d->esz, &z, &zlen));
     H5_TRY(H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, off, zlen, z ? z : d->buf),
-                  "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
-                  (unsigned long long)d->done);
+           "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+           (unsigned long long)d->done);
   } else { /* HDF5 converts and filters */
     hsize_t count[3], dims[3];
     H5_TRY(fsp = H5Dget_space(d->id), "%s: dataset %s: dataspace", s->w.path, d->name);
@@ -845,12 +841,12 @@ static int sdset_flush(bps_h5_stream *s, sdset *d) {
     H5_TRY(rank, "%s: dataset %s: dataspace", s->w.path, d->name);
     for (int k = 0; k < rank; k++) count[k] = k ? dims[k] : d->fill;
     H5_TRY(H5Sselect_hyperslab(fsp, H5S_SELECT_SET, off, NULL, count, NULL),
-                  "%s: dataset %s: selection", s->w.path, d->name);
-    H5_TRY(msp = H5Screate_simple(rank, count, NULL), "%s: dataset %s: dataspace",
-                  s->w.path, d->name);
+           "%s: dataset %s: selection", s->w.path, d->name);
+    H5_TRY(msp = H5Screate_simple(rank, count, NULL), "%s: dataset %s: dataspace", s->w.path,
+           d->name);
     H5_TRY(H5Dwrite(d->id, d->mtype, msp, fsp, H5P_DEFAULT, d->buf),
-                  "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
-                  (unsigned long long)d->done);
+           "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+           (unsigned long long)d->done);
   }
   d->done += d->fill;
   d->fill = 0;
@@ -909,7 +905,8 @@ static const void *sdset_source(const sdset *d, const bps_result_n *rows) {
   case SRC_DIAG: return rows->diag;
   case SRC_PARAMS: return rows->params;
   case SRC_INDEX: return rows->sample_index;
-  default: return rows->land && d->field < rows->land->nfield ? rows->land->field[d->field].data : NULL;
+  default:
+    return rows->land && d->field < rows->land->nfield ? rows->land->field[d->field].data : NULL;
   }
 }
 
@@ -932,13 +929,13 @@ static int begin_datasets(bps_h5_stream *s, const bps_result_n *r, int with_para
   const hsize_t S = (hsize_t)r->samples;
   snprintf(where, sizeof where, "/%s/", s->gname);
   hsize_t d1[1] = {S}, d2[2] = {S, (hsize_t)r->ntracked};
-  BPS_CALL_GOTO(sdset_add(s, s->g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                          SRC_COST, 0));
-  BPS_CALL_GOTO(sdset_add(s, s->g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                          SRC_GRAD, 0));
+  BPS_CALL_GOTO(
+      sdset_add(s, s->g, where, "cost", 1, d1, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, SRC_COST, 0));
+  BPS_CALL_GOTO(
+      sdset_add(s, s->g, where, "grad", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, SRC_GRAD, 0));
   d2[1] = BPS_NDIAG;
-  BPS_CALL_GOTO(sdset_add(s, s->g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                          SRC_DIAG, 0));
+  BPS_CALL_GOTO(
+      sdset_add(s, s->g, where, "diag", 2, d2, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, SRC_DIAG, 0));
   for (int k = 0; k < BPS_NDIAG; k++) {
     if (k) strcat(buf, ",");
     strcat(buf, bps_diag_names[k]);
@@ -958,12 +955,12 @@ static int begin_datasets(bps_h5_stream *s, const bps_result_n *r, int with_para
     const bps_landscape_n *l = r->land;
     snprintf(where, sizeof where, "/%s/landscape/", s->gname);
     H5_TRY(s->lg = H5Gcreate2(s->g, "landscape", H5P_DEFAULT, s->w.gcpl, H5P_DEFAULT),
-                  "%s: cannot create group /%s/landscape", s->w.path, s->gname);
+           "%s: cannot create group /%s/landscape", s->w.path, s->gname);
     hsize_t dd[1] = {(hsize_t)l->ndeg};
     BPS_CALL_GOTO(dset_write(&s->w, s->lg, where, "degree", 1, dd, H5T_STD_I32LE, H5T_NATIVE_INT,
                              l->degree));
-    BPS_CALL_GOTO(dset_write(&s->w, s->lg, where, "size", 1, dd, H5T_STD_I32LE, H5T_NATIVE_INT,
-                             l->size));
+    BPS_CALL_GOTO(
+        dset_write(&s->w, s->lg, where, "size", 1, dd, H5T_STD_I32LE, H5T_NATIVE_INT, l->size));
     for (int i = 0; i < l->nfield; i++) {
       const bps_land_field *f = &l->field[i];
       hsize_t dims[3] = {S, 0, 0};
@@ -1021,8 +1018,8 @@ static int end_n(bps_h5_stream *s, const bps_result_n *r) {
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
                              (const char *const *)r->param_names, r->tracked));
   hsize_t d1[1] = {P};
-  BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
-                           r->tracked));
+  BPS_CALL_GOTO(
+      dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, r->tracked));
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
                              (const char *const *)r->param_names, NULL));
   BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
@@ -1058,9 +1055,17 @@ cleanup:
 
 /* The /summary columns (one value per qubit count). */
 enum {
-  SUM_GRAD_VAR_MEAN, SUM_GRAD_VAR_MEAN_SE, SUM_COST_MEAN, SUM_COST_MEAN_SE, SUM_COST_VAR,
-  SUM_COST_VAR_SE, SUM_DIAG_MEAN, SUM_DIAG_MEAN_SE = SUM_DIAG_MEAN + BPS_NDIAG,
-  SUM_PAGE_ENTROPY = SUM_DIAG_MEAN_SE + BPS_NDIAG, SUM_PAGE_PURITY, SUM_COUNT
+  SUM_GRAD_VAR_MEAN,
+  SUM_GRAD_VAR_MEAN_SE,
+  SUM_COST_MEAN,
+  SUM_COST_MEAN_SE,
+  SUM_COST_VAR,
+  SUM_COST_VAR_SE,
+  SUM_DIAG_MEAN,
+  SUM_DIAG_MEAN_SE = SUM_DIAG_MEAN + BPS_NDIAG,
+  SUM_PAGE_ENTROPY = SUM_DIAG_MEAN_SE + BPS_NDIAG,
+  SUM_PAGE_PURITY,
+  SUM_COUNT
 };
 
 static double summary_value(const bps_result_n *r, int f) {
@@ -1083,7 +1088,7 @@ static double summary_value(const bps_result_n *r, int f) {
 
 static void summary_name(int f, char *buf, size_t n) {
   static const char *const fixed[] = {"grad_var_mean", "grad_var_mean_se", "cost_mean",
-                                      "cost_mean_se", "cost_var", "cost_var_se"};
+                                      "cost_mean_se",  "cost_var",         "cost_var_se"};
   if (f < SUM_DIAG_MEAN) snprintf(buf, n, "%s", fixed[f]);
   else if (f < SUM_DIAG_MEAN_SE) snprintf(buf, n, "%s_mean", bps_diag_names[f - SUM_DIAG_MEAN]);
   else if (f < SUM_PAGE_ENTROPY)
@@ -1101,12 +1106,12 @@ static int write_summary(const writer *w, hid_t file, const bps_result *res) {
   long *sv = malloc(m * sizeof *sv);
   BPS_CHECK_GOTO(x && nv && sv, BPS_ERR_MEM, "out of memory");
   H5_TRY(g = H5Gcreate2(file, "summary", H5P_DEFAULT, w->gcpl, H5P_DEFAULT),
-                "%s: cannot create group /summary", w->path);
+         "%s: cannot create group /summary", w->path);
   for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n, sv[i] = res->per_n[i].samples;
   hsize_t dims[1] = {(hsize_t)K};
   BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv));
-  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
-                           H5T_NATIVE_LONG, sv));
+  BPS_CALL_GOTO(
+      dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE, H5T_NATIVE_LONG, sv));
   for (int f = 0; f < SUM_COUNT; f++) {
     char name[64];
     summary_name(f, name, sizeof name);
@@ -1145,8 +1150,8 @@ static int mom_vals_make(const bps_result_n *r, mom_vals *v) {
   memset(v, 0, sizeof *v);
   const int P = r->ntracked;
   v->P = P;
-  BPS_CHECK(mo->nitems == 1 + P, BPS_ERR_ARG, "n = %d: %d moment items for %d parameters",
-            r->n, mo->nitems, P);
+  BPS_CHECK(mo->nitems == 1 + P, BPS_ERR_ARG, "n = %d: %d moment items for %d parameters", r->n,
+            mo->nitems, P);
   v->gm = calloc((size_t)(8 * (P > 0 ? P : 1)), sizeof(double));
   BPS_CHECK(v->gm, BPS_ERR_MEM, "out of memory");
   v->gv = v->gm + P, v->gvl2 = v->gv + P, v->glo = v->gvl2 + P, v->ghi = v->glo + P;
@@ -1154,7 +1159,8 @@ static int mom_vals_make(const bps_result_n *r, mom_vals *v) {
   v->exact = 1;
   for (int i = 0; i <= P; i++) {
     const double *rec = mo->rec + (size_t)i * BPS_MOMREC_LEN;
-    BPS_CHECK(mo->item[i] == i, BPS_ERR_ARG, "n = %d: moment item %d is %ld", r->n, i, mo->item[i]);
+    BPS_CHECK(mo->item[i] == i, BPS_ERR_ARG, "n = %d: moment item %d is %ld", r->n, i,
+              mo->item[i]);
     v->exact &= rec[BPS_MOMREC_EXACT] != 0;
     if ((long)rec[BPS_MOMREC_PEAK] > v->peak) v->peak = (long)rec[BPS_MOMREC_PEAK];
     if ((int)rec[BPS_MOMREC_BOND] > v->bond) v->bond = (int)rec[BPS_MOMREC_BOND];
@@ -1167,7 +1173,8 @@ static int mom_vals_make(const bps_result_n *r, mom_vals *v) {
   v->purity = bps_mom_decode(c + BPS_MOMREC_PURITY);
   for (int k = 0; k < P; k++) {
     const double *rec = mo->rec + (size_t)(k + 1) * BPS_MOMREC_LEN;
-    const long double var = bps_mom_decode(rec + BPS_MOMREC_VAR), lo = bps_mom_decode(rec + BPS_MOMREC_VAR_LO),
+    const long double var = bps_mom_decode(rec + BPS_MOMREC_VAR),
+                      lo = bps_mom_decode(rec + BPS_MOMREC_VAR_LO),
                       hi = bps_mom_decode(rec + BPS_MOMREC_VAR_HI);
     v->gm[k] = (double)bps_mom_decode(rec + BPS_MOMREC_MEAN);
     v->gv[k] = v->exact ? (double)var : NAN;
@@ -1196,8 +1203,8 @@ static int write_n_mom(const writer *w, hid_t file, const bps_result_n *r, int p
   hsize_t d1[1] = {P}, d2[2];
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names", r->ntracked,
                              (const char *const *)r->param_names, r->tracked));
-  BPS_CALL_GOTO(dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT,
-                           r->tracked));
+  BPS_CALL_GOTO(
+      dset_write(w, g, where, "param_index", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, r->tracked));
   BPS_CALL_GOTO(dset_strings(w, g, where, "param_names_all", r->nparams,
                              (const char *const *)r->param_names, NULL));
   BPS_CALL_GOTO(attr_int(w, g, where, "n", r->n));
@@ -1213,8 +1220,8 @@ static int write_n_mom(const writer *w, hid_t file, const bps_result_n *r, int p
   BPS_CALL_GOTO(attr_f64(w, g, where, "page_purity", r->page_purity));
   if (piece) {
     d1[0] = (hsize_t)mo->nitems;
-    BPS_CALL_GOTO(dset_write(w, g, where, "mom_items", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG,
-                             mo->item));
+    BPS_CALL_GOTO(
+        dset_write(w, g, where, "mom_items", 1, d1, H5T_STD_I64LE, H5T_NATIVE_LONG, mo->item));
     d2[0] = (hsize_t)mo->nitems, d2[1] = BPS_MOMREC_LEN;
     BPS_CALL_GOTO(dset_write(w, g, where, "mom_records", 2, d2, H5T_IEEE_F64LE,
                              H5T_NATIVE_DOUBLE, mo->rec));
@@ -1263,10 +1270,10 @@ static int write_summary_mom(const writer *w, hid_t file, const bps_result *res,
   int rc = BPS_OK;
   hid_t g = H5I_INVALID_HID;
   const int K = res->nn;
-  static const char *const names[] = {"grad_var_mean", "grad_var_mean_log2", "grad_var_mean_se",
-                                      "cost_mean", "cost_mean_se", "cost_var", "cost_var_se",
-                                      "cost_var_log2", "purity_mean", "purity_mean_se",
-                                      "page_entropy", "page_purity"};
+  static const char *const names[] = {"grad_var_mean",  "grad_var_mean_log2", "grad_var_mean_se",
+                                      "cost_mean",      "cost_mean_se",       "cost_var",
+                                      "cost_var_se",    "cost_var_log2",      "purity_mean",
+                                      "purity_mean_se", "page_entropy",       "page_purity"};
   enum { NF = sizeof names / sizeof *names };
   double *x = malloc(sizeof(double) * (size_t)(K > 0 ? K : 1) * NF);
   int *nv = malloc(sizeof(int) * (size_t)(K > 0 ? K : 1) * 2), *ex = nv + (K > 0 ? K : 1);
@@ -1279,8 +1286,8 @@ static int write_summary_mom(const writer *w, hid_t file, const bps_result *res,
   for (int i = 0; i < K; i++) nv[i] = res->per_n[i].n;
   hsize_t dims[1] = {(hsize_t)K};
   BPS_CALL_GOTO(dset_write(w, g, "/summary/", "n", 1, dims, H5T_STD_I32LE, H5T_NATIVE_INT, nv));
-  BPS_CALL_GOTO(dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE,
-                           H5T_NATIVE_LONG, sv));
+  BPS_CALL_GOTO(
+      dset_write(w, g, "/summary/", "num_samples", 1, dims, H5T_STD_I64LE, H5T_NATIVE_LONG, sv));
   if (piece) {
     H5_TRY(h5_close(&g), "%s: cannot close group /summary", w->path);
     goto cleanup;
@@ -1288,10 +1295,18 @@ static int write_summary_mom(const writer *w, hid_t file, const bps_result *res,
   for (int i = 0; i < K; i++) {
     const bps_result_n *r = &res->per_n[i];
     BPS_CALL_GOTO(mom_vals_make(r, &v));
-    const double f[NF] = {v.exact ? (double)v.gvm : NAN, log2_or_nan(v.gvm, v.exact), 0.0,
-                          (double)v.cost_mean, 0.0, v.exact ? (double)v.cost_var : NAN, 0.0,
-                          log2_or_nan(v.cost_var, v.exact), (double)v.purity, 0.0,
-                          r->page_entropy, r->page_purity};
+    const double f[NF] = {v.exact ? (double)v.gvm : NAN,
+                          log2_or_nan(v.gvm, v.exact),
+                          0.0,
+                          (double)v.cost_mean,
+                          0.0,
+                          v.exact ? (double)v.cost_var : NAN,
+                          0.0,
+                          log2_or_nan(v.cost_var, v.exact),
+                          (double)v.purity,
+                          0.0,
+                          r->page_entropy,
+                          r->page_purity};
     for (int k = 0; k < NF; k++) x[(size_t)k * (size_t)K + (size_t)i] = f[k];
     ex[i] = v.exact;
     mom_vals_free(&v);
@@ -1352,7 +1367,8 @@ static int move_into_place(const char *tmp, const char *path, int force) {
   if (force) {
     BPS_CHECK(lstat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode), BPS_ERR_OUTPUT,
               "'%s' is not a regular file (it appeared while writing); --force replaces only "
-              "regular files", path);
+              "regular files",
+              path);
     BPS_CHECK(rename(tmp, path) == 0, BPS_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path,
               strerror(errno));
     return BPS_OK;
@@ -1437,8 +1453,8 @@ static int stream_create(bps_h5_stream *s) {
   w->have_deflate = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
   H5_TRY(s->fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: property list", w->path);
   H5_TRY(H5Pset_driver(s->fapl, vfd_id(), NULL), "%s: file driver", w->path);
-  H5_TRY(H5Pset_libver_bounds(s->fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
-                "%s: format bounds", w->path);
+  H5_TRY(H5Pset_libver_bounds(s->fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18), "%s: format bounds",
+         w->path);
   H5_TRY(H5Pset_fclose_degree(s->fapl, H5F_CLOSE_STRONG), "%s: close degree", w->path);
   vfd_reset();
   s->file = H5Fcreate(s->tmp, H5F_ACC_EXCL, H5P_DEFAULT, s->fapl);
@@ -1448,8 +1464,7 @@ cleanup:
   return rc;
 }
 
-int bps_h5_stream_open(const char *path, const bps_result *head, int force,
-                       bps_h5_stream **out) {
+int bps_h5_stream_open(const char *path, const bps_result *head, int force, bps_h5_stream **out) {
   int rc = BPS_OK;
   const double t0 = now_monotonic();
   bps_h5_stream *s = calloc(1, sizeof *s);
@@ -1470,7 +1485,8 @@ int bps_h5_stream_open(const char *path, const bps_result *head, int force,
   BPS_CHECK_GOTO(s->tmp && s->dir, BPS_ERR_MEM, "out of memory");
   BPS_CHECK_GOTO(access(s->tmp, F_OK) != 0, BPS_ERR_IO,
                  "cannot write '%s': temporary file '%s' exists (another bpscan writing it?); "
-                 "remove it", path, s->tmp);
+                 "remove it",
+                 path, s->tmp);
   BPS_CALL_GOTO(stream_create(s));
   s->busy = now_monotonic() - t0;
   *out = s;
@@ -1498,7 +1514,7 @@ int bps_h5_stream_n_begin(bps_h5_stream *s, const bps_result_n *r, int with_para
   s->last_index = -1;
   snprintf(s->gname, sizeof s->gname, "n%d", r->n);
   H5_TRY(s->g = H5Gcreate2(s->file, s->gname, H5P_DEFAULT, s->w.gcpl, H5P_DEFAULT),
-                "%s: cannot create group /%s", s->w.path, s->gname);
+         "%s: cannot create group /%s", s->w.path, s->gname);
   BPS_CALL_GOTO(begin_datasets(s, r, with_params));
 cleanup:
   s->busy += now_monotonic() - t0;
@@ -1510,8 +1526,8 @@ static int check_index(bps_h5_stream *s, const long *idx, long count, long total
   BPS_CHECK(idx || count == 0, BPS_ERR_ARG, "n = %d: array-job piece without sample_index", s->n);
   for (long k = 0; k < count; k++) {
     BPS_CHECK(idx[k] > s->last_index && idx[k] < total, BPS_ERR_ARG,
-              "n = %d: sample_index[%ld] = %ld is not increasing in [0, %ld)", s->n,
-              s->row + k, idx[k], total);
+              "n = %d: sample_index[%ld] = %ld is not increasing in [0, %ld)", s->n, s->row + k,
+              idx[k], total);
     s->last_index = idx[k];
   }
   return BPS_OK;
@@ -1575,8 +1591,8 @@ static int put_pending(bps_h5_stream *s, int k, const void *z, size_t zlen) {
   const sdset *d = &s->ds[c->ds];
   hsize_t off[3] = {c->row, 0, 0};
   H5_TRY(H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, off, zlen, z),
-                "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
-                (unsigned long long)c->row);
+         "%s: cannot write dataset %s (rows %llu..)", s->w.path, d->name,
+         (unsigned long long)c->row);
 cleanup:
   free(c->raw);
   c->raw = NULL;
@@ -1627,8 +1643,7 @@ int bps_h5_stream_n_end(bps_h5_stream *s, const bps_result_n *r) {
   for (int i = 0; i < s->nds; i++) BPS_CALL_GOTO(sdset_flush(s, &s->ds[i]));
   BPS_CALL_GOTO(encode_pending(s));
   for (int i = 0; i < s->nds; i++)
-    H5_TRY(h5_close(&s->ds[i].id), "%s: cannot close dataset %s", s->w.path,
-                  s->ds[i].name);
+    H5_TRY(h5_close(&s->ds[i].id), "%s: cannot close dataset %s", s->w.path, s->ds[i].name);
   sdsets_release(s);
   BPS_CALL_GOTO(end_n(s, r));
   H5_TRY(h5_close(&s->lg), "%s: cannot close group /%s/landscape", s->w.path, s->gname);
@@ -1645,8 +1660,8 @@ cleanup:
 static int stream_finish(bps_h5_stream *s, const bps_result *res, double t0) {
   int rc = BPS_OK, land = 0, mom = 0;
   BPS_CHECK(res && !s->in_n && res->nn == s->nn, BPS_ERR_ARG,
-            "bps_h5_stream_close: %d qubit counts written, the result has %d",
-            s->nn, res ? res->nn : -1);
+            "bps_h5_stream_close: %d qubit counts written, the result has %d", s->nn,
+            res ? res->nn : -1);
   for (int i = 0; i < res->nn; i++) {
     BPS_CHECK(res->per_n[i].n == s->ns[i], BPS_ERR_ARG, "result n = %d, written n = %d",
               res->per_n[i].n, s->ns[i]);
@@ -1654,7 +1669,9 @@ static int stream_finish(bps_h5_stream *s, const bps_result *res, double t0) {
     mom |= res->per_n[i].mom != NULL;
   }
   BPS_CALL(write_root(&s->w, s->file, res, s->piece,
-                      mom ? "moments" : land ? "landscape" : "gradient"));
+                      mom    ? "moments"
+                      : land ? "landscape"
+                             : "gradient"));
   BPS_CALL(mom ? write_summary_mom(&s->w, s->file, res, s->piece)
                : write_summary(&s->w, s->file, res));
   double ww = res->wall_write;
@@ -1741,8 +1758,8 @@ static int attr_one(const char *path, hid_t a, const char *where, const char *na
   if (!(cl == H5S_SCALAR || (cl == H5S_SIMPLE && np == 1)))
     BPS_FAIL_GOTO(BPS_ERR_IO,
                   "%s: attribute %s%s is not a single value (%s with %lld elements); the file is "
-                  "not a bpscan result file or is damaged", path, where, name,
-                  cl == H5S_NULL ? "empty dataspace" : "array", (long long)np);
+                  "not a bpscan result file or is damaged",
+                  path, where, name, cl == H5S_NULL ? "empty dataspace" : "array", (long long)np);
 cleanup:
   h5_close(&sp);
   return rc;
@@ -1759,8 +1776,7 @@ static int read_attr_str(const char *path, hid_t loc, const char *where, const c
   htri_t ex = H5Aexists(loc, name);
   H5_TRY(ex, "%s: cannot look up attribute %s%s", path, where, name);
   if (!ex) goto cleanup;
-  H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where,
-         name);
+  H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where, name);
   H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
   if (H5Tget_class(ft) != H5T_STRING)
     BPS_FAIL_GOTO(BPS_ERR_IO, "%s: attribute %s%s is not a string", path, where, name);
@@ -1803,8 +1819,7 @@ static int read_attr_num(const char *path, hid_t loc, const char *where, const c
   htri_t ex = H5Aexists(loc, name);
   H5_TRY(ex, "%s: cannot look up attribute %s%s", path, where, name);
   if (!ex) goto cleanup;
-  H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where,
-         name);
+  H5_TRY(a = H5Aopen(loc, name, H5P_DEFAULT), "%s: cannot open attribute %s%s", path, where, name);
   H5_TRY(ft = H5Aget_type(a), "%s: attribute %s%s: type", path, where, name);
   H5T_class_t cl = H5Tget_class(ft);
   if (cl != H5T_INTEGER && cl != H5T_FLOAT)
@@ -1833,7 +1848,7 @@ typedef struct {
   double lip, lip_se, alias_max, slope_diff, cut_var;
   /* exact-moments scans */
   char engine[16];
-  int exact, bond, items;  /* items: mom_items entries of a piece (-1: a complete file) */
+  int exact, bond, items; /* items: mom_items entries of a piece (-1: a complete file) */
   int64_t peak;
   double gvm_log2, cvar_log2;
 } info_row;
@@ -1845,20 +1860,19 @@ static int dset_shape(const char *path, hid_t loc, const char *where, const char
 
 /* The per-sample field name of a landscape group (NULL if absent) with its rows and
  * elements per row. */
-static int info_field(const char *path, hid_t g, const char *where, const char *name,
-                      double **x, long *S, long *elems) {
+static int info_field(const char *path, hid_t g, const char *where, const char *name, double **x,
+                      long *S, long *elems) {
   int rank = 0;
   hsize_t dims[3] = {0, 0, 0};
   *x = NULL;
   htri_t ex = H5Lexists(g, name, H5P_DEFAULT);
-  if (ex < 0) return h5_fail(__LINE__, __func__, "%s: cannot look up dataset %s%s", path, where,
-                             name);
+  if (ex < 0)
+    return h5_fail(__LINE__, __func__, "%s: cannot look up dataset %s%s", path, where, name);
   if (!ex) return BPS_OK;
   BPS_CALL(dset_shape(path, g, where, name, &rank, dims));
   BPS_CHECK(rank >= 1, BPS_ERR_IO, "%s: dataset %s%s is not per-sample", path, where, name);
   void *vp = NULL;
-  BPS_CALL(read_dset_num(path, g, where, name, rank, dims, H5T_NATIVE_DOUBLE, sizeof(double),
-                         &vp));
+  BPS_CALL(read_dset_num(path, g, where, name, rank, dims, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
   *x = vp;
   *S = (long)dims[0];
   *elems = 1;
@@ -1957,8 +1971,10 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
   struct {
     const char *name;
     int *v;
-  } ints[] = {{"num_params", &r->nparams}, {"num_tracked", &r->ntracked},
-              {"q_in", &r->q_in}, {"q_out", &r->q_out}};
+  } ints[] = {{"num_params", &r->nparams},
+              {"num_tracked", &r->ntracked},
+              {"q_in", &r->q_in},
+              {"q_out", &r->q_out}};
   for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
     BPS_CALL_GOTO(read_attr_num(path, g, where, ints[k].name, H5T_NATIVE_INT, ints[k].v, &f));
     if (!f) *ints[k].v = -1;
@@ -1966,8 +1982,8 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
   struct {
     const char *name;
     double *v;
-  } dbl[] = {{"grad_var_mean", &r->gvm}, {"grad_var_mean_se", &r->gvm_se},
-             {"cost_mean", &r->cmean},   {"cost_var", &r->cvar},
+  } dbl[] = {{"grad_var_mean", &r->gvm},   {"grad_var_mean_se", &r->gvm_se},
+             {"cost_mean", &r->cmean},     {"cost_var", &r->cvar},
              {"cost_var_se", &r->cvar_se}, {"purity_mean", &r->purity},
              {"entropy_mean", &r->entropy}};
   for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++) {
@@ -2000,7 +2016,8 @@ static int read_row(const char *path, hid_t file, const char *gname, info_row *r
     const char *name;
     hid_t t;
     void *v;
-  } mom[] = {{"exact", H5T_NATIVE_INT, &r->exact}, {"bond_dim", H5T_NATIVE_INT, &r->bond},
+  } mom[] = {{"exact", H5T_NATIVE_INT, &r->exact},
+             {"bond_dim", H5T_NATIVE_INT, &r->bond},
              {"peak_pairs", H5T_NATIVE_INT64, &r->peak},
              {"grad_var_mean_log2", H5T_NATIVE_DOUBLE, &r->gvm_log2},
              {"cost_var_log2", H5T_NATIVE_DOUBLE, &r->cvar_log2}};
@@ -2046,8 +2063,10 @@ static int open_result(const char *path, hid_t *file_out, int *schema_version) {
   if (S_ISDIR(st.st_mode))
     BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is a directory, not a result file", path);
   if (!S_ISREG(st.st_mode)) /* a FIFO would block the open below */
-    BPS_FAIL_GOTO(BPS_ERR_IO, "'%s' is not a regular file (a FIFO, device or socket), not a "
-                  "result file", path);
+    BPS_FAIL_GOTO(BPS_ERR_IO,
+                  "'%s' is not a regular file (a FIFO, device or socket), not a "
+                  "result file",
+                  path);
   if (access(path, R_OK) != 0)
     BPS_FAIL_GOTO(BPS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
 #if H5_VERSION_GE(1, 12, 0)
@@ -2152,10 +2171,8 @@ static int info_job(FILE *out, const char *text, const char *model, const char *
   if (have_job) bps_job_value(jb, "scan", "qubits", v, sizeof v);
   fprintf(out, "  %-13s %s\n", "qubits", have_job ? v : "?");
   if (moments) return have_job; /* exact: no samples, seed or gradient method */
-  if (have_job)
-    fprintf(out, "  %-13s %ld\n", "samples", jb->samples);
-  else
-    fprintf(out, "  %-13s ?\n", "samples");
+  if (have_job) fprintf(out, "  %-13s %ld\n", "samples", jb->samples);
+  else fprintf(out, "  %-13s ?\n", "samples");
   return have_job;
 }
 
@@ -2179,9 +2196,9 @@ static void info_moments(FILE *out, const info_row *rows, int nrows, const bps_j
       fprintf(out, "  %5d %7d %7d %-6s (piece: %d of %d items)\n", r->n, r->nparams, r->ntracked,
               r->engine, r->items, r->ntracked + 1);
     else
-      fprintf(out, "  %5d %7d %7d %-6s %-5s  %-11s %-9s  %-11s %-11s %-9s  %-8s %lld / %d\n", r->n,
-              r->nparams, r->ntracked, r->engine, r->exact ? "yes" : "bounds", a[0], a[1], a[2],
-              a[3], a[4], a[5], (long long)r->peak, r->bond);
+      fprintf(out, "  %5d %7d %7d %-6s %-5s  %-11s %-9s  %-11s %-11s %-9s  %-8s %lld / %d\n",
+              r->n, r->nparams, r->ntracked, r->engine, r->exact ? "yes" : "bounds", a[0], a[1],
+              a[2], a[3], a[4], a[5], (long long)r->peak, r->bond);
     problems += !r->engine[0];
   }
   int missing = 0;
@@ -2199,8 +2216,8 @@ static void info_moments(FILE *out, const info_row *rows, int nrows, const bps_j
   else if (!jb)
     fprintf(out, "completeness: unknown (no job this bpscan reads: see 'job text' above)\n");
   else
-    fprintf(out, "completeness: complete (%d qubit count%s, exact moments, no samples)\n", jb->nq,
-            jb->nq == 1 ? "" : "s");
+    fprintf(out, "completeness: complete (%d qubit count%s, exact moments, no samples)\n",
+            jb->nq, jb->nq == 1 ? "" : "s");
 }
 
 static void info_tables(FILE *out, const info_row *rows, int nrows, int landscape) {
@@ -2224,8 +2241,8 @@ static void info_tables(FILE *out, const info_row *rows, int nrows, int landscap
   if (nrows == 0) fprintf(out, "  (no qubit counts in the file)\n");
   if (landscape) {
     fprintf(out, "landscape\n  %4s %-10s %5s %-7s  %-11s %-9s  %-12s %-12s %s\n", "n",
-            "directions", "cuts", "degree", "Lipschitz", "+- SE", "aliasing max",
-            "|fft - adj|", "cut_var mean");
+            "directions", "cuts", "degree", "Lipschitz", "+- SE", "aliasing max", "|fft - adj|",
+            "cut_var mean");
     for (int i = 0; i < nrows; i++) {
       const info_row *r = &rows[i];
       char a[5][32], deg[32];
@@ -2244,7 +2261,6 @@ static void info_tables(FILE *out, const info_row *rows, int nrows, int landscap
               r->ncut, deg, a[0], a[1], a[2], a[3], a[4]);
     }
   }
-
 }
 
 /* The completeness line: the groups against the job's qubits and samples (jb NULL: no job). */
@@ -2256,9 +2272,10 @@ static void info_completeness(FILE *out, const info_row *rows, int nrows, const 
   long long want = jb ? (long long)jb->samples : -1;
   char msg[1024] = "";
   size_t used = 0;
-#define ADD(...)                                                                            \
-  do {                                                                                      \
-    if (used < sizeof msg) used += (size_t)snprintf(msg + used, sizeof msg - used, __VA_ARGS__); \
+#define ADD(...)                                                                                \
+  do {                                                                                          \
+    if (used < sizeof msg)                                                                      \
+      used += (size_t)snprintf(msg + used, sizeof msg - used, __VA_ARGS__);                     \
   } while (0)
   int problems = 0;
   if (nq >= 0) {
@@ -2280,8 +2297,8 @@ static void info_completeness(FILE *out, const info_row *rows, int nrows, const 
       continue;
     }
     if (want >= 0 && (piece ? r->samples > want : r->samples != want))
-      ADD("%sn = %d has %lld of %lld samples", problems++ ? "; " : "", r->n, (long long)r->samples,
-          want);
+      ADD("%sn = %d has %lld of %lld samples", problems++ ? "; " : "", r->n,
+          (long long)r->samples, want);
     if (r->rows != r->samples)
       ADD("%sn = %d: cost has %lld rows, num_samples is %lld", problems++ ? "; " : "", r->n,
           (long long)r->rows, (long long)r->samples);
@@ -2289,12 +2306,12 @@ static void info_completeness(FILE *out, const info_row *rows, int nrows, const 
 #undef ADD
   long long have_total = 0;
   for (int i = 0; i < nrows; i++) have_total += rows[i].samples;
-  if (problems)
-    fprintf(out, "completeness: INCOMPLETE%s: %s\n", piece ? " piece" : "", msg);
+  if (problems) fprintf(out, "completeness: INCOMPLETE%s: %s\n", piece ? " piece" : "", msg);
   else if (piece)
-    fprintf(out, "completeness: piece %d of %d of the scan (%lld of %lld samples); merge all %d "
-            "pieces with bpscan merge\n", sl_index, sl_count, have_total,
-            want >= 0 && nq >= 0 ? want * nq : -1LL, sl_count);
+    fprintf(out,
+            "completeness: piece %d of %d of the scan (%lld of %lld samples); merge all %d "
+            "pieces with bpscan merge\n",
+            sl_index, sl_count, have_total, want >= 0 && nq >= 0 ? want * nq : -1LL, sl_count);
   else if (!jb)
     fprintf(out, "completeness: unknown (no job this bpscan reads: see 'job text' above)\n");
   else
@@ -2364,29 +2381,30 @@ static int contained(const char *path, int (*fn)(const char *, void *), void *ar
   close(fds[1]);
   char msg[2048];
   size_t len = 0;
-  for (ssize_t k; len + 1 < sizeof msg && (k = read(fds[0], msg + len, sizeof msg - 1 - len)) != 0;)
+  for (ssize_t k;
+       len + 1 < sizeof msg && (k = read(fds[0], msg + len, sizeof msg - 1 - len)) != 0;)
     if (k > 0) len += (size_t)k;
     else if (errno != EINTR) break;
   msg[len] = '\0';
   close(fds[0]);
   int st = 0, w;
-  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
-  }
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
   BPS_CHECK(w == pid, BPS_ERR_IO, "'%s': lost the process reading it: %s", path, strerror(errno));
-  BPS_CHECK(!WIFSIGNALED(st) || (WTERMSIG(st) != SIGXCPU && WTERMSIG(st) != SIGKILL),
-            BPS_ERR_IO,
+  BPS_CHECK(!WIFSIGNALED(st) || (WTERMSIG(st) != SIGXCPU && WTERMSIG(st) != SIGKILL), BPS_ERR_IO,
             "'%s': reading it did not finish within its CPU-time limit (the HDF5 library "
             "loops on some damaged files): the file is damaged (bpscan read it in a child "
-            "process; nothing was written)", path);
+            "process; nothing was written)",
+            path);
   BPS_CHECK(!WIFSIGNALED(st), BPS_ERR_IO,
             "'%s': reading it crashed inside the HDF5 library (signal %d, %s): the file is "
-            "damaged (bpscan read it in a child process; nothing was written)", path,
-            WTERMSIG(st), strsignal(WTERMSIG(st)));
+            "damaged (bpscan read it in a child process; nothing was written)",
+            path, WTERMSIG(st), strsignal(WTERMSIG(st)));
   const int ex = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   BPS_CHECK(ex >= CHILD_EXIT_BASE && ex <= CHILD_EXIT_BASE + BPS_ERR_INTERRUPTED, BPS_ERR_IO,
             "'%s': reading it crashed (the reading process exited with status %d, e.g. a "
             "sanitizer's report of the HDF5 library): the file is damaged (bpscan read it in "
-            "a child process; nothing was written)", path, ex);
+            "a child process; nothing was written)",
+            path, ex);
   const int rc = ex - CHILD_EXIT_BASE;
   BPS_CHECK(rc == BPS_OK, rc, "%s", msg[0] ? msg : "reading failed");
   return BPS_OK;
@@ -2421,7 +2439,7 @@ static int info_impl(const char *path, FILE *out) {
   info_row *rows = NULL;
   int nrows = 0;
   enum { NSTR = 10 };
-  static const char *const sname[NSTR] = {"bpscan_version", "git_commit", "job",
+  static const char *const sname[NSTR] = {"bpscan_version", "git_commit",  "job",
                                           "model",          "grad_method", "host",
                                           "start_time",     "end_time",    "mode",
                                           "hosts"};
@@ -2450,8 +2468,8 @@ static int info_impl(const char *path, FILE *out) {
   BPS_CALL_GOTO(read_attr_num(path, file, "/", "slice_count", H5T_NATIVE_INT, &sl_count, &f));
   if (!f || sl_count < 1) sl_count = 1;
   int piece = sl_count > 1;
-  static const char *const wname[] = {"start_unix", "end_unix", "wall_plan", "wall_compute",
-                                      "wall_reduce", "wall_write"};
+  static const char *const wname[] = {"start_unix",   "end_unix",    "wall_plan",
+                                      "wall_compute", "wall_reduce", "wall_write"};
   double wv[6];
   for (int k = 0; k < 6; k++) {
     BPS_CALL_GOTO(read_attr_num(path, file, "/", wname[k], H5T_NATIVE_DOUBLE, &wv[k], &f));
@@ -2464,7 +2482,11 @@ static int info_impl(const char *path, FILE *out) {
   for (int i = 0; i < nrows; i++) landscape |= rows[i].land;
   fprintf(out, "%s: bpscan result (schema %d)\n", path, sv);
   const int moments = str[8] && !strcmp(str[8], "moments");
-  int have_job = info_job(out, job, model, moments ? "moments" : landscape ? "landscape" : NULL, &jb);
+  int have_job = info_job(out, job, model,
+                          moments     ? "moments"
+                          : landscape ? "landscape"
+                                      : NULL,
+                          &jb);
   if (fseed && !moments) fprintf(out, "  %-13s %llu\n", "seed", (unsigned long long)seed);
   if (!moments) fprintf(out, "  %-13s %s\n", "grad method", gm);
   if (fhash) fprintf(out, "  %-13s %016llx\n", "job hash", (unsigned long long)hash);
@@ -2476,13 +2498,13 @@ static int info_impl(const char *path, FILE *out) {
           ranks == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
   if (str[9] && str[9][0]) fprintf(out, "  %-13s %s\n", "ranks on", str[9]);
   if (piece)
-    fprintf(out, "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
-            "bpscan merge\n", "array job", sl_index, sl_count, sl_index, sl_count);
+    fprintf(out,
+            "  %-13s piece %d of %d (bpscan run --slice %d/%d); combine the pieces with "
+            "bpscan merge\n",
+            "array job", sl_index, sl_count, sl_index, sl_count);
   fprintf(out, "  %-13s %s\n", "started", str[6] && str[6][0] ? str[6] : "?");
-  if (isfinite(wv[0]) && isfinite(wv[1]))
-    snprintf(t, sizeof t, " (%.1f s)", wv[1] - wv[0]);
-  else
-    t[0] = '\0';
+  if (isfinite(wv[0]) && isfinite(wv[1])) snprintf(t, sizeof t, " (%.1f s)", wv[1] - wv[0]);
+  else t[0] = '\0';
   fprintf(out, "  %-13s %s%s\n", "finished", str[7] && str[7][0] ? str[7] : "?", t);
   fprintf(out, "  %-13s plan %.3g s, compute %.3g s, reduce %.3g s, write %.3g s\n", "wall time",
           wv[2], wv[3], wv[4], wv[5]);
@@ -2591,8 +2613,8 @@ static int read_dset_num(const char *path, hid_t loc, const char *where, const c
   if (!buf)
     BPS_FAIL_GOTO(BPS_ERR_MEM, "%s: out of memory reading dataset %s%s", path, where, name);
   if (n > 0)
-    H5_TRY(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
-           "%s: cannot read dataset %s%s", path, where, name);
+    H5_TRY(H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "%s: cannot read dataset %s%s",
+           path, where, name);
   *out = buf;
   buf = NULL;
 cleanup:
@@ -2921,15 +2943,19 @@ static int load_n_mom(const char *path, hid_t file, const char *gname, int piece
   void *vp = NULL;
   char where[80], *str = NULL;
   snprintf(where, sizeof where, "/%s/", gname);
-  BPS_CHECK_GOTO(piece, BPS_ERR_IO, "%s: a complete exact-moments result holds no item records "
-                                    "(bpscan merge takes the pieces of an array job)", path);
+  BPS_CHECK_GOTO(piece, BPS_ERR_IO,
+                 "%s: a complete exact-moments result holds no item records "
+                 "(bpscan merge takes the pieces of an array job)",
+                 path);
   H5_TRY(g = H5Gopen2(file, gname, H5P_DEFAULT), "%s: cannot open group /%s", path, gname);
   int PA = -1, P = -1;
   BPS_CALL_GOTO(need_num(path, g, where, "n", H5T_NATIVE_INT, &r->n));
   BPS_CALL_GOTO(need_num(path, g, where, "num_params", H5T_NATIVE_INT, &PA));
   BPS_CALL_GOTO(need_num(path, g, where, "num_tracked", H5T_NATIVE_INT, &P));
-  BPS_CHECK_GOTO(PA >= 1 && P >= 1 && P <= PA, BPS_ERR_IO, "%s: group %s: invalid sizes "
-                 "(num_params %d, num_tracked %d)", path, where, PA, P);
+  BPS_CHECK_GOTO(PA >= 1 && P >= 1 && P <= PA, BPS_ERR_IO,
+                 "%s: group %s: invalid sizes "
+                 "(num_params %d, num_tracked %d)",
+                 path, where, PA, P);
   BPS_CALL_GOTO(need_num(path, g, where, "q_in", H5T_NATIVE_INT, &r->q_in));
   BPS_CALL_GOTO(need_num(path, g, where, "q_out", H5T_NATIVE_INT, &r->q_out));
   BPS_CALL_GOTO(need_num(path, g, where, "diag_qubits", H5T_NATIVE_INT, &r->diag_qubits));
@@ -2953,12 +2979,14 @@ static int load_n_mom(const char *path, hid_t file, const char *gname, int piece
   memcpy(r->param_names, names, (size_t)PA * sizeof *names);
   free(names);
   hsize_t d1[1] = {(hsize_t)P}, d2[2];
-  BPS_CALL_GOTO(read_dset_num(path, g, where, "param_index", 1, d1, H5T_NATIVE_INT, sizeof(int), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "param_index", 1, d1, H5T_NATIVE_INT, sizeof(int), &vp));
   r->tracked = vp;
   r->ntracked = P;
   for (int k = 0; k < P; k++)
     BPS_CHECK_GOTO(r->tracked[k] >= 0 && r->tracked[k] < PA, BPS_ERR_IO,
-                   "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where, k, r->tracked[k], PA);
+                   "%s: %sparam_index[%d] = %d out of range [0, %d)", path, where, k,
+                   r->tracked[k], PA);
   r->grad_stats = calloc((size_t)P, sizeof *r->grad_stats);
   BPS_CHECK_GOTO(r->grad_stats, BPS_ERR_MEM, "out of memory");
   int rank = 0;
@@ -2969,10 +2997,12 @@ static int load_n_mom(const char *path, hid_t file, const char *gname, int piece
   BPS_CHECK_GOTO(m <= (hsize_t)P + 1, BPS_ERR_IO, "%s: %smom_items has %llu entries for %d items",
                  path, where, (unsigned long long)m, P + 1);
   d1[0] = m;
-  BPS_CALL_GOTO(read_dset_num(path, g, where, "mom_items", 1, d1, H5T_NATIVE_LONG, sizeof(long), &vp));
+  BPS_CALL_GOTO(
+      read_dset_num(path, g, where, "mom_items", 1, d1, H5T_NATIVE_LONG, sizeof(long), &vp));
   r->mom->item = vp;
   d2[0] = m, d2[1] = BPS_MOMREC_LEN;
-  BPS_CALL_GOTO(read_dset_num(path, g, where, "mom_records", 2, d2, H5T_NATIVE_DOUBLE, sizeof(double), &vp));
+  BPS_CALL_GOTO(read_dset_num(path, g, where, "mom_records", 2, d2, H5T_NATIVE_DOUBLE,
+                              sizeof(double), &vp));
   r->mom->rec = vp;
   r->mom->nitems = (int)m;
   r->samples = (long)m;

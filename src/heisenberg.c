@@ -47,7 +47,7 @@ int bps_project_zero(bps_state *s, int a) {
 
 /* Split a new index into (value of the inserted bits, old index). */
 typedef struct {
-  int qn;            /* qubits after insertion */
+  int qn; /* qubits after insertion */
   int is_new[BPS_MAX_QUBITS];
 } ins_map;
 
@@ -156,7 +156,11 @@ static int masks_of(int q, const char *p, pauli_masks *m) {
     case 'I': break;
     case 'X': m->x |= bit; break;
     case 'Z': m->z |= bit; break;
-    case 'Y': m->x |= bit; m->z |= bit; ny++; break;
+    case 'Y':
+      m->x |= bit;
+      m->z |= bit;
+      ny++;
+      break;
     default: BPS_FAIL(BPS_ERR_ARG, "bad Pauli letter '%c'", p[t]);
     }
   }
@@ -214,7 +218,7 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
   BPS_CHECK_GOTO(pa && x && y, BPS_ERR_MEM, "out of memory");
   BPS_PAR_FOR(bps_par_ok(d * ra), bps_idx, c, ra,
               for (bps_idx b = 0; b < d; b++)
-                pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c]);
+                  pa[(b ^ m.x) + d * c] = m.iy * zsign(b, m.z) * rho->a[b + d * c]);
   bps_lin_gemm('C', 'N', rb, ra, d, 1.0, O->a, d, pa, d, 0.0, x, rb);
   bps_lin_gemm('C', 'N', rb, ra, d, 1.0, O->a, d, rho->a, d, 0.0, y, rb);
   bps_cplx z = 0;
@@ -227,8 +231,8 @@ cleanup:
   return rc;
 }
 
-int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
-                         const bps_state *A, bps_state *L) {
+int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs, const bps_state *A,
+                         bps_state *L) {
   BPS_CHECK(A && L && A->repr == BPS_FACTORED, BPS_ERR_ARG, "factored states only");
   bps_idx d = A->dim, ra = A->rank;
   BPS_CALL(bps_state_set_factor(L, A->q, ra, A->a)); /* shape; overwritten below */
@@ -247,9 +251,8 @@ int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
 }
 
 /* Chunk c (flat indices [c * chunk, (c + 1) * chunk)) of sum conj(L P-row) A. */
-ALWAYS_INLINE bps_cplx pinner_chunk(const bps_cplx *La, const bps_cplx *Aa,
-                                    const pauli_masks *m, bps_idx d, bps_idx n, bps_idx chunk,
-                                    int c) {
+ALWAYS_INLINE bps_cplx pinner_chunk(const bps_cplx *La, const bps_cplx *Aa, const pauli_masks *m,
+                                    bps_idx d, bps_idx n, bps_idx chunk, int c) {
   double re = 0, im = 0;
   bps_idx lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
   for (bps_idx idx = lo; idx < hi; idx++) {
@@ -265,7 +268,8 @@ ALWAYS_INLINE bps_cplx pinner_chunk(const bps_cplx *La, const bps_cplx *Aa,
 int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, bps_cplx *out) {
   BPS_CHECK(L && A && pauli && out, BPS_ERR_ARG, "NULL argument");
   BPS_CHECK(L->repr == BPS_FACTORED && A->repr == BPS_FACTORED && L->q == A->q &&
-                L->rank == A->rank, BPS_ERR_ARG, "mismatched factored states");
+                L->rank == A->rank,
+            BPS_ERR_ARG, "mismatched factored states");
   pauli_masks m;
   BPS_CALL(masks_of(A->q, pauli, &m));
   bps_idx d = A->dim, n = d * A->rank;
@@ -349,7 +353,8 @@ static int lambda_store(bps_state *L, int q, bps_idx r, const bps_cplx *buf) {
 
 static int lambda_shapes(const bps_state *L, const bps_state *before, const bps_state *after) {
   BPS_CHECK(L && before && after && L->repr == BPS_FACTORED && before->repr == BPS_FACTORED &&
-                after->repr == BPS_FACTORED, BPS_ERR_ARG, "factored states only");
+                after->repr == BPS_FACTORED,
+            BPS_ERR_ARG, "factored states only");
   BPS_CHECK(L->q == after->q && L->rank == after->rank, BPS_ERR_ARG,
             "Lambda (%d qubits, rank %lld) does not match the factor (%d qubits, rank %lld)",
             L->q, (long long)L->rank, after->q, (long long)after->rank);

@@ -42,8 +42,20 @@
  * Sections and the key table
  * ------------------------------------------------------------------------------------- */
 
-enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_LANDSCAPE, S_MOMENTS, S_NOISE,
-       S_OUTPUT, NSEC };
+enum {
+  S_SCAN,
+  S_DQNN,
+  S_VH,
+  S_QBM,
+  S_HEA,
+  S_COST,
+  S_GRADIENT,
+  S_LANDSCAPE,
+  S_MOMENTS,
+  S_NOISE,
+  S_OUTPUT,
+  NSEC
+};
 
 #define M_DQNN (1u << BPS_MODEL_DQNN)
 #define M_VH (1u << BPS_MODEL_VH)
@@ -52,18 +64,23 @@ enum { S_SCAN, S_DQNN, S_VH, S_QBM, S_HEA, S_COST, S_GRADIENT, S_LANDSCAPE, S_MO
 #define M_ALL (M_DQNN | M_VH | M_QBM | M_HEA)
 /* Scan modes in the applicability mask: bits 8.. (bit 8 + bps_job_mode). */
 #define MODE_BIT(mode) (1u << (8 + (mode)))
-#define MODE_ALL (MODE_BIT(BPS_JOB_MODE_GRADIENT) | MODE_BIT(BPS_JOB_MODE_LANDSCAPE) | \
-                  MODE_BIT(BPS_JOB_MODE_MOMENTS))
+#define MODE_ALL                                                                                \
+  (MODE_BIT(BPS_JOB_MODE_GRADIENT) | MODE_BIT(BPS_JOB_MODE_LANDSCAPE) |                         \
+   MODE_BIT(BPS_JOB_MODE_MOMENTS))
 
 static const struct {
   const char *name;
   unsigned models; /* models the section applies to */
   unsigned modes;  /* scan modes it applies to (0: every mode) */
 } sections[NSEC] = {
-    [S_SCAN] = {"scan", M_ALL},          [S_DQNN] = {"dqnn", M_DQNN},
-    [S_VH] = {"vh", M_VH},               [S_QBM] = {"qbm", M_QBM},
-    [S_HEA] = {"hea", M_HEA},            [S_COST] = {"cost", M_DQNN | M_HEA},
-    [S_GRADIENT] = {"gradient", M_ALL},  [S_NOISE] = {"noise", M_DQNN | M_VH | M_HEA},
+    [S_SCAN] = {"scan", M_ALL},
+    [S_DQNN] = {"dqnn", M_DQNN},
+    [S_VH] = {"vh", M_VH},
+    [S_QBM] = {"qbm", M_QBM},
+    [S_HEA] = {"hea", M_HEA},
+    [S_COST] = {"cost", M_DQNN | M_HEA},
+    [S_GRADIENT] = {"gradient", M_ALL},
+    [S_NOISE] = {"noise", M_DQNN | M_VH | M_HEA},
     [S_OUTPUT] = {"output", M_ALL},
     [S_LANDSCAPE] = {"landscape", M_ALL, MODE_BIT(BPS_JOB_MODE_LANDSCAPE)},
     [S_MOMENTS] = {"moments", M_ALL, MODE_BIT(BPS_JOB_MODE_MOMENTS)},
@@ -81,7 +98,7 @@ static const char *mode_text(unsigned modes, const char *lead) {
   static char b[64];
   const char *m = modes == MODE_BIT(BPS_JOB_MODE_LANDSCAPE) ? "landscape"
                   : modes == MODE_BIT(BPS_JOB_MODE_MOMENTS) ? "moments"
-                  : NULL;
+                                                            : NULL;
   if (!modes || !m) return "";
   snprintf(b, sizeof b, "%s mode = %s", lead, m);
   return b;
@@ -100,10 +117,11 @@ typedef enum {
   K_PARAMS   /* all | first | last | name,name,... */
 } key_type;
 
-#define F_GT 1     /* K_REAL: value must be > min (not >=) */
-#define F_SINGLE 2 /* K_PATTERN: exactly one entry */
+#define F_GT 1      /* K_REAL: value must be > min (not >=) */
+#define F_SINGLE 2  /* K_PATTERN: exactly one entry */
 #define F_OPENMAX 4 /* K_INT: max is an implementation limit, shown as ">= min" */
-#define F_QUIETDEF 8 /* the canonical text and job JSON omit the key at its default (a key added
+#define F_QUIETDEF                                                                              \
+  8 /* the canonical text and job JSON omit the key at its default (a key added
                       * later: jobs that do not use it keep their text, hash and results) */
 
 /* Roles (job.h): what a different value of the key changes. */
@@ -140,15 +158,16 @@ static const key_def keys[] = {
      "QNN model; its own section is [dqnn], [vh], [qbm] or [hea]"},
     {S_SCAN, "qubits", R_ENSEMBLE, K_QUBITS, NULL, NULL, 0, 1, BPS_MAX_QUBITS, 0, FIELD(qubits),
      "qubit counts n to scan, strictly increasing: 2:8 (inclusive), 2:10:2 (step), 2,3,5, or mixed 2,4:6 (mode = moments: up to 65536)"},
-    {S_SCAN, "samples", R_ENSEMBLE, K_INT, "1000", NULL, 0, 2, 4294967295.0, F_OPENMAX, FIELD(samples),
-     "random parameter samples per qubit count"},
+    {S_SCAN, "samples", R_ENSEMBLE, K_INT, "1000", NULL, 0, 2, 4294967295.0, F_OPENMAX,
+     FIELD(samples), "random parameter samples per qubit count"},
     {S_SCAN, "seed", R_ENSEMBLE, K_U64, "1", NULL, 0, 0, 0, 0, FIELD(seed),
      "master seed of every random stream (Philox keyed by seed, n, sample)"},
     {S_SCAN, "block", R_LAYOUT, K_INT, "32", NULL, 0, 1, 1e9, F_OPENMAX, FIELD(block),
      "samples per work unit (the unit of load balancing and checkpointing)"},
-    {S_SCAN, "representation", R_RESULT, K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0, FIELD(repr),
-     "density-matrix representation; auto picks the cheaper one"},
-    {S_SCAN, "mode", R_RESULT, K_ENUM, "gradient", "gradient|landscape|moments", 0, 0, 0, 0, FIELD(mode),
+    {S_SCAN, "representation", R_RESULT, K_ENUM, "auto", "auto|dense|factored", 0, 0, 0, 0,
+     FIELD(repr), "density-matrix representation; auto picks the cheaper one"},
+    {S_SCAN, "mode", R_RESULT, K_ENUM, "gradient", "gradient|landscape|moments", 0, 0, 0, 0,
+     FIELD(mode),
      "what to scan: gradient statistics, also FFT landscape cuts through every sample ([landscape]), or the exact second moments of the ensemble without sampling ([moments])"},
     /* [dqnn] */
     {S_DQNN, "widths", R_RESULT, K_PATTERN, "n,n", NULL, 0, 0, 0, 0, FIELD(model.widths),
@@ -169,10 +188,10 @@ static const key_def keys[] = {
      FIELD(model.vh_objective), "objective on the visible qubits"},
     {S_VH, "pauli", R_RESULT, K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
      "Pauli observable for objective = pauli: one letter I, X, Y or Z per visible qubit"},
-    {S_VH, "onsite_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
-     "standard deviation of the on-site couplings"},
-    {S_VH, "coupling_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
-     "standard deviation of the two-qubit couplings"},
+    {S_VH, "onsite_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT,
+     FIELD(model.onsite_sigma), "standard deviation of the on-site couplings"},
+    {S_VH, "coupling_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT,
+     FIELD(model.coupling_sigma), "standard deviation of the two-qubit couplings"},
     /* [qbm] */
     {S_QBM, "visible", R_RESULT, K_PATTERN, "1", NULL, 0, 0, 0, F_SINGLE, FIELD(model.visible),
      "visible qubits, one pattern entry in n"},
@@ -182,10 +201,10 @@ static const key_def keys[] = {
      FIELD(model.vh_objective), "objective on the visible qubits"},
     {S_QBM, "pauli", R_RESULT, K_PAULI, "Z", NULL, 0, 0, 0, 0, FIELD(model.vh_pauli),
      "Pauli observable for objective = pauli: one letter I, X, Y or Z per visible qubit"},
-    {S_QBM, "onsite_sigma", R_RESULT, K_REAL, "0.1", NULL, 0, 0, 1e6, F_GT, FIELD(model.onsite_sigma),
-     "standard deviation of the on-site terms of H(theta)"},
-    {S_QBM, "coupling_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT, FIELD(model.coupling_sigma),
-     "standard deviation of the two-qubit terms of H(theta)"},
+    {S_QBM, "onsite_sigma", R_RESULT, K_REAL, "0.1", NULL, 0, 0, 1e6, F_GT,
+     FIELD(model.onsite_sigma), "standard deviation of the on-site terms of H(theta)"},
+    {S_QBM, "coupling_sigma", R_RESULT, K_REAL, "1", NULL, 0, 0, 1e6, F_GT,
+     FIELD(model.coupling_sigma), "standard deviation of the two-qubit terms of H(theta)"},
     /* [hea] */
     {S_HEA, "ansatz", R_RESULT, K_ENUM, "mcclean", "mcclean|alt", 0, 0, 0, 0, FIELD(model.hea),
      "mcclean: McClean 2018 random rotations + CZ ladder; alt: alternating layered (Cerezo 2021)"},
@@ -196,12 +215,14 @@ static const key_def keys[] = {
      "global: 1 - fidelity with the target state; local: 1 - mean single-qubit fidelity with a product target (Sharma Eq. 4)"},
     {S_COST, "inputs", R_RESULT, K_ENUM, "zero", "zero|basis|haar", 0, 0, 0, 0, FIELD(model.inputs),
      "input states: all-zero, random computational basis states, or Haar states"},
-    {S_COST, "targets", R_RESULT, K_ENUM, "zero", "zero|product|unitary", 0, 0, 0, 0, FIELD(model.targets),
+    {S_COST, "targets", R_RESULT, K_ENUM, "zero", "zero|product|unitary", 0, 0, 0, 0,
+     FIELD(model.targets),
      "target states: all-zero, Haar product states, or V applied to the input with one Haar V per sample"},
     {S_COST, "pairs", R_RESULT, K_INT, "1", NULL, 0, 1, 1000000, 0, FIELD(model.pairs),
      "training pairs N in C = (1/N) sum_x C_x"},
     /* [gradient] */
-    {S_GRADIENT, "method", R_RESULT, K_ENUM, "adjoint", "adjoint|shift", 0, 0, 0, 0, FIELD(grad_method),
+    {S_GRADIENT, "method", R_RESULT, K_ENUM, "adjoint", "adjoint|shift", 0, 0, 0, 0,
+     FIELD(grad_method),
      "adjoint (exact, one backward pass) or shift (parameter shift, the independent check)"},
     {S_GRADIENT, "params", R_RESULT, K_PARAMS, "all", NULL, 0, 0, 0, 0, FIELD(params),
      "parameters to differentiate: all, first, last, or names such as l1.p1.g1, l1.p2.g1"},
@@ -215,7 +236,8 @@ static const key_def keys[] = {
     {S_MOMENTS, "engine", R_RESULT, K_ENUM, "auto", "auto|chain|pauli|mps|dense", 0, 0, 0, 0,
      FIELD(mom_engine),
      "exact-moments engine: auto picks the cheapest per n; chain (Haar DQNNs), pauli (Pauli pairs with light cones), mps (two-copy MPS), dense (two-copy density matrix, small n)"},
-    {S_MOMENTS, "truncation", R_RESULT, K_INT, "0", NULL, 0, 0, 1e12, F_OPENMAX, FIELD(mom_truncation),
+    {S_MOMENTS, "truncation", R_RESULT, K_INT, "0", NULL, 0, 0, 1e12, F_OPENMAX,
+     FIELD(mom_truncation),
      "0: exact; else a Pauli-pair budget (pauli engine): certified lower and upper bounds instead of exact values"},
     /* [noise] */
     {S_NOISE, "channel", R_RESULT, K_ENUM, "none",
@@ -223,7 +245,8 @@ static const key_def keys[] = {
      FIELD(model.noise), "noise channel (global_depolarizing acts on the whole layer register)"},
     {S_NOISE, "p", R_RESULT, K_REAL, "0", NULL, 0, 0, 1, 0, FIELD(model.noise_p),
      "noise probability (must be 0 with channel = none)"},
-    {S_NOISE, "placement", R_RESULT, K_ENUM, "gate", "gate|layer", 0, 0, 0, 0, FIELD(model.noise_placement),
+    {S_NOISE, "placement", R_RESULT, K_ENUM, "gate", "gate|layer", 0, 0, 0, 0,
+     FIELD(model.noise_placement),
      "apply the channel after every gate (on its qubits) or after every layer"},
     /* [output] */
     {S_OUTPUT, "path", R_OUTPUT, K_STRING, "results.h5", NULL, 0, 0, 0, 0, FIELD(out_path),
@@ -240,23 +263,21 @@ enum { NKEYS = sizeof keys / sizeof keys[0] };
 
 _Static_assert(NKEYS <= BPS_JOB_MAX_KEYS, "bps_job.key_line is too small for the key table");
 /* Enum fields are written through int; the value order in the table is the C order. */
-_Static_assert(sizeof(bps_model_kind) == sizeof(int) && sizeof(bps_perceptron) == sizeof(int) &&
-                   sizeof(bps_cost_type) == sizeof(int) && sizeof(bps_input_kind) == sizeof(int) &&
-                   sizeof(bps_target_kind) == sizeof(int) && sizeof(bps_noise_kind) == sizeof(int) &&
-                   sizeof(bps_noise_placement) == sizeof(int) &&
-                   sizeof(bps_vh_objective) == sizeof(int) && sizeof(bps_hea_kind) == sizeof(int) &&
-                   sizeof(bps_grad_method) == sizeof(int) && sizeof(bps_job_mode) == sizeof(int) &&
-                   sizeof(bps_job_repr) == sizeof(int) &&
-                   sizeof(bps_land_directions) == sizeof(int) &&
-                   sizeof(bps_job_mom_engine) == sizeof(int),
-               "enum fields must be int-sized");
+_Static_assert(
+    sizeof(bps_model_kind) == sizeof(int) && sizeof(bps_perceptron) == sizeof(int) &&
+        sizeof(bps_cost_type) == sizeof(int) && sizeof(bps_input_kind) == sizeof(int) &&
+        sizeof(bps_target_kind) == sizeof(int) && sizeof(bps_noise_kind) == sizeof(int) &&
+        sizeof(bps_noise_placement) == sizeof(int) && sizeof(bps_vh_objective) == sizeof(int) &&
+        sizeof(bps_hea_kind) == sizeof(int) && sizeof(bps_grad_method) == sizeof(int) &&
+        sizeof(bps_job_mode) == sizeof(int) && sizeof(bps_job_repr) == sizeof(int) &&
+        sizeof(bps_land_directions) == sizeof(int) && sizeof(bps_job_mom_engine) == sizeof(int),
+    "enum fields must be int-sized");
 _Static_assert(BPS_MODEL_HEA == 3 && BPS_PERC_PAULI == 4 && BPS_COST_LOCAL == 1 &&
                    BPS_INPUT_HAAR == 2 && BPS_TARGET_UNITARY == 2 &&
                    BPS_NOISE_GLOBAL_DEPOLARIZING == 4 && BPS_NOISE_AFTER_LAYER == 1 &&
                    BPS_VH_OBJ_FIDELITY == 2 && BPS_HEA_ALT == 1 && BPS_GRAD_SHIFT == 1 &&
                    BPS_JOB_MODE_LANDSCAPE == 1 && BPS_JOB_MODE_MOMENTS == 2 &&
-                   BPS_JOB_MOM_DENSE == 4 && BPS_JOB_REPR_FACTORED == 2 &&
-                   BPS_LAND_PLANE == 2,
+                   BPS_JOB_MOM_DENSE == 4 && BPS_JOB_REPR_FACTORED == 2 && BPS_LAND_PLANE == 2,
                "enum order must match the value lists of the key table");
 
 /* ---------------------------------------------------------------------------------------
@@ -356,15 +377,12 @@ static int conv_int(const key_def *d, const char *raw, void *field, char *canon,
   if (rc == -2 || (double)v < d->min || (double)v > d->max) {
     if ((d->flags & F_OPENMAX) && (rc == -2 || (double)v > d->max))
       snprintf(why, nw, "out of range (at most %.0f)", d->max);
-    else
-      snprintf(why, nw, "out of range (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    else snprintf(why, nw, "out of range (allowed: %s)", allowed_text(d, ab, sizeof ab));
     return -1;
   }
   snprintf(canon, nc, "%lld", v);
-  if (d->size == sizeof(long))
-    *(long *)field = (long)v;
-  else
-    *(int *)field = (int)v;
+  if (d->size == sizeof(long)) *(long *)field = (long)v;
+  else *(int *)field = (int)v;
   return 0;
 }
 
@@ -486,8 +504,7 @@ static int conv_enum(const key_def *d, const char *raw, void *field, char *canon
     if (best[0])
       snprintf(why, nw, "unknown value (did you mean '%s'? allowed: %s)", best,
                allowed_text(d, ab, sizeof ab));
-    else
-      snprintf(why, nw, "unknown value (allowed: %s)", allowed_text(d, ab, sizeof ab));
+    else snprintf(why, nw, "unknown value (allowed: %s)", allowed_text(d, ab, sizeof ab));
     return -1;
   }
   enum_name(d->values, idx, canon, nc);
@@ -528,8 +545,10 @@ static int conv_pattern(const key_def *d, const char *raw, void *field, char *ca
       continue;
     }
     if (!strchr("0123456789n+-*,", *p)) {
-      snprintf(why, nw, "'%c' is not allowed in a width pattern (use integers, n, n+k, n-k, k*n "
-                        "separated by commas)", *p);
+      snprintf(why, nw,
+               "'%c' is not allowed in a width pattern (use integers, n, n+k, n-k, k*n "
+               "separated by commas)",
+               *p);
       return -1;
     }
     if (gap && isalnum((unsigned char)prev) && isalnum((unsigned char)*p)) {
@@ -576,8 +595,10 @@ static int qubit_number(const char *tok, size_t len, int *v, char *why, size_t n
   }
   /* the state limit (BPS_MAX_QUBITS) is checked with the mode: mode = moments holds no state */
   if (x < 1 || x > BPS_ENS_MAX_QUBITS) {
-    snprintf(why, nw, "qubit count %.*s is out of range (allowed: 1..%d); mode = moments allows "
-             "up to %d", (int)(len > 20 ? 20 : len), tok, BPS_MAX_QUBITS, BPS_ENS_MAX_QUBITS);
+    snprintf(why, nw,
+             "qubit count %.*s is out of range (allowed: 1..%d); mode = moments allows "
+             "up to %d",
+             (int)(len > 20 ? 20 : len), tok, BPS_MAX_QUBITS, BPS_ENS_MAX_QUBITS);
     return -1;
   }
   *v = (int)x;
@@ -634,8 +655,7 @@ static int qubits_parse(const char *raw, int *q, int *nq, char *why, size_t nw) 
     }
     for (int v = lo; v <= hi; v += step) {
       if (*nq > 0 && v <= q[*nq - 1]) {
-        snprintf(why, nw, "qubit counts must be strictly increasing (%d after %d)", v,
-                 q[*nq - 1]);
+        snprintf(why, nw, "qubit counts must be strictly increasing (%d after %d)", v, q[*nq - 1]);
         return -1;
       }
       if (*nq >= BPS_JOB_MAX_QUBIT_COUNTS) { /* unreachable with counts <= 30 */
@@ -660,11 +680,8 @@ static void qubits_canon(const int *q, int nq, char *canon, size_t nc) {
       int step = q[i + 1] - q[i];
       j = i + 2;
       while (j + 1 < nq && q[j + 1] - q[j] == step) j++;
-      if (step == 1)
-        appendf(canon, nc, &len, "%s%d:%d", i ? "," : "", q[i], q[j]);
-      else
-        appendf(canon, nc, &len, "%s%d:%d:%d", i ? "," : "", q[i], q[j],
-                                step);
+      if (step == 1) appendf(canon, nc, &len, "%s%d:%d", i ? "," : "", q[i], q[j]);
+      else appendf(canon, nc, &len, "%s%d:%d:%d", i ? "," : "", q[i], q[j], step);
     } else {
       appendf(canon, nc, &len, "%s%d", i ? "," : "", q[i]);
     }
@@ -736,8 +753,10 @@ static int conv_params(const key_def *d, const char *raw, bps_job *dst, char *ca
     }
     for (const char *c = p; c < t; c++)
       if (!param_name_ok((unsigned char)*c)) {
-        snprintf(why, nw, "'%c' is not allowed in a parameter name (letters, digits, '.', '_', "
-                          "'-')", *c);
+        snprintf(why, nw,
+                 "'%c' is not allowed in a parameter name (letters, digits, '.', '_', "
+                 "'-')",
+                 *c);
         return -1;
       }
     for (int i = 0; i < 3; i++)
@@ -801,17 +820,13 @@ static int convert(const key_def *d, const char *raw, bps_job *dst, char *canon,
 static const char *allowed_text(const key_def *d, char *buf, size_t n) {
   switch (d->type) {
   case K_INT:
-    if (d->flags & F_OPENMAX)
-      snprintf(buf, n, "integer >= %.0f", d->min);
-    else
-      snprintf(buf, n, "integer %.0f..%.0f", d->min, d->max);
+    if (d->flags & F_OPENMAX) snprintf(buf, n, "integer >= %.0f", d->min);
+    else snprintf(buf, n, "integer %.0f..%.0f", d->min, d->max);
     break;
   case K_U64: snprintf(buf, n, "integer 0..2^64-1"); break;
   case K_REAL:
-    if (d->flags & F_GT)
-      snprintf(buf, n, "real > %g", d->min);
-    else
-      snprintf(buf, n, "real in [%g, %g]", d->min, d->max);
+    if (d->flags & F_GT) snprintf(buf, n, "real > %g", d->min);
+    else snprintf(buf, n, "real in [%g, %g]", d->min, d->max);
     break;
   case K_BOOL: snprintf(buf, n, "true, false (or yes, no, 1, 0)"); break;
   case K_ENUM: {
@@ -821,17 +836,16 @@ static const char *allowed_text(const key_def *d, char *buf, size_t n) {
     for (const char *p = d->values; p && len < n; idx++) {
       const char *bar = strchr(p, '|');
       int l = (int)(bar ? (size_t)(bar - p) : strlen(p));
-      if (!d->navail || idx < d->navail)
-        appendf(buf, n, &len, "%s%.*s", idx ? ", " : "", l, p);
-      else
-        appendf(buf, n, &len, " (%.*s reserved)", l, p);
+      if (!d->navail || idx < d->navail) appendf(buf, n, &len, "%s%.*s", idx ? ", " : "", l, p);
+      else appendf(buf, n, &len, " (%.*s reserved)", l, p);
       p = bar ? bar + 1 : NULL;
     }
     break;
   }
   case K_STRING: snprintf(buf, n, "file path"); break;
   case K_PATTERN:
-    snprintf(buf, n, (d->flags & F_SINGLE) ? "k, n, n+k, n-k, k*n" : "comma list of k, n, n+k, n-k, k*n");
+    snprintf(buf, n,
+             (d->flags & F_SINGLE) ? "k, n, n+k, n-k, k*n" : "comma list of k, n, n+k, n-k, k*n");
     break;
   case K_QUBITS:
     snprintf(buf, n, "a:b, a:b:step, a,b,c (each 1..%d; mode = moments: 1..%d)", BPS_MAX_QUBITS,
@@ -885,12 +899,9 @@ static void fail(ctx *c, int code, const char *fmt, ...) {
 
 /* "file:line", "--set sec.key=value" or "file". */
 static const char *where(const ctx *c, int line, int set, char *buf, size_t n) {
-  if (line > 0)
-    snprintf(buf, n, "%s:%d", c->src, line);
-  else if (set >= 0)
-    snprintf(buf, n, "--set %.80s", c->sets[set]);
-  else
-    snprintf(buf, n, "%s", c->src);
+  if (line > 0) snprintf(buf, n, "%s:%d", c->src, line);
+  else if (set >= 0) snprintf(buf, n, "--set %.80s", c->sets[set]);
+  else snprintf(buf, n, "%s", c->src);
   return buf;
 }
 
@@ -920,12 +931,11 @@ static void unknown_section(ctx *c, const char *loc, const char *name) {
       bestd = dd;
       snprintf(best, sizeof best, "%s", sections[s].name);
     }
-    appendf(list, sizeof list, &len, "%s[%s]", s ? " " : "",
-                            sections[s].name);
+    appendf(list, sizeof list, &len, "%s[%s]", s ? " " : "", sections[s].name);
   }
   if (best[0])
-    fail(c, BPS_ERR_JOB, "%s: unknown section [%s] (did you mean [%s]?); valid sections: %s", loc,
-         show(name, sb, sizeof sb), best, list);
+    fail(c, BPS_ERR_JOB, "%s: unknown section [%s] (did you mean [%s]?); valid sections: %s",
+         loc, show(name, sb, sizeof sb), best, list);
   else
     fail(c, BPS_ERR_JOB, "%s: unknown section [%s]; valid sections: %s", loc,
          show(name, sb, sizeof sb), list);
@@ -944,8 +954,7 @@ static void unknown_key(ctx *c, const char *loc, int sec, const char *key) {
       }
       appendf(list, sizeof list, &len, "%s%s", len ? ", " : "", keys[k].key);
     } else if (!strcmp(keys[k].key, key) && olen < sizeof other) {
-      appendf(other, sizeof other, &olen, "%s[%s]", olen ? ", " : "",
-                               sections[keys[k].sec].name);
+      appendf(other, sizeof other, &olen, "%s[%s]", olen ? ", " : "", sections[keys[k].sec].name);
     }
   }
   const char *ks = show(key, kb, sizeof kb);
@@ -953,10 +962,9 @@ static void unknown_key(ctx *c, const char *loc, int sec, const char *key) {
   if (best[0])
     fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key (did you mean '%s'?)", loc, sn, ks, best);
   else if (other[0])
-    fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key (it belongs in %s); keys of [%s]: %s", loc, sn,
-         ks, other, sn, list);
-  else
-    fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key; keys of [%s]: %s", loc, sn, ks, sn, list);
+    fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key (it belongs in %s); keys of [%s]: %s", loc,
+         sn, ks, other, sn, list);
+  else fail(c, BPS_ERR_JOB, "%s: [%s] %s: unknown key; keys of [%s]: %s", loc, sn, ks, sn, list);
 }
 
 /* Validate and record one value for table key k. */
@@ -979,7 +987,8 @@ static void set_key(ctx *c, int k, const char *raw, int line, int set) {
     }
     if ((*q == '#' || *q == ';') && (q == raw || is_space((unsigned char)q[-1]))) {
       fail(c, BPS_ERR_JOB, "%s: [%s] %s: '%c' %s would start a comment in a job file", loc,
-           sections[d->sec].name, d->key, *q, q == raw ? "at the start of a value" : "after a space");
+           sections[d->sec].name, d->key, *q,
+           q == raw ? "at the start of a value" : "after a space");
       return;
     }
   }
@@ -1046,8 +1055,8 @@ static char *job_reader(char *str, int num, void *stream) {
   size_t limit = num > 2 ? (size_t)num - 2 : 0;
   if (limit > BPS_JOB_MAX_LINE) limit = BPS_JOB_MAX_LINE;
   if (len > limit) {
-    fail(c, BPS_ERR_JOB, "%s: line too long (%zu characters; at most %zu, comments excepted)", loc,
-         len, limit);
+    fail(c, BPS_ERR_JOB, "%s: line too long (%zu characters; at most %zu, comments excepted)",
+         loc, len, limit);
     return NULL;
   }
   if (len == 0) {
@@ -1228,7 +1237,8 @@ static int eval_at(ctx *c, int k, const char *pattern, int n, int *w, int max, i
 
 static void check_dqnn(ctx *c, const bps_job *job) {
   const bps_model_spec *m = &job->model;
-  const int mom = job->mode == BPS_JOB_MODE_MOMENTS, qmax = mom ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS;
+  const int mom = job->mode == BPS_JOB_MODE_MOMENTS,
+            qmax = mom ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS;
   int kw = find_key(S_DQNN, "widths"), kp = find_key(S_DQNN, "perceptron"),
       kd = find_key(S_DQNN, "depth"), kt = find_key(S_COST, "targets");
   char pb[32];
@@ -1262,32 +1272,38 @@ static void check_dqnn(ctx *c, const bps_job *job) {
                  "perceptron = %s acts on %d + 1 qubits between layers %d and %d at n = %d, "
                  "more than %d (%s); mode = moments has no such limit",
                  enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), w[l - 1], l - 1,
-                 l, n, pmax, pmax == BPS_HAAR_MAX_QUBITS ? "a drawn Haar unitary of dimension 2^15"
-                                                         : "a Pauli rotation applied as a dense gate");
+                 l, n, pmax,
+                 pmax == BPS_HAAR_MAX_QUBITS ? "a drawn Haar unitary of dimension 2^15"
+                                             : "a Pauli rotation applied as a dense gate");
         return;
       }
     if (m->perceptron == BPS_PERC_TOY || m->perceptron == BPS_PERC_BRICK)
       for (int l = 1; l < cnt; l++)
         if (w[l] != w[0]) {
           int k = blame(c, kp, kw);
-          fail_key(c, k, "perceptron = %s needs equal widths, but widths = %s gives %d and %d at n = %d",
-                   enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), m->widths, w[0],
-                   w[l], n);
+          fail_key(c, k,
+                   "perceptron = %s needs equal widths, but widths = %s gives %d and %d at n = %d",
+                   enum_name(keys[kp].values, (int)m->perceptron, pb, sizeof pb), m->widths,
+                   w[0], w[l], n);
           return;
         }
     /* dqnn.c builds the 2*depth layers of a brick DQNN itself, from two-qubit bricks (the
      * builder's own checks come too late: after the whole plan, with exit 1) */
     if (m->perceptron == BPS_PERC_BRICK && (cnt != 2 || w[0] < 2)) {
-      fail_key(c, blame(c, kp, kw), "perceptron = brick builds 2*depth layers of one width "
-                                    "itself, from two-qubit bricks: widths must be two equal "
-                                    "entries of at least 2 such as n,n (widths = %s gives %d "
-                                    "entries of %d at n = %d)", m->widths, cnt, w[0], n);
+      fail_key(c, blame(c, kp, kw),
+               "perceptron = brick builds 2*depth layers of one width "
+               "itself, from two-qubit bricks: widths must be two equal "
+               "entries of at least 2 such as n,n (widths = %s gives %d "
+               "entries of %d at n = %d)",
+               m->widths, cnt, w[0], n);
       return;
     }
     if (m->targets == BPS_TARGET_UNITARY && w[0] != w[cnt - 1]) {
       int k = blame(c, kt, kw);
-      fail_key(c, k, "targets = unitary needs equal input and output widths, but widths = %s "
-                     "gives %d and %d at n = %d", m->widths, w[0], w[cnt - 1], n);
+      fail_key(c, k,
+               "targets = unitary needs equal input and output widths, but widths = %s "
+               "gives %d and %d at n = %d",
+               m->widths, w[0], w[cnt - 1], n);
       return;
     }
   }
@@ -1295,8 +1311,8 @@ static void check_dqnn(ctx *c, const bps_job *job) {
 
 static void check_vh_qbm(ctx *c, const bps_job *job, int sec) {
   const bps_model_spec *m = &job->model;
-  int kv = find_key(sec, "visible"), kh = find_key(sec, "hidden"), ko = find_key(sec, "objective"),
-      kpa = find_key(sec, "pauli");
+  int kv = find_key(sec, "visible"), kh = find_key(sec, "hidden"),
+      ko = find_key(sec, "objective"), kpa = find_key(sec, "pauli");
   char ob[32];
   /* by value, like depth: the canonical text lists the default pauli = Z with every
    * objective and must parse again (the result writer re-parses it) */
@@ -1341,21 +1357,25 @@ static void check_moments(ctx *c, const bps_job *job) {
   if (job->mode != BPS_JOB_MODE_MOMENTS) {
     for (int i = 0; i < job->nq; i++)
       if (job->qubits[i] > BPS_MAX_QUBITS) {
-        fail_key(c, kq, "qubit count %d is out of range (allowed: 1..%d); larger n only with "
-                        "mode = moments, which holds no state", job->qubits[i], BPS_MAX_QUBITS);
+        fail_key(c, kq,
+                 "qubit count %d is out of range (allowed: 1..%d); larger n only with "
+                 "mode = moments, which holds no state",
+                 job->qubits[i], BPS_MAX_QUBITS);
         return;
       }
     return;
   }
   if (m->kind == BPS_MODEL_QBM) {
-    fail_key(c, kmode, "mode = moments needs a circuit model (dqnn, vh or hea): the QBM's Gibbs "
-                       "state e^{-H(theta)}/Z is not a product of independently averaged gates");
+    fail_key(c, kmode,
+             "mode = moments needs a circuit model (dqnn, vh or hea): the QBM's Gibbs "
+             "state e^{-H(theta)}/Z is not a product of independently averaged gates");
     return;
   }
   if (m->kind == BPS_MODEL_VH && m->vh_layers > 1) {
     fail_key(c, blame(c, find_key(S_VH, "layers"), kmode),
              "mode = moments: vh with %d layers repeats the same couplings J_t in every layer, "
-             "so its layers are not independent random elements (use layers = 1)", m->vh_layers);
+             "so its layers are not independent random elements (use layers = 1)",
+             m->vh_layers);
     return;
   }
   if (m->kind == BPS_MODEL_DQNN && m->perceptron == BPS_PERC_PAULI && m->noise != BPS_NOISE_NONE &&
@@ -1391,8 +1411,9 @@ static void check_job(ctx *c, const bps_job *job) {
     if (m->cost == BPS_COST_LOCAL && m->targets == BPS_TARGET_UNITARY) {
       char lb[200];
       int k = blame(c, kg, kt), other = k == kg ? kt : kg;
-      fail_key(c, k, "the local cost needs product targets (targets = zero or product), "
-                     "not targets = unitary with type = local (%s)",
+      fail_key(c, k,
+               "the local cost needs product targets (targets = zero or product), "
+               "not targets = unitary with type = local (%s)",
                key_where(c, other, lb, sizeof lb));
       return;
     }
@@ -1401,13 +1422,15 @@ static void check_job(ctx *c, const bps_job *job) {
     int kc = find_key(S_NOISE, "channel"), kp = find_key(S_NOISE, "p"),
         kl = find_key(S_NOISE, "placement");
     if (m->noise == BPS_NOISE_GLOBAL_DEPOLARIZING && m->noise_placement == BPS_NOISE_AFTER_GATE) {
-      fail_key(c, blame(c, kl, kc), "channel = global_depolarizing acts on the whole layer "
-                                    "register: it needs placement = layer, not gate");
+      fail_key(c, blame(c, kl, kc),
+               "channel = global_depolarizing acts on the whole layer "
+               "register: it needs placement = layer, not gate");
       return;
     }
     if (m->noise == BPS_NOISE_NONE && m->noise_p != 0.0) {
-      fail_key(c, blame(c, kp, kc), "p has no effect with channel = none (choose a channel or "
-                                    "set p = 0)");
+      fail_key(c, blame(c, kp, kc),
+               "p has no effect with channel = none (choose a channel or "
+               "set p = 0)");
       return;
     }
   }
@@ -1437,10 +1460,8 @@ static const char *key_value(const bps_job *job, int k, char *buf, size_t n) {
   const void *field = (const char *)job + d->off;
   switch (d->type) {
   case K_INT:
-    if (d->size == sizeof(long))
-      snprintf(buf, n, "%ld", *(const long *)field);
-    else
-      snprintf(buf, n, "%d", *(const int *)field);
+    if (d->size == sizeof(long)) snprintf(buf, n, "%ld", *(const long *)field);
+    else snprintf(buf, n, "%d", *(const int *)field);
     break;
   case K_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)field); break;
   case K_REAL: real_canon(*(const double *)field, buf, n); break;
@@ -1489,10 +1510,8 @@ typedef struct {
 } sink;
 
 static void sink_put(sink *o, const char *s) {
-  if (o->out)
-    sb_str(o->out, s);
-  else
-    o->hash = bps_fnv1a(s, strlen(s), o->hash);
+  if (o->out) sb_str(o->out, s);
+  else o->hash = bps_fnv1a(s, strlen(s), o->hash);
 }
 
 /* The canonical text of job restricted to the keys whose role is in roles: a "[section]"
@@ -1593,15 +1612,17 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
         if (sec_applies(t, mbit))
           appendf(ok, sizeof ok, &ol, "%s[%s]", ol ? " " : "", sections[t].name);
       if (sections[s].models & mbit) { /* the mode, not the model, excludes it */
-        fail(c, BPS_ERR_JOB, "%s: section [%s] applies only to mode = landscape (mode = %s from "
-                             "%s%s)",
+        fail(c, BPS_ERR_JOB,
+             "%s: section [%s] applies only to mode = landscape (mode = %s from "
+             "%s%s)",
              where(c, c->sec_line[s], c->sec_line[s] ? -1 : c->sec_set[s], lb, sizeof lb),
              sections[s].name, c->slots[kmo].val, key_where(c, kmo, mb, sizeof mb),
              is_set(c, kmo) ? "" : ", the default");
         break;
       }
-      fail(c, BPS_ERR_JOB, "%s: section [%s] does not apply to model = %s (model from %s%s); "
-                           "sections for %s: %s",
+      fail(c, BPS_ERR_JOB,
+           "%s: section [%s] does not apply to model = %s (model from %s%s); "
+           "sections for %s: %s",
            where(c, c->sec_line[s], c->sec_line[s] ? -1 : c->sec_set[s], lb, sizeof lb),
            sections[s].name, model_names[model], key_where(c, km, mb, sizeof mb),
            is_set(c, km) ? "" : ", the default", model_names[model], ok);
@@ -1620,7 +1641,7 @@ int bps_job_parse(const char *text, const char *source_name, const char *const *
     }
     snprintf(job->source, sizeof job->source, "%s", c->src);
     for (int k = 0; k < NKEYS; k++)
-      job->key_line[k] = c->slots[k].line > 0 ? c->slots[k].line
+      job->key_line[k] = c->slots[k].line > 0   ? c->slots[k].line
                          : c->slots[k].set >= 0 ? -(1 + c->slots[k].set)
                                                 : 0;
   }
@@ -1714,8 +1735,7 @@ int bps_job_key(const bps_job *job, int i, const char **section, const char **ke
   return 0;
 }
 
-int bps_job_value(const bps_job *job, const char *section, const char *key, char *buf,
-                  size_t n) {
+int bps_job_value(const bps_job *job, const char *section, const char *key, char *buf, size_t n) {
   if (!buf || !n) return 0;
   buf[0] = 0;
   if (!job || !section || !key) return 0;
@@ -1786,12 +1806,10 @@ static void json_keys(sbuf *b, const bps_job *job, int values) {
     json_str(b, keys[k].key);
     sb_str(b, ": ");
     key_type t = keys[k].type;
-    if (!values)
-      json_str(b, role_names[keys[k].role]);
+    if (!values) json_str(b, role_names[keys[k].role]);
     else if (t == K_INT || t == K_U64 || t == K_REAL || t == K_BOOL)
       sb_str(b, key_value(job, k, v, sizeof v)); /* canonical spellings are JSON literals */
-    else
-      json_str(b, key_value(job, k, v, sizeof v));
+    else json_str(b, key_value(job, k, v, sizeof v));
   }
   sb_str(b, prev >= 0 ? "}}" : "}");
 }
@@ -1876,12 +1894,9 @@ const char *bps_job_where(const bps_job *job, const char *section, const char *k
   int s = find_section(section), k = s >= 0 ? find_key(s, key) : -1;
   if (k < 0) return buf;
   int l = job->key_line[k];
-  if (l > 0)
-    snprintf(buf, n, "%s:%d", job->source, l);
-  else if (l < 0)
-    snprintf(buf, n, "--set %s.%s", section, key);
-  else
-    snprintf(buf, n, "%s (default)", job->source);
+  if (l > 0) snprintf(buf, n, "%s:%d", job->source, l);
+  else if (l < 0) snprintf(buf, n, "--set %s.%s", section, key);
+  else snprintf(buf, n, "%s (default)", job->source);
   return buf;
 }
 
@@ -1922,10 +1937,8 @@ void bps_job_print_keys(FILE *out, int markdown) {
     for (int k = 0; k < NKEYS; k++) {
       const key_def *d = &keys[k];
       fprintf(out, "| `[%s]` | `%s` | ", sections[d->sec].name, d->key);
-      if (d->def)
-        fprintf(out, "`%s`", d->def);
-      else
-        fprintf(out, "(required)");
+      if (d->def) fprintf(out, "`%s`", d->def);
+      else fprintf(out, "(required)");
       fprintf(out, " | ");
       md_cell(out, allowed_text(d, ab, sizeof ab));
       fprintf(out, " | %s | ", role_names[d->role]);
@@ -1951,8 +1964,8 @@ void bps_job_print_keys(FILE *out, int markdown) {
     prev = d->sec;
     char kv[80];
     snprintf(kv, sizeof kv, "%s = %s", d->key, d->def ? d->def : "(required)");
-    fprintf(out, "  %-28s %s\n      %s (role: %s)\n", kv, allowed_text(d, ab, sizeof ab), d->help,
-            role_names[d->role]);
+    fprintf(out, "  %-28s %s\n      %s (role: %s)\n", kv, allowed_text(d, ab, sizeof ab),
+            d->help, role_names[d->role]);
   }
   fprintf(out, "\n%s\n", roles_text);
 }

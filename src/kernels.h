@@ -23,8 +23,8 @@ int bps_dense_kraus(bps_state *s, int k, const int *qubits, int nk, const bps_cp
 int bps_dense_append_zero(bps_state *s, int a);
 int bps_dense_partial_trace(bps_state *s, int ntr, const int *traced);
 int bps_dense_expect_pauli(const bps_state *s, const char *pauli, double *out);
-int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits,
-                               const bps_cplx *psi, double *out);
+int bps_dense_expect_projector(const bps_state *s, int k, const int *qubits, const bps_cplx *psi,
+                               double *out);
 
 int bps_fact_apply(bps_state *s, int k, const int *qubits, const bps_cplx *U);
 int bps_fact_kraus(bps_state *s, int k, const int *qubits, int nk, const bps_cplx *K);
@@ -32,7 +32,7 @@ int bps_fact_append_zero(bps_state *s, int a);
 int bps_fact_partial_trace(bps_state *s, int ntr, const int *traced);
 int bps_fact_compress(bps_state *s);
 int bps_fact_expect_pauli(const bps_state *s, const char *pauli, double *out);
-int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits,
-                              const bps_cplx *psi, double *out);
+int bps_fact_expect_projector(const bps_state *s, int k, const int *qubits, const bps_cplx *psi,
+                              double *out);
 
 #endif

@@ -13,19 +13,30 @@
 #include "bpscan/rng.h"
 
 /* The scalar results of one 1-D cut, in the order of the cut fields. */
-enum { LS_MEAN, LS_VAR, LS_ALIAS, LS_SLOPE_FFT, LS_SLOPE_ADJ, LS_LIPSCHITZ, LS_BERNSTEIN,
-       LS_SPREAD, LS_MAX, LS_MIN, LS_COUNT };
-static const char *const scalar_names[LS_COUNT] = {
-    "cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
-    "bernstein", "spread", "cut_max", "cut_min"};
+enum {
+  LS_MEAN,
+  LS_VAR,
+  LS_ALIAS,
+  LS_SLOPE_FFT,
+  LS_SLOPE_ADJ,
+  LS_LIPSCHITZ,
+  LS_BERNSTEIN,
+  LS_SPREAD,
+  LS_MAX,
+  LS_MIN,
+  LS_COUNT
+};
+static const char *const scalar_names[LS_COUNT] = {"cut_mean",  "cut_var",       "aliasing",
+                                                   "slope_fft", "slope_adjoint", "lipschitz",
+                                                   "bernstein", "spread",        "cut_max",
+                                                   "cut_min"};
 
 #define PLANE_MAX_GRID 4.0e6 /* cost evaluations per sample a plane may ask for */
 #define TAIL_MAX (1L << 26)  /* doubles per record tail */
 
 /* ------------------------------------------------------------------ layout */
 
-static void add_field(bps_landscape_n *l, const char *name, int ndim, long d0, long d1,
-                      int stats) {
+static void add_field(bps_landscape_n *l, const char *name, int ndim, long d0, long d1, int stats) {
   bps_land_field *f = &l->field[l->nfield++];
   snprintf(f->name, sizeof f->name, "%s", name);
   f->ndim = ndim;
@@ -99,7 +110,8 @@ int bps_landfields_plan(const bps_model_instance *m, const int *tracked, int P, 
                  "polynomial)");
   BPS_CHECK_GOTO(directions != BPS_LAND_PLANE || P >= 2, BPS_ERR_JOB,
                  "[landscape] directions = plane needs at least 2 parameters in [gradient] "
-                 "params (has %d at n = %d)", P, m->n);
+                 "params (has %d at n = %d)",
+                 P, m->n);
   lf->directions = directions;
   lf->ntracked = P;
   nu = malloc(sizeof(double) * (size_t)m->nparams);
@@ -119,7 +131,8 @@ int bps_landfields_plan(const bps_model_instance *m, const int *tracked, int P, 
   if (bps_landscape_degree(m->circuit, m->param_names, k, &Ksum))
     BPS_FAIL_GOTO(BPS_ERR_JOB,
                   "n = %d: a landscape cut cannot move these parameters; restrict [gradient] "
-                  "params to parameters with commensurate frequencies", m->n);
+                  "params to parameters with commensurate frequencies",
+                  m->n);
   bps_landscape_n *l = &lf->layout;
   snprintf(l->directions, sizeof l->directions, "%s", dname[directions]);
   l->pad = pad;
@@ -132,8 +145,8 @@ int bps_landfields_plan(const bps_model_instance *m, const int *tracked, int P, 
   BPS_CHECK_GOTO(directions != BPS_LAND_PLANE || (double)l->size[0] * l->size[1] <= PLANE_MAX_GRID,
                  BPS_ERR_JOB,
                  "n = %d: the plane needs a %d x %d grid of cost evaluations per sample "
-                 "(degrees %d, %d): too many; choose fewer [gradient] params", m->n, l->size[0],
-                 l->size[1], l->degree[0], l->degree[1]);
+                 "(degrees %d, %d): too many; choose fewer [gradient] params",
+                 m->n, l->size[0], l->size[1], l->degree[0], l->degree[1]);
   plan_fields(lf, Ksum);
   for (int i = 0; i < l->nfield; i++) lf->len += bps_land_field_elems(&l->field[i]);
   BPS_CHECK_GOTO(lf->len < TAIL_MAX, BPS_ERR_JOB,
@@ -160,9 +173,9 @@ void bps_landfields_free(bps_landfields *lf) {
 /* Put the scalars of a 1-D cut into column `col` of the cut fields (random: 0; axes: the
  * tracked parameter). */
 static void put_cut(const bps_landscape_n *l, double *tail, const bps_cut_result *r, int col) {
-  const double v[LS_COUNT] = {r->mean,      r->var,       r->alias,     r->slope_fft,
+  const double v[LS_COUNT] = {r->mean,          r->var,       r->alias,     r->slope_fft,
                               r->slope_adjoint, r->lipschitz, r->bernstein, r->spread,
-                              r->fmax,      r->fmin};
+                              r->fmax,          r->fmin};
   for (int q = 0; q < LS_COUNT; q++) tail[offset(l, scalar_names[q]) + col] = v[q];
 }
 
@@ -218,8 +231,8 @@ static int plane_cut(const bps_landfields *lf, const bps_model_instance *m, cons
   const bps_landscape_n *l = &lf->layout;
   bps_plane_result r;
   BPS_CALL(bps_landscape_plane(m, m->theta, k, k2, grad, pad, tail + offset(l, "image"), &r));
-  const double v[LS_COUNT] = {r.mean, r.var, r.alias, 0, 0, r.lipschitz, r.bernstein,
-                              r.spread, r.fmax, r.fmin};
+  const double v[LS_COUNT] = {r.mean,      r.var,       r.alias,  0,      0,
+                              r.lipschitz, r.bernstein, r.spread, r.fmax, r.fmin};
   for (int q = 0; q < LS_COUNT; q++) {
     long o = offset(l, scalar_names[q]);
     if (q == LS_SLOPE_FFT || q == LS_SLOPE_ADJ) {
@@ -237,8 +250,8 @@ static int plane_cut(const bps_landfields *lf, const bps_model_instance *m, cons
 
 /* Random signs +-1 over the tracked parameters from the sample's landscape stream: the
  * first h go to k, the rest to k2 (h = P except for a plane), and the direction field. */
-static void random_signs(const bps_landfields *lf, uint64_t seed, int n, uint32_t sample,
-                         int *k, int *k2, double *tail) {
+static void random_signs(const bps_landfields *lf, uint64_t seed, int n, uint32_t sample, int *k,
+                         int *k2, double *tail) {
   const int P = lf->ntracked, plane = lf->directions == BPS_LAND_PLANE;
   const int h = plane ? (P + 1) / 2 : P;
   bps_rng g;
@@ -275,7 +288,8 @@ int bps_landfields_sample(const bps_landfields *lf, const bps_model_instance *m,
     BPS_CALL_GOTO(axes_cuts(lf, m, grad, pad, k, dir, tail));
   } else {
     random_signs(lf, seed, m->n, sample, k, k2, tail);
-    if (lf->directions == BPS_LAND_PLANE) BPS_CALL_GOTO(plane_cut(lf, m, grad, pad, k, k2, tail));
+    if (lf->directions == BPS_LAND_PLANE)
+      BPS_CALL_GOTO(plane_cut(lf, m, grad, pad, k, k2, tail));
     else BPS_CALL_GOTO(random_cut(lf, m, grad, pad, k, tail));
   }
 cleanup:

@@ -125,7 +125,8 @@ static int fft_work_make(fft_work *w, int two, int n1, int n2, int nf1, int nf2)
   BPS_CHECK(w->in && w->X && w->Z && w->g && w->dg, BPS_ERR_MEM,
             "out of memory (grid %d x %d, fine grid %d x %d)", n1, n2, nf1, nf2);
   w->fwd = two ? get_plan2(PLAN_R2C_2D, n1, n2, &w->own_fwd) : get_plan(PLAN_R2C, n2, &w->own_fwd);
-  w->inv = two ? get_plan2(PLAN_C2R_2D, nf1, nf2, &w->own_inv) : get_plan(PLAN_C2R, nf2, &w->own_inv);
+  w->inv = two ? get_plan2(PLAN_C2R_2D, nf1, nf2, &w->own_inv)
+               : get_plan(PLAN_C2R, nf2, &w->own_inv);
   BPS_CHECK(w->fwd && w->inv, BPS_ERR_INTERNAL,
             "FFTW planning failed (grid %d x %d, fine grid %d x %d)", n1, n2, nf1, nf2);
   return BPS_OK;
@@ -141,8 +142,8 @@ void bps_landscape_cleanup(void) {
 
 /* ---------------------------------------------------------------- degree and size */
 
-#define NU_QMAX 12      /* base frequency candidates a/q, q = 1 .. NU_QMAX */
-#define NU_RTOL 1e-9    /* 2|s|/nu must be this close (relative) to an integer */
+#define NU_QMAX 12   /* base frequency candidates a/q, q = 1 .. NU_QMAX */
+#define NU_RTOL 1e-9 /* 2|s|/nu must be this close (relative) to an integer */
 
 /* 2|s|/nu is (within NU_RTOL) a positive integer: stored in *m (clamped to INT_MAX) */
 static int multiple_of(double w, double nu, long long *m) {
@@ -476,7 +477,7 @@ cleanup:
 
 /* ---------------------------------------------------------------- planes (2-D cuts) */
 
-#define PLANE_FINE_CAP (1LL << 22) /* fine-grid points the pad is reduced to */
+#define PLANE_FINE_CAP (1LL << 22)   /* fine-grid points the pad is reduced to */
 #define PLANE_MAX_POINTS (1LL << 28) /* hard limit on sample and fine grids */
 
 /* The band-limited plane: c[(a + K1)(K2 + 1) + b], |a| <= K1, 0 <= b <= K2 (the b = 0
@@ -740,12 +741,10 @@ static void plane_extrema(bps_plane_result *r, fftw_plan p2, fftw_complex *Z, do
 int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
                       bps_plane_result *r) {
   BPS_CHECK(f && r, BPS_ERR_ARG, "NULL argument");
-  BPS_CHECK(K1 >= 0 && K1 <= BPS_LANDSCAPE_MAX_DEGREE && K2 >= 0 &&
-                K2 <= BPS_LANDSCAPE_MAX_DEGREE,
+  BPS_CHECK(K1 >= 0 && K1 <= BPS_LANDSCAPE_MAX_DEGREE && K2 >= 0 && K2 <= BPS_LANDSCAPE_MAX_DEGREE,
             BPS_ERR_ARG, "bad degrees %d, %d", K1, K2);
   BPS_CHECK(N1 >= 2 * K1 + 1 && N2 >= 2 * K2 + 1, BPS_ERR_ARG,
-            "%d x %d samples cannot resolve degrees %d, %d (need N_i >= 2K_i+1)", N1, N2, K1,
-            K2);
+            "%d x %d samples cannot resolve degrees %d, %d (need N_i >= 2K_i+1)", N1, N2, K1, K2);
   const long long n = (long long)N1 * N2;
   BPS_CHECK(n <= PLANE_MAX_POINTS, BPS_ERR_ARG, "plane grid %d x %d too large", N1, N2);
   if (pad == 0) pad = BPS_LANDSCAPE_PAD;
@@ -773,8 +772,7 @@ int bps_plane_analyse(const double *f, int N1, int N2, int K1, int K2, int pad,
   r->c = calloc((size_t)(2 * K1 + 1) * (size_t)(K2 + 1), sizeof(double complex));
   e1 = malloc(sizeof(double complex) * (size_t)(K1 + 1));
   e2 = malloc(sizeof(double complex) * (size_t)(K2 + 1));
-  BPS_CHECK_GOTO(r->W && r->c && e1 && e2, BPS_ERR_MEM, "out of memory (degrees %d, %d)", K1,
-                 K2);
+  BPS_CHECK_GOTO(r->W && r->c && e1 && e2, BPS_ERR_MEM, "out of memory (degrees %d, %d)", K1, K2);
   memcpy(w.in, f, sizeof(double) * (size_t)n);
   fftw_execute_dft_r2c(w.fwd, w.in, w.X);
   plane_spectrum(w.X, r);

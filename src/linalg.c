@@ -24,7 +24,7 @@ extern void openblas_set_num_threads(int);
 __attribute__((constructor)) static void pin_openblas(void) {
   int nt = bps_threads_max();
   openblas_set_num_threads(1); /* the OpenMP build sets the OpenMP count to 1 as well: */
-  bps_threads_set(nt);     /* keep the user's (OMP_NUM_THREADS) for our own loops */
+  bps_threads_set(nt);         /* keep the user's (OMP_NUM_THREADS) for our own loops */
 }
 static int lapack_threads(void) {
   if (bps_threads_in_parallel()) return 0;
@@ -80,7 +80,8 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
   for (int j = 0; j < n; j++)
     for (int i = 0; i < m; i++)
       BPS_CHECK(isfinite(creal(A[i + (size_t)lda * j])) && isfinite(cimag(A[i + (size_t)lda * j])),
-                BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry at (%d, %d)", m, n, i, j);
+                BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry at (%d, %d)", m,
+                n, i, j);
   int rc = BPS_OK;
   int k = m < n ? m : n;
   size_t na = (size_t)lda * (size_t)n;
@@ -90,9 +91,8 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U) {
   memcpy(a, A, na * sizeof(bps_cplx));
   int nt = lapack_threads();
   lapack_int info = LAPACKE_zgesdd(LAPACK_COL_MAJOR, U ? 'S' : 'N', m, n,
-                                   (lapack_complex_double *)a, lda, s,
-                                   (lapack_complex_double *)u, U ? m : 1,
-                                   (lapack_complex_double *)vt, U ? k : 1);
+                                   (lapack_complex_double *)a, lda, s, (lapack_complex_double *)u,
+                                   U ? m : 1, (lapack_complex_double *)vt, U ? k : 1);
   if (info > 0) {
     memcpy(a, A, na * sizeof(bps_cplx));
     double *superb = malloc(sizeof(double) * (size_t)(k > 1 ? k - 1 : 1));
@@ -121,7 +121,8 @@ int bps_lin_dsvd(int m, int n, const double *A, double *s, double *U, double *VT
   BPS_CHECK(m >= 1 && n >= 1 && A && s && U && VT, BPS_ERR_ARG, "bad svd shape %dx%d", m, n);
   const size_t na = (size_t)m * (size_t)n;
   for (size_t i = 0; i < na; i++)
-    BPS_CHECK(isfinite(A[i]), BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry", m, n);
+    BPS_CHECK(isfinite(A[i]), BPS_ERR_NUMERIC, "SVD of a %dx%d matrix with a non-finite entry",
+              m, n);
   const int k = m < n ? m : n;
   double *a = malloc(sizeof(double) * padded(n, m)), *u = malloc(sizeof(double) * padded(n, k)),
          *vt = malloc(sizeof(double) * padded(k, m));
@@ -149,7 +150,8 @@ int bps_lin_dsvd(int m, int n, const double *A, double *s, double *U, double *VT
   free(a);
   free(u);
   free(vt);
-  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "dgesdd and dgesvd failed (info=%d, %dx%d)", (int)info, m, n);
+  BPS_CHECK(info == 0, BPS_ERR_LAPACK, "dgesdd and dgesvd failed (info=%d, %dx%d)", (int)info, m,
+            n);
   return BPS_OK;
 }
 
@@ -182,8 +184,8 @@ static enum CBLAS_TRANSPOSE op_of(char c) {
 }
 
 void bps_lin_gemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, bps_cplx alpha,
-                  const bps_cplx *A, bps_idx lda, const bps_cplx *B, bps_idx ldb,
-                  bps_cplx beta, bps_cplx *C, bps_idx ldc) {
+                  const bps_cplx *A, bps_idx lda, const bps_cplx *B, bps_idx ldb, bps_cplx beta,
+                  bps_cplx *C, bps_idx ldc) {
   int nt = lapack_threads();
   cblas_zgemm(CblasColMajor, op_of(opa), op_of(opb), (blasint)m, (blasint)n, (blasint)k, &alpha,
               A, (blasint)lda, B, (blasint)ldb, &beta, C, (blasint)ldc);
@@ -199,12 +201,11 @@ void bps_lin_dgemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, double a
   lapack_restore(nt);
 }
 
-void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C,
-                  bps_idx ldc) {
+void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C, bps_idx ldc) {
   int nt = lapack_threads();
   cblas_zherk(CblasColMajor, CblasUpper, CblasNoTrans, (blasint)n, (blasint)k, 1.0, A,
               (blasint)lda, 0.0, C, (blasint)ldc);
   lapack_restore(nt);
-  for (bps_idx j = 0; j < n; j++)       /* mirror the upper triangle */
+  for (bps_idx j = 0; j < n; j++) /* mirror the upper triangle */
     for (bps_idx i = j + 1; i < n; i++) C[i + ldc * j] = conj(C[j + ldc * i]);
 }

@@ -26,9 +26,12 @@ typedef struct {
 } bps_cmd;
 
 static const bps_cmd cmds[] = {
-    {"run", bps_cli_run, 1, "run a scan: bpscan run JOB.ini [-o OUT.h5] [--set s.k=v]... [--resume] [--force] [--slice K/N]"},
-    {"check", bps_cli_check, 1, "validate a job and print the plan: bpscan check JOB.ini [--set s.k=v]... [--ranks N,...]"},
-    {"merge", bps_merge_main, 0, "combine array-job pieces: bpscan merge [--force] OUT.h5 PIECE.h5..."},
+    {"run", bps_cli_run, 1,
+     "run a scan: bpscan run JOB.ini [-o OUT.h5] [--set s.k=v]... [--resume] [--force] [--slice K/N]"},
+    {"check", bps_cli_check, 1,
+     "validate a job and print the plan: bpscan check JOB.ini [--set s.k=v]... [--ranks N,...]"},
+    {"merge", bps_merge_main, 0,
+     "combine array-job pieces: bpscan merge [--force] OUT.h5 PIECE.h5..."},
     {"info", bps_cli_info, 0, "summarise a result file: bpscan info OUT.h5"},
     {"bench", bps_bench_main, 0, "kernel throughput vs memory bandwidth (bpscan bench --help)"},
     {"help", bps_cli_help, 0, "job-file key reference: bpscan help job [--markdown]"},

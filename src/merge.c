@@ -52,10 +52,10 @@ static const char *mb_text(const msgbuf *m) { return m->buf ? m->buf : "cannot m
 
 /* Refuse (BPS_ERR_USAGE) with a message added to the msgbuf *mb of the function, in the
  * cleanup idiom of error.h. */
-#define REFUSE(...)                                                                        \
-  do {                                                                                     \
-    msg_add(mb, __VA_ARGS__);                                                              \
-    BPS_FAIL_GOTO(BPS_ERR_USAGE, "%s", mb_text(mb));                                       \
+#define REFUSE(...)                                                                             \
+  do {                                                                                          \
+    msg_add(mb, __VA_ARGS__);                                                                   \
+    BPS_FAIL_GOTO(BPS_ERR_USAGE, "%s", mb_text(mb));                                            \
   } while (0)
 
 /* ------------------------------------------------------------------------------------ */
@@ -161,11 +161,12 @@ static int check_pieces(const bps_result *pieces, const char *const *names, int 
     const bps_result *p = &pieces[i];
     if (p->slice_count <= 1)
       REFUSE("'%s' is not an array-job piece (it is a complete scan, slice_count 1); merge only "
-             "files written by bpscan run --slice K/N", names[i]);
+             "files written by bpscan run --slice K/N",
+             names[i]);
     if (p->slice_count != N)
       REFUSE("'%s' is piece %d of %d but '%s' is piece %d of %d: pieces of different array jobs "
-             "(different slice counts)", names[0], p0->slice_index, N, names[i], p->slice_index,
-             p->slice_count);
+             "(different slice counts)",
+             names[0], p0->slice_index, N, names[i], p->slice_index, p->slice_count);
     bps_job_free(&job);
     BPS_CALL_GOTO(piece_job(p, names[i], NULL, 0, i ? &job : &job0, mb));
     if (i == 0) continue;
@@ -196,7 +197,8 @@ static int check_pieces(const bps_result *pieces, const char *const *names, int 
     for (int j = 0; same && j < p->nn; j++) same = p->per_n[j].n == p0->per_n[j].n;
     if (!same)
       REFUSE("'%s' and '%s' hold different qubit counts (%d vs %d groups): not pieces of one "
-             "scan", names[0], names[i], p0->nn, p->nn);
+             "scan",
+             names[0], names[i], p0->nn, p->nn);
     for (int j = 0; j < p->nn; j++) {
       const bps_result_n *a = &p0->per_n[j], *b = &p->per_n[j];
       if (!a->land != !b->land)
@@ -308,7 +310,8 @@ static int merge_mom(const bps_result *pieces, const char *const *names, const i
     const int i = slot[k];
     if (i < 0) continue;
     const bps_result_n *q = &pieces[i].per_n[j];
-    BPS_CHECK_GOTO(q->mom, BPS_ERR_USAGE, "'%s': n = %d is not an exact-moments piece", names[i], q->n);
+    BPS_CHECK_GOTO(q->mom, BPS_ERR_USAGE, "'%s': n = %d is not an exact-moments piece", names[i],
+                   q->n);
     for (long row = 0; row < q->samples; row++) {
       const long s = q->sample_index[row];
       if (filled[s])
@@ -316,8 +319,8 @@ static int merge_mom(const bps_result *pieces, const char *const *names, const i
                names[owner[s]], names[i]);
       filled[s] = 1;
       owner[s] = i;
-      memcpy(r->mom->rec + (size_t)s * BPS_MOMREC_LEN, q->mom->rec + (size_t)row * BPS_MOMREC_LEN,
-             sizeof(double) * BPS_MOMREC_LEN);
+      memcpy(r->mom->rec + (size_t)s * BPS_MOMREC_LEN,
+             q->mom->rec + (size_t)row * BPS_MOMREC_LEN, sizeof(double) * BPS_MOMREC_LEN);
     }
   }
 cleanup:
@@ -355,7 +358,8 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   if (ref->land) BPS_CALL_GOTO(bps_landscape_n_alloc(ref->land, S, &r->land));
   int ok = r->representation && r->tracked && r->param_names && r->grad_stats && r->cost &&
            r->grad && r->diag && (r->params || !ref->params) && filled && owner;
-  for (int k = 0; ok && k < PA; k++) ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
+  for (int k = 0; ok && k < PA; k++)
+    ok = (r->param_names[k] = strdup(ref->param_names[k])) != NULL;
   BPS_CHECK_GOTO(ok, BPS_ERR_MEM, "out of memory merging n = %d", ref->n);
   memcpy(r->tracked, ref->tracked, sizeof(int) * (size_t)P);
   if (mom) BPS_CALL_GOTO(merge_mom(pieces, names, slot, N, j, r, filled, owner, mb));
@@ -366,11 +370,12 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
     for (long row = 0; row < q->samples; row++) {
       long s = q->sample_index[row];
       if (s < 0 || s >= S)
-        REFUSE("'%s': sample %ld of n = %d is outside the scan's %ld samples", names[i], s,
-               q->n, S);
+        REFUSE("'%s': sample %ld of n = %d is outside the scan's %ld samples", names[i], s, q->n,
+               S);
       if (filled[s])
         REFUSE("sample %ld of n = %d is in both '%s' (piece %d) and '%s' (piece %d): the pieces "
-               "overlap", s, q->n, names[owner[s]], pieces[owner[s]].slice_index, names[i], k);
+               "overlap",
+               s, q->n, names[owner[s]], pieces[owner[s]].slice_index, names[i], k);
       filled[s] = 1;
       owner[s] = i;
       r->cost[s] = q->cost[row];
@@ -392,8 +397,9 @@ static int merge_n(const bps_result *pieces, const char *const *names, const int
   long have = 0;
   for (long s = 0; s < S; s++) have += filled[s];
   if (have < S) {
-    msg_add(mb, "%sn = %d: %ld of %ld %s missing (", missing_pieces || *gaps ? "; " : "incomplete: ",
-            ref->n, S - have, S, mom ? "items" : "samples");
+    msg_add(mb, "%sn = %d: %ld of %ld %s missing (",
+            missing_pieces || *gaps ? "; " : "incomplete: ", ref->n, S - have, S,
+            mom ? "items" : "samples");
     add_gaps(mb, filled, S);
     msg_add(mb, ")");
     (*gaps)++;
@@ -545,8 +551,9 @@ int bps_merge_main(int argc, char **argv) {
   BPS_CHECK_GOTO(!rc, rc, "merging %d pieces", a.nin);
   BPS_CALL_GOTO(bps_h5_write(a.out, &merged, a.force));
   if (merged.nn && merged.per_n[0].mom)
-    fprintf(stderr, "[bpscan] merged %d pieces (slice count %d) into %s: exact moments of %d "
-                    "qubit count%s\n",
+    fprintf(stderr,
+            "[bpscan] merged %d pieces (slice count %d) into %s: exact moments of %d "
+            "qubit count%s\n",
             a.nin, pieces[0].slice_count, a.out, merged.nn, merged.nn == 1 ? "" : "s");
   else
     fprintf(stderr,

@@ -113,8 +113,7 @@ int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_gr
 }
 
 int bps_model_cost_grad_diag(const bps_model_instance *m, const double *theta,
-                             bps_grad_method method, double *cost, double *grad,
-                             bps_state *diag) {
+                             bps_grad_method method, double *cost, double *grad, bps_state *diag) {
   BPS_CHECK(m && theta && cost, BPS_ERR_ARG, "NULL argument");
   if (m->cost_grad) {
     BPS_CALL(m->cost_grad(m, theta, (int)method, cost, grad));

@@ -16,7 +16,8 @@ int bps_mom_item(const bps_plan_n *pn, long item, double *rec) {
     BPS_CALL(bps_mom_cost(pn->mom, &mean, &var, &st));
     BPS_CALL(bps_mom_purity(pn->mom, &pur));
   } else {
-    BPS_CHECK(item >= 1 && item <= pn->ntracked, BPS_ERR_INTERNAL, "item %ld of n = %d", item, pn->n);
+    BPS_CHECK(item >= 1 && item <= pn->ntracked, BPS_ERR_INTERNAL, "item %ld of n = %d", item,
+              pn->n);
     BPS_CALL(bps_mom_grad(pn->mom, pn->tracked[item - 1], &mean, &var, &st));
   }
   for (int i = 0; i < BPS_MOMREC_LEN; i++) rec[i] = 0.0;

@@ -46,7 +46,8 @@ static int resolve_tracked(const char *spec, const char *where, const bps_model_
       const int len = (int)(e - s), found = find_param(m, s, (size_t)len);
       BPS_CHECK_GOTO(found >= 0, BPS_ERR_JOB,
                      "%s%s[gradient] params: no parameter named '%.*s' at n = %d (names run %s "
-                     "... %s)", where, *where ? ": " : "", len, s, m->n, m->param_names[0],
+                     "... %s)",
+                     where, *where ? ": " : "", len, s, m->n, m->param_names[0],
                      m->param_names[P - 1]);
       for (int k = 0; k < c; k++)
         BPS_CHECK_GOTO(idx[k] != found, BPS_ERR_JOB, "%s%s[gradient] params: '%.*s' listed twice",
@@ -123,7 +124,8 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
   for (int x = 0; m->costs && x < m->npairs; x++) { /* (none in an ensemble: a lower bound) */
     const bps_cost *cost = m->costs[x];
     double rx = 0;
-    for (int t = 0; t < cost->nterms; t++) rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
+    for (int t = 0; t < cost->nterms; t++)
+      rx += cost->terms[t].m * ldexp(1.0, cost->q - cost->terms[t].k);
     ro = fmax(ro, fmin(rx, ldexp(1.0, cost->q)));
   }
   double dout = ldexp(1.0, qa[n]);
@@ -136,7 +138,8 @@ static void estimate_memory(const bps_model_instance *m, double *dense, double *
     double dimo = ldexp(1.0, qa[i + 1]);
     double big = fmax(dim * ra[i], dimo * ra[i + 1]); /* the larger factor around op i */
     double raw = 0; /* uncompressed result of the forward kernel, its work copy and U */
-    if (op->kind == BPS_OP_TRACE) raw = 2.0 * dim * ra[i] + dimo * fmin(dimo, dim * ra[i] / dimo);
+    if (op->kind == BPS_OP_TRACE)
+      raw = 2.0 * dim * ra[i] + dimo * fmin(dimo, dim * ra[i] / dimo);
     if (op->kind == BPS_OP_KRAUS) raw = 2.0 * dim * ra[i] * op->nkraus + dim * dim;
     if (op->kind == BPS_OP_DEPOL) raw = 4.0 * dim * fmin(dim, 2.0 * ra[i]) + dim * dim;
     peak_f = fmax(peak_f, 16.0 * (5.0 * big + raw));
@@ -160,8 +163,7 @@ double bps_plan_records(const bps_plan *p) {
   const bps_scan_config *cfg = p->cfg;
   double b = 0;
   for (int i = 0; i < p->nn; i++)
-    b += 8.0 * (double)p->pn[i].rec_len *
-         (double)(cfg->moments ? p->pn[i].nitems : cfg->samples);
+    b += 8.0 * (double)p->pn[i].rec_len * (double)(cfg->moments ? p->pn[i].nitems : cfg->samples);
   return b / (cfg->slice_count > 1 ? cfg->slice_count : 1) / bps_comm_size();
 }
 
@@ -184,7 +186,7 @@ int bps_plan_fits(const bps_plan *p) {
 static bps_repr choose_repr(const bps_scan_config *cfg) {
   if (cfg->repr >= 0) return (bps_repr)cfg->repr;
   return cfg->model.kind == BPS_MODEL_QBM || cfg->model.noise != BPS_NOISE_NONE ? BPS_DENSE
-                                                                                  : BPS_FACTORED;
+                                                                                : BPS_FACTORED;
 }
 
 /* Before drawing sample 0 (its inputs, targets and Haar unitaries take memory of their
@@ -397,7 +399,8 @@ int bps_plan_calibrate(bps_plan *p) {
   int rc = BPS_OK, rank = bps_comm_rank(), size = bps_comm_size(), T = bps_threads_max();
   int *mine = calloc((size_t)(2 * p->nn), sizeof(int)), *all = NULL;
   BPS_CHECK_GOTO(mine, BPS_ERR_MEM, "out of memory");
-  for (int i = rank; i < p->nn && !rc; i += size) rc = time_sample(p->cfg, &p->pn[i], T, &mine[2 * i]);
+  for (int i = rank; i < p->nn && !rc; i += size)
+    rc = time_sample(p->cfg, &p->pn[i], T, &mine[2 * i]);
   if (!bps_comm_agree(rc == BPS_OK)) {
     BPS_CALL_GOTO(rc);
     BPS_FAIL_GOTO(BPS_ERR_MPI, "calibration failed on another rank");
@@ -447,7 +450,8 @@ static void print_landscape(const bps_landscape_n *l, FILE *out) {
     fprintf(out, "     landscape: %s, %d cut(s) of degree %d, %ld cost evaluations per sample\n",
             l->directions, l->ncut, kmax, evals);
   else
-    fprintf(out, "     landscape: %s, %d cut(s) of degree %d..%d, %ld cost evaluations per sample\n",
+    fprintf(out,
+            "     landscape: %s, %d cut(s) of degree %d..%d, %ld cost evaluations per sample\n",
             l->directions, l->ncut, kmin, kmax, evals);
 }
 
@@ -457,8 +461,9 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
   const bps_scan_config *cfg = p->cfg;
   const int T = bps_threads_max(), size = bps_comm_size();
   char b1[32], b2[32];
-  fprintf(out, "bpscan check: model %s, exact moments (engine %s%s), %d qubit counts, items in "
-               "blocks of %d\n",
+  fprintf(out,
+          "bpscan check: model %s, exact moments (engine %s%s), %d qubit counts, items in "
+          "blocks of %d\n",
           cfg->model_name, bps_mom_engine_name((bps_mom_engine)cfg->mom_engine),
           cfg->mom_truncation > 0 ? ", truncated: certified bounds" : "", p->nn, cfg->block);
   fprintf(out, "memory per rank: %s, %d OpenMP thread(s) per rank (one item per thread)\n\n",
@@ -477,9 +482,11 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     if (calibrated) fprintf(out, " %10.3gs\n", est);
     else fprintf(out, " %11s\n", "-");
   }
-  fprintf(out, "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one or two "
-               "measured items per n; an item predicted over 30 s is not run: its prediction "
-               "stands)\n", total, size, T);
+  fprintf(out,
+          "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one or two "
+          "measured items per n; an item predicted over 30 s is not run: its prediction "
+          "stands)\n",
+          total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
 
@@ -493,9 +500,11 @@ void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
   double mem = (double)pages * (double)psz, limit = bps_plan_rank_memory();
   int T = bps_threads_max(), size = bps_comm_size();
   char b1[32], b2[32], b3[32];
-  fprintf(out, "bpscan check: model %s, %d qubit counts, %ld samples each, blocks of %d, seed %llu\n",
+  fprintf(out,
+          "bpscan check: model %s, %d qubit counts, %ld samples each, blocks of %d, seed %llu\n",
           cfg->model_name, p->nn, cfg->samples, cfg->block, (unsigned long long)cfg->seed);
-  fprintf(out, "memory per rank: %s (%d rank(s) on this host's %s), %d OpenMP thread(s) per rank\n\n",
+  fprintf(out,
+          "memory per rank: %s (%d rank(s) on this host's %s), %d OpenMP thread(s) per rank\n\n",
           human_bytes(limit, b1, sizeof b1), size, human_bytes(mem, b2, sizeof b2), T);
   fprintf(out, "%4s %6s %7s %8s %8s %11s %11s %9s %13s %10s\n", "n", "q_in", "q_out", "params",
           "tracked", "mem dense", "mem fact.", "repr", "threads", "est. time");
@@ -507,18 +516,24 @@ void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
     fprintf(out, "%4d %6d %7d %8d %8d %11s %11s %9s %13s", pn->n, pn->q_in, pn->q_out,
             pn->nparams, pn->ntracked, human_bytes(pn->mem_dense, b1, sizeof b1),
             human_bytes(pn->mem_factored, b2, sizeof b2), bps_repr_name(pn->repr),
-            !calibrated ? "-" : pn->per_sample ? "per sample" : "in state");
+            !calibrated      ? "-"
+            : pn->per_sample ? "per sample"
+                             : "in state");
     if (!calibrated) fprintf(out, " %10s\n", "-");
     else fprintf(out, " %9.1fs\n", est);
     if (need > limit)
-      fprintf(out, "     refused: n = %d needs about %s per sample, more than the %s one rank has\n",
+      fprintf(out,
+              "     refused: n = %d needs about %s per sample, more than the %s one rank has\n",
               pn->n, human_bytes(need, b3, sizeof b3), human_bytes(limit, b1, sizeof b1));
     if (pn->land) print_landscape(&pn->land->layout, out);
   }
-  fprintf(out, "\nrecords held until the reduction: %s per rank (samples x (cost, gradient, "
-          "diagnostics%s))\n", human_bytes(bps_plan_records(p), b1, sizeof b1),
+  fprintf(out,
+          "\nrecords held until the reduction: %s per rank (samples x (cost, gradient, "
+          "diagnostics%s))\n",
+          human_bytes(bps_plan_records(p), b1, sizeof b1),
           cfg->store_samples ? ", parameters" : "");
-  fprintf(out, "estimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
+  fprintf(out,
+          "estimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
           total, size, T);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }

@@ -35,17 +35,17 @@ typedef struct {
 typedef struct {
   int n;
   int nparams, ntracked;
-  int *tracked;            /* [ntracked] indices into the parameter vector */
-  char **names;            /* [nparams] parameter names */
+  int *tracked; /* [ntracked] indices into the parameter vector */
+  char **names; /* [nparams] parameter names */
   int q_in, q_out, diag_qubits;
-  double page_db;          /* Page environment dimension (model.h), 0: none */
+  double page_db; /* Page environment dimension (model.h), 0: none */
   bps_repr repr;
   int off_grad, off_diag, off_params, off_land, rec_len; /* the record layout above */
-  bps_landfields *land;    /* landscape fields, NULL for gradient scans */
+  bps_landfields *land; /* landscape fields, NULL for gradient scans */
   long nblocks;
   double mem_dense, mem_factored; /* estimated peak bytes of one sample */
-  int per_sample;          /* calibrated: 1 one sample per thread, 0 all threads in one */
-  double t_sample;         /* calibrated seconds per sample (per thread in that mode) or, in
+  int per_sample;                 /* calibrated: 1 one sample per thread, 0 all threads in one */
+  double t_sample; /* calibrated seconds per sample (per thread in that mode) or, in
                               moments scans, per item */
   /* exact-moments scans */
   bps_model_instance *ens; /* the model's ensemble at n (owned) */
@@ -57,9 +57,9 @@ typedef struct {
 typedef struct {
   const bps_scan_config *cfg;
   int nn;
-  bps_plan_n *pn;          /* [nn], increasing n */
+  bps_plan_n *pn; /* [nn], increasing n */
   long ntasks;
-  long *task_off;          /* [nn + 1] */
+  long *task_off; /* [nn + 1] */
 } bps_plan;
 
 /* Plan every n from its instance of sample 0 (every rank alike; no communication).

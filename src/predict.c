@@ -22,7 +22,7 @@ typedef struct {
   double enc_rate;  /* bytes per second of bps_h5_chunk_encode on one core */
   double enc_ratio; /* encoded bytes / raw bytes */
   int T, cores;
-  double idle;      /* cores idle now (idle_cores) */
+  double idle; /* cores idle now (idle_cores) */
 } measures;
 
 /* One row of the table. */
@@ -97,7 +97,8 @@ static double idle_cores(int cores) {
   for (int k = 0; k < 2; k++) {
     FILE *f = fopen("/proc/stat", "r");
     int got = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &a[k][0], &a[k][1],
-                         &a[k][2], &a[k][3], &a[k][4], &a[k][5], &a[k][6], &a[k][7]) : 0;
+                         &a[k][2], &a[k][3], &a[k][4], &a[k][5], &a[k][6], &a[k][7])
+                : 0;
     if (f) fclose(f);
     if (got != 8) return cores;
     if (k == 0) usleep(300000);
@@ -191,9 +192,9 @@ static double reduce_time(const bps_plan *p, const measures *m, int N, double *n
   const double net = assumed("BPSCAN_PREDICT_NET_GBS", BPS_PREDICT_NET);
   const double mem = assumed("BPSCAN_PREDICT_MEM_GBS", BPS_PREDICT_MEM);
   const double disk = assumed("BPSCAN_PREDICT_DISK_GBS", BPS_PREDICT_DISK);
-  double t = (va + vb + vc) / mem;               /* rank 0's copies and statistics */
-  t += encode;                                    /* chunk encoding */
-  t += va * m->enc_ratio / disk;                  /* the file */
+  double t = (va + vb + vc) / mem; /* rank 0's copies and statistics */
+  t += encode;                     /* chunk encoding */
+  t += va * m->enc_ratio / disk;   /* the file */
   *net_part = 0;
   if (N > 1) {
     *net_part = (va + vb + vc) / net;             /* records to rank 0 */
@@ -237,13 +238,15 @@ static int best_block(const bps_plan *p, const measures *m, int N, FILE *out) {
   BPS_CALL(makespan(p, m, cfg->block, N, &span, &sum));
   const double mine = span > 0 ? sum / (N * span) : 1.0;
   if (ok > 0)
-    fprintf(out, "block: on %d ranks the largest power-of-two block with a compute balance >= 97%% "
-            "is %ld (%.1f%%); this job's block %d: %.1f%%\n", N, ok, 100 * ok_bal, cfg->block,
-            100 * mine);
+    fprintf(out,
+            "block: on %d ranks the largest power-of-two block with a compute balance >= 97%% "
+            "is %ld (%.1f%%); this job's block %d: %.1f%%\n",
+            N, ok, 100 * ok_bal, cfg->block, 100 * mine);
   else if (top > 0)
-    fprintf(out, "block: on %d ranks no block reaches a compute balance of 97%%; the best is %ld "
-            "(%.1f%%; this job's block %d: %.1f%%): more samples per rank would help\n", N, top,
-            100 * top_bal, cfg->block, 100 * mine);
+    fprintf(out,
+            "block: on %d ranks no block reaches a compute balance of 97%%; the best is %ld "
+            "(%.1f%%; this job's block %d: %.1f%%): more samples per rank would help\n",
+            N, top, 100 * top_bal, cfg->block, 100 * mine);
   return BPS_OK;
 }
 
@@ -261,10 +264,12 @@ int bps_predict(const bps_plan *p, const int *ranks, int nranks, FILE *out) {
   BPS_CALL_GOTO(time_encode(&m));
   row one;
   BPS_CALL_GOTO(model(p, &m, 1, &one));
-  fprintf(out, "\nprediction for %d thread(s) per rank (README \"Scaling model\"): per-sample "
+  fprintf(out,
+          "\nprediction for %d thread(s) per rank (README \"Scaling model\"): per-sample "
           "costs measured on warm samples;\nchunk encoding %.0f MB/s per core (measured, ratio "
-          "%.2f); network %.3g GB/s, memory %.3g GB/s, disk %.3g GB/s assumed\n", m.T,
-          m.enc_rate / 1e6, m.enc_ratio, assumed("BPSCAN_PREDICT_NET_GBS", BPS_PREDICT_NET) / 1e9,
+          "%.2f); network %.3g GB/s, memory %.3g GB/s, disk %.3g GB/s assumed\n",
+          m.T, m.enc_rate / 1e6, m.enc_ratio,
+          assumed("BPSCAN_PREDICT_NET_GBS", BPS_PREDICT_NET) / 1e9,
           assumed("BPSCAN_PREDICT_MEM_GBS", BPS_PREDICT_MEM) / 1e9,
           assumed("BPSCAN_PREDICT_DISK_GBS", BPS_PREDICT_DISK) / 1e9);
   fprintf(out, "%7s %9s %11s %9s %9s %11s %10s %8s %13s\n", "ranks", "calib", "compute",
@@ -281,8 +286,10 @@ int bps_predict(const bps_plan *p, const int *ranks, int nranks, FILE *out) {
             100.0 * r.balance, r.total * f);
     if (N > Nmax) Nmax = N;
   }
-  fprintf(out, "(\"this host\": %d core(s), %.1f of them idle now: ranks x threads beyond "
-          "them share them)\n", m.cores, m.idle);
+  fprintf(out,
+          "(\"this host\": %d core(s), %.1f of them idle now: ranks x threads beyond "
+          "them share them)\n",
+          m.cores, m.idle);
   fprintf(out, "per-sample costs measured:");
   for (int i = 0; i < p->nn; i++) fprintf(out, " n=%d %.3g s", p->pn[i].n, m.t[i]);
   fprintf(out, "\n");

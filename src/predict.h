@@ -31,8 +31,9 @@
 
 /* Assumed bandwidths (bytes/s) and latency (s) of the reduction model; the environment
  * variables BPSCAN_PREDICT_NET_GBS, _MEM_GBS and _DISK_GBS (GB/s) override the first three. */
-#define BPS_PREDICT_NET 5e9   /* rank-to-rank: shared memory, or InfiniBand class */
-#define BPS_PREDICT_MEM 1.7e9 /* rank 0's reduction: bytes of the three passes per second
+#define BPS_PREDICT_NET 5e9 /* rank-to-rank: shared memory, or InfiniBand class */
+#define BPS_PREDICT_MEM                                                                         \
+  1.7e9                       /* rank 0's reduction: bytes of the three passes per second
                                  (one core; measured on the CI machine, a 1-rank run) */
 #define BPS_PREDICT_DISK 1e9  /* the result file's bytes to its file system */
 #define BPS_PREDICT_LAT 20e-6 /* per collective and log2 of the ranks */

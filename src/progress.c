@@ -28,9 +28,7 @@ void bps_progress_add(bps_progress *pr, long samples, int n, int final) {
            "[bpscan] rank 0: %ld/%ld %s (%.0f%%), n = %d, %.1f %s/s, elapsed %.0fs, ETA %.0fs",
            pr->done, pr->total, pr->unit, pr->total ? 100.0 * pr->done / pr->total : 100.0, n,
            rate, pr->unit, el, eta);
-  if (pr->tty)
-    fprintf(stderr, "\r%-110s%s", line, final ? "\n" : "");
-  else
-    fprintf(stderr, "%s\n", line);
+  if (pr->tty) fprintf(stderr, "\r%-110s%s", line, final ? "\n" : "");
+  else fprintf(stderr, "%s\n", line);
   fflush(stderr);
 }

@@ -79,7 +79,8 @@ cleanup:
 int bps_result_n_alloc(bps_result_n *r, int with_params, int with_index,
                        const bps_landscape_n *land_tpl) {
   const size_t S = (size_t)(r->samples > 0 ? r->samples : 1);
-  const size_t P = (size_t)(r->ntracked > 0 ? r->ntracked : 1), PA = (size_t)(r->nparams > 0 ? r->nparams : 1);
+  const size_t P = (size_t)(r->ntracked > 0 ? r->ntracked : 1),
+               PA = (size_t)(r->nparams > 0 ? r->nparams : 1);
   r->cost = malloc(sizeof(double) * S);
   r->grad = malloc(sizeof(double) * S * P);
   r->diag = malloc(sizeof(double) * S * BPS_NDIAG);
@@ -99,8 +100,7 @@ static int landscape_stats(bps_landscape_n *l, long S) {
     bps_land_field *f = &l->field[i];
     if (!f->stats) continue;
     long e = bps_land_field_elems(f);
-    BPS_CHECK(e >= 1 && (S == 0 || f->data), BPS_ERR_ARG, "landscape field %s: no data",
-              f->name);
+    BPS_CHECK(e >= 1 && (S == 0 || f->data), BPS_ERR_ARG, "landscape field %s: no data", f->name);
     field_stats_free(f);
     f->mean = malloc(sizeof(double) * (size_t)e);
     f->mean_se = malloc(sizeof(double) * (size_t)e);
@@ -128,7 +128,8 @@ int bps_result_n_stats(bps_result_n *r) {
   int P = r->ntracked;
   BPS_CHECK(S >= 0 && P >= 0 && (P == 0 || r->grad_stats), BPS_ERR_ARG, "bad result shape");
   bps_stats_compute(r->cost, S, 1, &r->cost_stats);
-  for (int k = 0; k < BPS_NDIAG; k++) bps_stats_compute(r->diag + k, S, BPS_NDIAG, &r->diag_stats[k]);
+  for (int k = 0; k < BPS_NDIAG; k++)
+    bps_stats_compute(r->diag + k, S, BPS_NDIAG, &r->diag_stats[k]);
   double vm = 0;
   for (int q = 0; q < P; q++) {
     bps_stats_compute(r->grad + q, S, (size_t)P, &r->grad_stats[q]);

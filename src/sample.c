@@ -48,8 +48,8 @@ int bps_sample_record(const bps_scan_config *cfg, const bps_plan_n *pn, uint32_t
   if (cfg->store_samples)
     memcpy(rec + pn->off_params, m->theta, sizeof(double) * (size_t)pn->nparams);
   if (pn->land)
-    BPS_CALL_GOTO(bps_landfields_sample(pn->land, m, cfg->seed, s, ws->grad_all,
-                                        rec + pn->off_land));
+    BPS_CALL_GOTO(
+        bps_landfields_sample(pn->land, m, cfg->seed, s, ws->grad_all, rec + pn->off_land));
   BPS_CHECK_GOTO(isfinite(cost), BPS_ERR_NUMERIC, "cost is %g", cost);
 cleanup:
   bps_model_instance_destroy(&m);
@@ -79,8 +79,8 @@ static int blocks_per_sample(const bps_scan_config *cfg, const bps_plan_n *pn, i
     for (int j = 0; j < total; j++) {
       if (*stop || wrc) continue;
       const int k = blk[j], i = idx[j];
-      rcs[j] = bps_sample_record(cfg, pn, (uint32_t)(s0[k] + i), rec[k] + (size_t)i * pn->rec_len,
-                                 &ws);
+      rcs[j] = bps_sample_record(cfg, pn, (uint32_t)(s0[k] + i),
+                                 rec[k] + (size_t)i * pn->rec_len, &ws);
       if (rcs[j]) {
 #pragma omp critical
         bps_error_print(stderr);
@@ -126,7 +126,8 @@ int bps_sample_block(const bps_scan_config *cfg, const bps_plan_n *pn, long s0, 
       *stopped = 1;
       break;
     }
-    BPS_CALL_GOTO(bps_sample_record(cfg, pn, (uint32_t)(s0 + i), rec + (size_t)i * pn->rec_len, &ws));
+    BPS_CALL_GOTO(
+        bps_sample_record(cfg, pn, (uint32_t)(s0 + i), rec + (size_t)i * pn->rec_len, &ws));
   }
 cleanup:
   bps_sample_ws_free(&ws);

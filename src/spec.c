@@ -47,7 +47,8 @@ static int eval_entry(const char *tok, int n, int qmax, int *out) {
   if (isdigit((unsigned char)*p)) {
     errno = 0;
     long k = strtol(p, &end, 10);
-    BPS_CHECK(errno != ERANGE && k <= 1000000, BPS_ERR_ARG, "number too large in width entry '%s'", buf);
+    BPS_CHECK(errno != ERANGE && k <= 1000000, BPS_ERR_ARG,
+              "number too large in width entry '%s'", buf);
     p = end;
     if (*p == '*') {
       BPS_CHECK(p[1] == 'n', BPS_ERR_ARG, "bad width entry '%s' (expected k*n)", buf);
@@ -70,7 +71,8 @@ static int eval_entry(const char *tok, int n, int qmax, int *out) {
     BPS_CHECK(isdigit((unsigned char)*p), BPS_ERR_ARG, "bad width entry '%s'", buf);
     errno = 0;
     long k = strtol(p, &end, 10);
-    BPS_CHECK(errno != ERANGE && k <= 1000000, BPS_ERR_ARG, "number too large in width entry '%s'", buf);
+    BPS_CHECK(errno != ERANGE && k <= 1000000, BPS_ERR_ARG,
+              "number too large in width entry '%s'", buf);
     p = end;
     val = sign == '+' ? val + k : val - k;
   }

@@ -229,8 +229,8 @@ static int check_qubits(const bps_state *s, int k, const int *qubits) {
   BPS_CHECK(k >= 0 && k <= s->q, BPS_ERR_ARG, "%d target qubits on a %d-qubit state", k, s->q);
   BPS_CHECK(k == 0 || qubits, BPS_ERR_ARG, "NULL qubit list");
   for (int i = 0; i < k; i++) {
-    BPS_CHECK(qubits[i] >= 0 && qubits[i] < s->q, BPS_ERR_ARG,
-              "qubit %d out of range [0, %d)", qubits[i], s->q);
+    BPS_CHECK(qubits[i] >= 0 && qubits[i] < s->q, BPS_ERR_ARG, "qubit %d out of range [0, %d)",
+              qubits[i], s->q);
     for (int j = 0; j < i; j++)
       BPS_CHECK(qubits[i] != qubits[j], BPS_ERR_ARG, "qubit %d listed twice", qubits[i]);
   }
@@ -283,10 +283,12 @@ int bps_compress(bps_state *s) {
 
 int bps_expect_pauli(const bps_state *s, const char *pauli, double *out) {
   BPS_CHECK(s && pauli && out, BPS_ERR_ARG, "NULL argument");
-  BPS_CHECK((int)strlen(pauli) == s->q, BPS_ERR_ARG, "Pauli string \"%s\" has %zu letters, state has %d qubits",
-            pauli, strlen(pauli), s->q);
+  BPS_CHECK((int)strlen(pauli) == s->q, BPS_ERR_ARG,
+            "Pauli string \"%s\" has %zu letters, state has %d qubits", pauli, strlen(pauli),
+            s->q);
   for (int i = 0; i < s->q; i++)
-    BPS_CHECK(strchr("IXYZ", pauli[i]) && pauli[i], BPS_ERR_ARG, "bad Pauli letter '%c'", pauli[i]);
+    BPS_CHECK(strchr("IXYZ", pauli[i]) && pauli[i], BPS_ERR_ARG, "bad Pauli letter '%c'",
+              pauli[i]);
   if (s->repr == BPS_DENSE) BPS_CALL(bps_dense_expect_pauli(s, pauli, out));
   else BPS_CALL(bps_fact_expect_pauli(s, pauli, out));
   return BPS_OK;

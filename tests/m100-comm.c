@@ -82,8 +82,8 @@ static void test_agree(int rank, int size) {
   CHECK(bps_comm_agree(rank != size - 1) == 0); /* only the last rank fails */
   CHECK(bps_comm_agree(rank != 0) == 0);        /* only the first rank fails */
   CHECK(bps_comm_agree(0) == 0);
-  CHECK(bps_comm_agree(42) == 1);               /* any non-zero is "ok" */
-  CHECK(bps_comm_agree(1) == 1);                /* and agreement still works afterwards */
+  CHECK(bps_comm_agree(42) == 1); /* any non-zero is "ok" */
+  CHECK(bps_comm_agree(1) == 1);  /* and agreement still works afterwards */
 }
 
 int main(int argc, char **argv) {

@@ -141,8 +141,8 @@ int main(int argc, char **argv) {
     double min_purity = 1.0;
     for (int s = 0; s < S; s++) min_purity = fmin(min_purity, ser[(size_t)s * NV + 2]);
     CHECK(min_purity < 0.99);
-    printf("m110: %d samples over %d rank(s); sum <Z1> = %.17g, sum purity = %.17g\n", S,
-           size, sum_ser[0], sum_ser[2]);
+    printf("m110: %d samples over %d rank(s); sum <Z1> = %.17g, sum purity = %.17g\n", S, size,
+           sum_ser[0], sum_ser[2]);
     free(par);
     free(ser);
   }

@@ -253,17 +253,27 @@ int main(void) {
   CHECK(strcmp(bps_error_name(BPS_ERR_CHECKPOINT), "BPS_ERR_CHECKPOINT") == 0);
   CHECK(strcmp(bps_error_name(BPS_ERR_TOO_BIG), "BPS_ERR_TOO_BIG") == 0);
   CHECK(strcmp(bps_error_name(BPS_ERR_INTERRUPTED), "BPS_ERR_INTERRUPTED") == 0);
-  const int exits[][2] = {{BPS_OK, 0},           {BPS_ERR_ARG, 1},        {BPS_ERR_MEM, 1},
-                          {BPS_ERR_LAPACK, 1},   {BPS_ERR_NUMERIC, 1},    {BPS_ERR_IO, 1},
-                          {BPS_ERR_MPI, 1},      {BPS_ERR_JOB, 2},        {BPS_ERR_INTERNAL, 1},
-                          {BPS_ERR_USAGE, 2},    {BPS_ERR_EXISTS, 3},     {BPS_ERR_OUTPUT, 6},
-                          {BPS_ERR_CHECKPOINT, 4}, {BPS_ERR_TOO_BIG, 5},  {BPS_ERR_INTERRUPTED, 75},
+  const int exits[][2] = {{BPS_OK, 0},
+                          {BPS_ERR_ARG, 1},
+                          {BPS_ERR_MEM, 1},
+                          {BPS_ERR_LAPACK, 1},
+                          {BPS_ERR_NUMERIC, 1},
+                          {BPS_ERR_IO, 1},
+                          {BPS_ERR_MPI, 1},
+                          {BPS_ERR_JOB, 2},
+                          {BPS_ERR_INTERNAL, 1},
+                          {BPS_ERR_USAGE, 2},
+                          {BPS_ERR_EXISTS, 3},
+                          {BPS_ERR_OUTPUT, 6},
+                          {BPS_ERR_CHECKPOINT, 4},
+                          {BPS_ERR_TOO_BIG, 5},
+                          {BPS_ERR_INTERRUPTED, 75},
                           {12345, 1}};
   for (size_t i = 0; i < sizeof exits / sizeof *exits; i++) {
     CHECK(bps_exit_code(exits[i][0]) == exits[i][1]);
     if (bps_exit_code(exits[i][0]) != exits[i][1])
-      fprintf(stderr, "  code %d: exit %d, expected %d\n", exits[i][0], bps_exit_code(exits[i][0]),
-              exits[i][1]);
+      fprintf(stderr, "  code %d: exit %d, expected %d\n", exits[i][0],
+              bps_exit_code(exits[i][0]), exits[i][1]);
   }
 
   /* CHECK_FAILS (the harness) clears the traceback it provokes. */

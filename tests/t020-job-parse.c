@@ -22,10 +22,8 @@ static void find_jobs_dir(void) {
   char *slash = strrchr(jobs_dir, '/'); /* .../tests/t020-job-parse.c */
   if (slash) *slash = 0;
   slash = strrchr(jobs_dir, '/'); /* .../tests */
-  if (slash)
-    *slash = 0;
-  else
-    snprintf(jobs_dir, sizeof jobs_dir, "..");
+  if (slash) *slash = 0;
+  else snprintf(jobs_dir, sizeof jobs_dir, "..");
   strncat(jobs_dir, "/jobs", sizeof jobs_dir - strlen(jobs_dir) - 1);
 }
 
@@ -66,7 +64,8 @@ static void check_round_trip(const bps_job *job) {
   CHECK_OK(bps_job_parse(job->text, "canonical", NULL, 0, &again));
   CHECK(strcmp(again.text, job->text) == 0);
   CHECK(bps_job_hash(&again) == bps_job_hash(job));
-  CHECK(again.nq == job->nq && memcmp(again.qubits, job->qubits, sizeof(int) * (size_t)job->nq) == 0);
+  CHECK(again.nq == job->nq &&
+        memcmp(again.qubits, job->qubits, sizeof(int) * (size_t)job->nq) == 0);
   CHECK(again.samples == job->samples && again.seed == job->seed && again.block == job->block);
   CHECK(again.model.kind == job->model.kind && again.model.noise_p == job->model.noise_p);
   CHECK(strcmp(again.model.widths, job->model.widths) == 0);
@@ -139,23 +138,21 @@ static int check_bad_dir(const char *dir) {
       line++;
       if (!strncmp(p, "# expect: ", 10))
         snprintf(expect, sizeof expect, "%.*s", (int)(len - 10), p + 10);
-      else if (!mark && line_has(p, len, "<--"))
-        mark = line;
+      else if (!mark && line_has(p, len, "<--")) mark = line;
       p += len + (nl ? 1 : 0);
     }
     free(text);
     CHECK(expect[0] != 0);
-    if (mark)
-      snprintf(where, sizeof where, "%s:%d: ", e->d_name, mark);
-    else
-      snprintf(where, sizeof where, "%s: ", e->d_name);
+    if (mark) snprintf(where, sizeof where, "%s:%d: ", e->d_name, mark);
+    else snprintf(where, sizeof where, "%s: ", e->d_name);
     bps_job job;
     int rc = bps_job_load(path, NULL, 0, &job);
     const char *msg = bps_error_message();
     bps_test_checks++;
     if (rc != BPS_ERR_JOB || !contains(msg, expect) || !contains(msg, where) || job.text) {
       bps_test_failures++;
-      fprintf(stderr, "bad job %s: rc %d, message:\n  %s\nexpected BPS_ERR_JOB with:\n  %s\n  %s\n",
+      fprintf(stderr,
+              "bad job %s: rc %d, message:\n  %s\nexpected BPS_ERR_JOB with:\n  %s\n  %s\n",
               e->d_name, rc, msg, where, expect);
     }
     bps_job_free(&job);
@@ -209,14 +206,17 @@ static void test_defaults(void) {
   CHECK(job.model.kind == BPS_MODEL_VH && job.model.onsite_sigma == 1.0);
   CHECK(job.model.vh_layers == 1 && !strcmp(job.model.vh_pauli, "Z"));
   CHECK(contains(job.text, "[vh]\nvisible = 1\nhidden = n\nlayers = 1\n"));
-  CHECK(!contains(job.text, "[cost]") && contains(job.text, "[noise]") && !contains(job.text, "[dqnn]"));
+  CHECK(!contains(job.text, "[cost]") && contains(job.text, "[noise]") &&
+        !contains(job.text, "[dqnn]"));
   bps_job_free(&job);
   CHECK_OK(bps_job_parse("[scan]\nmodel = qbm\nqubits = 2\n", NULL, NULL, 0, &job));
   CHECK(job.model.kind == BPS_MODEL_QBM && job.model.onsite_sigma == 0.1);
-  CHECK(!contains(job.text, "[noise]") && !contains(job.text, "[cost]") && !contains(job.text, "layers"));
+  CHECK(!contains(job.text, "[noise]") && !contains(job.text, "[cost]") &&
+        !contains(job.text, "layers"));
   bps_job_free(&job);
   CHECK_OK(bps_job_parse("[scan]\nmodel = hea\nqubits = 2\n", NULL, NULL, 0, &job));
-  CHECK(contains(job.text, "[hea]\nansatz = mcclean\nlayers = 0\n") && contains(job.text, "[cost]"));
+  CHECK(contains(job.text, "[hea]\nansatz = mcclean\nlayers = 0\n") &&
+        contains(job.text, "[cost]"));
   bps_job_free(&job);
 }
 
@@ -235,7 +235,8 @@ static void check_qubits(const char *spec, const int *want, int nwant, const cha
   char line[128];
   snprintf(line, sizeof line, "\nqubits = %s\n", canon);
   CHECK(contains(job.text, line));
-  if (!contains(job.text, line)) fprintf(stderr, "qubits = %s: canonical text\n%s", spec, job.text);
+  if (!contains(job.text, line))
+    fprintf(stderr, "qubits = %s: canonical text\n%s", spec, job.text);
   check_round_trip(&job);
   bps_job_free(&job);
 }
@@ -243,8 +244,8 @@ static void check_qubits(const char *spec, const int *want, int nwant, const cha
 static void test_qubits(void) {
   static const int r28[] = {2, 3, 4, 5, 6, 7, 8}, s2[] = {2, 4, 6, 8, 10}, l235[] = {2, 3, 5},
                    mix[] = {2, 4, 5, 6}, one[] = {7}, s3[] = {1, 4, 7}, two[] = {3, 9},
-                   all[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-                            21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+                   all[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
   check_qubits("2:8", r28, 7, "2:8");
   check_qubits("2:10:2", s2, 5, "2:10:2");
   check_qubits("2:11:2", s2, 5, "2:10:2"); /* the end need not be reached */
@@ -261,7 +262,8 @@ static void test_qubits(void) {
   CHECK_JOB_FAILS("[scan]\nqubits = 5,4\n", NULL, 0, "strictly increasing (4 after 5)");
   CHECK_JOB_FAILS("[scan]\nqubits = 2:5,5:6\n", NULL, 0, "strictly increasing (5 after 5)");
   CHECK_JOB_FAILS("[scan]\nqubits = 8:2\n", NULL, 0, "range 8:2 is empty");
-  CHECK_JOB_FAILS("[scan]\nqubits = 0:3\n", NULL, 0, "qubit count 0 is out of range (allowed: 1..30)");
+  CHECK_JOB_FAILS("[scan]\nqubits = 0:3\n", NULL, 0,
+                  "qubit count 0 is out of range (allowed: 1..30)");
   CHECK_JOB_FAILS("[scan]\nqubits = 29:31\n", NULL, 0, "qubit count 31 is out of range");
   CHECK_JOB_FAILS("[scan]\nqubits = 99999999999999999999\n", NULL, 0, "is out of range");
   CHECK_JOB_FAILS("[scan]\nqubits = 2:8:0\n", NULL, 0, "step '0' must be a positive integer");
@@ -281,8 +283,12 @@ static void test_overrides(void) {
   bps_job base, job;
   CHECK_OK(bps_job_load(path, NULL, 0, &base));
   CHECK(base.samples == 64 && base.nq == 3 && base.block == 8);
-  const char *sets[] = {"scan.samples=200", " cost.type = local ", "noise.channel=dephasing",
-                        "noise.p=0.05", "gradient.params=l1.p1.g1, l1.p2.g1", "output.store_samples=no",
+  const char *sets[] = {"scan.samples=200",
+                        " cost.type = local ",
+                        "noise.channel=dephasing",
+                        "noise.p=0.05",
+                        "gradient.params=l1.p1.g1, l1.p2.g1",
+                        "output.store_samples=no",
                         "scan.samples=300"};
   CHECK_OK(bps_job_load(path, sets, 7, &job));
   CHECK(job.samples == 300); /* the later override wins */
@@ -290,7 +296,8 @@ static void test_overrides(void) {
   CHECK(job.model.noise_p == 0.05 && job.store_samples == 0);
   CHECK(job.params_kind == BPS_PARAMS_LIST && job.nparam_names == 2);
   CHECK(!strcmp(job.params, "l1.p1.g1,l1.p2.g1"));
-  CHECK(contains(job.text, "samples = 300\n") && contains(job.text, "params = l1.p1.g1,l1.p2.g1\n"));
+  CHECK(contains(job.text, "samples = 300\n") &&
+        contains(job.text, "params = l1.p1.g1,l1.p2.g1\n"));
   CHECK(bps_job_hash(&job) != bps_job_hash(&base));
   char buf[256];
   CHECK(!strcmp(bps_job_where(&job, "scan", "samples", buf, sizeof buf), "--set scan.samples"));
@@ -309,9 +316,11 @@ static void test_overrides(void) {
   const char *bad1[] = {"scan.samples=abc"};
   CHECK_JOB_FAILS(t, bad1, 1, "--set scan.samples=abc: [scan] samples = abc: not an integer");
   const char *bad2[] = {"scan.samlpes=10"};
-  CHECK_JOB_FAILS(t, bad2, 1, "--set scan.samlpes=10: [scan] samlpes: unknown key (did you mean 'samples'?)");
+  CHECK_JOB_FAILS(t, bad2, 1,
+                  "--set scan.samlpes=10: [scan] samlpes: unknown key (did you mean 'samples'?)");
   const char *bad3[] = {"scna.samples=10"};
-  CHECK_JOB_FAILS(t, bad3, 1, "--set scna.samples=10: unknown section [scna] (did you mean [scan]?)");
+  CHECK_JOB_FAILS(t, bad3, 1,
+                  "--set scna.samples=10: unknown section [scna] (did you mean [scan]?)");
   const char *bad4[] = {"samples=10"};
   CHECK_JOB_FAILS(t, bad4, 1, "--set samples=10: expected section.key=value");
   const char *bad5[] = {"scan.samples"};
@@ -319,21 +328,27 @@ static void test_overrides(void) {
   const char *bad6[] = {"vh.layers=3"};
   CHECK_JOB_FAILS(t, bad6, 1, "--set vh.layers=3: section [vh] does not apply to model = dqnn");
   const char *bad7[] = {"scan.model=vh"}; /* the file's [dqnn] no longer applies */
-  CHECK_JOB_FAILS("[scan]\nqubits = 1:3\n[dqnn]\nwidths = n,n\n", bad7, 1,
-                  "t.ini:3: section [dqnn] does not apply to model = vh (model from --set scan.model=vh)");
+  CHECK_JOB_FAILS(
+      "[scan]\nqubits = 1:3\n[dqnn]\nwidths = n,n\n", bad7, 1,
+      "t.ini:3: section [dqnn] does not apply to model = vh (model from --set scan.model=vh)");
   const char *bad8[] = {"output.path=a #b"};
   CHECK_JOB_FAILS(t, bad8, 1, "would start a comment");
   const char *bad9[] = {"output.path="};
   CHECK_JOB_FAILS(t, bad9, 1, "[output] path = : empty value");
   const char *bad10[] = {"landscape.pad=8"}; /* [landscape] needs mode = landscape */
-  CHECK_JOB_FAILS(t, bad10, 1, "--set landscape.pad=8: section [landscape] applies only to mode = landscape (mode = gradient from t.ini, the default)");
+  CHECK_JOB_FAILS(
+      t, bad10, 1,
+      "--set landscape.pad=8: section [landscape] applies only to mode = landscape (mode = gradient from t.ini, the default)");
   const char *bad11[] = {"cost.targets=unitary", "cost.type=local"};
-  CHECK_JOB_FAILS(t, bad11, 2, "--set cost.targets=unitary: [cost] targets = unitary: the local cost needs product targets");
+  CHECK_JOB_FAILS(
+      t, bad11, 2,
+      "--set cost.targets=unitary: [cost] targets = unitary: the local cost needs product targets");
   /* values must fit one job-file line of the canonical text ("key = value") */
   char longset[300], longfile[300];
   snprintf(longset, sizeof longset, "output.path=/%0250d", 0);
   const char *bad12[] = {longset};
-  CHECK_JOB_FAILS(t, bad12, 1, "[output] path: value too long (a job line has at most 196 characters)");
+  CHECK_JOB_FAILS(t, bad12, 1,
+                  "[output] path: value too long (a job line has at most 196 characters)");
   snprintf(longfile, sizeof longfile, "[scan]\nqubits=2\n[output]\npath=/%0190d\n", 0);
   CHECK_JOB_FAILS(longfile, NULL, 0, "t.ini:4: [output] path: value too long");
   snprintf(longfile, sizeof longfile, "[scan]\nqubits=2\n[output]\npath=/%0187d\n", 0);
@@ -355,12 +370,13 @@ static void test_overrides(void) {
 static void test_values(void) {
   bps_job job;
   /* spellings: case-insensitive enums and booleans, canonical reals, seeds, patterns */
-  CHECK_OK(bps_job_parse("[scan]\nqubits=2:3\nmodel=DQNN\nseed=18446744073709551615\n"
-                         "representation = Factored\n[dqnn]\nwidths = 2, n + 1 ,2*n, 2n, n-1\n"
-                         "perceptron = Pauli\ndepth = 4\n[noise]\nchannel=amplitude_damping\n"
-                         "p=1e-3\nplacement=layer\n[output]\nstore_samples=YES\n"
-                         "checkpoint_seconds=0.5\npath = /tmp/a b;c#d.h5\n[gradient]\nparams = LAST\n",
-                         "v.ini", NULL, 0, &job));
+  CHECK_OK(
+      bps_job_parse("[scan]\nqubits=2:3\nmodel=DQNN\nseed=18446744073709551615\n"
+                    "representation = Factored\n[dqnn]\nwidths = 2, n + 1 ,2*n, 2n, n-1\n"
+                    "perceptron = Pauli\ndepth = 4\n[noise]\nchannel=amplitude_damping\n"
+                    "p=1e-3\nplacement=layer\n[output]\nstore_samples=YES\n"
+                    "checkpoint_seconds=0.5\npath = /tmp/a b;c#d.h5\n[gradient]\nparams = LAST\n",
+                    "v.ini", NULL, 0, &job));
   CHECK(job.seed == UINT64_MAX && job.repr == BPS_JOB_REPR_FACTORED);
   CHECK(!strcmp(job.model.widths, "2,n+1,2*n,2n,n-1") && job.model.perceptron == BPS_PERC_PAULI);
   CHECK(job.model.depth == 4 && job.model.noise == BPS_NOISE_AMPLITUDE_DAMPING);
@@ -373,11 +389,12 @@ static void test_values(void) {
   check_round_trip(&job);
   bps_job_free(&job);
   /* reals: shortest spelling that reads back the same */
-  CHECK_OK(bps_job_parse("[scan]\nqubits=2\n[noise]\nchannel=dephasing\np=0.1\n", NULL, NULL, 0, &job));
+  CHECK_OK(bps_job_parse("[scan]\nqubits=2\n[noise]\nchannel=dephasing\np=0.1\n", NULL, NULL, 0,
+                         &job));
   CHECK(contains(job.text, "p = 0.1\n") && job.model.noise_p == 0.1);
   bps_job_free(&job);
-  CHECK_OK(bps_job_parse("[scan]\nqubits=2\n[noise]\nchannel=dephasing\np=0.30000000000000004\n", NULL,
-                         NULL, 0, &job));
+  CHECK_OK(bps_job_parse("[scan]\nqubits=2\n[noise]\nchannel=dephasing\np=0.30000000000000004\n",
+                         NULL, NULL, 0, &job));
   CHECK(contains(job.text, "p = 0.30000000000000004\n"));
   check_round_trip(&job);
   bps_job_free(&job);
@@ -391,11 +408,12 @@ static void test_values(void) {
   CHECK(!strcmp(bps_job_where(&job, "scan", "samples", buf, sizeof buf), "crlf.ini:5"));
   CHECK(!strcmp(bps_job_where(&job, "scan", "seed", buf, sizeof buf), "crlf.ini:9"));
   bps_job_free(&job);
-  CHECK_OK(bps_job_parse("[scan]\nqubits = 2\n# a comment longer than any line limit: "
-                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
-                         NULL, NULL, 0, &job));
+  CHECK_OK(
+      bps_job_parse("[scan]\nqubits = 2\n# a comment longer than any line limit: "
+                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+                    NULL, NULL, 0, &job));
   bps_job_free(&job);
 
   /* value errors */
@@ -412,41 +430,55 @@ static void test_values(void) {
   VALUE_FAILS("block = 0\n", "[scan] block = 0: out of range (allowed: integer >= 1)");
   VALUE_FAILS("seed = -1\n", "[scan] seed = -1: not an unsigned integer");
   VALUE_FAILS("seed = 18446744073709551616\n", "[scan] seed = 18446744073709551616: out of range");
-  VALUE_FAILS("model = dqn\n", "[scan] model = dqn: unknown value (did you mean 'dqnn'? allowed: dqnn, vh, qbm, hea)");
+  VALUE_FAILS("model = dqn\n",
+              "[scan] model = dqn: unknown value (did you mean 'dqnn'? allowed: dqnn, vh, qbm, hea)");
   VALUE_FAILS("model = zzzzzz\n", "unknown value (allowed: dqnn, vh, qbm, hea)");
   VALUE_FAILS("representation = sparse\n", "allowed: auto, dense, factored");
-  VALUE_FAILS("model = qbm\nmode = landscape\n", "t.ini:4: [scan] mode = landscape: mode = landscape needs a circuit model");
-  VALUE_FAILS("mode = landscape\n[landscape]\npad = 1\n", "t.ini:5: [landscape] pad = 1: out of range");
-  VALUE_FAILS("mode = landscape\n[landscape]\ndirections = diagonal\n", "allowed: random, axes, plane");
-  VALUE_FAILS("[dqnn]\nwidths = n,x\n", "t.ini:4: [dqnn] widths = n,x: 'x' is not allowed in a width pattern");
+  VALUE_FAILS("model = qbm\nmode = landscape\n",
+              "t.ini:4: [scan] mode = landscape: mode = landscape needs a circuit model");
+  VALUE_FAILS("mode = landscape\n[landscape]\npad = 1\n",
+              "t.ini:5: [landscape] pad = 1: out of range");
+  VALUE_FAILS("mode = landscape\n[landscape]\ndirections = diagonal\n",
+              "allowed: random, axes, plane");
+  VALUE_FAILS("[dqnn]\nwidths = n,x\n",
+              "t.ini:4: [dqnn] widths = n,x: 'x' is not allowed in a width pattern");
   VALUE_FAILS("[dqnn]\nwidths = 2 3\n", "space inside a width entry");
   VALUE_FAILS("[dqnn]\nwidths = n,99999999999999999999n\n", "at most 4 digits");
   VALUE_FAILS("[dqnn]\nwidths = n,9999*n\n", "width entry '9999*n' gives 19998 qubits at n = 2");
   VALUE_FAILS("[dqnn]\nwidths = n,,n\n", "[dqnn] widths = n,,n: invalid at n = 2: empty entry");
   VALUE_FAILS("[dqnn]\nwidths = 31,n\n", "invalid at n = 2: width entry '31' gives 31 qubits");
-  VALUE_FAILS("[dqnn]\nwidths = 20,n+10\n", "layers 0 and 1 hold 20 + 12 qubits at n = 2, more than 30");
-  VALUE_FAILS("[dqnn]\ndepth = -1\n", "[dqnn] depth = -1: out of range (allowed: integer 0..10000)");
-  VALUE_FAILS("[dqnn]\nperceptron = brick\nwidths = n,n,3\n", "perceptron = brick needs equal widths, but widths = n,n,3 gives 2 and 3 at n = 2");
-  VALUE_FAILS("[cost]\ntargets = unitary\n[dqnn]\nwidths = n,3\n",
-              "t.ini:4: [cost] targets = unitary: targets = unitary needs equal input and output widths, but widths = n,3 gives 2 and 3 at n = 2");
-  VALUE_FAILS("[cost]\npairs = 0\n", "[cost] pairs = 0: out of range (allowed: integer 1..1000000)");
+  VALUE_FAILS("[dqnn]\nwidths = 20,n+10\n",
+              "layers 0 and 1 hold 20 + 12 qubits at n = 2, more than 30");
+  VALUE_FAILS("[dqnn]\ndepth = -1\n",
+              "[dqnn] depth = -1: out of range (allowed: integer 0..10000)");
+  VALUE_FAILS("[dqnn]\nperceptron = brick\nwidths = n,n,3\n",
+              "perceptron = brick needs equal widths, but widths = n,n,3 gives 2 and 3 at n = 2");
+  VALUE_FAILS(
+      "[cost]\ntargets = unitary\n[dqnn]\nwidths = n,3\n",
+      "t.ini:4: [cost] targets = unitary: targets = unitary needs equal input and output widths, but widths = n,3 gives 2 and 3 at n = 2");
+  VALUE_FAILS("[cost]\npairs = 0\n",
+              "[cost] pairs = 0: out of range (allowed: integer 1..1000000)");
   VALUE_FAILS("[noise]\np = -0.1\n", "out of range (allowed: real in [0, 1])");
   VALUE_FAILS("[noise]\np = nan\n", "[noise] p = nan: not a number");
   VALUE_FAILS("[noise]\np = 0x1p-3\n", "not a number");
   VALUE_FAILS("[noise]\np = 1e-400\n", "out of range");
   VALUE_FAILS("[noise]\np = .\n", "not a number");
-  VALUE_FAILS("[output]\npath =#x.h5\n", "[output] path: '#' at the start of a value would start a comment");
+  VALUE_FAILS("[output]\npath =#x.h5\n",
+              "[output] path: '#' at the start of a value would start a comment");
   VALUE_FAILS("[output]\npath =;x.h5\n", "';' at the start of a value would start a comment");
   VALUE_FAILS("[output]\ncheckpoint_seconds = 0\n", "out of range (allowed: real > 0)");
-  VALUE_FAILS("[output]\nstore_samples = 2\n", "not a boolean (allowed: true, false, yes, no, 1, 0)");
+  VALUE_FAILS("[output]\nstore_samples = 2\n",
+              "not a boolean (allowed: true, false, yes, no, 1, 0)");
   VALUE_FAILS("[gradient]\nmethod = backprop\n", "allowed: adjoint, shift");
   VALUE_FAILS("[gradient]\nparams = l1.p1, l1.p1\n", "parameter 'l1.p1' is listed twice");
   VALUE_FAILS("[gradient]\nparams = l1 p1\n", "' ' is not allowed in a parameter name");
   VALUE_FAILS("[gradient]\nparams = a,,b\n", "empty parameter name");
   VALUE_FAILS("[gradient]\nparams = first,last\n", "'first' cannot be mixed");
-  VALUE_FAILS("[gradient]\nmethod = shift\nmethod = adjoint\n", "t.ini:5: [gradient] method: duplicate key (first set at line 4)");
+  VALUE_FAILS("[gradient]\nmethod = shift\nmethod = adjoint\n",
+              "t.ini:5: [gradient] method: duplicate key (first set at line 4)");
   VALUE_FAILS("[output]\nhpath = x\n", "[output] hpath: unknown key (did you mean 'path'?)");
-  VALUE_FAILS("[output]\nzzzzzzzz = x\n", "unknown key; keys of [output]: path, store_samples, diagnostics, checkpoint_seconds");
+  VALUE_FAILS("[output]\nzzzzzzzz = x\n",
+              "unknown key; keys of [output]: path, store_samples, diagnostics, checkpoint_seconds");
   VALUE_FAILS("[Scan]\nseed = 2\n", "unknown section [Scan] (did you mean [scan]?)");
   VALUE_FAILS("[]\n", "unknown section []");
   VALUE_FAILS("[ scan ] x\n", "text after the section header");
@@ -454,14 +486,20 @@ static void test_values(void) {
   VALUE_FAILS("= 3\n", "t.ini:3: missing key name before '='");
   VALUE_FAILS("seed = 1\x01\n", "t.ini:3: control character 0x01");
   VALUE_FAILS("seed = 1\r2\n", "control character 0x0d");
-  VALUE_FAILS("[hea]\nlayers = 2\n", "t.ini:3: section [hea] does not apply to model = dqnn (model from t.ini, the default)");
+  VALUE_FAILS("[hea]\nlayers = 2\n",
+              "t.ini:3: section [hea] does not apply to model = dqnn (model from t.ini, the default)");
   VALUE_FAILS("model = vh\n[vh]\nvisible = 1,2\n", "[vh] visible = 1,2: must be a single entry");
-  VALUE_FAILS("model = vh\n[vh]\nvisible = 2\n", "[vh] visible = 2: 1 Pauli letters but visible = 2 is 2 qubits at n = 2");
-  VALUE_FAILS("model = vh\n[vh]\nobjective = fidelity\npauli = X\n", "[vh] pauli = X: pauli applies only to objective = pauli (objective = fidelity)");
-  VALUE_FAILS("model = vh\n[vh]\nlayers = 0\n", "[vh] layers = 0: out of range (allowed: integer 1..10000)");
+  VALUE_FAILS("model = vh\n[vh]\nvisible = 2\n",
+              "[vh] visible = 2: 1 Pauli letters but visible = 2 is 2 qubits at n = 2");
+  VALUE_FAILS("model = vh\n[vh]\nobjective = fidelity\npauli = X\n",
+              "[vh] pauli = X: pauli applies only to objective = pauli (objective = fidelity)");
+  VALUE_FAILS("model = vh\n[vh]\nlayers = 0\n",
+              "[vh] layers = 0: out of range (allowed: integer 1..10000)");
   VALUE_FAILS("model = vh\n[vh]\nonsite_sigma = 0\n", "out of range (allowed: real > 0)");
-  VALUE_FAILS("model = qbm\n[qbm]\nlayers = 2\n", "[qbm] layers: unknown key (it belongs in [vh], [hea])");
-  VALUE_FAILS("model = qbm\n[noise]\nchannel = dephasing\n", "section [noise] does not apply to model = qbm");
+  VALUE_FAILS("model = qbm\n[qbm]\nlayers = 2\n",
+              "[qbm] layers: unknown key (it belongs in [vh], [hea])");
+  VALUE_FAILS("model = qbm\n[noise]\nchannel = dephasing\n",
+              "section [noise] does not apply to model = qbm");
   /* widths at every n: fine at n = 4 and 5, not at n = 3 */
   CHECK_JOB_FAILS("[scan]\nqubits = 3:5\n[dqnn]\nwidths = n-3,n\n", NULL, 0, "invalid at n = 3");
 #undef VALUE_FAILS
@@ -472,7 +510,8 @@ static void test_values(void) {
                          NULL, NULL, 0, &job));
   bps_job_free(&job);
   CHECK_OK(bps_job_parse("[scan]\nmodel = vh\nqubits = 2:3\n[vh]\nvisible = n\nhidden = 2\n"
-                         "objective = projector\n", NULL, NULL, 0, &job));
+                         "objective = projector\n",
+                         NULL, NULL, 0, &job));
   CHECK(!strcmp(job.model.visible, "n") && job.model.vh_objective == BPS_VH_OBJ_PROJECTOR);
   /* the canonical text (which lists pauli = Z, the default) must parse again: the result
    * writer re-parses it for job_json (it once refused a run's own text at the very end) */
@@ -606,7 +645,8 @@ static void test_hash_roles_json(void) {
     if (at) pos = (size_t)(at - job.text) + strlen(line);
     CHECK(bps_job_key_role(sec, key) == (int)r);
   }
-  CHECK(i == 22 && pos == strlen(job.text)); /* scan 7, dqnn 3, cost 4, gradient 2, noise 3, output 3 */
+  CHECK(i == 22 &&
+        pos == strlen(job.text)); /* scan 7, dqnn 3, cost 4, gradient 2, noise 3, output 3 */
   CHECK(bps_job_value(&job, "scan", "qubits", v, sizeof v) == 1 && !strcmp(v, "1:5"));
   CHECK(bps_job_value(&job, "noise", "p", v, sizeof v) == 1 && !strcmp(v, "0"));
   CHECK(bps_job_value(&job, "vh", "visible", v, sizeof v) == 0 && !v[0]); /* not a vh job */
@@ -651,7 +691,8 @@ static void test_hash_roles_json(void) {
   free(json);
   bps_job_free(&other);
   CHECK_OK(bps_job_parse("[scan]\nmodel = qbm\nqubits = 3\n[qbm]\nvisible = 2\nhidden = 2n\n"
-                         "pauli = ZX\n", "t", NULL, 0, &other));
+                         "pauli = ZX\n",
+                         "t", NULL, 0, &other));
   CHECK_OK(bps_job_json(&other, &json));
   CHECK(json && contains(json, "\"per_n\": [{\"n\": 3, \"n_visible\": 2, \"n_hidden\": 6}]}"));
   CHECK(json && contains(json, "\"onsite_sigma\": 0.1"));

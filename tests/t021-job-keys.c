@@ -60,7 +60,8 @@ int main(void) {
   char dict_path[1024];
   snprintf(dict_path, sizeof dict_path, "%s", __FILE__);
   char *slash = strrchr(dict_path, '/');
-  if (slash) slash[1] = 0; else dict_path[0] = 0;
+  if (slash) slash[1] = 0;
+  else dict_path[0] = 0;
   strncat(dict_path, "fuzz/fuzz_job.dict", sizeof dict_path - strlen(dict_path) - 1);
   char *dict = read_all(dict_path);
   CHECK(dict != NULL);
@@ -129,7 +130,8 @@ int main(void) {
       snprintf(pair, sizeof pair, "%s %s", section, line);
       int seen = 0;
       for (int i = 0; i < ndistinct && !seen; i++) seen = !strcmp(distinct[i], pair);
-      if (!seen && ndistinct < 128) snprintf(distinct[ndistinct++], sizeof distinct[0], "%s", pair);
+      if (!seen && ndistinct < 128)
+        snprintf(distinct[ndistinct++], sizeof distinct[0], "%s", pair);
     }
     bps_job_free(&job);
   }
@@ -139,12 +141,14 @@ int main(void) {
   slash = strrchr(readme_path, '/');
   if (slash) *slash = 0;
   slash = strrchr(readme_path, '/');
-  if (slash) slash[1] = 0; else snprintf(readme_path, sizeof readme_path, "../");
+  if (slash) slash[1] = 0;
+  else snprintf(readme_path, sizeof readme_path, "../");
   strncat(readme_path, "jobs/README.md", sizeof readme_path - strlen(readme_path) - 1);
   char *readme = read_all(readme_path);
   CHECK(readme != NULL);
   if (readme) {
-    char *begin = strstr(readme, "<!-- BEGIN KEY TABLE"), *end = strstr(readme, "<!-- END KEY TABLE -->");
+    char *begin = strstr(readme, "<!-- BEGIN KEY TABLE"),
+         *end = strstr(readme, "<!-- END KEY TABLE -->");
     CHECK(begin && end && begin < end);
     if (begin && end && begin < end) {
       begin = strchr(begin, '\n') + 1;
@@ -152,8 +156,10 @@ int main(void) {
       int same = len == strlen(md) && !strncmp(begin, md, len);
       CHECK(same);
       if (!same)
-        fprintf(stderr, "%s is out of date: replace the text between its KEY TABLE markers with "
-                        "the output of `bpscan help job --markdown`\n", readme_path);
+        fprintf(stderr,
+                "%s is out of date: replace the text between its KEY TABLE markers with "
+                "the output of `bpscan help job --markdown`\n",
+                readme_path);
     }
     free(readme);
   }

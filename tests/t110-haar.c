@@ -408,8 +408,8 @@ static void test_table_a(int q, int S) {
     CHECK(worst_ref < 1e-13);
     stats sp = moments(cp, S), sz = moments(cz, S);
     CHECK(within("projector: mean = 1/d", sp.mean, 1.0 / d, sp.se_mean));
-    CHECK(within("projector: Var = (d-1)/(d^2(d+1))", sp.var,
-                 (d - 1.0) / (d * d * (d + 1.0)), sp.se_var));
+    CHECK(within("projector: Var = (d-1)/(d^2(d+1))", sp.var, (d - 1.0) / (d * d * (d + 1.0)),
+                 sp.se_var));
     CHECK(within("Z_1: mean = 0", sz.mean, 0.0, sz.se_mean));
     CHECK(within("Z_1: Var = 1/(d+1)", sz.var, 1.0 / (d + 1.0), sz.se_var));
   }

@@ -99,8 +99,8 @@ static int failed(void) {
 static const bps_repr REPRS[2] = {BPS_DENSE, BPS_FACTORED};
 
 typedef struct {
-  double ent, pur;            /* dense S_A and Tr rho_A^2 */
-  double repr, ab, ref, r2;   /* deviations: dense-factored, A-B, naive purity, Renyi-2 */
+  double ent, pur;          /* dense S_A and Tr rho_A^2 */
+  double repr, ab, ref, r2; /* deviations: dense-factored, A-B, naive purity, Renyi-2 */
 } page_out;
 
 static int page_sample(int nA, int nB, int i, bps_state *s[2], bps_state *ra[2],
@@ -183,7 +183,8 @@ static void test_page(int nA, int nB, int S, double table_value) {
       pur[i] = out[i].pur;
     }
     printf("  max |dense - factored| %.1e, |S_A - S_B|, |P_A - P_B| %.1e, |P - ref| %.1e, "
-           "|S2 + ln P| %.1e\n", dev_repr, dev_ab, dev_ref, dev_r2);
+           "|S2 + ln P| %.1e\n",
+           dev_repr, dev_ab, dev_ref, dev_r2);
     CHECK(dev_repr < 1e-12);
     CHECK(dev_ab < 1e-12);
     CHECK(dev_ref < 1e-13);
@@ -198,8 +199,8 @@ static void test_page(int nA, int nB, int S, double table_value) {
 }
 
 /* One visible qubit (qubit 0), q - 1 hidden: T(rho_v, 1/2) in both representations. */
-static int td_sample(int q, int i, bps_state *s[2], bps_state *rv[2], bps_cplx *psi,
-                     double *t, double *dev, double *dev_bloch) {
+static int td_sample(int q, int i, bps_state *s[2], bps_state *rv[2], bps_cplx *psi, double *t,
+                     double *dev, double *dev_bloch) {
   int d = 1 << q, keep[1] = {0};
   bps_rng r;
   bps_rng_init(&r, SEED, (uint32_t)q, (uint32_t)i, BPS_STREAM_TEST, 100);

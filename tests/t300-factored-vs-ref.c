@@ -141,7 +141,8 @@ static void test_kraus(void) {
     bps_cplx *Kf = ref_alloc((size_t)nk * d * d), *out = ref_alloc(d * d);
     random_state(s, q, rank, rho);
     ref_random_kraus(&R, K, nk, Ks);
-    for (int m = 0; m < nk; m++) ref_embed(q, k, qb, Ks + (size_t)m * K * K, Kf + (size_t)m * d * d);
+    for (int m = 0; m < nk; m++)
+      ref_embed(q, k, qb, Ks + (size_t)m * K * K, Kf + (size_t)m * d * d);
     ref_kraus((int)d, nk, Kf, rho, out);
     CHECK_OK(bps_apply_kraus(s, k, qb, nk, Ks));
     double e = diff_to(s, out);
@@ -193,15 +194,18 @@ static void test_ptrace(void) {
   double worst = 0;
   for (int it = 0; it < 40; it++) {
     int q = 2 + rnd(7), ntr = 1 + rnd(q - 1), tr[8];
-    if (it % 4 == 0) for (int m = 0; m < ntr; m++) tr[m] = m;            /* DQNN case */
-    else if (it % 4 == 1) for (int m = 0; m < ntr; m++) tr[m] = ntr - 1 - m; /* same set */
+    if (it % 4 == 0)
+      for (int m = 0; m < ntr; m++) tr[m] = m; /* DQNN case */
+    else if (it % 4 == 1)
+      for (int m = 0; m < ntr; m++) tr[m] = ntr - 1 - m; /* same set */
     else random_subset(q, ntr, tr);
     if (it == 39) ntr = q; /* trace everything: the scalar Tr rho */
     size_t d = (size_t)1 << q, dk = (size_t)1 << (q - ntr);
     int rank = pick_rank(q, it);
     bps_cplx *rho = ref_alloc(d * d), *out = ref_alloc(dk * dk);
     random_state(s, q, rank, rho);
-    if (it == 39) for (int m = 0; m < q; m++) tr[m] = m;
+    if (it == 39)
+      for (int m = 0; m < q; m++) tr[m] = m;
     ref_ptrace(q, rho, ntr, tr, out);
     CHECK_OK(bps_partial_trace(s, ntr, tr));
     CHECK(s->q == q - ntr && s->dim == (bps_idx)dk);
@@ -220,8 +224,10 @@ static void test_ptrace(void) {
 static void test_compress(void) {
   bps_state *s;
   CHECK_OK(bps_state_create(BPS_FACTORED, 1, &s));
-  struct { int q, r, R; } cs[] = {{4, 3, 10}, {3, 1, 5}, {5, 7, 40}, {6, 12, 20},
-                                  {4, 16, 16}, {4, 16, 40}, {2, 2, 2}, {7, 5, 300}};
+  struct {
+    int q, r, R;
+  } cs[] = {{4, 3, 10},  {3, 1, 5},   {5, 7, 40}, {6, 12, 20},
+            {4, 16, 16}, {4, 16, 40}, {2, 2, 2},  {7, 5, 300}};
   for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
     int q = cs[c].q, r = cs[c].r, Rc = cs[c].R;
     size_t d = (size_t)1 << q;

@@ -82,7 +82,8 @@ static void compare(const bps_state *s1, const bps_state *s2, int seq, int step,
     bps_cplx *psi = ref_alloc((size_t)1 << k);
     for (int g = 0; g < (1 << k); g++) psi[g] = bps_rng_normal(&R) + I * bps_rng_normal(&R);
     double v1[8], v2[8];
-    double *w1 = malloc(sizeof(double) * (size_t)s1->dim), *w2 = malloc(sizeof(double) * (size_t)s1->dim);
+    double *w1 = malloc(sizeof(double) * (size_t)s1->dim),
+           *w2 = malloc(sizeof(double) * (size_t)s1->dim);
     int nv = observe(s1, 1, p, k, qb, psi, v1, w1);
     observe(s2, 2, p, k, qb, psi, v2, w2);
     CHECK(same_doubles(v1, v2, (size_t)nv));
@@ -94,17 +95,24 @@ static void compare(const bps_state *s1, const bps_state *s2, int seq, int step,
 report:
   if (bps_test_failures != before) {
     nfail_steps++;
-    fprintf(stderr, "  sequence %d step %d (%s, q=%d, rank %lld): 1- and 2-thread results differ\n",
-            seq, step, what, s1->q, (long long)s1->rank);
+    fprintf(stderr,
+            "  sequence %d step %d (%s, q=%d, rank %lld): 1- and 2-thread results differ\n", seq,
+            step, what, s1->q, (long long)s1->rank);
   }
 }
 
-#define BOTH(call_s)                                                                     \
-  do {                                                                                   \
-    bps_threads_set(1);                                                              \
-    { bps_state *s = S1; CHECK_OK(call_s); }                                             \
-    bps_threads_set(2);                                                              \
-    { bps_state *s = S2; CHECK_OK(call_s); }                                             \
+#define BOTH(call_s)                                                                            \
+  do {                                                                                          \
+    bps_threads_set(1);                                                                         \
+    {                                                                                           \
+      bps_state *s = S1;                                                                        \
+      CHECK_OK(call_s);                                                                         \
+    }                                                                                           \
+    bps_threads_set(2);                                                                         \
+    {                                                                                           \
+      bps_state *s = S2;                                                                        \
+      CHECK_OK(call_s);                                                                         \
+    }                                                                                           \
   } while (0)
 
 static void run_sequence(int seq, int nops) {
@@ -128,8 +136,10 @@ static void run_sequence(int seq, int nops) {
     if (op == 0) {
       int k = 1 + rnd(4), K = 1 << k, qb[32];
       int layout = rnd(4);
-      if (k >= 3 && layout == 0) for (int m = 0; m < k; m++) qb[m] = q - k + m;
-      else if (k >= 3 && layout == 1) for (int m = 0; m < k; m++) qb[m] = m;
+      if (k >= 3 && layout == 0)
+        for (int m = 0; m < k; m++) qb[m] = q - k + m;
+      else if (k >= 3 && layout == 1)
+        for (int m = 0; m < k; m++) qb[m] = m;
       else random_subset(q, k, qb);
       bps_cplx *U = ref_alloc((size_t)K * K);
       ref_random_unitary(&R, K, U);
@@ -147,7 +157,8 @@ static void run_sequence(int seq, int nops) {
     } else if (op == 3) {
       /* sometimes enough qubits that rank > 2^kept forces the SVD */
       int ntr = rank >= 16 ? 3 : 1 + rnd(2), tr[32];
-      if (rnd(2)) for (int m = 0; m < ntr; m++) tr[m] = m;
+      if (rnd(2))
+        for (int m = 0; m < ntr; m++) tr[m] = m;
       else random_subset(q, ntr, tr);
       if (q - ntr < 7) ntr = 1;
       BOTH(bps_partial_trace(s, ntr, tr));
@@ -165,9 +176,10 @@ static void run_sequence(int seq, int nops) {
  * 8 on q = 12 with trailing, leading, general (in-cache panels) and general (one
  * panel) qubit lists; A compared bitwise after each gate. */
 static void gemm_paths(void) {
-  struct { int k, rank, layout; } cs[] = {
-      {3, 32, 0}, {3, 32, 1}, {3, 32, 2}, {4, 32, 0}, {4, 32, 1}, {4, 32, 2},
-      {5, 16, 0}, {5, 16, 1}, {5, 16, 2}, {8, 8, 0},  {8, 8, 1},  {8, 8, 2}, {8, 1, 2}};
+  struct {
+    int k, rank, layout;
+  } cs[] = {{3, 32, 0}, {3, 32, 1}, {3, 32, 2}, {4, 32, 0}, {4, 32, 1}, {4, 32, 2}, {5, 16, 0},
+            {5, 16, 1}, {5, 16, 2}, {8, 8, 0},  {8, 8, 1},  {8, 8, 2},  {8, 1, 2}};
   const int q = 12;
   bps_state *S1, *S2;
   CHECK_OK(bps_state_create(BPS_FACTORED, 1, &S1));
@@ -176,14 +188,18 @@ static void gemm_paths(void) {
     int k = cs[c].k, K = 1 << k, qb[32];
     random_factor(S1, q, cs[c].rank);
     CHECK_OK(bps_state_copy(S2, S1));
-    if (cs[c].layout == 0) for (int m = 0; m < k; m++) qb[m] = q - k + m;
-    else if (cs[c].layout == 1) for (int m = 0; m < k; m++) qb[m] = m;
-    else for (int m = 0; m < k; m++) qb[m] = (5 * m + 3) % q; /* scattered */
+    if (cs[c].layout == 0)
+      for (int m = 0; m < k; m++) qb[m] = q - k + m;
+    else if (cs[c].layout == 1)
+      for (int m = 0; m < k; m++) qb[m] = m;
+    else
+      for (int m = 0; m < k; m++) qb[m] = (5 * m + 3) % q; /* scattered */
     bps_cplx *U = ref_alloc((size_t)K * K);
     ref_random_unitary(&R, K, U);
     BOTH(bps_apply_unitary(s, k, qb, U));
     int same = memcmp(S1->a, S2->a, sizeof(bps_cplx) * (size_t)(S1->dim * S1->rank)) == 0;
-    if (!same) fprintf(stderr, "  gemm path k=%d rank %d layout %d differs\n", k, cs[c].rank, cs[c].layout);
+    if (!same)
+      fprintf(stderr, "  gemm path k=%d rank %d layout %d differs\n", k, cs[c].rank, cs[c].layout);
     CHECK(same);
     free(U);
   }

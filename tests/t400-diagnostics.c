@@ -304,7 +304,8 @@ static void test_reduced(void) {
       CHECK(s->q == q); /* s untouched */
       CHECK_OK(bps_state_to_dense(out, got));
       double e = ref_maxdiff((size_t)dk * dk, got, want);
-      if (!(e <= TOL)) fprintf(stderr, "reduced q=%d nkeep=%d repr %d: diff %.3g\n", q, nkeep, rp, e);
+      if (!(e <= TOL))
+        fprintf(stderr, "reduced q=%d nkeep=%d repr %d: diff %.3g\n", q, nkeep, rp, e);
       CHECK(e <= TOL);
       CHECK_OK(bps_state_check(out, TOL));
       bps_state_destroy(&s);

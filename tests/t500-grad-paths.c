@@ -29,7 +29,8 @@ static bps_circuit *random_circuit(bps_rng *r, int q_in, int layers, int noisy, 
     int q = c->q_out;
     for (int g = 0; g < 3 * q; g++) {
       int kind = (int)(bps_rng_u32(r) % 3);
-      int t0 = (int)(bps_rng_u32(r) % (unsigned)q), t1 = (t0 + 1 + (int)(bps_rng_u32(r) % (unsigned)(q - 1))) % q;
+      int t0 = (int)(bps_rng_u32(r) % (unsigned)q),
+          t1 = (t0 + 1 + (int)(bps_rng_u32(r) % (unsigned)(q - 1))) % q;
       int qs[2] = {t0, t1};
       if (kind == 0) { /* fixed random 2-qubit unitary */
         bps_cplx U[16];
@@ -39,7 +40,8 @@ static bps_circuit *random_circuit(bps_rng *r, int q_in, int layers, int noisy, 
         char p[3] = {letters[bps_rng_u32(r) % 3], letters[bps_rng_u32(r) % 3], 0};
         int k = kind == 1 ? 1 : 2;
         p[k] = 0;
-        int idx = (param > 0 && bps_rng_u32(r) % 4 == 0) ? (int)(bps_rng_u32(r) % (unsigned)param) : param++;
+        int idx = (param > 0 && bps_rng_u32(r) % 4 == 0) ? (int)(bps_rng_u32(r) % (unsigned)param)
+                                                         : param++;
         double scale = (bps_rng_u32(r) % 2) ? 0.5 : 1.0;
         CHECK_OK(bps_circuit_prot(c, p, qs, scale, idx));
       }
@@ -76,7 +78,7 @@ static bps_cost *random_cost(bps_rng *r, int q) {
   int all[BPS_MAX_QUBITS];
   for (int i = 0; i < q; i++) all[i] = i;
   CHECK_OK(bps_cost_add(cost, -1.0, q, all, 1, phi)); /* global: 1 - <phi|rho|phi> */
-  for (int j = 0; j < q; j++) {                        /* local terms, one negative weight */
+  for (int j = 0; j < q; j++) {                       /* local terms, one negative weight */
     bps_cplx psi[2] = {bps_rng_normal(r) + I * bps_rng_normal(r), bps_rng_normal(r)};
     double n2 = sqrt(creal(psi[0] * conj(psi[0])) + creal(psi[1] * conj(psi[1])));
     psi[0] /= n2;
@@ -88,8 +90,8 @@ static bps_cost *random_cost(bps_rng *r, int q) {
 }
 
 static void grads(bps_repr repr, const bps_circuit *c, const bps_cost *cost, const double *th,
-                  int np, const bps_cplx *rho_in, int q_in, double *vals, double *ga,
-                  double *gs, double *gf) {
+                  int np, const bps_cplx *rho_in, int q_in, double *vals, double *ga, double *gs,
+                  double *gf) {
   bps_state *in = NULL;
   CHECK_OK(bps_state_create(repr, q_in, &in));
   CHECK_OK(bps_state_set_dense(in, q_in, rho_in));

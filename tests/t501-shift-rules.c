@@ -11,7 +11,9 @@
 
 int main(void) {
   /* Table of Sec. 4.11 (Omega = 1): shifts / pi and coefficients */
-  static const double xs[4][4] = {{0.5}, {0.25, 0.75}, {1.0 / 6, 0.5, 5.0 / 6},
+  static const double xs[4][4] = {{0.5},
+                                  {0.25, 0.75},
+                                  {1.0 / 6, 0.5, 5.0 / 6},
                                   {0.125, 0.375, 0.625, 0.875}};
   static const double cs[4][4] = {{0.5},
                                   {0.8535534, -0.1464466},

@@ -43,10 +43,11 @@ static void compare(const bps_model_spec *s, int n, uint32_t sample, const char 
   double gmax = 0;
   for (int p = 0; p < P; p++) gmax = fmax(gmax, fabs(ga[p]));
   if (e1 > TOL || e2 > TOL || ev > TOL || !(gmax > 0))
-    fprintf(stderr, "%s n=%d: |adj-shift| %.3g |fact-dense| %.3g |value| %.3g max|g| %.3g\n", what,
-            n, e1, e2, ev, gmax);
+    fprintf(stderr, "%s n=%d: |adj-shift| %.3g |fact-dense| %.3g |value| %.3g max|g| %.3g\n",
+            what, n, e1, e2, ev, gmax);
   CHECK(e1 <= TOL && e2 <= TOL && ev <= TOL);
-  if (getenv("T510_TIMES")) fprintf(stderr, "%-40s n=%d P=%d %.2fs\n", what, n, P, bps_wtime() - t0);
+  if (getenv("T510_TIMES"))
+    fprintf(stderr, "%-40s n=%d P=%d %.2fs\n", what, n, P, bps_wtime() - t0);
   CHECK(gmax > 0); /* a vanishing gradient would test nothing */
   worst_all = fmax(worst_all, fmax(e1, e2));
   free(ga);
@@ -62,8 +63,7 @@ static void test_dqnn(void) {
   static const char *famname[5] = {"haar", "toy", "brick", "nisq", "pauli"};
   static const char *wid[4] = {"n,n,n", "n,n,n,n", "2,n,2", "n,n"};
   static const bps_noise_kind nk[4] = {BPS_NOISE_DEPOLARIZING, BPS_NOISE_DEPHASING,
-                                       BPS_NOISE_AMPLITUDE_DAMPING,
-                                       BPS_NOISE_GLOBAL_DEPOLARIZING};
+                                       BPS_NOISE_AMPLITUDE_DAMPING, BPS_NOISE_GLOBAL_DEPOLARIZING};
   int cases = 0;
   for (int f = 0; f < 5; f++)
     for (int w = 0; w < 4; w++)
@@ -73,7 +73,7 @@ static void test_dqnn(void) {
             /* n = 3: a sixth of the grid, 4 layers: a third (run time) */
             if (n == 3 && (f + w + cost + noise) % 6) continue;
             if (w == 1 && (f + cost + noise + n) % 3) continue;
-            if (fam[f] == BPS_PERC_TOY && w == 2) continue; /* toy needs equal widths */
+            if (fam[f] == BPS_PERC_TOY && w == 2) continue;   /* toy needs equal widths */
             if (fam[f] == BPS_PERC_BRICK && w == 2) continue; /* brick: "n,n" only */
             bps_model_spec s;
             bps_model_spec_default(&s);

@@ -33,7 +33,8 @@ static void check_names(const bps_model_instance *m, int count, const char *cons
   int bad = 0;
   for (int p = 0; p < count && p < m->nparams; p++)
     if (strcmp(m->param_names[p], names[p])) {
-      if (!bad) fprintf(stderr, "param %d: '%s', expected '%s'\n", p, m->param_names[p], names[p]);
+      if (!bad)
+        fprintf(stderr, "param %d: '%s', expected '%s'\n", p, m->param_names[p], names[p]);
       bad++;
     }
   CHECK(bad == 0);
@@ -259,8 +260,12 @@ static void test_dense_vs_factored(void) {
       for (int p = 0; p < np; p++) dg = fmax(dg, fabs(gd[p] - gf[p]));
       CHECK(dg < 1e-10);
       printf("dense vs factored %-5s n = %d (%s): |rho| %.1e |C| %.1e |grad| %.1e\n",
-             f == 0 ? "haar" : f == 1 ? "toy" : f == 2 ? "brick" : f == 3 ? "nisq" : "pauli", n,
-             wid[f], dstate, fabs(cd - cf), dg);
+             f == 0   ? "haar"
+             : f == 1 ? "toy"
+             : f == 2 ? "brick"
+             : f == 3 ? "nisq"
+                      : "pauli",
+             n, wid[f], dstate, fabs(cd - cf), dg);
       free(rd);
       free(rf);
       free(gd);
@@ -283,8 +288,7 @@ static void run_case(shift_case *k) {
                                         BPS_PERC_NISQ, BPS_PERC_PAULI};
   static const char *wid[5] = {"n,2,n", "n,n,n", "n,n", "n,1,n", "n,2,n"};
   static const bps_noise_kind nk[4] = {BPS_NOISE_DEPOLARIZING, BPS_NOISE_DEPHASING,
-                                       BPS_NOISE_AMPLITUDE_DAMPING,
-                                       BPS_NOISE_GLOBAL_DEPOLARIZING};
+                                       BPS_NOISE_AMPLITUDE_DAMPING, BPS_NOISE_GLOBAL_DEPOLARIZING};
   double t0 = bps_wtime();
   bps_model_spec s = spec_of(fam[k->f], wid[k->f]);
   s.depth = fam[k->f] == BPS_PERC_PAULI ? 2 : (fam[k->f] == BPS_PERC_BRICK ? 1 : 0);

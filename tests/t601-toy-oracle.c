@@ -32,8 +32,7 @@ typedef struct {
 static mstat moments(const double *x, int S) {
   mstat r;
   double m = 0, v = 0, m4 = 0;
-  for (int i = 0; i < S; i++)
-    m += x[i];
+  for (int i = 0; i < S; i++) m += x[i];
   m /= S;
   for (int i = 0; i < S; i++) {
     double d = x[i] - m;
@@ -61,8 +60,8 @@ static int within_exact(const char *what, double mc, double se_sample, double se
                         double exact, int use_sample) {
   double z = (mc - exact) / se_exact, zs = se_sample > 0 ? (mc - exact) / se_sample : 1e9;
   int ok = fabs(z) < 4.0 && (!use_sample || fabs(zs) < 4.0);
-  printf("    %-9s MC %.6g +- %.2g  exact %.6g  (%+.2f exact SE %.2g", what, mc, se_sample, exact,
-         z, se_exact);
+  printf("    %-9s MC %.6g +- %.2g  exact %.6g  (%+.2f exact SE %.2g", what, mc, se_sample,
+         exact, z, se_exact);
   if (use_sample) printf(", %+.2f SE", zs);
   printf(")%s\n", ok ? "" : "  <-- outside 4 SE");
   return ok;
@@ -100,10 +99,8 @@ static int sample(const bps_model_spec *sg, const bps_model_spec *sl, int n, uin
   bps_model_instance *mg = NULL, *ml = NULL;
   bps_state *s = NULL;
   int rc = bps_model_instance_create(sg, n, 601, k, BPS_FACTORED, &mg);
-  if (!rc)
-    rc = bps_model_instance_create(sl, n, 601, k, BPS_FACTORED, &ml);
-  if (!rc)
-    rc = bps_state_create(BPS_FACTORED, 0, &s);
+  if (!rc) rc = bps_model_instance_create(sl, n, 601, k, BPS_FACTORED, &ml);
+  if (!rc) rc = bps_state_create(BPS_FACTORED, 0, &s);
   if (!rc && memcmp(mg->theta, ml->theta, sizeof(double) * (size_t)mg->nparams))
     rc = BPS_ERR_INTERNAL; /* same (seed, n, sample): same angles */
   double *th = NULL;
@@ -115,12 +112,9 @@ static int sample(const bps_model_spec *sg, const bps_model_spec *sl, int n, uin
   for (int r = 0; r < 3 && !rc; r++) { /* theta, theta + pi/2 e_0, theta - pi/2 e_0 */
     th[0] = mg->theta[0] + (r == 1 ? M_PI / 2 : r == 2 ? -M_PI / 2 : 0.0);
     rc = bps_state_copy(s, mg->inputs[0]);
-    if (!rc)
-      rc = bps_circuit_run(mg->circuit, th, s);
-    if (!rc)
-      rc = bps_cost_eval(mg->costs[0], s, &cg[r]);
-    if (!rc)
-      rc = bps_cost_eval(ml->costs[0], s, &cl[r]);
+    if (!rc) rc = bps_circuit_run(mg->circuit, th, s);
+    if (!rc) rc = bps_cost_eval(mg->costs[0], s, &cg[r]);
+    if (!rc) rc = bps_cost_eval(ml->costs[0], s, &cl[r]);
   }
   out[0] = cg[0];
   out[1] = cl[0];
@@ -146,8 +140,7 @@ static int sample(const bps_model_spec *sg, const bps_model_spec *sl, int n, uin
   bps_state_destroy(&s);
   bps_model_instance_destroy(&mg);
   bps_model_instance_destroy(&ml);
-  if (rc)
-    bps_error_print(stderr);
+  if (rc) bps_error_print(stderr);
   return rc;
 }
 
@@ -164,8 +157,7 @@ int main(void) {
       sg.kind = BPS_MODEL_DQNN;
       sg.perceptron = BPS_PERC_TOY;
       char w[64] = "n";
-      for (int l = 0; l < L; l++)
-        strcat(w, ",n");
+      for (int l = 0; l < L; l++) strcat(w, ",n");
       snprintf(sg.widths, sizeof sg.widths, "%s", w);
       sg.inputs = BPS_INPUT_ZERO;
       sg.targets = BPS_TARGET_ZERO;
@@ -175,19 +167,16 @@ int main(void) {
       int bad = 0;
       double t0 = bps_wtime();
 #pragma omp parallel for schedule(dynamic) reduction(+ : bad)
-      for (int k = 0; k < S; k++)
-        bad += sample(&sg, &sl, n, (uint32_t)k, x + 5 * k) != 0;
+      for (int k = 0; k < S; k++) bad += sample(&sg, &sl, n, (uint32_t)k, x + 5 * k) != 0;
       double dt = bps_wtime() - t0;
       CHECK(bad == 0);
       double *col = malloc(sizeof(double) * (size_t)S), dev = 0;
       mstat st[4];
       for (int c = 0; c < 4; c++) {
-        for (int k = 0; k < S; k++)
-          col[k] = x[5 * k + c];
+        for (int k = 0; k < S; k++) col[k] = x[5 * k + c];
         st[c] = moments(col, S);
       }
-      for (int k = 0; k < S; k++)
-        dev = fmax(dev, x[5 * k + 4]);
+      for (int k = 0; k < S; k++) dev = fmax(dev, x[5 * k + 4]);
       double q38 = pow(3.0 / 8.0, n), q14 = pow(0.25, n);
       exact_global g = global_moments(n);
       printf("n = %d, L = %d layers (%s), S = %d samples, %.2f s, max |sample - closed form| %.2g\n",

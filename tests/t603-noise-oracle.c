@@ -22,15 +22,12 @@
 /* The noiseless operations after the l-th TRACE of c, as a circuit on m_l qubits. */
 static int tail_after_trace(const bps_circuit *c, int l, bps_circuit **out) {
   int seen = 0, i = 0;
-  for (; i < c->nops && seen < l; i++)
-    seen += c->ops[i].kind == BPS_OP_TRACE;
+  for (; i < c->nops && seen < l; i++) seen += c->ops[i].kind == BPS_OP_TRACE;
   BPS_CHECK(seen == l, BPS_ERR_INTERNAL, "circuit has %d traces, wanted %d", seen, l);
   int q = c->q_in; /* register width at op i */
   for (int j = 0; j < i; j++) {
-    if (c->ops[j].kind == BPS_OP_APPEND)
-      q += c->ops[j].k;
-    if (c->ops[j].kind == BPS_OP_TRACE)
-      q -= c->ops[j].k;
+    if (c->ops[j].kind == BPS_OP_APPEND) q += c->ops[j].k;
+    if (c->ops[j].kind == BPS_OP_TRACE) q -= c->ops[j].k;
   }
   bps_circuit *t = NULL;
   BPS_CALL(bps_circuit_create(q, &t));
@@ -44,18 +41,12 @@ static int tail_after_trace(const bps_circuit *c, int l, bps_circuit **out) {
     case BPS_OP_PROT:
       rc = bps_circuit_prot(t, op->pauli, op->qubits, op->scale, op->param);
       break;
-    case BPS_OP_APPEND:
-      rc = bps_circuit_append(t, op->k);
-      break;
-    case BPS_OP_TRACE:
-      rc = bps_circuit_trace(t, op->k, op->qubits);
-      break;
-    default:
-      rc = BPS_ERR_INTERNAL; /* the noiseless circuit has no channels */
+    case BPS_OP_APPEND: rc = bps_circuit_append(t, op->k); break;
+    case BPS_OP_TRACE: rc = bps_circuit_trace(t, op->k, op->qubits); break;
+    default: rc = BPS_ERR_INTERNAL; /* the noiseless circuit has no channels */
     }
   }
-  if (rc)
-    bps_circuit_destroy(&t);
+  if (rc) bps_circuit_destroy(&t);
   *out = t;
   return rc;
 }
@@ -73,8 +64,7 @@ static int mixed_term(const bps_model_instance *m, const bps_circuit *t, bps_rep
   int rc = bps_state_create(repr, 0, &s);
   if (!rc)
     rc = repr == BPS_DENSE ? bps_state_set_dense(s, q, A) : bps_state_set_factor(s, q, d, A);
-  if (!rc)
-    rc = bps_circuit_run(t, m->theta, s);
+  if (!rc) rc = bps_circuit_run(t, m->theta, s);
   double acc = 0;
   for (int x = 0; x < m->npairs && !rc; x++) {
     double v = 0;
@@ -117,27 +107,23 @@ static int run_case(noise_case *k) {
   bps_model_instance *m0 = NULL, *m1 = NULL;
   double *g0 = NULL, *g1 = NULL, c0 = 0, c1 = 0;
   int rc = bps_model_instance_create(&s, k->n, 603, k->sample, repr, &m0);
-  if (!rc)
-    rc = bps_model_instance_create(&sn, k->n, 603, k->sample, repr, &m1);
+  if (!rc) rc = bps_model_instance_create(&sn, k->n, 603, k->sample, repr, &m1);
   if (!rc) {
     int np = m0->nparams;
-    k->same_params =
-        np == m1->nparams && !memcmp(m0->theta, m1->theta, sizeof(double) * (size_t)np);
+    k->same_params = np == m1->nparams &&
+                     !memcmp(m0->theta, m1->theta, sizeof(double) * (size_t)np);
     for (int i = 0; i < m1->circuit->nops; i++)
       k->depol += m1->circuit->ops[i].kind == BPS_OP_DEPOL;
     g0 = malloc(sizeof(double) * (size_t)np);
     g1 = malloc(sizeof(double) * (size_t)np);
     rc = (g0 && g1) ? BPS_OK : BPS_ERR_MEM;
-    if (!rc)
-      rc = bps_model_cost_grad(m0, m0->theta, BPS_GRAD_ADJOINT, &c0, g0);
-    if (!rc)
-      rc = bps_model_cost_grad(m1, m1->theta, BPS_GRAD_ADJOINT, &c1, g1);
+    if (!rc) rc = bps_model_cost_grad(m0, m0->theta, BPS_GRAD_ADJOINT, &c0, g0);
+    if (!rc) rc = bps_model_cost_grad(m1, m1->theta, BPS_GRAD_ADJOINT, &c1, g1);
   }
   const double f1 = pow(1.0 - k->p, L);
   /* 1. layer-1 gradients scale by (1-p)^L */
   for (int q = 0; !rc && q < m0->nparams; q++) {
-    if (strncmp(m0->param_names[q], "l1.", 3))
-      continue;
+    if (strncmp(m0->param_names[q], "l1.", 3)) continue;
     k->worst_g = fmax(k->worst_g, fabs(g1[q] - f1 * g0[q]));
     k->layer1++;
   }
@@ -147,11 +133,9 @@ static int run_case(noise_case *k) {
     bps_circuit *t = NULL;
     double v = 0;
     rc = tail_after_trace(m0->circuit, l, &t);
-    if (!rc)
-      rc = mixed_term(m0, t, repr, &v);
+    if (!rc) rc = mixed_term(m0, t, repr, &v);
     rec += k->p * pow(1.0 - k->p, L - l) * v;
-    if (l == L)
-      trO = v; /* the ops after the last trace are unital: (1/N) sum Tr O_x / 2^m */
+    if (l == L) trO = v; /* the ops after the last trace are unital: (1/N) sum Tr O_x / 2^m */
     bps_circuit_destroy(&t);
   }
   k->dc = fabs(c1 - rec);
@@ -160,8 +144,7 @@ static int run_case(noise_case *k) {
   free(g1);
   bps_model_instance_destroy(&m0);
   bps_model_instance_destroy(&m1);
-  if (rc)
-    bps_error_print(stderr);
+  if (rc) bps_error_print(stderr);
   k->rc = rc;
   return rc;
 }
@@ -185,8 +168,7 @@ int main(void) {
                                       .p = ps[(sample + (uint32_t)L) % 2]};
               /* cases in parallel (the kernels then run on one thread each) */
 #pragma omp parallel for schedule(dynamic)
-  for (int i = 0; i < nc; i++)
-    run_case(&cs[i]);
+  for (int i = 0; i < nc; i++) run_case(&cs[i]);
   double worst_g = 0, worst_c = 0, min_dev = 1e300;
   int layer1 = 0;
   for (int i = 0; i < nc; i++) {
@@ -198,13 +180,12 @@ int main(void) {
     CHECK(k->worst_g < 1e-12);
     CHECK(k->dc < 1e-12);
     if (k->worst_g >= 1e-12 || k->dc >= 1e-12)
-      fprintf(stderr, "case n=%d f=%d L=%d cost=%d rep=%d sample=%u: |dg| %.3g |dC| %.3g\n", k->n,
-              k->f, k->L, k->cost, k->rep, k->sample, k->worst_g, k->dc);
+      fprintf(stderr, "case n=%d f=%d L=%d cost=%d rep=%d sample=%u: |dg| %.3g |dC| %.3g\n",
+              k->n, k->f, k->L, k->cost, k->rep, k->sample, k->worst_g, k->dc);
     worst_g = fmax(worst_g, k->worst_g);
     worst_c = fmax(worst_c, k->dc);
     layer1 += k->layer1;
-    if (k->L >= 2)
-      min_dev = fmin(min_dev, k->dev);
+    if (k->L >= 2) min_dev = fmin(min_dev, k->dev);
   }
   printf("%d cases (%d layer-1 gradients): max |g_noisy - (1-p)^L g| = %.2e, "
          "max |C_noisy - recursion| = %.2e, min deviation from the unitary law (L >= 2) %.3g\n",

@@ -74,8 +74,8 @@ static void test_structure(void) {
   for (int i = 0; i < N; i++)
     for (int a = 0; a < 3; a++, t++) {
       const bps_op *op = &m->circuit->ops[t];
-      ok &= op->kind == BPS_OP_PROT && op->k == 1 && op->qubits[0] == i && op->pauli[0] == L[a] &&
-            op->param == t;
+      ok &= op->kind == BPS_OP_PROT && op->k == 1 && op->qubits[0] == i &&
+            op->pauli[0] == L[a] && op->param == t;
     }
   for (int i = 0; i < N; i++)
     for (int j = i + 1; j < N; j++)
@@ -126,8 +126,7 @@ static void test_structure(void) {
   CHECK(m3->nparams == 5 * T &&
         memcmp(m->theta, m3->theta, sizeof(double) * (size_t)m->nparams) == 0);
   int pre = 1;
-  for (int u = 0; u < 2 * T; u++)
-    pre &= same_op(&m->circuit->ops[u], &m3->circuit->ops[u]);
+  for (int u = 0; u < 2 * T; u++) pre &= same_op(&m->circuit->ops[u], &m3->circuit->ops[u]);
   CHECK(pre);
   bps_model_instance_destroy(&m3);
   bps_model_instance_destroy(&m);
@@ -235,8 +234,8 @@ static void test_gradients(void) {
         for (int rep = 0; rep < 2; rep++) {
           bps_repr repr = rep ? BPS_FACTORED : BPS_DENSE;
           bps_model_instance *m = NULL;
-          CHECK_OK(bps_model_instance_create(&s, 3, 6300 + (uint64_t)nh, (uint32_t)(vc + 10 * obj),
-                                             repr, &m));
+          CHECK_OK(bps_model_instance_create(&s, 3, 6300 + (uint64_t)nh,
+                                             (uint32_t)(vc + 10 * obj), repr, &m));
           for (int k = 0; k < 2; k++) g[rep][k] = malloc(sizeof(double) * (size_t)m->nparams);
           CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &cost[rep][0], g[rep][0]));
           CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_SHIFT, &cost[rep][1], g[rep][1]));
@@ -289,8 +288,8 @@ static void test_gradients(void) {
     int np = 0;
     for (int rep = 0; rep < 2; rep++) {
       bps_model_instance *m = NULL;
-      CHECK_OK(bps_model_instance_create(&s, 1, 6305, (uint32_t)k, rep ? BPS_FACTORED : BPS_DENSE,
-                                         &m));
+      CHECK_OK(bps_model_instance_create(&s, 1, 6305, (uint32_t)k,
+                                         rep ? BPS_FACTORED : BPS_DENSE, &m));
       np = m->nparams;
       ga[rep] = malloc(sizeof(double) * (size_t)np);
       if (!gs) gs = malloc(sizeof(double) * (size_t)np);

@@ -64,8 +64,8 @@ static void test_structure(void) {
     const bps_op *o = &c->ops[op];
     const bps_cplx *U = c->pool + o->mat;
     ok &= o->kind == BPS_OP_UNITARY && o->k == 1 && o->qubits[0] == i &&
-          fabs(creal(U[0]) - cos(M_PI / 8)) < 1e-15 && fabs(creal(U[2]) - sin(M_PI / 8)) < 1e-15 &&
-          fabs(creal(U[1]) + sin(M_PI / 8)) < 1e-15;
+          fabs(creal(U[0]) - cos(M_PI / 8)) < 1e-15 &&
+          fabs(creal(U[2]) - sin(M_PI / 8)) < 1e-15 && fabs(creal(U[1]) + sin(M_PI / 8)) < 1e-15;
   }
   for (int l = 1; l <= L; l++) {
     for (int i = 0; i < n; i++, op++) {
@@ -89,12 +89,13 @@ static void test_structure(void) {
   for (uint32_t x = 0; x < 600; x++) {
     CHECK_OK(bps_model_instance_create(&s, n, 632, x, BPS_FACTORED, &m));
     for (int o = 0; o < m->circuit->nops; o++)
-      if (m->circuit->ops[o].kind == BPS_OP_PROT) cnt[m->circuit->ops[o].pauli[0] - 'X']++, tot++;
+      if (m->circuit->ops[o].kind == BPS_OP_PROT)
+        cnt[m->circuit->ops[o].pauli[0] - 'X']++, tot++;
     bps_model_instance_destroy(&m);
   }
   double se = sqrt(tot * (1.0 / 3) * (2.0 / 3));
-  printf("McClean axes over %ld rotations: X %ld, Y %ld, Z %ld (expected %.0f +- %.0f each)\n", tot,
-         cnt[0], cnt[1], cnt[2], tot / 3.0, se);
+  printf("McClean axes over %ld rotations: X %ld, Y %ld, Z %ld (expected %.0f +- %.0f each)\n",
+         tot, cnt[0], cnt[1], cnt[2], tot / 3.0, se);
   for (int a = 0; a < 3; a++) CHECK(fabs(cnt[a] - tot / 3.0) < 4 * se);
 
   /* hea_layers = 0 means L = n */

@@ -53,15 +53,18 @@ static void vals_free(vals *v) {
 
 /* |x - r| <= 1e-12 |r| + 1e-14 scale, scale the largest reference value of the kind. */
 static int close_to(long double x, long double r, long double scale) {
-  if (isnan((double)r)) return isnan((double)x) || 1; /* purity unavailable in E0: not compared */
+  if (isnan((double)r))
+    return isnan((double)x) || 1; /* purity unavailable in E0: not compared */
   return fabsl(x - r) <= 1e-12L * fabsl(r) + 1e-14L * scale;
 }
 
 static void compare(const char *label, const vals *t, const vals *r, const char *eng) {
   long double sv = 0, sm = 0;
-  for (int p = 0; p < r->np; p++) sv = fmaxl(sv, fabsl(r->gv[p])), sm = fmaxl(sm, fabsl(r->gm[p]));
+  for (int p = 0; p < r->np; p++)
+    sv = fmaxl(sv, fabsl(r->gv[p])), sm = fmaxl(sm, fabsl(r->gm[p]));
   /* Var C = E[X^2] - E[X]^2: its rounding scales with E[X^2], not with the variance */
-  int ok = close_to(t->cm, r->cm, fabsl(r->cm) + 1) && close_to(t->cv, r->cv, r->cv + r->cm * r->cm) &&
+  int ok = close_to(t->cm, r->cm, fabsl(r->cm) + 1) &&
+           close_to(t->cv, r->cv, r->cv + r->cm * r->cm) &&
            (isnan((double)t->pur) || close_to(t->pur, r->pur, 1));
   for (int p = 0; p < r->np; p++)
     ok &= close_to(t->gv[p], r->gv[p], sv) && close_to(t->gm[p], r->gm[p], sm + sv);
@@ -72,12 +75,13 @@ static void compare(const char *label, const vals *t, const vals *r, const char 
   if (!nonneg) fprintf(stderr, "%s: a negative variance (%s or dense)\n", label, eng);
   CHECK(ok);
   if (!ok) {
-    fprintf(stderr, "%s: %s vs dense: E[C] %.17Lg / %.17Lg, Var C %.17Lg / %.17Lg, purity %.17Lg / %.17Lg\n",
+    fprintf(stderr,
+            "%s: %s vs dense: E[C] %.17Lg / %.17Lg, Var C %.17Lg / %.17Lg, purity %.17Lg / %.17Lg\n",
             label, eng, t->cm, r->cm, t->cv, r->cv, t->pur, r->pur);
     for (int p = 0; p < r->np; p++)
       if (!close_to(t->gv[p], r->gv[p], sv) || !close_to(t->gm[p], r->gm[p], sm + sv))
-        fprintf(stderr, "   param %d: E %.6Lg / %.6Lg  Var %.17Lg / %.17Lg\n", p, t->gm[p], r->gm[p],
-                t->gv[p], r->gv[p]);
+        fprintf(stderr, "   param %d: E %.6Lg / %.6Lg  Var %.17Lg / %.17Lg\n", p, t->gm[p],
+                r->gm[p], t->gv[p], r->gv[p]);
   }
 }
 
@@ -99,7 +103,9 @@ static void check_instance(const char *label, const bps_model_instance *m,
     vals t;
     rc = eval(m, others[i], &t);
     if (rc) {
-      if (getenv("T660_VERBOSE")) fprintf(stderr, "%s: %s refused: %s\n", label, bps_mom_engine_name(others[i]), bps_error_message());
+      if (getenv("T660_VERBOSE"))
+        fprintf(stderr, "%s: %s refused: %s\n", label, bps_mom_engine_name(others[i]),
+                bps_error_message());
       bps_error_clear();
       const int must = others[i] == expect_engine || (others[i] == BPS_MOM_MPS && mps_must);
       CHECK(!must);
@@ -136,7 +142,8 @@ static void expect_refusal(const char *label, const bps_model_spec *s, int n) {
   int rc = bps_mom_create(m, BPS_MOM_AUTO, NULL, &M);
   CHECK(rc == BPS_ERR_JOB);
   if (rc != BPS_ERR_JOB) fprintf(stderr, "%s: expected a refusal, got %d\n", label, rc);
-  else if (getenv("T660_VERBOSE")) fprintf(stderr, "%s: refused: %s\n", label, bps_error_message());
+  else if (getenv("T660_VERBOSE"))
+    fprintf(stderr, "%s: refused: %s\n", label, bps_error_message());
   bps_error_clear();
   bps_mom_destroy(&M);
   bps_model_instance_destroy(&m);
@@ -155,8 +162,8 @@ static void noise_loop(bps_model_spec *s, const char *fam, int n, bps_mom_engine
       s->noise_p = kind ? 0.15 : 0.0;
       s->noise_placement = (bps_noise_placement)place;
       char lab[128];
-      snprintf(lab, sizeof lab, "%s %s/%s %s", fam, s->cost ? "local" : "global", noise_name[kind],
-               place ? "layer" : "gate");
+      snprintf(lab, sizeof lab, "%s %s/%s %s", fam, s->cost ? "local" : "global",
+               noise_name[kind], place ? "layer" : "gate");
       check_spec(lab, s, n, eng);
     }
   s->noise = BPS_NOISE_NONE;
@@ -231,8 +238,8 @@ static void data_kinds(void) {
             s.pairs = pairs;
             if (cost == BPS_COST_LOCAL && tg == BPS_TARGET_UNITARY) continue; /* job error */
             char lab[128];
-            snprintf(lab, sizeof lab, "data fam %d cost %d inputs %d targets %d pairs %d", fam[f], cost,
-                     in, tg, pairs);
+            snprintf(lab, sizeof lab, "data fam %d cost %d inputs %d targets %d pairs %d",
+                     fam[f], cost, in, tg, pairs);
             const int n = fam[f] == BPS_PERC_TOY ? 2 : 1;
             if (tg == BPS_TARGET_UNITARY && in != BPS_INPUT_ZERO && pairs > 1) {
               expect_refusal(lab, &s, n);
@@ -314,7 +321,8 @@ static int random_circuit(bps_rng *r, bps_model_instance **out) {
       const int e = (int)(bps_rng_u32(r) % 5);
       if (e == 1 && !two) BPS_CALL(bps_circuit_tag_last(c, BPS_ENS_AXIS, 0, 0, NULL));
       if (e == 2) BPS_CALL(bps_circuit_tag_last(c, BPS_ENS_PAULI, 0, two ? 2 : 1, qs));
-      if (e == 3) BPS_CALL(bps_circuit_tag_last(c, BPS_ENS_GAUSS, 0.1 + 0.5 * bps_rng_uniform(r), 0, NULL));
+      if (e == 3)
+        BPS_CALL(bps_circuit_tag_last(c, BPS_ENS_GAUSS, 0.1 + 0.5 * bps_rng_uniform(r), 0, NULL));
       fixed[np] = e != 3 && (bps_rng_u32(r) % 3 == 0);
       theta[np] = bps_rng_angle(r);
       if (fixed[np]) BPS_CALL(bps_circuit_param_angle(c, np, BPS_ANGLE_FIXED));
@@ -327,7 +335,8 @@ static int random_circuit(bps_rng *r, bps_model_instance **out) {
       BPS_CALL(bps_circuit_unitary(c, two ? 2 : 1, qs, U));
     } else if (what == 7) { /* a channel */
       bps_cplx K[16];
-      int nk = bps_noise_kraus((bps_noise_kind)(1 + bps_rng_u32(r) % 3), 0.3 * bps_rng_uniform(r), K);
+      int nk = bps_noise_kraus((bps_noise_kind)(1 + bps_rng_u32(r) % 3),
+                               0.3 * bps_rng_uniform(r), K);
       BPS_CALL(bps_circuit_kraus(c, 1, qs, nk, K));
     } else if (what == 8) {
       if (q < 3) BPS_CALL(bps_circuit_append(c, 1));
@@ -501,6 +510,7 @@ int main(void) {
   random_circuits(60);
   mps_vs_pauli();
   printf("t660: %d instances compared with the dense reference (%d by the mps engine), %d "
-         "refusals checked, %d mps/pauli comparisons\n", n_compared, n_mps, n_refused, n_vs_pauli);
+         "refusals checked, %d mps/pauli comparisons\n",
+         n_compared, n_mps, n_refused, n_vs_pauli);
   return bps_test_result("t660-moments-engines");
 }

@@ -34,9 +34,9 @@ static int mom_of(const bps_model_spec *s, int n, bps_mom **M, bps_model_instanc
   do {                                                                                          \
     ld x_ = (x), r_ = (r);                                                                      \
     bps_test_checks++;                                                                          \
-    if (!(fabsl(x_ - r_) <= (rtol) * fabsl(r_))) {                                              \
+    if (!(fabsl(x_ - r_) <= (rtol)*fabsl(r_))) {                                                \
       bps_test_failures++;                                                                      \
-      fprintf(stderr, "%s:%d: %s = %.17Lg, expected %.17Lg (rel %.2Lg)\n", __FILE__, __LINE__, \
+      fprintf(stderr, "%s:%d: %s = %.17Lg, expected %.17Lg (rel %.2Lg)\n", __FILE__, __LINE__,  \
               #x, x_, r_, fabsl(x_ - r_) / fabsl(r_));                                          \
     }                                                                                           \
   } while (0)
@@ -66,7 +66,8 @@ static void toy(void) {
           CHECK_REL(cm.v, 0.5L, 1e-15L);
           CHECK_REL(cv.v, 1.0L / (8.0L * N), 1e-13L);
         }
-        const ld want = cost == BPS_COST_GLOBAL ? 0.125L * powl(0.375L, N - 1) : 1.0L / (8.0L * N * N);
+        const ld want = cost == BPS_COST_GLOBAL ? 0.125L * powl(0.375L, N - 1)
+                                                : 1.0L / (8.0L * N * N);
         for (int p = 0; p < m->nparams; p++) {
           CHECK_OK(bps_mom_grad(M, p, &gm, &gv, NULL));
           CHECK(gm.v == 0 && gv.exact); /* uniform angles: E[dC] = 0 exactly */
@@ -74,12 +75,14 @@ static void toy(void) {
           ld e = fabsl(gv.v - want) / want;
           if (e > worst) worst = e, worst_n = n;
         }
-        if (getenv("T661_VERBOSE")) fprintf(stderr, "toy cost %d L %d n %d P %d t %.3f\n", cost, L, n, m->nparams, bps_wtime());
+        if (getenv("T661_VERBOSE"))
+          fprintf(stderr, "toy cost %d L %d n %d P %d t %.3f\n", cost, L, n, m->nparams,
+                  bps_wtime());
         bps_mom_destroy(&M);
         bps_model_instance_destroy(&m);
       }
-  printf("toy: worst relative error %.2Lg (n = %d) over n = 1..64 (L = 1..3) and n = 1024\n", worst,
-         worst_n);
+  printf("toy: worst relative error %.2Lg (n = %d) over n = 1..64 (L = 1..3) and n = 1024\n",
+         worst, worst_n);
 }
 
 static void haar_n_to_1(void) {
@@ -105,7 +108,9 @@ static void haar_n_to_1(void) {
       CHECK_OK(bps_mom_purity(M, &pur));
       const ld D = ldexpl(1.0L, n);
       CHECK_REL(pur.v, (2.0L + D) / (2.0L * D + 1.0L), 1e-15L);
-      if (n == 200) printf("n -> 1 Haar: n = 200 Var dC = %.6Lg (log2 %.4f), purity %.6Lg\n", gv.v, bps_mom_log2(gv.v), pur.v);
+      if (n == 200)
+        printf("n -> 1 Haar: n = 200 Var dC = %.6Lg (log2 %.4f), purity %.6Lg\n", gv.v,
+               bps_mom_log2(gv.v), pur.v);
       bps_mom_destroy(&M);
       bps_model_instance_destroy(&m);
     }

@@ -34,7 +34,9 @@
 
 static char dir[256];
 
-static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+static void path_in(char *buf, size_t n, const char *name) {
+  snprintf(buf, n, "%s/%s", dir, name);
+}
 
 /* Number of directory entries other than . and .. whose name contains `part` (NULL: all). */
 static int count_entries(const char *part) {
@@ -244,8 +246,7 @@ static void check_land(hid_t g, const bps_result_n *r) {
   hsize_t d1[1] = {(hsize_t)l->ndeg};
   CHECK(check_dset(lg, "degree", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->degree, 4) ==
         H5D_CONTIGUOUS);
-  CHECK(check_dset(lg, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 4) ==
-        H5D_CONTIGUOUS);
+  CHECK(check_dset(lg, "size", 1, d1, H5T_STD_I32LE, H5T_NATIVE_INT, l->size, 4) == H5D_CONTIGUOUS);
   hsize_t links = 2;
   for (int i = 0; i < l->nfield; i++) {
     const bps_land_field *fl = &l->field[i];
@@ -359,7 +360,8 @@ static void check_file(const char *path, const bps_result *res) {
     }
     double gm[3], gv[3], gse[3];
     for (int k = 0; k < 3; k++)
-      gm[k] = r->grad_stats[k].mean, gv[k] = r->grad_stats[k].var, gse[k] = r->grad_stats[k].var_se;
+      gm[k] = r->grad_stats[k].mean, gv[k] = r->grad_stats[k].var,
+      gse[k] = r->grad_stats[k].var_se;
     check_dset_f64(g, "grad_mean", P, gm);
     check_dset_f64(g, "grad_var", P, gv);
     check_dset_f64(g, "grad_var_se", P, gse);
@@ -411,13 +413,13 @@ static void check_file(const char *path, const bps_result *res) {
   CHECK(check_dset(s, "num_samples", 1, dk, H5T_STD_I64LE, H5T_NATIVE_LLONG, sv, 8) ==
         H5D_CONTIGUOUS);
   double x[8];
-#define SUMCOL(name, expr)                                                               \
-  do {                                                                                   \
-    for (int i = 0; i < K; i++) {                                                        \
-      const bps_result_n *r = &res->per_n[i];                                            \
-      x[i] = (expr);                                                                     \
-    }                                                                                    \
-    check_dset_f64(s, name, (hsize_t)K, x);                                              \
+#define SUMCOL(name, expr)                                                                      \
+  do {                                                                                          \
+    for (int i = 0; i < K; i++) {                                                               \
+      const bps_result_n *r = &res->per_n[i];                                                   \
+      x[i] = (expr);                                                                            \
+    }                                                                                           \
+    check_dset_f64(s, name, (hsize_t)K, x);                                                     \
   } while (0)
   SUMCOL("grad_var_mean", r->grad_var_mean);
   SUMCOL("grad_var_mean_se", r->grad_var_mean_se);
@@ -798,13 +800,13 @@ static void test_merge_landscape(void) {
 
   /* refusals: a gradient piece among landscape pieces, different structures */
   int rc;
-#define REFUSED(part)                                                                      \
-  do {                                                                                     \
-    rc = bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg);              \
-    CHECK(rc == BPS_ERR_USAGE && strstr(msg, part) && merged.per_n == NULL);               \
-    if (rc != BPS_ERR_USAGE || !strstr(msg, part))                                         \
-      fprintf(stderr, "  merge: rc %d, message '%s' lacks '%s'\n", rc, msg, part);         \
-    bps_error_clear();                                                                     \
+#define REFUSED(part)                                                                           \
+  do {                                                                                          \
+    rc = bps_merge_results(rd, names, N, merged_p, &merged, msg, sizeof msg);                   \
+    CHECK(rc == BPS_ERR_USAGE && strstr(msg, part) && merged.per_n == NULL);                    \
+    if (rc != BPS_ERR_USAGE || !strstr(msg, part))                                              \
+      fprintf(stderr, "  merge: rc %d, message '%s' lacks '%s'\n", rc, msg, part);              \
+    bps_error_clear();                                                                          \
   } while (0)
   bps_landscape_n *kept = rd[1].per_n[1].land;
   rd[1].per_n[1].land = NULL;

@@ -15,11 +15,11 @@
 #include "bpscan/stats.h"
 
 /* in the style of job.c's canonical text */
-#define SYNTH_JOB                                                                          \
-  "[scan]\nmodel = dqnn\nqubits = 4:6:2\nsamples = 100\nseed = 12345\n"                  \
-  "representation = auto\n\n"                                                              \
-  "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n"                                \
-  "[cost]\ntype = global\npairs = 1\n\n"                                                   \
+#define SYNTH_JOB                                                                               \
+  "[scan]\nmodel = dqnn\nqubits = 4:6:2\nsamples = 100\nseed = 12345\n"                         \
+  "representation = auto\n\n"                                                                   \
+  "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n"                                      \
+  "[cost]\ntype = global\npairs = 1\n\n"                                                        \
   "[noise]\nchannel = depolarizing\np = 0.01\n"
 
 static void synth_n(bps_result_n *r, int n, long S, int with_params) {
@@ -34,8 +34,8 @@ static void synth_n(bps_result_n *r, int n, long S, int with_params) {
   for (int p = 0; p < r->nparams; p++) {
     r->param_names[p] = malloc(32);
     /* one non-ASCII (valid UTF-8) name: theta */
-    snprintf(r->param_names[p], 32, p == 1 ? "\xce\xb8.l1.p%d" : "l%d.p%d", p == 1 ? p : p / 2 + 1,
-             p);
+    snprintf(r->param_names[p], 32, p == 1 ? "\xce\xb8.l1.p%d" : "l%d.p%d",
+             p == 1 ? p : p / 2 + 1, p);
   }
   r->q_in = n;
   r->q_out = n;
@@ -85,9 +85,10 @@ static double synth_rand(long s, int k, int n) {
  * statistics element by element. */
 #define SYNTH_LAND_NFIELD 10
 static void synth_land(bps_result_n *r) {
-  static const char *const names[SYNTH_LAND_NFIELD] = {
-      "cut_mean", "cut_var", "aliasing", "slope_fft", "slope_adjoint", "lipschitz",
-      "spread",   "power",   "direction", "image"};
+  static const char *const names[SYNTH_LAND_NFIELD] = {"cut_mean",  "cut_var",       "aliasing",
+                                                       "slope_fft", "slope_adjoint", "lipschitz",
+                                                       "spread",    "power",         "direction",
+                                                       "image"};
   long S = r->samples;
   int K = r->n, P = 3;
   bps_landscape_n *l = calloc(1, sizeof *l);
@@ -108,18 +109,18 @@ static void synth_land(bps_result_n *r) {
     bps_land_field *f = &l->field[i];
     snprintf(f->name, sizeof f->name, "%s", names[i]);
     f->stats = i < 8;
-    if (i == 6 || i == 8) f->ndim = 1, f->dims[0] = P;              /* spread, direction */
-    if (i == 7) f->ndim = 2, f->dims[0] = P, f->dims[1] = K + 1;     /* power */
-    if (i == 9) f->ndim = 2, f->dims[0] = 5, f->dims[1] = 4;         /* image */
+    if (i == 6 || i == 8) f->ndim = 1, f->dims[0] = P;           /* spread, direction */
+    if (i == 7) f->ndim = 2, f->dims[0] = P, f->dims[1] = K + 1; /* power */
+    if (i == 9) f->ndim = 2, f->dims[0] = 5, f->dims[1] = 4;     /* image */
     long e = bps_land_field_elems(f);
     f->data = malloc(sizeof(double) * (size_t)(S > 0 ? S : 1) * (size_t)e);
     for (long s = 0; s < S; s++)
       for (long k = 0; k < e; k++) {
         double u = synth_rand(s, (int)(i * 97 + k), r->n), *x = &f->data[s * e + k];
         switch (i) {
-        case 2: *x = 1e-16 * u; break;                              /* aliasing */
+        case 2: *x = 1e-16 * u; break;                               /* aliasing */
         case 4: *x = l->field[3].data[s] + 1e-14 * (u - 0.5); break; /* slope_adjoint */
-        case 8: *x = u < 0.5 ? -1.0 : 1.0; break;                  /* direction */
+        case 8: *x = u < 0.5 ? -1.0 : 1.0; break;                    /* direction */
         default: *x = (1.0 + i) * (u - (i == 3 ? 0.5 : 0.0));
         }
       }
@@ -148,7 +149,8 @@ static void synth_result(bps_result *res, long S) {
   res->grad_method = "adjoint";
   res->mpi_ranks = 4;
   res->omp_threads = 2;
-  res->host = "node\xff" "01";
+  res->host = "node\xff"
+              "01";
   res->start_time = 1700000000.25;
   res->end_time = 1700000123.75;
   res->wall_plan = 0.5;
@@ -163,11 +165,11 @@ static void synth_result(bps_result *res, long S) {
 
 /* synth_result plus landscape fields at every qubit count. */
 /* the same job as a landscape scan (its job_json must say mode = landscape, as the root) */
-#define SYNTH_JOB_LAND                                                                     \
-  "[scan]\nmodel = dqnn\nqubits = 4:6:2\nsamples = 100\nseed = 12345\n"                  \
-  "representation = auto\nmode = landscape\n\n"                                            \
-  "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n"                                \
-  "[cost]\ntype = global\npairs = 1\n\n"                                                   \
+#define SYNTH_JOB_LAND                                                                          \
+  "[scan]\nmodel = dqnn\nqubits = 4:6:2\nsamples = 100\nseed = 12345\n"                         \
+  "representation = auto\nmode = landscape\n\n"                                                 \
+  "[dqnn]\nwidths = n,n\nperceptron = haar\ndepth = 0\n\n"                                      \
+  "[cost]\ntype = global\npairs = 1\n\n"                                                        \
   "[noise]\nchannel = depolarizing\np = 0.01\n"
 
 static void synth_result_land(bps_result *res, long S) {

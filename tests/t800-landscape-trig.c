@@ -169,19 +169,19 @@ static void test_degree(void) {
   bps_circuit *c = NULL;
   CHECK_OK(bps_circuit_create(2, &c));
   int q0 = 0, q1 = 1, q01[2] = {0, 1};
-  CHECK_OK(bps_circuit_prot(c, "Y", &q0, 0.5, 0));   /* param 0: two R_y -> nu 1, R 2 */
-  CHECK_OK(bps_circuit_prot(c, "ZZ", q01, 0.5, 1));  /* param 1: 2|s| = 1, 2: nu 1, R 3 */
+  CHECK_OK(bps_circuit_prot(c, "Y", &q0, 0.5, 0));  /* param 0: two R_y -> nu 1, R 2 */
+  CHECK_OK(bps_circuit_prot(c, "ZZ", q01, 0.5, 1)); /* param 1: 2|s| = 1, 2: nu 1, R 3 */
   CHECK_OK(bps_circuit_prot(c, "X", &q1, 0.5, 0));
   CHECK_OK(bps_circuit_prot(c, "XX", q01, -1.0, 1)); /* CAN-like, scale -1: frequency 2 */
   CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.3, 2));   /* param 2: nu 0.6, R 1 */
   CHECK_OK(bps_circuit_prot(c, "Z", &q0, 0.5, 4));   /* param 3 unused; param 4: nu 1, R 1 */
   CHECK_OK(bps_circuit_prot(c, "X", &q0, 0.5, 5));   /* param 5: 1 and sqrt 2: incommensurate */
   CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.5 * sqrt(2.0), 5));
-  CHECK_OK(bps_circuit_prot(c, "Z", &q1, 0.25, 6));  /* param 6: 0.5, 0.75, 0.5: nu 0.25, */
+  CHECK_OK(bps_circuit_prot(c, "Z", &q1, 0.25, 6));   /* param 6: 0.5, 0.75, 0.5: nu 0.25, */
   CHECK_OK(bps_circuit_prot(c, "X", &q0, -0.375, 6)); /* R = 2 + 3 + 2 = 7 (q = 2) */
   CHECK_OK(bps_circuit_prot(c, "ZZ", q01, 0.25, 6));
   CHECK_OK(bps_circuit_prot(c, "YY", q01, -1.37, 7)); /* param 7: VH-like J: nu 2.74, R 1 */
-  CHECK_OK(bps_circuit_prot(c, "X", &q1, 0.1, 8));   /* param 8: 0.2 and 0.2 (1 + 1e-12): */
+  CHECK_OK(bps_circuit_prot(c, "X", &q1, 0.1, 8));    /* param 8: 0.2 and 0.2 (1 + 1e-12): */
   CHECK_OK(bps_circuit_prot(c, "Y", &q1, 0.1 * (1 + 1e-12), 8)); /* within 1e-9: nu 0.2, R 2 */
   CHECK(c->nparams == 9);
   double nu[9];
@@ -219,7 +219,7 @@ static void test_degree(void) {
   int k4[9] = {0, 1 << 21, 0, 0, 0, 0, 0, 0, 0};
   CHECK_FAILS(bps_landscape_degree(c, NULL, k4, &K), BPS_ERR_ARG);
   CHECK_OK(bps_landscape_direction(c, k4, dir)); /* the direction itself is fine */
-  k4[1] = 1 << 20; /* 3 2^20 <= 2^22 */
+  k4[1] = 1 << 20;                               /* 3 2^20 <= 2^22 */
   CHECK_OK(bps_landscape_degree(c, NULL, k4, &K));
   CHECK(K == 3 << 20);
   int k3[9] = {0};
@@ -289,9 +289,9 @@ int main(void) {
     int K = Ks[i], N = 0;
     for (int rep = 0; rep < 4; rep++) {
       CHECK_OK(bps_landscape_size(K, -1, &N));
-      check_poly(&r, K, N);           /* default size */
-      check_poly(&r, K, 2 * K + 1);   /* critical size (no alias bins) */
-      check_poly(&r, K, 2 * K + 6);   /* even N: Nyquist bin 2K+3 > K */
+      check_poly(&r, K, N);         /* default size */
+      check_poly(&r, K, 2 * K + 1); /* critical size (no alias bins) */
+      check_poly(&r, K, 2 * K + 6); /* even N: Nyquist bin 2K+3 > K */
     }
   }
   printf("worst |c_k - exact| %.3g, worst alias %.3g, max lipschitz/bernstein (K >= 2) %.4f\n",

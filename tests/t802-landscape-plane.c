@@ -301,8 +301,8 @@ static void check_separable(bps_rng *r, int K1, int K2) {
   CHECK_CLOSE(p.var, r1.var + r2.var, 1e-13, 1e-15);
   CHECK_CLOSE(p.slope_fft[0], r1.slope_fft, 0, 1e-12 * (1 + fabs(r1.slope_fft)));
   CHECK_CLOSE(p.slope_fft[1], r2.slope_fft, 0, 1e-12 * (1 + fabs(r2.slope_fft)));
-  worst_ref = fmax(worst_ref, fabs(p.lipschitz - hypot(r1.lipschitz, r2.lipschitz)) /
-                                  (1 + p.lipschitz));
+  worst_ref = fmax(worst_ref,
+                   fabs(p.lipschitz - hypot(r1.lipschitz, r2.lipschitz)) / (1 + p.lipschitz));
   worst_ref = fmax(worst_ref, fabs(p.fmax - r1.fmax - r2.fmax) / sc);
   bps_cut_result_free(&r1);
   bps_cut_result_free(&r2);
@@ -362,8 +362,8 @@ static void check_args_and_cap(bps_rng *r) {
   poly_eval(&P, 0, 0, d0);
   CHECK_CLOSE(res.slope_fft[0], d0[1], 0, 1e-11 * (1 + fabs(d0[1])));
   CHECK_CLOSE(res.slope_fft[1], d0[2], 0, 1e-11 * (1 + fabs(d0[2])));
-  printf("  cap: %d x %d samples -> fine grid %d x %d; K = (%d, %d): lip %.6g bern %.6g\n", N,
-         N, res.nf1, res.nf2, K, K / 3, res.lipschitz, res.bernstein);
+  printf("  cap: %d x %d samples -> fine grid %d x %d; K = (%d, %d): lip %.6g bern %.6g\n", N, N,
+         res.nf1, res.nf2, K, K / 3, res.lipschitz, res.bernstein);
   bps_plane_result_free(&res);
   CHECK_OK(bps_plane_analyse(g, N, N, K, K / 3, 1, &res)); /* an explicit pad 1 is kept */
   CHECK(res.nf1 == N);
@@ -421,7 +421,8 @@ static void model_plane(const char *what, bps_model_instance *m, const int *k1, 
   CHECK_OK(bps_landscape_degree(m->circuit, m->param_names, k2, &K2));
   CHECK_OK(bps_landscape_size(K1, -1, &N1));
   CHECK_OK(bps_landscape_size(K2, -1, &N2));
-  double *f = malloc(sizeof(double) * (size_t)N1 * N2), *g = malloc(sizeof(double) * (size_t)N1 * N2);
+  double *f = malloc(sizeof(double) * (size_t)N1 * N2),
+         *g = malloc(sizeof(double) * (size_t)N1 * N2);
   CHECK_OK(bps_landscape_plane(m, m->theta, k1, k2, grad, 0, f, res));
   CHECK(res->K1 == K1 && res->K2 == K2 && res->N1 == N1 && res->N2 == N2);
   CHECK_OK(bps_landscape_direction(m->circuit, k1, d1));
@@ -526,7 +527,8 @@ static void check_models(void) {
     int *k1 = calloc((size_t)M, sizeof(int)), *k2 = calloc((size_t)M, sizeof(int));
     for (int j = 0; j < M; j++) {
       int lim = which == 2 ? 4 : 2; /* vh: sparser directions (many parameters) */
-      int x = (int)(bps_rng_u32(&r) % (unsigned)(2 * lim)), y = (int)(bps_rng_u32(&r) % (unsigned)(2 * lim));
+      int x = (int)(bps_rng_u32(&r) % (unsigned)(2 * lim)),
+          y = (int)(bps_rng_u32(&r) % (unsigned)(2 * lim));
       k1[j] = x == 0 ? -1 : x == 1 ? 1 : 0;
       k2[j] = y == 0 ? -1 : y == 1 ? 1 : 0;
       if (which < 2) {
@@ -566,9 +568,9 @@ int main(void) {
     CHECK_OK(bps_landscape_size(K1, -1, &N1));
     CHECK_OK(bps_landscape_size(K2, -1, &N2));
     for (int rep = 0; rep < 2; rep++) {
-      check_poly(&r, K1, K2, N1, N2, 1);                     /* default sizes */
+      check_poly(&r, K1, K2, N1, N2, 1);                        /* default sizes */
       check_poly(&r, K1, K2, 2 * K1 + 1, 2 * K2 + 1, rep == 0); /* critical sizes */
-      check_poly(&r, K1, K2, 2 * K1 + 2, N2 + 1, 0);         /* even sizes */
+      check_poly(&r, K1, K2, 2 * K1 + 2, N2 + 1, 0);            /* even sizes */
     }
   }
   for (int K1 = 0; K1 <= 9; K1 += 3)

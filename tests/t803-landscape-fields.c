@@ -22,9 +22,9 @@
 
 #define SEED 803
 
-static const char *const scalars[] = {"cut_mean", "cut_var", "aliasing", "slope_fft",
+static const char *const scalars[] = {"cut_mean",      "cut_var",   "aliasing",  "slope_fft",
                                       "slope_adjoint", "lipschitz", "bernstein", "spread",
-                                      "cut_max", "cut_min"};
+                                      "cut_max",       "cut_min"};
 
 static long off(const bps_landscape_n *l, const char *name) {
   long o = 0;
@@ -48,8 +48,9 @@ static void same_cut(const bps_landscape_n *l, const double *tail, const bps_cut
 
 static void check_layout(const bps_landfields *lf, int dirs, int P) {
   const bps_landscape_n *l = &lf->layout;
-  const char *const order[3][13] = {
-      {"power", "direction", "nu"}, {"power", "nu"}, {"power", "direction", "nu", "image"}};
+  const char *const order[3][13] = {{"power", "direction", "nu"},
+                                    {"power", "nu"},
+                                    {"power", "direction", "nu", "image"}};
   const int extra = dirs == BPS_LAND_RANDOM ? 3 : dirs == BPS_LAND_AXES ? 2 : 4;
   CHECK(l->nfield == 10 + extra);
   long len = 0;
@@ -120,8 +121,8 @@ static void check_sample(const bps_model_spec *spec, bps_repr repr, const bps_la
       const size_t ni = (size_t)l->size[0] * (size_t)l->size[1];
       double *img = malloc(sizeof(double) * ni);
       CHECK_OK(bps_landscape_plane(m, m->theta, k, k2, grad, l->pad, img, &r));
-      const double v[10] = {r.mean, r.var, r.alias, 0, 0, r.lipschitz, r.bernstein, r.spread,
-                            r.fmax, r.fmin};
+      const double v[10] = {r.mean,      r.var,       r.alias,  0,      0,
+                            r.lipschitz, r.bernstein, r.spread, r.fmax, r.fmin};
       for (int q = 0; q < 10; q++) {
         const long o = off(l, scalars[q]);
         if (q == 3 || q == 4) {

@@ -22,19 +22,19 @@
 #define BPS_BENCH_MODELS_GRAD_GOAL 4.0 /* adjoint gradient <= 4 cost evaluations */
 
 typedef struct {
-  char model[40];        /* e.g. "dqnn-haar n,n" */
-  int n;                 /* scanned qubit count */
+  char model[40]; /* e.g. "dqnn-haar n,n" */
+  int n;          /* scanned qubit count */
   bps_repr repr;
-  int qubits;            /* widest register (m_{l-1} + m_l) */
+  int qubits; /* widest register (m_{l-1} + m_l) */
   int nparams;
-  int threads;           /* omp_get_max_threads() during the row */
-  int reps;              /* repetitions of the cost evaluation actually timed (best of) */
-  double build_s;        /* instance creation (Haar sampling, training data) */
-  double cost_eval_s;    /* best of reps: copy input, run the circuit, evaluate the cost */
-  double adjoint_grad_s; /* best of reps: cost and the full adjoint gradient */
-  double grad_over_cost; /* adjoint_grad_s / cost_eval_s */
+  int threads;                /* omp_get_max_threads() during the row */
+  int reps;                   /* repetitions of the cost evaluation actually timed (best of) */
+  double build_s;             /* instance creation (Haar sampling, training data) */
+  double cost_eval_s;         /* best of reps: copy input, run the circuit, evaluate the cost */
+  double adjoint_grad_s;      /* best of reps: cost and the full adjoint gradient */
+  double grad_over_cost;      /* adjoint_grad_s / cost_eval_s */
   double dense_over_factored; /* factored rows: dense cost_eval_s / this one (NAN if none) */
-  double max_abs_grad;   /* sanity: largest |dC/dtheta| (finite, not all zero) */
+  double max_abs_grad;        /* sanity: largest |dC/dtheta| (finite, not all zero) */
 } bps_bench_model_row;
 
 /* Time the model rows for n = nmin..nmax (nmin >= 1), each measurement the best of reps

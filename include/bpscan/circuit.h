@@ -61,30 +61,30 @@ typedef enum {
 
 typedef struct {
   bps_op_kind kind;
-  int k;                     /* qubits acted on / appended / traced */
-  int *qubits;               /* k target qubits (not used by APPEND; owned by the circuit) */
-  int param;                 /* PROT: parameter index */
-  double scale;              /* PROT: generator scale; DEPOL: probability p */
-  char *pauli;               /* PROT: Pauli string, k letters (owned by the circuit) */
-  int nkraus;                /* KRAUS: number of operators */
-  size_t mat;                /* UNITARY/KRAUS: offset of the matrices in the pool */
-  bps_ens_kind ens;          /* ensemble of the op's random element (see above) */
-  double ens_sigma;          /* BPS_ENS_GAUSS: standard deviation of the scale */
-  int ens_k;                 /* BPS_ENS_PAULI: qubits the string is drawn over ... */
-  int *ens_qubits;           /* ... (owned by the circuit) */
-  int ens_var;               /* ops with the same ens_var >= 0 share one draw (vh couplings
+  int k;            /* qubits acted on / appended / traced */
+  int *qubits;      /* k target qubits (not used by APPEND; owned by the circuit) */
+  int param;        /* PROT: parameter index */
+  double scale;     /* PROT: generator scale; DEPOL: probability p */
+  char *pauli;      /* PROT: Pauli string, k letters (owned by the circuit) */
+  int nkraus;       /* KRAUS: number of operators */
+  size_t mat;       /* UNITARY/KRAUS: offset of the matrices in the pool */
+  bps_ens_kind ens; /* ensemble of the op's random element (see above) */
+  double ens_sigma; /* BPS_ENS_GAUSS: standard deviation of the scale */
+  int ens_k;        /* BPS_ENS_PAULI: qubits the string is drawn over ... */
+  int *ens_qubits;  /* ... (owned by the circuit) */
+  int ens_var;      /* ops with the same ens_var >= 0 share one draw (vh couplings
                                 repeated in every layer); -1: an independent draw */
 } bps_op;
 
 typedef struct {
-  int q_in;        /* qubits of the input state */
-  int q_out;       /* qubits after the last operation (tracked while building) */
-  int nparams;     /* 1 + largest parameter index used */
+  int q_in;    /* qubits of the input state */
+  int q_out;   /* qubits after the last operation (tracked while building) */
+  int nparams; /* 1 + largest parameter index used */
   int nops, cap;
   bps_op *ops;
   size_t npool, cappool;
-  bps_cplx *pool;  /* matrices of UNITARY and KRAUS operations */
-  int ensemble;    /* 1: ensemble-only program (no drawn matrices; not executable) */
+  bps_cplx *pool; /* matrices of UNITARY and KRAUS operations */
+  int ensemble;   /* 1: ensemble-only program (no drawn matrices; not executable) */
   int capangle;
   unsigned char *angle; /* [nparams] bps_angle_kind of each parameter (default uniform) */
 } bps_circuit;
@@ -121,15 +121,15 @@ int bps_circuit_run(const bps_circuit *c, const double *theta, bps_state *s);
 
 /* A cost functional on the output register. */
 typedef struct {
-  double w;        /* weight */
-  int k;           /* qubits of the term */
+  double w; /* weight */
+  int k;    /* qubits of the term */
   int qubits[BPS_OP_MAXQ];
-  int m;           /* columns of F */
-  bps_cplx *F;     /* 2^k x m column-major */
+  int m;       /* columns of F */
+  bps_cplx *F; /* 2^k x m column-major */
 } bps_cost_term;
 
 typedef struct {
-  int q;           /* qubits the cost acts on (= circuit q_out) */
+  int q; /* qubits the cost acts on (= circuit q_out) */
   double c0;
   int nterms, cap;
   bps_cost_term *terms;

@@ -47,32 +47,32 @@ typedef struct {
   long samples;
   uint64_t seed;
   int block;
-  int repr;                 /* -1 auto, BPS_DENSE or BPS_FACTORED */
+  int repr; /* -1 auto, BPS_DENSE or BPS_FACTORED */
   bps_grad_method method;
-  const char *params;       /* "all" | "first" | "last" | comma list of names */
-  char params_where[320];   /* where params was set ("job.ini:12", "--set ..."), for messages */
+  const char *params;     /* "all" | "first" | "last" | comma list of names */
+  char params_where[320]; /* where params was set ("job.ini:12", "--set ..."), for messages */
   /* [scan] mode = landscape: every sample also gets FFT cuts (landscape.h) through its
    * parameters; the cuts move the tracked parameters ("params") only */
-  int landscape;            /* 0 gradient scan, 1 landscape scan */
-  int land_directions;      /* BPS_LAND_RANDOM | BPS_LAND_AXES | BPS_LAND_PLANE (job.h) */
-  int land_pad;             /* fine-grid factor (bps_cut_analyse pad) */
+  int landscape;       /* 0 gradient scan, 1 landscape scan */
+  int land_directions; /* BPS_LAND_RANDOM | BPS_LAND_AXES | BPS_LAND_PLANE (job.h) */
+  int land_pad;        /* fine-grid factor (bps_cut_analyse pad) */
   /* [scan] mode = moments: no sampling; the exact moments of the ensemble (moments.h).
    * Work units are (n, block of `block` items): item 0 = E[C], Var C and the purity, item
    * 1 + k = E and Var of d C / d theta of tracked parameter k. */
-  int moments;              /* 1: moments scan */
-  int mom_engine;           /* bps_mom_engine (BPS_MOM_AUTO ...) */
-  long mom_truncation;      /* Pauli-pair budget for certified bounds; 0 = exact */
+  int moments;         /* 1: moments scan */
+  int mom_engine;      /* bps_mom_engine (BPS_MOM_AUTO ...) */
+  long mom_truncation; /* Pauli-pair budget for certified bounds; 0 = exact */
   const char *out_path;
   int store_samples;
-  int diagnostics;          /* 1: state diagnostics per sample; 0: NaN columns */
+  int diagnostics; /* 1: state diagnostics per sample; 0: NaN columns */
   double checkpoint_seconds;
-  const char *job_text;     /* canonical job text (stored in the result, hashed) */
+  const char *job_text; /* canonical job text (stored in the result, hashed) */
   uint64_t job_hash;
-  const char *model_name;   /* "dqnn", ... */
+  const char *model_name; /* "dqnn", ... */
   int resume, force;
   /* Array-job piece: compute only blocks b with (global block number) % slice_count ==
    * slice_index, and write a partial file for `bpscan merge`. slice_count <= 1: all. */
-  int slice_index, slice_count;   /* slice_count <= BPS_MAX_SLICES */
+  int slice_index, slice_count; /* slice_count <= BPS_MAX_SLICES */
   /* `bpscan check --ranks N,...`: predict the run on these rank counts (predict.h). */
   int npredict;
   int predict[BPS_MAX_PREDICT];

@@ -45,23 +45,23 @@
 
 typedef enum {
   BPS_OK = 0,
-  BPS_ERR_ARG = 1,          /* invalid argument (a caller bug) */
-  BPS_ERR_MEM = 2,          /* an allocation failed */
-  BPS_ERR_LAPACK = 3,       /* a LAPACK/BLAS routine reported failure */
-  BPS_ERR_NUMERIC = 4,      /* a numerical invariant broke (trace, positivity, ...) */
-  BPS_ERR_IO = 5,           /* file input/output */
-  BPS_ERR_MPI = 6,          /* MPI failure, or a failure on another rank */
-  BPS_ERR_JOB = 7,          /* invalid job file (or a job the model cannot do) */
-  BPS_ERR_INTERNAL = 8,     /* should not happen */
-  BPS_ERR_USAGE = 9,        /* bad command line */
-  BPS_ERR_EXISTS = 10,      /* the output file exists and --force was not given */
-  BPS_ERR_OUTPUT = 11,      /* the output path is unusable: no such directory, not a
+  BPS_ERR_ARG = 1,         /* invalid argument (a caller bug) */
+  BPS_ERR_MEM = 2,         /* an allocation failed */
+  BPS_ERR_LAPACK = 3,      /* a LAPACK/BLAS routine reported failure */
+  BPS_ERR_NUMERIC = 4,     /* a numerical invariant broke (trace, positivity, ...) */
+  BPS_ERR_IO = 5,          /* file input/output */
+  BPS_ERR_MPI = 6,         /* MPI failure, or a failure on another rank */
+  BPS_ERR_JOB = 7,         /* invalid job file (or a job the model cannot do) */
+  BPS_ERR_INTERNAL = 8,    /* should not happen */
+  BPS_ERR_USAGE = 9,       /* bad command line */
+  BPS_ERR_EXISTS = 10,     /* the output file exists and --force was not given */
+  BPS_ERR_OUTPUT = 11,     /* the output path is unusable: no such directory, not a
                                directory, not writable, or the path is a directory */
-  BPS_ERR_CHECKPOINT = 12,  /* a checkpoint of another job, a corrupt one, or one of an
+  BPS_ERR_CHECKPOINT = 12, /* a checkpoint of another job, a corrupt one, or one of an
                                earlier run without --resume */
-  BPS_ERR_TOO_BIG = 13,     /* a task cannot fit in the memory of one rank, or exceeds a
+  BPS_ERR_TOO_BIG = 13,    /* a task cannot fit in the memory of one rank, or exceeds a
                                size limit (a LAPACK int dimension, the QBM's register) */
-  BPS_ERR_INTERRUPTED = 14  /* stopped by a signal with the checkpoint written (a status:
+  BPS_ERR_INTERRUPTED = 14 /* stopped by a signal with the checkpoint written (a status:
                                returned without a traceback) */
 } bps_err;
 
@@ -82,50 +82,50 @@ enum {
 int bps_exit_code(int rc);
 
 /* Record a failure; returns code (the macros below are the way to call it). */
-int bps_error_push(int code, const char *file, int line, const char *func,
-                   const char *fmt, ...)
+int bps_error_push(int code, const char *file, int line, const char *func, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
-void bps_error_clear(void);                /* forget this thread's traceback */
+void bps_error_clear(void); /* forget this thread's traceback */
 /* Print this thread's traceback, if any: "bpscan: error <name of the code of the latest
  * level, the one returned>: <innermost message>", then one "  at file:line func(): message"
  * line per level, innermost first. */
 void bps_error_print(FILE *out);
-const char *bps_error_message(void);       /* the innermost message, or "" if no level has one */
-const char *bps_error_name(int code);      /* "BPS_ERR_ARG", ... */
+const char *bps_error_message(void);  /* the innermost message, or "" if no level has one */
+const char *bps_error_name(int code); /* "BPS_ERR_ARG", ... */
 
-#define BPS_ERROR_PUSH_(code, ...) bps_error_push((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define BPS_ERROR_PUSH_(code, ...)                                                              \
+  bps_error_push((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 #define BPS_FAIL(code, ...) return BPS_ERROR_PUSH_((code), __VA_ARGS__)
 
-#define BPS_CHECK(cond, code, ...)                                                        \
-  do {                                                                                    \
-    if (!(cond)) return BPS_ERROR_PUSH_((code), __VA_ARGS__);                            \
+#define BPS_CHECK(cond, code, ...)                                                              \
+  do {                                                                                          \
+    if (!(cond)) return BPS_ERROR_PUSH_((code), __VA_ARGS__);                                   \
   } while (0)
 
-#define BPS_CALL(expr)                                                                    \
-  do {                                                                                    \
-    int bps_rc_ = (expr);                                                                 \
-    if (bps_rc_) return BPS_ERROR_PUSH_(bps_rc_, "%s", "");                              \
+#define BPS_CALL(expr)                                                                          \
+  do {                                                                                          \
+    int bps_rc_ = (expr);                                                                       \
+    if (bps_rc_) return BPS_ERROR_PUSH_(bps_rc_, "%s", "");                                     \
   } while (0)
 
-#define BPS_FAIL_GOTO(code, ...)                                                          \
-  do {                                                                                    \
-    rc = BPS_ERROR_PUSH_((code), __VA_ARGS__);                                            \
-    goto cleanup;                                                                         \
+#define BPS_FAIL_GOTO(code, ...)                                                                \
+  do {                                                                                          \
+    rc = BPS_ERROR_PUSH_((code), __VA_ARGS__);                                                  \
+    goto cleanup;                                                                               \
   } while (0)
 
-#define BPS_CHECK_GOTO(cond, code, ...)                                                   \
-  do {                                                                                    \
-    if (!(cond)) BPS_FAIL_GOTO((code), __VA_ARGS__);                                      \
+#define BPS_CHECK_GOTO(cond, code, ...)                                                         \
+  do {                                                                                          \
+    if (!(cond)) BPS_FAIL_GOTO((code), __VA_ARGS__);                                            \
   } while (0)
 
-#define BPS_CALL_GOTO(expr)                                                               \
-  do {                                                                                    \
-    int bps_rc_ = (expr);                                                                 \
-    if (bps_rc_) BPS_FAIL_GOTO(bps_rc_, "%s", "");                                        \
+#define BPS_CALL_GOTO(expr)                                                                     \
+  do {                                                                                          \
+    int bps_rc_ = (expr);                                                                       \
+    if (bps_rc_) BPS_FAIL_GOTO(bps_rc_, "%s", "");                                              \
   } while (0)
 
 #endif

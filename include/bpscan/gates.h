@@ -41,8 +41,8 @@ int bps_haar_unitary(bps_rng *r, int dim, bps_cplx *U);
 void bps_haar_state(bps_rng *r, bps_idx dim, bps_cplx *psi);
 
 /* Small dense helpers on row-major square matrices (dimension d). */
-void bps_mat_mul(int d, const bps_cplx *A, const bps_cplx *B, bps_cplx *C);  /* C = A B */
-void bps_mat_adjoint(int d, const bps_cplx *A, bps_cplx *Ah);                /* Ah = A^dagger */
+void bps_mat_mul(int d, const bps_cplx *A, const bps_cplx *B, bps_cplx *C); /* C = A B */
+void bps_mat_adjoint(int d, const bps_cplx *A, bps_cplx *Ah);               /* Ah = A^dagger */
 void bps_mat_kron(int da, const bps_cplx *A, int db, const bps_cplx *B, bps_cplx *C); /* A (x) B */
 double bps_mat_unitarity_error(int d, const bps_cplx *U); /* max |U U^dagger - 1| */
 

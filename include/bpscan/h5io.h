@@ -49,7 +49,7 @@ int bps_h5_stream_n_begin(bps_h5_stream *s, const bps_result_n *shape, int with_
 int bps_h5_stream_rows(bps_h5_stream *s, const bps_result_n *rows, long count);
 int bps_h5_stream_n_end(bps_h5_stream *s, const bps_result_n *r);
 int bps_h5_stream_close(bps_h5_stream *s, const bps_result *res);
-void bps_h5_stream_abort(bps_h5_stream *s); /* NULL-safe */
+void bps_h5_stream_abort(bps_h5_stream *s);        /* NULL-safe */
 double bps_h5_stream_busy(const bps_h5_stream *s); /* seconds spent in the writer so far */
 
 /* Deferred chunk encoding, so that other ranks can encode (driver: assemble.c). After

@@ -29,8 +29,8 @@ int bps_trace_o_pauli_rho(const bps_state *O, const char *pauli, const bps_state
 /* FACTORED only: L = sum_o sgn[o] O_o A where O_o = B_o B_o^dag and rho = A A^dag; L gets
  * A's shape (dim x rank). Inside a run of unitaries the product O A evolves like A
  * (L -> U^dag L), so the backward pass carries L (as small as A) instead of O. */
-int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs,
-                         const bps_state *A, bps_state *L);
+int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs, const bps_state *A,
+                         bps_state *L);
 /* FACTORED only: z = sum_c L_c^dag P A_c = Tr[L^dag P A] for a q-letter Pauli string, L and
  * A of the same shape. With L = O A this is Tr[O P rho]. */
 int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, bps_cplx *z);

@@ -57,10 +57,18 @@
 #define BPS_JOB_MAX_FILE (1 << 20)  /* bps_job_load refuses larger files */
 #define BPS_JOB_MAX_KEYS 64         /* capacity of bps_job.key_line (the table is smaller) */
 
-typedef enum { BPS_JOB_MODE_GRADIENT = 0, BPS_JOB_MODE_LANDSCAPE, BPS_JOB_MODE_MOMENTS } bps_job_mode;
+typedef enum {
+  BPS_JOB_MODE_GRADIENT = 0,
+  BPS_JOB_MODE_LANDSCAPE,
+  BPS_JOB_MODE_MOMENTS
+} bps_job_mode;
 /* [moments] engine: the values of bps_mom_engine (moments.h), in the same order. */
 typedef enum {
-  BPS_JOB_MOM_AUTO = 0, BPS_JOB_MOM_CHAIN, BPS_JOB_MOM_PAULI, BPS_JOB_MOM_MPS, BPS_JOB_MOM_DENSE
+  BPS_JOB_MOM_AUTO = 0,
+  BPS_JOB_MOM_CHAIN,
+  BPS_JOB_MOM_PAULI,
+  BPS_JOB_MOM_MPS,
+  BPS_JOB_MOM_DENSE
 } bps_job_mom_engine;
 typedef enum {
   BPS_ROLE_RESULT = 0, /* changes the numbers */
@@ -84,11 +92,11 @@ typedef struct {
   bps_model_spec model; /* [dqnn] [vh] [qbm] [hea] [cost] [noise] */
   /* [scan] */
   bps_job_mode mode;
-  int nq;                                /* number of scanned qubit counts */
-  int qubits[BPS_JOB_MAX_QUBIT_COUNTS];  /* strictly increasing, each 1..BPS_MAX_QUBITS */
-  long samples;                          /* random parameter samples per qubit count */
+  int nq;                               /* number of scanned qubit counts */
+  int qubits[BPS_JOB_MAX_QUBIT_COUNTS]; /* strictly increasing, each 1..BPS_MAX_QUBITS */
+  long samples;                         /* random parameter samples per qubit count */
   uint64_t seed;
-  int block;                             /* samples per work unit */
+  int block; /* samples per work unit */
   bps_job_repr repr;
   /* [gradient] */
   bps_grad_method grad_method;
@@ -107,8 +115,8 @@ typedef struct {
   int diagnostics;   /* 0 or 1: state diagnostics per sample (else NaN) */
   double checkpoint_seconds;
   /* provenance */
-  char *text;                     /* canonical resolved job text (owned; see above) */
-  char source[BPS_JOB_STR_LEN];   /* file name given to parse/load, for messages */
+  char *text;                   /* canonical resolved job text (owned; see above) */
+  char source[BPS_JOB_STR_LEN]; /* file name given to parse/load, for messages */
   /* Where each table key got its value, by table index (see bps_job_where):
    * > 0 line of the job file, < 0 -(1 + index of the --set override), 0 default. */
   int key_line[BPS_JOB_MAX_KEYS];
@@ -154,8 +162,7 @@ int bps_job_key(const bps_job *job, int i, const char **section, const char **ke
 
 /* The canonical value of [section] key into buf (size n); 1 if the key applies to the job,
  * else 0 (buf = ""). */
-int bps_job_value(const bps_job *job, const char *section, const char *key, char *buf,
-                  size_t n);
+int bps_job_value(const bps_job *job, const char *section, const char *key, char *buf, size_t n);
 
 /* Compare two jobs on the keys whose role is in the mask roles (BPS_ROLE_BIT ORs; a key
  * that applies to only one of them differs). Returns 0 if they agree; else 1 with the first

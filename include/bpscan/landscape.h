@@ -94,9 +94,9 @@
 #include "bpscan/circuit.h"
 #include "bpscan/model.h"
 
-#define BPS_LANDSCAPE_MAX_DEGREE (1 << 22)       /* largest K accepted */
-#define BPS_LANDSCAPE_FFT_THREAD_MIN (1 << 16)   /* plans of this size and up are threaded */
-#define BPS_LANDSCAPE_PAD 16                     /* default fine-grid factor */
+#define BPS_LANDSCAPE_MAX_DEGREE (1 << 22)     /* largest K accepted */
+#define BPS_LANDSCAPE_FFT_THREAD_MIN (1 << 16) /* plans of this size and up are threaded */
+#define BPS_LANDSCAPE_PAD 16                   /* default fine-grid factor */
 
 /* Base frequency nu_j and integer degree R_j of every parameter (c->nparams entries each;
  * see Units above). Unused parameters: nu = 1, R = 0; incommensurate: R = -1 and nu = the
@@ -117,20 +117,20 @@ int bps_landscape_direction(const bps_circuit *c, const int *k, double *dir);
 int bps_landscape_size(int K, int guard, int *N);
 
 typedef struct {
-  int K;              /* declared degree */
-  int N;              /* samples */
-  int nf;             /* fine-grid points (pad N) */
-  double complex *c;  /* K+1 coefficients c_0 .. c_K (owned) */
-  double *W;          /* K+1 spectral powers by degree (owned) */
-  double mean;        /* c_0 */
-  double var;         /* sum_{k>=1} W_k */
-  double alias;       /* max |c_k|, K < k <= N/2 */
-  double slope_fft;   /* f'(0) from the spectrum */
-  double slope_adjoint; /* dir . grad C(theta0) (bps_landscape_cut with a gradient) */
+  int K;                     /* declared degree */
+  int N;                     /* samples */
+  int nf;                    /* fine-grid points (pad N) */
+  double complex *c;         /* K+1 coefficients c_0 .. c_K (owned) */
+  double *W;                 /* K+1 spectral powers by degree (owned) */
+  double mean;               /* c_0 */
+  double var;                /* sum_{k>=1} W_k */
+  double alias;              /* max |c_k|, K < k <= N/2 */
+  double slope_fft;          /* f'(0) from the spectrum */
+  double slope_adjoint;      /* dir . grad C(theta0) (bps_landscape_cut with a gradient) */
   double fmax, fmin, spread; /* max f, min f (refined fine grid); spread = fmax - fmin */
-  double lipschitz;   /* max |f'| (refined fine grid) */
-  double t_lipschitz; /* where it is attained */
-  double bernstein;   /* K spread / 2 */
+  double lipschitz;          /* max |f'| (refined fine grid) */
+  double t_lipschitz;        /* where it is attained */
+  double bernstein;          /* K spread / 2 */
 } bps_cut_result;
 
 void bps_cut_result_free(bps_cut_result *r);
@@ -160,18 +160,18 @@ int bps_landscape_cut(const bps_model_instance *m, const double *theta0, const i
 typedef struct {
   int K1, K2, N1, N2, nf1, nf2; /* degrees, sample grid, fine grid */
   int nW;
-  double *W;                /* power by total degree d = |a|+|b|, d = 0..K1+K2 (owned);
+  double *W;                 /* power by total degree d = |a|+|b|, d = 0..K1+K2 (owned);
                                W[0] = c_00^2; sum_{d>=1} W[d] = var */
-  double mean, var, alias;  /* c_00, sum of |c_ab|^2 over (a,b) != 0, max |c_ab| over bins
+  double mean, var, alias;   /* c_00, sum of |c_ab|^2 over (a,b) != 0, max |c_ab| over bins
                                outside |a|<=K1, |b|<=K2 */
-  double slope_fft[2];      /* df/dt, df/du at (0,0) from the spectrum */
-  double slope_adjoint[2];  /* bps_landscape_plane with a gradient; else NAN */
+  double slope_fft[2];       /* df/dt, df/du at (0,0) from the spectrum */
+  double slope_adjoint[2];   /* bps_landscape_plane with a gradient; else NAN */
   double fmax, fmin, spread; /* extrema of the band-limited f over the torus (fine grid,
                                 refined) */
-  double lipschitz;         /* max over the torus of |grad f| = sqrt(f_t^2 + f_u^2) (fine
+  double lipschitz;          /* max over the torus of |grad f| = sqrt(f_t^2 + f_u^2) (fine
                                grid, refined) */
-  double bernstein;         /* sqrt(K1^2 + K2^2) * spread / 2 >= lipschitz (Sec. 5.5) */
-  double complex *c;        /* (2K1+1)(K2+1) coefficients c_ab, a = -K1..K1, b = 0..K2, at
+  double bernstein;          /* sqrt(K1^2 + K2^2) * spread / 2 >= lipschitz (Sec. 5.5) */
+  double complex *c;         /* (2K1+1)(K2+1) coefficients c_ab, a = -K1..K1, b = 0..K2, at
                                c[(a + K1)(K2 + 1) + b] (owned) */
 } bps_plane_result;
 

@@ -21,11 +21,10 @@ int bps_lin_svd(int m, int n, bps_cplx *A, int lda, double *s, bps_cplx *U);
 int bps_lin_qr(int m, int n, bps_cplx *A, int lda, bps_cplx *diag_r);
 /* C = alpha op(A) op(B) + beta C, column-major; op = 'N', 'T' or 'C'. */
 void bps_lin_gemm(char opa, char opb, bps_idx m, bps_idx n, bps_idx k, bps_cplx alpha,
-                  const bps_cplx *A, bps_idx lda, const bps_cplx *B, bps_idx ldb,
-                  bps_cplx beta, bps_cplx *C, bps_idx ldc);
+                  const bps_cplx *A, bps_idx lda, const bps_cplx *B, bps_idx ldb, bps_cplx beta,
+                  bps_cplx *C, bps_idx ldc);
 /* C = A A^dagger (n x n, full Hermitian matrix written), A is n x k column-major. */
-void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C,
-                  bps_idx ldc);
+void bps_lin_herk(bps_idx n, bps_idx k, const bps_cplx *A, bps_idx lda, bps_cplx *C, bps_idx ldc);
 /* Real SVD of the m x n ROW-MAJOR matrix A (not modified): s gets the k = min(m, n)
  * singular values (descending), U the m x k left vectors and VT the k x n right vectors
  * (both row-major); dgesdd, with dgesvd as the fallback when it fails to converge. */

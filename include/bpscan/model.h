@@ -36,28 +36,28 @@ typedef enum {
 
 typedef struct {
   bps_obs_kind kind;
-  int q0, nq;              /* the output qubits the cost reads */
+  int q0, nq; /* the output qubits the cost reads */
   double c0, w;
-  bps_target_kind target;  /* GLOBAL, LOCAL: zero |0..0>, product (Haar state per qubit),
+  bps_target_kind target; /* GLOBAL, LOCAL: zero |0..0>, product (Haar state per qubit),
                               unitary (a Haar state on the nq qubits: V|phi_x>, see below) */
   char pauli[BPS_MAX_QUBITS + 1];
-  bps_input_kind inputs;   /* input states on the q_in input qubits */
-  int pairs;               /* N */
-  int target_of_input;     /* 1: target_x = V |phi_x> with one Haar V per sample */
+  bps_input_kind inputs; /* input states on the q_in input qubits */
+  int pairs;             /* N */
+  int target_of_input;   /* 1: target_x = V |phi_x> with one Haar V per sample */
 } bps_data_ens;
 
 typedef struct bps_model_instance {
   bps_model_kind kind;
-  int n;                 /* scanned qubit count */
-  int q_in, q_out;       /* input and output register widths */
+  int n;           /* scanned qubit count */
+  int q_in, q_out; /* input and output register widths */
   int nparams;
-  double *theta;         /* initial parameters for this sample */
-  char **param_names;    /* "l1.p2.g3", ... */
+  double *theta;      /* initial parameters for this sample */
+  char **param_names; /* "l1.p2.g3", ... */
   int npairs;
-  bps_state **inputs;    /* npairs input states (representation chosen at creation) */
-  bps_cost **costs;      /* npairs costs C_x on the output register */
-  bps_circuit *circuit;  /* NULL for the QBM */
-  void *impl;            /* model-private data (QBM Hamiltonian terms, ...) */
+  bps_state **inputs;   /* npairs input states (representation chosen at creation) */
+  bps_cost **costs;     /* npairs costs C_x on the output register */
+  bps_circuit *circuit; /* NULL for the QBM */
+  void *impl;           /* model-private data (QBM Hamiltonian terms, ...) */
   void (*impl_free)(void *);
   /* Models without a circuit (QBM) provide their own cost/gradient (see
    * bps_model_cost_grad; theta has nparams entries, grad may be NULL). */
@@ -70,7 +70,7 @@ typedef struct bps_model_instance {
   /* Models without a circuit write their output state here (NULL: run the circuit on
    * inputs[0]). */
   int (*output_state)(const struct bps_model_instance *m, const double *theta, bps_state *out);
-  double page_db; /* environment dimension for the Page prediction of the diagnosed state
+  double page_db;    /* environment dimension for the Page prediction of the diagnosed state
                      (0: no prediction) */
   bps_data_ens data; /* the data and cost as ensembles (circuit models) */
   int ensemble;      /* 1: built by bps_model_instance_create_ensemble (nothing drawn) */
@@ -84,17 +84,15 @@ int bps_model_instance_destroy(bps_model_instance **m);
  * strings, placeholder couplings), data and cost are described in m->data, no state is
  * allocated, and n may exceed the state-size limits (up to BPS_ENS_MAX_QUBITS qubits per
  * register). theta holds the fixed angles; inputs/costs are NULL. */
-int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n,
-                                       bps_model_instance **m);
+int bps_model_instance_create_ensemble(const bps_model_spec *spec, int n, bps_model_instance **m);
 
 /* Cost (1/N) sum_x C_x and its gradient (nparams entries; NULL for the cost only). */
-int bps_model_cost_grad(const bps_model_instance *m, const double *theta,
-                        bps_grad_method method, double *cost, double *grad);
+int bps_model_cost_grad(const bps_model_instance *m, const double *theta, bps_grad_method method,
+                        double *cost, double *grad);
 /* The same, also writing the diagnosed state (bps_model_diag_state, bitwise) to diag when
  * it is not NULL: taken from the forward pass of pair 0, no second run of the circuit. */
 int bps_model_cost_grad_diag(const bps_model_instance *m, const double *theta,
-                             bps_grad_method method, double *cost, double *grad,
-                             bps_state *diag);
+                             bps_grad_method method, double *cost, double *grad, bps_state *diag);
 
 /* The diagnosed state of the instance at theta, written to out (any state; resized): the
  * output state of training pair 0 (the model's output_state for models without a

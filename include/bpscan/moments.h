@@ -58,8 +58,8 @@ typedef struct {
 
 /* Engine statistics of one evaluation (maxima over its passes). */
 typedef struct {
-  long peak_pairs; /* pauli: largest number of Pauli pairs held */
-  int bond_dim;    /* mps: largest bond dimension */
+  long peak_pairs;     /* pauli: largest number of Pauli pairs held */
+  int bond_dim;        /* mps: largest bond dimension */
   long double dropped; /* pauli with a budget: mass dropped (0 when exact) */
 } bps_mom_stats;
 

@@ -11,7 +11,13 @@
 #define BPS_MAX_SLICES 1000000
 
 /* State diagnostics of the output state of pair 0 (visible subsystem for vh/qbm). */
-enum { BPS_DIAG_PURITY = 0, BPS_DIAG_ENTROPY, BPS_DIAG_RENYI2, BPS_DIAG_TRACE_DISTANCE, BPS_NDIAG };
+enum {
+  BPS_DIAG_PURITY = 0,
+  BPS_DIAG_ENTROPY,
+  BPS_DIAG_RENYI2,
+  BPS_DIAG_TRACE_DISTANCE,
+  BPS_NDIAG
+};
 extern const char *const bps_diag_names[BPS_NDIAG]; /* "purity", "entropy", "renyi2",
                                                        "trace_distance" */
 
@@ -25,8 +31,8 @@ typedef struct {
   char name[BPS_LAND_NAME_LEN]; /* dataset name, e.g. "lipschitz" */
   int ndim;                     /* per-sample rank: 0 (one value), 1 or 2 */
   long dims[2];
-  int stats;                    /* 1: mean/mean_se/var/var_se below are filled and written */
-  double *data;                 /* [samples * elems], sample-major */
+  int stats;    /* 1: mean/mean_se/var/var_se below are filled and written */
+  double *data; /* [samples * elems], sample-major */
   double *mean, *mean_se, *var, *var_se; /* [elems] each (stats = 1) */
 } bps_land_field;
 
@@ -59,22 +65,22 @@ int bps_landscape_n_alloc(const bps_landscape_n *tpl, long S, bps_landscape_n **
  * doubles (bps_mom_encode). h5io derives the public datasets from them; array-job pieces
  * store the records themselves (they hold a subset of the items) for `bpscan merge`. */
 enum {
-  BPS_MOMREC_MEAN = 0,     /* three doubles per extended value from here on */
+  BPS_MOMREC_MEAN = 0, /* three doubles per extended value from here on */
   BPS_MOMREC_VAR = 3,
-  BPS_MOMREC_VAR_LO = 6,   /* certified bounds (equal to VAR when exact) */
+  BPS_MOMREC_VAR_LO = 6, /* certified bounds (equal to VAR when exact) */
   BPS_MOMREC_VAR_HI = 9,
-  BPS_MOMREC_PURITY = 12,  /* item 0 only (NaN otherwise or when unavailable) */
-  BPS_MOMREC_EXACT = 15,   /* 1 exact, 0 bounds */
-  BPS_MOMREC_PEAK = 16,    /* peak Pauli pairs of the evaluation (pauli engine) */
-  BPS_MOMREC_BOND = 17,    /* largest bond dimension (mps engine) */
+  BPS_MOMREC_PURITY = 12, /* item 0 only (NaN otherwise or when unavailable) */
+  BPS_MOMREC_EXACT = 15,  /* 1 exact, 0 bounds */
+  BPS_MOMREC_PEAK = 16,   /* peak Pauli pairs of the evaluation (pauli engine) */
+  BPS_MOMREC_BOND = 17,   /* largest bond dimension (mps engine) */
   BPS_MOMREC_LEN = 18
 };
 typedef struct {
-  char engine[16];       /* "chain" | "pauli" | "mps" | "dense" */
+  char engine[16]; /* "chain" | "pauli" | "mps" | "dense" */
   char precision[96];
-  int nitems;            /* items in this file: 1 + ntracked, or a piece's subset */
-  long *item;            /* [nitems] item numbers, increasing */
-  double *rec;           /* [nitems * BPS_MOMREC_LEN] */
+  int nitems;  /* items in this file: 1 + ntracked, or a piece's subset */
+  long *item;  /* [nitems] item numbers, increasing */
+  double *rec; /* [nitems * BPS_MOMREC_LEN] */
 } bps_mom_n;
 
 /* Extended values as three doubles: mantissa high and low parts and the binary exponent,
@@ -85,22 +91,22 @@ long double bps_mom_decode(const double in[3]);
 double bps_mom_log2(long double v);
 
 typedef struct {
-  int n;                 /* scanned qubit count */
-  long samples;          /* S */
-  int nparams;           /* P_all: parameters of the model */
-  int ntracked;          /* P: tracked parameters */
-  int *tracked;          /* [P] indices into the parameter vector */
-  char **param_names;    /* [P_all] */
-  int q_in, q_out;       /* register widths */
-  int diag_qubits;       /* qubits of the diagnosed state */
+  int n;                      /* scanned qubit count */
+  long samples;               /* S */
+  int nparams;                /* P_all: parameters of the model */
+  int ntracked;               /* P: tracked parameters */
+  int *tracked;               /* [P] indices into the parameter vector */
+  char **param_names;         /* [P_all] */
+  int q_in, q_out;            /* register widths */
+  int diag_qubits;            /* qubits of the diagnosed state */
   const char *representation; /* "dense" | "factored" */
-  double *cost;          /* [S] */
-  double *grad;          /* [S * P] row-major */
-  double *diag;          /* [S * BPS_NDIAG] row-major */
-  double *params;        /* [S * P_all] row-major, or NULL (store_samples = false) */
+  double *cost;               /* [S] */
+  double *grad;               /* [S * P] row-major */
+  double *diag;               /* [S * BPS_NDIAG] row-major */
+  double *params;             /* [S * P_all] row-major, or NULL (store_samples = false) */
   /* statistics (stats.h) */
   bps_stats cost_stats;
-  bps_stats *grad_stats;            /* [P] */
+  bps_stats *grad_stats; /* [P] */
   bps_stats diag_stats[BPS_NDIAG];
   double grad_var_mean, grad_var_mean_se; /* mean over tracked parameters of Var dC */
   double page_entropy, page_purity;       /* Haar prediction for the diagnosed state, or NaN */
@@ -114,13 +120,13 @@ typedef struct {
 } bps_result_n;
 
 typedef struct {
-  const char *job_text;  /* canonical job text after overrides */
+  const char *job_text; /* canonical job text after overrides */
   uint64_t job_hash;
   uint64_t seed;
-  const char *model;     /* "dqnn", ... */
+  const char *model; /* "dqnn", ... */
   const char *grad_method;
   int mpi_ranks, omp_threads;
-  const char *host;      /* host name of rank 0 */
+  const char *host; /* host name of rank 0 */
   /* every rank's host (README "Result files", root attribute hosts): "name:ranks" per
    * distinct host in order of its lowest rank, joined by ';', ranks as ranges ("0-3,8");
    * a merged file: the pieces' values in piece order joined by " | "; NULL: unknown */
@@ -128,8 +134,8 @@ typedef struct {
   double start_time, end_time; /* seconds since the epoch */
   double wall_plan, wall_compute, wall_reduce, wall_write;
   int slice_index, slice_count; /* array-job piece K of N (slice_count <= 1: whole scan) */
-  int nn;                /* number of qubit counts */
-  bps_result_n *per_n;   /* [nn], increasing n */
+  int nn;                       /* number of qubit counts */
+  bps_result_n *per_n;          /* [nn], increasing n */
 } bps_result;
 
 /* Allocate the per-sample arrays of r for r->samples rows of its shape (r->ntracked,

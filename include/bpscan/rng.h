@@ -15,13 +15,13 @@
 /* What a stream is used for; new purposes are appended (values are part of the
  * reproducibility contract: never renumber). */
 typedef enum {
-  BPS_STREAM_TEST = 0,     /* tests and benchmarks */
-  BPS_STREAM_PARAMS = 1,   /* variational angles */
-  BPS_STREAM_UNITARY = 2,  /* Haar unitaries inside models (perceptrons, targets) */
-  BPS_STREAM_INPUT = 3,    /* training-data input states */
-  BPS_STREAM_TARGET = 4,   /* training-data target states / unitaries */
+  BPS_STREAM_TEST = 0,        /* tests and benchmarks */
+  BPS_STREAM_PARAMS = 1,      /* variational angles */
+  BPS_STREAM_UNITARY = 2,     /* Haar unitaries inside models (perceptrons, targets) */
+  BPS_STREAM_INPUT = 3,       /* training-data input states */
+  BPS_STREAM_TARGET = 4,      /* training-data target states / unitaries */
   BPS_STREAM_HAMILTONIAN = 5, /* random Hamiltonian coefficients */
-  BPS_STREAM_LANDSCAPE = 6 /* landscape-cut directions */
+  BPS_STREAM_LANDSCAPE = 6    /* landscape-cut directions */
 } bps_stream_purpose;
 
 typedef struct {

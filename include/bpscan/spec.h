@@ -29,13 +29,17 @@ typedef enum { BPS_INPUT_ZERO = 0, BPS_INPUT_BASIS, BPS_INPUT_HAAR } bps_input_k
 typedef enum { BPS_TARGET_ZERO = 0, BPS_TARGET_PRODUCT, BPS_TARGET_UNITARY } bps_target_kind;
 typedef enum {
   BPS_NOISE_NONE = 0,
-  BPS_NOISE_DEPOLARIZING,      /* local, per qubit: rho -> (1-p) rho + p Tr(rho) 1/2 */
-  BPS_NOISE_DEPHASING,         /* per qubit: rho -> (1-p) rho + p Z rho Z */
-  BPS_NOISE_AMPLITUDE_DAMPING, /* per qubit: K0 = diag(1, sqrt(1-p)), K1 = sqrt(p)|0><1| */
+  BPS_NOISE_DEPOLARIZING,       /* local, per qubit: rho -> (1-p) rho + p Tr(rho) 1/2 */
+  BPS_NOISE_DEPHASING,          /* per qubit: rho -> (1-p) rho + p Z rho Z */
+  BPS_NOISE_AMPLITUDE_DAMPING,  /* per qubit: K0 = diag(1, sqrt(1-p)), K1 = sqrt(p)|0><1| */
   BPS_NOISE_GLOBAL_DEPOLARIZING /* on the whole layer register: (1-p) rho + p 1/d */
 } bps_noise_kind;
 typedef enum { BPS_NOISE_AFTER_GATE = 0, BPS_NOISE_AFTER_LAYER } bps_noise_placement;
-typedef enum { BPS_VH_OBJ_PAULI = 0, BPS_VH_OBJ_PROJECTOR, BPS_VH_OBJ_FIDELITY } bps_vh_objective;
+typedef enum {
+  BPS_VH_OBJ_PAULI = 0,
+  BPS_VH_OBJ_PROJECTOR,
+  BPS_VH_OBJ_FIDELITY
+} bps_vh_objective;
 typedef enum { BPS_HEA_MCCLEAN = 0, BPS_HEA_ALT } bps_hea_kind;
 typedef enum { BPS_GRAD_ADJOINT = 0, BPS_GRAD_SHIFT } bps_grad_method;
 
@@ -44,7 +48,7 @@ typedef struct {
   /* dqnn */
   char widths[BPS_PATTERN_LEN]; /* e.g. "n,n", "2,n,2": integers, n, n+k, n-k, k*n */
   bps_perceptron perceptron;
-  int depth;     /* brick: HEA layers (0 = ceil(log2 n)); pauli: rotations per perceptron */
+  int depth; /* brick: HEA layers (0 = ceil(log2 n)); pauli: rotations per perceptron */
   /* training data and cost (dqnn, hea) */
   bps_cost_type cost;
   bps_input_kind inputs;
@@ -59,7 +63,7 @@ typedef struct {
   char hidden[BPS_PATTERN_LEN];  /* pattern in n, e.g. "n" */
   int vh_layers;
   bps_vh_objective vh_objective;
-  char vh_pauli[BPS_MAX_QUBITS + 1]; /* Pauli observable on the visible qubits, e.g. "Z" */
+  char vh_pauli[BPS_MAX_QUBITS + 1];   /* Pauli observable on the visible qubits, e.g. "Z" */
   double onsite_sigma, coupling_sigma; /* N(0, sigma^2) couplings (vh: J_t; qbm: theta) */
   /* hea */
   bps_hea_kind hea;

@@ -43,14 +43,14 @@ const char *bps_repr_name(bps_repr r); /* "dense" | "factored" */
 
 /* Life cycle. create gives |0...0><0...0| on q qubits (q may be 0: the scalar 1). */
 int bps_state_create(bps_repr repr, int q, bps_state **s);
-int bps_state_destroy(bps_state **s); /* NULL-safe; sets *s = NULL */
+int bps_state_destroy(bps_state **s);                     /* NULL-safe; sets *s = NULL */
 int bps_state_copy(bps_state *dst, const bps_state *src); /* dst becomes src (repr too) */
-int bps_state_convert(bps_state *s, bps_repr repr);      /* change representation */
+int bps_state_convert(bps_state *s, bps_repr repr);       /* change representation */
 
 /* Set the contents. */
-int bps_state_set_zero(bps_state *s, int q);                         /* |0..0> */
-int bps_state_set_pure(bps_state *s, int q, const bps_cplx *psi);    /* |psi><psi| */
-int bps_state_set_dense(bps_state *s, int q, const bps_cplx *rho);   /* row-major rho */
+int bps_state_set_zero(bps_state *s, int q);                                 /* |0..0> */
+int bps_state_set_pure(bps_state *s, int q, const bps_cplx *psi);            /* |psi><psi| */
+int bps_state_set_dense(bps_state *s, int q, const bps_cplx *rho);           /* row-major rho */
 int bps_state_set_factor(bps_state *s, int q, bps_idx r, const bps_cplx *A); /* A A^dag */
 /* Write rho (dim x dim, row-major) into a caller buffer. */
 int bps_state_to_dense(const bps_state *s, bps_cplx *rho);
@@ -80,11 +80,11 @@ int bps_expect_projector(const bps_state *s, int k, const int *qubits, const bps
 int bps_fidelity_pure(const bps_state *s, const bps_cplx *psi, double *out);
 
 /* Diagnostics (diag.c). Entropies in nats. */
-int bps_trace(const bps_state *s, double *out);   /* Re Tr rho */
-int bps_purity(const bps_state *s, double *out);  /* Tr rho^2 */
-int bps_eigenvalues(const bps_state *s, double *w); /* all 2^q eigenvalues of rho, ascending */
-int bps_entropy_vn(const bps_state *s, double *out);     /* -Tr rho ln rho */
-int bps_entropy_renyi2(const bps_state *s, double *out); /* -ln Tr rho^2 */
+int bps_trace(const bps_state *s, double *out);      /* Re Tr rho */
+int bps_purity(const bps_state *s, double *out);     /* Tr rho^2 */
+int bps_eigenvalues(const bps_state *s, double *w);  /* all 2^q eigenvalues of rho, ascending */
+int bps_entropy_vn(const bps_state *s, double *out); /* -Tr rho ln rho */
+int bps_entropy_renyi2(const bps_state *s, double *out);       /* -ln Tr rho^2 */
 int bps_trace_distance_mixed(const bps_state *s, double *out); /* 1/2 ||rho - 1/d||_1 */
 /* The four above from one purity and one spectrum (bitwise the same values): out[0..3] =
  * purity, von Neumann entropy, Renyi-2 entropy, trace distance to 1/d. */

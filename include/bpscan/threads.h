@@ -17,14 +17,14 @@
 /* Loops over fewer elements of work run on the calling thread. */
 #define BPS_PAR_MIN ((bps_idx)1 << 14)
 
-int bps_threads_max(void);        /* omp_get_max_threads() (1 without OpenMP) */
-int bps_thread_num(void);         /* omp_get_thread_num() (0 outside a team) */
-int bps_threads_team(void);       /* omp_get_num_threads(): size of the current team */
-int bps_threads_in_parallel(void);/* inside an active parallel region? */
-void bps_threads_set(int n);      /* omp_set_num_threads(n) */
+int bps_threads_max(void);         /* omp_get_max_threads() (1 without OpenMP) */
+int bps_thread_num(void);          /* omp_get_thread_num() (0 outside a team) */
+int bps_threads_team(void);        /* omp_get_num_threads(): size of the current team */
+int bps_threads_in_parallel(void); /* inside an active parallel region? */
+void bps_threads_set(int n);       /* omp_set_num_threads(n) */
 void bps_threads_set_dynamic(int on);
 void bps_threads_set_max_levels(int levels); /* omp_set_max_active_levels */
-double bps_wtime(void);           /* omp_get_wtime(): wall seconds, monotonic */
+double bps_wtime(void);                      /* omp_get_wtime(): wall seconds, monotonic */
 
 /* Should a loop over `work` elements open a team? (the policy above) */
 static inline int bps_par_ok(bps_idx work) {
@@ -40,17 +40,15 @@ static inline int bps_par_ok(bps_idx work) {
  * keep it short. Loops that need per-thread set-up (a private coefficient copy, scratch
  * panels, the thread number) write the same two branches by hand:
  *   if (bps_par_ok(work)) { #pragma omp parallel { set-up; #pragma omp for ... } } else { ... } */
-#define BPS_PAR_FOR(cond, T, i, n, ...)                                                   \
-  do {                                                                                    \
-    if (cond) {                                                                           \
-      _Pragma("omp parallel for schedule(static)") for (T i = 0; i < (n); i++) {          \
-        __VA_ARGS__;                                                                      \
-      }                                                                                   \
-    } else {                                                                              \
-      for (T i = 0; i < (n); i++) {                                                       \
-        __VA_ARGS__;                                                                      \
-      }                                                                                   \
-    }                                                                                     \
+#define BPS_PAR_FOR(cond, T, i, n, ...)                                                         \
+  do {                                                                                          \
+    if (cond) {                                                                                 \
+      _Pragma("omp parallel for schedule(static)") for (T i = 0; i < (n); i++) { __VA_ARGS__; } \
+    } else {                                                                                    \
+      for (T i = 0; i < (n); i++) {                                                             \
+        __VA_ARGS__;                                                                            \
+      }                                                                                         \
+    }                                                                                           \
   } while (0)
 
 #endif

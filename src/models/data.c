@@ -30,16 +30,21 @@ static int make_input(const bps_model_spec *spec, int n, int q, uint64_t seed, u
 int bps_data_pairs(const bps_model_spec *spec, int n, int q_in, int q_out, uint64_t seed,
                    uint32_t sample, bps_repr repr, bps_model_instance *m) {
   BPS_CHECK(spec->pairs >= 1, BPS_ERR_ARG, "pairs = %d (need >= 1)", spec->pairs);
-  BPS_CHECK(!(spec->cost == BPS_COST_LOCAL && spec->targets == BPS_TARGET_UNITARY),
-            BPS_ERR_ARG, "the local cost needs product targets (targets = zero or product), "
-                         "not targets = unitary");
+  BPS_CHECK(!(spec->cost == BPS_COST_LOCAL && spec->targets == BPS_TARGET_UNITARY), BPS_ERR_ARG,
+            "the local cost needs product targets (targets = zero or product), "
+            "not targets = unitary");
   BPS_CHECK(spec->targets != BPS_TARGET_UNITARY || q_in == q_out, BPS_ERR_ARG,
             "targets = unitary needs equal input and output widths (%d vs %d)", q_in, q_out);
   int N = spec->pairs;
   m->npairs = N;
   m->data = (bps_data_ens){.kind = spec->cost == BPS_COST_GLOBAL ? BPS_OBS_GLOBAL : BPS_OBS_LOCAL,
-                           .q0 = 0, .nq = q_out, .c0 = 1.0, .w = -1.0, .target = spec->targets,
-                           .inputs = spec->inputs, .pairs = N,
+                           .q0 = 0,
+                           .nq = q_out,
+                           .c0 = 1.0,
+                           .w = -1.0,
+                           .target = spec->targets,
+                           .inputs = spec->inputs,
+                           .pairs = N,
                            .target_of_input = spec->targets == BPS_TARGET_UNITARY};
   if (m->ensemble) return BPS_OK; /* the ensemble is described; nothing is drawn */
   m->inputs = calloc((size_t)N, sizeof(bps_state *));
@@ -130,8 +135,8 @@ int bps_noise_plan_make(const bps_model_spec *spec, bps_noise_plan *nz) {
   memset(nz, 0, sizeof *nz);
   nz->p = spec->noise_p;
   nz->place = spec->noise_placement;
-  BPS_CHECK(nz->place == BPS_NOISE_AFTER_GATE || nz->place == BPS_NOISE_AFTER_LAYER,
-            BPS_ERR_ARG, "unknown noise placement %d", (int)nz->place);
+  BPS_CHECK(nz->place == BPS_NOISE_AFTER_GATE || nz->place == BPS_NOISE_AFTER_LAYER, BPS_ERR_ARG,
+            "unknown noise placement %d", (int)nz->place);
   switch (spec->noise) {
   case BPS_NOISE_NONE: return BPS_OK;
   case BPS_NOISE_DEPOLARIZING:
@@ -140,8 +145,9 @@ int bps_noise_plan_make(const bps_model_spec *spec, bps_noise_plan *nz) {
   case BPS_NOISE_GLOBAL_DEPOLARIZING:
     BPS_CHECK(nz->p >= 0 && nz->p <= 1, BPS_ERR_ARG, "noise_p = %g outside [0, 1]", nz->p);
     BPS_CHECK(spec->noise != BPS_NOISE_GLOBAL_DEPOLARIZING || nz->place == BPS_NOISE_AFTER_LAYER,
-              BPS_ERR_ARG, "global_depolarizing acts on the whole register after each layer: "
-                           "it needs placement after_layer, not after_gate");
+              BPS_ERR_ARG,
+              "global_depolarizing acts on the whole register after each layer: "
+              "it needs placement after_layer, not after_gate");
     if (nz->p > 0) {
       if (spec->noise == BPS_NOISE_GLOBAL_DEPOLARIZING) nz->global = 1;
       else nz->local = bps_noise_kraus(spec->noise, nz->p, nz->K);

@@ -92,12 +92,12 @@ typedef struct {
   uint64_t seed;
   uint32_t sample;
   bps_circuit *c;
-  bps_rng prm;   /* initial angles, drawn in parameter order */
+  bps_rng prm; /* initial angles, drawn in parameter order */
   int np, cap;
   double *theta;
   char (*names)[PNAME_LEN];
-  bps_noise_plan nz;     /* the noise channel and its placement (data.c) */
-  int ens;               /* ensemble-only build: record the random elements, draw nothing */
+  bps_noise_plan nz; /* the noise channel and its placement (data.c) */
+  int ens;           /* ensemble-only build: record the random elements, draw nothing */
 } ctx;
 
 static const char *perc_name(bps_perceptron p) {
@@ -350,8 +350,7 @@ static int layer_pauli(ctx *x, int l, int min, int mout, int depth) {
   for (int j = 1; j <= mout && !rc; j++) {
     qs[min] = min + j - 1;
     bps_rng r;
-    bps_rng_init(&r, x->seed, (uint32_t)x->n, x->sample, BPS_STREAM_UNITARY,
-                 unitary_sub(l, j, 0));
+    bps_rng_init(&r, x->seed, (uint32_t)x->n, x->sample, BPS_STREAM_UNITARY, unitary_sub(l, j, 0));
     for (int rep = 1; rep <= depth && !rc; rep++) {
       int idx;
       rc = new_param(x, NAN, &idx, "l%d.p%d.g%d", l, j, rep);
@@ -408,7 +407,8 @@ static int validate(const bps_model_spec *s, int n, const int *w, int nw, int en
               s->widths, nw, n);
     BPS_CHECK(w[0] >= 2, BPS_ERR_ARG,
               "brick perceptrons need width >= 2 (width %d has no two-qubit brick and no "
-              "parameters)", w[0]);
+              "parameters)",
+              w[0]);
     BPS_CHECK(2 * (s->depth ? s->depth : 1) <= BPS_MAX_LAYERS, BPS_ERR_ARG,
               "brick depth %d gives more than %d DQNN layers", s->depth, BPS_MAX_LAYERS);
   }
@@ -418,8 +418,8 @@ static int validate(const bps_model_spec *s, int n, const int *w, int nw, int en
             s->widths, w[0], w[nw - 1], n);
   BPS_CHECK(!(s->cost == BPS_COST_LOCAL && s->targets == BPS_TARGET_UNITARY), BPS_ERR_ARG,
             "the local cost needs product targets (zero or product), not unitary");
-  BPS_CHECK(s->noise >= BPS_NOISE_NONE && s->noise <= BPS_NOISE_GLOBAL_DEPOLARIZING,
-            BPS_ERR_ARG, "unknown noise kind %d", (int)s->noise);
+  BPS_CHECK(s->noise >= BPS_NOISE_NONE && s->noise <= BPS_NOISE_GLOBAL_DEPOLARIZING, BPS_ERR_ARG,
+            "unknown noise kind %d", (int)s->noise);
   BPS_CHECK(s->noise_placement == BPS_NOISE_AFTER_GATE ||
                 s->noise_placement == BPS_NOISE_AFTER_LAYER,
             BPS_ERR_ARG, "unknown noise placement %d", (int)s->noise_placement);
@@ -487,7 +487,7 @@ int bps_dqnn_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sa
   BPS_CHECK(spec && m, BPS_ERR_ARG, "NULL argument");
   int w[BPS_MAX_LAYERS + 1], nw = 0;
   BPS_CALL(bps_pattern_eval_max(spec->widths, n, m->ensemble ? BPS_ENS_MAX_QUBITS : BPS_MAX_QUBITS,
-                                 w, BPS_MAX_LAYERS + 1, &nw));
+                                w, BPS_MAX_LAYERS + 1, &nw));
   BPS_CALL(validate(spec, n, w, nw, m->ensemble));
   int L = nw - 1;
   int wl[BPS_MAX_LAYERS + 1];

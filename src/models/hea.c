@@ -73,8 +73,7 @@ int bps_hea_build(const bps_model_spec *spec, int n, uint64_t seed, uint32_t sam
 
   m->q_in = m->q_out = n;
   int np = 0;
-  for (int l = 1; l <= L; l++)
-    np += alt ? 2 * ((n - (l % 2 ? 0 : 1)) / 2) : n;
+  for (int l = 1; l <= L; l++) np += alt ? 2 * ((n - (l % 2 ? 0 : 1)) / 2) : n;
   BPS_CALL(bps_model_alloc_params(m, np));
   bps_rng r;
   bps_rng_init(&r, seed, (uint32_t)n, sample, BPS_STREAM_PARAMS, 0);

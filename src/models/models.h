@@ -56,7 +56,7 @@ int bps_noise_kraus(bps_noise_kind kind, double p, bps_cplx K[4 * 4]);
  * a local channel (nkraus Kraus operators K, placed after every gate or after every layer)
  * or global depolarising after every layer. */
 typedef struct {
-  int local;  /* Kraus operators of the local channel (0: none) */
+  int local; /* Kraus operators of the local channel (0: none) */
   bps_cplx K[16];
   int global; /* global depolarising after each layer */
   double p;

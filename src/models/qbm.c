@@ -85,7 +85,8 @@ static int expand_term(const qbm_impl *q, const bps_cost_term *T, bps_cplx *O) {
   for (int a = 0; a < K; a++) /* M = F F^dag, column-major */
     for (int b = 0; b < K; b++) {
       bps_cplx s = 0;
-      for (int c = 0; c < T->m; c++) s += T->F[a + (size_t)K * c] * conj(T->F[b + (size_t)K * c]);
+      for (int c = 0; c < T->m; c++)
+        s += T->F[a + (size_t)K * c] * conj(T->F[b + (size_t)K * c]);
       M[a + (size_t)K * b] = s;
     }
   bps_idx bit[BPS_OP_MAXQ], mask = 0;
@@ -148,7 +149,7 @@ static int qbm_eval(const qbm_impl *q, const double *theta, double *cost, double
     R = bps_alloc(DD);
     BPS_CHECK_GOTO(R, BPS_ERR_MEM, "out of memory");
     bps_lin_gemm('N', 'C', D, D, D, 1, A, D, V, D, 0, R, D); /* R = rho */
-    for (bps_idx b = 0; b < D; b++) /* B = (V^dag O V) o K */
+    for (bps_idx b = 0; b < D; b++)                          /* B = (V^dag O V) o K */
       for (bps_idx a = 0; a < D; a++) {
         double dE = fabs(E[a] - E[b]), plo = E[a] <= E[b] ? p[a] : p[b];
         double K = dE > 0 ? plo * (-expm1(-dE)) / dE : plo;

@@ -70,8 +70,8 @@ int bps_vh_registers(const bps_model_spec *spec, int n, int *nv, int *nh) {
 
 /* The objective as an ensemble (model.h bps_data_ens): one pair, input |0..0>. */
 int bps_vh_objective_ens(const bps_model_spec *spec, int nv, int nh, bps_data_ens *d) {
-  *d = (bps_data_ens){.q0 = nh, .nq = nv, .inputs = BPS_INPUT_ZERO, .pairs = 1,
-                      .target = BPS_TARGET_ZERO};
+  *d = (bps_data_ens){
+      .q0 = nh, .nq = nv, .inputs = BPS_INPUT_ZERO, .pairs = 1, .target = BPS_TARGET_ZERO};
   switch (spec->vh_objective) {
   case BPS_VH_OBJ_PAULI:
     d->kind = BPS_OBS_PAULI;

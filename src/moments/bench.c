@@ -18,11 +18,11 @@
 
 typedef struct {
   const char *name;
-  int hea_layers;  /* > 0: hea alt with this many layers, else a DQNN n,n */
+  int hea_layers; /* > 0: hea alt with this many layers, else a DQNN n,n */
   bps_perceptron perc;
   bps_cost_type cost;
   int n, n_quick;
-  double goal_s;   /* the target on 2 cores (0: none) */
+  double goal_s; /* the target on 2 cores (0: none) */
 } bmm_case;
 
 static const bmm_case cases[] = {
@@ -109,8 +109,7 @@ int bps_bench_moments(int quick, long max_bytes, bps_bench_moments_row **rows, i
   *nrows = 0;
   BPS_CHECK(*rows, BPS_ERR_MEM, "out of memory");
   for (int i = 0; i < NCASES; i++) {
-    BPS_CALL(run_case(&cases[i], quick ? cases[i].n_quick : cases[i].n, max_bytes,
-                      &(*rows)[i]));
+    BPS_CALL(run_case(&cases[i], quick ? cases[i].n_quick : cases[i].n, max_bytes, &(*rows)[i]));
     (*nrows)++;
     bps_bench_moments_print_row(stdout, &(*rows)[i]);
     fflush(stdout);
@@ -134,9 +133,10 @@ int bps_bench_moments_json(FILE *out, const bps_bench_moments_row *rows, int nro
   fprintf(out, "  \"moments_rows\": [");
   for (int i = 0; i < nrows; i++) {
     const bps_bench_moments_row *r = &rows[i];
-    fprintf(out, "%s\n    {\"model\": \"%s\", \"n\": %d, \"engine\": \"%s\", \"params\": %d, "
-                 "\"threads\": %d, \"seconds\": %.6g, \"goal_s\": %.6g, \"peak_pairs\": %ld, "
-                 "\"bond_dim\": %d, \"var_mean_log2\": %.10g}",
+    fprintf(out,
+            "%s\n    {\"model\": \"%s\", \"n\": %d, \"engine\": \"%s\", \"params\": %d, "
+            "\"threads\": %d, \"seconds\": %.6g, \"goal_s\": %.6g, \"peak_pairs\": %ld, "
+            "\"bond_dim\": %d, \"var_mean_log2\": %.10g}",
             i ? "," : "", r->model, r->n, r->engine, r->nparams, r->threads, r->seconds,
             r->goal_s, r->peak_pairs, r->bond_dim, r->var_mean_log2);
   }

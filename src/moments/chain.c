@@ -74,15 +74,18 @@ static void rotation_map(int g, const double complex mom[3][3], int mode, double
     double complex U[4];
     double complex pg[4];
     pauli2(g, pg);
-    for (int u = 0; u < 4; u++) U[u] = (u == 0 || u == 3 ? cos(phi / 2) : 0) - I * sin(phi / 2) * pg[u];
+    for (int u = 0; u < 4; u++)
+      U[u] = (u == 0 || u == 3 ? cos(phi / 2) : 0) - I * sin(phi / 2) * pg[u];
     double S1[16], S2[16];
     ptm1(U, g, mode >= 1, S1);
     ptm1(U, g, mode == 2, S2);
     double complex wj = 0;
-    for (int m = -2; m <= 2; m++) wj += cexp(-I * (double)m * phi) * (m >= 0 ? mom[mode][m] : conj(mom[mode][-m]));
+    for (int m = -2; m <= 2; m++)
+      wj += cexp(-I * (double)m * phi) * (m >= 0 ? mom[mode][m] : conj(mom[mode][-m]));
     const double w = creal(wj) / 5.0;
     for (int r = 0; r < 16; r++)
-      for (int c = 0; c < 16; c++) acc[r * 16 + c] += w * S1[(r >> 2) * 4 + (c >> 2)] * S2[(r & 3) * 4 + (c & 3)];
+      for (int c = 0; c < 16; c++)
+        acc[r * 16 + c] += w * S1[(r >> 2) * 4 + (c >> 2)] * S2[(r & 3) * 4 + (c & 3)];
   }
   memcpy(M, acc, sizeof acc);
 }
@@ -92,7 +95,8 @@ static void rotation_map(int g, const double complex mom[3][3], int mode, double
  * Tr(sigma_a' N(sigma_a))/2 = Tr(N^dag(sigma_a') sigma_a)/2 = R[a'][a], per copy. */
 static void channel_map(const double *R, double M[256]) {
   for (int r = 0; r < 16; r++)
-    for (int c = 0; c < 16; c++) M[r * 16 + c] = R[(r >> 2) * 4 + (c >> 2)] * R[(r & 3) * 4 + (c & 3)];
+    for (int c = 0; c < 16; c++)
+      M[r * 16 + c] = R[(r >> 2) * 4 + (c >> 2)] * R[(r & 3) * 4 + (c & 3)];
 }
 
 static void matmul16(const double *A, const double *B, double *C) {
@@ -124,19 +128,19 @@ static void e1_release(void *v) {
 /* Pending maps are interned: identical maps share an id (the in-block qubits usually all
  * carry the same one), so overlaps of m qubits cost one power. */
 typedef struct {
-  double *m;   /* [n][256] */
-  double *img; /* [n][3][16]: the map applied to the labels 1, F and the fresh |0><0| pair */
+  double *m;       /* [n][256] */
+  double *img;     /* [n][3][16]: the map applied to the labels 1, F and the fresh |0><0| pair */
   long double *tw; /* [n][3][2]: 4 <tau, img> for tau = 1, F (the twirl overlaps) */
   int n, cap;
 } maptab;
 
-static const double LABEL[3][16] = {
-    {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5},
-    {0.25, 0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0, 0.25, 0, 0, 0.25}};
-static const double SITE_TAU[2][16] = {
-    {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},                /* tau = 1: Tr(.) / 4 */
-    {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5}};       /* tau = F */
+static const double LABEL[3][16] = {{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                    {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5},
+                                    {0.25, 0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0, 0.25, 0, 0, 0.25}};
+static const double SITE_TAU[2][16] = {{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0}, /* tau = 1: Tr(.) / 4 */
+                                       {0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0,
+                                        0.5}}; /* tau = F */
 
 static int maptab_find(maptab *t, const double *M, int *id) {
   for (int i = 0; i < t->n; i++)
@@ -166,7 +170,8 @@ static int maptab_find(maptab *t, const double *M, int *id) {
   for (int s = 0; s < 3; s++)
     for (int tau = 0; tau < 2; tau++) {
       long double acc = 0;
-      for (int c = 0; c < 16; c++) acc += 4.0L * (long double)SITE_TAU[tau][c] * (long double)img[s * 16 + c];
+      for (int c = 0; c < 16; c++)
+        acc += 4.0L * (long double)SITE_TAU[tau][c] * (long double)img[s * 16 + c];
       t->tw[(size_t)t->n * 6 + (size_t)(2 * s + tau)] = acc;
     }
   *id = t->n++;
@@ -179,27 +184,27 @@ typedef struct {
   const mom_prob *P;
   const e1_state *st;
   maptab maps;
-  int q, m;       /* register width; inputs of the current layer (positions 0..m-1) */
-  int *kind;      /* per register position: LBL_* */
-  int *mid;       /* per register position: pending map id */
+  int q, m;  /* register width; inputs of the current layer (positions 0..m-1) */
+  int *kind; /* per register position: LBL_* */
+  int *mid;  /* per register position: pending map id */
   /* the current layer's chain over the finished outputs (positions m .. m+nfin-1) */
   int nfin;
-  ld a[2];        /* amplitude of the first finished output's label */
-  ld (*K)[2][2];  /* K[i]: link from output i-1's label to output i's (i >= 1) */
+  ld a[2];       /* amplitude of the first finished output's label */
+  ld (*K)[2][2]; /* K[i]: link from output i-1's label to output i's (i >= 1) */
   int capK;
-  ld open[2][2];  /* the open perceptron: link from the last finished label (or a) to the
+  ld open[2][2]; /* the open perceptron: link from the last finished label (or a) to the
                      label shared by the inputs and the open output */
   int have_open, open_q;
   /* the previous layer (the inputs of the current one), as a closed chain */
-  int prev_len;   /* 0: the inputs are the model input (a product) */
+  int prev_len;                 /* 0: the inputs are the model input (a product) */
   ld pa[2], (*pK)[2][2], pt[2]; /* its qubits are positions 0..prev_len-1 (maps in mid) */
   int *run_id, *run_len, nrun, runs_ok; /* run-length code of the inputs' map ids (cache) */
-  ld ov[2][2];    /* inputs_overlap(tau, s), valid with runs_ok */
-  ld gterm[4];    /* global depolarising after the previous layer: term weights */
+  ld ov[2][2];                          /* inputs_overlap(tau, s), valid with runs_ok */
+  ld gterm[4]; /* global depolarising after the previous layer: term weights */
   int gdepol;
   const mom_prod *in;
-  ld v0[2];       /* overlaps of the current inputs, once contracted (first twirl) */
-  int started;    /* the current layer's first twirl happened */
+  ld v0[2];    /* overlaps of the current inputs, once contracted (first twirl) */
+  int started; /* the current layer's first twirl happened */
 } e1_pass;
 
 /* 4 <v, Phi(s)> for label s (0 = 1 (x) 1, 1 = F, 2 = fresh |0><0| (x) |0><0|) and map id. */
@@ -214,8 +219,7 @@ static ld weight(const e1_pass *x, int id, int s, const double v[16], int lmap) 
       for (int b = 0; b < 4; b++) z[b] = y[b];
     else if (lmap == 2)
       for (int a = 0; a < 4; a++) z[4 * a] = y[4 * a];
-    else
-      z[0] = y[0];
+    else z[0] = y[0];
     memcpy(y, z, sizeof z);
   }
   ld acc = 0;
@@ -238,7 +242,8 @@ static ld chain_contract(const e1_pass *x, site_fn f, void *ctx, int lmap) {
   for (int i = 1; i < x->prev_len; i++) {
     ld nr[2];
     for (int s = 0; s < 2; s++)
-      nr[s] = (x->pK[i][s][0] * r[0] + x->pK[i][s][1] * r[1]) * weight(x, x->mid[i], s, f(ctx, i), lmap);
+      nr[s] = (x->pK[i][s][0] * r[0] + x->pK[i][s][1] * r[1]) *
+              weight(x, x->mid[i], s, f(ctx, i), lmap);
     r[0] = nr[0], r[1] = nr[1];
   }
   return r[0] * x->pt[0] + r[1] * x->pt[1];
@@ -279,7 +284,9 @@ static ld chain_value_c(const e1_pass *x, site_fn f, void *ctx, int conn) {
   return v;
 }
 
-static ld chain_value(const e1_pass *x, site_fn f, void *ctx) { return chain_value_c(x, f, ctx, 0); }
+static ld chain_value(const e1_pass *x, site_fn f, void *ctx) {
+  return chain_value_c(x, f, ctx, 0);
+}
 
 static const double *tau_site(void *ctx, int i) {
   (void)i;
@@ -326,7 +333,8 @@ static ld inputs_overlap(e1_pass *x, int tau, int s) {
     for (int t = 0; t < 2; t++)
       for (int l = 0; l < 2; l++) {
         ld p = 1;
-        for (int r = 0; r < x->nrun; r++) p *= powl(tau_weight(x, x->run_id[r], l, t), (ld)x->run_len[r]);
+        for (int r = 0; r < x->nrun; r++)
+          p *= powl(tau_weight(x, x->run_id[r], l, t), (ld)x->run_len[r]);
         x->ov[t][l] = p;
       }
     x->runs_ok = 1;
@@ -372,7 +380,8 @@ static int twirl(e1_pass *x, const bps_op *op) {
   const int k = op->k;
   BPS_CHECK(k == x->m + 1, BPS_ERR_JOB,
             "chain engine: a Haar block must act on all %d inputs and one output (acts on %d "
-            "qubits)", x->m, k);
+            "qubits)",
+            x->m, k);
   int out = -1;
   for (int u = 0; u < k; u++) {
     int qb = op->qubits[u];
@@ -390,7 +399,8 @@ static int twirl(e1_pass *x, const bps_op *op) {
     }
     x->started = 1;
     x->gdepol = 0; /* the depolarising terms were part of that contraction */
-    BPS_CHECK(x->kind[out] == LBL_FRESH, BPS_ERR_JOB, "chain engine: first twirl on a used output");
+    BPS_CHECK(x->kind[out] == LBL_FRESH, BPS_ERR_JOB,
+              "chain engine: first twirl on a used output");
     ld ov[2];
     for (int tau = 0; tau < 2; tau++) ov[tau] = x->v0[tau] * tau_weight(x, x->mid[out], 2, tau);
     ld b[2];
@@ -404,7 +414,8 @@ static int twirl(e1_pass *x, const bps_op *op) {
     ld A[2][2];
     for (int s = 0; s < 2; s++) {
       ld ov[2];
-      for (int tau = 0; tau < 2; tau++) ov[tau] = inputs_overlap(x, tau, s) * tau_weight(x, x->mid[out], s, tau);
+      for (int tau = 0; tau < 2; tau++)
+        ov[tau] = inputs_overlap(x, tau, s) * tau_weight(x, x->mid[out], s, tau);
       ld c[2];
       wg(k, ov, c);
       A[0][s] = c[0], A[1][s] = c[1];
@@ -419,7 +430,8 @@ static int twirl(e1_pass *x, const bps_op *op) {
     ld B[2][2];
     for (int s = 0; s < 2; s++) {
       ld ov[2];
-      for (int tau = 0; tau < 2; tau++) ov[tau] = inputs_overlap(x, tau, s) * tau_weight(x, x->mid[out], 2, tau);
+      for (int tau = 0; tau < 2; tau++)
+        ov[tau] = inputs_overlap(x, tau, s) * tau_weight(x, x->mid[out], 2, tau);
       ld c[2];
       wg(k, ov, c);
       B[0][s] = c[0], B[1][s] = c[1];
@@ -480,8 +492,8 @@ static int trace(e1_pass *x, const bps_op *op) {
 /* Cost contraction of the closed chain with the observable. */
 typedef struct {
   const mom_obs *o;
-  int t;      /* product term */
-  int q;      /* register width */
+  int t; /* product term */
+  int q; /* register width */
 } cost_ctx;
 
 static const double *cost_site(void *vctx, int i) {
@@ -503,13 +515,15 @@ static ld local_contract(const e1_pass *x, const mom_obs *o, int lmap) {
     for (int s = 0; s < 2; s++)
       for (int role = 0; role < 4; role++)
         w[role][s] = (role == 0 || cost) && (o->two || role < 2)
-                         ? weight(x, x->mid[i], s, role == 0 ? (cost ? o->lsite[0] : one) : o->lsite[role], lmap)
+                         ? weight(x, x->mid[i], s,
+                                  role == 0 ? (cost ? o->lsite[0] : one) : o->lsite[role], lmap)
                          : 0;
     memset(nr, 0, sizeof nr);
     for (int s = 0; s < 2; s++) {
       ld in[4];
       for (int ms = 0; ms < 4; ms++)
-        in[ms] = i == 0 ? (ms == 0 ? x->pa[s] : 0) : x->pK[i][s][0] * r[ms][0] + x->pK[i][s][1] * r[ms][1];
+        in[ms] = i == 0 ? (ms == 0 ? x->pa[s] : 0)
+                        : x->pK[i][s][0] * r[ms][0] + x->pK[i][s][1] * r[ms][1];
       for (int ms = 0; ms < 4; ms++)
         for (int role = 0; role < 4; role++) {
           if (ms & role) continue;
@@ -563,7 +577,8 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
     const bps_op *op = o->op;
     BPS_CHECK_GOTO(!x.gdepol || op->kind == BPS_OP_APPEND ||
                        (op->kind == BPS_OP_UNITARY && op->ens == BPS_ENS_HAAR),
-                   BPS_ERR_JOB, "chain engine: global depolarising must be followed by the next layer");
+                   BPS_ERR_JOB,
+                   "chain engine: global depolarising must be followed by the next layer");
     switch (op->kind) {
     case BPS_OP_UNITARY:
       BPS_CHECK_GOTO(op->ens == BPS_ENS_HAAR, BPS_ERR_JOB,
@@ -576,7 +591,8 @@ static int e1_pass_run(const mom_prob *P, const void *vst, int kind, const mom_p
                      BPS_ERR_JOB,
                      "chain engine: rotations must act on the output of the perceptron "
                      "between its two Haar blocks");
-      BPS_CALL_GOTO(pend(&x, op->qubits[0], st->map + st->moff[i] + 256 * (size_t)(op->param == p ? mode : 0)));
+      BPS_CALL_GOTO(pend(&x, op->qubits[0],
+                         st->map + st->moff[i] + 256 * (size_t)(op->param == p ? mode : 0)));
       break;
     case BPS_OP_KRAUS:
       BPS_CHECK_GOTO(op->k == 1, BPS_ERR_JOB, "chain engine: channels must act on single qubits");
@@ -675,7 +691,8 @@ static int e1_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
                       char *why, size_t whylen) {
   (void)o;
   int haar = 0;
-  for (int i = 0; i < P->nops; i++) haar |= P->ops[i].op->kind == BPS_OP_UNITARY && P->ops[i].op->ens == BPS_ENS_HAAR;
+  for (int i = 0; i < P->nops; i++)
+    haar |= P->ops[i].op->kind == BPS_OP_UNITARY && P->ops[i].op->ens == BPS_ENS_HAAR;
   if (!haar) {
     snprintf(why, whylen, "chain: no Haar blocks (haar perceptrons only)");
     *seconds = *bytes = INFINITY;

@@ -49,7 +49,8 @@ int mom_ptm(int k, int nk, const bps_cplx *K, double *R) {
   int rc = BPS_OK;
   bps_cplx *Pm = bps_alloc(dd), *Qm = bps_alloc(dd), *T = bps_alloc(dd), *H = bps_alloc(dd),
            *Kh = bps_alloc(dd);
-  BPS_CHECK_GOTO(Pm && Qm && T && H && Kh, BPS_ERR_MEM, "out of memory (PTM of a %d-qubit channel)", k);
+  BPS_CHECK_GOTO(Pm && Qm && T && H && Kh, BPS_ERR_MEM,
+                 "out of memory (PTM of a %d-qubit channel)", k);
   for (int P = 0; P < np; P++) {
     pauli_string(k, P, Pm);
     memset(H, 0, sizeof(bps_cplx) * dd);
@@ -111,7 +112,7 @@ static int angle_moments(const bps_op *op, bps_angle_kind ak, double theta0,
   }
   for (int m = 0; m < 3; m++) {
     double complex e = ak == BPS_ANGLE_FIXED ? cexp(I * (double)m * 2.0 * s * theta0)
-                                              : uniform_char(2.0 * s * m);
+                                             : uniform_char(2.0 * s * m);
     for (int a = 0; a < 3; a++) mom[a][m] = pow(2.0 * s, a) * e;
   }
   return BPS_OK;
@@ -330,7 +331,7 @@ int mom_input(const mom_prob *P, int kind, mom_prod *in) {
   BPS_CALL(mom_prod_alloc(in, q, 1));
   if (ik == BPS_INPUT_ZERO) mom_site_zero(v, kind == MOM_ONE ? 1 : 2);
   else if (kind == MOM_SAME) mom_site_basis(v); /* BASIS, same pair */
-  else mom_site_mixed(v);                        /* one copy, or independent pairs */
+  else mom_site_mixed(v);                       /* one copy, or independent pairs */
   fill(in, 0, v);
   return BPS_OK;
 }

@@ -22,8 +22,8 @@
 #define E0_MAXQ 6 /* register width (per copy) */
 
 typedef struct {
-  int n;            /* qubits of the two-copy register (2q) */
-  size_t dim;       /* 2^n */
+  int n;             /* qubits of the two-copy register (2q) */
+  size_t dim;        /* 2^n */
   double complex *a; /* dim x dim row-major */
 } dop;
 
@@ -88,10 +88,12 @@ static int mul(dop *x, const int *pos, int k, const double complex *M, int left)
   for (size_t o = 0; o < D; o++) /* the other index (column for left, row for right) */
     for (size_t g = 0; g < nb; g++) {
       const size_t i = base[g];
-      for (size_t s = 0; s < K; s++) col[s] = left ? x->a[(i | offs[s]) * D + o] : x->a[o * D + (i | offs[s])];
+      for (size_t s = 0; s < K; s++)
+        col[s] = left ? x->a[(i | offs[s]) * D + o] : x->a[o * D + (i | offs[s])];
       for (size_t r = 0; r < K; r++) {
         double complex acc = 0;
-        for (size_t s = 0; s < K; s++) acc += left ? M[r * K + s] * col[s] : col[s] * M[s * K + r];
+        for (size_t s = 0; s < K; s++)
+          acc += left ? M[r * K + s] * col[s] : col[s] * M[s * K + r];
         out[r] = acc;
       }
       for (size_t r = 0; r < K; r++) {
@@ -128,7 +130,8 @@ static void copy_pos(int q, int c, const int *qs, int k, int *pos) {
 
 /* Y = P_S X (left) or X P_S (right) for the Pauli string P (letters L on positions pos): a
  * permutation with phases, O(dim^2): P|j> = i^{#Y} (-1)^{|j & zmask|} |j ^ xmask>. */
-static void pauli_mul(const dop *x, const int *pos, int k, const int *L, int left, double complex *y) {
+static void pauli_mul(const dop *x, const int *pos, int k, const int *L, int left,
+                      double complex *y) {
   size_t xm = 0, zm = 0;
   int ny = 0;
   for (int u = 0; u < k; u++) {
@@ -363,7 +366,8 @@ static int depolarise(dop *x, int q, const int *qs, int k, double p) {
       for (size_t cc = 0; cc < R; cc++) {
         size_t r0 = scatter(0, n, rest, nr, r), c0 = scatter(0, n, rest, nr, cc);
         double complex acc = 0;
-        for (size_t t = 0; t < K; t++) acc += x->a[scatter(r0, n, pos, k, t) * D + scatter(c0, n, pos, k, t)];
+        for (size_t t = 0; t < K; t++)
+          acc += x->a[scatter(r0, n, pos, k, t) * D + scatter(c0, n, pos, k, t)];
         T[r * R + cc] = acc;
       }
     for (size_t i = 0; i < D * D; i++) x->a[i] *= 1.0 - p;
@@ -371,7 +375,8 @@ static int depolarise(dop *x, int q, const int *qs, int k, double p) {
       for (size_t cc = 0; cc < R; cc++) {
         size_t r0 = scatter(0, n, rest, nr, r), c0 = scatter(0, n, rest, nr, cc);
         for (size_t t = 0; t < K; t++)
-          x->a[scatter(r0, n, pos, k, t) * D + scatter(c0, n, pos, k, t)] += p * T[r * R + cc] / (double)K;
+          x->a[scatter(r0, n, pos, k, t) * D + scatter(c0, n, pos, k, t)] += p * T[r * R + cc] /
+                                                                             (double)K;
       }
     free(T);
   }
@@ -403,13 +408,16 @@ static int append(dop *x, int q, int a) {
  * two-copy register: site q acts on positions (qq, q + nq) ... given as (p1[q], p2[q]). */
 static double complex site_elem(const double *v, int r1, int r2, int c1, int c2) {
   /* <r1 r2| sum_ab v[4a+b] sigma_a (x) sigma_b |c1 c2> */
-  static const double complex S[4][2][2] = {{{1, 0}, {0, 1}}, {{0, 1}, {1, 0}},
-                                            {{0, -I}, {I, 0}}, {{1, 0}, {0, -1}}};
+  static const double complex S[4][2][2] = {{{1, 0}, {0, 1}},
+                                            {{0, 1}, {1, 0}},
+                                            {{0, -I}, {I, 0}},
+                                            {{1, 0}, {0, -1}}};
   double complex acc = 0;
   for (int a = 0; a < 4; a++) {
     if (S[a][r1][c1] == 0) continue;
     for (int b = 0; b < 4; b++)
-      if (v[4 * a + b] != 0 && S[b][r2][c2] != 0) acc += v[4 * a + b] * S[a][r1][c1] * S[b][r2][c2];
+      if (v[4 * a + b] != 0 && S[b][r2][c2] != 0)
+        acc += v[4 * a + b] * S[a][r1][c1] * S[b][r2][c2];
   }
   return acc;
 }
@@ -427,7 +435,8 @@ static int build_prod(dop *x, int q, const mom_prod *p, int q0, int ident) {
       for (int t = 0; t < p->nterm; t++) {
         double complex v = (double)p->coef[t];
         for (int u = 0; u < q && v != 0; u++) {
-          const double *sv = (u >= q0 && u < q0 + p->nq) ? mom_site(p, t, u - q0) : (ident ? idv : NULL);
+          const double *sv = (u >= q0 && u < q0 + p->nq) ? mom_site(p, t, u - q0)
+                                                         : (ident ? idv : NULL);
           if (!sv) continue;
           int r1 = (r & bitpos(n, u)) != 0, r2 = (r & bitpos(n, q + u)) != 0;
           int c1 = (c & bitpos(n, u)) != 0, c2 = (c & bitpos(n, q + u)) != 0;
@@ -508,23 +517,15 @@ static int run_op(dop *x, const mom_prob *P, int i, int p, int mode) {
       BPS_CALL(conj_by(x, pos, op->k, (const double complex *)(P->c->pool + op->mat)));
     }
     return BPS_OK;
-  case BPS_OP_PROT:
-    BPS_CALL(rotation(x, q, o, op->param == p ? mode : 0));
-    return BPS_OK;
-  case BPS_OP_KRAUS:
-    BPS_CALL(kraus(x, q, op, P->c->pool + op->mat));
-    return BPS_OK;
-  case BPS_OP_APPEND:
-    BPS_CALL(append(x, q, op->k));
-    return BPS_OK;
+  case BPS_OP_PROT: BPS_CALL(rotation(x, q, o, op->param == p ? mode : 0)); return BPS_OK;
+  case BPS_OP_KRAUS: BPS_CALL(kraus(x, q, op, P->c->pool + op->mat)); return BPS_OK;
+  case BPS_OP_APPEND: BPS_CALL(append(x, q, op->k)); return BPS_OK;
   case BPS_OP_TRACE:
     copy_pos(q, 0, op->qubits, op->k, pos);
     copy_pos(q, 1, op->qubits, op->k, pos + op->k);
     BPS_CALL(ptrace(x, pos, 2 * op->k));
     return BPS_OK;
-  case BPS_OP_DEPOL:
-    BPS_CALL(depolarise(x, q, op->qubits, op->k, op->scale));
-    return BPS_OK;
+  case BPS_OP_DEPOL: BPS_CALL(depolarise(x, q, op->qubits, op->k, op->scale)); return BPS_OK;
   }
   BPS_FAIL(BPS_ERR_INTERNAL, "operation kind %d", (int)op->kind);
 }
@@ -533,11 +534,12 @@ static int e0_prepare(const mom_prob *P, const bps_mom_opts *o, void **st) {
   (void)o;
   BPS_CHECK(P->q_max <= E0_MAXQ, BPS_ERR_JOB,
             "the dense engine holds 16^q numbers: registers of %d qubits are too wide (at "
-            "most %d)", P->q_max, E0_MAXQ);
+            "most %d)",
+            P->q_max, E0_MAXQ);
   for (int i = 0; i < P->nops; i++) {
     const bps_op *op = P->ops[i].op;
-    BPS_CHECK(op->kind != BPS_OP_PROT || op->ens != BPS_ENS_PAULI || op->ens_k <= 6,
-              BPS_ERR_JOB, "the dense engine averages random Pauli strings on at most 6 qubits");
+    BPS_CHECK(op->kind != BPS_OP_PROT || op->ens != BPS_ENS_PAULI || op->ens_k <= 6, BPS_ERR_JOB,
+              "the dense engine averages random Pauli strings on at most 6 qubits");
   }
   *st = NULL;
   return BPS_OK;
@@ -559,7 +561,8 @@ static int e0_pass(const mom_prob *P, const void *st, int kind, const mom_prod *
   else BPS_CALL_GOTO(build_prod(&o, q, &obs->prod, obs->q0, 1));
   long double re = 0; /* Tr(O X) */
   for (size_t r = 0; r < x.dim; r++)
-    for (size_t c = 0; c < x.dim; c++) re += (long double)creal(o.a[c * x.dim + r] * x.a[r * x.dim + c]);
+    for (size_t c = 0; c < x.dim; c++)
+      re += (long double)creal(o.a[c * x.dim + r] * x.a[r * x.dim + c]);
   *out = re;
 cleanup:
   dop_free(&x);

@@ -34,11 +34,11 @@ enum { MOM_CONNECTED = 3 };                        /* pass mode (chain engine, p
 /* Per operation: what the executor precomputes for every engine. */
 typedef struct {
   const bps_op *op;
-  int q_before, q_after; /* register width around the op */
-  int *wire;             /* global wires of op->qubits (op->k of them) */
-  int *ewire;            /* BPS_ENS_PAULI: global wires of op->ens_qubits */
+  int q_before, q_after;    /* register width around the op */
+  int *wire;                /* global wires of op->qubits (op->k of them) */
+  int *ewire;               /* BPS_ENS_PAULI: global wires of op->ens_qubits */
   double complex mom[3][3]; /* rotations: E[(2s)^a e^{i m phi}] */
-  double *ptm;           /* fixed UNITARY / KRAUS with k <= 2: Heisenberg Pauli transfer
+  double *ptm;              /* fixed UNITARY / KRAUS with k <= 2: Heisenberg Pauli transfer
                             matrix, 4^k x 4^k row-major: N^dag(P) = sum_Q ptm[P*4^k+Q] Q */
 } mom_op;
 
@@ -70,12 +70,12 @@ typedef struct {
   const bps_circuit *c;
   int nops;
   mom_op *ops;
-  int nwires;      /* global wires: every qubit that ever lives in the register */
-  int *in_wire;    /* [q_in] */
-  int *out_wire;   /* [q_out] */
-  int q_max;       /* widest register */
+  int nwires;    /* global wires: every qubit that ever lives in the register */
+  int *in_wire;  /* [q_in] */
+  int *out_wire; /* [q_out] */
+  int q_max;     /* widest register */
   int nparams;
-  int *param_op;   /* [nparams] the op of each parameter (-1: none) */
+  int *param_op; /* [nparams] the op of each parameter (-1: none) */
   bps_data_ens data;
   int ndiag, *diag; /* diagnosed output qubits */
 } mom_prob;
@@ -126,11 +126,11 @@ int mom_letter(char c); /* 'I','X','Y','Z' -> 0..3 */
 int mom_ptm(int k, int nk, const bps_cplx *K, double *R);
 
 /* Site vectors of common single-qubit two-copy operators. */
-void mom_site_zero(double v[16], int copies);   /* |0><0| (x) |0><0|, or |0><0| (x) 1/2 */
-void mom_site_mixed(double v[16]);              /* 1/2 (x) 1/2 */
-void mom_site_basis(double v[16]);              /* E |b><b| (x) |b><b| = (II + ZZ)/4 */
-void mom_site_identity(double v[16]);           /* 1 (x) 1 */
-void mom_site_swap(double v[16]);               /* F = (II + XX + YY + ZZ)/2 */
+void mom_site_zero(double v[16], int copies); /* |0><0| (x) |0><0|, or |0><0| (x) 1/2 */
+void mom_site_mixed(double v[16]);            /* 1/2 (x) 1/2 */
+void mom_site_basis(double v[16]);            /* E |b><b| (x) |b><b| = (II + ZZ)/4 */
+void mom_site_identity(double v[16]);         /* 1 (x) 1 */
+void mom_site_swap(double v[16]);             /* F = (II + XX + YY + ZZ)/2 */
 
 int mom_prod_alloc(mom_prod *p, int nq, int nterm);
 void mom_prod_free(mom_prod *p);

@@ -55,10 +55,8 @@ const char *bps_mom_precision(const bps_mom *M) {
   switch (M ? M->eng->id : BPS_MOM_AUTO) {
   case BPS_MOM_MPS:
     return "double tensors (53-bit mantissa), a power-of-two exponent per MPS (no underflow)";
-  case BPS_MOM_DENSE:
-    return "double complex (53-bit mantissa, exponents to 2^-1022)";
-  default:
-    return "long double (x87 extended: 64-bit mantissa, exponents to 2^-16382)";
+  case BPS_MOM_DENSE: return "double complex (53-bit mantissa, exponents to 2^-1022)";
+  default: return "long double (x87 extended: 64-bit mantissa, exponents to 2^-16382)";
   }
 }
 
@@ -83,7 +81,8 @@ static int choose(const mom_prob *P, const bps_mom_opts *o, bps_mom_engine *out,
                bps_mom_engine_name(order[i]), b, (double)o->max_bytes);
       s = INFINITY;
     }
-    const int local_pauli = order[i] == BPS_MOM_PAULI && P->data.kind == BPS_OBS_LOCAL && isfinite(s);
+    const int local_pauli = order[i] == BPS_MOM_PAULI && P->data.kind == BPS_OBS_LOCAL &&
+                            isfinite(s);
     if (!locked && (s < best || local_pauli)) {
       best = s;
       *out = order[i];
@@ -106,8 +105,8 @@ static int make_passes(bps_mom *M) {
     M->c0 += 0.5L * d->w;
     M->w = d->w / (2.0L * d->nq);
   }
-  M->same_only = d->pairs == 1 ||
-                 (d->inputs == BPS_INPUT_ZERO && (d->target == BPS_TARGET_ZERO || d->target_of_input));
+  M->same_only = d->pairs == 1 || (d->inputs == BPS_INPUT_ZERO &&
+                                   (d->target == BPS_TARGET_ZERO || d->target_of_input));
   for (int k = 0; k < 3; k++) {
     if (k == MOM_CROSS && M->same_only) continue;
     BPS_CALL(mom_input(&M->P, k, &M->in[k]));
@@ -252,7 +251,8 @@ int bps_mom_purity(const bps_mom *M, bps_mom_value *purity) {
   long double x = 0;
   mom_pass_stats ps = {0, 0, 0};
   int feasible = M->eng->id != BPS_MOM_PAULI || M->P.ndiag <= 8; /* 4^ndiag pairs */
-  if (feasible) BPS_CALL_GOTO(M->eng->pass(&M->P, M->st, -1, &M->in[MOM_SAME], &o, -1, 0, &x, &ps));
+  if (feasible)
+    BPS_CALL_GOTO(M->eng->pass(&M->P, M->st, -1, &M->in[MOM_SAME], &o, -1, 0, &x, &ps));
   if (feasible && ps.dropped == 0) {
     purity->v = purity->lo = purity->hi = x;
     purity->exact = 1;

@@ -58,7 +58,8 @@
 
 #define E3_TOL 1e-14    /* relative threshold of a zero singular value (see above) */
 #define E3_CHI_MAX 1024 /* largest bond dimension the engine accepts */
-#define E3_FLOPS 100.0  /* time of a two-site update at bond chi: E3_FLOPS chi^3 ns (fitted on
+#define E3_FLOPS                                                                                \
+  100.0 /* time of a two-site update at bond chi: E3_FLOPS chi^3 ns (fitted on
                            alt, brick and McClean circuits: the SVDs see the sectors the
                            averaged rotations leave, far fewer than 16 chi rows) */
 
@@ -171,8 +172,7 @@ static int normalise(tens *t, long *e2) {
 /* C (m x n) = op(A) op(B), row-major with leading dimensions = row lengths of the stored
  * matrices (A is m x k, or k x m when ta; B is k x n, or n x k when tb). Small products
  * stay in plain loops (BLAS calls re-pin OpenBLAS's threads, which costs more than them). */
-static void gemm(int ta, int tb, int m, int n, int k, const double *A, const double *B,
-                 double *C) {
+static void gemm(int ta, int tb, int m, int n, int k, const double *A, const double *B, double *C) {
   if ((double)m * n * k > 40000.0) {
     bps_lin_dgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0, A, ta ? m : k, B, tb ? k : n,
                   0.0, C, n);
@@ -235,8 +235,8 @@ static int svd_trunc(int m, int n, const double *A, svdres *o) {
     BPS_CALL_GOTO(bps_lin_dsvd(mr, nc, C, s, u, vt));
     int k = 0;
     while (k < kk && s[k] > E3_TOL * s[0]) k++;
-    BPS_CHECK_GOTO(k <= E3_CHI_MAX, BPS_ERR_JOB, "mps: bond dimension %d exceeds the engine's limit %d",
-                   k, E3_CHI_MAX);
+    BPS_CHECK_GOTO(k <= E3_CHI_MAX, BPS_ERR_JOB,
+                   "mps: bond dimension %d exceeds the engine's limit %d", k, E3_CHI_MAX);
     if (k > 0) {
       o->k = k;
       o->U = calloc((size_t)m * (size_t)k, sizeof(double));
@@ -501,15 +501,15 @@ typedef struct {
   int nsteps, cap;
   e3_step *steps;
   int n0, nT, nmax;
-  int *layT;      /* final layout (wires) */
-  int *outpos;    /* [nwires] output register index of a wire (-1: none) */
-  int *pstep;     /* [nparams] step of each parameter's rotation (-1: unused) */
-  smap *map0;     /* [cap_ops] averaged maps of OP1/OP2 ops */
+  int *layT;   /* final layout (wires) */
+  int *outpos; /* [nwires] output register index of a wire (-1: none) */
+  int *pstep;  /* [nparams] step of each parameter's rotation (-1: unused) */
+  smap *map0;  /* [cap_ops] averaged maps of OP1/OP2 ops */
   int cap_ops;
-  smap swap;      /* the transposition of two sites */
-  int chi_est;    /* estimated largest bond dimension */
-  double flops;   /* estimated time of a gradient table's two sweeps (ns) */
-  double tensors; /* estimated doubles of the tensors a table's snapshots keep */
+  smap swap;        /* the transposition of two sites */
+  int chi_est;      /* estimated largest bond dimension */
+  double flops;     /* estimated time of a gradient table's two sweeps (ns) */
+  double tensors;   /* estimated doubles of the tensors a table's snapshots keep */
   e3_table *tables; /* gradient tables, built lazily under a critical section */
 } e3_state;
 
@@ -618,7 +618,8 @@ static int step_sites(e3_state *st, walk *w, const mom_op *o, int i) {
       const int p = s.pos[u];
       if (p > 0 && p < w->n - 1 && w->cut[p] > w->cut[p - 1]) w->cut[p - 1] = w->cut[p];
       memmove(w->lay + p, w->lay + p + 1, sizeof(int) * (size_t)(w->n - p - 1));
-      if (p < w->n - 1) memmove(w->cut + p, w->cut + p + 1, sizeof(int) * (size_t)(w->n - p - 2));
+      if (p < w->n - 1)
+        memmove(w->cut + p, w->cut + p + 1, sizeof(int) * (size_t)(w->n - p - 2));
       w->n--;
     }
   BPS_CALL_GOTO(add_step(st, s));
@@ -700,7 +701,7 @@ static int make_steps(const mom_prob *P, e3_state *st, char *why, size_t whylen)
   const double chi = fmin(ldexp(1.0, w.lg_max) * b0, 1e30);
   st->chi_est = chi > 1e9 ? 1000000000 : (int)chi;
   st->flops = w.flops * (1.0 + b0 * b0 * b0) + 1e3 * (double)st->nsteps; /* B and F sweeps */
-  st->tensors = w.tensors * b0 * b0 + 16.0 * (double)st->nsteps; /* B's snapshots */
+  st->tensors = w.tensors * b0 * b0 + 16.0 * (double)st->nsteps;         /* B's snapshots */
 cleanup:
   free(w.lay);
   free(w.cut);
@@ -808,7 +809,8 @@ static int apply2(e3_ctx *x, mps *m, int p, const smap *H, int flip, int transpo
   svdres o;
   memset(&o, 0, sizeof o);
   double *th = malloc(sizeof(double) * len), *t2 = H ? malloc(sizeof(double) * len) : NULL;
-  BPS_CHECK_GOTO(th && (t2 || !H), BPS_ERR_MEM, "out of memory (two-site tensor %d x 256 x %d)", L, R);
+  BPS_CHECK_GOTO(th && (t2 || !H), BPS_ERR_MEM, "out of memory (two-site tensor %d x 256 x %d)",
+                 L, R);
   gemm(0, 0, L * 16, 16 * R, A->r, A->d, B->d, th);
   if (H) {
     smap_apply(H, flip, transpose, L, R, th, t2);
@@ -896,7 +898,8 @@ static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
   BPS_CHECK(Z, BPS_ERR_MEM, "out of memory (MPS tensor)");
   memset(Z->d, 0, sizeof(double) * tens_len(Z));
   for (int l = 0; l < chi && nv > 0; l++)
-    for (int c = 0; c < 16; c++) Z->d[((size_t)l * 16 + (size_t)c) * (size_t)chi + (size_t)l] = v[c] / nv;
+    for (int c = 0; c < 16; c++)
+      Z->d[((size_t)l * 16 + (size_t)c) * (size_t)chi + (size_t)l] = v[c] / nv;
   memmove(m->t + p + 1, m->t + p, sizeof(tens *) * (size_t)(m->n - p));
   memmove(m->wire + p + 1, m->wire + p, sizeof(int) * (size_t)(m->n - p));
   m->t[p] = Z;
@@ -928,7 +931,8 @@ static int insert_site(e3_ctx *x, mps *m, int p, int wire, const double v[16]) {
 static int depolarise_site(e3_ctx *x, mps *m, int p, double pr) {
   int rc = BPS_OK;
   double H[256] = {0};
-  for (int c = 0; c < 16; c++) H[c * 16 + c] = ((c >> 2) ? 1.0 - pr : 1.0) * ((c & 3) ? 1.0 - pr : 1.0);
+  for (int c = 0; c < 16; c++)
+    H[c * 16 + c] = ((c >> 2) ? 1.0 - pr : 1.0) * ((c & 3) ? 1.0 - pr : 1.0);
   smap D;
   BPS_CALL(smap_from_dense(16, H, &D)); /* releases its own arrays when it fails */
   BPS_CALL_GOTO(apply1(x, m, p, &D, 0));
@@ -982,8 +986,7 @@ static double split_ld(long double v, long *e) {
 
 /* The MPS of the product sum pr (site vector of position i: pr site idx[i], or the
  * identity when idx[i] < 0) on the wires lay[0..n). */
-static int init_prod(e3_ctx *x, const mom_prod *pr, const int *lay, const int *idx, int n,
-                     mps *m) {
+static int init_prod(e3_ctx *x, const mom_prod *pr, const int *lay, const int *idx, int n, mps *m) {
   BPS_CALL(mps_alloc(m, n + 4));
   const int nt = pr->nterm;
   long emax = LONG_MIN, et[MOM_MAXTERM];
@@ -1006,7 +1009,8 @@ static int init_prod(e3_ctx *x, const mom_prod *pr, const int *lay, const int *i
       const double *v = idx[i] >= 0 ? mom_site(pr, t, idx[i]) : id;
       const int lt = i == 0 ? 0 : t, rt = i == n - 1 ? 0 : t;
       for (int c = 0; c < 16; c++)
-        A->d[((size_t)lt * 16 + (size_t)c) * (size_t)r + (size_t)rt] += v[c] * (i == 0 ? mant[t] : 1.0);
+        A->d[((size_t)lt * 16 + (size_t)c) * (size_t)r + (size_t)rt] += v[c] *
+                                                                        (i == 0 ? mant[t] : 1.0);
     }
     m->t[i] = A;
     m->wire[i] = lay[i];
@@ -1040,8 +1044,8 @@ static int init_local(e3_ctx *x, const mom_obs *o, const int *lay, const int *id
       if ((i == 0 && from != 0) || (i == n - 1 && to != S - 1)) continue;
       const int lt = i == 0 ? 0 : from, rt = i == n - 1 ? 0 : to;
       for (int c = 0; c < 16; c++)
-        A->d[((size_t)lt * 16 + (size_t)c) * (size_t)r + (size_t)rt] +=
-            o->lsite[role][c] * (i == 0 ? mant : 1.0);
+        A->d[((size_t)lt * 16 + (size_t)c) * (size_t)r + (size_t)rt] += o->lsite[role][c] *
+                                                                        (i == 0 ? mant : 1.0);
     }
     m->t[i] = A;
     m->wire[i] = lay[i];
@@ -1105,9 +1109,7 @@ static int step_apply(e3_ctx *x, const mom_prob *P, const e3_state *st, int s, i
               BPS_ERR_INTERNAL, "mps: layout of step %d", s);
   }
   switch (sp->kind) {
-  case S_OP1:
-    BPS_CALL(apply1(x, m, sp->p, &st->map0[sp->op], fwd));
-    return BPS_OK;
+  case S_OP1: BPS_CALL(apply1(x, m, sp->p, &st->map0[sp->op], fwd)); return BPS_OK;
   case S_OP2:
     BPS_CALL(apply2(x, m, sp->p, &st->map0[sp->op], sp->flip, fwd, right));
     return BPS_OK;
@@ -1127,7 +1129,8 @@ static int step_apply(e3_ctx *x, const mom_prob *P, const e3_state *st, int s, i
   case S_APPEND:
     if (fwd) { /* |0><0| (x) |0><0| */
       mom_site_zero(v, 2);
-      for (int u = 0; u < sp->k; u++) BPS_CALL(insert_site(x, m, sp->p + u, P->ops[sp->op].wire[u], v));
+      for (int u = 0; u < sp->k; u++)
+        BPS_CALL(insert_site(x, m, sp->p + u, P->ops[sp->op].wire[u], v));
     } else { /* <0| . |0> on each copy */
       memset(v, 0, sizeof v);
       v[0] = v[3] = v[12] = v[15] = 1.0;
@@ -1251,7 +1254,7 @@ static void env_norm(double *a, size_t n, long *e, int sites) {
 static int transfer_left(const double *L, const tens *B, const tens *F, double *out) {
   double *T = malloc(sizeof(double) * (size_t)B->l * 16 * (size_t)F->r);
   BPS_CHECK(T, BPS_ERR_MEM, "out of memory (environment)");
-  gemm(0, 0, B->l, 16 * F->r, F->l, L, F->d, T);    /* T[b][c f'] */
+  gemm(0, 0, B->l, 16 * F->r, F->l, L, F->d, T);   /* T[b][c f'] */
   gemm(1, 0, B->r, F->r, B->l * 16, B->d, T, out); /* B^T (b c, b') x T (b c, f') */
   free(T);
   return BPS_OK;
@@ -1261,7 +1264,7 @@ static int transfer_left(const double *L, const tens *B, const tens *F, double *
 static int transfer_right(const tens *B, const tens *F, const double *R, double *out) {
   double *T = malloc(sizeof(double) * (size_t)F->l * 16 * (size_t)B->r);
   BPS_CHECK(T, BPS_ERR_MEM, "out of memory (environment)");
-  gemm(0, 1, F->l * 16, B->r, F->r, F->d, R, T);    /* T[f c][b'] = F (f c, f') R^T */
+  gemm(0, 1, F->l * 16, B->r, F->r, F->d, R, T);   /* T[f c][b'] = F (f c, f') R^T */
   gemm(0, 1, B->l, F->l, 16 * B->r, B->d, T, out); /* B (b, c b') x T^T (c b', f) */
   free(T);
   return BPS_OK;
@@ -1301,7 +1304,9 @@ static int env_prepare(envc *E, const mps *B, const mps *F, int p, int w) {
     E->Re[n] = 0;
   }
   int j = n;
-  while (j > E->Rok && j > p + w && E->Rb[j - 1] == B->t[j - 1]->id && E->Rf[j - 1] == F->t[j - 1]->id) j--;
+  while (j > E->Rok && j > p + w && E->Rb[j - 1] == B->t[j - 1]->id &&
+         E->Rf[j - 1] == F->t[j - 1]->id)
+    j--;
   if (j > p + w) E->Rok = j;
   for (; j > p + w; j--) {
     const tens *b = B->t[j - 1], *f = F->t[j - 1];
@@ -1350,8 +1355,8 @@ static int overlap(const mom_prob *P, const e3_state *st, int s, int mode, const
     memcpy(tf, f0->d, sizeof(double) * lf);
   }
   smap_apply(&D, sp->flip, 0, bl, br, tb, db);
-  gemm(0, 0, bl, dim * fr, fl, E->L[p], tf, T);  /* T[b][c f'] */
-  gemm(1, 0, br, fr, bl * dim, db, T, M);         /* M[b'][f'] */
+  gemm(0, 0, bl, dim * fr, fl, E->L[p], tf, T); /* T[b][c f'] */
+  gemm(1, 0, br, fr, bl * dim, db, T, M);       /* M[b'][f'] */
   const double *R = E->R[p + w];
   long double v = 0;
   for (size_t i = 0; i < (size_t)br * fr; i++) v += (long double)M[i] * R[i];
@@ -1438,8 +1443,8 @@ static int prod_eq(const mom_prod *a, const mom_prod *b) {
   if (a->nq != b->nq || a->nterm != b->nterm || !a->site != !b->site) return 0;
   for (int t = 0; t < a->nterm; t++)
     if (a->coef[t] != b->coef[t]) return 0;
-  return !a->site ||
-         !memcmp(a->site, b->site, sizeof(double) * (size_t)a->nterm * (size_t)(a->nq ? a->nq : 1) * 16);
+  return !a->site || !memcmp(a->site, b->site,
+                             sizeof(double) * (size_t)a->nterm * (size_t)(a->nq ? a->nq : 1) * 16);
 }
 
 static int obs_eq(const mom_obs *a, const mom_obs *b) {
@@ -1550,8 +1555,8 @@ static int e3_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
                  "(too many two-qubit gates cross one cut of the qubit line)",
                  st->chi_est, E3_CHI_MAX);
   BPS_CHECK_GOTO(!(o && o->max_bytes > 0 && e3_bytes(P, st) > (double)o->max_bytes), BPS_ERR_JOB,
-                 "mps: needs about %.3g bytes, more than the %.3g allowed",
-                 e3_bytes(P, st), (double)o->max_bytes);
+                 "mps: needs about %.3g bytes, more than the %.3g allowed", e3_bytes(P, st),
+                 (double)o->max_bytes);
   st->cap_ops = P->nops;
   st->map0 = calloc((size_t)(P->nops ? P->nops : 1), sizeof(smap));
   st->outpos = malloc(sizeof(int) * (size_t)(P->nwires ? P->nwires : 1));

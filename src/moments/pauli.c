@@ -81,12 +81,14 @@ static int pset_fits(const pset *s, long cap, size_t tabsz, size_t capent) {
   if (!s->max_bytes) return BPS_OK;
   const double b = (double)cap * (double)(sizeof(size_t) + sizeof(uint32_t) + sizeof(double) +
                                           sizeof(uint64_t)) +
-                   (double)tabsz * (double)sizeof(long) + (double)capent * (double)sizeof(uint32_t);
+                   (double)tabsz * (double)sizeof(long) +
+                   (double)capent * (double)sizeof(uint32_t);
   BPS_CHECK(b <= (double)s->max_bytes, BPS_ERR_TOO_BIG,
             "pauli: the Pauli-pair set outgrows its share of the memory of a rank (%ld pairs, "
             "%.3g GiB of at most %.3g GiB per set, two sets per evaluation, one evaluation per "
             "thread): too big for exact moments; scan fewer qubits or set [moments] truncation "
-            "for certified bounds", s->n, b / 1073741824.0, (double)s->max_bytes / 1073741824.0);
+            "for certified bounds",
+            s->n, b / 1073741824.0, (double)s->max_bytes / 1073741824.0);
   return BPS_OK;
 }
 
@@ -109,7 +111,8 @@ static int pset_rehash(pset *s, size_t sz) {
 /* Add coef to the pair with entries e[0..n) (sorted, no identity codes). */
 static int pset_add(pset *s, const uint32_t *e, uint32_t n, double coef) {
   if (coef == 0.0) return BPS_OK;
-  if ((size_t)(s->n + 1) * 2 > s->tabsz) BPS_CALL(pset_rehash(s, s->tabsz ? 2 * s->tabsz : 1024));
+  if ((size_t)(s->n + 1) * 2 > s->tabsz)
+    BPS_CALL(pset_rehash(s, s->tabsz ? 2 * s->tabsz : 1024));
   const uint64_t hv = hash_run(e, n);
   size_t h = (size_t)hv & (s->tabsz - 1);
   while (s->tab[h] >= 0) {
@@ -167,10 +170,10 @@ typedef struct {
    * without derivative, and exclusive products (all components but one) */
   int factor[3];
   long double *cval[3], *cexcl[3];
-  int *cost_wire;       /* [nq] global wire of cost qubit j */
+  int *cost_wire; /* [nq] global wire of cost qubit j */
   long budget;
-  size_t max_bytes;     /* one evaluation's memory (bps_mom_opts.max_bytes / threads; 0: any) */
-  int certifiable;      /* every map is mass-non-increasing and sign-preserving */
+  size_t max_bytes; /* one evaluation's memory (bps_mom_opts.max_bytes / threads; 0: any) */
+  int certifiable;  /* every map is mass-non-increasing and sign-preserving */
 } e2_state;
 
 static void e2_release(void *vst) {
@@ -197,7 +200,8 @@ static int cones(const mom_prob *P, e2_state *st) {
   st->cone_off = calloc((size_t)P->nparams + 1, sizeof(int));
   size_t cap = 1024, used = 0;
   st->cone = malloc(sizeof(int) * cap);
-  BPS_CHECK_GOTO(inf && buf && st->cone_off && st->cone, BPS_ERR_MEM, "out of memory (light cones)");
+  BPS_CHECK_GOTO(inf && buf && st->cone_off && st->cone, BPS_ERR_MEM,
+                 "out of memory (light cones)");
   for (int p = 0; p < P->nparams; p++) {
     st->cone_off[p] = (int)used;
     int i0 = P->param_op[p], cnt = 0;
@@ -348,11 +352,15 @@ static int e2_prepare(const mom_prob *P, const bps_mom_opts *o, void **out) {
               "the Pauli-pair engine cannot average Haar blocks (use the chain engine for "
               "haar perceptrons)");
     BPS_CHECK(!((op->kind == BPS_OP_UNITARY || op->kind == BPS_OP_KRAUS) && !P->ops[i].ptm),
-              BPS_ERR_JOB, "the Pauli-pair engine handles fixed gates and channels on at "
-                           "most 2 qubits (operation %d acts on %d)", i, op->k);
+              BPS_ERR_JOB,
+              "the Pauli-pair engine handles fixed gates and channels on at "
+              "most 2 qubits (operation %d acts on %d)",
+              i, op->k);
     BPS_CHECK(!(op->kind == BPS_OP_PROT && op->ens == BPS_ENS_PAULI && op->ens_k > 12),
-              BPS_ERR_JOB, "random Pauli strings on %d qubits: 4^%d strings per pair is "
-                           "beyond the Pauli-pair engine", op->ens_k, op->ens_k);
+              BPS_ERR_JOB,
+              "random Pauli strings on %d qubits: 4^%d strings per pair is "
+              "beyond the Pauli-pair engine",
+              op->ens_k, op->ens_k);
     if (op->kind == BPS_OP_PROT) {
       const double complex *m = P->ops[i].mom[0];
       cert &= cabs(m[1]) == 0 && cabs(m[2]) == 0; /* uniform full-period angles */
@@ -478,10 +486,10 @@ static int rot_pair(e2_pass *x, long i, int k, const int *w, const int *G,
   double sa = 0, sb = 0;
   if (anti_a) sa = tilde(k, G, a, ta);
   if (anti_b) sb = tilde(k, G, b, tb);
-#define EMIT(A, B, v)                                                  \
-  do {                                                                 \
-    for (int u = 0; u < k; u++) c[u] = 4 * (A)[u] + (B)[u];            \
-    BPS_CALL(emit(x, i, k, w, c, cf * (v)));                           \
+#define EMIT(A, B, v)                                                                           \
+  do {                                                                                          \
+    for (int u = 0; u < k; u++) c[u] = 4 * (A)[u] + (B)[u];                                     \
+    BPS_CALL(emit(x, i, k, w, c, cf *(v)));                                                     \
   } while (0)
   const double c1 = creal(mom[0][1]), s1 = cimag(mom[0][1]);
   const double c2 = creal(mom[0][2]), s2 = cimag(mom[0][2]);
@@ -529,7 +537,8 @@ static int rotation(e2_pass *x, long i, const mom_op *o, int mode) {
   const bps_op *op = o->op;
   int G[64];
   if (op->ens == BPS_ENS_AXIS) {
-    for (int g = 1; g <= 3; g++) BPS_CALL(rot_pair(x, i, 1, o->wire, &g, o->mom, mode, 1.0 / 3.0));
+    for (int g = 1; g <= 3; g++)
+      BPS_CALL(rot_pair(x, i, 1, o->wire, &g, o->mom, mode, 1.0 / 3.0));
     return BPS_OK;
   }
   if (op->ens == BPS_ENS_PAULI) {
@@ -1032,8 +1041,7 @@ static void pass_free(e2_pass *x, int *wire_to_in) {
 }
 
 static int e2_pass_run(const mom_prob *P, const void *vst, int kind, const mom_prod *in,
-                       const mom_obs *obs, int p, int mode, long double *out,
-                       mom_pass_stats *ps) {
+                       const mom_obs *obs, int p, int mode, long double *out, mom_pass_stats *ps) {
   const e2_state *st = vst;
   int rc = BPS_OK, *wire_to_in = NULL, *all = NULL;
   e2_pass x;
@@ -1133,7 +1141,8 @@ static int cone_width(const mom_prob *P, const int *outs, int n, unsigned char *
   const int W = P->nwires;
   memset(live, 0, (size_t)W);
   int nlive = 0, most = 0;
-  for (int j = 0; j < n; j++) nlive += !live[P->out_wire[outs[j]]], live[P->out_wire[outs[j]]] = 1;
+  for (int j = 0; j < n; j++)
+    nlive += !live[P->out_wire[outs[j]]], live[P->out_wire[outs[j]]] = 1;
   most = nlive;
   for (int i = P->nops - 1; i >= 0; i--) {
     const mom_op *o = &P->ops[i];
@@ -1210,8 +1219,8 @@ static int e2_predict(const mom_prob *P, const bps_mom_opts *o, double *seconds,
       int in = 0; /* component qubits that carry the cost */
       for (int a = st.comp_off[c]; a < st.comp_off[c + 1]; a++)
         in += st.comp_q[a] >= P->data.q0 && st.comp_q[a] < P->data.q0 + P->data.nq;
-      const int w = cone_width(P, st.comp_q + st.comp_off[c], st.comp_off[c + 1] - st.comp_off[c],
-                               live);
+      const int w = cone_width(P, st.comp_q + st.comp_off[c],
+                               st.comp_off[c + 1] - st.comp_off[c], live);
       const double cp = fmax(pow(per, in), layered ? pow(4.0, w) : 16.0 * w * w);
       pairs = fmax(pairs, cp);
       work += cp;
