@@ -47,7 +47,7 @@ def computed(err):
 
 from scanlib import JOBS, assert_same_data, cmd, env, run
 
-job = os.path.join(JOBS, "resume.ini")
+job = os.path.join(JOBS, "resume-long.ini")
 ini = configparser.ConfigParser(inline_comment_prefixes=("#",))
 ini.read(job)
 BLOCK = int(ini["scan"]["block"])

@@ -6,7 +6,7 @@ slurmd on free ports, all state in a fresh temporary directory with a unique Clu
 then checks:
   (a) a 2-task scan of jobs/test/tiny.ini submitted with sbatch gives the data of a direct
       run, bitwise (same output file name, in another directory, so the job texts agree);
-  (b) jobs/test/resume.ini, preempted with `scancel --signal=USR1 --full` once its checkpoint
+  (b) jobs/test/resume-long.ini, preempted with `scancel --signal=USR1 --full` once its checkpoint
       exists, exits 75, requeues itself, resumes (SLURM_RESTART_COUNT) and ends with the data
       of an uninterrupted run;
   (c) a 3-task array job (--array=0-2) writes three pieces that slurm/merge-array.sbatch
@@ -70,7 +70,7 @@ def check_preempt(cluster, bpscan, work, launcher="srun"):
     tag = "b" if launcher == "srun" else "d"
     d = os.path.join(work, tag)
     os.makedirs(d)
-    job = os.path.join(JOBS, "resume.ini")
+    job = os.path.join(JOBS, "resume-long.ini")
     out = "results/resume.h5"  # -o: the same name for (b) and (d), one reference run
     os.makedirs(os.path.join(d, "results"))
     extra = ["--export=ALL,BPSCAN_LAUNCHER=mpirun"] if launcher == "mpirun" else []

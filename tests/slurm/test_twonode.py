@@ -10,7 +10,7 @@ of the file system is shared. Checks, each through slurm/bpscan.sbatch with -N 2
       nodes (root attribute hosts = "node1:0-1;node2:2-3", host = node1), talk over TCP
       (Open MPI's btl log), and the data equal a one-node run (1 rank, on this host),
       bitwise;
-  (b) jobs/test/resume.ini on 1 rank per node, preempted with `scancel --signal=USR1 --full`
+  (b) jobs/test/resume-long.ini on 1 rank per node, preempted with `scancel --signal=USR1 --full`
       once both nodes' ranks have written checkpoint files, exits 75, requeues itself,
       resumes on both nodes and ends with the data of an uninterrupted one-node run;
   (c) an array job (--array=0-1, each task on both nodes) merged by merge-array.sbatch
@@ -106,7 +106,7 @@ def check_preempt(cluster, bpscan, work):
     """(b) preempted on both nodes, requeued, resumed = an uninterrupted run."""
     d = os.path.join(work, "b")
     os.makedirs(d)
-    job = os.path.join(JOBS, "resume.ini")
+    job = os.path.join(JOBS, "resume-long.ini")
     out = "results/resume.h5"
     jid = submit(cluster, bpscan, ["-N", "2", "--ntasks-per-node=1", SBATCH, job, "-o", out], d)
     wait_ckpt(cluster, d, jid, os.path.join(d, out + ".ckpt"), 2)  # one file per rank
