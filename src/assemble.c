@@ -74,7 +74,9 @@ int bps_assemble_head(const bps_plan *p, bps_result *res) {
   res->job_hash = cfg->job_hash;
   res->seed = cfg->seed;
   res->model = strdup(cfg->model_name);
-  res->grad_method = strdup(cfg->method == BPS_GRAD_SHIFT ? "shift" : "adjoint");
+  res->grad_method = strdup(cfg->method == BPS_GRAD_SHIFT   ? "shift"
+                            : cfg->method == BPS_GRAD_FUSED ? "fused"
+                                                            : "adjoint");
   res->mpi_ranks = bps_comm_size();
   res->omp_threads = bps_threads_max();
   BPS_CHECK(res->job_text && res->model && res->grad_method, BPS_ERR_MEM, "out of memory");

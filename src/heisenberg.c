@@ -283,6 +283,145 @@ int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, b
   return BPS_OK;
 }
 
+/* The flat index with a zero bit inserted at position b. */
+static inline bps_idx ins0(bps_idx p, int b) {
+  const bps_idx lo = p & (((bps_idx)1 << b) - 1);
+  return ((p - lo) << 1) | lo;
+}
+
+/* Chunk ch of the local Gram matrix over groups [g0, g1): G[a D + b] += conj(L[x_a]) A[x_b]
+ * with x_a = base(g) | off[a] (D = 2^k <= 4 amplitudes per group). */
+ALWAYS_INLINE void gram_chunk(const bps_cplx *La, const bps_cplx *Aa, int D, int s0, int s1,
+                              const bps_idx *off, bps_idx g0, bps_idx g1, bps_cplx *G) {
+  double gr[16] = {0}, gi[16] = {0};
+  for (bps_idx g = g0; g < g1; g++) {
+    const bps_idx base = ins0(ins0(g, s0), s1);
+    double lr[4], li[4], ar[4], ai[4];
+    for (int a = 0; a < D; a++) {
+      lr[a] = creal(La[base | off[a]]), li[a] = cimag(La[base | off[a]]);
+      ar[a] = creal(Aa[base | off[a]]), ai[a] = cimag(Aa[base | off[a]]);
+    }
+    for (int a = 0; a < D; a++)
+      for (int b = 0; b < D; b++) {
+        gr[a * D + b] += lr[a] * ar[b] + li[a] * ai[b];
+        gi[a * D + b] += lr[a] * ai[b] - li[a] * ar[b];
+      }
+  }
+  for (int t = 0; t < D * D; t++) G[t] = gr[t] + I * gi[t];
+}
+
+typedef double gv4 __attribute__((vector_size(32))); /* two complex numbers */
+#if defined(__clang__) || __GNUC__ >= 12
+#define GSWAP(v) __builtin_shufflevector(v, v, 1, 0, 3, 2)
+#else
+typedef long long gv4i __attribute__((vector_size(32)));
+#define GSWAP(v) __builtin_shuffle(v, (gv4i){1, 0, 3, 2})
+#endif
+
+/* Chunk of the two-qubit Gram matrix when the gate's lower bit s0 >= 1: groups g and g + 1
+ * of one run of 2^s0 groups sit at consecutive flat indices, so each of the 4 x 4 entries
+ * is a dot product of contiguous vectors, two complex numbers per vector register:
+ * P += l * a (re: p0 + p1), Q += l * swap(a) (im: q0 - q1). Runs are cut at even lengths
+ * (2^s0 is even); a chunk's odd start or end falls back to the scalar group. */
+ALWAYS_INLINE void gram2_runs(const bps_cplx *La, const bps_cplx *Aa, int s0, int s1,
+                              const bps_idx *off, bps_idx g0, bps_idx g1, bps_cplx *G) {
+  const bps_idx run = (bps_idx)1 << s0;
+  gv4 P[16], Q[16];
+  for (int t = 0; t < 16; t++) P[t] = Q[t] = (gv4){0, 0, 0, 0};
+  double er[16] = {0}, ei[16] = {0}; /* scalar leftovers */
+  bps_idx g = g0;
+  while (g < g1) {
+    const bps_idx base = ins0(ins0(g, s0), s1);
+    bps_idx end = (g | (run - 1)) + 1; /* the end of g's run */
+    if (end > g1) end = g1;
+    if ((g & 1) || end - g < 2) { /* one scalar group */
+      for (int a = 0; a < 4; a++) {
+        const bps_cplx l = La[base | off[a]];
+        for (int b = 0; b < 4; b++) {
+          const bps_cplx x = Aa[base | off[b]];
+          er[a * 4 + b] += creal(l) * creal(x) + cimag(l) * cimag(x);
+          ei[a * 4 + b] += creal(l) * cimag(x) - cimag(l) * creal(x);
+        }
+      }
+      g++;
+      continue;
+    }
+    const bps_idx len = (end - g) & ~(bps_idx)1; /* complex numbers, even */
+    for (int a = 0; a < 4; a++) {
+      const double *lp = (const double *)(La + (base | off[a]));
+      const double *ap[4];
+      for (int b = 0; b < 4; b++) ap[b] = (const double *)(Aa + (base | off[b]));
+      gv4 p0 = P[a * 4], p1 = P[a * 4 + 1], p2 = P[a * 4 + 2], p3 = P[a * 4 + 3];
+      gv4 q0 = Q[a * 4], q1 = Q[a * 4 + 1], q2 = Q[a * 4 + 2], q3 = Q[a * 4 + 3];
+      for (bps_idx j = 0; j < 2 * len; j += 4) {
+        gv4 l, x0, x1, x2, x3;
+        memcpy(&l, lp + j, sizeof l);
+        memcpy(&x0, ap[0] + j, sizeof l);
+        memcpy(&x1, ap[1] + j, sizeof l);
+        memcpy(&x2, ap[2] + j, sizeof l);
+        memcpy(&x3, ap[3] + j, sizeof l);
+        p0 += l * x0, q0 += l * GSWAP(x0);
+        p1 += l * x1, q1 += l * GSWAP(x1);
+        p2 += l * x2, q2 += l * GSWAP(x2);
+        p3 += l * x3, q3 += l * GSWAP(x3);
+      }
+      P[a * 4] = p0, P[a * 4 + 1] = p1, P[a * 4 + 2] = p2, P[a * 4 + 3] = p3;
+      Q[a * 4] = q0, Q[a * 4 + 1] = q1, Q[a * 4 + 2] = q2, Q[a * 4 + 3] = q3;
+    }
+    g += len;
+  }
+  for (int t = 0; t < 16; t++)
+    G[t] = (P[t][0] + P[t][1] + P[t][2] + P[t][3] + er[t]) +
+           I * (Q[t][0] - Q[t][1] + Q[t][2] - Q[t][3] + ei[t]);
+}
+
+int bps_local_gram(const bps_state *L, const bps_state *A, int k, const int *qubits, bps_cplx *G) {
+  BPS_CHECK(L && A && qubits && G, BPS_ERR_ARG, "NULL argument");
+  const int dense = A->repr == BPS_DENSE;
+  BPS_CHECK(L->repr == A->repr && L->q == A->q && (dense || L->rank == A->rank), BPS_ERR_ARG,
+            "mismatched states");
+  BPS_CHECK(k >= 1 && k <= 2 && k <= A->q, BPS_ERR_ARG, "local Gram matrix of %d qubits", k);
+  const int q = A->q, D = 1 << k;
+  int pos[2] = {0, 0};
+  for (int j = 0; j < k; j++) {
+    BPS_CHECK(qubits[j] >= 0 && qubits[j] < q && (j == 0 || qubits[j] != qubits[0]), BPS_ERR_ARG,
+              "bad qubit %d", qubits[j]);
+    pos[j] = q - 1 - qubits[j] + (dense ? q : 0); /* DENSE: row bits above the column's */
+  }
+  bps_idx off[4];
+  for (int a = 0; a < D; a++) {
+    off[a] = 0;
+    for (int j = 0; j < k; j++)
+      if ((a >> (k - 1 - j)) & 1) off[a] |= (bps_idx)1 << pos[j];
+  }
+  /* zero bits inserted lowest first: s0 < s1 (k = 1: the second insertion is at the top) */
+  const bps_idx n = A->dim * (dense ? A->dim : A->rank), ng = n / D;
+  int s0 = pos[0], s1 = pos[1];
+  if (k == 2 && s0 > s1) s0 = pos[1], s1 = pos[0];
+  if (k == 1) s1 = 62; /* above every index: inserts a zero that is never set */
+  bps_cplx part[BPS_RED_CHUNKS][16];
+  const bps_idx chunk = (ng + BPS_RED_CHUNKS - 1) / BPS_RED_CHUNKS;
+  if (k == 1) /* constant D: the per-group loops unroll */
+    BPS_PAR_FOR(bps_par_ok(n), int, c, BPS_RED_CHUNKS,
+                gram_chunk(L->a, A->a, 2, s0, s1, off, c * chunk,
+                           (c + 1) * chunk < ng ? (c + 1) * chunk : ng, part[c]));
+  else if (s0 >= 1) /* contiguous runs: vectorised */
+    BPS_PAR_FOR(bps_par_ok(n), int, c, BPS_RED_CHUNKS,
+                gram2_runs(L->a, A->a, s0, s1, off, c * chunk,
+                           (c + 1) * chunk < ng ? (c + 1) * chunk : ng, part[c]));
+  else
+    BPS_PAR_FOR(bps_par_ok(n), int, c, BPS_RED_CHUNKS,
+                gram_chunk(L->a, A->a, 4, s0, s1, off, c * chunk,
+                           (c + 1) * chunk < ng ? (c + 1) * chunk : ng, part[c]));
+  for (int t = 0; t < D * D; t++) {
+    bps_cplx z = 0;
+    for (int c = 0; c < BPS_RED_CHUNKS; c++)
+      if (c * chunk < ng) z += part[c][t];
+    G[t] = z;
+  }
+  return BPS_OK;
+}
+
 /* ---------------------------------------------------------------- Lambda = O A backwards */
 
 /* Full index of (value s of the sorted qubits[0..k-1], index o of the other qubits in

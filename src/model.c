@@ -143,6 +143,9 @@ int bps_model_cost_grad_diag(const bps_model_instance *m, const double *theta,
     } else if (method == BPS_GRAD_SHIFT) {
       BPS_CALL_GOTO(bps_grad_shift_out(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx,
                                        x == 0 ? diag : NULL));
+    } else if (method == BPS_GRAD_FUSED) {
+      BPS_CALL_GOTO(bps_grad_fused_out(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx,
+                                       x == 0 ? diag : NULL));
     } else {
       BPS_CALL_GOTO(bps_grad_adjoint_out(m->circuit, m->costs[x], theta, m->inputs[x], &cx, gx,
                                          x == 0 ? diag : NULL));

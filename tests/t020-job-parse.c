@@ -218,6 +218,15 @@ static void test_defaults(void) {
   CHECK(contains(job.text, "[hea]\nansatz = mcclean\nlayers = 0\n") &&
         contains(job.text, "[cost]"));
   bps_job_free(&job);
+
+  /* the opt-in fused gradient: its own enum value, canonical text and hash */
+  bps_job adj;
+  CHECK_OK(bps_job_parse("[scan]\nqubits = 2\n", NULL, NULL, 0, &adj));
+  CHECK_OK(bps_job_parse("[scan]\nqubits = 2\n[gradient]\nmethod = fused\n", NULL, NULL, 0, &job));
+  CHECK(job.grad_method == BPS_GRAD_FUSED && contains(job.text, "[gradient]\nmethod = fused\n"));
+  CHECK(bps_job_hash(&job) != bps_job_hash(&adj));
+  bps_job_free(&job);
+  bps_job_free(&adj);
 }
 
 static void check_qubits(const char *spec, const int *want, int nwant, const char *canon) {
@@ -469,7 +478,7 @@ static void test_values(void) {
   VALUE_FAILS("[output]\ncheckpoint_seconds = 0\n", "out of range (allowed: real > 0)");
   VALUE_FAILS("[output]\nstore_samples = 2\n",
               "not a boolean (allowed: true, false, yes, no, 1, 0)");
-  VALUE_FAILS("[gradient]\nmethod = backprop\n", "allowed: adjoint, shift");
+  VALUE_FAILS("[gradient]\nmethod = backprop\n", "allowed: adjoint, shift, fused");
   VALUE_FAILS("[gradient]\nparams = l1.p1, l1.p1\n", "parameter 'l1.p1' is listed twice");
   VALUE_FAILS("[gradient]\nparams = l1 p1\n", "' ' is not allowed in a parameter name");
   VALUE_FAILS("[gradient]\nparams = a,,b\n", "empty parameter name");

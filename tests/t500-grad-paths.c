@@ -8,7 +8,9 @@
  * (mixed signs), a random input of rank 1 or 2 and random angles. Checked, dense and
  * factored: the cost values of the adjoint and shift passes (1e-12), adjoint = parameter
  * shift (1e-10), adjoint = central finite differences (h = 1e-5, to 1e-6); and dense =
- * factored (value 1e-12, gradient 1e-10). */
+ * factored (value 1e-12, gradient 1e-10). The fused method (bps_grad_fused: runs of
+ * rotations on the same qubits, which these programs contain with any Pauli letters, scales
+ * and shared parameters) = adjoint to 1e-12, cost values bitwise. */
 #include <string.h>
 
 #include "bps_test.h"
@@ -91,12 +93,15 @@ static bps_cost *random_cost(bps_rng *r, int q) {
 
 static void grads(bps_repr repr, const bps_circuit *c, const bps_cost *cost, const double *th,
                   int np, const bps_cplx *rho_in, int q_in, double *vals, double *ga, double *gs,
-                  double *gf) {
+                  double *gf, double *gz) {
   bps_state *in = NULL;
   CHECK_OK(bps_state_create(repr, q_in, &in));
   CHECK_OK(bps_state_set_dense(in, q_in, rho_in));
   CHECK_OK(bps_grad_adjoint(c, cost, th, in, &vals[0], ga));
   CHECK_OK(bps_grad_shift(c, cost, th, in, &vals[1], gs));
+  double vz = 0;
+  CHECK_OK(bps_grad_fused(c, cost, th, in, &vz, gz));
+  CHECK(vz == vals[0]);
   double *tp = malloc(sizeof(double) * (size_t)np);
   bps_state *s = NULL;
   CHECK_OK(bps_state_create(repr, 0, &s));
@@ -130,13 +135,18 @@ int main(void) {
     for (int p = 0; p < np; p++) th[p] = bps_rng_angle(&r);
     bps_cplx *rho = ref_alloc((size_t)1 << (2 * q_in));
     ref_random_density(&r, q_in, trial % 2 ? 1 : 2, rho, NULL);
-    double v[2][2], *g[2][3];
+    double v[2][2], *g[2][4];
     for (int rep = 0; rep < 2; rep++) {
-      for (int k = 0; k < 3; k++) g[rep][k] = malloc(sizeof(double) * (size_t)np);
+      for (int k = 0; k < 4; k++) g[rep][k] = malloc(sizeof(double) * (size_t)np);
       grads(rep ? BPS_FACTORED : BPS_DENSE, c, cost, th, np, rho, q_in, v[rep], g[rep][0],
-            g[rep][1], g[rep][2]);
+            g[rep][1], g[rep][2], g[rep][3]);
     }
-    double worst_as = 0, worst_af = 0, worst_df = 0;
+    int runs = 0; /* consecutive rotations on the same qubits: what the fused step fuses */
+    for (int i = 1; i < c->nops; i++)
+      runs += c->ops[i].kind == BPS_OP_PROT && c->ops[i - 1].kind == BPS_OP_PROT &&
+              c->ops[i].k == c->ops[i - 1].k &&
+              !memcmp(c->ops[i].qubits, c->ops[i - 1].qubits, sizeof(int) * (size_t)c->ops[i].k);
+    double worst_as = 0, worst_af = 0, worst_df = 0, worst_fz = 0;
     for (int rep = 0; rep < 2; rep++) {
       CHECK_CLOSE(v[rep][0], v[rep][1], 0, 1e-12);
       for (int p = 0; p < np; p++) {
@@ -144,6 +154,8 @@ int main(void) {
         worst_af = fmax(worst_af, fabs(g[rep][0][p] - g[rep][2][p]));
         CHECK_CLOSE(g[rep][0][p], g[rep][1][p], 0, 1e-10);
         CHECK_CLOSE(g[rep][0][p], g[rep][2][p], 0, 1e-6);
+        worst_fz = fmax(worst_fz, fabs(g[rep][0][p] - g[rep][3][p]));
+        CHECK_CLOSE(g[rep][0][p], g[rep][3][p], 0, 1e-12);
       }
     }
     CHECK_CLOSE(v[0][0], v[1][0], 0, 1e-12);
@@ -152,10 +164,11 @@ int main(void) {
       CHECK_CLOSE(g[0][0][p], g[1][0][p], 0, 1e-10);
     }
     printf("trial %d: q_in %d -> q_out %d, %d ops, %d params, noisy %d: |adj-shift| %.2e "
-           "|adj-fd| %.2e |dense-factored| %.2e\n",
-           trial, q_in, c->q_out, c->nops, np, noisy, worst_as, worst_af, worst_df);
+           "|adj-fd| %.2e |dense-factored| %.2e; same-qubit rotation pairs %d, |adj-fused| %.2e\n",
+           trial, q_in, c->q_out, c->nops, np, noisy, worst_as, worst_af, worst_df, runs,
+           worst_fz);
     for (int rep = 0; rep < 2; rep++)
-      for (int k = 0; k < 3; k++) free(g[rep][k]);
+      for (int k = 0; k < 4; k++) free(g[rep][k]);
     free(rho);
     free(th);
     bps_cost_destroy(&cost);

@@ -2,7 +2,10 @@
  * heisenberg.c bps_lambda_*). Multi-layer DQNNs (3 and 4 layers, 2,n,2) of every family,
  * global and local costs, every noise kind and placement: factored adjoint = parameter
  * shift and = dense adjoint to 1e-12 (relative to the largest gradient entry, floor 1);
- * VH and HEA circuits the same; bitwise identical gradients for 1 and 2 threads. */
+ * VH and HEA circuits the same; bitwise identical gradients for 1 and 2 threads.
+ * The fused method (BPS_GRAD_FUSED: one backward step per run of rotations on the same
+ * qubits) on every case, dense and factored: the same cost value as the adjoint (bitwise),
+ * gradients = adjoint and = shift to 1e-12 (same scale); bitwise 1 vs 2 threads. */
 #include <math.h>
 #include <string.h>
 
@@ -14,7 +17,7 @@
 
 #define TOL 1e-12
 
-static double worst_all = 0;
+static double worst_all = 0, worst_fused = 0;
 
 static double rel_diff(int P, const double *a, const double *b) {
   double scale = 1.0, d = 0;
@@ -38,6 +41,20 @@ static void compare(const bps_model_spec *s, int n, uint32_t sample, const char 
   CHECK_OK(bps_model_cost_grad(mf, mf->theta, BPS_GRAD_ADJOINT, &va, ga));
   CHECK_OK(bps_model_cost_grad(mf, mf->theta, BPS_GRAD_SHIFT, &vs, gs));
   CHECK_OK(bps_model_cost_grad(md, md->theta, BPS_GRAD_ADJOINT, &vd, gd));
+  /* fused, factored and dense */
+  double *gff = calloc((size_t)P, sizeof(double)), *gfd = calloc((size_t)P, sizeof(double));
+  double vff = 0, vfd = 0;
+  CHECK_OK(bps_model_cost_grad(mf, mf->theta, BPS_GRAD_FUSED, &vff, gff));
+  CHECK_OK(bps_model_cost_grad(md, md->theta, BPS_GRAD_FUSED, &vfd, gfd));
+  CHECK(vff == va && vfd == vd); /* the forward pass is the adjoint's */
+  double f1 = fmax(rel_diff(P, ga, gff), rel_diff(P, gd, gfd));
+  double f2 = fmax(rel_diff(P, gs, gff), rel_diff(P, gs, gfd));
+  if (f1 > TOL || f2 > TOL)
+    fprintf(stderr, "%s n=%d: |fused-adj| %.3g |fused-shift| %.3g\n", what, n, f1, f2);
+  CHECK(f1 <= TOL && f2 <= TOL);
+  worst_fused = fmax(worst_fused, fmax(f1, f2));
+  free(gff);
+  free(gfd);
   double e1 = rel_diff(P, ga, gs), e2 = rel_diff(P, ga, gd);
   double ev = fmax(fabs(va - vs), fabs(va - vd)) / fmax(1.0, fabs(va));
   double gmax = 0;
@@ -100,7 +117,8 @@ static void test_dqnn(void) {
             compare(&s, n, (uint32_t)(cases % 7), what);
             cases++;
           }
-  printf("dqnn: %d cases, worst relative difference %.3g\n", cases, worst_all);
+  printf("dqnn: %d cases, worst relative difference %.3g, fused vs adjoint and shift %.3g\n",
+         cases, worst_all, worst_fused);
 }
 
 static void test_vh_hea(void) {
@@ -142,9 +160,52 @@ static void test_threads(void) {
   bps_model_instance_destroy(&m);
 }
 
+/* fused, 1 vs 2 threads: bitwise the same gradient, factored nisq n = 5 (n,n,n) and dense
+ * noisy nisq n = 4 (n,n: 8-qubit matrices), where the kernels and the Gram sweeps run
+ * parallel */
+static void test_threads_fused(void) {
+  for (int dense = 0; dense <= 1; dense++) {
+    bps_model_spec s;
+    bps_model_spec_default(&s);
+    s.kind = BPS_MODEL_DQNN;
+    s.perceptron = BPS_PERC_NISQ;
+    snprintf(s.widths, sizeof s.widths, dense ? "n,n" : "n,n,n");
+    s.cost = BPS_COST_LOCAL;
+    s.inputs = BPS_INPUT_HAAR;
+    s.targets = BPS_TARGET_PRODUCT;
+    if (dense) {
+      s.noise = BPS_NOISE_DEPOLARIZING;
+      s.noise_p = 0.1;
+    }
+    bps_model_instance *m = NULL;
+    CHECK_OK(bps_model_instance_create(&s, dense ? 4 : 5, 510, 0,
+                                       dense ? BPS_DENSE : BPS_FACTORED, &m));
+    if (!m) return;
+    int P = m->nparams, T = bps_threads_max();
+    double *g1 = calloc((size_t)P, sizeof(double)), *g2 = calloc((size_t)P, sizeof(double));
+    double *ga = calloc((size_t)P, sizeof(double)), v1, v2, va;
+    bps_threads_set(1);
+    CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_FUSED, &v1, g1));
+    bps_threads_set(2);
+    CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_FUSED, &v2, g2));
+    CHECK_OK(bps_model_cost_grad(m, m->theta, BPS_GRAD_ADJOINT, &va, ga));
+    bps_threads_set(T);
+    CHECK(v1 == v2 && memcmp(g1, g2, sizeof(double) * (size_t)P) == 0);
+    CHECK(rel_diff(P, ga, g1) <= TOL);
+    printf("fused threads %s: 1 vs 2 bitwise %s, |fused - adjoint| %.3g\n",
+           dense ? "dense" : "factored",
+           memcmp(g1, g2, sizeof(double) * (size_t)P) ? "NO" : "yes", rel_diff(P, ga, g1));
+    free(g1);
+    free(g2);
+    free(ga);
+    bps_model_instance_destroy(&m);
+  }
+}
+
 int main(void) {
   test_dqnn();
   test_vh_hea();
   test_threads();
+  test_threads_fused();
   return bps_test_result("t510-lambda-layers");
 }

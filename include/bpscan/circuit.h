@@ -159,6 +159,16 @@ int bps_grad_adjoint_out(const bps_circuit *c, const bps_cost *cost, const doubl
                          const bps_state *in, double *value, double *grad, bps_state *out);
 int bps_grad_shift_out(const bps_circuit *c, const bps_cost *cost, const double *theta,
                        const bps_state *in, double *value, double *grad, bps_state *out);
+/* The adjoint with one fused backward step per run of rotations on the same k <= 2 qubits
+ * (a U3 as R_z R_y R_z, a CAN as XX, YY, ZZ): one sweep for the local Gram matrix of
+ * (Lambda, A) (DENSE: of (O, rho)) gives every rotation's derivative, then one un-apply of
+ * the run's product. Lone rotations take the adjoint's step. The same values as
+ * bps_grad_adjoint up to rounding (about 1e-15 absolute), thread-count invariant; opt-in
+ * ([gradient] method = fused), so the adjoint's results stay bitwise as they were. */
+int bps_grad_fused(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                   const bps_state *in, double *value, double *grad);
+int bps_grad_fused_out(const bps_circuit *c, const bps_cost *cost, const double *theta,
+                       const bps_state *in, double *value, double *grad, bps_state *out);
 
 /* Nodes and coefficients of the general equidistant shift rule for frequencies
  * Omega * (1..R): C'(0) = sum_mu c[mu] (C(x[mu]) - C(-x[mu])), x_mu = (2mu-1) pi/(2 R Omega),

@@ -34,6 +34,14 @@ int bps_obs_times_factor(bps_state *const *obs, const double *sgn, int nobs, con
 /* FACTORED only: z = sum_c L_c^dag P A_c = Tr[L^dag P A] for a q-letter Pauli string, L and
  * A of the same shape. With L = O A this is Tr[O P rho]. */
 int bps_pauli_inner(const bps_state *L, const char *pauli, const bps_state *A, bps_cplx *z);
+/* Local Gram matrix of two states of one shape on k = 1 or 2 qubits (FACTORED factors, or
+ * DENSE matrices with their rows as the register index and L Hermitian, L = O):
+ * G[a 2^k + b] = sum over the other row bits and the columns of conj(L[a, .]) A[b, .], the
+ * gate index a of the qubits in the order of bps_apply_unitary (qubits[0] most significant).
+ * Tr[L^dag (P on qubits) A] = sum_ab P_ab G_ab for any 2^k x 2^k P, and applying V to
+ * both states maps G to conj(V) G V^T (DENSE: V X V^dag). Fixed chunks: thread-count
+ * invariant. */
+int bps_local_gram(const bps_state *L, const bps_state *A, int k, const int *qubits, bps_cplx *G);
 
 /* The factored adjoint's backward steps through non-invertible operations (FACTORED only).
  * L holds Lambda = O A_after (the shape of the factor after the operation, `after`); it

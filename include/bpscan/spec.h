@@ -41,7 +41,9 @@ typedef enum {
   BPS_VH_OBJ_FIDELITY
 } bps_vh_objective;
 typedef enum { BPS_HEA_MCCLEAN = 0, BPS_HEA_ALT } bps_hea_kind;
-typedef enum { BPS_GRAD_ADJOINT = 0, BPS_GRAD_SHIFT } bps_grad_method;
+/* BPS_GRAD_FUSED: the adjoint with one fused backward step per run of rotations on the same
+ * qubits (bps_grad_fused_out); equal to BPS_GRAD_ADJOINT up to rounding, opt-in. */
+typedef enum { BPS_GRAD_ADJOINT = 0, BPS_GRAD_SHIFT, BPS_GRAD_FUSED } bps_grad_method;
 
 typedef struct {
   bps_model_kind kind;

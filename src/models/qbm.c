@@ -23,7 +23,8 @@
  * so that dC/dtheta_t = -Tr[G h_t] + Tr[O rho] Tr[rho h_t] with G = V (V^dag O V o K) V^dag
  * (o = elementwise product): one eigendecomposition and five D x D products per call, then
  * O(D) per term. The parameter-shift method does not apply (the QBM is not a rotation
- * circuit): method = BPS_GRAD_SHIFT with a gradient requested is BPS_ERR_ARG.
+ * circuit): method = BPS_GRAD_SHIFT with a gradient requested is BPS_ERR_ARG; BPS_GRAD_FUSED
+ * is the same exact gradient as BPS_GRAD_ADJOINT.
  *
  * Instance layout: circuit = NULL; cost_grad and output_state hooks (output_state writes
  * rho(theta) in the representation of the destination state); npairs = 1 with costs[0] = the
@@ -183,8 +184,9 @@ static int qbm_cost_grad(const bps_model_instance *m, const double *theta, int m
   BPS_CHECK(!grad || method != BPS_GRAD_SHIFT, BPS_ERR_ARG,
             "parameter shift does not apply to the QBM (use the exact gradient, method "
             "adjoint)");
-  BPS_CHECK(!grad || method == BPS_GRAD_ADJOINT, BPS_ERR_ARG, "unknown gradient method %d",
-            method);
+  /* fused: the same exact gradient (the QBM has no rotation runs to fuse) */
+  BPS_CHECK(!grad || method == BPS_GRAD_ADJOINT || method == BPS_GRAD_FUSED, BPS_ERR_ARG,
+            "unknown gradient method %d", method);
   BPS_CALL(qbm_eval(m->impl, theta, cost, grad, NULL, NULL));
   return BPS_OK;
 }

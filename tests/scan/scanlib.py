@@ -66,12 +66,14 @@ def walk(f):
     return out
 
 
-def run_in_subdir(d, job, ranks, threads):
-    """Run job with `-o out.h5` in its own new directory below d (named after the job and
-    the configuration, so every run stores the same job text); returns the result path."""
-    sub = os.path.join(d, "%s-r%dt%d" % (os.path.basename(job), ranks, threads))
+def run_in_subdir(d, job, ranks, threads, sets=(), tag=""):
+    """Run job with `-o out.h5` (and `--set` each of sets) in its own new directory below d
+    (named after the job, tag and the configuration, so every run stores the same job
+    text); returns the result path."""
+    sub = os.path.join(d, "%s%s-r%dt%d" % (os.path.basename(job), tag, ranks, threads))
     os.mkdir(sub)
-    run(["run", job, "-o", "out.h5"], ranks=ranks, threads=threads, cwd=sub)
+    extra = [a for s in sets for a in ("--set", s)]
+    run(["run", job, "-o", "out.h5"] + extra, ranks=ranks, threads=threads, cwd=sub)
     return os.path.join(sub, "out.h5")
 
 
