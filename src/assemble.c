@@ -423,18 +423,27 @@ static void encode_round(reduce_state *rs, int last) {
   free(sizes);
 }
 
-/* One pass over n index i (S samples in the file): its windows, each gathered after an
- * agreement that no rank has failed. Collective. */
+/* The window of n index i that starts at task t0 (its end in *t1), gathered to rank 0 after
+ * an agreement that no rank has failed: 0 with the gather's code in *rc, or 1 when a rank
+ * has failed and the reduction stops (rs->stop). Collective. */
+static int next_window(reduce_state *rs, int i, const view *v, long t0, long *t1, int *rc) {
+  const bps_plan *p = rs->p;
+  bps_window_next(p, rs->holder, i, t0, v->cols.width, rs->w.cap, t1);
+  if (!bps_comm_agree(rs->rc == BPS_OK)) {
+    rs->stop = 1;
+    return 1;
+  }
+  *rc = bps_gather_window(p, rs->blocks, rs->holder, t0, *t1, &v->cols, &rs->w);
+  return 0;
+}
+
+/* One pass over n index i (S samples in the file): its windows in order. Collective. */
 static void run_pass(reduce_state *rs, int i, int pass, long S) {
   const bps_plan *p = rs->p;
   const view v = make_view(&p->pn[i], pass);
   for (long t0 = p->task_off[i], t1; t0 < p->task_off[i + 1] && !rs->stop; t0 = t1) {
-    bps_window_next(p, rs->holder, i, t0, v.cols.width, rs->w.cap, &t1);
-    if (!bps_comm_agree(rs->rc == BPS_OK)) {
-      rs->stop = 1;
-      break;
-    }
-    int rc = bps_gather_window(p, rs->blocks, rs->holder, t0, t1, &v.cols, &rs->w);
+    int rc;
+    if (next_window(rs, i, &v, t0, &t1, &rc)) break;
     if (!rc && rs->root) rc = window(p, i, pass, &v, t0, t1, &rs->w, &rs->a, S, rs->st);
     if (rc) rs->rc = rc;
     if (pass == PASS_A && rs->defer) encode_round(rs, 0); /* once enough chunks are full */
@@ -497,12 +506,8 @@ static void reduce_mom(reduce_state *rs, int i) {
     }
   }
   for (long t0 = p->task_off[i], t1; t0 < p->task_off[i + 1] && !rs->stop; t0 = t1) {
-    bps_window_next(p, rs->holder, i, t0, v.cols.width, rs->w.cap, &t1);
-    if (!bps_comm_agree(rs->rc == BPS_OK)) {
-      rs->stop = 1;
-      break;
-    }
-    int rc = bps_gather_window(p, rs->blocks, rs->holder, t0, t1, &v.cols, &rs->w);
+    int rc;
+    if (next_window(rs, i, &v, t0, &t1, &rc)) break;
     for (long t = t0; !rc && rs->root && t < t1; t++) {
       const double *rec = rs->w.rec[t - t0];
       if (!rec) continue;

@@ -208,6 +208,25 @@ static void shape_too_big(const bps_scan_config *cfg, const bps_plan_n *pn,
     bps_model_instance_destroy(m);
 }
 
+/* What every plan of pn->n takes from its instance m (drawn or ensemble): the tracked
+ * parameters, the register widths, the diagnosed qubits, the Page dimensions and the
+ * parameter names. */
+static int plan_registers(const bps_scan_config *cfg, const bps_model_instance *m, bps_plan_n *pn) {
+  BPS_CALL(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
+  pn->nparams = m->nparams;
+  pn->q_in = m->q_in;
+  pn->q_out = m->q_out;
+  pn->diag_qubits = m->ndiag > 0 ? m->ndiag : m->q_out;
+  pn->page_db = m->page_db;
+  pn->names = calloc((size_t)m->nparams, sizeof(char *));
+  BPS_CHECK(pn->names, BPS_ERR_MEM, "out of memory");
+  for (int k = 0; k < m->nparams; k++) { /* (freed with the plan on failure) */
+    pn->names[k] = strdup(m->param_names[k] ? m->param_names[k] : "?");
+    BPS_CHECK(pn->names[k], BPS_ERR_MEM, "out of memory");
+  }
+  return BPS_OK;
+}
+
 /* The plan of pn->n from its instance of sample 0 (or from its ensemble: shape_too_big). */
 static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
@@ -217,18 +236,7 @@ static int plan_one(const bps_scan_config *cfg, bps_plan_n *pn) {
   const int big = m != NULL;
   if (!big)
     BPS_CALL_GOTO(bps_model_instance_create(&cfg->model, pn->n, cfg->seed, 0, pn->repr, &m));
-  BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
-  pn->nparams = m->nparams;
-  pn->q_in = m->q_in;
-  pn->q_out = m->q_out;
-  pn->diag_qubits = m->ndiag > 0 ? m->ndiag : m->q_out;
-  pn->page_db = m->page_db;
-  pn->names = calloc((size_t)m->nparams, sizeof(char *));
-  BPS_CHECK_GOTO(pn->names, BPS_ERR_MEM, "out of memory");
-  for (int k = 0; k < m->nparams; k++) {
-    pn->names[k] = strdup(m->param_names[k] ? m->param_names[k] : "?");
-    BPS_CHECK_GOTO(pn->names[k], BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CALL_GOTO(plan_registers(cfg, m, pn));
   estimate_memory(m, &pn->mem_dense, &pn->mem_factored);
   pn->off_grad = 1;
   pn->off_diag = pn->off_grad + pn->ntracked;
@@ -256,18 +264,7 @@ static int plan_one_moments(const bps_scan_config *cfg, bps_plan_n *pn) {
   int rc = BPS_OK;
   BPS_CALL_GOTO(bps_model_instance_create_ensemble(&cfg->model, pn->n, &pn->ens));
   const bps_model_instance *m = pn->ens;
-  BPS_CALL_GOTO(resolve_tracked(cfg->params, cfg->params_where, m, &pn->tracked, &pn->ntracked));
-  pn->nparams = m->nparams;
-  pn->q_in = m->q_in;
-  pn->q_out = m->q_out;
-  pn->diag_qubits = m->ndiag > 0 ? m->ndiag : m->q_out;
-  pn->page_db = m->page_db;
-  pn->names = calloc((size_t)m->nparams, sizeof(char *));
-  BPS_CHECK_GOTO(pn->names, BPS_ERR_MEM, "out of memory");
-  for (int k = 0; k < m->nparams; k++) {
-    pn->names[k] = strdup(m->param_names[k]);
-    BPS_CHECK_GOTO(pn->names[k], BPS_ERR_MEM, "out of memory");
-  }
+  BPS_CALL_GOTO(plan_registers(cfg, m, pn));
   bps_mom_opts o = {.pair_budget = cfg->mom_truncation, .max_bytes = (long)bps_plan_rank_memory()};
   double bytes = 0;
   char why[1024] = "";

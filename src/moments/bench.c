@@ -141,5 +141,6 @@ int bps_bench_moments_json(FILE *out, const bps_bench_moments_row *rows, int nro
             r->goal_s, r->peak_pairs, r->bond_dim, r->var_mean_log2);
   }
   fprintf(out, "\n  ]");
-  return ferror(out) ? BPS_ERR_IO : BPS_OK;
+  BPS_CHECK(!ferror(out), BPS_ERR_IO, "error writing the exact-moments bench JSON");
+  return BPS_OK;
 }

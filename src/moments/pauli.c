@@ -191,6 +191,21 @@ static void e2_release(void *vst) {
   free(st);
 }
 
+/* The wires op o acts on, in *w, and their count: a random Pauli rotation acts on its whole
+ * drawn-support range (ewire), every other op on its own wires. */
+static int op_support(const mom_op *o, const int **w) {
+  const bps_op *op = o->op;
+  *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
+  return op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
+}
+
+/* Whether any of the k wires w is marked in the wire set set[]. */
+static int any_marked(const unsigned char *set, const int *w, int k) {
+  for (int u = 0; u < k; u++)
+    if (set[w[u]]) return 1;
+  return 0;
+}
+
 /* Forward light cones: for each parameter, the cost qubits its gate can influence. */
 static int cones(const mom_prob *P, e2_state *st) {
   const int nq = P->data.nq, W = P->nwires;
@@ -215,11 +230,9 @@ static int cones(const mom_prob *P, e2_state *st) {
         const mom_op *o = &P->ops[i];
         const bps_op *op = o->op;
         if (op->kind == BPS_OP_APPEND || op->kind == BPS_OP_TRACE) continue;
-        const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
-        const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
-        int hit = 0;
-        for (int u = 0; u < k && !hit; u++) hit = inf[w[u]];
-        if (hit && op->kind != BPS_OP_DEPOL)
+        const int *w;
+        const int k = op_support(o, &w);
+        if (any_marked(inf, w, k) && op->kind != BPS_OP_DEPOL)
           for (int u = 0; u < k; u++) inf[w[u]] = 1;
       }
       for (int j = 0; j < nq; j++)
@@ -280,11 +293,9 @@ static int neighbours(const mom_prob *P, e2_state *st) {
         for (int u = 0; u < op->k; u++) live[o->wire[u]] = 0;
         continue;
       }
-      const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
-      const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
-      int hit = 0;
-      for (int u = 0; u < k && !hit; u++) hit = live[w[u]];
-      if (!hit) continue;
+      const int *w;
+      const int k = op_support(o, &w);
+      if (!any_marked(live, w, k)) continue;
       /* depolarising is diagonal in the Pauli basis (it spreads no support) but its factor
        * (1 - p) per copy depends on the whole string on its register: shared like a random
        * element */
@@ -622,8 +633,8 @@ static int touches(const e2_pass *x, const mom_op *o) {
       if (x->occ[o->wire[0] + u]) return 1;
     return 0;
   }
-  const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
-  const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
+  const int *w;
+  const int k = op_support(o, &w);
   for (int u = 0; u < k; u++)
     if (x->occ[w[u]]) return 1;
   return 0;
@@ -1153,11 +1164,9 @@ static int cone_width(const mom_prob *P, const int *outs, int n, unsigned char *
       if (nlive > most) most = nlive;
       continue;
     }
-    const int k = op->ens == BPS_ENS_PAULI ? op->ens_k : op->k;
-    const int *w = op->ens == BPS_ENS_PAULI ? o->ewire : o->wire;
-    int hit = 0;
-    for (int u = 0; u < k && !hit; u++) hit = live[w[u]];
-    if (!hit) continue;
+    const int *w;
+    const int k = op_support(o, &w);
+    if (!any_marked(live, w, k)) continue;
     for (int u = 0; u < k; u++) nlive += !live[w[u]], live[w[u]] = 1;
   }
   return nlive > most ? nlive : most;
