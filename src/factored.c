@@ -382,7 +382,7 @@ static void grid_cell(const gemm_grid *g, bps_idx cell) {
 static void grid_run(gemm_grid *g, bps_idx count) {
   grid_plan(g, count);
   const bps_idx cells = count * g->nrow * g->ncol;
-  const int par = bps_par_ok(g->M * g->N * count) && g->M * g->N * g->K * count >= 4 * BPS_PAR_MIN;
+  const int par = bps_par_ok(g->M * g->N * count * (g->K >= 8 ? g->K / 4 : 1)); /* threads.h */
   BPS_PAR_FOR(par, bps_idx, cell, cells, grid_cell(g, cell));
 }
 
@@ -432,7 +432,7 @@ static int apply_panels(bps_cplx *a, const bitmap *om, const bitmap *gm, int q, 
                         bps_idx nout, bps_idx B, const bps_cplx *U) {
   const bps_idx K = (bps_idx)1 << k, nbatch = (nout + B - 1) / B;
   int err = 0;
-  if (bps_par_ok(nout * K)) {
+  if (bps_par_ok(nout * K * (K / 4))) { /* K multiply-adds per element (threads.h) */
 #pragma omp parallel
     {
       bps_cplx *X, *Y;

@@ -1,6 +1,10 @@
 /* threads: the only file that includes <omp.h> (see threads.h). */
 #include "bpscan/threads.h"
 
+static bps_idx par_min = BPS_PAR_MIN;
+bps_idx bps_par_min(void) { return par_min; }
+void bps_par_min_set(bps_idx work) { par_min = work; }
+
 #ifdef _OPENMP
 #include <omp.h>
 

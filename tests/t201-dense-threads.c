@@ -4,7 +4,7 @@
  *    append_zero, partial traces, Pauli and projector expectations, purity) on q = 9..10
  *    qubits, run with 1 and with 2 threads; states and values compared with memcmp. At these
  *    sizes the sweeps and the purity (work D^2) run in parallel; the expectations (work D
- *    and D 2^k) do not: they are below BPS_PAR_MIN (threads.h) and run serially.
+ *    and D 2^k) do not: they are below the threshold (set to 2^14 here) and run serially.
  * 2. The expectation reductions where they do run in parallel: Tr[P rho] sums D = 2^q terms,
  *    so it opens a team only from q = 14, a 4 GiB dense matrix. Both reductions read only
  *    the entries (i, j) with i ^ j inside the bits of the qubits they act on, so the test
@@ -163,6 +163,7 @@ static void band_expectations(void) {
 }
 
 int main(void) {
+  bps_par_min_set((bps_idx)1 << 14); /* parallel branches from 2^14 elements (threads.h) */
   const int q0 = 9;
   bps_idx D = (bps_idx)1 << q0;
   bps_rng r;

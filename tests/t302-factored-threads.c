@@ -240,6 +240,7 @@ static void dense_diagnostics(void) {
 }
 
 int main(void) {
+  bps_par_min_set((bps_idx)1 << 14); /* parallel branches from 2^14 elements (threads.h) */
   for (int seq = 0; seq < 4; seq++) {
     bps_rng_init(&R, 3020 + (uint64_t)seq, 0, 0, BPS_STREAM_TEST, 0);
     run_sequence(seq, 20);

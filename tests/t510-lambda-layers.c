@@ -203,6 +203,7 @@ static void test_threads_fused(void) {
 }
 
 int main(void) {
+  bps_par_min_set((bps_idx)1 << 14); /* parallel branches from 2^14 elements (threads.h) */
   test_dqnn();
   test_vh_hea();
   test_threads();

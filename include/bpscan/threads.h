@@ -4,9 +4,14 @@
  *
  * Policy (one threshold for every kernel): a loop over `work` elements (complex numbers
  * touched, or terms summed) opens a team only when work >= BPS_PAR_MIN and the caller is
- * not already inside a parallel region (nested teams would be teams of one). Below that, a
- * plain C loop runs on the calling thread: waking a team costs more than the work, and a
- * parallel region with a false if() clause still enters libgomp (a futex per barrier).
+ * not already inside a parallel region (nested teams would be teams of one). Loops doing
+ * K multiply-adds per element (k-qubit gates as matrix products, K = 2^k >= 8) count
+ * elements x K / 4. Below that, a plain C loop runs on the calling thread: waking a team
+ * costs more than the work, and a parallel region with a false if() clause still enters
+ * libgomp (a futex per barrier). The threshold (2^18 elements, 4 MiB) is set for sleeping
+ * threads (OMP_WAIT_POLICY=passive, main.c): waking a team then takes tens of
+ * microseconds, and at 2^14 two threads made small-state gradients up to 4x slower than
+ * one (bench traffic rows, nisq n,n n = 7: 0.012 s on 1 thread, 0.051 s on 2).
  * Results never depend on the choice: kernels compute each element with the same
  * operations either way and reduce in fixed chunks (BPS_RED_CHUNKS, kernels.h). */
 #ifndef BPSCAN_THREADS_H
@@ -14,8 +19,8 @@
 
 #include "bpscan/types.h"
 
-/* Loops over fewer elements of work run on the calling thread. */
-#define BPS_PAR_MIN ((bps_idx)1 << 14)
+/* Loops over fewer elements of work run on the calling thread (the default threshold). */
+#define BPS_PAR_MIN ((bps_idx)1 << 18)
 
 int bps_threads_max(void);         /* omp_get_max_threads() (1 without OpenMP) */
 int bps_thread_num(void);          /* omp_get_thread_num() (0 outside a team) */
@@ -26,9 +31,14 @@ void bps_threads_set_dynamic(int on);
 void bps_threads_set_max_levels(int levels); /* omp_set_max_active_levels */
 double bps_wtime(void);                      /* omp_get_wtime(): wall seconds, monotonic */
 
+/* The threshold in force: BPS_PAR_MIN unless set. The thread-invariance tests lower it
+ * (t201, t302, t510: 2^14) so that their small states run the parallel branches too. */
+bps_idx bps_par_min(void);
+void bps_par_min_set(bps_idx work);
+
 /* Should a loop over `work` elements open a team? (the policy above) */
 static inline int bps_par_ok(bps_idx work) {
-  return work >= BPS_PAR_MIN && !bps_threads_in_parallel();
+  return work >= bps_par_min() && !bps_threads_in_parallel();
 }
 
 /* BPS_PAR_FOR(cond, T, i, n, body): for (T i = 0; i < n; i++) body; split over a new
