@@ -335,9 +335,32 @@ int bps_plan_task_n(const bps_plan *p, long t) {
 
 /* ------------------------------------------------------------------ calibration */
 
+/* Wall seconds of T copies of sample 0 at once, one per thread (blocks_per_sample's
+ * mode, sample.c): the kernels inside run serially, and the copies share the caches and
+ * the memory bandwidth as the samples of a run do. */
+static int time_concurrent(const bps_scan_config *cfg, const bps_plan_n *pn, int T, double *t) {
+  int err = 0;
+  const double t0 = bps_wtime();
+#pragma omp parallel num_threads(T) reduction(| : err)
+  {
+    bps_sample_ws ws = {NULL, NULL};
+    double *rec = malloc(sizeof(double) * (size_t)pn->rec_len);
+    int wrc = rec ? bps_sample_ws_init(&ws, pn->nparams) : BPS_ERR_MEM;
+    if (!wrc) wrc = bps_sample_record(cfg, pn, 0, rec, &ws);
+    bps_sample_ws_free(&ws);
+    free(rec);
+    err |= wrc != BPS_OK;
+  }
+  *t = bps_wtime() - t0;
+  BPS_CHECK(!err, BPS_ERR_MEM, "calibration of n = %d with one sample per thread failed", pn->n);
+  return BPS_OK;
+}
+
 /* Microseconds (as int, for the gather) of sample 0 of pn with all threads inside the
- * state (us[0]) and with one thread (us[1]; T x us[0] when there is one thread). */
-static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[2]) {
+ * state (us[0]), of T copies of it at once, one per thread (us[1]; T x us[0] when there is
+ * one thread), and of the whole calibration (us[2]). */
+static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[3]) {
+  const double tstart = bps_wtime();
   int rc = BPS_OK;
   if (cfg->moments) {
     /* one item (a gradient when there is one), one thread per item; an item predicted to
@@ -357,6 +380,7 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
       }
     }
     us[0] = us[1] = (int)fmin(2e9, t * 1e6 + 1);
+    us[2] = (int)fmin(2e9, (bps_wtime() - tstart) * 1e6 + 1);
     return BPS_OK;
   }
   bps_sample_ws ws = {NULL, NULL};
@@ -376,16 +400,10 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
     tT = (bps_wtime() - t0) / 2;
   }
   double t1 = tT * T;
-  if (T > 1) {
-    bps_threads_set(1);
-    t0 = bps_wtime();
-    rc = bps_sample_record(cfg, pn, 0, rec, &ws);
-    t1 = bps_wtime() - t0;
-    bps_threads_set(T);
-    BPS_CALL_GOTO(rc);
-  }
+  if (T > 1) BPS_CALL_GOTO(time_concurrent(cfg, pn, T, &t1));
   us[0] = (int)fmin(2e9, tT * 1e6 + 1);
   us[1] = (int)fmin(2e9, t1 * 1e6 + 1);
+  us[2] = (int)fmin(2e9, (bps_wtime() - tstart) * 1e6 + 1);
 cleanup:
   bps_sample_ws_free(&ws);
   free(rec);
@@ -394,25 +412,27 @@ cleanup:
 
 int bps_plan_calibrate(bps_plan *p) {
   int rc = BPS_OK, rank = bps_comm_rank(), size = bps_comm_size(), T = bps_threads_max();
-  int *mine = calloc((size_t)(2 * p->nn), sizeof(int)), *all = NULL;
+  int *mine = calloc((size_t)(3 * p->nn), sizeof(int)), *all = NULL;
   BPS_CHECK_GOTO(mine, BPS_ERR_MEM, "out of memory");
   for (int i = rank; i < p->nn && !rc; i += size)
-    rc = time_sample(p->cfg, &p->pn[i], T, &mine[2 * i]);
+    rc = time_sample(p->cfg, &p->pn[i], T, &mine[3 * i]);
   if (!bps_comm_agree(rc == BPS_OK)) {
     BPS_CALL_GOTO(rc);
     BPS_FAIL_GOTO(BPS_ERR_MPI, "calibration failed on another rank");
   }
-  all = calloc((size_t)(2 * p->nn * size), sizeof(int));
+  all = calloc((size_t)(3 * p->nn * size), sizeof(int));
   BPS_CHECK_GOTO(all, BPS_ERR_MEM, "out of memory");
-  BPS_CALL_GOTO(bps_comm_allgather_int(mine, 2 * p->nn, all));
+  BPS_CALL_GOTO(bps_comm_allgather_int(mine, 3 * p->nn, all));
   for (int i = 0; i < p->nn; i++) {
-    const int *us = &all[(i % size) * 2 * p->nn + 2 * i]; /* measured on rank i % size */
+    const int *us = &all[(i % size) * 3 * p->nn + 3 * i]; /* measured on rank i % size */
     double tT = us[0] * 1e-6, t1 = us[1] * 1e-6;
     bps_plan_n *pn = &p->pn[i];
-    /* one sample per thread wins when T samples in t1 beat T samples in T * tT; moments
-     * items always run one per thread */
+    /* one sample per thread wins when T samples at once (t1) beat T samples one after the
+     * other with all threads in each (T * tT); moments items always run one per thread
+     * (t1 is one item's time on one thread) */
     pn->per_sample = p->cfg->moments || (T > 1 && t1 < T * tT);
     pn->t_sample = p->cfg->moments ? t1 / T : pn->per_sample ? t1 / T : tT;
+    pn->t_calib = us[2] * 1e-6;
   }
 cleanup:
   free(mine);
@@ -452,6 +472,19 @@ static void print_landscape(const bps_landscape_n *l, FILE *out) {
             l->directions, l->ncut, kmin, kmax, evals);
 }
 
+/* The calibration's share of a run: n index i is calibrated on rank i % size, so the
+ * longest rank's sum of t_calib. */
+static double calib_span(const bps_plan *p) {
+  const int size = bps_comm_size();
+  double span = 0;
+  for (int r = 0; r < size; r++) {
+    double t = 0;
+    for (int i = r; i < p->nn; i += size) t += p->pn[i].t_calib;
+    span = fmax(span, t);
+  }
+  return span;
+}
+
 /* The check table of a moments scan: per n the engine chosen (or asked for), its predicted
  * memory and time, and the time measured on one item. */
 static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
@@ -480,10 +513,10 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     else fprintf(out, " %11s\n", "-");
   }
   fprintf(out,
-          "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s) (from one or two "
-          "measured items per n; an item predicted over 30 s is not run: its prediction "
-          "stands)\n",
-          total, size, T);
+          "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s): %.3g s of items "
+          "(from one or two measured items per n; an item predicted over 30 s is not run: its "
+          "prediction stands) + %.3g s for that calibration, which a run repeats\n",
+          total + calib_span(p), size, T, total, calib_span(p));
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
 
@@ -530,7 +563,9 @@ void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
           human_bytes(bps_plan_records(p), b1, sizeof b1),
           cfg->store_samples ? ", parameters" : "");
   fprintf(out,
-          "estimated compute time: %.1f s on %d rank(s) x %d thread(s) (from one calibration sample per n)\n",
-          total, size, T);
+          "estimated compute time: %.1f s on %d rank(s) x %d thread(s): %.1f s of samples "
+          "(from one calibration sample per n, timed in both thread modes) + %.1f s for that "
+          "calibration, which a run repeats\n",
+          total + calib_span(p), size, T, total, calib_span(p));
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }

@@ -47,6 +47,7 @@ typedef struct {
   int per_sample;                 /* calibrated: 1 one sample per thread, 0 all threads in one */
   double t_sample; /* calibrated seconds per sample (per thread in that mode) or, in
                               moments scans, per item */
+  double t_calib;  /* seconds the calibration of this n took (on rank i % size) */
   /* exact-moments scans */
   bps_model_instance *ens; /* the model's ensemble at n (owned) */
   bps_mom *mom;            /* its prepared problem (owned) */
@@ -84,8 +85,9 @@ double bps_plan_records(const bps_plan *p);
 int bps_plan_fits(const bps_plan *p);
 
 /* Time sample 0 of every n (n index i on rank i % size) with all threads inside the state
- * and, with several threads, one sample per thread; choose the faster thread mode and
- * share the times (per_sample, t_sample). Collective. */
+ * and, with several threads, T copies of it at once, one per thread (as the run computes
+ * them: concurrent samples share the memory bandwidth); choose the faster thread mode and
+ * share the times (per_sample, t_sample, t_calib). Collective. */
 int bps_plan_calibrate(bps_plan *p);
 
 /* `bpscan check`: the plan table (widths, parameters, memory in both representations, the
