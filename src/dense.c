@@ -250,40 +250,43 @@ ALWAYS_INLINE void pair_store(int N, int LO, double *const *po, bps_idx bj0, bps
  * and a step computes 4 outputs (N = 2: 2 outputs of 2 columns/rows), i.e. 8 independent
  * FMA chains (2 FMA pipes x latency 4). The outer loops stay rolled to keep register
  * pressure local (measured: full unrolling of N = 4 spills heavily). */
-ALWAYS_INLINE void core_conj(const int N, const cc *u, const cv *V, cv *O, int acc0) {
-  const int NB = N == 2 ? 2 : 1; /* stage 1: columns per step; stage 2: rows per step */
-  const int OB = N == 2 ? 2 : 4; /* outputs per step */
-  cv T[64];
-  ROLL for (int b0 = 0; b0 < N; b0 += NB) ROLL for (int a0 = 0; a0 < N; a0 += OB) {
-    cv ar[4][2], ai[4][2];
-    UNROLL for (int x = 0; x < N; x++) UNROLL for (int bb = 0; bb < NB; bb++) {
-      const cv v = V[x * N + b0 + bb], vs = cv_swap(v);
-      UNROLL for (int aa = 0; aa < OB; aa++) {
-        const cc c = u[(a0 + aa) * N + x];
-        ar[aa][bb] = x ? cv_fma(c.r, v, ar[aa][bb]) : cv_mul(c.r, v);
-        ai[aa][bb] = x ? cv_fma(c.i, vs, ai[aa][bb]) : cv_mul(c.i, vs);
-      }
-    }
-    UNROLL for (int aa = 0; aa < OB; aa++) UNROLL for (int bb = 0; bb < NB; bb++)
-        T[(a0 + aa) * N + b0 + bb] = cv_add(ar[aa][bb], ai[aa][bb]);
+#define DEF_CORE(NAME, VT, CT, P, LD)                                                           \
+  ALWAYS_INLINE void NAME(const int N, const cc *u, const VT *V, VT *O, int acc0) {             \
+    const int NB = N == 2 ? 2 : 1; /* stage 1: columns per step; stage 2: rows per step */      \
+    const int OB = N == 2 ? 2 : 4; /* outputs per step */                                       \
+    VT T[64];                                                                                   \
+    ROLL for (int b0 = 0; b0 < N; b0 += NB) ROLL for (int a0 = 0; a0 < N; a0 += OB) {           \
+      VT ar[4][2], ai[4][2];                                                                    \
+      UNROLL for (int x = 0; x < N; x++) UNROLL for (int bb = 0; bb < NB; bb++) {               \
+        const VT v = V[x * N + b0 + bb], vs = P##_swap(v);                                      \
+        UNROLL for (int aa = 0; aa < OB; aa++) {                                                \
+          const CT c = LD(u[(a0 + aa) * N + x]);                                                \
+          ar[aa][bb] = x ? P##_fma(c.r, v, ar[aa][bb]) : P##_mul(c.r, v);                       \
+          ai[aa][bb] = x ? P##_fma(c.i, vs, ai[aa][bb]) : P##_mul(c.i, vs);                     \
+        }                                                                                       \
+      }                                                                                         \
+      UNROLL for (int aa = 0; aa < OB; aa++) UNROLL for (int bb = 0; bb < NB; bb++)             \
+          T[(a0 + aa) * N + b0 + bb] = P##_add(ar[aa][bb], ai[aa][bb]);                         \
+    }                                                                                           \
+    ROLL for (int a0 = 0; a0 < N; a0 += NB) ROLL for (int c0 = 0; c0 < N; c0 += OB) {           \
+      VT ar[2][4], ai[2][4];                                                                    \
+      UNROLL for (int b = 0; b < N; b++) UNROLL for (int aa = 0; aa < NB; aa++) {               \
+        const VT t = T[(a0 + aa) * N + b], ts = P##_swap(t);                                    \
+        UNROLL for (int cc_ = 0; cc_ < OB; cc_++) {                                             \
+          const CT k = LD(u[(c0 + cc_) * N + b]);                                               \
+          ar[aa][cc_] = b ? P##_fma(k.r, t, ar[aa][cc_]) : P##_mul(k.r, t);                     \
+          ai[aa][cc_] = b ? P##_fma(k.i, ts, ai[aa][cc_]) : P##_mul(k.i, ts);                   \
+        }                                                                                       \
+      }                                                                                         \
+      UNROLL for (int aa = 0; aa < NB; aa++) UNROLL for (int cc_ = 0; cc_ < OB; cc_++) {        \
+        VT *o = &O[(a0 + aa) * N + c0 + cc_];                                                   \
+        const VT r = P##_sub(ar[aa][cc_], ai[aa][cc_]);                                         \
+        *o = acc0 ? P##_add(*o, r) : r;                                                         \
+      }                                                                                         \
+    }                                                                                           \
   }
-  ROLL for (int a0 = 0; a0 < N; a0 += NB) ROLL for (int c0 = 0; c0 < N; c0 += OB) {
-    cv ar[2][4], ai[2][4];
-    UNROLL for (int b = 0; b < N; b++) UNROLL for (int aa = 0; aa < NB; aa++) {
-      const cv t = T[(a0 + aa) * N + b], ts = cv_swap(t);
-      UNROLL for (int cc_ = 0; cc_ < OB; cc_++) {
-        const cc k = u[(c0 + cc_) * N + b];
-        ar[aa][cc_] = b ? cv_fma(k.r, t, ar[aa][cc_]) : cv_mul(k.r, t);
-        ai[aa][cc_] = b ? cv_fma(k.i, ts, ai[aa][cc_]) : cv_mul(k.i, ts);
-      }
-    }
-    UNROLL for (int aa = 0; aa < NB; aa++) UNROLL for (int cc_ = 0; cc_ < OB; cc_++) {
-      cv *o = &O[(a0 + aa) * N + c0 + cc_];
-      const cv r = cv_sub(ar[aa][cc_], ai[aa][cc_]);
-      *o = acc0 ? cv_add(*o, r) : r;
-    }
-  }
-}
+#define CC_AS_IS(c) (c)
+DEF_CORE(core_conj, cv, cc, cv, CC_AS_IS)
 
 /* Software prefetch distance of the fixed-N sweeps, in block columns (measured on Zen 3 at
  * q = 11, 2 threads: +12% for k = 1, +18% for k = 2; the hardware prefetchers alone do not
@@ -346,6 +349,131 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
     bj0 = nxt(bj1, tm);
   }
 }
+
+#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+/* Quad vectors (AVX-512): the same element of four neighbouring blocks (ri, rj..rj+3), i.e.
+ * two pair vectors side by side, so each coefficient load and each instruction serves four
+ * complex numbers. Every lane computes exactly the operations of the pair kernels (same
+ * template core, coefficients broadcast from the pair form), so results are bitwise equal. */
+#define BPS_QUAD 1
+typedef __m512d qv;
+typedef struct {
+  qv r, i;
+} qc;
+ALWAYS_INLINE qv qv_swap(qv x) { return _mm512_permute_pd(x, 0x55); }
+ALWAYS_INLINE qv qv_mul(qv a, qv b) { return _mm512_mul_pd(a, b); }
+ALWAYS_INLINE qv qv_add(qv a, qv b) { return _mm512_add_pd(a, b); }
+ALWAYS_INLINE qv qv_sub(qv a, qv b) { return _mm512_sub_pd(a, b); }
+ALWAYS_INLINE qv qv_fma(qv a, qv b, qv c) { return _mm512_fmadd_pd(a, b, c); }
+ALWAYS_INLINE qv qv_join(cv lo, cv hi) {
+  return _mm512_insertf64x4(_mm512_castpd256_pd512(lo), hi, 1);
+}
+ALWAYS_INLINE qc qc_of(cc c) {
+  qc z = {_mm512_broadcast_f64x4(c.r), _mm512_broadcast_f64x4(c.i)};
+  return z;
+}
+DEF_CORE(core_quad, qv, qc, qv, qc_of)
+
+/* Quad (rj..rj+3) at block bases bj[0..3]. LO = 0: two pair loads (rj, rj+1 and rj+2,
+ * rj+3); LO != 0: the four loads of columns (b, b|LO) transposed by 128-bit shuffles. */
+ALWAYS_INLINE void quad_load(int N, int LO, double *const *po, const bps_idx *bj, qv *V) {
+  UNROLL for (int x = 0; x < N * N; x++) {
+    if (!LO) {
+      V[x] = qv_join(cv_load(po[x] + 2 * bj[0]), cv_load(po[x] + 2 * bj[2]));
+    } else if (!(x & LO)) {
+      const qv A = qv_join(cv_load(po[x] + 2 * bj[0]), cv_load(po[x] + 2 * bj[1]));
+      const qv B = qv_join(cv_load(po[x] + 2 * bj[2]), cv_load(po[x] + 2 * bj[3]));
+      V[x] = _mm512_shuffle_f64x2(A, B, 0x88);      /* A0 A2 B0 B2: column b */
+      V[x | LO] = _mm512_shuffle_f64x2(A, B, 0xDD); /* A1 A3 B1 B3: column b|LO */
+    }
+  }
+}
+
+ALWAYS_INLINE void quad_store(int N, int LO, double *const *po, const bps_idx *bj, const qv *O) {
+  UNROLL for (int x = 0; x < N * N; x++) {
+    if (!LO) {
+      cv_store(po[x] + 2 * bj[0], _mm512_castpd512_pd256(O[x]));
+      cv_store(po[x] + 2 * bj[2], _mm512_extractf64x4_pd(O[x], 1));
+    } else if (!(x & LO)) {
+      const __m512i i01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+      const __m512i i23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+      const qv A = _mm512_permutex2var_pd(O[x], i01, O[x | LO]); /* blocks rj, rj+1 */
+      const qv B = _mm512_permutex2var_pd(O[x], i23, O[x | LO]); /* blocks rj+2, rj+3 */
+      cv_store(po[x] + 2 * bj[0], _mm512_castpd512_pd256(A));
+      cv_store(po[x] + 2 * bj[1], _mm512_extractf64x4_pd(A, 1));
+      cv_store(po[x] + 2 * bj[2], _mm512_castpd512_pd256(B));
+      cv_store(po[x] + 2 * bj[3], _mm512_extractf64x4_pd(B, 1));
+    }
+  }
+}
+
+/* rowgroup_fixed with quad steps (R a multiple of 4). */
+ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, const sweep *w,
+                                 bps_idx ri) {
+  const layout *L = &w->L;
+  const bps_idx tm = L->tmask, R = L->R;
+  double *const rho = w->rho;
+  cc u[NFIX * NFIX];
+  int src[NFIX];
+  const int nk = w->nk, phase = w->phase;
+  const cc *uk = w->u;
+  if (KIND == OP_UNI) {
+    for (int x = 0; x < N * N; x++) u[x] = w->u[x];
+  } else if (KIND == OP_MONO) {
+    for (int x = 0; x < N * N; x++) u[x] = w->f[x];
+    for (int a = 0; a < N; a++) src[a] = w->src[a];
+  }
+  double *po[NFIX * NFIX];
+  const bps_idx bi = expand(ri, L->k, L->sp);
+  for (int a = 0; a < N; a++)
+    for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * L->D + L->off[b]);
+  const bps_idx pfend = R - PF_DIST(N);
+  bps_idx bpf = pfend > 0 ? expand(PF_DIST(N), L->k, L->sp) : 0;
+  bps_idx bj[4];
+  bj[0] = 0;
+  for (bps_idx rj = 0; rj < R; rj += 4) {
+    bj[1] = nxt(bj[0], tm);
+    bj[2] = nxt(bj[1], tm);
+    bj[3] = nxt(bj[2], tm);
+    qv V[NFIX * NFIX], O[NFIX * NFIX];
+    quad_load(N, LO, po, bj, V);
+    if (rj < pfend) { /* the four block columns PF_DIST(N) ahead */
+      bps_idx pf[4];
+      pf[0] = bpf;
+      for (int l = 1; l < 4; l++) pf[l] = nxt(pf[l - 1], tm);
+      UNROLL for (int x = 0; x < N * N; x++) {
+        if (LO && (x & LO)) continue;
+        UNROLL for (int l = 0; l < 4; l += LO ? 1 : 2) __builtin_prefetch(po[x] + 2 * pf[l], 0, 3);
+      }
+      bpf = nxt(pf[3], tm);
+    }
+    if (KIND == OP_UNI) {
+      core_quad(N, u, V, O, 0);
+    } else if (KIND == OP_KRAUS) {
+      core_quad(N, uk, V, O, 0);
+      for (int m = 1; m < nk; m++) core_quad(N, uk + (size_t)m * N * N, V, O, 1);
+    } else {
+      for (int a = 0; a < N; a++)
+        for (int c = 0; c < N; c++) {
+          const qv x = V[src[a] * N + src[c]];
+          if (phase) {
+            const qc f = qc_of(u[a * N + c]);
+            O[a * N + c] = qv_fma(f.i, qv_swap(x), qv_mul(f.r, x));
+          } else {
+            O[a * N + c] = x;
+          }
+        }
+    }
+    quad_store(N, LO, po, bj, O);
+    bj[0] = nxt(bj[3], tm);
+  }
+}
+#define ROWGROUP_FIXED(N, LO, KIND, w, ri, quad)                                                \
+  ((quad) ? rowgroup_quad(N, LO, KIND, w, ri) : rowgroup_fixed(N, LO, KIND, w, ri))
+#else
+#define ROWGROUP_FIXED(N, LO, KIND, w, ri, quad)                                                \
+  ((void)(quad), rowgroup_fixed(N, LO, KIND, w, ri))
+#endif
 
 /* core_conj for any N (a multiple of 4, known at run time): outputs in blocks of 4 with
  * split accumulators (8 FMA chains), the swapped inputs computed once into S (N cv). The
@@ -461,14 +589,15 @@ static void rowgroup_var(const int LO, const int KIND, const sweep *w, bps_idx r
 #define DEF_SWEEP(name, N_, LO, KIND)                                                           \
   static void name(const sweep *w) {                                                            \
     const bps_idx R = w->L.R;                                                                   \
+    const int quad = N_ && R >= 4; /* quad steps (AVX-512 only) */                              \
     if (bps_par_ok(w->L.D * w->L.D)) {                                                          \
       _Pragma("omp parallel for schedule(static)") for (bps_idx ri = 0; ri < R; ri++) {         \
-        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                            \
+        if (N_) ROWGROUP_FIXED(N_, LO, KIND, w, ri, quad);                                      \
         else rowgroup_var(LO, KIND, w, ri, bps_thread_num());                                   \
       }                                                                                         \
     } else {                                                                                    \
       for (bps_idx ri = 0; ri < R; ri++) {                                                      \
-        if (N_) rowgroup_fixed(N_, LO, KIND, w, ri);                                            \
+        if (N_) ROWGROUP_FIXED(N_, LO, KIND, w, ri, quad);                                      \
         else rowgroup_var(LO, KIND, w, ri, 0);                                                  \
       }                                                                                         \
     }                                                                                           \
