@@ -250,9 +250,9 @@ ALWAYS_INLINE void pair_store(int N, int LO, double *const *po, bps_idx bj0, bps
  * and a step computes 4 outputs (N = 2: 2 outputs of 2 columns/rows), i.e. 8 independent
  * FMA chains (2 FMA pipes x latency 4). The outer loops stay rolled to keep register
  * pressure local (measured: full unrolling of N = 4 spills heavily). */
-#define DEF_CORE(NAME, VT, CT, P, LD)                                                           \
+#define DEF_CORE(NAME, VT, CT, P, LD, NB4)                                                      \
   ALWAYS_INLINE void NAME(const int N, const cc *u, const VT *V, VT *O, int acc0) {             \
-    const int NB = N == 2 ? 2 : 1; /* stage 1: columns per step; stage 2: rows per step */      \
+    const int NB = N == 2 ? 2 : NB4; /* stage 1: columns per step; stage 2: rows per step */    \
     const int OB = N == 2 ? 2 : 4; /* outputs per step */                                       \
     VT T[64];                                                                                   \
     ROLL for (int b0 = 0; b0 < N; b0 += NB) ROLL for (int a0 = 0; a0 < N; a0 += OB) {           \
@@ -286,7 +286,7 @@ ALWAYS_INLINE void pair_store(int N, int LO, double *const *po, bps_idx bj0, bps
     }                                                                                           \
   }
 #define CC_AS_IS(c) (c)
-DEF_CORE(core_conj, cv, cc, cv, CC_AS_IS)
+DEF_CORE(core_conj, cv, cc, cv, CC_AS_IS, 1)
 
 /* Software prefetch distance of the fixed-N sweeps, in block columns (measured on Zen 3 at
  * q = 11, 2 threads: +12% for k = 1, +18% for k = 2; the hardware prefetchers alone do not
@@ -372,7 +372,7 @@ ALWAYS_INLINE qc qc_of(cc c) {
   qc z = {_mm512_broadcast_f64x4(c.r), _mm512_broadcast_f64x4(c.i)};
   return z;
 }
-DEF_CORE(core_quad, qv, qc, qv, qc_of)
+DEF_CORE(core_quad, qv, qc, qv, qc_of, 2)
 
 /* Quad (rj..rj+3) at block bases bj[0..3]. LO = 0: two pair loads (rj, rj+1 and rj+2,
  * rj+3); LO != 0: the four loads of columns (b, b|LO) transposed by 128-bit shuffles. */
