@@ -253,7 +253,7 @@ ALWAYS_INLINE void pair_store(int N, int LO, double *const *po, bps_idx bj0, bps
 #define DEF_CORE(NAME, VT, CT, P, LD, NB4)                                                      \
   ALWAYS_INLINE void NAME(const int N, const cc *u, const VT *V, VT *O, int acc0) {             \
     const int NB = N == 2 ? 2 : NB4; /* stage 1: columns per step; stage 2: rows per step */    \
-    const int OB = N == 2 ? 2 : 4; /* outputs per step */                                       \
+    const int OB = N == 2 ? 2 : 4;   /* outputs per step */                                     \
     VT T[64];                                                                                   \
     ROLL for (int b0 = 0; b0 < N; b0 += NB) ROLL for (int a0 = 0; a0 < N; a0 += OB) {           \
       VT ar[4][2], ai[4][2];                                                                    \
@@ -443,7 +443,10 @@ ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, cons
       for (int l = 1; l < 4; l++) pf[l] = nxt(pf[l - 1], tm);
       UNROLL for (int x = 0; x < N * N; x++) {
         if (LO && (x & LO)) continue;
-        UNROLL for (int l = 0; l < 4; l += LO ? 1 : 2) __builtin_prefetch(po[x] + 2 * pf[l], 0, 3);
+        UNROLL for (int l = 0; l < 4; l += LO ? 1 : 2) {
+          if (N == 2) __builtin_prefetch(po[x] + 2 * pf[l], 0, 3);
+          else __builtin_prefetch(po[x] + 2 * pf[l], 0, 2); /* into L2 (see PF_DIST) */
+        }
       }
       bpf = nxt(pf[3], tm);
     }
