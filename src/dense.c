@@ -375,34 +375,42 @@ ALWAYS_INLINE qc qc_of(cc c) {
 DEF_CORE(core_quad, qv, qc, qv, qc_of, 2)
 
 /* Quad (rj..rj+3) at block bases bj[0..3]. LO = 0: two pair loads (rj, rj+1 and rj+2,
- * rj+3); LO != 0: the four loads of columns (b, b|LO) transposed by 128-bit shuffles. */
-ALWAYS_INLINE void quad_load(int N, int LO, double *const *po, const bps_idx *bj, qv *V) {
+ * rj+3); LO != 0: the four loads of columns (b, b|LO) transposed by 128-bit shuffles.
+ * C = 1 when index bit 1 is a rest bit: the two halves are adjacent (one 512-bit access). */
+ALWAYS_INLINE qv quad_get(int C, const double *p, bps_idx b0, bps_idx b1) {
+  return C ? _mm512_loadu_pd(p + 2 * b0) : qv_join(cv_load(p + 2 * b0), cv_load(p + 2 * b1));
+}
+ALWAYS_INLINE void quad_put(int C, double *p, bps_idx b0, bps_idx b1, qv x) {
+  if (C) {
+    _mm512_storeu_pd(p + 2 * b0, x);
+  } else {
+    cv_store(p + 2 * b0, _mm512_castpd512_pd256(x));
+    cv_store(p + 2 * b1, _mm512_extractf64x4_pd(x, 1));
+  }
+}
+
+ALWAYS_INLINE void quad_load(int N, int LO, int C, double *const *po, const bps_idx *bj, qv *V) {
   UNROLL for (int x = 0; x < N * N; x++) {
     if (!LO) {
-      V[x] = qv_join(cv_load(po[x] + 2 * bj[0]), cv_load(po[x] + 2 * bj[2]));
+      V[x] = quad_get(C, po[x], bj[0], bj[2]);
     } else if (!(x & LO)) {
-      const qv A = qv_join(cv_load(po[x] + 2 * bj[0]), cv_load(po[x] + 2 * bj[1]));
-      const qv B = qv_join(cv_load(po[x] + 2 * bj[2]), cv_load(po[x] + 2 * bj[3]));
+      const qv A = quad_get(C, po[x], bj[0], bj[1]), B = quad_get(C, po[x], bj[2], bj[3]);
       V[x] = _mm512_shuffle_f64x2(A, B, 0x88);      /* A0 A2 B0 B2: column b */
       V[x | LO] = _mm512_shuffle_f64x2(A, B, 0xDD); /* A1 A3 B1 B3: column b|LO */
     }
   }
 }
 
-ALWAYS_INLINE void quad_store(int N, int LO, double *const *po, const bps_idx *bj, const qv *O) {
+ALWAYS_INLINE void quad_store(int N, int LO, int C, double *const *po, const bps_idx *bj,
+                              const qv *O) {
   UNROLL for (int x = 0; x < N * N; x++) {
     if (!LO) {
-      cv_store(po[x] + 2 * bj[0], _mm512_castpd512_pd256(O[x]));
-      cv_store(po[x] + 2 * bj[2], _mm512_extractf64x4_pd(O[x], 1));
+      quad_put(C, po[x], bj[0], bj[2], O[x]);
     } else if (!(x & LO)) {
       const __m512i i01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
       const __m512i i23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-      const qv A = _mm512_permutex2var_pd(O[x], i01, O[x | LO]); /* blocks rj, rj+1 */
-      const qv B = _mm512_permutex2var_pd(O[x], i23, O[x | LO]); /* blocks rj+2, rj+3 */
-      cv_store(po[x] + 2 * bj[0], _mm512_castpd512_pd256(A));
-      cv_store(po[x] + 2 * bj[1], _mm512_extractf64x4_pd(A, 1));
-      cv_store(po[x] + 2 * bj[2], _mm512_castpd512_pd256(B));
-      cv_store(po[x] + 2 * bj[3], _mm512_extractf64x4_pd(B, 1));
+      quad_put(C, po[x], bj[0], bj[1], _mm512_permutex2var_pd(O[x], i01, O[x | LO]));
+      quad_put(C, po[x], bj[2], bj[3], _mm512_permutex2var_pd(O[x], i23, O[x | LO]));
     }
   }
 }
@@ -429,6 +437,7 @@ ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, cons
     for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * L->D + L->off[b]);
   const bps_idx pfend = R - PF_DIST(N);
   bps_idx bpf = pfend > 0 ? expand(PF_DIST(N), L->k, L->sp) : 0;
+  const int c2 = N == 2 && !(tm & 2); /* halves adjacent (measured: pays for N = 2 only) */
   bps_idx bj[4];
   bj[0] = 0;
   for (bps_idx rj = 0; rj < R; rj += 4) {
@@ -436,7 +445,8 @@ ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, cons
     bj[2] = nxt(bj[1], tm);
     bj[3] = nxt(bj[2], tm);
     qv V[NFIX * NFIX], O[NFIX * NFIX];
-    quad_load(N, LO, po, bj, V);
+    if (c2) quad_load(N, LO, 1, po, bj, V);
+    else quad_load(N, LO, 0, po, bj, V);
     if (rj < pfend) { /* the four block columns PF_DIST(N) ahead */
       bps_idx pf[4];
       pf[0] = bpf;
@@ -467,7 +477,8 @@ ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, cons
           }
         }
     }
-    quad_store(N, LO, po, bj, O);
+    if (c2) quad_store(N, LO, 1, po, bj, O);
+    else quad_store(N, LO, 0, po, bj, O);
     bj[0] = nxt(bj[3], tm);
   }
 }
