@@ -650,16 +650,17 @@ static void print_row(const bench_row *r) {
   fflush(stdout);
 }
 
-/* Minimum ratio over the goal's rows (dense, q >= 11, 1q and 2q) at the given thread
- * count (0: all thread counts); -1 if there are none. */
+/* Minimum ratio to the triad at the row's own thread count (ratio@thr: a 1-thread row
+ * against the 1-thread triad, as the goal is stated) over the goal's rows (dense, q >= 11,
+ * 1q and 2q) at the given thread count (0: all thread counts); -1 if there are none. */
 static double goal_min(const bench_row *rows, int nrows, int threads, int *which) {
   double m = -1.0;
   *which = -1;
   for (int i = 0; i < nrows; i++) {
     if (rows[i].repr != BPS_DENSE || rows[i].q < BENCH_GOAL_Q) continue;
     if (threads && rows[i].threads != threads) continue;
-    if (m < 0 || rows[i].ratio < m) {
-      m = rows[i].ratio;
+    if (m < 0 || rows[i].ratio_same < m) {
+      m = rows[i].ratio_same;
       *which = i;
     }
   }
@@ -751,7 +752,7 @@ static int write_json(FILE *f, const char *path, const bench_opts *o, const benc
   int gti = -1;
   double gt = goal_min(rows, nrows, o->tmax, &gti);
   fprintf(f,
-          "\n  ],\n  \"goal\": {\"description\": \"min bandwidth_ratio over dense 1q/2q rows "
+          "\n  ],\n  \"goal\": {\"description\": \"min bandwidth_ratio_same_threads over dense 1q/2q rows "
           "at q >= %d\", \"target\": ",
           BENCH_GOAL_Q);
   json_num(f, BENCH_GOAL_RATIO);
@@ -851,7 +852,7 @@ static void print_goal(const row_list *rows, const bench_opts *o) {
   int gi = -1;
   double g = goal_min(rows->rows, rows->n, 0, &gi);
   if (gi < 0) {
-    printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of triad): not measured "
+    printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of the triad at their thread count): not measured "
            "(no dense rows at q >= %d in this run)\n",
            BENCH_GOAL_Q, 100 * BENCH_GOAL_RATIO, BENCH_GOAL_Q);
     return;
@@ -863,7 +864,7 @@ static void print_goal(const row_list *rows, const bench_opts *o) {
       ngoal++;
       nnoisy += row_noisy(&rows->rows[i]);
     }
-  printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of triad): min ratio %.3f "
+  printf("\ngoal (dense 1q/2q gates at q >= %d reach >= %.0f%% of the triad at their thread count): min ratio@thr %.3f "
          "(q=%d %dq, %d thread%s) -> %s",
          BENCH_GOAL_Q, 100 * BENCH_GOAL_RATIO, g, w->q, w->k, w->threads,
          w->threads == 1 ? "" : "s", g >= BENCH_GOAL_RATIO ? "MET" : "NOT MET");
