@@ -304,6 +304,24 @@ DEF_CORE(core_conj, cv, cc, cv, CC_AS_IS, 1)
 #define PF_DIST(N) ((N) == 2 ? 16 : 8)
 #define NFIX 8 /* largest compile-time block size */
 
+/* The locals of a block row's sweep (rowgroup_fixed, rowgroup_quad): the coefficients
+ * (OP_UNI, OP_MONO) and the source indices copied from w (the vector stores may alias any
+ * memory), and po[a*N+b] pointing at element (a, b) of block column 0 of row ri. */
+ALWAYS_INLINE void rowgroup_locals(const int N, const int KIND, const sweep *w, bps_idx ri,
+                                   cc *u, int *src, double **po) {
+  const layout *L = &w->L;
+  if (KIND == OP_UNI) {
+    for (int x = 0; x < N * N; x++) u[x] = w->u[x];
+  } else if (KIND == OP_MONO) {
+    for (int x = 0; x < N * N; x++) u[x] = w->f[x];
+    for (int a = 0; a < N; a++) src[a] = w->src[a];
+  }
+  const bps_idx bi = expand(ri, L->k, L->sp);
+  for (int a = 0; a < N; a++)
+    for (int b = 0; b < N; b++)
+      po[a * N + b] = w->rho + 2 * ((bi + L->off[a]) * L->D + L->off[b]);
+}
+
 /* Block row ri: all blocks (ri, rj), N = 2, 4 or 8 known at compile time, one pair of blocks
  * per step. Everything the loop needs is copied to locals first: the vector stores may
  * alias any memory. */
@@ -311,21 +329,12 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
                                   bps_idx ri) {
   const layout *L = &w->L;
   const bps_idx tm = L->tmask, R = L->R;
-  double *const rho = w->rho;
   cc u[NFIX * NFIX];
   int src[NFIX];
   const int nk = w->nk, phase = w->phase;
   const cc *uk = w->u;
-  if (KIND == OP_UNI) {
-    for (int x = 0; x < N * N; x++) u[x] = w->u[x];
-  } else if (KIND == OP_MONO) {
-    for (int x = 0; x < N * N; x++) u[x] = w->f[x];
-    for (int a = 0; a < N; a++) src[a] = w->src[a];
-  }
   double *po[NFIX * NFIX];
-  const bps_idx bi = expand(ri, L->k, L->sp);
-  for (int a = 0; a < N; a++)
-    for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * L->D + L->off[b]);
+  rowgroup_locals(N, KIND, w, ri, u, src, po);
   /* bpf: the block column PF_DIST(N) ahead, prefetched while rj < pfend */
   const bps_idx pfend = R - PF_DIST(N);
   bps_idx bpf = pfend > 0 ? expand(PF_DIST(N), L->k, L->sp) : 0;
@@ -430,21 +439,12 @@ ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, cons
                                  bps_idx ri) {
   const layout *L = &w->L;
   const bps_idx tm = L->tmask, R = L->R;
-  double *const rho = w->rho;
   cc u[NFIX * NFIX];
   int src[NFIX];
   const int nk = w->nk, phase = w->phase;
   const cc *uk = w->u;
-  if (KIND == OP_UNI) {
-    for (int x = 0; x < N * N; x++) u[x] = w->u[x];
-  } else if (KIND == OP_MONO) {
-    for (int x = 0; x < N * N; x++) u[x] = w->f[x];
-    for (int a = 0; a < N; a++) src[a] = w->src[a];
-  }
   double *po[NFIX * NFIX];
-  const bps_idx bi = expand(ri, L->k, L->sp);
-  for (int a = 0; a < N; a++)
-    for (int b = 0; b < N; b++) po[a * N + b] = rho + 2 * ((bi + L->off[a]) * L->D + L->off[b]);
+  rowgroup_locals(N, KIND, w, ri, u, src, po);
   const bps_idx pfend = R - PF_DIST(N);
   bps_idx bpf = pfend > 0 ? expand(PF_DIST(N), L->k, L->sp) : 0;
   const int c2 = N == 2 && !(tm & 2); /* halves adjacent (measured: pays for N = 2 only) */
