@@ -335,26 +335,26 @@ int bps_plan_task_n(const bps_plan *p, long t) {
 
 /* ------------------------------------------------------------------ calibration */
 
-/* Wall seconds of T copies of sample 0 at once, one per thread (blocks_per_sample's
- * mode, sample.c): the kernels inside run serially, and the copies share the caches and
- * the memory bandwidth as the samples of a run do. */
+/* Wall seconds of samples 0..T-1 at once, one per thread: the run's own per-sample mode
+ * (bps_sample_block with per_sample set), so the samples share the caches and the memory
+ * bandwidth as they do in a run. */
 static int time_concurrent(const bps_scan_config *cfg, const bps_plan_n *pn, int T, double *t) {
-  int err = 0;
+  int rc = BPS_OK, stopped = 0;
+  static const volatile sig_atomic_t never = 0;
+  bps_plan_n mode = *pn; /* read-only copy: only the thread mode differs */
+  mode.per_sample = 1;
+  double *rec = malloc(sizeof(double) * (size_t)pn->rec_len * (size_t)T);
+  BPS_CHECK(rec, BPS_ERR_MEM, "out of memory");
   const double t0 = bps_wtime();
-#pragma omp parallel num_threads(T) reduction(| : err)
-  {
-    bps_sample_ws ws = {NULL, NULL};
-    double *rec = malloc(sizeof(double) * (size_t)pn->rec_len);
-    int wrc = rec ? bps_sample_ws_init(&ws, pn->nparams) : BPS_ERR_MEM;
-    if (!wrc) wrc = bps_sample_record(cfg, pn, 0, rec, &ws);
-    bps_sample_ws_free(&ws);
-    free(rec);
-    err |= wrc != BPS_OK;
-  }
+  BPS_CALL_GOTO(bps_sample_block(cfg, &mode, 0, T, rec, &never, &stopped));
   *t = bps_wtime() - t0;
-  BPS_CHECK(!err, BPS_ERR_MEM, "calibration of n = %d with one sample per thread failed", pn->n);
-  return BPS_OK;
+cleanup:
+  free(rec);
+  return rc;
 }
+
+/* Seconds as whole microseconds (an int, for the gather; at most 2e9). */
+static int to_us(double seconds) { return (int)fmin(2e9, seconds * 1e6 + 1); }
 
 /* Microseconds (as int, for the gather) of sample 0 of pn with all threads inside the
  * state (us[0]), of T copies of it at once, one per thread (us[1]; T x us[0] when there is
@@ -379,8 +379,8 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
         t = (t + t2 * (double)(pn->nitems - 1)) / (double)pn->nitems;
       }
     }
-    us[0] = us[1] = (int)fmin(2e9, t * 1e6 + 1);
-    us[2] = (int)fmin(2e9, (bps_wtime() - tstart) * 1e6 + 1);
+    us[0] = us[1] = to_us(t);
+    us[2] = to_us(bps_wtime() - tstart);
     return BPS_OK;
   }
   bps_sample_ws ws = {NULL, NULL};
@@ -401,9 +401,9 @@ static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, 
   }
   double t1 = tT * T;
   if (T > 1) BPS_CALL_GOTO(time_concurrent(cfg, pn, T, &t1));
-  us[0] = (int)fmin(2e9, tT * 1e6 + 1);
-  us[1] = (int)fmin(2e9, t1 * 1e6 + 1);
-  us[2] = (int)fmin(2e9, (bps_wtime() - tstart) * 1e6 + 1);
+  us[0] = to_us(tT);
+  us[1] = to_us(t1);
+  us[2] = to_us(bps_wtime() - tstart);
 cleanup:
   bps_sample_ws_free(&ws);
   free(rec);
@@ -512,11 +512,12 @@ static void print_moments(const bps_plan *p, int calibrated, FILE *out) {
     if (calibrated) fprintf(out, " %10.3gs\n", est);
     else fprintf(out, " %11s\n", "-");
   }
+  const double calib = calib_span(p);
   fprintf(out,
           "\nestimated compute time: %.3g s on %d rank(s) x %d thread(s): %.3g s of items "
           "(from one or two measured items per n; an item predicted over 30 s is not run: its "
           "prediction stands) + %.3g s for that calibration, which a run repeats\n",
-          total + calib_span(p), size, T, total, calib_span(p));
+          total + calib, size, T, total, calib);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
 
@@ -562,10 +563,11 @@ void bps_plan_print(const bps_plan *p, int calibrated, FILE *out) {
           "diagnostics%s))\n",
           human_bytes(bps_plan_records(p), b1, sizeof b1),
           cfg->store_samples ? ", parameters" : "");
+  const double calib = calib_span(p);
   fprintf(out,
           "estimated compute time: %.1f s on %d rank(s) x %d thread(s): %.1f s of samples "
           "(from one calibration sample per n, timed in both thread modes) + %.1f s for that "
           "calibration, which a run repeats\n",
-          total + calib_span(p), size, T, total, calib_span(p));
+          total + calib, size, T, total, calib);
   fprintf(out, "output: %s%s\n", cfg->out_path, calibrated ? " (plan OK)" : "");
 }
