@@ -296,6 +296,33 @@ ALWAYS_INLINE void pair_store(int N, int LO, double *const *po, bps_idx bj0, bps
 #define CC_AS_IS(c) (c)
 DEF_CORE(core_conj, cv, cc, cv, CC_AS_IS, 1)
 
+/* The operation of one step on its blocks V -> O, by kind: U V U^dag (OP_UNI), the sum of
+ * K_m V K_m^dag (OP_KRAUS, nk matrices at uk), or the monomial gather with phases (OP_MONO:
+ * O[a][c] = f[a][c] V[src a][src c], a complex multiply as cmul1). One template for the
+ * pair and the quad vectors, as DEF_CORE. */
+#define DEF_BLOCK(NAME, VT, CT, P, LD, CORE)                                                    \
+  ALWAYS_INLINE void NAME(const int N, const int KIND, const cc *u, const cc *uk, int nk,       \
+                          const int *src, int phase, const VT *V, VT *O) {                      \
+    if (KIND == OP_UNI) {                                                                       \
+      CORE(N, u, V, O, 0);                                                                      \
+    } else if (KIND == OP_KRAUS) {                                                              \
+      CORE(N, uk, V, O, 0);                                                                     \
+      for (int m = 1; m < nk; m++) CORE(N, uk + (size_t)m * N * N, V, O, 1);                    \
+    } else {                                                                                    \
+      for (int a = 0; a < N; a++)                                                               \
+        for (int c = 0; c < N; c++) {                                                           \
+          const VT x = V[src[a] * N + src[c]];                                                  \
+          if (phase) {                                                                          \
+            const CT f = LD(u[a * N + c]);                                                      \
+            O[a * N + c] = P##_fma(f.i, P##_swap(x), P##_mul(f.r, x));                          \
+          } else {                                                                              \
+            O[a * N + c] = x;                                                                   \
+          }                                                                                     \
+        }                                                                                       \
+    }                                                                                           \
+  }
+DEF_BLOCK(block_pair, cv, cc, cv, CC_AS_IS, core_conj)
+
 /* Software prefetch distance of the fixed-N sweeps, in block columns (measured on Zen 3 at
  * q = 11, 2 threads: +12% for k = 1, +18% for k = 2; the hardware prefetchers alone do not
  * keep the 2N^2 concurrent streams fed). The quad sweeps (Zen 4, 1 thread) were flat in
@@ -352,18 +379,7 @@ ALWAYS_INLINE void rowgroup_fixed(const int N, const int LO, const int KIND, con
       }
       bpf = nxt(bpf1, tm);
     }
-    if (KIND == OP_UNI) {
-      core_conj(N, u, V, O, 0);
-    } else if (KIND == OP_KRAUS) {
-      core_conj(N, uk, V, O, 0);
-      for (int m = 1; m < nk; m++) core_conj(N, uk + (size_t)m * N * N, V, O, 1);
-    } else {
-      for (int a = 0; a < N; a++)
-        for (int c = 0; c < N; c++) {
-          cv x = V[src[a] * N + src[c]];
-          O[a * N + c] = phase ? cmul1(u[a * N + c], x, cv_swap(x)) : x;
-        }
-    }
+    block_pair(N, KIND, u, uk, nk, src, phase, V, O);
     pair_store(N, LO, po, bj0, bj1, O);
     bj0 = nxt(bj1, tm);
   }
@@ -392,6 +408,7 @@ ALWAYS_INLINE qc qc_of(cc c) {
   return z;
 }
 DEF_CORE(core_quad, qv, qc, qv, qc_of, 2)
+DEF_BLOCK(block_quad, qv, qc, qv, qc_of, core_quad)
 
 /* Quad (rj..rj+3) at block bases bj[0..3]. LO = 0: two pair loads (rj, rj+1 and rj+2,
  * rj+3); LO != 0: the four loads of columns (b, b|LO) transposed by 128-bit shuffles.
@@ -470,23 +487,7 @@ ALWAYS_INLINE void rowgroup_quad(const int N, const int LO, const int KIND, cons
       }
       bpf = nxt(pf[3], tm);
     }
-    if (KIND == OP_UNI) {
-      core_quad(N, u, V, O, 0);
-    } else if (KIND == OP_KRAUS) {
-      core_quad(N, uk, V, O, 0);
-      for (int m = 1; m < nk; m++) core_quad(N, uk + (size_t)m * N * N, V, O, 1);
-    } else {
-      for (int a = 0; a < N; a++)
-        for (int c = 0; c < N; c++) {
-          const qv x = V[src[a] * N + src[c]];
-          if (phase) {
-            const qc f = qc_of(u[a * N + c]);
-            O[a * N + c] = qv_fma(f.i, qv_swap(x), qv_mul(f.r, x));
-          } else {
-            O[a * N + c] = x;
-          }
-        }
-    }
+    block_quad(N, KIND, u, uk, nk, src, phase, V, O);
     if (c2) quad_store(N, LO, 1, po, bj, O);
     else quad_store(N, LO, 0, po, bj, O);
     bj[0] = nxt(bj[3], tm);
