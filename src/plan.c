@@ -357,8 +357,8 @@ cleanup:
 static int to_us(double seconds) { return (int)fmin(2e9, seconds * 1e6 + 1); }
 
 /* Microseconds (as int, for the gather) of sample 0 of pn with all threads inside the
- * state (us[0]), of T copies of it at once, one per thread (us[1]; T x us[0] when there is
- * one thread), and of the whole calibration (us[2]). */
+ * state (us[0]), of samples 0..T-1 at once, one per thread (us[1]; T x us[0] when there
+ * is one thread), and of the whole calibration (us[2]). */
 static int time_sample(const bps_scan_config *cfg, const bps_plan_n *pn, int T, int us[3]) {
   const double tstart = bps_wtime();
   int rc = BPS_OK;

@@ -85,7 +85,7 @@ double bps_plan_records(const bps_plan *p);
 int bps_plan_fits(const bps_plan *p);
 
 /* Time sample 0 of every n (n index i on rank i % size) with all threads inside the state
- * and, with several threads, T copies of it at once, one per thread (as the run computes
+ * and, with several threads, samples 0..T-1 at once, one per thread (as the run computes
  * them: concurrent samples share the memory bandwidth); choose the faster thread mode and
  * share the times (per_sample, t_sample, t_calib). Collective. */
 int bps_plan_calibrate(bps_plan *p);
